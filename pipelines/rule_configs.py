@@ -1,0 +1,76 @@
+"""Typed parameters of each rule type, as written under a camera's `rules:` in the YAML.
+
+The rules themselves (tracks → events) are composed from these per camera; a new rule type is
+one module plus one config model here, added to `RuleConfig` in `pipelines.registry`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from streamer.config.base import Point, StrictModel
+
+
+class _RuleBase(StrictModel):
+    name: str | None = Field(None, description="Shown in alerts; defaults to the rule type.")
+    cooldown_s: float = Field(30.0, ge=0, le=86_400, description="Per camera, rule and track.")
+    end_after_s: float = Field(2.0, ge=0, le=3600, description="Condition gone this long ends the event.")
+
+    def zones_used(self) -> tuple[str, ...]:
+        return ()
+
+
+class FallRuleConfig(_RuleBase):
+    type: Literal["fall"]
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_down_s: float = Field(1.0, gt=0, le=600, description="Must stay down at least this long.")
+    aspect_ratio_down: float = Field(1.0, gt=0, le=10, description="width / height above this counts as lying.")
+    top_drop_ratio: float = Field(0.3, gt=0, le=1, description="Top edge must drop by this share of the standing height.")
+    fall_model: str | None = Field(None, description="Key of detect.extra_models whose class 'Fall' also fires.")
+
+
+class ZoneIntrusionRuleConfig(_RuleBase):
+    type: Literal["zone_intrusion"]
+    zone: str
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_inside_s: float = Field(0.0, ge=0, le=3600)
+
+    def zones_used(self) -> tuple[str, ...]:
+        return (self.zone,)
+
+
+class DwellRuleConfig(_RuleBase):
+    type: Literal["dwell"]
+    zone: str
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_dwell_s: float = Field(30.0, gt=0, le=86_400)
+
+    def zones_used(self) -> tuple[str, ...]:
+        return (self.zone,)
+
+
+class LineCrossingRuleConfig(_RuleBase):
+    type: Literal["line_crossing"]
+    start: Point
+    end: Point
+    direction: Literal["in", "out", "both"] = Field("both", description="'in' is left → right seen from start.")
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+
+    @model_validator(mode="after")
+    def _not_a_point(self) -> "LineCrossingRuleConfig":
+        if self.start == self.end:
+            raise ValueError("line start and end are the same point")
+        return self
+
+
+class CountRuleConfig(_RuleBase):
+    type: Literal["count"]
+    zone: str
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    max_count: int = Field(ge=0, le=10_000, description="More than this many objects inside fires.")
+    min_duration_s: float = Field(0.0, ge=0, le=3600)
+
+    def zones_used(self) -> tuple[str, ...]:
+        return (self.zone,)

@@ -1,0 +1,3 @@
+from streamer.cli import app
+
+app(prog_name="streamer")

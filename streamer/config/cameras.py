@@ -1,0 +1,130 @@
+"""Camera section of the YAML: source URL, connection policy, detection, tracking, zones, rules."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from pipelines.registry import RuleConfig
+from streamer.config.base import Point, StrictModel
+from streamer.redact import redact_url
+
+_LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "srt://")
+
+
+class SourceKind(str, enum.Enum):
+    LIVE = "live"  # cameras and HLS: frames arrive in real time; we may drop, never block the camera
+    FILE = "file"  # recordings: every frame is processed, nothing is dropped
+
+
+def source_kind(url: str) -> SourceKind:
+    return SourceKind.LIVE if url.lower().startswith(_LIVE_SCHEMES) else SourceKind.FILE
+
+
+class ConnectionConfig(StrictModel):
+    open_timeout_s: float = Field(10.0, gt=0, le=300, description="Give up opening a stream after this long.")
+    read_timeout_s: float = Field(10.0, gt=0, le=300, description="Give up on a blocked read after this long.")
+    stall_timeout_min_s: float = Field(
+        5.0, gt=0, le=600, description="Watchdog: reconnect when no frame came for max(this, stall_frames / fps)."
+    )
+    stall_frames: int = Field(50, ge=1, le=10_000)
+    reconnect_initial_s: float = Field(1.0, gt=0, le=60)
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600)
+    max_attempts: int | None = Field(
+        None, ge=1, description="Consecutive failed opens before the camera is marked failed (live: unlimited)."
+    )
+    queue_size: int = Field(8, ge=1, le=1024, description="Frames buffered between decode and detection.")
+
+
+class ModelSpec(StrictModel):
+    weights: str = Field("yolo26n.pt", min_length=1, description="File in models_dir, a path, or an ultralytics name.")
+    classes: list[str] | None = Field(None, description="Class names to keep; all when omitted.")
+    confidence: float = Field(0.25, ge=0.0, le=1.0)
+    iou: float = Field(0.7, gt=0.0, le=1.0)
+    imgsz: int = Field(640, ge=32, le=4096, multiple_of=32)
+
+    @field_validator("classes")
+    @classmethod
+    def _classes_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("an empty class list keeps nothing; omit the field to keep every class")
+        return value
+
+
+class DetectConfig(StrictModel):
+    fps: float = Field(5.0, gt=0, le=120, description="Frames per second sampled for detection.")
+    model: ModelSpec = ModelSpec()
+    extra_models: dict[str, ModelSpec] = Field(
+        default_factory=dict,
+        description="Models run on the same frames, not tracked (for example the fall model); keyed by a name.",
+    )
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?|\d+)$")] = "auto"
+    half: bool = Field(False, description="fp16 inference (CUDA only).")
+
+
+class TrackerConfig(StrictModel):
+    """ByteTrack parameters; the lost-track buffer is in seconds so it does not depend on the detect fps."""
+
+    track_high_thresh: float = Field(0.25, ge=0, le=1)
+    track_low_thresh: float = Field(0.1, ge=0, le=1)
+    new_track_thresh: float = Field(0.25, ge=0, le=1)
+    track_buffer_s: float = Field(3.0, gt=0, le=600)
+    match_thresh: float = Field(0.8, gt=0, le=1)
+    fuse_score: bool = True
+
+
+class ZoneConfig(StrictModel):
+    polygon: list[Point] = Field(min_length=3, description="Vertices in source-frame pixels.")
+
+    @field_validator("polygon")
+    @classmethod
+    def _non_negative(cls, points: list[Point]) -> list[Point]:
+        if any(x < 0 or y < 0 for x, y in points):
+            raise ValueError("polygon coordinates are pixels and cannot be negative")
+        return points
+
+
+class CameraConfig(StrictModel):
+    url: str = Field(min_length=1, description="rtsp://, rtsps://, http(s):// (HLS) or a video file path.")
+    enabled: bool = True
+    loop: bool = Field(False, description="Files: start again at the end.")
+    realtime: bool = Field(False, description="Files: play at the file's own pace instead of as fast as possible.")
+    start_time: datetime | None = Field(
+        None, description="Files: wall-clock time of the first frame (default: creation_time tag, else mtime)."
+    )
+    connection: ConnectionConfig = ConnectionConfig()
+    detect: DetectConfig = DetectConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    zones: dict[str, ZoneConfig] = Field(default_factory=dict)
+    rules: list[RuleConfig] = Field(default_factory=list)
+
+    @property
+    def kind(self) -> SourceKind:
+        return source_kind(self.url)
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+    @model_validator(mode="after")
+    def _file_only_options(self) -> "CameraConfig":
+        if self.kind is SourceKind.LIVE:
+            for name in ("loop", "realtime", "start_time"):
+                if getattr(self, name) not in (False, None):
+                    raise ValueError(f"'{name}' applies to file sources only, not to {self.safe_url}")
+        for index, rule in enumerate(self.rules):
+            for zone in rule.zones_used():
+                if zone not in self.zones:
+                    known = ", ".join(sorted(self.zones)) or "none defined"
+                    raise ValueError(f"rules[{index}] uses zone '{zone}', which is not in zones ({known})")
+        return self
+
+    def with_url(self, url: str) -> "CameraConfig":
+        return self.model_copy(update={"url": url})
+
+    def file_path(self) -> Path:
+        return Path(self.url.removeprefix("file://"))

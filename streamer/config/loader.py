@@ -1,0 +1,139 @@
+"""Read a YAML config and report every problem with its YAML path and line, or return validated models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from streamer.config.cameras import SourceKind
+from streamer.config.env import Location, substitute_env
+from streamer.config.root import StreamerConfig
+from streamer.detect.weights import WeightsNotFound, resolve_weights
+from streamer.redact import scrub
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+    line: int | None = None
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        field = f"{self.path}: " if self.path else ""
+        return scrub(f"{where}: {field}{self.message}")
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, issues: list[ConfigIssue]):
+        self.source = source
+        self.issues = issues
+        super().__init__("\n".join(issue.render(source) for issue in issues))
+
+
+class _YamlLines:
+    """Maps a pydantic/env location to the dotted YAML path and the line it is on."""
+
+    def __init__(self, root: yaml.Node | None):
+        self.root = root
+
+    def locate(self, loc: Location) -> tuple[str, int | None]:
+        node, parts, line = self.root, [], None
+        for position, key in enumerate(loc):
+            child = self._child(node, key)
+            if child is not None:
+                node, line = child, child.start_mark.line + 1
+                parts.append(f"[{key}]" if isinstance(key, int) else str(key))
+            elif position == len(loc) - 1:
+                parts.append(str(key))  # a missing field: name it, keep the parent's line
+            # else: a pydantic-internal step (union tag, validator name) that has no YAML node
+        return ".".join(parts).replace(".[", "["), line
+
+    def issue(self, loc: Location, message: str) -> ConfigIssue:
+        path, line = self.locate(loc)
+        return ConfigIssue(path, message, line)
+
+    @staticmethod
+    def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+        if isinstance(node, yaml.MappingNode):
+            return next((value for k, value in node.value if k.value == str(key)), None)
+        if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            return node.value[key]
+        return None
+
+
+def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[str, str] | None = None) -> StreamerConfig:
+    environ = os.environ if environ is None else environ
+    try:
+        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(source, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]) from None
+    if not isinstance(tree, dict):
+        raise ConfigError(source, [ConfigIssue("", "expected a mapping with a 'cameras' section at the top")])
+    lines = _YamlLines(root_node)
+    tree, missing_env = substitute_env(tree, environ)
+    issues = [lines.issue(loc, message) for loc, message in missing_env]
+    if issues:
+        raise ConfigError(source, issues)
+    try:
+        config = StreamerConfig.model_validate(tree)
+    except ValidationError as error:
+        raise ConfigError(source, [_issue_from_pydantic(item, lines) for item in error.errors()]) from None
+    config = _resolve_paths(config, base_dir)
+    weight_issues = _check_weights(config, lines)
+    if weight_issues:
+        raise ConfigError(source, weight_issues)
+    return config
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> StreamerConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read the config: {error.strerror or error}")]) from None
+    return parse_config_text(text, str(path), path.resolve().parent, environ)
+
+
+def _issue_from_pydantic(item: Mapping[str, Any], lines: _YamlLines) -> ConfigIssue:
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        message = "unknown key (not allowed here; check the spelling)"
+    return lines.issue(tuple(item["loc"]), message)
+
+
+def _resolve_paths(config: StreamerConfig, base_dir: Path) -> StreamerConfig:
+    """Relative paths in the YAML are relative to the config file's folder, wherever the service is started."""
+
+    def absolute(path: Path) -> Path:
+        return path if path.is_absolute() else (base_dir / path).resolve()
+
+    cameras = {
+        name: cam.with_url(str(absolute(cam.file_path()))) if cam.kind is SourceKind.FILE else cam
+        for name, cam in config.cameras.items()
+    }
+    return config.model_copy(
+        update={"storage_dir": absolute(config.storage_dir), "models_dir": absolute(config.models_dir), "cameras": cameras}
+    )
+
+
+def _check_weights(config: StreamerConfig, lines: _YamlLines) -> list[ConfigIssue]:
+    issues = []
+    for name, cam in config.cameras.items():
+        specs = {("detect", "model"): cam.detect.model}
+        specs.update({("detect", "extra_models", key): spec for key, spec in cam.detect.extra_models.items()})
+        for loc, spec in specs.items():
+            try:
+                resolve_weights(spec.weights, config.models_dir)
+            except WeightsNotFound as error:
+                issues.append(lines.issue(("cameras", name, *loc, "weights"), str(error)))
+    return issues

@@ -1,0 +1,1 @@
+"""Detection (ultralytics YOLO, batched) and tracking (ByteTrack, one per camera)."""

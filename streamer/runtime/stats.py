@@ -1,0 +1,58 @@
+"""The per-camera figures logged every few seconds: rates, drops, tracks, state, progress."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from streamer.frame import TrackedFrame
+from streamer.runtime.frame_queue import FrameQueue
+from streamer.source.reader import VideoSource
+
+log = logging.getLogger("streamer.stats")
+
+
+@dataclass
+class CameraStats:
+    camera: str
+    interval_s: float
+    detected: int = 0
+    detect_ms_total: float = 0.0
+    track_ids_seen: set[int] = field(default_factory=set)
+    labels_now: Counter[str] = field(default_factory=Counter)
+    _last_log: float = field(default_factory=time.monotonic)
+    _decoded_at_last: int = 0
+    _detected_at_last: int = 0
+
+    def record(self, tracked: TrackedFrame, detect_ms: float) -> None:
+        self.detected += 1
+        self.detect_ms_total += detect_ms
+        ids = tracked.detections.tracker_id
+        self.track_ids_seen.update(int(i) for i in (ids if ids is not None else []))
+        self.labels_now = Counter(tracked.detections.data.get("class_name", []))
+
+    def maybe_log(self, source: VideoSource, queue: FrameQueue, force: bool = False) -> None:
+        now = time.monotonic()
+        elapsed = now - self._last_log
+        if not force and elapsed < self.interval_s:
+            return
+        counters = source.counters
+        fields: dict[str, object] = {
+            "camera": self.camera,
+            "state": source.state.state.value if source.state.state else "starting",
+            "fps_in": (counters.decoded - self._decoded_at_last) / max(elapsed, 1e-9),
+            "fps_detected": (self.detected - self._detected_at_last) / max(elapsed, 1e-9),
+            "detect_ms": self.detect_ms_total / self.detected if self.detected else 0.0,
+            "drops": queue.dropped,
+            "queued": len(queue),
+            "frames": counters.decoded,
+            "tracks_active": sum(self.labels_now.values()),
+            "tracks_total": len(self.track_ids_seen),
+            "objects": ",".join(f"{label}:{n}" for label, n in sorted(self.labels_now.items())) or "-",
+        }
+        if counters.duration_s and counters.last_pts_s is not None:
+            fields["progress"] = f"{min(100.0, 100 * counters.last_pts_s / counters.duration_s):.0f}%"
+        log.info("camera stats", extra={"fields": fields})
+        self._last_log, self._decoded_at_last, self._detected_at_last = now, counters.decoded, self.detected

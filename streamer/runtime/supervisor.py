@@ -1,0 +1,148 @@
+"""`streamer run`: one worker process per camera, restarted with backoff when it crashes, stopped on a signal."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import multiprocessing as mp
+import queue
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+
+from streamer.config.root import StreamerConfig
+from streamer.runtime.process import worker_main
+from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
+from streamer.source.timing import Backoff
+
+log = logging.getLogger("streamer.supervisor")
+
+STOP_GRACE_S = 8.0  # then SIGTERM, then SIGKILL: the whole stop stays under 10 s
+
+
+class WorkerPhase(str, enum.Enum):
+    RUNNING = "running"
+    WAITING_RESTART = "waiting_restart"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass
+class WorkerSlot:
+    camera: str
+    process: BaseProcess | None = None
+    phase: WorkerPhase = WorkerPhase.RUNNING
+    restarts: int = 0
+    restart_at: float = 0.0
+    source_state: str = "starting"
+    reason: str = ""
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
+
+
+class Supervisor:
+    def __init__(self, config: StreamerConfig, options: WorkerOptions, cameras: list[str] | None = None):
+        self.config = config
+        self.options = options
+        self.camera_names = cameras or list(config.enabled_cameras())
+        self._ctx = mp.get_context("spawn")
+        self._stop = self._ctx.Event()
+        self._changes = self._ctx.Queue()
+        self.slots = {name: WorkerSlot(name) for name in self.camera_names}
+
+    def run(self) -> int:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for slot in self.slots.values():
+                self._start(slot)
+            while not self._stop.is_set() and not self._all_done():
+                self._drain_changes()
+                self._check_workers()
+                self._stop.wait(0.2)
+        finally:
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self._summary()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        log.info("stopping: %s received", signal.Signals(signum).name)
+        self._stop.set()
+
+    def _start(self, slot: WorkerSlot) -> None:
+        camera = self.config.cameras[slot.camera]
+        logging_cfg = self.config.logging
+        slot.process = self._ctx.Process(
+            target=worker_main,
+            name=f"streamer-{slot.camera}",
+            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, self._changes, self._stop),
+            daemon=False,
+        )
+        slot.process.start()
+        slot.phase = WorkerPhase.RUNNING
+        log.info("worker started", extra={"fields": {"camera": slot.camera, "pid": slot.process.pid, "url": camera.safe_url}})
+
+    def _check_workers(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots.values():
+            if slot.phase is WorkerPhase.WAITING_RESTART and now >= slot.restart_at:
+                slot.restarts += 1
+                self._start(slot)
+            elif slot.phase is WorkerPhase.RUNNING and slot.process is not None and not slot.process.is_alive():
+                self._on_exit(slot, slot.process.exitcode, now)
+
+    def _on_exit(self, slot: WorkerSlot, code: int | None, now: float) -> None:
+        self._drain_changes()
+        fields = {"camera": slot.camera, "exit_code": code}
+        if code == EXIT_OK:
+            slot.phase = WorkerPhase.FINISHED
+            log.info("worker finished", extra={"fields": {**fields, "reason": slot.reason}})
+        elif code == EXIT_CAMERA_FAILED:
+            slot.phase = WorkerPhase.FAILED
+            log.error("camera failed: %s", slot.reason, extra={"fields": fields})
+        else:
+            delay = slot.backoff.next_delay()
+            slot.phase, slot.restart_at = WorkerPhase.WAITING_RESTART, now + delay
+            log.error("worker crashed; restarting", extra={"fields": {**fields, "restart_in_s": round(delay, 1)}})
+
+    def _drain_changes(self) -> None:
+        while True:
+            try:
+                change = self._changes.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return
+            slot = self.slots.get(change["camera"])
+            if slot is not None:
+                slot.source_state, slot.reason = change["state"].value, change["reason"]
+
+    def _all_done(self) -> bool:
+        return all(slot.phase in (WorkerPhase.FINISHED, WorkerPhase.FAILED) for slot in self.slots.values())
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + STOP_GRACE_S
+        live = [s.process for s in self.slots.values() if s.process is not None and s.process.is_alive()]
+        for process in live:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in live:
+            if process.is_alive():
+                log.warning("worker did not stop in time; terminating", extra={"fields": {"pid": process.pid}})
+                process.terminate()
+                process.join(1.0)
+            if process.is_alive():
+                process.kill()
+                process.join(0.5)
+        self._drain_changes()
+        for slot in self.slots.values():
+            if slot.phase in (WorkerPhase.RUNNING, WorkerPhase.WAITING_RESTART):
+                code = slot.process.exitcode if slot.process is not None else None
+                slot.phase = WorkerPhase.FAILED if code == EXIT_CAMERA_FAILED else WorkerPhase.FINISHED
+
+    def _summary(self) -> int:
+        for slot in self.slots.values():
+            log.info(
+                "camera summary",
+                extra={"fields": {"camera": slot.camera, "outcome": slot.phase.value, "state": slot.source_state,
+                                  "restarts": slot.restarts, "reason": slot.reason}},
+            )
+        return 1 if any(slot.phase is WorkerPhase.FAILED for slot in self.slots.values()) else 0

@@ -1,0 +1,185 @@
+"""A camera's frames: connect, decode, sample by PTS, stamp wall-clock time, reconnect on failure."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import av
+import av.container
+from av.video.stream import VideoStream
+
+from streamer.config.cameras import CameraConfig, SourceKind
+from streamer.frame import Frame
+from streamer.redact import scrub
+from streamer.source.opening import SourceOpenError, open_container, recorded_start_ts
+from streamer.source.state import SourceState, SourceStateMachine, StateListener
+from streamer.source.timing import Backoff, FileClock, FpsSampler, LiveClock
+
+
+class StreamStalled(Exception):
+    pass
+
+
+@dataclass
+class SourceCounters:
+    decoded: int = 0  # every frame the decoder produced
+    converted: int = 0  # frames turned into pixels (sampled for detection)
+    connections: int = 0
+    last_pts_s: float | None = None
+    duration_s: float | None = None  # files: the stream's duration, for progress
+
+
+class VideoSource:
+    """Iterate `frames()` from a worker thread; `stop_event` ends it between packets."""
+
+    def __init__(
+        self,
+        name: str,
+        camera: CameraConfig,
+        stop_event: threading.Event,
+        on_state: StateListener | None = None,
+        now: Callable[[], float] = time.time,
+    ):
+        self.name = name
+        self.camera = camera
+        self.stop_event = stop_event
+        self.state = SourceStateMachine(name, on_state)
+        self.counters = SourceCounters()
+        self._now = now
+        self._backoff = Backoff(camera.connection.reconnect_initial_s, camera.connection.reconnect_max_s)
+        self._sampler = FpsSampler(camera.detect.fps)
+        self._file_clock: FileClock | None = None
+        self._next_index = 0
+
+    @property
+    def is_live(self) -> bool:
+        return self.camera.kind is SourceKind.LIVE
+
+    def frames(self) -> Iterator[Frame]:
+        failures = 0
+        self.state.to(SourceState.CONNECTING, self.camera.safe_url)
+        while not self.stop_event.is_set():
+            try:
+                container = open_container(self.camera)
+            except SourceOpenError as error:
+                failures += 1
+                if not self._retry(str(error), error.retryable, failures):
+                    return
+                continue
+            self.counters.connections += 1
+            decoded_before = self.counters.decoded
+            try:
+                yield from self._play(container)
+            except (av.FFmpegError, StreamStalled, OSError) as error:
+                failures = 0 if self.counters.decoded > decoded_before else failures + 1
+                if not self._retry(self._broken_reason(error), self.is_live, failures):
+                    return
+                continue
+            finally:
+                container.close()
+            if self.stop_event.is_set():
+                break
+            if self.is_live:  # a live stream that ends cleanly has still gone away
+                if not self._retry("stream ended", True, 1):
+                    return
+            elif not self.camera.loop:
+                self.state.to(SourceState.STOPPED, "end of file")
+                return
+        if not self.state.state.is_final:
+            self.state.to(SourceState.STOPPED, "stop requested")
+
+    def _broken_reason(self, error: Exception) -> str:
+        detail = scrub(str(error))
+        if self.is_live:
+            return f"stream broke: {detail}"
+        at = self.counters.last_pts_s
+        where = f"after {at:.2f}s" if at is not None else "before the first frame"
+        return f"file is corrupt or truncated ({where}): {detail}"
+
+    def _retry(self, reason: str, retryable: bool, failures: int) -> bool:
+        """Move to RECONNECTING and wait out the backoff, or to FAILED; True when the caller should try again."""
+        limit = self.camera.connection.max_attempts
+        if not retryable or (limit is not None and failures >= limit):
+            self.state.to(SourceState.FAILED, reason)
+            return False
+        delay = self._backoff.next_delay()
+        self.state.to(SourceState.RECONNECTING, f"{reason}; retry in {delay:.1f}s")
+        if self.stop_event.wait(delay):
+            self.state.to(SourceState.STOPPED, "stop requested")
+            return False
+        self.state.to(SourceState.CONNECTING, self.camera.safe_url)
+        return True
+
+    def _play(self, container: av.container.InputContainer) -> Iterator[Frame]:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = stream.time_base
+        clock = self._clock_for(container)
+        stall_after = self._stall_timeout(stream)
+        started_at = self._now()
+        first_pts: float | None = None
+        last_frame_at = started_at
+        for packet in container.demux(stream):
+            if self.stop_event.is_set():
+                return
+            for av_frame in packet.decode():
+                if av_frame.pts is None:
+                    continue  # undecodable timing: never invent a PTS from a counter
+                pts_s = float(av_frame.pts * time_base)
+                received_at = last_frame_at = self._now()
+                if first_pts is None:
+                    first_pts = pts_s
+                    self._backoff.reset()
+                if self.state.state is not SourceState.STREAMING:
+                    self.state.to(SourceState.STREAMING, f"{stream.codec_context.name} {stream.width}x{stream.height}")
+                self.counters.decoded += 1
+                self.counters.last_pts_s = pts_s
+                index, self._next_index = self._next_index, self._next_index + 1
+                if not self._sampler.take(pts_s):
+                    continue
+                if self.camera.realtime:
+                    self._pace(pts_s - first_pts, started_at)
+                self.counters.converted += 1
+                image = av_frame.to_ndarray(format="bgr24")
+                yield Frame(self.name, index, pts_s, clock(pts_s, received_at), image)
+            if self._now() - last_frame_at > stall_after:
+                raise StreamStalled(f"no frame for {stall_after:.1f}s")
+        if isinstance(clock, _LoopingFileClock):
+            clock.advance_loop(self.counters.last_pts_s, stream)
+
+    def _clock_for(self, container: av.container.InputContainer) -> Callable[[float, float], float]:
+        if self.is_live:
+            return LiveClock().wall_ts  # anchored anew on each connection
+        stream = container.streams.video[0]
+        if stream.duration is not None:
+            self.counters.duration_s = float(stream.duration * stream.time_base)
+        if self._file_clock is None:
+            origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+            self._file_clock = _LoopingFileClock(recorded_start_ts(self.camera, container), origin)
+        return self._file_clock
+
+    def _stall_timeout(self, stream: VideoStream) -> float:
+        conn = self.camera.connection
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or 1.0
+        return max(conn.stall_timeout_min_s, conn.stall_frames / rate)
+
+    def _pace(self, media_elapsed_s: float, started_at: float) -> None:
+        delay = media_elapsed_s - (self._now() - started_at)
+        if delay > 0:
+            self.stop_event.wait(delay)
+
+
+class _LoopingFileClock(FileClock):
+    """A FileClock that, when the file starts again, continues after the last frame of the previous loop."""
+
+    def __call__(self, pts_s: float, received_at: float) -> float:
+        return self.wall_ts(pts_s, received_at)
+
+    def advance_loop(self, last_pts_s: float | None, stream: VideoStream) -> None:
+        if last_pts_s is None:
+            return
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        self.loop_offset_s += (last_pts_s - self.origin_pts) + 1.0 / rate

@@ -1,0 +1,68 @@
+"""The lifecycle of a stream connection, with the transitions it may take."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("streamer.source")
+
+
+class SourceState(str, enum.Enum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    STOPPED = "stopped"  # ended on purpose: stop requested or a file played to its end
+    FAILED = "failed"  # gave up: the reason says why
+
+    @property
+    def is_final(self) -> bool:
+        return self in (SourceState.STOPPED, SourceState.FAILED)
+
+
+_ALLOWED: dict[SourceState, frozenset[SourceState]] = {
+    SourceState.CONNECTING: frozenset({SourceState.STREAMING, SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED}),
+    SourceState.STREAMING: frozenset({SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED}),
+    SourceState.RECONNECTING: frozenset({SourceState.CONNECTING, SourceState.STOPPED, SourceState.FAILED}),
+    SourceState.STOPPED: frozenset(),
+    SourceState.FAILED: frozenset(),
+}
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class StateChange:
+    camera: str
+    previous: SourceState | None
+    state: SourceState
+    reason: str
+    ts: float
+
+
+StateListener = Callable[[StateChange], None]
+
+
+class SourceStateMachine:
+    def __init__(self, camera: str, listener: StateListener | None = None):
+        self.camera = camera
+        self.state: SourceState | None = None
+        self.reason = ""
+        self._listener = listener
+
+    def to(self, state: SourceState, reason: str = "") -> None:
+        if self.state is not None and state not in _ALLOWED[self.state]:
+            raise InvalidTransition(f"{self.camera}: {self.state.value} → {state.value} is not allowed")
+        change = StateChange(self.camera, self.state, state, reason, time.time())
+        self.state, self.reason = state, reason
+        level = logging.ERROR if state is SourceState.FAILED else logging.INFO
+        if state is SourceState.RECONNECTING:
+            level = logging.WARNING
+        log.log(level, "source state", extra={"fields": {"camera": self.camera, "state": state.value, "reason": reason}})
+        if self._listener is not None:
+            self._listener(change)
