@@ -46,9 +46,9 @@ class _YamlLines:
     def locate(self, loc: Location) -> tuple[str, int | None]:
         node, parts, line = self.root, [], None
         for position, key in enumerate(loc):
-            child = self._child(node, key)
+            child, child_line = self._child(node, key)
             if child is not None:
-                node, line = child, child.start_mark.line + 1
+                node, line = child, child_line
                 parts.append(f"[{key}]" if isinstance(key, int) else str(key))
             elif position == len(loc) - 1:
                 parts.append(str(key))  # a missing field: name it, keep the parent's line
@@ -60,12 +60,15 @@ class _YamlLines:
         return ConfigIssue(path, message, line)
 
     @staticmethod
-    def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+    def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node | None, int | None]:
+        """The child node and the line to show: a mapping entry's key line, a list item's own line."""
         if isinstance(node, yaml.MappingNode):
-            return next((value for k, value in node.value if k.value == str(key)), None)
+            for key_node, value in node.value:
+                if key_node.value == str(key):
+                    return value, key_node.start_mark.line + 1
         if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            return node.value[key]
-        return None
+            return node.value[key], node.value[key].start_mark.line + 1
+        return None, None
 
 
 def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[str, str] | None = None) -> StreamerConfig:
@@ -105,10 +108,12 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> S
 
 
 def _issue_from_pydantic(item: Mapping[str, Any], lines: _YamlLines) -> ConfigIssue:
-    message = str(item["msg"]).removeprefix("Value error, ")
+    loc, message = tuple(item["loc"]), str(item["msg"]).removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
         message = "unknown key (not allowed here; check the spelling)"
-    return lines.issue(tuple(item["loc"]), message)
+    if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key, such as a camera name
+        loc, message = loc[:-1], f"invalid name: {message}"
+    return lines.issue(loc, message)
 
 
 def _resolve_paths(config: StreamerConfig, base_dir: Path) -> StreamerConfig:

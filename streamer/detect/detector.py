@@ -20,6 +20,13 @@ class ModelLoadError(Exception):
     pass
 
 
+def with_class_names(detections: sv.Detections) -> sv.Detections:
+    """Empty results from ultralytics carry no `class_name`; every stage after this one may rely on it."""
+    if "class_name" not in detections.data:
+        detections.data["class_name"] = np.array([], dtype=str)
+    return detections
+
+
 class Detector(Protocol):
     names: Mapping[int, str]
     label: str
@@ -69,7 +76,7 @@ class UltralyticsDetector:
             verbose=False,
             **precision,
         )
-        return [sv.Detections.from_ultralytics(result) for result in results]
+        return [with_class_names(sv.Detections.from_ultralytics(result)) for result in results]
 
     def warm_up(self, height: int = 480, width: int = 640) -> None:
         """The first call builds kernels and fuses layers; keep that out of the first real frame's latency."""

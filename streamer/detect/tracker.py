@@ -9,6 +9,7 @@ from ultralytics.trackers.byte_tracker import BYTETracker
 from ultralytics.utils import IterableSimpleNamespace
 
 from streamer.config.cameras import TrackerConfig
+from streamer.detect.detector import with_class_names
 
 
 class CameraTracker:
@@ -33,7 +34,7 @@ class CameraTracker:
             rows = np.column_stack([detections.xyxy, detections.confidence, detections.class_id]).astype(np.float32)
         tracks = self._tracker.update(Boxes(rows, frame_shape))
         if len(tracks) == 0:
-            empty = sv.Detections.empty()
+            empty = with_class_names(sv.Detections.empty())
             empty.tracker_id = np.zeros(0, dtype=int)
             return empty
         tracked = detections[tracks[:, 7].astype(int)]

@@ -38,12 +38,16 @@ def open_container(camera: CameraConfig) -> av.container.InputContainer:
     try:
         container = av.open(url, options=options, timeout=(conn.open_timeout_s, conn.read_timeout_s))
     except av.FFmpegError as error:
-        raise SourceOpenError(_describe(error), retryable=camera.kind is SourceKind.LIVE) from None
+        if camera.kind is SourceKind.FILE:
+            raise SourceOpenError(f"{_describe(error)}: {_NOT_PLAYABLE}", retryable=False) from None
+        raise SourceOpenError(_describe(error), retryable=True) from None
     except OSError as error:
         raise SourceOpenError(f"{error.strerror or error}", retryable=camera.kind is SourceKind.LIVE) from None
     if not container.streams.video:
         container.close()
-        raise SourceOpenError("no video stream in the source", retryable=camera.kind is SourceKind.LIVE)
+        if camera.kind is SourceKind.FILE:
+            raise SourceOpenError(f"no video stream found: {_NOT_PLAYABLE}", retryable=False)
+        raise SourceOpenError("no video stream in the source", retryable=True)
     return container
 
 
@@ -62,6 +66,8 @@ def recorded_start_ts(camera: CameraConfig, container: av.container.InputContain
     return os.stat(Path(camera.file_path())).st_mtime - duration_s
 
 
+_NOT_PLAYABLE = "the file is truncated, corrupt or not a video"
+
+
 def _describe(error: av.FFmpegError) -> str:
-    text = getattr(error, "strerror", None) or str(error)
-    return f"{text} (ffmpeg error {error.errno})" if getattr(error, "errno", None) else text
+    return getattr(error, "strerror", None) or str(error)

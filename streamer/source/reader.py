@@ -29,6 +29,7 @@ class SourceCounters:
     converted: int = 0  # frames turned into pixels (sampled for detection)
     connections: int = 0
     last_pts_s: float | None = None
+    last_gap_s: float | None = None  # spacing of the last two frames: the best guess of the last frame's duration
     duration_s: float | None = None  # files: the stream's duration, for progress
 
 
@@ -85,11 +86,25 @@ class VideoSource:
             if self.is_live:  # a live stream that ends cleanly has still gone away
                 if not self._retry("stream ended", True, 1):
                     return
+            elif (short := self._ended_early()) is not None:
+                self.state.to(SourceState.FAILED, short)
+                return
             elif not self.camera.loop:
                 self.state.to(SourceState.STOPPED, "end of file")
                 return
         if not self.state.state.is_final:
             self.state.to(SourceState.STOPPED, "stop requested")
+
+    def _ended_early(self) -> str | None:
+        """A file whose frames stop well before its declared duration lost its tail (copy cut short, disk full)."""
+        counters = self.counters
+        if counters.duration_s is None or counters.last_pts_s is None:
+            return None
+        expected_last = counters.duration_s - (counters.last_gap_s or 0.0)
+        if counters.last_pts_s >= expected_last - max(1.0, 0.02 * counters.duration_s):
+            return None
+        return (f"file is corrupt or truncated (after {counters.last_pts_s:.2f}s): "
+                f"frames end {expected_last - counters.last_pts_s:.1f}s before the declared {counters.duration_s:.1f}s")
 
     def _broken_reason(self, error: Exception) -> str:
         detail = scrub(str(error))
@@ -136,6 +151,8 @@ class VideoSource:
                 if self.state.state is not SourceState.STREAMING:
                     self.state.to(SourceState.STREAMING, f"{stream.codec_context.name} {stream.width}x{stream.height}")
                 self.counters.decoded += 1
+                if self.counters.last_pts_s is not None and pts_s > self.counters.last_pts_s:
+                    self.counters.last_gap_s = pts_s - self.counters.last_pts_s
                 self.counters.last_pts_s = pts_s
                 index, self._next_index = self._next_index, self._next_index + 1
                 if not self._sampler.take(pts_s):
@@ -148,7 +165,7 @@ class VideoSource:
             if self._now() - last_frame_at > stall_after:
                 raise StreamStalled(f"no frame for {stall_after:.1f}s")
         if isinstance(clock, _LoopingFileClock):
-            clock.advance_loop(self.counters.last_pts_s, stream)
+            clock.advance_loop(self.counters.last_pts_s, self.counters.last_gap_s)
 
     def _clock_for(self, container: av.container.InputContainer) -> Callable[[float, float], float]:
         if self.is_live:
@@ -178,8 +195,6 @@ class _LoopingFileClock(FileClock):
     def __call__(self, pts_s: float, received_at: float) -> float:
         return self.wall_ts(pts_s, received_at)
 
-    def advance_loop(self, last_pts_s: float | None, stream: VideoStream) -> None:
-        if last_pts_s is None:
-            return
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
-        self.loop_offset_s += (last_pts_s - self.origin_pts) + 1.0 / rate
+    def advance_loop(self, last_pts_s: float | None, last_gap_s: float | None) -> None:
+        if last_pts_s is not None:
+            self.loop_offset_s += (last_pts_s - self.origin_pts) + (last_gap_s or 0.0)

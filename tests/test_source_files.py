@@ -1,0 +1,92 @@
+"""File sources against synthetic clips whose PTS we wrote ourselves: exact pts_s and wall_ts, sampling, bad files."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.clips import constant_rate, variable_rate, write_clip
+from tests.helpers.sources import camera, play
+
+START = datetime(2026, 11, 21, 9, 0, 0, tzinfo=timezone.utc)
+
+
+def test_cfr_clip_gives_exact_pts_and_wall_time_and_samples_without_converting(tmp_path: Path) -> None:
+    pts = constant_rate(25, 4.0)
+    clip = write_clip(tmp_path / "cfr.mp4", pts)
+    got = play(camera(str(clip), start_time=START.isoformat(), detect={"fps": 5}))
+    assert [f.pts_s for f in got.frames] == pytest.approx([i * 0.2 for i in range(20)], abs=1e-6)
+    assert [f.wall_ts for f in got.frames] == pytest.approx([START.timestamp() + i * 0.2 for i in range(20)], abs=1e-6)
+    assert [f.index for f in got.frames] == list(range(0, 100, 5))
+    assert got.source.counters.decoded == 100
+    assert got.source.counters.converted == 20  # skipped frames never became pixels
+    assert got.states == ["connecting", "streaming", "stopped"]
+    assert got.changes[-1].reason == "end of file"
+
+
+def test_vfr_clip_keeps_its_irregular_timing(tmp_path: Path) -> None:
+    pts = variable_rate()
+    clip = write_clip(tmp_path / "vfr.mp4", pts)
+    got = play(camera(str(clip), start_time=START.isoformat(), detect={"fps": 120}))
+    assert [f.pts_s for f in got.frames] == pytest.approx(pts, abs=1e-6)
+    assert [f.wall_ts - START.timestamp() for f in got.frames] == pytest.approx(pts, abs=1e-6)
+
+
+def test_vfr_sampling_takes_the_first_frame_at_or_after_each_due_time(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "vfr.mp4", variable_rate())
+    got = play(camera(str(clip), start_time=START.isoformat(), detect={"fps": 2}))
+    assert [round(f.pts_s, 4) for f in got.frames] == [0.0, 0.5, 1.5, 2.0, 2.5]  # the clip ends at 2.967 s
+
+
+def test_creation_time_tag_sets_the_wall_clock(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "tagged.mp4", constant_rate(10, 1.0), creation_time="2026-01-02T03:04:05.000000Z")
+    got = play(camera(str(clip), detect={"fps": 10}))
+    assert got.frames[0].wall_ts == pytest.approx(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp())
+
+
+def test_loop_continues_wall_time_and_indices(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "loop.mp4", constant_rate(10, 1.0))
+    got = play(camera(str(clip), loop=True, start_time=START.isoformat(), detect={"fps": 10}), max_frames=25)
+    offsets = [f.wall_ts - START.timestamp() for f in got.frames]
+    assert offsets == pytest.approx([i / 10 for i in range(25)], abs=1e-6)  # second loop starts at 1.0 s
+    assert [f.index for f in got.frames] == list(range(25))
+    assert got.states == ["connecting", "streaming", "stopped"]
+
+
+def test_missing_file_fails_at_once_with_its_path(tmp_path: Path) -> None:
+    got = play(camera(str(tmp_path / "nope.mp4")))
+    assert got.states == ["connecting", "failed"]
+    assert got.changes[-1].reason == f"file not found: {tmp_path / 'nope.mp4'}"
+
+
+def test_file_that_is_not_a_video_fails_clearly(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("these are meeting notes, not a video\n" * 100)
+    got = play(camera(str(fake)))
+    assert got.frames == [] and got.states == ["connecting", "failed"]
+    assert "Invalid data found" in got.changes[-1].reason
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_truncated_mp4_is_reported_not_crashed_on(tmp_path: Path, keep: float) -> None:
+    clip = write_clip(tmp_path / "whole.mp4", constant_rate(25, 4.0), width=320, height=240)
+    data = clip.read_bytes()
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(data[: int(len(data) * keep)])  # the index (moov) is at the end: it is gone
+    got = play(camera(str(truncated)))
+    assert got.states[-1] == "failed"
+    assert got.changes[-1].reason.endswith("the file is truncated, corrupt or not a video")
+
+
+def test_mp4_cut_in_its_media_delivers_what_it_has_then_reports(tmp_path: Path) -> None:
+    clip = tmp_path / "faststart.mp4"
+    pts = constant_rate(25, 4.0)
+    write_clip(clip, pts, width=320, height=240, container_options={"movflags": "faststart"})  # index first
+    data = clip.read_bytes()
+    clip.write_bytes(data[: len(data) // 2])
+    got = play(camera(str(clip), detect={"fps": 25}))
+    assert 0 < len(got.frames) < len(pts)
+    assert got.states == ["connecting", "streaming", "failed"]
+    assert got.changes[-1].reason.startswith("file is corrupt or truncated (after ")
