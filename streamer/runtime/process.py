@@ -7,26 +7,20 @@ import signal
 import sys
 from dataclasses import asdict
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 
 from streamer.config.cameras import CameraConfig
 from streamer.logs import setup_logging
+from streamer.runtime.stop import SignalStop
 from streamer.runtime.worker import CameraWorker, WorkerOptions
 from streamer.source.state import StateChange
 
 
-def worker_main(
-    name: str,
-    camera: CameraConfig,
-    options: WorkerOptions,
-    log_level: str,
-    log_format: str,
-    changes: Queue,
-    stop: Event,
-) -> None:
-    # Ctrl-C reaches the whole process group; the supervisor decides, and tells us through `stop`
+def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_level: str, log_format: str, changes: Queue) -> None:
+    """The supervisor asks for a stop with SIGTERM; Ctrl-C reaches the whole process group, and only the
+    supervisor decides about it. No lock is shared with the supervisor, so killing this process wedges nothing."""
+    stop = SignalStop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, stop.set)
     setup_logging(log_level, log_format)
 
     def report(change: StateChange) -> None:
@@ -37,4 +31,6 @@ def worker_main(
     except Exception:
         logging.getLogger("streamer.worker").exception("worker crashed", extra={"fields": {"camera": name}})
         code = 1
+    changes.close()
+    changes.join_thread()  # deliver the last state changes before the process ends
     sys.exit(code)

@@ -10,6 +10,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 
 from streamer.config.root import StreamerConfig
 from streamer.runtime.process import worker_main
@@ -32,6 +33,7 @@ class WorkerPhase(str, enum.Enum):
 class WorkerSlot:
     camera: str
     process: BaseProcess | None = None
+    changes: Queue | None = None  # one per process: a killed worker must not hold a lock others need
     phase: WorkerPhase = WorkerPhase.RUNNING
     restarts: int = 0
     restart_at: float = 0.0
@@ -46,19 +48,18 @@ class Supervisor:
         self.options = options
         self.camera_names = cameras or list(config.enabled_cameras())
         self._ctx = mp.get_context("spawn")
-        self._stop = self._ctx.Event()
-        self._changes = self._ctx.Queue()
         self.slots = {name: WorkerSlot(name) for name in self.camera_names}
+        self._stop_requested = False  # set by the signal handler: a plain flag is the only thing safe to set there
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             for slot in self.slots.values():
                 self._start(slot)
-            while not self._stop.is_set() and not self._all_done():
+            while not self._stop_requested and not self._all_done():
                 self._drain_changes()
                 self._check_workers()
-                self._stop.wait(0.2)
+                time.sleep(0.2)
         finally:
             self._shutdown()
             for sig, handler in previous.items():
@@ -66,16 +67,17 @@ class Supervisor:
         return self._summary()
 
     def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stop_requested = True
         log.info("stopping: %s received", signal.Signals(signum).name)
-        self._stop.set()
 
     def _start(self, slot: WorkerSlot) -> None:
         camera = self.config.cameras[slot.camera]
         logging_cfg = self.config.logging
+        slot.changes = self._ctx.Queue()
         slot.process = self._ctx.Process(
             target=worker_main,
             name=f"streamer-{slot.camera}",
-            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, self._changes, self._stop),
+            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes),
             daemon=False,
         )
         slot.process.start()
@@ -106,32 +108,30 @@ class Supervisor:
             log.error("worker crashed; restarting", extra={"fields": {**fields, "restart_in_s": round(delay, 1)}})
 
     def _drain_changes(self) -> None:
-        while True:
-            try:
-                change = self._changes.get_nowait()
-            except (queue.Empty, OSError, ValueError):
-                return
-            slot = self.slots.get(change["camera"])
-            if slot is not None:
+        for slot in self.slots.values():
+            while slot.changes is not None:
+                try:
+                    change = slot.changes.get_nowait()
+                except (queue.Empty, OSError, ValueError, EOFError):
+                    break
                 slot.source_state, slot.reason = change["state"].value, change["reason"]
 
     def _all_done(self) -> bool:
         return all(slot.phase in (WorkerPhase.FINISHED, WorkerPhase.FAILED) for slot in self.slots.values())
 
     def _shutdown(self) -> None:
-        self._stop.set()
+        """SIGTERM asks each worker to stop (it finishes its frame and closes its outputs); SIGKILL after the grace."""
         deadline = time.monotonic() + STOP_GRACE_S
         live = [s.process for s in self.slots.values() if s.process is not None and s.process.is_alive()]
+        for process in live:
+            process.terminate()
         for process in live:
             process.join(max(0.0, deadline - time.monotonic()))
         for process in live:
             if process.is_alive():
-                log.warning("worker did not stop in time; terminating", extra={"fields": {"pid": process.pid}})
-                process.terminate()
-                process.join(1.0)
-            if process.is_alive():
+                log.warning("worker did not stop in time; killing it", extra={"fields": {"pid": process.pid}})
                 process.kill()
-                process.join(0.5)
+                process.join(1.0)
         self._drain_changes()
         for slot in self.slots.values():
             if slot.phase in (WorkerPhase.RUNNING, WorkerPhase.WAITING_RESTART):

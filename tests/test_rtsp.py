@@ -1,0 +1,116 @@
+"""A real RTSP server (GStreamer gst-rtsp-server on 127.0.0.1): connect, survive a restart, stop cleanly."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from streamer.frame import Frame
+from streamer.source.reader import VideoSource
+from streamer.source.state import StateChange
+from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
+from tests.helpers.sources import camera
+
+pytestmark = [
+    pytest.mark.rtsp,
+    pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer RTSP server not installed (make test installs it)"),
+]
+
+FAST_RETRY = {"reconnect_initial_s": 0.5, "reconnect_max_s": 2.0, "open_timeout_s": 5, "read_timeout_s": 3,
+              "stall_timeout_min_s": 3}
+
+
+class Recorder:
+    """Runs a source in a thread and keeps everything it produced, as the worker's decode thread would."""
+
+    def __init__(self, url: str, **fields: object):
+        self.stop = threading.Event()
+        self.frames: list[Frame] = []
+        self.changes: list[StateChange] = []
+        self.source = VideoSource("door", camera(url, **fields), self.stop, on_state=self.changes.append)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for frame in self.source.frames():
+            self.frames.append(frame)
+
+    def wait_for(self, condition, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return False
+
+    @property
+    def states(self) -> list[str]:
+        return [change.state.value for change in self.changes]
+
+
+def test_source_survives_a_server_restart_mid_stream() -> None:
+    port = free_port()
+    server = RtspServer(port, fps=10).start()
+    recorder = Recorder(server.url, connection=FAST_RETRY, detect={"fps": 10})
+    recorder.thread.start()
+    try:
+        assert recorder.wait_for(lambda: len(recorder.frames) >= 15, 30), recorder.states
+        before = len(recorder.frames)
+        server.stop()
+        assert recorder.wait_for(lambda: "reconnecting" in recorder.states, 15), recorder.states
+        server = RtspServer(port, fps=10).start()
+        assert recorder.wait_for(lambda: len(recorder.frames) >= before + 15, 40), recorder.states
+    finally:
+        recorder.stop.set()
+        recorder.thread.join(10)
+        server.stop()
+    assert not recorder.thread.is_alive()  # stopping is clean and prompt
+    states = recorder.states
+    assert states[:2] == ["connecting", "streaming"]
+    first_reconnect = states.index("reconnecting")
+    assert "streaming" in states[first_reconnect:]  # back to streaming without restarting anything
+    assert states[-1] == "stopped"
+    indices = [f.index for f in recorder.frames]
+    assert indices == sorted(indices) and len(set(indices)) == len(indices)  # keep increasing across the reconnect
+    walls = [f.wall_ts for f in recorder.frames]
+    assert all(b > a for a, b in zip(walls, walls[1:]))
+    assert abs(recorder.frames[-1].wall_ts - time.time()) < 10  # live wall time is anchored to the receive time
+    assert recorder.source.counters.connections >= 2
+
+
+def test_pts_steps_match_the_stream_rate() -> None:
+    server = RtspServer(free_port(), fps=10).start()
+    recorder = Recorder(server.url, connection=FAST_RETRY, detect={"fps": 10})
+    recorder.thread.start()
+    try:
+        assert recorder.wait_for(lambda: len(recorder.frames) >= 20, 30)
+    finally:
+        recorder.stop.set()
+        recorder.thread.join(10)
+        server.stop()
+    steps = [b.pts_s - a.pts_s for a, b in zip(recorder.frames[5:20], recorder.frames[6:21])]
+    assert steps == pytest.approx([0.1] * len(steps), abs=1e-3)
+
+
+def test_unreachable_host_is_retried_with_backoff_until_stopped() -> None:
+    url = f"rtsp://viewer:hunter2@127.0.0.1:{free_port()}/cam"  # nothing listens there
+    recorder = Recorder(url, connection=FAST_RETRY)
+    recorder.thread.start()
+    assert recorder.wait_for(lambda: recorder.states.count("reconnecting") >= 3, 20), recorder.states
+    started = time.monotonic()
+    recorder.stop.set()
+    recorder.thread.join(10)
+    assert not recorder.thread.is_alive() and time.monotonic() - started < 5
+    assert recorder.states[-1] == "stopped" and "failed" not in recorder.states
+    reasons = " ".join(change.reason for change in recorder.changes)
+    assert "hunter2" not in reasons and "viewer:***@" in reasons
+    assert "Connection refused" in reasons
+
+
+def test_max_attempts_turns_a_dead_camera_into_failed() -> None:
+    url = f"rtsp://127.0.0.1:{free_port()}/cam"
+    recorder = Recorder(url, connection={**FAST_RETRY, "max_attempts": 2})
+    recorder.thread.start()
+    recorder.thread.join(20)
+    assert recorder.states == ["connecting", "reconnecting", "connecting", "failed"]
