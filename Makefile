@@ -1,0 +1,39 @@
+# The two commands of the README:  `make demo` (set up everything, run the example)  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test install models samples system-deps bench clean
+
+# torch and torchvision must come as a matching pair (torchvision's compiled ops are built against one torch);
+# pip resolves them together here, before the package, whose ultralytics dependency then finds torch in place.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q "torch==2.14.1" "torchvision==0.29.1"
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+models: install
+	$(BIN)/streamer models pull --dest models
+
+samples: install
+	$(BIN)/streamer samples pull --dest data/samples
+
+demo: models samples
+	$(BIN)/streamer validate-config configs/example.yaml
+	$(BIN)/streamer run --config configs/example.yaml --save-annotated data/annotated
+
+system-deps:
+	bash scripts/install_system_deps.sh
+
+test: system-deps models samples
+	$(BIN)/python -m pytest
+
+bench: models samples
+	$(BIN)/python scripts/bench_pipeline.py data/samples/bikes.mp4
+
+clean:
+	rm -rf $(VENV) data/annotated .pytest_cache
