@@ -84,7 +84,8 @@ class VideoSource:
             if self.stop_event.is_set():
                 break
             if self.is_live:  # a live stream that ends cleanly has still gone away
-                if not self._retry("stream ended", True, 1):
+                failures = 0 if self.counters.decoded > decoded_before else failures + 1
+                if not self._retry("stream ended", True, failures):
                     return
             elif (short := self._ended_early()) is not None:
                 self.state.to(SourceState.FAILED, short)
