@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -114,3 +116,27 @@ def test_max_attempts_turns_a_dead_camera_into_failed() -> None:
     recorder.thread.start()
     recorder.thread.join(20)
     assert recorder.states == ["connecting", "reconnecting", "connecting", "failed"]
+
+
+def test_a_stalled_stream_is_detected_and_reconnected() -> None:
+    """SIGSTOP freezes the server: the TCP connection stays open but no data comes, as with a hung camera."""
+    server = RtspServer(free_port(), fps=10).start()
+    recorder = Recorder(server.url, connection=FAST_RETRY, detect={"fps": 10})
+    recorder.thread.start()
+    try:
+        assert recorder.wait_for(lambda: len(recorder.frames) >= 10, 30), recorder.states
+        os.kill(server.process.pid, signal.SIGSTOP)
+        stalled_at = time.monotonic()
+        assert recorder.wait_for(lambda: "reconnecting" in recorder.states, 20), recorder.states
+        detected_after = time.monotonic() - stalled_at
+        os.kill(server.process.pid, signal.SIGCONT)
+        count = len(recorder.frames)
+        assert recorder.wait_for(lambda: len(recorder.frames) >= count + 10, 40), recorder.states
+    finally:
+        recorder.stop.set()
+        recorder.thread.join(10)
+        if server.process is not None:
+            os.kill(server.process.pid, signal.SIGCONT)
+        server.stop()
+    assert detected_after < FAST_RETRY["read_timeout_s"] + FAST_RETRY["stall_timeout_min_s"] + 2
+    assert recorder.states[-1] == "stopped"
