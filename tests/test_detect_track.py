@@ -14,7 +14,7 @@ import pytest
 from streamer.config import ModelSpec
 from streamer.detect.detector import ModelLoadError, UltralyticsDetector
 from streamer.frame import TrackedFrame
-from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_OK, CameraWorker, WorkerOptions
+from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, CameraWorker, WorkerOptions
 from tests.helpers.sources import camera
 
 
@@ -91,3 +91,17 @@ def test_fall_model_runs_on_the_same_frames(bikes_mp4: Path, models_dir: Path) -
     assert len(tracked) == 10 and all("fall" in t.extra for t in tracked)
     names = {name for t in tracked for name in t.extra["fall"].data["class_name"]}
     assert names <= {"Normal", "Fall"}
+
+
+def test_a_bug_in_the_decode_thread_ends_the_worker_as_crashed_so_it_is_restarted(bikes_mp4: Path, models_dir: Path) -> None:
+    worker = CameraWorker("street", camera(str(bikes_mp4)), WorkerOptions(models_dir), threading.Event())
+    real_frames = worker.source.frames
+
+    def frames_then_bug():
+        for count, frame in enumerate(real_frames()):
+            if count == 3:
+                raise RuntimeError("injected decode bug")
+            yield frame
+
+    worker.source.frames = frames_then_bug
+    assert worker.run() == EXIT_CRASHED

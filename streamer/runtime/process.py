@@ -11,7 +11,7 @@ from multiprocessing.queues import Queue
 from streamer.config.cameras import CameraConfig
 from streamer.logs import setup_logging
 from streamer.runtime.stop import SignalStop
-from streamer.runtime.worker import CameraWorker, WorkerOptions
+from streamer.runtime.worker import EXIT_CRASHED, CameraWorker, WorkerOptions
 from streamer.source.state import StateChange
 
 
@@ -30,7 +30,7 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
         code = CameraWorker(name, camera, options, stop, on_state=report).run()
     except Exception:
         logging.getLogger("streamer.worker").exception("worker crashed", extra={"fields": {"camera": name}})
-        code = 1
+        code = EXIT_CRASHED
     changes.close()
     changes.join_thread()  # deliver the last state changes before the process ends
     sys.exit(code)

@@ -19,7 +19,8 @@ from streamer.source.timing import Backoff
 
 log = logging.getLogger("streamer.supervisor")
 
-STOP_GRACE_S = 8.0  # then SIGTERM, then SIGKILL: the whole stop stays under 10 s
+STOP_GRACE_S = 8.0  # SIGTERM, then SIGKILL after this: the whole stop stays under 10 s
+HEALTHY_RUN_S = 60.0
 
 
 class WorkerPhase(str, enum.Enum):
@@ -37,6 +38,7 @@ class WorkerSlot:
     phase: WorkerPhase = WorkerPhase.RUNNING
     restarts: int = 0
     restart_at: float = 0.0
+    started_at: float = 0.0
     source_state: str = "starting"
     reason: str = ""
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
@@ -81,7 +83,7 @@ class Supervisor:
             daemon=False,
         )
         slot.process.start()
-        slot.phase = WorkerPhase.RUNNING
+        slot.phase, slot.started_at = WorkerPhase.RUNNING, time.monotonic()
         log.info("worker started", extra={"fields": {"camera": slot.camera, "pid": slot.process.pid, "url": camera.safe_url}})
 
     def _check_workers(self) -> None:
@@ -103,6 +105,8 @@ class Supervisor:
             slot.phase = WorkerPhase.FAILED
             log.error("camera failed: %s", slot.reason, extra={"fields": fields})
         else:
+            if now - slot.started_at > HEALTHY_RUN_S:  # a crash after a long healthy run starts the backoff afresh
+                slot.backoff.reset()
             delay = slot.backoff.next_delay()
             slot.phase, slot.restart_at = WorkerPhase.WAITING_RESTART, now + delay
             log.error("worker crashed; restarting", extra={"fields": {**fields, "restart_in_s": round(delay, 1)}})

@@ -25,6 +25,7 @@ from streamer.source.state import SourceState, StateListener
 log = logging.getLogger("streamer.worker")
 
 EXIT_OK = 0
+EXIT_CRASHED = 1  # a bug: the supervisor restarts the worker
 EXIT_CAMERA_FAILED = 3  # the camera cannot work as configured (model, file): restarting the process will not help
 
 
@@ -94,6 +95,7 @@ class CameraWorker:
         self.stats = CameraStats(name, options.stats_interval_s)
         self.sinks = list(sinks)
         self.models: CameraModels | None = None
+        self.decode_crashed = False
 
     def run(self) -> int:
         fields = {"camera": self.name}
@@ -114,6 +116,8 @@ class CameraWorker:
                 log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
             self.queue.close()
             self.stats.maybe_log(self.source, self.queue, force=True)
+        if self.decode_crashed:
+            return EXIT_CRASHED
         return EXIT_CAMERA_FAILED if self.source.state.state is SourceState.FAILED else EXIT_OK
 
     def _read(self) -> None:
@@ -121,9 +125,9 @@ class CameraWorker:
             for frame in self.source.frames():
                 if not self.queue.put(frame, abort=self.stop):  # type: ignore[arg-type]
                     break
-        except Exception:  # a bug in decoding must end this camera visibly, not hang the detect loop
+        except Exception:  # a bug in decoding must end this worker visibly (and get it restarted), not look finished
+            self.decode_crashed = True
             log.exception("decode thread crashed", extra={"fields": {"camera": self.name}})
-            raise
         finally:
             self.queue.close()
 
