@@ -63,10 +63,11 @@ def decode_fps(video: Path, weights: Path, fps: float) -> float:
 
 
 def stage_timings(video: Path, weights: Path, fps: float, device: str) -> tuple[float, float]:
-    frames = list(VideoSource("bench", camera_for(video, weights, fps), threading.Event()).frames())
+    camera = camera_for(video, weights, fps)
+    frames = list(VideoSource("bench", camera, threading.Event()).frames())
     detector = UltralyticsDetector(ModelSpec(weights=str(weights)), weights.parent, device)
     detector.warm_up(frames[0].height, frames[0].width)
-    tracker = CameraTracker(camera_for(video, weights, fps).tracker, fps)
+    tracker = CameraTracker(camera.tracker, fps)
     detect_ms, track_ms = [], []
     for frame in frames:
         started = time.perf_counter()

@@ -38,16 +38,12 @@ def open_container(camera: CameraConfig) -> av.container.InputContainer:
     try:
         container = av.open(url, options=options, timeout=(conn.open_timeout_s, conn.read_timeout_s))
     except av.FFmpegError as error:
-        if camera.kind is SourceKind.FILE:
-            raise SourceOpenError(f"{_describe(error)}: {_NOT_PLAYABLE}", retryable=False) from None
-        raise SourceOpenError(_describe(error), retryable=True) from None
+        raise _unplayable(camera, _describe(error)) from None
     except OSError as error:
         raise SourceOpenError(f"{error.strerror or error}", retryable=camera.kind is SourceKind.LIVE) from None
     if not container.streams.video:
         container.close()
-        if camera.kind is SourceKind.FILE:
-            raise SourceOpenError(f"no video stream found: {_NOT_PLAYABLE}", retryable=False)
-        raise SourceOpenError("no video stream in the source", retryable=True)
+        raise _unplayable(camera, "no video stream found")
     return container
 
 
@@ -66,7 +62,11 @@ def recorded_start_ts(camera: CameraConfig, container: av.container.InputContain
     return os.stat(Path(camera.file_path())).st_mtime - duration_s
 
 
-_NOT_PLAYABLE = "the file is truncated, corrupt or not a video"
+def _unplayable(camera: CameraConfig, detail: str) -> SourceOpenError:
+    """A file that will not play stays broken, so it is not retried; a live source may come back."""
+    if camera.kind is SourceKind.FILE:
+        return SourceOpenError(f"{detail}: the file is truncated, corrupt or not a video", retryable=False)
+    return SourceOpenError(detail, retryable=True)
 
 
 def _describe(error: av.FFmpegError) -> str:

@@ -72,19 +72,22 @@ class VideoSource:
                 continue
             self.counters.connections += 1
             decoded_before = self.counters.decoded
+            broken: Exception | None = None
             try:
                 yield from self._play(container)
             except (av.FFmpegError, StreamStalled, OSError) as error:
-                failures = 0 if self.counters.decoded > decoded_before else failures + 1
-                if not self._retry(self._broken_reason(error), self.is_live, failures):
-                    return
-                continue
+                broken = error
             finally:
                 container.close()
+            # a connection that delivered frames was not a failed attempt, however it ended
+            failures = 0 if self.counters.decoded > decoded_before else failures + 1
+            if broken is not None:
+                if not self._retry(self._broken_reason(broken), self.is_live, failures):
+                    return
+                continue
             if self.stop_event.is_set():
                 break
             if self.is_live:  # a live stream that ends cleanly has still gone away
-                failures = 0 if self.counters.decoded > decoded_before else failures + 1
                 if not self._retry("stream ended", True, failures):
                     return
             elif (short := self._ended_early()) is not None:
