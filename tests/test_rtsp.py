@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 import pytest
 
-from streamer.frame import Frame
-from streamer.source.reader import VideoSource
-from streamer.source.state import StateChange
 from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
-from tests.helpers.sources import camera
+from tests.helpers.sources import Recorder, camera
 
 pytestmark = [
     pytest.mark.rtsp,
@@ -24,38 +20,11 @@ FAST_RETRY = {"reconnect_initial_s": 0.5, "reconnect_max_s": 2.0, "open_timeout_
               "stall_timeout_min_s": 3}
 
 
-class Recorder:
-    """Runs a source in a thread and keeps everything it produced, as the worker's decode thread would."""
-
-    def __init__(self, url: str, **fields: object):
-        self.stop = threading.Event()
-        self.frames: list[Frame] = []
-        self.changes: list[StateChange] = []
-        self.source = VideoSource("door", camera(url, **fields), self.stop, on_state=self.changes.append)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        for frame in self.source.frames():
-            self.frames.append(frame)
-
-    def wait_for(self, condition, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            time.sleep(0.05)
-        return False
-
-    @property
-    def states(self) -> list[str]:
-        return [change.state.value for change in self.changes]
-
-
 def test_source_survives_a_server_restart_mid_stream() -> None:
     port = free_port()
     server = RtspServer(port, fps=10).start()
-    recorder = Recorder(server.url, connection=FAST_RETRY, detect={"fps": 10})
-    recorder.thread.start()
+    recorder = Recorder(camera(server.url, connection=FAST_RETRY, detect={"fps": 10}))
+    recorder.start()
     try:
         assert recorder.wait_for(lambda: len(recorder.frames) >= 15, 30), recorder.states
         before = len(recorder.frames)
@@ -83,8 +52,8 @@ def test_source_survives_a_server_restart_mid_stream() -> None:
 
 def test_pts_steps_match_the_stream_rate() -> None:
     server = RtspServer(free_port(), fps=10).start()
-    recorder = Recorder(server.url, connection=FAST_RETRY, detect={"fps": 10})
-    recorder.thread.start()
+    recorder = Recorder(camera(server.url, connection=FAST_RETRY, detect={"fps": 10}))
+    recorder.start()
     try:
         assert recorder.wait_for(lambda: len(recorder.frames) >= 20, 30)
     finally:
@@ -97,8 +66,8 @@ def test_pts_steps_match_the_stream_rate() -> None:
 
 def test_unreachable_host_is_retried_with_backoff_until_stopped() -> None:
     url = f"rtsp://viewer:hunter2@127.0.0.1:{free_port()}/cam"  # nothing listens there
-    recorder = Recorder(url, connection=FAST_RETRY)
-    recorder.thread.start()
+    recorder = Recorder(camera(url, connection=FAST_RETRY))
+    recorder.start()
     assert recorder.wait_for(lambda: recorder.states.count("reconnecting") >= 3, 20), recorder.states
     started = time.monotonic()
     recorder.stop.set()
@@ -112,8 +81,8 @@ def test_unreachable_host_is_retried_with_backoff_until_stopped() -> None:
 
 def test_max_attempts_turns_a_dead_camera_into_failed() -> None:
     url = f"rtsp://127.0.0.1:{free_port()}/cam"
-    recorder = Recorder(url, connection={**FAST_RETRY, "max_attempts": 2})
-    recorder.thread.start()
+    recorder = Recorder(camera(url, connection={**FAST_RETRY, "max_attempts": 2}))
+    recorder.start()
     recorder.thread.join(20)
     assert recorder.states == ["connecting", "reconnecting", "connecting", "failed"]
 
@@ -121,8 +90,8 @@ def test_max_attempts_turns_a_dead_camera_into_failed() -> None:
 def test_a_stalled_stream_is_detected_and_reconnected() -> None:
     """SIGSTOP freezes the server: the TCP connection stays open but no data comes, as with a hung camera."""
     server = RtspServer(free_port(), fps=10).start()
-    recorder = Recorder(server.url, connection=FAST_RETRY, detect={"fps": 10})
-    recorder.thread.start()
+    recorder = Recorder(camera(server.url, connection=FAST_RETRY, detect={"fps": 10}))
+    recorder.start()
     try:
         assert recorder.wait_for(lambda: len(recorder.frames) >= 10, 30), recorder.states
         os.kill(server.process.pid, signal.SIGSTOP)

@@ -1,9 +1,10 @@
-"""Drive a VideoSource in the test thread and collect what it produced."""
+"""Drive a VideoSource, in the test thread or in a thread of its own, and keep everything it produced."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
 
 from streamer.config import CameraConfig
 from streamer.frame import Frame
@@ -11,27 +12,44 @@ from streamer.source.reader import VideoSource
 from streamer.source.state import StateChange
 
 
-@dataclass
-class Collected:
-    frames: list[Frame] = field(default_factory=list)
-    changes: list[StateChange] = field(default_factory=list)
-    source: VideoSource | None = None
+def camera(url: str, **fields: object) -> CameraConfig:
+    return CameraConfig.model_validate({"url": url, **fields})
+
+
+class Recorder:
+    """Consumes `source.frames()` as the worker's decode thread would, recording frames and state changes."""
+
+    def __init__(self, cam: CameraConfig, name: str = "test"):
+        self.stop = threading.Event()
+        self.frames: list[Frame] = []
+        self.changes: list[StateChange] = []
+        self.source = VideoSource(name, cam, self.stop, on_state=self.changes.append)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self, max_frames: int | None = None) -> "Recorder":
+        for frame in self.source.frames():
+            self.frames.append(frame)
+            if max_frames is not None and len(self.frames) >= max_frames:
+                self.stop.set()
+        return self
+
+    def start(self) -> "Recorder":
+        self.thread.start()
+        return self
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return False
 
     @property
     def states(self) -> list[str]:
         return [change.state.value for change in self.changes]
 
 
-def camera(url: str, **fields: object) -> CameraConfig:
-    return CameraConfig.model_validate({"url": url, **fields})
-
-
-def play(cam: CameraConfig, max_frames: int | None = None, stop: threading.Event | None = None) -> Collected:
-    stop = stop or threading.Event()
-    collected = Collected()
-    collected.source = VideoSource("test", cam, stop, on_state=collected.changes.append)
-    for frame in collected.source.frames():
-        collected.frames.append(frame)
-        if max_frames is not None and len(collected.frames) >= max_frames:
-            stop.set()
-    return collected
+def play(cam: CameraConfig, max_frames: int | None = None) -> Recorder:
+    """Play a source to its end (or `max_frames`) in the test thread."""
+    return Recorder(cam).run(max_frames)
