@@ -56,6 +56,9 @@ def run(
     log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
 ) -> None:
     """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
+    from streamer.alerts.health import HealthReporter
+    from streamer.alerts.spool import SpoolBusy
+    from streamer.alerts.wiring import resolve_target
     from streamer.runtime.supervisor import Supervisor
     from streamer.runtime.worker import WorkerOptions
 
@@ -71,10 +74,24 @@ def run(
         raise typer.Exit(EXIT_CONFIG)
     options = WorkerOptions(
         models_dir=loaded.models_dir,
+        storage_dir=loaded.storage_dir,
+        timezone=loaded.timezone,
         stats_interval_s=loaded.logging.stats_interval_s,
         save_annotated=save_annotated.resolve() if save_annotated else None,
     )
-    raise typer.Exit(Supervisor(loaded, options, selected).run())
+    target, embedded = resolve_target(loaded.storage_dir, loaded.redis)
+    try:
+        health = HealthReporter(target.publisher("health"), target.streams)
+    except SpoolBusy as error:
+        typer.echo(f"error: {error}: is another `streamer run` using storage_dir {loaded.storage_dir}?", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    try:
+        code = Supervisor(loaded, options, selected, target, health).run()
+    finally:
+        health.close()
+        if embedded is not None:
+            embedded.stop()
+    raise typer.Exit(code)
 
 
 def _pull_all(items: tuple[assets.RegistryAsset, ...], dest: Path) -> None:
@@ -122,6 +139,74 @@ def alerts_schema() -> None:
     from streamer.alerts.payload import json_schema
 
     typer.echo(json_schema(), nl=False)
+
+
+def _redis_for_tail(config: Path | None, redis_url: str | None):
+    """--redis-url, else the config's redis.url, else the config's embedded server (started if it is not running)."""
+    from streamer.alerts.publisher import connect
+    from streamer.alerts.wiring import embedded_for
+    from streamer.config.redis import RedisConfig
+
+    loaded = _load_or_exit(config) if config else None
+    settings = loaded.redis if loaded else RedisConfig()
+    url, embedded = redis_url or settings.url, None
+    if url is None:
+        if loaded is None:
+            typer.echo("error: give --config (its redis section or embedded server) or --redis-url / STREAMER_REDIS_URL", err=True)
+            raise typer.Exit(EXIT_CONFIG)
+        embedded = embedded_for(loaded.storage_dir, settings)
+        embedded.ensure_running()
+        url = embedded.url
+    return connect(url, settings.connect_timeout_s), settings.prefix, embedded
+
+
+@alerts_app.command("tail")
+def alerts_tail(
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Take Redis from this config (default: its embedded server).")] = None,
+    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="redis://… (overrides --config).")] = None,
+    camera: Annotated[Optional[str], typer.Option(help="Only this camera's stream.")] = None,
+    group: Annotated[Optional[str], typer.Option(help="Read as a consumer of this group (XREADGROUP, XACK after output).")] = None,
+    consumer: Annotated[Optional[str], typer.Option(help="Consumer name in the group (default: host-pid).")] = None,
+    from_start: Annotated[bool, typer.Option("--from-start", help="Begin at the oldest entry kept (a new group starts there).")] = False,
+    count: Annotated[Optional[int], typer.Option(min=1, help="Exit after this many alerts.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, exactly as published.")] = False,
+    claim_idle_s: Annotated[float, typer.Option(min=0.0, help="Take over entries another consumer left unacknowledged this long.")] = 30.0,
+    health: Annotated[bool, typer.Option("--health", help="Tail the health stream (worker and camera states) instead.")] = False,
+) -> None:
+    """Print alerts as they arrive (Ctrl-C to stop)."""
+    import os
+    import socket
+
+    import redis
+
+    from streamer.alerts.streams import StreamNames
+    from streamer.alerts.tail import GroupTail, StreamTail, human_line
+
+    client, prefix, embedded = _redis_for_tail(config, redis_url)
+    names = StreamNames(prefix)
+    stream = names.health if health else (names.camera_alerts(camera) if camera else names.alerts)
+    printed = 0
+    try:
+        if group:
+            reader = GroupTail(client, stream, group, consumer or f"{socket.gethostname()}-{os.getpid()}", from_start, claim_idle_s)
+        else:
+            reader = StreamTail(client, stream, from_start)
+        for entry in reader.entries():
+            typer.echo(entry.data if as_json or health else human_line(entry))
+            sys.stdout.flush()
+            reader.done(entry)  # acknowledged only once it is out
+            printed += 1
+            if count is not None and printed >= count:
+                break
+    except KeyboardInterrupt:
+        pass
+    except redis.RedisError as error:
+        typer.echo(f"error: redis: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+        if embedded is not None:
+            embedded.stop()
 
 
 def main() -> None:  # pragma: no cover - `python -m streamer`

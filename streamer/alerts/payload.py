@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,15 +32,17 @@ class Verification(str, enum.Enum):
 RiskLevel = Literal["low", "medium", "high", "critical"]
 
 
-def iso_time(ts: float, tz: timezone | None = None) -> str:
+def iso_time(ts: float, tz: tzinfo | None = None) -> str:
     """Epoch seconds → ISO 8601 with milliseconds and offset, as every alert and answer shows time."""
     return datetime.fromtimestamp(ts, tz or timezone.utc).isoformat(timespec="milliseconds")
 
 
 class AlertSource(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    rule: str = Field(min_length=1)
-    model: str = Field(min_length=1)
+    rule: str = Field(min_length=1, description="The rule's name on this camera.")
+    model: str = Field(min_length=1, description="Weights that saw it; '+'-joined when an extra model fired too.")
+    signal: str | None = Field(None, description="Which signal fired, e.g. geometry, fall_model, inside, crossed_in.")
+    zone: str | None = Field(None, description="The zone the rule watches, when it has one.")
 
 
 class AlertPayload(BaseModel):
@@ -85,6 +87,19 @@ class AlertPayload(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json()
+
+
+def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None) -> AlertPayload:
+    """An `Event` (streamer.events.event) as the payload subscribers receive; no VLM yet, so `unverified`."""
+    return AlertPayload(
+        event_id=event.event_id, camera=event.camera, type=event.type, state=event.state.value, label=event.label,
+        track_id=event.track_id, start_ts=event.start_ts, start_iso=iso_time(event.start_ts, tz),
+        end_ts=event.end_ts, end_iso=iso_time(event.end_ts, tz) if event.end_ts is not None else None,
+        confidence=round(min(1.0, max(0.0, event.confidence)), 4),
+        bbox_xyxy=tuple(round(value, 1) for value in event.bbox_xyxy), frame_wh=event.frame_wh,
+        verification=Verification.UNVERIFIED, risk_level=None, description=None, snapshot=snapshot, clip=None,
+        source=AlertSource(rule=event.rule, model=model, signal=event.signal, zone=event.zone),
+    )
 
 
 def _check_iso(which: str, ts: float, iso: str | None) -> None:

@@ -116,12 +116,23 @@ class CameraConfig(StrictModel):
             for name in ("loop", "realtime", "start_time"):
                 if getattr(self, name) not in (False, None):
                     raise ValueError(f"'{name}' applies to file sources only, not to {self.safe_url}")
+        self._check_rules()
+        return self
+
+    def _check_rules(self) -> None:
+        seen: set[str] = set()
         for index, rule in enumerate(self.rules):
             for zone in rule.zones_used():
                 if zone not in self.zones:
                     known = ", ".join(sorted(self.zones)) or "none defined"
                     raise ValueError(f"rules[{index}] uses zone '{zone}', which is not in zones ({known})")
-        return self
+            model = getattr(rule, "fall_model", None)
+            if model is not None and model not in self.detect.extra_models:
+                known = ", ".join(sorted(self.detect.extra_models)) or "none defined"
+                raise ValueError(f"rules[{index}].fall_model '{model}' is not in detect.extra_models ({known})")
+            if rule.rule_name in seen:
+                raise ValueError(f"rules[{index}]: a second rule named '{rule.rule_name}'; give each a distinct 'name'")
+            seen.add(rule.rule_name)
 
     def with_url(self, url: str) -> "CameraConfig":
         return self.model_copy(update={"url": url})

@@ -1,4 +1,4 @@
-"""Top level of the YAML: folders, time zone, logging and the cameras."""
+"""Top level of the YAML: folders, time zone, logging, Redis and the cameras."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from streamer.config.base import Slug, StrictModel
 from streamer.config.cameras import CameraConfig
+from streamer.config.redis import RedisConfig
 
 
 class LoggingConfig(StrictModel):
@@ -24,6 +25,7 @@ class StreamerConfig(StrictModel):
     models_dir: Path = Field(Path("models"), description="Where `streamer models pull` puts weights.")
     timezone: str = Field("UTC", description="IANA zone used to show times (stored times are epoch seconds).")
     logging: LoggingConfig = LoggingConfig()
+    redis: RedisConfig = RedisConfig()
     cameras: dict[Slug, CameraConfig] = Field(min_length=1)
 
     @field_validator("timezone")

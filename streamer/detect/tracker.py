@@ -28,7 +28,10 @@ class CameraTracker:
         self._tracker = BYTETracker(args)
 
     def update(self, detections: sv.Detections, frame_shape: tuple[int, int]) -> sv.Detections:
-        """Return the confirmed tracks of this frame, each with `tracker_id`; unconfirmed new tracks are held back."""
+        """Return the confirmed tracks of this frame, each with `tracker_id`; unconfirmed new tracks are held back.
+
+        Boxes and scores are the detector's own for this frame, not the Kalman estimate: rules measure how a box
+        changes (a fall is a box turning from tall to wide within a few frames), and the filter lags exactly that."""
         rows = np.zeros((0, 6), dtype=np.float32)
         if len(detections):
             rows = np.column_stack([detections.xyxy, detections.confidence, detections.class_id]).astype(np.float32)
@@ -38,8 +41,6 @@ class CameraTracker:
             empty.tracker_id = np.zeros(0, dtype=int)
             return empty
         tracked = detections[tracks[:, 7].astype(int)]
-        tracked.xyxy = tracks[:, :4].astype(np.float32)
-        tracked.confidence = tracks[:, 5].astype(np.float32)
         tracked.tracker_id = tracks[:, 4].astype(int)
         return tracked
 

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-import supervision as sv
 
+from streamer.annotate import annotate
 from streamer.config.cameras import ZoneConfig
 from streamer.frame import TrackedFrame
 
 _TIME_BASE = Fraction(1, 1000)  # millisecond PTS keep the source's variable frame timing
-
-
-def annotate(tracked: TrackedFrame, zones: dict[str, ZoneConfig]) -> np.ndarray:
-    image = tracked.frame.image.copy()
-    for name, zone in zones.items():
-        polygon = np.array(zone.polygon, dtype=np.int32)
-        image = sv.draw_polygon(image, polygon, sv.Color.YELLOW, thickness=2)
-        image = sv.draw_text(image, name, sv.Point(*polygon[0]), background_color=sv.Color.YELLOW)
-    detections = tracked.detections
-    labels = [
-        f"#{track_id} {name} {conf:.2f}"
-        for track_id, name, conf in zip(detections.tracker_id, detections.data.get("class_name", []), detections.confidence)
-    ]
-    image = _BOXES.annotate(image, detections)
-    image = _LABELS.annotate(image, detections, labels=labels)
-    stamp = datetime.fromtimestamp(tracked.frame.wall_ts, timezone.utc).isoformat(timespec="milliseconds")
-    return sv.draw_text(image, stamp, sv.Point(10 + 6 * len(stamp), 20), text_color=sv.Color.WHITE, background_color=sv.Color.BLACK)
-
-
-_BOXES = sv.BoxAnnotator(color_lookup=sv.ColorLookup.TRACK)
-_LABELS = sv.LabelAnnotator(color_lookup=sv.ColorLookup.TRACK, text_scale=0.4)
 
 
 class AnnotatedVideoWriter:

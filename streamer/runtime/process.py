@@ -5,17 +5,31 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 from dataclasses import asdict
 from multiprocessing.queues import Queue
 
+from zoneinfo import ZoneInfo
+
+from streamer.alerts.wiring import AlertTarget
 from streamer.config.cameras import CameraConfig
 from streamer.logs import setup_logging
 from streamer.runtime.stop import SignalStop
-from streamer.runtime.worker import EXIT_CRASHED, CameraWorker, WorkerOptions
-from streamer.source.state import StateChange
+from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, CameraWorker, WorkerOptions
+from streamer.source.state import SourceState, StateChange
 
 
-def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_level: str, log_format: str, changes: Queue) -> None:
+def _alert_sinks(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget | None) -> list:
+    if target is None:
+        return []
+    from streamer.alerts.sink import AlertSink
+
+    publisher = target.publisher(f"alerts-{name}")  # started even without rules: it delivers what an earlier run spooled
+    return [AlertSink(name, camera, options.storage_dir, publisher, target.streams, ZoneInfo(options.timezone))]
+
+
+def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_level: str, log_format: str, changes: Queue,
+                target: AlertTarget | None = None) -> None:
     """The supervisor asks for a stop with SIGTERM; Ctrl-C reaches the whole process group, and only the
     supervisor decides about it. No lock is shared with the supervisor, so killing this process wedges nothing."""
     stop = SignalStop()
@@ -27,7 +41,15 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
         changes.put(asdict(change))
 
     try:
-        code = CameraWorker(name, camera, options, stop, on_state=report).run()
+        sinks = _alert_sinks(name, camera, options, target)
+    except Exception as error:  # a spool held by another process, a rule that cannot be built
+        logging.getLogger("streamer.worker").error("camera cannot start: %s", error, extra={"fields": {"camera": name}})
+        report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
+        changes.close()
+        changes.join_thread()
+        sys.exit(EXIT_CAMERA_FAILED)
+    try:
+        code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks).run()
     except Exception:
         logging.getLogger("streamer.worker").exception("worker crashed", extra={"fields": {"camera": name}})
         code = EXIT_CRASHED

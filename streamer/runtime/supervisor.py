@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
+from streamer.alerts.health import HealthReporter
+from streamer.alerts.wiring import AlertTarget
 from streamer.config.root import StreamerConfig
 from streamer.runtime.process import worker_main
 from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
@@ -45,9 +47,18 @@ class WorkerSlot:
 
 
 class Supervisor:
-    def __init__(self, config: StreamerConfig, options: WorkerOptions, cameras: list[str] | None = None):
+    def __init__(
+        self,
+        config: StreamerConfig,
+        options: WorkerOptions,
+        cameras: list[str] | None = None,
+        target: AlertTarget | None = None,
+        health: HealthReporter | None = None,
+    ):
         self.config = config
         self.options = options
+        self.target = target
+        self.health = health
         self.camera_names = cameras or list(config.enabled_cameras())
         self._ctx = mp.get_context("spawn")
         self.slots = {name: WorkerSlot(name) for name in self.camera_names}
@@ -79,12 +90,13 @@ class Supervisor:
         slot.process = self._ctx.Process(
             target=worker_main,
             name=f"streamer-{slot.camera}",
-            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes),
+            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes, self.target),
             daemon=False,
         )
         slot.process.start()
         slot.phase, slot.started_at = WorkerPhase.RUNNING, time.monotonic()
         log.info("worker started", extra={"fields": {"camera": slot.camera, "pid": slot.process.pid, "url": camera.safe_url}})
+        self._health(slot.camera, "worker", "started", pid=slot.process.pid)
 
     def _check_workers(self) -> None:
         now = time.monotonic()
@@ -101,15 +113,18 @@ class Supervisor:
         if code == EXIT_OK:
             slot.phase = WorkerPhase.FINISHED
             log.info("worker finished", extra={"fields": {**fields, "reason": slot.reason}})
+            self._health(slot.camera, "worker", "finished", slot.reason)
         elif code == EXIT_CAMERA_FAILED:
             slot.phase = WorkerPhase.FAILED
             log.error("camera failed: %s", slot.reason, extra={"fields": fields})
+            self._health(slot.camera, "worker", "failed", slot.reason)
         else:
             if now - slot.started_at > HEALTHY_RUN_S:  # a crash after a long healthy run starts the backoff afresh
                 slot.backoff.reset()
             delay = slot.backoff.next_delay()
             slot.phase, slot.restart_at = WorkerPhase.WAITING_RESTART, now + delay
             log.error("worker crashed; restarting", extra={"fields": {**fields, "restart_in_s": round(delay, 1)}})
+            self._health(slot.camera, "worker", "crashed", f"exit code {code}; restarting in {delay:.1f} s")
 
     def _drain_changes(self) -> None:
         for slot in self.slots.values():
@@ -119,6 +134,11 @@ class Supervisor:
                 except (queue.Empty, OSError, ValueError, EOFError):
                     break
                 slot.source_state, slot.reason = change["state"].value, change["reason"]
+                self._health(slot.camera, "source", slot.source_state, slot.reason)
+
+    def _health(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
+        if self.health is not None:
+            self.health.report(camera, component, state, reason, pid)
 
     def _all_done(self) -> bool:
         return all(slot.phase in (WorkerPhase.FINISHED, WorkerPhase.FAILED) for slot in self.slots.values())

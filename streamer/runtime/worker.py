@@ -37,10 +37,16 @@ class StopFlag(Protocol):
 class FrameSink(Protocol):
     def __call__(self, tracked: TrackedFrame) -> None: ...
 
+    def close(self) -> None:
+        """The stream is over (played, stopped or failed): finish what is open."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
     models_dir: Path
+    storage_dir: Path = Path("data")
+    timezone: str = "UTC"
     stats_interval_s: float = 5.0
     save_annotated: Path | None = None
     max_batch: int = 4  # frames taken from the queue per detector call when detection falls behind
@@ -104,6 +110,8 @@ class CameraWorker:
         except (ModelLoadError, WeightsNotFound) as error:
             log.error("camera cannot start: %s", error, extra={"fields": fields})
             self.source.state.to(SourceState.FAILED, str(error))
+            for sink in self.sinks:
+                sink.close()
             return EXIT_CAMERA_FAILED
         writer = self._annotated_writer()
         reader = threading.Thread(target=self._read, name=f"decode-{self.name}", daemon=True)
@@ -116,6 +124,8 @@ class CameraWorker:
                 log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
             self.queue.close()
             self.stats.maybe_log(self.source, self.queue, force=True)
+            for sink in self.sinks:
+                sink.close()
         if self.decode_crashed:
             return EXIT_CRASHED
         return EXIT_CAMERA_FAILED if self.source.state.state is SourceState.FAILED else EXIT_OK

@@ -1,0 +1,205 @@
+"""Delivery from the spool to Redis streams, on a thread of its own, so the live path never waits on Redis.
+
+Each message goes out through one Lua script that sets its dedupe key (SET NX) and, only if the key was new,
+XADDs it to every stream it belongs to. The script runs atomically, so a message re-sent after a timeout or
+a crash is dropped by Redis itself: exactly once per message id, in spool order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from streamer.alerts.spool import Spool, SpoolRecord
+from streamer.redact import redact_url
+from streamer.source.timing import Backoff
+
+log = logging.getLogger("streamer.alerts")
+
+BATCH = 200
+STILL_DOWN_LOG_S = 60.0
+
+_PUBLISH_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
+  local first = false
+  for i = 2, #KEYS do
+    local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[1])
+    if not first then first = id end
+  end
+  return first
+end
+return false
+"""
+
+
+def connect(url: str, timeout_s: float) -> redis.Redis:
+    """No client-side retries: the publisher's own backoff decides, and a dead server must fail fast."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0), decode_responses=False
+    )
+
+
+class Publisher:
+    def __init__(
+        self,
+        name: str,
+        spool: Spool,
+        url: str,
+        prefix: str,
+        maxlen: int,
+        dedupe_ttl_s: int,
+        timeout_s: float = 3.0,
+        client_factory: Callable[[], redis.Redis] | None = None,
+    ):
+        self.name = name
+        self.spool = spool
+        self.safe_url = redact_url(url)
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self._client_factory = client_factory or (lambda: connect(url, timeout_s))
+        self._client: redis.Redis | None = None
+        self._script = None
+        self._wake = threading.Event()
+        self._stopping = False
+        self._flush_deadline = 0.0
+        self._backoff = Backoff(0.2, 10.0)
+        self._down_since: float | None = None
+        self._last_down_log = 0.0
+        self.delivered = 0
+        self.duplicates = 0
+        self._thread = threading.Thread(target=self._run, name=f"publish-{name}", daemon=True)
+
+    def start(self) -> "Publisher":
+        self._thread.start()
+        return self
+
+    def submit(self, records: list[SpoolRecord]) -> None:
+        """Durable on return (spooled and fsynced); delivered as soon as Redis takes it."""
+        self.spool.append(records)
+        self._wake.set()
+
+    def close(self, flush_timeout_s: float = 5.0) -> int:
+        """Try to deliver what is spooled for up to `flush_timeout_s`; the rest waits in the spool for the next start.
+        Returns the bytes left undelivered."""
+        self._flush_deadline = time.monotonic() + flush_timeout_s
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(flush_timeout_s + 5.0)
+        left = self.spool.backlog_bytes()
+        if left:
+            log.warning("redis unreachable at stop; messages stay spooled for the next start",
+                        extra={"fields": {"publisher": self.name, "spool": str(self.spool.path), "bytes": left}})
+        if self._client is not None and not self._thread.is_alive():
+            self._client.close()
+        self.spool.close()
+        return left
+
+    # -- delivery thread ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            if self._stopping and time.monotonic() >= self._flush_deadline:
+                return
+            batch = self.spool.pending(BATCH)
+            if not batch:
+                if self._stopping:
+                    return
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                self._deliver(batch)
+            except redis.RedisError as error:
+                self._on_failure(error, len(batch))
+                self._sleep(self._backoff.next_delay())
+
+    def _deliver(self, batch: list[tuple[SpoolRecord, int]]) -> None:
+        client = self._connected()
+        pipe = client.pipeline(transaction=False)
+        for record, _ in batch:
+            keys = [f"{self.prefix}:delivered:{record.id}", *record.streams]
+            self._script(keys=keys, args=[record.data, self.maxlen, self.dedupe_ttl_s], client=pipe)
+        results = pipe.execute(raise_on_error=False)
+        now = time.time()
+        for (record, _), result in zip(batch, results):
+            if isinstance(result, Exception) and _transient(result):
+                raise result
+            if isinstance(result, Exception):
+                self.spool.reject(record, str(result))
+            elif result is None or result is False:
+                self.duplicates += 1
+                log.debug("already delivered; dropped", extra={"fields": {"id": record.id}})
+            else:
+                self.delivered += 1
+                self._log_published(record, result, now)
+        self.spool.mark_delivered(batch[-1][1])
+        self._on_success()
+
+    def _connected(self) -> redis.Redis:
+        if self._client is None:
+            client = self._client_factory()
+            client.ping()
+            self._client, self._script = client, client.register_script(_PUBLISH_ONCE)
+        return self._client
+
+    def _log_published(self, record: SpoolRecord, entry_id: bytes, now: float) -> None:
+        """Alerts are logged (they are few and each matters); health messages only at debug level."""
+        fields: dict[str, object] = {"id": record.id, "stream": record.streams[0], "entry": entry_id.decode()}
+        if record.observed_ts is None:
+            log.debug("published", extra={"fields": fields})
+            return
+        age_s = now - record.observed_ts
+        if 0 <= age_s < 3600:  # files played faster or slower than real time have no meaningful latency
+            fields["latency_ms"] = round(age_s * 1000, 1)
+        log.info("published", extra={"fields": fields})
+
+    def _on_failure(self, error: redis.RedisError, pending: int) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        now = time.monotonic()
+        first = self._down_since is None
+        if first or now - self._last_down_log >= STILL_DOWN_LOG_S:
+            why = "authentication failed (check the user and password in redis.url)" if _auth_problem(error) else "unreachable"
+            log.error("redis %s: %s; spooling", why, error,
+                      extra={"fields": {"publisher": self.name, "url": self.safe_url, "spool": str(self.spool.path),
+                                        "backlog_bytes": self.spool.backlog_bytes()}})
+            self._last_down_log = now
+        if first:
+            self._down_since = now
+
+    def _on_success(self) -> None:
+        if self._down_since is not None:
+            log.info("redis reachable again; spooled messages delivered",
+                     extra={"fields": {"publisher": self.name, "down_s": round(time.monotonic() - self._down_since, 1)}})
+            self._down_since = None
+        self._backoff.reset()
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stopping:
+            seconds = min(seconds, max(0.0, self._flush_deadline - time.monotonic()))
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+
+_TRANSIENT_REPLIES = ("NOAUTH", "WRONGPASS", "NOPERM", "LOADING", "READONLY", "OOM", "BUSY", "MASTERDOWN", "TRYAGAIN")
+
+
+def _transient(error: Exception) -> bool:
+    """Worth retrying the whole batch later, as opposed to a message Redis will never take."""
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+        return True
+    return str(error).upper().startswith(_TRANSIENT_REPLIES)
+
+
+def _auth_problem(error: Exception) -> bool:
+    if isinstance(error, (redis.AuthenticationError, redis.AuthorizationError)):
+        return True
+    return str(error).upper().startswith(("NOAUTH", "WRONGPASS", "NOPERM"))

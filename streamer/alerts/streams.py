@@ -1,0 +1,25 @@
+"""Redis key names of DESIGN.md section 3, under a configurable prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StreamNames:
+    prefix: str = "streamer"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}:alerts"
+
+    def camera_alerts(self, camera: str) -> str:
+        return f"{self.prefix}:alerts:{camera}"
+
+    @property
+    def health(self) -> str:
+        return f"{self.prefix}:health"
+
+    @property
+    def vlm_jobs(self) -> str:
+        return f"{self.prefix}:vlm:jobs"

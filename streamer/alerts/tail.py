@@ -1,0 +1,123 @@
+"""`streamer alerts tail`: read alerts from a stream, alone (XREAD) or as one consumer of a group.
+
+With a group, delivery is at-least-once: an entry is acknowledged (XACK) only after it has been written out,
+and entries another consumer read but never acknowledged (it died) are claimed with XAUTOCLAIM once they
+have been idle for `claim_idle_s`, then handed out again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import redis
+
+READ_BATCH = 50
+
+
+@dataclass(frozen=True)
+class Entry:
+    stream_id: str
+    data: str
+    claimed: bool = False  # re-delivered from a consumer that never acknowledged it
+
+    def payload(self) -> dict:
+        return json.loads(self.data)
+
+
+class StreamTail:
+    """Plain reader: every entry from the start, or only new ones."""
+
+    def __init__(self, client: redis.Redis, stream: str, from_start: bool, block_ms: int = 1000):
+        self.client = client
+        self.stream = stream
+        self.block_ms = block_ms
+        self._last = "0-0" if from_start else "$"
+
+    def entries(self) -> Iterator[Entry]:
+        while True:
+            reply = self.client.xread({self.stream: self._last}, count=READ_BATCH, block=self.block_ms)
+            for _, items in reply or []:
+                for entry_id, fields in items:
+                    self._last = _text(entry_id)
+                    yield Entry(self._last, _text(fields.get(b"data", b"")))
+
+    def done(self, entry: Entry) -> None:
+        """Nothing to acknowledge without a group."""
+
+
+class GroupTail:
+    """One consumer of a consumer group; `done(entry)` acknowledges after the caller has written it out."""
+
+    def __init__(self, client: redis.Redis, stream: str, group: str, consumer: str, from_start: bool,
+                 claim_idle_s: float = 30.0, block_ms: int = 1000):
+        self.client = client
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.claim_idle_ms = max(1, round(claim_idle_s * 1000))
+        self.block_ms = block_ms
+        self._next_claim = 0.0
+        self._create_group("0" if from_start else "$")
+
+    def _create_group(self, start: str) -> None:
+        try:
+            self.client.xgroup_create(self.stream, self.group, id=start, mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):  # the group exists: it keeps its own position
+                raise
+
+    def entries(self) -> Iterator[Entry]:
+        yield from self._own_pending()  # what this consumer name read before a crash and never acknowledged
+        while True:
+            if time.monotonic() >= self._next_claim:
+                yield from self._claim_abandoned()
+                self._next_claim = time.monotonic() + min(5.0, self.claim_idle_ms / 1000)
+            reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=READ_BATCH,
+                                           block=min(self.block_ms, self.claim_idle_ms))
+            for _, items in reply or []:
+                for entry_id, fields in items:
+                    yield Entry(_text(entry_id), _text(fields.get(b"data", b"")))
+
+    def done(self, entry: Entry) -> None:
+        self.client.xack(self.stream, self.group, entry.stream_id)
+
+    def _own_pending(self) -> Iterator[Entry]:
+        reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=10_000)
+        for _, items in reply or []:
+            for entry_id, fields in items:
+                if fields:  # trimmed away by MAXLEN while pending
+                    yield Entry(_text(entry_id), _text(fields.get(b"data", b"")), claimed=True)
+                else:
+                    self.client.xack(self.stream, self.group, entry_id)
+
+    def _claim_abandoned(self) -> Iterator[Entry]:
+        start = "0-0"
+        while True:
+            reply = self.client.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
+                                           start_id=start, count=READ_BATCH)
+            start, items = _text(reply[0]), reply[1]
+            for item in items:
+                if item is None or not item[1]:
+                    continue  # Redis 6.2 reports entries trimmed since as nil
+                yield Entry(_text(item[0]), _text(item[1].get(b"data", b"")), claimed=True)
+            if start == "0-0":
+                return
+
+
+def human_line(entry: Entry) -> str:
+    try:
+        alert = entry.payload()
+    except ValueError:
+        return f"{entry.stream_id} (not JSON) {entry.data[:200]}"
+    track = f" #{alert['track_id']}" if alert.get("track_id") is not None else ""
+    end = f" → {alert['end_iso']}" if alert.get("end_iso") else ""
+    return (f"{alert.get('start_iso')}{end} {alert.get('camera')} {alert.get('type')} {alert.get('state')} "
+            f"{alert.get('label')}{track} conf {alert.get('confidence', 0):.2f} [{alert.get('event_id')}] "
+            f"{alert.get('snapshot', '')}")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

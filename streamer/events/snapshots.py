@@ -1,0 +1,47 @@
+"""One annotated JPEG per event, written when the event starts; its messages all point to it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+
+from streamer.annotate import annotate, draw_line, highlight
+from streamer.config.cameras import CameraConfig
+from streamer.events.event import Event
+from streamer.frame import TrackedFrame
+
+log = logging.getLogger("streamer.events")
+JPEG_QUALITY = 85
+
+
+def snapshot_path(event: Event) -> str:
+    """Relative to the storage folder; derived from the event alone, so every message can name it."""
+    day = datetime.fromtimestamp(event.start_ts, timezone.utc).strftime("%Y-%m-%d")
+    return f"snapshots/{event.camera}/{day}/{event.event_id}.jpg"
+
+
+class SnapshotWriter:
+    def __init__(self, storage_dir: Path, camera: CameraConfig):
+        self.storage_dir = storage_dir
+        self.zones = dict(camera.zones)
+        self.lines = [(rule.rule_name, rule.start, rule.end) for rule in camera.rules if rule.type == "line_crossing"]
+
+    def write(self, event: Event, tracked: TrackedFrame) -> str:
+        """Returns the relative path. A failed write is logged, not raised: the alert matters more than its picture."""
+        relative = snapshot_path(event)
+        image = annotate(tracked, self.zones)
+        for name, start, end in self.lines:
+            image = draw_line(image, start, end, name)
+        track = f" #{event.track_id}" if event.track_id is not None else ""
+        image = highlight(image, event.bbox_xyxy, f"{event.type}{track} {event.label} {event.confidence:.2f}")
+        target = self.storage_dir / relative
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+                raise OSError("cv2.imwrite returned False")
+        except OSError as error:
+            log.error("snapshot not written: %s", error, extra={"fields": {"camera": event.camera, "path": str(target)}})
+        return relative
