@@ -29,11 +29,10 @@ class CountRule:
         ts = tracked.frame.wall_ts
         candidates = of_classes(tracked.detections, self.config.classes)
         inside = candidates[self._zone.trigger(candidates)] if len(candidates) else candidates
+        over = len(inside) > self.config.max_count
+        since = self._over.observe(self._key, ts) if over else None
         self._over.forget_stale(ts)
-        if len(inside) <= self.config.max_count:
-            return []
-        since = self._over.observe(self._key, ts)
-        if ts - since < self.config.min_duration_s:
+        if since is None or ts - since < self.config.min_duration_s:
             return []
         x1, y1 = inside.xyxy[:, :2].min(axis=0)
         x2, y2 = inside.xyxy[:, 2:].max(axis=0)

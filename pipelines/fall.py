@@ -17,6 +17,7 @@ from streamer.config.cameras import ZoneConfig
 from streamer.frame import TrackedFrame
 
 STANDING_TOLERANCE = 0.05  # share of the standing height the top edge may move before we call it a drop
+STANDING_WIDENING = 1.25  # how much wider (relative to its height) the box may get before we call it tilting
 MODEL_MATCH_IOU = 0.3
 RELINK_S = 1.5  # ByteTrack often starts a new id when a box turns on its side; this is how far back we look for the old one
 
@@ -52,6 +53,7 @@ class FallRule:
         self._history: dict[int, deque[Sample]] = {}
         self._down = RunTimer(config.end_after_s)
         self._start_of_run: dict[str, tuple[float, float]] = {}  # key → (run began, fall began)
+        self._lying: set[str] = set()  # tracks whose box went down from standing in the current run
 
     @classmethod
     def from_config(cls, config: FallRuleConfig, zones: dict[str, ZoneConfig]) -> "FallRule":
@@ -69,9 +71,11 @@ class FallRule:
             history = self._history_for(track_id, box_of(people, index), ts, present)
             history.append(Sample(ts, box_of(people, index)))
             key = track_key(track_id)
-            signals, confidence = self._signals(history, key in self._down, people, index, model_iou, fall_scores)
+            signals, confidence = self._signals(history, key in self._lying, people, index, model_iou, fall_scores)
             if not signals:
                 continue
+            if "geometry" in signals:
+                self._lying.add(key)
             since = self._down.observe(key, ts)
             began = self._fall_began(key, since, history)
             if ts - since >= self.config.min_down_s:
@@ -90,9 +94,9 @@ class FallRule:
         scores = falls.confidence if falls.confidence is not None else np.ones(len(falls))
         return falls.xyxy, scores
 
-    def _signals(self, history, was_down, people, index, model_iou, fall_scores) -> tuple[list[str], float]:
+    def _signals(self, history, was_lying, people, index, model_iou, fall_scores) -> tuple[list[str], float]:
         signals, confidence = [], confidence_of(people, index)
-        if self._geometry_down(history, was_down):
+        if self._geometry_down(history, was_lying):
             signals.append("geometry")
         if model_iou is not None and model_iou[index].max() >= MODEL_MATCH_IOU:
             signals.append("fall_model")
@@ -115,10 +119,13 @@ class FallRule:
         if known is not None and known[0] == since:
             return known[1]
         began = since
-        reference = _standing_reference([s for s in history if s.ts < since], self.config.aspect_ratio_down)
+        before = [s for s in history if s.ts < since]
+        reference = _standing_reference(before, self.config.aspect_ratio_down)
         if reference is not None:
-            limit = reference.top + STANDING_TOLERANCE * reference.height
-            standing = [s for s in history if s.ts < since and s.aspect < self.config.aspect_ratio_down and s.top <= limit]
+            # a falling body first tilts (its box widens), then its head drops: both must still be as when standing
+            top_limit = reference.top + STANDING_TOLERANCE * reference.height
+            aspect_limit = reference.aspect * STANDING_WIDENING
+            standing = [s for s in before if s.top <= top_limit and s.aspect <= aspect_limit]
             if standing:
                 began = standing[-1].ts
         self._start_of_run[key] = (since, began)
@@ -155,6 +162,7 @@ class FallRule:
         self._down.forget_stale(now)
         for key in [key for key in self._start_of_run if key not in self._down]:
             del self._start_of_run[key]
+        self._lying = {key for key in self._lying if key in self._down}
 
 
 def _standing_reference(samples, aspect_ratio_down: float) -> Sample | None:

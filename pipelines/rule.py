@@ -69,8 +69,9 @@ def track_key(track_id: int) -> str:
 
 
 class RunTimer:
-    """Since when a condition has held for each subject, bridging gaps shorter than `gap_s`
-    (a detector missing one frame must not restart a 30-second dwell)."""
+    """Since when a condition has held for each subject. A run survives frames on which the subject was missing
+    for up to `gap_s` (a detector missing one frame must not restart a 30-second dwell); call `forget_stale`
+    once per frame, after that frame's observations."""
 
     def __init__(self, gap_s: float):
         self.gap_s = gap_s
@@ -79,9 +80,7 @@ class RunTimer:
 
     def observe(self, key: str, ts: float) -> float:
         """The condition holds for `key` at `ts`; returns when its current run began."""
-        last = self._last.get(key)
-        if last is None or ts - last > self.gap_s:
-            self._since[key] = ts
+        self._since.setdefault(key, ts)
         self._last[key] = ts
         return self._since[key]
 

@@ -1,0 +1,182 @@
+"""Rules and the event lifecycle on scripted tracks: exact times, one event per occurrence, cooldown, updates.
+
+The boxes are written by hand here (what a detector + ByteTrack would output), so each expected time is exact;
+the same rules on real video and real models are in test_events_video.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from streamer.config.cameras import CameraConfig
+from streamer.events.event import EventState
+from streamer.events.lifecycle import EventLifecycle
+from streamer.frame import Frame, TrackedFrame
+
+T0 = 1_795_238_700.0  # an absolute wall clock: 2026-11-21T03:25:00Z
+STEP = 0.2  # 5 fps
+IMAGE = np.zeros((360, 640, 3), dtype=np.uint8)
+
+
+def tracked(index: int, boxes: dict[int, tuple[float, float, float, float]], name: str = "person",
+            extra: dict[str, sv.Detections] | None = None) -> TrackedFrame:
+    ids = sorted(boxes)
+    detections = sv.Detections(
+        xyxy=np.array([boxes[i] for i in ids], dtype=np.float32).reshape(-1, 4),
+        confidence=np.full(len(ids), 0.8, dtype=np.float32),
+        class_id=np.zeros(len(ids), dtype=int),
+        tracker_id=np.array(ids, dtype=int),
+        data={"class_name": np.array([name] * len(ids), dtype=str)},
+    )
+    frame = Frame("cam", index, index * STEP, T0 + index * STEP, IMAGE)
+    return TrackedFrame(frame, detections, extra or {})
+
+
+def camera(rules: list[dict], zones: dict | None = None, extra_models: dict | None = None) -> CameraConfig:
+    return CameraConfig.model_validate({
+        "url": "clip.mp4", "rules": rules,
+        "zones": zones if zones is not None else {"door": {"polygon": [[300, 0], [640, 0], [640, 360], [300, 360]]}},
+        "detect": {"extra_models": extra_models or {}},
+    })
+
+
+def run(lifecycle: EventLifecycle, frames: list[TrackedFrame], close: bool = True):
+    events = [event for item in frames for event in lifecycle.step(item)]
+    if close:
+        events += lifecycle.close(frames[-1])
+    return events
+
+
+def walker(frames: int, x_of, track_id: int = 1) -> list[TrackedFrame]:
+    """A 40x120 box whose left edge is at x_of(index); None means the track is not there."""
+    out = []
+    for index in range(frames):
+        x = x_of(index)
+        out.append(tracked(index, {} if x is None else {track_id: (x, 200, x + 40, 320)}))
+    return out
+
+
+def at(index: int) -> float:
+    return T0 + index * STEP
+
+
+def test_zone_intrusion_starts_at_entry_and_ends_when_the_object_leaves():
+    # bottom centre = x + 20; it is inside the zone (x >= 300) for frames 10..24, outside from 25
+    frames = walker(40, lambda i: 200 + (i - 5) * 20 if i < 25 else 50)
+    lifecycle = EventLifecycle.for_camera("cam", camera([{"type": "zone_intrusion", "zone": "door", "min_inside_s": 1.0}]))
+    events = run(lifecycle, frames)
+    assert [e.state for e in events] == [EventState.NEW, EventState.END]
+    new, end = events
+    assert new.start_ts == pytest.approx(at(10)) and new.observed_ts == pytest.approx(at(15))  # sure after 1 s inside
+    assert end.end_ts == pytest.approx(at(25)) and end.event_id == new.event_id
+    assert new.zone == "door" and new.track_id == 1 and new.type == "zone_intrusion"
+
+
+def test_cooldown_makes_a_return_visit_quiet_and_zero_cooldown_reports_it():
+    inside, outside = 400, 50
+    path = [inside] * 10 + [outside] * 15 + [inside] * 10  # in, out for 3 s, in again
+    for cooldown, expected_new in ((30.0, 1), (0.0, 2)):
+        rules = [{"type": "zone_intrusion", "zone": "door", "cooldown_s": cooldown, "end_after_s": 1.0}]
+        events = run(EventLifecycle.for_camera("cam", camera(rules)), walker(len(path), lambda i: path[i]))
+        assert sum(e.state is EventState.NEW for e in events) == expected_new
+        assert sum(e.state is EventState.END for e in events) == expected_new
+
+
+def test_a_missed_detection_shorter_than_end_after_neither_ends_nor_restarts_the_event():
+    path = [400] * 30
+    path[12] = path[13] = None  # the detector missed the object for 0.4 s
+    rules = [{"type": "dwell", "zone": "door", "min_dwell_s": 3.0, "end_after_s": 1.0}]
+    events = run(EventLifecycle.for_camera("cam", camera(rules)), walker(len(path), lambda i: path[i]))
+    assert [e.state for e in events] == [EventState.NEW, EventState.END]
+    assert events[0].type == "dwell" and events[0].start_ts == pytest.approx(at(0))
+    assert events[0].observed_ts == pytest.approx(at(15))  # 3 s after the start, gap included
+    assert events[1].end_ts == pytest.approx(at(29))  # closed at the last frame
+
+
+def test_updates_are_throttled_and_only_sent_when_the_box_changed():
+    path = [300 + (i % 20) * 10 for i in range(60)]  # pacing back and forth inside the zone for 12 s
+    rules = [{"type": "zone_intrusion", "zone": "door", "update_every_s": 5.0}]
+    events = run(EventLifecycle.for_camera("cam", camera(rules)), walker(len(path), lambda i: path[i]))
+    updates = [e for e in events if e.state is EventState.UPDATE]
+    assert len(updates) == 2 and [e.seq for e in events] == [0, 1, 2, 3]
+    assert updates[0].observed_ts - events[0].observed_ts == pytest.approx(5.0)
+    still = run(EventLifecycle.for_camera("cam", camera(rules)), walker(60, lambda i: 400))
+    assert [e.state for e in still] == [EventState.NEW, EventState.END]  # nothing changed: no update
+
+
+@pytest.mark.parametrize(("direction", "path", "expected"), [
+    ("in", lambda i: 100 + i * 20, ["crossed_in"]),  # left → right across x = 320
+    ("in", lambda i: 500 - i * 20, []),
+    ("out", lambda i: 500 - i * 20, ["crossed_out"]),
+    ("both", lambda i: 100 + i * 20, ["crossed_in"]),
+])
+def test_line_crossing_is_one_instant_event_per_crossing_in_the_asked_direction(direction, path, expected):
+    rules = [{"type": "line_crossing", "start": [320, 0], "end": [320, 360], "direction": direction}]
+    events = run(EventLifecycle.for_camera("cam", camera(rules, zones={})), walker(25, path))
+    assert [e.signal for e in events if e.state is EventState.NEW] == expected
+    if expected:
+        new, end = events
+        assert end.state is EventState.END and end.end_ts == new.start_ts
+        crossing = next(i for i in range(25) if path(i) + 20 > 320)  # the first frame with the foot past the line
+        assert new.start_ts == pytest.approx(at(crossing))
+
+
+def test_count_over_threshold_is_one_event_about_the_zone():
+    def crowd(index: int) -> TrackedFrame:
+        people = 3 if 10 <= index < 20 else 1
+        return tracked(index, {k: (320 + 60 * k, 200, 360 + 60 * k, 320) for k in range(people)})
+    rules = [{"type": "count", "zone": "door", "max_count": 2, "min_duration_s": 0.4, "end_after_s": 0.0}]
+    events = run(EventLifecycle.for_camera("cam", camera(rules)), [crowd(i) for i in range(30)])
+    assert [e.state for e in events] == [EventState.NEW, EventState.END]
+    assert events[0].track_id is None and events[0].start_ts == pytest.approx(at(10))
+    assert events[0].signal == "count>2:3" and events[1].end_ts == pytest.approx(at(20))
+
+
+def fall_boxes(index: int, fall_at: int) -> tuple[float, float, float, float]:
+    """A 50x150 person standing with feet at y=300, tipping over in two frames, then lying 150x50."""
+    if index <= fall_at:
+        return (300, 150, 350, 300)
+    if index == fall_at + 1:
+        return (300, 200, 400, 305)
+    return (300, 250, 450, 300)
+
+
+def test_fall_geometry_starts_at_the_last_standing_frame_even_when_the_track_id_changes():
+    fall_at = 10
+    frames = [tracked(i, {1 if i <= fall_at + 1 else 2: fall_boxes(i, fall_at)}) for i in range(30)]
+    rules = [{"type": "fall", "min_down_s": 1.0, "end_after_s": 1.0}]
+    events = run(EventLifecycle.for_camera("cam", camera(rules, zones={})), frames)
+    assert [e.state for e in events] == [EventState.NEW, EventState.END]
+    new = events[0]
+    assert new.signal == "geometry" and new.track_id == 2  # ByteTrack gave the lying person a new id
+    assert new.start_ts == pytest.approx(at(fall_at))
+    assert new.observed_ts == pytest.approx(at(fall_at + 2) + 1.0)  # sure once down for min_down_s
+
+
+def test_a_person_who_sits_down_slowly_or_stays_upright_is_no_fall():
+    crouch = [tracked(i, {1: (300, 150 + 3 * i, 350, 300)}) for i in range(30)]  # shrinking but never wide
+    events = run(EventLifecycle.for_camera("cam", camera([{"type": "fall"}], zones={})), crouch)
+    assert events == []
+
+
+def test_fall_model_signal_alone_fires_for_a_track_first_seen_lying():
+    lying = (300, 250, 450, 300)
+    fall = sv.Detections(xyxy=np.array([lying], dtype=np.float32), confidence=np.array([0.9], dtype=np.float32),
+                         class_id=np.array([1]), data={"class_name": np.array(["Fall"])})
+    frames = [tracked(i, {5: lying}, extra={"fall": fall}) for i in range(15)]
+    rules = [{"type": "fall", "fall_model": "fall", "min_down_s": 1.0}]
+    extra = {"fall": {"weights": "yolov8-fall.pt"}}
+    events = run(EventLifecycle.for_camera("cam", camera(rules, zones={}, extra_models=extra)), frames)
+    assert [e.state for e in events] == [EventState.NEW, EventState.END]
+    assert events[0].signal == "fall_model" and events[0].start_ts == pytest.approx(at(0))
+    assert events[0].confidence == pytest.approx(0.9)  # the fall model is surer than the person detector
+
+
+def test_event_ids_are_stable_across_messages_and_reproducible_across_runs():
+    rules = [{"type": "zone_intrusion", "zone": "door"}]
+    first = run(EventLifecycle.for_camera("cam", camera(rules)), walker(20, lambda i: 400))
+    again = run(EventLifecycle.for_camera("cam", camera(rules)), walker(20, lambda i: 400))
+    assert len({e.event_id for e in first}) == 1
+    assert [e.message_id for e in first] == [e.message_id for e in again]
