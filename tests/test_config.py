@@ -59,6 +59,13 @@ def test_valid_config_substitutes_env_and_resolves_models(models_dir: Path) -> N
         ("fps: 5", "fps: 5\n      device: gpu7", "cameras.lobby.detect.device: String should match pattern"),
         ("weights: yolo26n.pt", "weights: nowhere/missing.pt", "cameras.lobby.detect.model.weights: model weights 'nowhere/missing.pt' not found"),
         ("    detect:", "    loop: true\n    detect:", "cameras.lobby: 'loop' applies to file sources only"),
+        ("zone: door}", "zone: door, min_inside_s: -1}", "test.yaml:12: cameras.lobby.rules[0].min_inside_s: Input should be greater than or equal to 0"),
+        ("zone: door}", "zone: door, cooldown: 5}", "cameras.lobby.rules[0].cooldown: unknown key"),
+        ("{type: zone_intrusion, zone: door}", "{type: fall, fall_model: falls}", "rules[0].fall_model 'falls' is not in detect.extra_models (none defined)"),
+        ("{type: zone_intrusion, zone: door}", "{type: dwell, zone: door}\n      - {type: dwell, zone: door}", "rules[1]: a second rule named 'dwell'"),
+        ("{type: zone_intrusion, zone: door}", "{type: line_crossing, start: [0, 0], end: [0, 0]}", "line start and end are the same point"),
+        ("{type: zone_intrusion, zone: door}", "{type: count, zone: door}", "cameras.lobby.rules[0].max_count: Field required"),
+        ("models_dir: {models}", "models_dir: {models}\nredis: {url: 'http://x'}", "test.yaml:3: redis.url: must start with one of redis://"),
     ],
 )
 def test_bad_field_is_named_with_its_path(models_dir: Path, replace: str, by: str, expected: str) -> None:

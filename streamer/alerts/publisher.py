@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 import redis
+from redis.exceptions import AuthenticationError, AuthorizationError
 
 from streamer.alerts.spool import Spool, SpoolRecord
 from streamer.redact import redact_url
@@ -119,6 +120,9 @@ class Publisher:
             except redis.RedisError as error:
                 self._on_failure(error, len(batch))
                 self._sleep(self._backoff.next_delay())
+            except Exception:  # a bug here must not stop delivery for good: the spool keeps the messages
+                log.exception("delivery failed unexpectedly; retrying", extra={"fields": {"publisher": self.name}})
+                self._sleep(self._backoff.next_delay())
 
     def _deliver(self, batch: list[tuple[SpoolRecord, int]]) -> None:
         client = self._connected()
@@ -200,6 +204,6 @@ def _transient(error: Exception) -> bool:
 
 
 def _auth_problem(error: Exception) -> bool:
-    if isinstance(error, (redis.AuthenticationError, redis.AuthorizationError)):
+    if isinstance(error, (AuthenticationError, AuthorizationError)):
         return True
     return str(error).upper().startswith(("NOAUTH", "WRONGPASS", "NOPERM"))

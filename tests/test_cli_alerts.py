@@ -1,0 +1,91 @@
+"""The whole path as a user runs it: `streamer run` on the real street video with a zone publishes alerts that
+`streamer alerts tail` prints; with Redis down the alerts wait in the spool and a later run delivers them once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+
+from streamer.alerts.payload import json_schema
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.rtsp import free_port
+
+STREAMER = [sys.executable, "-m", "streamer"]
+SCHEMA = json.loads(json_schema())
+
+
+def street_config(folder: Path, models_dir: Path, bikes_mp4: Path, redis: str = "") -> Path:
+    config = folder / "street.yaml"
+    config.write_text(f"""
+storage_dir: {folder / 'data'}
+models_dir: {models_dir}
+{redis}
+cameras:
+  street:
+    url: {bikes_mp4}
+    start_time: "2026-11-21T09:00:00+00:00"
+    detect:
+      fps: 5
+      model: {{weights: yolo26n.pt, classes: [person, bicycle], confidence: 0.3}}
+    zones:
+      crossing: {{polygon: [[200, 120], [460, 120], [460, 272], [200, 272]]}}
+    rules:
+      - {{type: zone_intrusion, zone: crossing, min_inside_s: 1.0}}
+""")
+    return config
+
+
+def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """stdout: what the command prints (alerts); stderr: its log."""
+    return subprocess.run([*STREAMER, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_publishes_schema_valid_alerts_that_tail_prints(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
+    config = street_config(tmp_path, models_dir, bikes_mp4)
+    service = run("run", "--config", str(config), "--log-format", "json")
+    assert service.returncode == 0, service.stderr[-3000:]
+    log = [json.loads(line) for line in service.stderr.splitlines() if line.startswith("{")]
+    assert any(r["msg"] == "embedded redis started" for r in log)
+    logged = [(r["event_id"], r["state"]) for r in log if r["msg"] == "event"]
+    assert len(logged) >= 2  # people walk into the crossing in this video
+    tail = run("alerts", "tail", "--config", str(config), "--json", "--from-start", "--count", str(len(logged)), timeout=60)
+    alerts = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert [(a["event_id"], a["state"]) for a in alerts] == logged, tail.stderr
+    for alert in alerts:
+        jsonschema.validate(alert, SCHEMA)
+        assert alert["camera"] == "street" and alert["type"] == "zone_intrusion" and alert["source"]["zone"] == "crossing"
+        assert (tmp_path / "data" / alert["snapshot"]).is_file()
+    by_event: dict[str, list[str]] = {}
+    for alert in alerts:
+        by_event.setdefault(alert["event_id"], []).append(alert["state"])
+    assert all(states == ["new", "end"] for states in by_event.values())  # the file ends: every event closes
+    first = alerts[0]
+    assert first["start_iso"].startswith("2026-11-21T09:00:0")  # file start_time + PTS, not the time of the run
+    health = run("alerts", "tail", "--config", str(config), "--health", "--from-start", "--count", "3", timeout=60)
+    states = [(h["component"], h["state"]) for h in map(json.loads, health.stdout.splitlines())]
+    assert ("worker", "started") in states and ("source", "streaming") in states
+
+
+def test_alerts_of_a_run_without_redis_are_delivered_once_by_the_next_run(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
+    port = free_port()
+    config = street_config(tmp_path, models_dir, bikes_mp4, redis=f"redis: {{url: 'redis://127.0.0.1:{port}/0', connect_timeout_s: 0.5}}")
+    offline = run("run", "--config", str(config))
+    assert offline.returncode == 0, offline.stderr[-3000:]  # Redis down is not a failure of the service
+    assert "redis unreachable" in offline.stderr
+    spool = tmp_path / "data" / "spool" / "alerts-street.jsonl"
+    spooled = [json.loads(line)["id"] for line in spool.read_text().splitlines()]
+    assert len(spooled) >= 2
+    server = RedisServer(tmp_path / "redis", port=port).start()
+    try:
+        online = run("run", "--config", str(config))  # the same file again: same event ids, plus the spooled ones
+        assert online.returncode == 0, online.stderr[-3000:]
+        with server.client() as client:
+            entries = [json.loads(fields[b"data"]) for _, fields in client.xrange("streamer:alerts")]
+        ids = [f"{a['event_id']}:{a['state']}" for a in entries]
+        assert len(ids) == len(spooled) and len(set(ids)) == len(ids)  # every alert once, none twice
+    finally:
+        server.stop()
