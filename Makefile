@@ -25,6 +25,7 @@ samples: install
 demo: models samples
 	$(BIN)/streamer validate-config configs/example.yaml
 	$(BIN)/streamer run --config configs/example.yaml --save-annotated data/annotated
+	$(BIN)/streamer alerts tail --config configs/example.yaml --from-start --no-follow
 
 system-deps:
 	bash scripts/install_system_deps.sh
@@ -34,6 +35,7 @@ test: system-deps models samples
 
 bench: models samples
 	$(BIN)/python scripts/bench_pipeline.py data/samples/bikes.mp4
+	$(BIN)/python scripts/bench_alerts.py data/samples/bikes.mp4
 
 clean:
-	rm -rf $(VENV) data/annotated .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis .pytest_cache

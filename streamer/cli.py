@@ -54,6 +54,7 @@ def run(
     save_annotated: Annotated[Optional[Path], typer.Option(help="Write an annotated MP4 per camera into this folder.")] = None,
     camera: Annotated[Optional[list[str]], typer.Option("--camera", help="Run only these cameras (repeatable).")] = None,
     log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
+    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="Publish here instead of the config's redis.url / embedded server.")] = None,
 ) -> None:
     """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
     from streamer.alerts.health import HealthReporter
@@ -65,6 +66,15 @@ def run(
     loaded = _load_or_exit(config)
     if log_format is not None:
         loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format})})
+    if redis_url is not None:
+        from pydantic import ValidationError
+
+        try:
+            redis_cfg = type(loaded.redis).model_validate({**loaded.redis.model_dump(), "url": redis_url})
+        except ValidationError as error:
+            typer.echo(f"error: --redis-url: {error.errors()[0]['msg']}", err=True)
+            raise typer.Exit(EXIT_CONFIG) from None
+        loaded = loaded.model_copy(update={"redis": redis_cfg})
     setup_logging(loaded.logging.level, loaded.logging.format)
     enabled = loaded.enabled_cameras()
     selected = camera or list(enabled)
@@ -172,6 +182,7 @@ def alerts_tail(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, exactly as published.")] = False,
     claim_idle_s: Annotated[float, typer.Option(min=0.0, help="Take over entries another consumer left unacknowledged this long.")] = 30.0,
     health: Annotated[bool, typer.Option("--health", help="Tail the health stream (worker and camera states) instead.")] = False,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Wait for new alerts, or exit when none are left.")] = True,
 ) -> None:
     """Print alerts as they arrive (Ctrl-C to stop)."""
     import os
@@ -188,9 +199,10 @@ def alerts_tail(
     printed = 0
     try:
         if group:
-            reader = GroupTail(client, stream, group, consumer or f"{socket.gethostname()}-{os.getpid()}", from_start, claim_idle_s)
+            name = consumer or f"{socket.gethostname()}-{os.getpid()}"
+            reader = GroupTail(client, stream, group, name, from_start, claim_idle_s, follow=follow)
         else:
-            reader = StreamTail(client, stream, from_start)
+            reader = StreamTail(client, stream, from_start, follow=follow)
         for entry in reader.entries():
             typer.echo(entry.data if as_json or health else human_line(entry))
             sys.stdout.flush()

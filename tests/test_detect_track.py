@@ -18,6 +18,19 @@ from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, C
 from tests.helpers.sources import camera
 
 
+class Collect:
+    """A worker sink that keeps every tracked frame."""
+
+    def __init__(self, into: list):
+        self.into = into
+
+    def __call__(self, tracked) -> None:
+        self.into.append(tracked)
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def street_run(bikes_mp4: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[TrackedFrame], Path]:
     out = tmp_path_factory.mktemp("annotated")
@@ -27,7 +40,7 @@ def street_run(bikes_mp4: Path, models_dir: Path, tmp_path_factory: pytest.TempP
         detect={"fps": 12.5, "model": {"weights": "yolo26n.pt", "classes": ["person", "car", "bicycle"]}},
     )
     tracked: list[TrackedFrame] = []
-    worker = CameraWorker("street", cam, WorkerOptions(models_dir, save_annotated=out), threading.Event(), sinks=[tracked.append])
+    worker = CameraWorker("street", cam, WorkerOptions(models_dir, save_annotated=out), threading.Event(), sinks=[Collect(tracked)])
     return worker.run(), tracked, out / "street.mp4"
 
 
@@ -87,7 +100,7 @@ def test_a_file_that_is_not_weights_fails_the_camera_not_the_process(tmp_path: P
 def test_fall_model_runs_on_the_same_frames(bikes_mp4: Path, models_dir: Path) -> None:
     cam = camera(str(bikes_mp4), detect={"fps": 1, "extra_models": {"fall": {"weights": "yolov8-fall.pt"}}})
     tracked: list[TrackedFrame] = []
-    CameraWorker("street", cam, WorkerOptions(models_dir), threading.Event(), sinks=[tracked.append]).run()
+    CameraWorker("street", cam, WorkerOptions(models_dir), threading.Event(), sinks=[Collect(tracked)]).run()
     assert len(tracked) == 10 and all("fall" in t.extra for t in tracked)
     names = {name for t in tracked for name in t.extra["fall"].data["class_name"]}
     assert names <= {"Normal", "Fall"}

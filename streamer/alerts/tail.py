@@ -30,15 +30,18 @@ class Entry:
 class StreamTail:
     """Plain reader: every entry from the start, or only new ones."""
 
-    def __init__(self, client: redis.Redis, stream: str, from_start: bool, block_ms: int = 1000):
+    def __init__(self, client: redis.Redis, stream: str, from_start: bool, block_ms: int = 1000, follow: bool = True):
         self.client = client
         self.stream = stream
         self.block_ms = block_ms
+        self.follow = follow
         self._last = "0-0" if from_start else "$"
 
     def entries(self) -> Iterator[Entry]:
         while True:
-            reply = self.client.xread({self.stream: self._last}, count=READ_BATCH, block=self.block_ms)
+            reply = self.client.xread({self.stream: self._last}, count=READ_BATCH, block=self.block_ms if self.follow else None)
+            if not reply and not self.follow:
+                return
             for _, items in reply or []:
                 for entry_id, fields in items:
                     self._last = _text(entry_id)
@@ -52,8 +55,9 @@ class GroupTail:
     """One consumer of a consumer group; `done(entry)` acknowledges after the caller has written it out."""
 
     def __init__(self, client: redis.Redis, stream: str, group: str, consumer: str, from_start: bool,
-                 claim_idle_s: float = 30.0, block_ms: int = 1000):
+                 claim_idle_s: float = 30.0, block_ms: int = 1000, follow: bool = True):
         self.client = client
+        self.follow = follow
         self.stream = stream
         self.group = group
         self.consumer = consumer
@@ -75,8 +79,10 @@ class GroupTail:
             if time.monotonic() >= self._next_claim:
                 yield from self._claim_abandoned()
                 self._next_claim = time.monotonic() + min(5.0, self.claim_idle_ms / 1000)
-            reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=READ_BATCH,
-                                           block=min(self.block_ms, self.claim_idle_ms))
+            block = min(self.block_ms, self.claim_idle_ms) if self.follow else None
+            reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=READ_BATCH, block=block)
+            if not reply and not self.follow:
+                return
             for _, items in reply or []:
                 for entry_id, fields in items:
                     yield Entry(_text(entry_id), _text(fields.get(b"data", b"")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -93,8 +93,10 @@ class CameraConfig(StrictModel):
     enabled: bool = True
     loop: bool = Field(False, description="Files: start again at the end.")
     realtime: bool = Field(False, description="Files: play at the file's own pace instead of as fast as possible.")
-    start_time: datetime | None = Field(
-        None, description="Files: wall-clock time of the first frame (default: creation_time tag, else mtime)."
+    start_time: datetime | Literal["now"] | None = Field(
+        None,
+        description="Files: wall-clock time of the first frame (default: creation_time tag, else mtime); "
+        "'now' replays the file as a live camera (with realtime: true).",
     )
     connection: ConnectionConfig = ConnectionConfig()
     detect: DetectConfig = DetectConfig()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def open_container(camera: CameraConfig) -> av.container.InputContainer:
 def recorded_start_ts(camera: CameraConfig, container: av.container.InputContainer) -> float:
     """Wall-clock time of a file's first frame: the config, else the container's creation_time tag, else
     the file's mtime minus its duration (a recorder writes the file last when the recording ends)."""
+    if camera.start_time == "now":  # replaying a recording as if it were a live camera
+        return time.time()
     if camera.start_time is not None:
         return camera.start_time.timestamp()
     tag = container.metadata.get("creation_time") or container.streams.video[0].metadata.get("creation_time")
