@@ -90,3 +90,19 @@ def test_mp4_cut_in_its_media_delivers_what_it_has_then_reports(tmp_path: Path) 
     assert 0 < len(got.frames) < len(pts)
     assert got.states == ["connecting", "streaming", "failed"]
     assert got.changes[-1].reason.startswith("file is corrupt or truncated (after ")
+
+
+def test_a_slow_consumer_is_not_mistaken_for_a_stalled_file(tmp_path: Path) -> None:
+    """Files never drop frames: the decoder waits for detection. That wait is not the file stalling."""
+    import time
+
+    from tests.helpers.sources import Recorder
+
+    clip = write_clip(tmp_path / "c.mp4", constant_rate(10, 2))
+    cam = camera(str(clip), connection={"stall_timeout_min_s": 0.3, "stall_frames": 1})
+    recorder = Recorder(cam)
+    for frame in recorder.source.frames():
+        recorder.frames.append(frame)
+        if len(recorder.frames) == 3:
+            time.sleep(1.0)  # a detector hiccup three times longer than the stall timeout
+    assert len(recorder.frames) == 10 and recorder.states[-1] == "stopped", recorder.changes[-1]  # 5 fps of 2 s

@@ -166,6 +166,7 @@ class VideoSource:
                 self.counters.converted += 1
                 image = av_frame.to_ndarray(format="bgr24")
                 yield Frame(self.name, index, pts_s, clock(pts_s, received_at), image)
+                last_frame_at = self._now()  # time spent blocked on a full queue is the consumer's, not a stall
             if self._now() - last_frame_at > stall_after:
                 raise StreamStalled(f"no frame for {stall_after:.1f}s")
         if isinstance(clock, _LoopingFileClock):
