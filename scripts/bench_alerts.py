@@ -106,13 +106,18 @@ cameras:
       - {{type: zone_intrusion, name: left, zone: left, classes: [person, bicycle, car], end_after_s: 0.4, cooldown_s: 0}}
       - {{type: zone_intrusion, name: right, zone: right, classes: [person, bicycle, car], end_after_s: 0.4, cooldown_s: 0}}
 """)
-    process = subprocess.Popen([sys.executable, "-m", "streamer", "run", "--config", str(config), "--log-format", "json"],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    time.sleep(seconds)
-    process.send_signal(signal.SIGTERM)
-    _, log = process.communicate(timeout=60)
+    log_path = folder / "replay.log"
+    with open(log_path, "w") as log_file:  # a file, not a pipe: a full pipe would block the service's logging
+        process = subprocess.Popen([sys.executable, "-m", "streamer", "run", "--config", str(config), "--log-format", "json"],
+                                   stderr=log_file, stdout=subprocess.DEVNULL)
+        time.sleep(seconds)
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    log = log_path.read_text()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     latencies = [r["latency_ms"] for r in lines if r.get("msg") == "published" and "latency_ms" in r]
+    if os.environ.get("BENCH_LOG"):
+        Path(os.environ["BENCH_LOG"]).write_text(log)
     detect = [r["detect_ms"] for r in lines if r.get("msg") == "camera stats" and r.get("detect_ms")]
     if not latencies:
         return {"error": "no alerts published", "log_tail": log[-2000:]}

@@ -71,7 +71,7 @@ class Publisher:
         self._wake = threading.Event()
         self._stopping = False
         self._flush_deadline = 0.0
-        self._backoff = Backoff(0.2, 10.0)
+        self._backoff = Backoff(0.1, 2.0)  # a reconnect attempt is cheap, and alerts should not wait long after an outage
         self._down_since: float | None = None
         self._last_down_log = 0.0
         self.delivered = 0

@@ -64,6 +64,8 @@ class CameraModels:
         half = camera.detect.half
         detector = UltralyticsDetector(camera.detect.model, models_dir, device, half)
         extra = {key: UltralyticsDetector(spec, models_dir, device, half) for key, spec in camera.detect.extra_models.items()}
+        for model in (detector, *extra.values()):
+            model.warm_up()  # the first call builds the graph: keep it out of the first alert's latency
         log.info("models loaded", extra={"fields": {"model": detector.label, "device": device, "extra": ",".join(extra) or "-"}})
         return cls(detector, extra, CameraTracker(camera.tracker, camera.detect.fps))
 
