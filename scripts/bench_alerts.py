@@ -115,7 +115,7 @@ cameras:
         process.wait(60)
     log = log_path.read_text()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    latencies = [r["latency_ms"] for r in lines if r.get("msg") == "published" and "latency_ms" in r]
+    latencies = [r["age_ms"] for r in lines if r.get("msg") == "published" and "age_ms" in r]
     if os.environ.get("BENCH_LOG"):
         Path(os.environ["BENCH_LOG"]).write_text(log)
     detect = [r["detect_ms"] for r in lines if r.get("msg") == "camera stats" and r.get("detect_ms")]

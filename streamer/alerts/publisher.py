@@ -159,9 +159,8 @@ class Publisher:
         if record.observed_ts is None:
             log.debug("published", extra={"fields": fields})
             return
-        age_s = now - record.observed_ts
-        if 0 <= age_s < 3600:  # files played faster or slower than real time have no meaningful latency
-            fields["latency_ms"] = round(age_s * 1000, 1)
+        # now minus the frame's wall clock: the alert latency for a live camera; for a recording, its age
+        fields["age_ms"] = round((now - record.observed_ts) * 1000, 1)
         log.info("published", extra={"fields": fields})
 
     def _on_failure(self, error: redis.RedisError, pending: int) -> None:
