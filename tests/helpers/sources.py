@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from streamer.config import CameraConfig
 from streamer.frame import Frame
 from streamer.source.reader import VideoSource
 from streamer.source.state import StateChange
+from tests.helpers.waiting import wait_until
 
 
 def camera(url: str, **fields: object) -> CameraConfig:
@@ -38,12 +38,7 @@ class Recorder:
         return self
 
     def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_until(condition, timeout)
 
     @property
     def states(self) -> list[str]:
