@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+import supervision as sv
+
 from pipelines.registry import build_rules
 from pipelines.rule import Hit, Rule
 from streamer.config.cameras import CameraConfig
@@ -122,11 +125,7 @@ class EventLifecycle:
 
 
 def _changed(last: Event, hit: Hit) -> bool:
-    return abs(hit.confidence - last.confidence) >= CONFIDENCE_CHANGE or _iou(last.bbox_xyxy, hit.bbox_xyxy) < BOX_CHANGE_IOU
-
-
-def _iou(a, b) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    if abs(hit.confidence - last.confidence) >= CONFIDENCE_CHANGE:
+        return True
+    iou = sv.box_iou_batch(np.array([last.bbox_xyxy]), np.array([hit.bbox_xyxy]))[0, 0]
+    return bool(iou < BOX_CHANGE_IOU)

@@ -40,19 +40,19 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
     def report(change: StateChange) -> None:
         changes.put(asdict(change))
 
+    log = logging.getLogger("streamer.worker")
     try:
         sinks = _alert_sinks(name, camera, options, target)
     except Exception as error:  # a spool held by another process, a rule that cannot be built
-        logging.getLogger("streamer.worker").error("camera cannot start: %s", error, extra={"fields": {"camera": name}})
+        log.error("camera cannot start: %s", error, extra={"fields": {"camera": name}})
         report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
-        changes.close()
-        changes.join_thread()
-        sys.exit(EXIT_CAMERA_FAILED)
-    try:
-        code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks).run()
-    except Exception:
-        logging.getLogger("streamer.worker").exception("worker crashed", extra={"fields": {"camera": name}})
-        code = EXIT_CRASHED
+        code = EXIT_CAMERA_FAILED
+    else:
+        try:
+            code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks).run()
+        except Exception:
+            log.exception("worker crashed", extra={"fields": {"camera": name}})
+            code = EXIT_CRASHED
     changes.close()
     changes.join_thread()  # deliver the last state changes before the process ends
     sys.exit(code)

@@ -112,8 +112,7 @@ class CameraWorker:
         except (ModelLoadError, WeightsNotFound) as error:
             log.error("camera cannot start: %s", error, extra={"fields": fields})
             self.source.state.to(SourceState.FAILED, str(error))
-            for sink in self.sinks:
-                sink.close()
+            self._close_sinks()
             return EXIT_CAMERA_FAILED
         writer = self._annotated_writer()
         reader = threading.Thread(target=self._read, name=f"decode-{self.name}", daemon=True)
@@ -126,11 +125,14 @@ class CameraWorker:
                 log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
             self.queue.close()
             self.stats.maybe_log(self.source, self.queue, force=True)
-            for sink in self.sinks:
-                sink.close()
+            self._close_sinks()
         if self.decode_crashed:
             return EXIT_CRASHED
         return EXIT_CAMERA_FAILED if self.source.state.state is SourceState.FAILED else EXIT_OK
+
+    def _close_sinks(self) -> None:
+        for sink in self.sinks:
+            sink.close()
 
     def _read(self) -> None:
         try:
