@@ -17,9 +17,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Real-time vi
 models_app = typer.Typer(no_args_is_help=True, help="Model weights.")
 samples_app = typer.Typer(no_args_is_help=True, help="Sample videos for the demo and the tests.")
 alerts_app = typer.Typer(no_args_is_help=True, help="Alerts on Redis streams.")
+clip_app = typer.Typer(no_args_is_help=True, help="Clips cut from the recordings.")
+recordings_app = typer.Typer(no_args_is_help=True, help="Recorded segments, gaps and retention.")
 app.add_typer(models_app, name="models")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(samples_app, name="samples")
+app.add_typer(clip_app, name="clip")
+app.add_typer(recordings_app, name="recordings")
 
 EXIT_CONFIG = 2
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
@@ -85,6 +89,7 @@ def run(
     options = WorkerOptions(
         models_dir=loaded.models_dir,
         storage_dir=loaded.storage_dir,
+        min_free_bytes=int(loaded.storage.min_free),
         timezone=loaded.timezone,
         stats_interval_s=loaded.logging.stats_interval_s,
         save_annotated=save_annotated.resolve() if save_annotated else None,
@@ -219,6 +224,128 @@ def alerts_tail(
         client.close()
         if embedded is not None:
             embedded.stop()
+
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config file (storage folder, time zone).")]
+
+
+def _read_index(loaded: StreamerConfig):
+    from streamer.index import db
+
+    if not db.index_path(loaded.storage_dir).exists():
+        typer.echo(f"error: no recordings index in {loaded.storage_dir} yet (has `streamer run` recorded anything?)", err=True)
+        raise typer.Exit(1)
+    return db.connect(loaded.storage_dir, readonly=True)
+
+
+def _time_range(loaded: StreamerConfig, start: str, end: str) -> tuple[float, float]:
+    from zoneinfo import ZoneInfo
+
+    from streamer.timeparse import TimeFormatError, parse_time
+
+    tz = ZoneInfo(loaded.timezone)
+    try:
+        start_ts = parse_time(start, tz)
+        end_ts = parse_time(end, tz, base=start_ts)
+    except TimeFormatError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    if end_ts <= start_ts:
+        typer.echo("error: --end must be after --start", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    return start_ts, end_ts
+
+
+def _known_camera(loaded: StreamerConfig, camera: str) -> None:
+    if camera not in loaded.cameras:
+        typer.echo(f"error: unknown camera '{camera}'; cameras: {', '.join(loaded.cameras)}", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+
+
+@clip_app.command("export")
+def clip_export(
+    config: ConfigOption,
+    camera: Annotated[str, typer.Option(help="Camera name from the config.")],
+    start: Annotated[str, typer.Option(help="ISO 8601, epoch seconds, now, or relative (-10m).")],
+    end: Annotated[str, typer.Option(help="Same forms; +30s means 30 s after --start.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="MP4 file to write.")],
+    annotate: Annotated[bool, typer.Option("--annotate", help="Burn in boxes and track ids (re-encodes).")] = False,
+) -> None:
+    """Cut a clip from the recordings, across segment boundaries (remux from the keyframe before --start)."""
+    import time as clock
+
+    from streamer.alerts.payload import iso_time
+    from streamer.record.export import NoRecording, export_clip
+    from streamer.storage import UnsafePath
+
+    loaded = _load_or_exit(config)
+    _known_camera(loaded, camera)
+    start_ts, end_ts = _time_range(loaded, start, end)
+    conn = _read_index(loaded)
+    started = clock.perf_counter()
+    try:
+        clip = export_clip(loaded.storage_dir, conn, camera, start_ts, end_ts, output, annotate, dict(loaded.cameras[camera].zones))
+    except NoRecording as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except UnsafePath as error:
+        typer.echo(f"error: the index names a file outside the storage folder, refused: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        conn.close()
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(loaded.timezone)
+    typer.echo(f"{clip.path}: {camera} {iso_time(max(clip.first_ts, start_ts), tz)} to {iso_time(clip.end_ts, tz)} "
+               f"({clip.packets} frames from {clip.segments} segment(s), {'annotated' if annotate else 'remuxed'}, "
+               f"{clock.perf_counter() - started:.2f} s)")
+
+
+@recordings_app.command("list")
+def recordings_list(
+    config: ConfigOption,
+    camera: Annotated[Optional[str], typer.Option(help="Only this camera.")] = None,
+    since: Annotated[str, typer.Option(help="Start of the range (ISO 8601, epoch, -2h…).")] = "-1d",
+    until: Annotated[str, typer.Option(help="End of the range.")] = "now",
+) -> None:
+    """Segments and gaps in a time range."""
+    from zoneinfo import ZoneInfo
+
+    from streamer.alerts.payload import iso_time
+    from streamer.index import store
+
+    loaded = _load_or_exit(config)
+    if camera:
+        _known_camera(loaded, camera)
+    start_ts, end_ts = _time_range(loaded, since, until)
+    tz = ZoneInfo(loaded.timezone)
+    conn = _read_index(loaded)
+    try:
+        for name in [camera] if camera else list(loaded.cameras):
+            segments = store.segments_overlapping(conn, name, start_ts, end_ts)
+            gaps = [g for g in store.gaps_of(conn, name) if g.end_ts > start_ts and g.start_ts < end_ts]
+            typer.echo(f"{name}: {len(segments)} segments, {sum(s.duration_s for s in segments):.1f} s, "
+                       f"{sum(s.bytes for s in segments) / 1e6:.1f} MB, {len(gaps)} gaps")
+            for segment in segments:
+                typer.echo(f"  {iso_time(segment.start_ts, tz)}  {segment.duration_s:6.2f} s  {segment.frames:5d} frames  "
+                           f"{segment.codec}{' (re-encoded)' if segment.transcoded else ''}  {segment.path}")
+            for gap in gaps:
+                typer.echo(f"  gap {iso_time(gap.start_ts, tz)} +{gap.end_ts - gap.start_ts:.2f} s: {gap.reason}")
+    finally:
+        conn.close()
+
+
+@recordings_app.command("prune")
+def recordings_prune(config: ConfigOption) -> None:
+    """Apply retention now (`streamer run` does it every storage.retention_every_s)."""
+    from streamer.record.retention import Retention
+
+    loaded = _load_or_exit(config)
+    max_bytes = int(loaded.storage.max_size) if loaded.storage.max_size is not None else None
+    retention = Retention(loaded.storage_dir, {n: c.record for n, c in loaded.cameras.items()}, max_bytes)
+    report = retention.run_once()
+    typer.echo(f"deleted {report.deleted_segments} segments and {report.deleted_clips} clips, "
+               f"freed {report.freed_bytes / 1e6:.1f} MB; {report.kept_bytes / 1e6:.1f} MB kept")
 
 
 def main() -> None:  # pragma: no cover - `python -m streamer`

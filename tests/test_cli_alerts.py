@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from streamer.alerts.payload import json_schema
+from streamer.index import db
+from tests.helpers.recording import START_TS, decoded_pts
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.rtsp import free_port
 
@@ -18,12 +21,13 @@ STREAMER = [sys.executable, "-m", "streamer"]
 SCHEMA = json.loads(json_schema())
 
 
-def street_config(folder: Path, models_dir: Path, bikes_mp4: Path, redis: str = "") -> Path:
+def street_config(folder: Path, models_dir: Path, bikes_mp4: Path, redis: str = "", storage: str = "") -> Path:
     config = folder / "street.yaml"
     config.write_text(f"""
 storage_dir: {folder / 'data'}
 models_dir: {models_dir}
 {redis}
+{storage}
 cameras:
   street:
     url: {bikes_mp4}
@@ -52,9 +56,10 @@ def test_run_publishes_schema_valid_alerts_that_tail_prints(tmp_path: Path, mode
     assert any(r["msg"] == "embedded redis started" for r in log)
     logged = [(r["event_id"], r["state"]) for r in log if r["msg"] == "event"]
     assert len(logged) >= 2  # people walk into the crossing in this video
-    tail = run("alerts", "tail", "--config", str(config), "--json", "--from-start", "--count", str(len(logged)), timeout=60)
+    clips = {r["event_id"]: r["path"] for r in log if r["msg"] == "event clip written"}
+    tail = run("alerts", "tail", "--config", str(config), "--json", "--from-start", "--no-follow", timeout=60)
     alerts = [json.loads(line) for line in tail.stdout.splitlines()]
-    assert [(a["event_id"], a["state"]) for a in alerts] == logged, tail.stderr
+    assert [(a["event_id"], a["state"]) for a in alerts if a["clip"] is None] == logged, tail.stderr
     for alert in alerts:
         jsonschema.validate(alert, SCHEMA)
         assert alert["camera"] == "street" and alert["type"] == "zone_intrusion" and alert["source"]["zone"] == "crossing"
@@ -62,12 +67,36 @@ def test_run_publishes_schema_valid_alerts_that_tail_prints(tmp_path: Path, mode
     by_event: dict[str, list[str]] = {}
     for alert in alerts:
         by_event.setdefault(alert["event_id"], []).append(alert["state"])
-    assert all(states == ["new", "end"] for states in by_event.values())  # the file ends: every event closes
+    # the file ends: every event closes, then its clip is announced
+    assert all(states == ["new", "end", "update"] for states in by_event.values())
+    for update in (a for a in alerts if a["state"] == "update"):
+        assert update["clip"] == clips[update["event_id"]] and update["end_ts"] is not None
+        pts = decoded_pts(tmp_path / "data" / update["clip"])
+        # pre-roll 5 s and post-roll 5 s around the event, cut to what the 10 s file holds
+        expected = min(update["end_ts"] + 5, START_TS + 10) - max(update["start_ts"] - 5, START_TS)
+        assert len(pts) / 25 == pytest.approx(expected, abs=1.3)  # remuxed from the keyframe before: within a GOP
+    conn = db.connect(tmp_path / "data")
+    indexed = {row["event_id"]: row["clip"] for row in conn.execute("SELECT event_id, clip FROM events")}
+    assert indexed == clips  # every event in the index has its playable clip
+    conn.close()
     first = alerts[0]
     assert first["start_iso"].startswith("2026-11-21T09:00:0")  # file start_time + PTS, not the time of the run
-    health = run("alerts", "tail", "--config", str(config), "--health", "--from-start", "--count", "3", timeout=60)
+    health = run("alerts", "tail", "--config", str(config), "--health", "--from-start", "--no-follow", timeout=60)
     states = [(h["component"], h["state"]) for h in map(json.loads, health.stdout.splitlines())]
     assert ("worker", "started") in states and ("source", "streaming") in states
+    assert ("recorder", "recording") in states and ("recorder", "stopped") in states
+
+
+def test_a_full_disk_pauses_recording_and_alerts_still_flow_without_clips(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
+    config = street_config(tmp_path, models_dir, bikes_mp4, storage="storage: {min_free: 1PB}")
+    service = run("run", "--config", str(config))
+    assert service.returncode == 0, service.stderr[-3000:]
+    tail = run("alerts", "tail", "--config", str(config), "--json", "--from-start", "--no-follow", timeout=60)
+    alerts = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert alerts and {a["state"] for a in alerts} == {"new", "end"} and all(a["clip"] is None for a in alerts)
+    health = run("alerts", "tail", "--config", str(config), "--health", "--from-start", "--no-follow", timeout=60)
+    paused = [h for h in map(json.loads, health.stdout.splitlines()) if h["component"] == "recorder" and h["state"] == "paused"]
+    assert len(paused) == 1 and "disk full" in paused[0]["reason"] and paused[0]["camera"] == "street"
 
 
 def test_alerts_of_a_run_without_redis_are_delivered_once_by_the_next_run(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
@@ -77,7 +106,8 @@ def test_alerts_of_a_run_without_redis_are_delivered_once_by_the_next_run(tmp_pa
     assert offline.returncode == 0, offline.stderr[-3000:]  # Redis down is not a failure of the service
     assert "redis unreachable" in offline.stderr
     spool = tmp_path / "data" / "spool" / "alerts-street.jsonl"
-    spooled = [json.loads(line)["id"] for line in spool.read_text().splitlines()]
+    records = [json.loads(line) for line in spool.read_text().splitlines()]
+    spooled = [r["id"] for r in records if "streamer:alerts" in r["streams"]]  # the recorder's health goes here too
     assert len(spooled) >= 2
     server = RedisServer(tmp_path / "redis", port=port).start()
     try:

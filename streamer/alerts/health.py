@@ -22,8 +22,9 @@ class HealthPayload(BaseModel):
     ts: float = Field(gt=0)
     iso: str
     camera: str
-    component: Literal["worker", "source", "service"]
-    state: str = Field(description="worker: started|finished|crashed|failed; source: connecting|streaming|reconnecting|stopped|failed")
+    component: Literal["worker", "source", "service", "recorder"]
+    state: str = Field(description="worker: started|finished|crashed|failed; source: connecting|streaming|reconnecting|"
+                       "stopped|failed; recorder: waiting|recording|paused|stopped|failed")
     reason: str = ""
     pid: int | None = None
     host_pid: int = Field(default_factory=os.getpid, description="The supervisor's pid.")

@@ -66,7 +66,8 @@ class AlertPayload(BaseModel):
     risk_level: RiskLevel | None
     description: str | None
     snapshot: str = Field(description="Path relative to the storage folder, or a URI.")
-    clip: str | None
+    clip: str | None = Field(description="The event's MP4 (pre- to post-roll), relative to the storage folder; "
+                             "set in an `update` sent once the event has ended and its clip is written.")
     source: AlertSource
 
     @model_validator(mode="after")
@@ -89,7 +90,7 @@ class AlertPayload(BaseModel):
         return self.model_dump_json()
 
 
-def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None) -> AlertPayload:
+def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None, clip: str | None = None) -> AlertPayload:
     """An `Event` (streamer.events.event) as the payload subscribers receive; no VLM yet, so `unverified`."""
     return AlertPayload(
         event_id=event.event_id, camera=event.camera, type=event.type, state=event.state.value, label=event.label,
@@ -97,7 +98,7 @@ def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None)
         end_ts=event.end_ts, end_iso=iso_time(event.end_ts, tz) if event.end_ts is not None else None,
         confidence=round(min(1.0, max(0.0, event.confidence)), 4),
         bbox_xyxy=tuple(round(value, 1) for value in event.bbox_xyxy), frame_wh=event.frame_wh,
-        verification=Verification.UNVERIFIED, risk_level=None, description=None, snapshot=snapshot, clip=None,
+        verification=Verification.UNVERIFIED, risk_level=None, description=None, snapshot=snapshot, clip=clip,
         source=AlertSource(rule=event.rule, model=model, signal=event.signal, zone=event.zone),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
 
@@ -15,13 +16,17 @@ from streamer.events.event import Event, EventState
 from streamer.events.lifecycle import EventLifecycle
 from streamer.events.snapshots import SnapshotWriter, snapshot_path
 from streamer.frame import TrackedFrame
+from streamer.index.rows import EventRecord
+from streamer.index.writer import IndexWriter
+from streamer.record.event_clips import EventClipper
+from streamer.record.recorder import Recorder
 
 log = logging.getLogger("streamer.events")
 
 
 class AlertSink:
     def __init__(self, name: str, camera: CameraConfig, storage_dir: Path, publisher: Publisher, streams: StreamNames,
-                 tz: tzinfo | None = None):
+                 tz: tzinfo | None = None, index: IndexWriter | None = None, recorder: Recorder | None = None):
         self.name = name
         self.camera = camera
         self.lifecycle = EventLifecycle.for_camera(name, camera)
@@ -31,6 +36,9 @@ class AlertSink:
         self.tz = tz
         self.events = 0
         self._last: TrackedFrame | None = None
+        self.index = index
+        self.recorder = recorder
+        self.clipper = EventClipper(storage_dir, recorder, camera.record, self._send_clip) if recorder else None
 
     def __call__(self, tracked: TrackedFrame) -> None:
         self._last = tracked
@@ -43,6 +51,8 @@ class AlertSink:
         events = self.lifecycle.close(self._last)
         if events:
             self._send(events, self._last)
+        if self.clipper is not None:
+            self.clipper.close()  # after the recorder closed its last segment: the clips of the last events
         self.publisher.close(flush_timeout_s)
 
     def _send(self, events: list[Event], tracked: TrackedFrame | None) -> None:
@@ -53,13 +63,38 @@ class AlertSink:
             else:
                 snapshot = snapshot_path(event)
             payload = alert_from_event(event, snapshot, self._model_label(event), self.tz)
-            records.append(SpoolRecord(event.message_id, self.streams, payload.to_json(), event.observed_ts))
+            records.append(self._record(event, payload.to_json()))
+            self._track_window(event)
             self.events += event.state is EventState.NEW
             log.info("event", extra={"fields": {
                 "camera": self.name, "type": event.type, "state": event.state.value, "event_id": event.event_id,
                 "track": event.track_id, "label": event.label, "signal": event.signal, "start": iso_time(event.start_ts, self.tz),
                 "end": iso_time(event.end_ts, self.tz) if event.end_ts is not None else "-"}})
         self.publisher.submit(records)
+        if self.clipper is not None:
+            for event in events:
+                if event.state is EventState.END:
+                    self.clipper.submit(event)
+
+    def _record(self, event: Event, payload_json: str) -> SpoolRecord:
+        if self.index is not None:
+            self.index.add_event(EventRecord(event.event_id, event.seq, event.state.value, event.observed_ts, payload_json))
+        return SpoolRecord(event.message_id, self.streams, payload_json, event.observed_ts)
+
+    def _track_window(self, event: Event) -> None:
+        """`events` recording mode keeps the segments around events: tell the recorder where they are."""
+        if self.recorder is None:
+            return
+        if event.end_ts is None:
+            self.recorder.windows.opened(event.event_id, event.start_ts)
+        else:
+            self.recorder.windows.closed(event.event_id, event.start_ts, event.end_ts)
+
+    def _send_clip(self, ended: Event, clip: str) -> None:
+        """From the clipper's thread: the event's clip is written; say so with an `update` of the event."""
+        update = replace(ended, seq=ended.seq + 1, state=EventState.UPDATE)
+        payload = alert_from_event(update, snapshot_path(update), self._model_label(update), self.tz, clip=clip)
+        self.publisher.submit([self._record(update, payload.to_json())])
 
     def _model_label(self, event: Event) -> str:
         detect = self.camera.detect

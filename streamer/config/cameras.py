@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pipelines.registry import RuleConfig
 from streamer.config.base import Point, StrictModel
+from streamer.config.recording import RecordConfig
 from streamer.redact import redact_url
 
 _LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "srt://")
@@ -103,6 +104,7 @@ class CameraConfig(StrictModel):
     tracker: TrackerConfig = TrackerConfig()
     zones: dict[str, ZoneConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
+    record: RecordConfig = RecordConfig()
 
     @property
     def kind(self) -> SourceKind:

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from streamer.config.base import Slug, StrictModel
 from streamer.config.cameras import CameraConfig
+from streamer.config.recording import StorageConfig
 from streamer.config.redis import RedisConfig
 
 
@@ -26,6 +27,7 @@ class StreamerConfig(StrictModel):
     timezone: str = Field("UTC", description="IANA zone used to show times (stored times are epoch seconds).")
     logging: LoggingConfig = LoggingConfig()
     redis: RedisConfig = RedisConfig()
+    storage: StorageConfig = StorageConfig()
     cameras: dict[Slug, CameraConfig] = Field(min_length=1)
 
     @field_validator("timezone")

@@ -12,20 +12,53 @@ from multiprocessing.queues import Queue
 from zoneinfo import ZoneInfo
 
 from streamer.alerts.wiring import AlertTarget
-from streamer.config.cameras import CameraConfig
+from streamer.config.cameras import CameraConfig, SourceKind
 from streamer.logs import setup_logging
 from streamer.runtime.stop import SignalStop
 from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, CameraWorker, WorkerOptions
 from streamer.source.state import SourceState, StateChange
 
 
-def _alert_sinks(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget | None) -> list:
-    if target is None:
-        return []
+def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget | None):
+    """The recorder (fed by the source) and the frame sinks: the track summary, then rules → events → alerts."""
+    from streamer.alerts.health import HealthReporter
     from streamer.alerts.sink import AlertSink
+    from streamer.config.recording import RecordMode
+    from streamer.index.writer import IndexWriter
+    from streamer.record.recorder import Recorder, RecorderState
+    from streamer.runtime.track_summary import TrackSummarySink
 
-    publisher = target.publisher(f"alerts-{name}")  # started even without rules: it delivers what an earlier run spooled
-    return [AlertSink(name, camera, options.storage_dir, publisher, target.streams, ZoneInfo(options.timezone))]
+    index = IndexWriter(options.storage_dir, name)
+    publisher = target.publisher(f"alerts-{name}") if target is not None else None  # delivers an earlier run's spool too
+    health = HealthReporter(publisher, target.streams) if publisher is not None and target is not None else None
+
+    def on_recorder_state(state: RecorderState, reason: str) -> None:
+        if health is not None:
+            health.report(name, "recorder", state.value, reason)
+
+    recorder = None
+    if camera.record.mode is not RecordMode.OFF:
+        recorder = Recorder(options.storage_dir, name, camera.record, options.min_free_bytes,
+                            live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state)
+    sinks: list = [TrackSummarySink(name, index)]
+    if publisher is not None and target is not None:
+        sinks.append(AlertSink(name, camera, options.storage_dir, publisher, target.streams, ZoneInfo(options.timezone),
+                               index=index, recorder=recorder))
+    sinks.append(_Closing(index))
+    return sinks, recorder
+
+
+class _Closing:
+    """A sink that only closes something when the stream is over (the index writer, after the others)."""
+
+    def __init__(self, closeable):
+        self.closeable = closeable
+
+    def __call__(self, tracked) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closeable.close()
 
 
 def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_level: str, log_format: str, changes: Queue,
@@ -42,14 +75,14 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
 
     log = logging.getLogger("streamer.worker")
     try:
-        sinks = _alert_sinks(name, camera, options, target)
+        sinks, recorder = _outputs(name, camera, options, target)
     except Exception as error:  # a spool held by another process, a rule that cannot be built
         log.error("camera cannot start: %s", error, extra={"fields": {"camera": name}})
         report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
         code = EXIT_CAMERA_FAILED
     else:
         try:
-            code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks).run()
+            code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder).run()
         except Exception:
             log.exception("worker crashed", extra={"fields": {"camera": name}})
             code = EXIT_CRASHED

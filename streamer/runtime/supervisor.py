@@ -15,6 +15,7 @@ from multiprocessing.queues import Queue
 from streamer.alerts.health import HealthReporter
 from streamer.alerts.wiring import AlertTarget
 from streamer.config.root import StreamerConfig
+from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.process import worker_main
 from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
 from streamer.source.timing import Backoff
@@ -66,6 +67,8 @@ class Supervisor:
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        retention = self._retention()
+        retention.start()
         try:
             for slot in self.slots.values():
                 self._start(slot)
@@ -75,9 +78,16 @@ class Supervisor:
                 time.sleep(0.2)
         finally:
             self._shutdown()
+            retention.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self._summary()
+
+    def _retention(self) -> RetentionLoop:
+        cameras = {name: camera.record for name, camera in self.config.cameras.items()}
+        storage = self.config.storage
+        max_bytes = int(storage.max_size) if storage.max_size is not None else None
+        return RetentionLoop(Retention(self.options.storage_dir, cameras, max_bytes), storage.retention_every_s)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop_requested = True

@@ -16,6 +16,7 @@ from streamer.detect.device import choose_device
 from streamer.detect.tracker import CameraTracker
 from streamer.detect.weights import WeightsNotFound
 from streamer.frame import Frame, TrackedFrame
+from streamer.record.recorder import Recorder
 from streamer.runtime.annotated_writer import AnnotatedVideoWriter
 from streamer.runtime.frame_queue import DropPolicy, FrameQueue
 from streamer.runtime.stats import CameraStats
@@ -26,7 +27,8 @@ log = logging.getLogger("streamer.worker")
 
 EXIT_OK = 0
 EXIT_CRASHED = 1  # a bug: the supervisor restarts the worker
-EXIT_CAMERA_FAILED = 3  # the camera cannot work as configured (model, file): restarting the process will not help
+EXIT_CAMERA_FAILED = 3
+READER_JOIN_S = 3.0  # a live read blocks at most read_timeout_s; a stop must not wait that long  # the camera cannot work as configured (model, file): restarting the process will not help
 
 
 class StopFlag(Protocol):
@@ -46,6 +48,7 @@ class FrameSink(Protocol):
 class WorkerOptions:
     models_dir: Path
     storage_dir: Path = Path("data")
+    min_free_bytes: int = 1 << 30  # storage.min_free: below it the recorder pauses
     timezone: str = "UTC"
     stats_interval_s: float = 5.0
     save_annotated: Path | None = None
@@ -92,12 +95,14 @@ class CameraWorker:
         stop: StopFlag,
         on_state: StateListener | None = None,
         sinks: Sequence[FrameSink] = (),
+        recorder: Recorder | None = None,
     ):
         self.name = name
         self.camera = camera
         self.options = options
         self.stop = stop
-        self.source = VideoSource(name, camera, stop, on_state)  # type: ignore[arg-type]
+        self.recorder = recorder
+        self.source = VideoSource(name, camera, stop, on_state, packet_tap=recorder)  # type: ignore[arg-type]
         policy = DropPolicy.DROP_OLDEST if camera.kind is SourceKind.LIVE else DropPolicy.BLOCK
         self.queue = FrameQueue(camera.connection.queue_size, policy)
         self.stats = CameraStats(name, options.stats_interval_s)
@@ -125,12 +130,15 @@ class CameraWorker:
                 log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
             self.queue.close()
             self.stats.maybe_log(self.source, self.queue, force=True)
+            reader.join(READER_JOIN_S)
             self._close_sinks()
         if self.decode_crashed:
             return EXIT_CRASHED
         return EXIT_CAMERA_FAILED if self.source.state.state is SourceState.FAILED else EXIT_OK
 
     def _close_sinks(self) -> None:
+        if self.recorder is not None:  # first: the event clips wait for its last segment
+            self.recorder.close()
         for sink in self.sinks:
             sink.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -13,10 +14,11 @@ from av.video.stream import VideoStream
 
 from streamer.config.cameras import CameraConfig, SourceKind
 from streamer.frame import Frame
+from streamer.record.packets import EncodedPacket, PacketTap, StreamTemplate
 from streamer.redact import scrub
 from streamer.source.opening import SourceOpenError, open_container, recorded_start_ts
 from streamer.source.state import SourceState, SourceStateMachine, StateListener
-from streamer.source.timing import Backoff, FileClock, FpsSampler, LiveClock
+from streamer.source.timing import Backoff, FileClock, FpsSampler, LiveClock, MediaTimeline
 
 
 class StreamStalled(Exception):
@@ -43,6 +45,7 @@ class VideoSource:
         stop_event: threading.Event,
         on_state: StateListener | None = None,
         now: Callable[[], float] = time.time,
+        packet_tap: PacketTap | None = None,
     ):
         self.name = name
         self.camera = camera
@@ -54,6 +57,7 @@ class VideoSource:
         self._sampler = FpsSampler(camera.detect.fps)
         self._file_clock: FileClock | None = None
         self._next_index = 0
+        self.packet_tap = packet_tap  # the recorder: gets every packet, stamped with the same wall clock as the frames
 
     @property
     def is_live(self) -> bool:
@@ -79,6 +83,8 @@ class VideoSource:
                 broken = error
             finally:
                 container.close()
+                if self.packet_tap is not None:
+                    self.packet_tap.end("connection ended" if broken is None else self._broken_reason(broken))
             # a connection that delivered frames was not a failed attempt, however it ended
             failures = 0 if self.counters.decoded > decoded_before else failures + 1
             if broken is not None:
@@ -136,14 +142,17 @@ class VideoSource:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         time_base = stream.time_base
-        clock = self._clock_for(container)
+        stamp = _PacketStamper(self._clock_for(container), MediaTimeline(self.is_live, self.camera.record.max_gap_s))
         stall_after = self._stall_timeout(stream)
         started_at = self._now()
         first_pts: float | None = None
         last_frame_at = started_at
+        if self.packet_tap is not None:
+            self.packet_tap.begin(StreamTemplate.copy_of(stream))
         for packet in container.demux(stream):
             if self.stop_event.is_set():
                 return
+            stamp.packet(packet, time_base, self._now(), self.packet_tap)
             for av_frame in packet.decode():
                 if av_frame.pts is None:
                     continue  # undecodable timing: never invent a PTS from a counter
@@ -159,18 +168,19 @@ class VideoSource:
                     self.counters.last_gap_s = pts_s - self.counters.last_pts_s
                 self.counters.last_pts_s = pts_s
                 index, self._next_index = self._next_index, self._next_index + 1
+                wall_ts = stamp.frame(av_frame.pts, pts_s, received_at)
                 if not self._sampler.take(pts_s):
                     continue
                 if self.camera.realtime:
                     self._pace(pts_s - first_pts, started_at)
                 self.counters.converted += 1
                 image = av_frame.to_ndarray(format="bgr24")
-                yield Frame(self.name, index, pts_s, clock(pts_s, received_at), image)
+                yield Frame(self.name, index, pts_s, wall_ts, image)
                 last_frame_at = self._now()  # time spent blocked on a full queue is the consumer's, not a stall
             if self._now() - last_frame_at > stall_after:
                 raise StreamStalled(f"no frame for {stall_after:.1f}s")
-        if isinstance(clock, _LoopingFileClock):
-            clock.advance_loop(self.counters.last_pts_s, self.counters.last_gap_s)
+        if isinstance(stamp.clock, _LoopingFileClock):
+            stamp.clock.advance_loop(self.counters.last_pts_s, self.counters.last_gap_s)
 
     def _clock_for(self, container: av.container.InputContainer) -> Callable[[float, float], float]:
         if self.is_live:
@@ -203,3 +213,37 @@ class _LoopingFileClock(FileClock):
     def advance_loop(self, last_pts_s: float | None, last_gap_s: float | None) -> None:
         if last_pts_s is not None:
             self.loop_offset_s += (last_pts_s - self.origin_pts) + (last_gap_s or 0.0)
+
+
+class _PacketStamper:
+    """Wall-clock time is decided once per packet, in demux order, and a decoded frame takes the time of the
+    packet that carried it; so frames and recorded packets agree, and the timeline's jump handling sees the
+    stream in order even though a threaded decoder hands frames out late."""
+
+    _REMEMBERED = 512
+
+    def __init__(self, clock: Callable[[float, float], float], timeline: MediaTimeline):
+        self.clock = clock
+        self.timeline = timeline
+        self._walls: OrderedDict[int, deque[float]] = OrderedDict()
+
+    def packet(self, packet: av.Packet, time_base, received_at: float, tap: PacketTap | None) -> None:
+        if packet.pts is None or not packet.size:
+            return
+        dts = packet.dts if packet.dts is not None else packet.pts
+        placed, jump = self.timeline.place(float(packet.pts * time_base), float(dts * time_base), received_at)
+        wall_ts = self.clock(placed, received_at)
+        self._walls.setdefault(packet.pts, deque()).append(wall_ts)
+        while len(self._walls) > self._REMEMBERED:
+            self._walls.popitem(last=False)
+        if tap is not None:
+            tap.put(EncodedPacket(bytes(packet), packet.pts, dts, packet.duration or 0, packet.is_keyframe, wall_ts, jump))
+
+    def frame(self, pts: int, pts_s: float, received_at: float) -> float:
+        walls = self._walls.get(pts)
+        if walls:
+            wall_ts = walls.popleft()
+            if not walls:
+                del self._walls[pts]
+            return wall_ts
+        return self.clock(pts_s + self.timeline.offset_s, received_at)

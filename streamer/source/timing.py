@@ -73,3 +73,46 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+@dataclass
+class MediaTimeline:
+    """Makes a connection's PTS continuous before they become wall-clock time, packet by packet in decode order.
+
+    A jump back (a camera that reset its clock, concatenated files) continues right after the previous frame.
+    A jump forward larger than `max_gap_s` is kept for files (the recording has a hole) and, for live
+    sources, cut to the real time that passed between the two packets (PTS must not run ahead of the clock)."""
+
+    live: bool
+    max_gap_s: float
+    offset_s: float = 0.0
+    _last_dts: float | None = None
+    _last_end: float | None = None  # largest pts seen plus one frame, in continuous time
+    _last_received: float | None = None
+    _frame_s: float = 0.04
+
+    _BACK_TOLERANCE_S = 0.5  # decode-order DTS of a healthy stream never go back this far
+
+    def place(self, pts_s: float, dts_s: float, received_at: float) -> tuple[float, str | None]:
+        """The continuous pts for this packet, and the reason when the timeline broke here."""
+        jump = None
+        if self._last_dts is not None and self._last_end is not None:
+            step = dts_s - self._last_dts
+            if step < -self._BACK_TOLERANCE_S:
+                self.offset_s = self._last_end - pts_s
+                jump = f"pts jumped back {-step:.2f}s"
+            elif step > self.max_gap_s:
+                jump = f"pts jumped forward {step:.2f}s"
+                if self.live and self._last_received is not None:
+                    real = max(0.0, received_at - self._last_received)
+                    if step - real > self.max_gap_s:
+                        self.offset_s -= step - max(real, self._frame_s)
+                        jump += f" in {real:.2f}s of real time"
+            elif step > 0:
+                self._frame_s = min(step, 1.0)
+        placed = pts_s + self.offset_s
+        self._last_dts = dts_s
+        self._last_received = received_at
+        end = placed + self._frame_s
+        self._last_end = end if self._last_end is None or jump else max(self._last_end, end)
+        return placed, jump

@@ -27,22 +27,28 @@ def write_clip(
     codec: str = "libx264",
     creation_time: str | None = None,
     container_options: dict[str, str] | None = None,
+    keyint: int | None = None,
+    container_format: str | None = None,
+    time_base: Fraction = TIME_BASE,
 ) -> Path:
     """Write one frame at each PTS (seconds, multiples of 1/90000); B-frames off so decode order is display order."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode="w", options=container_options or {}) as container:
+    with av.open(str(path), mode="w", format=container_format, options=container_options or {}) as container:
         if creation_time:
             container.metadata["creation_time"] = creation_time
         stream = container.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = TIME_BASE
-        stream.codec_context.time_base = TIME_BASE
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
         if codec == "libx264":
-            stream.options = {"bf": "0", "preset": "ultrafast"}
+            stream.options = {"bf": "0", "preset": "ultrafast", **({"g": str(keyint), "keyint_min": str(keyint),
+                                                                    "sc_threshold": "0"} if keyint else {})}
+        elif keyint:
+            stream.codec_context.gop_size = keyint
         for index, seconds in enumerate(pts_s):
             frame = av.VideoFrame.from_ndarray(frame_image(index, width, height), format="bgr24").reformat(format="yuv420p")
-            frame.pts = round(seconds / TIME_BASE)
-            frame.time_base = TIME_BASE
+            frame.pts = round(seconds / time_base)
+            frame.time_base = time_base
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode(None):

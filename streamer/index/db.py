@@ -1,0 +1,131 @@
+"""Open the index database: WAL (readers never block the writer), a busy timeout (several worker processes write),
+and versioned migrations applied in order, each in its own transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+INDEX_FILE = "index.sqlite3"
+BUSY_TIMEOUT_MS = 10_000
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: segments, gaps, events with their state history, per-second track summary
+    """
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        start_ts REAL NOT NULL,          -- wall clock of the first frame (from its PTS)
+        end_ts REAL NOT NULL,            -- wall clock of the last frame plus its duration
+        path TEXT NOT NULL UNIQUE,       -- relative to the storage folder
+        codec TEXT NOT NULL,
+        fps REAL,
+        frames INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        media_start_s REAL NOT NULL,     -- PTS of the first frame inside the file
+        transcoded INTEGER NOT NULL DEFAULT 0,
+        created_ts REAL NOT NULL
+    );
+    CREATE INDEX segments_by_camera_time ON segments (camera, start_ts);
+    CREATE INDEX segments_by_time ON segments (start_ts);
+    CREATE TABLE gaps (
+        id INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        start_ts REAL NOT NULL,
+        end_ts REAL NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX gaps_by_camera_time ON gaps (camera, start_ts);
+    CREATE TABLE events (
+        event_id TEXT PRIMARY KEY,
+        camera TEXT NOT NULL,
+        type TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        state TEXT NOT NULL,
+        label TEXT NOT NULL,
+        track_id INTEGER,
+        start_ts REAL NOT NULL,
+        end_ts REAL,
+        confidence REAL NOT NULL,
+        bbox_json TEXT NOT NULL,
+        frame_w INTEGER NOT NULL,
+        frame_h INTEGER NOT NULL,
+        verification TEXT NOT NULL,
+        risk_level TEXT,
+        description TEXT,
+        snapshot TEXT,
+        clip TEXT,
+        source_json TEXT NOT NULL,
+        payload_json TEXT NOT NULL,      -- the latest alert payload, whole
+        updated_ts REAL NOT NULL
+    );
+    CREATE INDEX events_by_camera_time ON events (camera, start_ts);
+    CREATE INDEX events_by_time ON events (start_ts);
+    CREATE TABLE event_states (
+        event_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        observed_ts REAL NOT NULL,
+        payload_json TEXT NOT NULL,
+        PRIMARY KEY (event_id, seq)
+    );
+    CREATE TABLE track_seconds (
+        camera TEXT NOT NULL,
+        second INTEGER NOT NULL,         -- floor of the wall-clock time
+        track_id INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+        confidence REAL NOT NULL,
+        PRIMARY KEY (camera, second, track_id)
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+class IndexVersionError(RuntimeError):
+    pass
+
+
+def index_path(storage_dir: Path) -> Path:
+    return storage_dir / INDEX_FILE
+
+
+def connect(storage_dir: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the schema up to date. Read-only connections never migrate and never write."""
+    path = index_path(storage_dir)
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+        migrate(conn)
+    else:
+        _check_version(conn)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    conn.execute("BEGIN IMMEDIATE")  # one migrator at a time when several workers start together
+    try:
+        version = _check_version(conn)
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
+
+
+def _check_version(conn: sqlite3.Connection) -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise IndexVersionError(f"the index is schema version {version}; this streamer knows up to {len(MIGRATIONS)}")
+    return version

@@ -1,0 +1,123 @@
+"""Reads and writes of the index. Every function takes a connection; callers own its thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+
+from streamer.index.rows import EventRecord, GapRow, SegmentRow, TrackSecond
+
+_SEGMENT_COLUMNS = "camera, start_ts, end_ts, path, codec, fps, frames, bytes, media_start_s, transcoded"
+
+
+def insert_segment(conn: sqlite3.Connection, row: SegmentRow) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO segments ({_SEGMENT_COLUMNS}, created_ts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (row.camera, row.start_ts, row.end_ts, row.path, row.codec, row.fps, row.frames, row.bytes,
+         row.media_start_s, int(row.transcoded), time.time()),
+    )
+
+
+def insert_gap(conn: sqlite3.Connection, gap: GapRow) -> None:
+    conn.execute("INSERT INTO gaps (camera, start_ts, end_ts, reason) VALUES (?,?,?,?)",
+                 (gap.camera, gap.start_ts, gap.end_ts, gap.reason))
+
+
+def _segment(row: sqlite3.Row) -> SegmentRow:
+    return SegmentRow(row["camera"], row["start_ts"], row["end_ts"], row["path"], row["codec"], row["fps"],
+                      row["frames"], row["bytes"], row["media_start_s"], bool(row["transcoded"]))
+
+
+def segments_overlapping(conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float) -> list[SegmentRow]:
+    rows = conn.execute(
+        f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE camera = ? AND end_ts > ? AND start_ts < ? ORDER BY start_ts",
+        (camera, start_ts, end_ts),
+    )
+    return [_segment(row) for row in rows]
+
+
+def segments_of(conn: sqlite3.Connection, camera: str | None = None) -> list[SegmentRow]:
+    where, args = ("WHERE camera = ?", (camera,)) if camera else ("", ())
+    return [_segment(row) for row in conn.execute(f"SELECT {_SEGMENT_COLUMNS} FROM segments {where} ORDER BY start_ts", args)]
+
+
+def delete_segment(conn: sqlite3.Connection, path: str) -> None:
+    conn.execute("DELETE FROM segments WHERE path = ?", (path,))
+
+
+def gaps_of(conn: sqlite3.Connection, camera: str) -> list[GapRow]:
+    rows = conn.execute("SELECT camera, start_ts, end_ts, reason FROM gaps WHERE camera = ? ORDER BY start_ts", (camera,))
+    return [GapRow(*row) for row in rows]
+
+
+def record_event(conn: sqlite3.Connection, record: EventRecord) -> None:
+    """Upsert the event from its payload (a later message never overwrites a newer one) and append its history."""
+    payload = json.loads(record.payload_json)
+    conn.execute(
+        "INSERT OR IGNORE INTO event_states (event_id, seq, state, observed_ts, payload_json) VALUES (?,?,?,?,?)",
+        (record.event_id, record.seq, record.state, record.observed_ts, record.payload_json),
+    )
+    values = (
+        record.event_id, payload["camera"], payload["type"], payload["source"]["rule"], payload["state"], payload["label"],
+        payload["track_id"], payload["start_ts"], payload["end_ts"], payload["confidence"], json.dumps(payload["bbox_xyxy"]),
+        payload["frame_wh"][0], payload["frame_wh"][1], payload["verification"], payload["risk_level"],
+        payload["description"], payload["snapshot"], payload["clip"], json.dumps(payload["source"]), record.payload_json,
+        record.observed_ts,
+    )
+    conn.execute(
+        """INSERT INTO events (event_id, camera, type, rule, state, label, track_id, start_ts, end_ts, confidence,
+               bbox_json, frame_w, frame_h, verification, risk_level, description, snapshot, clip, source_json,
+               payload_json, updated_ts)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+           ON CONFLICT (event_id) DO UPDATE SET
+               state = excluded.state, end_ts = excluded.end_ts, confidence = excluded.confidence,
+               bbox_json = excluded.bbox_json, verification = excluded.verification, risk_level = excluded.risk_level,
+               description = excluded.description, snapshot = excluded.snapshot,
+               clip = COALESCE(excluded.clip, events.clip), source_json = excluded.source_json,
+               payload_json = excluded.payload_json, updated_ts = excluded.updated_ts
+           WHERE excluded.updated_ts >= events.updated_ts""",
+        values,
+    )
+
+
+def set_event_clip(conn: sqlite3.Connection, event_id: str, clip: str) -> None:
+    conn.execute("UPDATE events SET clip = ? WHERE event_id = ?", (clip, event_id))
+
+
+def event_states(conn: sqlite3.Connection, event_id: str) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT state FROM event_states WHERE event_id = ? ORDER BY seq", (event_id,))]
+
+
+def events_between(conn: sqlite3.Connection, start_ts: float, end_ts: float, camera: str | None = None) -> list[sqlite3.Row]:
+    sql = "SELECT * FROM events WHERE start_ts < ? AND COALESCE(end_ts, start_ts) >= ?"
+    args: tuple = (end_ts, start_ts)
+    if camera:
+        sql, args = sql + " AND camera = ?", args + (camera,)
+    return list(conn.execute(sql + " ORDER BY start_ts", args))
+
+
+def event_windows(conn: sqlite3.Connection, camera: str | None = None) -> list[tuple[str, float, float | None]]:
+    """(camera, start, end) of every event; retention keeps the segments around them."""
+    sql, args = "SELECT camera, start_ts, end_ts FROM events", ()
+    if camera:
+        sql, args = sql + " WHERE camera = ?", (camera,)
+    return [(row[0], row[1], row[2]) for row in conn.execute(sql, args)]
+
+
+def insert_track_seconds(conn: sqlite3.Connection, rows: Iterable[TrackSecond]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO track_seconds (camera, second, track_id, label, x1, y1, x2, y2, confidence) "
+        "VALUES (?,?,?,?,?,?,?,?,?)",
+        [(r.camera, r.second, r.track_id, r.label, *r.box, r.confidence) for r in rows],
+    )
+
+
+def track_seconds(conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float) -> list[TrackSecond]:
+    rows = conn.execute(
+        "SELECT camera, second, track_id, label, x1, y1, x2, y2, confidence FROM track_seconds "
+        "WHERE camera = ? AND second >= ? AND second <= ? ORDER BY second, track_id",
+        (camera, int(start_ts) - 1, int(end_ts) + 1),
+    )
+    return [TrackSecond(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8]) for r in rows]

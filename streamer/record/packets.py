@@ -1,0 +1,56 @@
+"""What the source hands the recorder: each connection's codec parameters, then its packets with wall-clock times."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol
+
+import av
+from av.video.stream import VideoStream
+
+
+@dataclass(frozen=True, eq=False)
+class StreamTemplate:
+    """A copy of a connection's video codec parameters, owned by the recorder: the input container (and its
+    streams) may be closed by a reconnect while the recorder still opens segments from it. The copy lives in an
+    in-memory Matroska container that is never written (Matroska takes every codec)."""
+
+    codec: str
+    width: int
+    height: int
+    time_base: Fraction
+    fps: float | None
+    stream: VideoStream
+    holder: av.container.OutputContainer
+
+    @classmethod
+    def copy_of(cls, source: VideoStream) -> "StreamTemplate":
+        holder = av.open(io.BytesIO(), mode="w", format="matroska")
+        copied = holder.add_stream_from_template(source, opaque=True)
+        copied.time_base = source.time_base
+        rate = source.average_rate or source.guessed_rate
+        return cls(source.codec_context.name, source.width, source.height, source.time_base,
+                   float(rate) if rate else None, copied, holder)
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedPacket:
+    data: bytes
+    pts: int  # in the template's time base
+    dts: int
+    duration: int
+    is_keyframe: bool
+    wall_ts: float  # wall clock of the frame this packet carries (DESIGN.md section 2)
+    jump: str | None = None  # set on the first packet after a PTS discontinuity: why the timeline broke
+
+
+class PacketTap(Protocol):
+    """Receives a connection's packets in demux order. `put` must not block a live source."""
+
+    def begin(self, template: StreamTemplate) -> None: ...
+
+    def put(self, packet: EncodedPacket) -> None: ...
+
+    def end(self, reason: str) -> None: ...

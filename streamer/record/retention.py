@@ -1,0 +1,161 @@
+"""Retention: segments older than their camera's `retain_days` go, except those that overlap an event (± roll),
+which stay for `event_retain_days`; then, over the disk budget, the oldest go first: plain segments, then event
+segments (their event clips stay), and event clips only as a last resort. Files the index does not list (a
+segment still being written) are never touched."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamer.config.recording import RecordConfig
+from streamer.index import db, store
+from streamer.index.rows import SegmentRow
+from streamer.storage import UnsafePath, resolve_inside
+
+log = logging.getLogger("streamer.retention")
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    deleted_segments: int
+    deleted_clips: int
+    freed_bytes: int
+    kept_bytes: int
+
+
+@dataclass(frozen=True)
+class _Clip:
+    event_id: str
+    path: str
+    end_ts: float
+    bytes: int
+
+
+class Retention:
+    def __init__(self, storage_dir: Path, cameras: dict[str, RecordConfig], max_bytes: int | None):
+        self.storage_dir = storage_dir
+        self.cameras = cameras
+        self.max_bytes = max_bytes
+
+    def run_once(self, now: float | None = None) -> RetentionReport:
+        now = time.time() if now is None else now
+        conn = db.connect(self.storage_dir)
+        try:
+            return self._run(conn, now)
+        finally:
+            conn.close()
+
+    def _config(self, camera: str) -> RecordConfig:
+        return self.cameras.get(camera) or RecordConfig()
+
+    def _run(self, conn, now: float) -> RetentionReport:
+        windows: dict[str, list[tuple[float, float]]] = {}
+        for camera, start, end in store.event_windows(conn):
+            cfg = self._config(camera)
+            windows.setdefault(camera, []).append((start - cfg.pre_roll_s, (end if end is not None else now) + cfg.post_roll_s))
+        plain, protected, doomed = [], [], []
+        for segment in store.segments_of(conn):
+            cfg = self._config(segment.camera)
+            is_event = any(a < segment.end_ts and segment.start_ts < b for a, b in windows.get(segment.camera, []))
+            limit_days = cfg.event_retain_days if is_event else cfg.retain_days
+            if segment.end_ts < now - limit_days * DAY_S:
+                doomed.append(segment)
+            else:
+                (protected if is_event else plain).append(segment)
+        clips = self._clips(conn)
+        old_clips = [c for c in clips if c.end_ts < now - self._camera_of_clip(c).event_retain_days * DAY_S]
+        clips = [c for c in clips if c not in old_clips]
+        total = sum(s.bytes for s in plain + protected) + sum(c.bytes for c in clips)
+        if self.max_bytes is not None:
+            for segment in plain + protected:  # each list is oldest first
+                if total <= self.max_bytes:
+                    break
+                doomed.append(segment)
+                total -= segment.bytes
+                if segment in protected:
+                    log.warning("disk budget: deleting a segment that overlaps an event (its event clip stays)",
+                                extra={"fields": {"path": segment.path}})
+            for clip in sorted(clips, key=lambda c: c.end_ts):
+                if total <= self.max_bytes:
+                    break
+                log.warning("disk budget: deleting an event clip", extra={"fields": {"path": clip.path}})
+                old_clips.append(clip)
+                total -= clip.bytes
+        freed = self._delete(conn, doomed, old_clips)
+        report = RetentionReport(len(doomed), len(old_clips), freed, total)
+        if doomed or old_clips:
+            log.info("retention", extra={"fields": {**report.__dict__}})
+        return report
+
+    def _camera_of_clip(self, clip: _Clip) -> RecordConfig:
+        return self._config(clip.path.split("/")[1] if clip.path.count("/") >= 2 else "")
+
+    def _clips(self, conn) -> list[_Clip]:
+        out = []
+        for event_id, clip, end_ts in conn.execute("SELECT event_id, clip, end_ts FROM events WHERE clip IS NOT NULL"):
+            try:
+                size = resolve_inside(self.storage_dir, clip).stat().st_size
+            except (UnsafePath, OSError):
+                size = 0
+            out.append(_Clip(event_id, clip, end_ts or 0.0, size))
+        return out
+
+    def _delete(self, conn, segments: list[SegmentRow], clips: list[_Clip]) -> int:
+        freed = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for segment in segments:
+                freed += self._unlink(segment.path)
+                store.delete_segment(conn, segment.path)
+            for clip in clips:
+                freed += self._unlink(clip.path)
+                conn.execute("UPDATE events SET clip = NULL WHERE event_id = ?", (clip.event_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return freed
+
+    def _unlink(self, relative: str) -> int:
+        try:
+            path = resolve_inside(self.storage_dir, relative)
+        except UnsafePath as error:
+            log.error("retention refused a path from the index: %s", error)
+            return 0
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            return size
+        except FileNotFoundError:
+            return 0
+
+
+class RetentionLoop:
+    """Runs retention every `every_s` on a thread of the supervisor; the first run happens at start."""
+
+    def __init__(self, retention: Retention, every_s: float):
+        self.retention = retention
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10.0)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.retention.run_once()
+            except Exception:  # the next pass may succeed (a locked index, a file in use)
+                log.exception("retention pass failed")
+            if self._stop.wait(self.every_s):
+                return

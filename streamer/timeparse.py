@@ -1,0 +1,46 @@
+"""Times on the command line: ISO 8601 (a time without offset is in the configured zone), epoch seconds,
+`now`, and relative forms: `-10m` is ten minutes ago; `+30s` is thirty seconds after a base (an --end after --start)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, tzinfo
+
+_RELATIVE = re.compile(r"^([+-])\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|weeks?)$", re.IGNORECASE)
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_EPOCH_MIN = 100_000_000  # 1973: smaller numbers are not meant as epoch seconds
+
+
+class TimeFormatError(ValueError):
+    pass
+
+
+def parse_time(text: str, tz: tzinfo, now: float | None = None, base: float | None = None) -> float:
+    """Epoch seconds. `base` is what a `+N` offset counts from (default: now)."""
+    now = time.time() if now is None else now
+    value = text.strip()
+    if not value:
+        raise TimeFormatError("empty time")
+    if value.lower() == "now":
+        return now
+    relative = _RELATIVE.match(value)
+    if relative:
+        sign, amount, unit = relative.groups()
+        seconds = float(amount) * _UNIT_S[unit[0].lower()]
+        return (now - seconds) if sign == "-" else ((base if base is not None else now) + seconds)
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        epoch = float(value)
+        if epoch < _EPOCH_MIN:
+            raise TimeFormatError(f"{value!r} is too small for epoch seconds; write a date (ISO 8601) or e.g. -10m")
+        return epoch
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "T", 1) if re.match(r"\d{4}-\d\d-\d\d \d", value) else value)
+    except ValueError:
+        raise TimeFormatError(
+            f"cannot read time {value!r}: use ISO 8601 (2026-11-21T14:03:00, with or without offset), "
+            "epoch seconds, 'now', or relative forms like -10m, -2h, -1d"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.timestamp()
