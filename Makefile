@@ -36,6 +36,7 @@ test: system-deps models samples
 bench: models samples
 	$(BIN)/python scripts/bench_pipeline.py data/samples/bikes.mp4
 	$(BIN)/python scripts/bench_alerts.py data/samples/bikes.mp4
+	$(BIN)/python scripts/bench_recording.py data/samples/bikes.mp4
 
 clean:
-	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/index.sqlite3* .pytest_cache

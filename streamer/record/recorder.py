@@ -48,13 +48,14 @@ StateListener = Callable[[RecorderState, str], None]
 
 class Recorder:
     def __init__(self, storage_dir: Path, camera: str, config: RecordConfig, min_free_bytes: int, live: bool,
-                 on_state: StateListener | None = None):
+                 on_state: StateListener | None = None, remux_codecs: frozenset[str] = REMUX_CODECS):
         self.storage_dir = storage_dir
         self.camera = camera
         self.config = config
         self.min_free_bytes = min_free_bytes
         self.live = live
         self.on_state = on_state
+        self.remux_codecs = remux_codecs  # the benchmark passes none, to measure the re-encode path on H.264
         self.state = RecorderState.WAITING
         self.windows = EventWindows(config.pre_roll_s, config.post_roll_s)
         self.conn = db.connect(storage_dir)
@@ -146,7 +147,7 @@ class Recorder:
         self._close_segment()
         self._template = template
         self._decoder = None
-        if template.codec not in REMUX_CODECS:
+        if template.codec not in self.remux_codecs:
             self._decoder = PacketDecoder(template)
             log.warning("recording by re-encoding to H.264: MP4 players do not take %s", template.codec,
                         extra={"fields": {"camera": self.camera, "codec": template.codec}})
