@@ -78,6 +78,10 @@ def test_pts_that_jump_back_start_a_new_segment_and_time_keeps_going(tmp_path: P
     assert second.start_ts == pytest.approx(first.end_ts, abs=FRAME_S)  # continues, never goes back in time
     assert first.duration_s == pytest.approx(3.0, abs=FRAME_S) and second.duration_s == pytest.approx(3.0, abs=FRAME_S)
     assert [len(decoded_pts(tmp_path / "store" / s.path)) for s in segments] == [75, 75]
+    conn = db.connect(tmp_path / "store")
+    (jump,) = store.gaps_of(conn, "cam")
+    conn.close()
+    assert "jumped back" in jump.reason and jump.end_ts - jump.start_ts == pytest.approx(0.0, abs=FRAME_S)
 
 
 def test_codec_mp4_players_do_not_take_is_reencoded_to_h264(tmp_path: Path, caplog) -> None:

@@ -157,7 +157,7 @@ class Recorder:
             return
         if packet.jump:
             self._close_segment()
-            self._gap(packet.wall_ts, packet.jump)
+            self._gap(packet.wall_ts, packet.jump, always=True)
         if self._paused_since is not None and not self._resume(packet):
             return
         if self._decoder is not None:
@@ -228,9 +228,10 @@ class Recorder:
         log.info("recorder resumed", extra={"fields": {"camera": self.camera}})
         return True
 
-    def _gap(self, wall_ts: float, reason: str) -> None:
-        """Record the hole between the last closed segment and this packet, when there is one."""
-        if self._last_end_ts is not None and wall_ts - self._last_end_ts > min(self.config.max_gap_s, 0.5):
+    def _gap(self, wall_ts: float, reason: str, always: bool = False) -> None:
+        """Record the hole between the last closed segment and this packet, when there is one; a PTS jump is
+        recorded even when the timeline made it seamless (a jump back), so it can be found later."""
+        if self._last_end_ts is not None and (always or wall_ts - self._last_end_ts > min(self.config.max_gap_s, 0.5)):
             store.insert_gap(self.conn, GapRow(self.camera, self._last_end_ts, wall_ts, reason))
             log.info("recording gap", extra={"fields": {"camera": self.camera, "seconds": round(wall_ts - self._last_end_ts, 3), "reason": reason}})
         self._last_end_ts = None
