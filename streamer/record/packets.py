@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
@@ -44,6 +45,30 @@ class EncodedPacket:
     is_keyframe: bool
     wall_ts: float  # wall clock of the frame this packet carries (DESIGN.md section 2)
     jump: str | None = None  # set on the first packet after a PTS discontinuity: why the timeline broke
+
+
+class WallsByPts:
+    """The wall-clock time of recent packets by their PTS, so that a frame a decoder hands out later (threads,
+    reordering) takes the time of the packet that carried it. Repeated PTS (a file whose clock restarted) are
+    taken in order; the oldest entries are forgotten beyond `remembered`."""
+
+    def __init__(self, remembered: int = 512):
+        self.remembered = remembered
+        self._walls: OrderedDict[int, deque[float]] = OrderedDict()
+
+    def remember(self, pts: int, wall_ts: float) -> None:
+        self._walls.setdefault(pts, deque()).append(wall_ts)
+        while len(self._walls) > self.remembered:
+            self._walls.popitem(last=False)
+
+    def take(self, pts: int) -> float | None:
+        walls = self._walls.get(pts)
+        if not walls:
+            return None
+        wall_ts = walls.popleft()
+        if not walls:
+            del self._walls[pts]
+        return wall_ts
 
 
 class PacketTap(Protocol):

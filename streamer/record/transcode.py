@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import av
 
-from streamer.record.packets import EncodedPacket, StreamTemplate
+from streamer.record.packets import EncodedPacket, StreamTemplate, WallsByPts
 
 
 class PacketDecoder:
-    _REMEMBERED = 256
-
     def __init__(self, template: StreamTemplate):
         self.template = template
         self._context = av.CodecContext.create(template.codec, "r")
@@ -19,19 +15,17 @@ class PacketDecoder:
         if extradata:
             self._context.extradata = extradata
         self._context.width, self._context.height = template.width, template.height
-        self._walls: OrderedDict[int, float] = OrderedDict()
+        self._walls = WallsByPts(remembered=256)
 
     def decode(self, packet: EncodedPacket) -> list[tuple[av.VideoFrame, float]]:
-        self._walls[packet.pts] = packet.wall_ts
-        while len(self._walls) > self._REMEMBERED:
-            self._walls.popitem(last=False)
+        self._walls.remember(packet.pts, packet.wall_ts)
         raw = av.Packet(packet.data)
         raw.pts, raw.dts, raw.time_base = packet.pts, packet.dts, self.template.time_base
         out = []
         for frame in self._context.decode(raw):
             if frame.pts is None:
                 continue
-            wall_ts = self._walls.pop(frame.pts, None)
+            wall_ts = self._walls.take(frame.pts)
             if wall_ts is None:
                 wall_ts = packet.wall_ts + float((frame.pts - packet.pts) * self.template.time_base)
             out.append((frame, wall_ts))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from av.video.stream import VideoStream
 
 from streamer.config.cameras import CameraConfig, SourceKind
 from streamer.frame import Frame
-from streamer.record.packets import EncodedPacket, PacketTap, StreamTemplate
+from streamer.record.packets import EncodedPacket, PacketTap, StreamTemplate, WallsByPts
 from streamer.redact import scrub
 from streamer.source.opening import SourceOpenError, open_container, recorded_start_ts
 from streamer.source.state import SourceState, SourceStateMachine, StateListener
@@ -220,12 +219,10 @@ class _PacketStamper:
     packet that carried it; so frames and recorded packets agree, and the timeline's jump handling sees the
     stream in order even though a threaded decoder hands frames out late."""
 
-    _REMEMBERED = 512
-
     def __init__(self, clock: Callable[[float, float], float], timeline: MediaTimeline):
         self.clock = clock
         self.timeline = timeline
-        self._walls: OrderedDict[int, deque[float]] = OrderedDict()
+        self._walls = WallsByPts()
 
     def packet(self, packet: av.Packet, time_base, received_at: float, tap: PacketTap | None) -> None:
         if packet.pts is None or not packet.size:
@@ -233,17 +230,12 @@ class _PacketStamper:
         dts = packet.dts if packet.dts is not None else packet.pts
         placed, jump = self.timeline.place(float(packet.pts * time_base), float(dts * time_base), received_at)
         wall_ts = self.clock(placed, received_at)
-        self._walls.setdefault(packet.pts, deque()).append(wall_ts)
-        while len(self._walls) > self._REMEMBERED:
-            self._walls.popitem(last=False)
+        self._walls.remember(packet.pts, wall_ts)
         if tap is not None:
             tap.put(EncodedPacket(bytes(packet), packet.pts, dts, packet.duration or 0, packet.is_keyframe, wall_ts, jump))
 
     def frame(self, pts: int, pts_s: float, received_at: float) -> float:
-        walls = self._walls.get(pts)
-        if walls:
-            wall_ts = walls.popleft()
-            if not walls:
-                del self._walls[pts]
+        wall_ts = self._walls.take(pts)
+        if wall_ts is not None:
             return wall_ts
         return self.clock(pts_s + self.timeline.offset_s, received_at)
