@@ -23,7 +23,10 @@ def test_real_video_is_remuxed_into_segments_that_play_and_add_up(tmp_path: Path
         stream = source.streams.video[0]
         keyframes = [float(p.pts * stream.time_base) for p in source.demux(stream) if p.is_keyframe]
         source_frames = stream.frames
-    _, segments = record(tmp_path, bikes_mp4, segment_s=2.0)
+    states: list = []
+    _, segments = record(tmp_path, bikes_mp4, segment_s=2.0, states=states)
+    assert states[-1] == (RecorderState.STOPPED, f"stream over: {len(segments)} segments, "
+                          f"{sum(s.bytes for s in segments) / 1e6:.1f} MB, 0 packets dropped")
     # a segment is cut at the first keyframe at least 2 s after its start: bikes.mp4 has keyframes at 0, 1.2, 3.04…
     expected_starts = [0.0]
     for key in keyframes:

@@ -131,7 +131,8 @@ class Recorder:
                     self._close_segment()
             self._close_segment()
             self._judge_pending(math.inf)
-            self._set_state(RecorderState.STOPPED, "stream over")
+            self._set_state(RecorderState.STOPPED, f"stream over: {self.segments_written} segments, "
+                            f"{self.bytes_written / 1e6:.1f} MB, {self.dropped_packets} packets dropped")
         except Exception as error:  # a recorder bug must not take the live path down with it
             log.exception("recorder failed", extra={"fields": {"camera": self.camera}})
             self._set_state(RecorderState.FAILED, f"{type(error).__name__}: {error}")
@@ -168,9 +169,7 @@ class Recorder:
         if segment is None or (packet.is_keyframe and packet.wall_ts - segment.start_ts >= self.config.segment_s):
             if not packet.is_keyframe:
                 return  # a segment must start with a keyframe
-            self._close_segment()
-            self._gap(packet.wall_ts, "stream restarted")
-            segment = self._open(lambda: SegmentFile(self.storage_dir, self.camera, self._template, packet), packet.wall_ts)
+            segment = self._next_segment(lambda: SegmentFile(self.storage_dir, self.camera, self._template, packet), packet.wall_ts)
             if segment is None:
                 return
         if segment.last_dts is not None and packet.dts <= segment.last_dts:
@@ -180,14 +179,15 @@ class Recorder:
     def _write_frame(self, frame: av.VideoFrame, wall_ts: float) -> None:
         segment = self._segment
         if segment is None or wall_ts - segment.start_ts >= self.config.segment_s:
-            self._close_segment()
-            self._gap(wall_ts, "stream restarted")
-            segment = self._open(lambda: TranscodedSegmentFile(self.storage_dir, self.camera, self._template, frame, wall_ts), wall_ts)
+            segment = self._next_segment(lambda: TranscodedSegmentFile(self.storage_dir, self.camera, self._template, frame, wall_ts), wall_ts)
             if segment is None:
                 return
         self._guard(lambda: segment.write_frame(frame, wall_ts), wall_ts)  # type: ignore[attr-defined]
 
-    def _open(self, make: Callable[[], SegmentFile], wall_ts: float) -> SegmentFile | None:
+    def _next_segment(self, make: Callable[[], SegmentFile], wall_ts: float) -> SegmentFile | None:
+        """Close the segment being written, record the hole before this one if any, and open the next."""
+        self._close_segment()
+        self._gap(wall_ts, "stream restarted")
         free = shutil.disk_usage(self.storage_dir).free
         if free < self.min_free_bytes:
             self._pause(wall_ts, f"disk full: {free / 1e9:.2f} GB free, below storage.min_free {self.min_free_bytes / 1e9:.2f} GB")

@@ -58,10 +58,13 @@ class SegmentFile:
         out.stream = self._stream
         self._container.mux(out)
         if self.last_dts is not None and packet.dts > self.last_dts:
-            step = float((packet.dts - self.last_dts) * self.template.time_base)
-            self._frame_s = step if self._frame_s is None else min(self._frame_s, step)
+            self._frame_step(float((packet.dts - self.last_dts) * self.template.time_base))
         self._count(packet.wall_ts, packet.duration * self.template.time_base if packet.duration else None)
         self.last_dts = packet.dts
+
+    def _frame_step(self, step_s: float) -> None:
+        """The shortest step between consecutive frames is the frame interval."""
+        self._frame_s = step_s if self._frame_s is None else min(self._frame_s, step_s)
 
     def _count(self, wall_ts: float, duration: Fraction | float | None) -> None:
         """The segment ends one frame after its last frame; a muxer that stretched the frame before a hole
@@ -121,8 +124,7 @@ class TranscodedSegmentFile(SegmentFile):
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         if self.frames and wall_ts > self._last_wall:
-            step = wall_ts - self._last_wall
-            self._frame_s = step if self._frame_s is None else min(self._frame_s, step)
+            self._frame_step(wall_ts - self._last_wall)
         self._last_wall = wall_ts
         self._count(wall_ts, None)
 
