@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from streamer.alerts.payload import json_schema
-from streamer.index import db
+from streamer.index import db, store
 from tests.helpers.recording import START_TS, decoded_pts
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.rtsp import free_port
@@ -78,6 +78,7 @@ def test_run_publishes_schema_valid_alerts_that_tail_prints(tmp_path: Path, mode
     conn = db.connect(tmp_path / "data")
     indexed = {row["event_id"]: row["clip"] for row in conn.execute("SELECT event_id, clip FROM events")}
     assert indexed == clips  # every event in the index has its playable clip
+    assert all(store.event_states(conn, event_id) == ["new", "end", "update"] for event_id in indexed)  # the history
     conn.close()
     first = alerts[0]
     assert first["start_iso"].startswith("2026-11-21T09:00:0")  # file start_time + PTS, not the time of the run

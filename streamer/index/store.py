@@ -90,14 +90,6 @@ def event_states(conn: sqlite3.Connection, event_id: str) -> list[str]:
     return [row[0] for row in conn.execute("SELECT state FROM event_states WHERE event_id = ? ORDER BY seq", (event_id,))]
 
 
-def events_between(conn: sqlite3.Connection, start_ts: float, end_ts: float, camera: str | None = None) -> list[sqlite3.Row]:
-    sql = "SELECT * FROM events WHERE start_ts < ? AND COALESCE(end_ts, start_ts) >= ?"
-    args: tuple = (end_ts, start_ts)
-    if camera:
-        sql, args = sql + " AND camera = ?", args + (camera,)
-    return list(conn.execute(sql + " ORDER BY start_ts", args))
-
-
 def event_windows(conn: sqlite3.Connection, camera: str | None = None) -> list[tuple[str, float, float | None]]:
     """(camera, start, end) of every event; retention keeps the segments around them."""
     sql, args = "SELECT camera, start_ts, end_ts FROM events", ()

@@ -26,7 +26,6 @@ class IndexWriter:
         self.conn = db.connect(storage_dir)
         self._queue: queue.Queue[Write | None] = queue.Queue()
         self.dropped_track_rows = 0
-        self.written = 0
         self._thread = threading.Thread(target=self._run, name=f"index-{name}", daemon=True)
         self._thread.start()
 
@@ -41,9 +40,6 @@ class IndexWriter:
             return
         self._queue.put(lambda conn: store.insert_track_seconds(conn, rows))
 
-    def call(self, write: Write) -> None:
-        self._queue.put(write)
-
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything handed over so far is committed."""
         done = threading.Event()
@@ -54,6 +50,8 @@ class IndexWriter:
         self._queue.put(None)
         self._thread.join(timeout_s)
         self.conn.close()
+        if self.dropped_track_rows:
+            log.warning("index fell behind; track summary rows dropped", extra={"fields": {"rows": self.dropped_track_rows}})
 
     def _run(self) -> None:
         while True:
@@ -85,7 +83,6 @@ class IndexWriter:
             for write in batch:
                 write(self.conn)
             self.conn.execute("COMMIT")
-            self.written += len(batch)
         except sqlite3.Error as error:
             log.error("index write failed: %s", error, extra={"fields": {"rows": len(batch)}})
             try:

@@ -29,7 +29,6 @@ class EventClipper:
         self.recorder = recorder
         self.config = config
         self.on_clip = on_clip
-        self.written = 0
         self._jobs: queue.Queue[Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"clips-{recorder.camera}", daemon=True)
         self._thread.start()
@@ -68,7 +67,6 @@ class EventClipper:
         conn.execute("BEGIN IMMEDIATE")
         store.set_event_clip(conn, event.event_id, relative)
         conn.execute("COMMIT")
-        self.written += 1
         log.info("event clip written", extra={"fields": {
             "event_id": event.event_id, "path": relative, "seconds": round(clip.end_ts - clip.first_ts, 2), "segments": clip.segments}})
         self.on_clip(event, relative)

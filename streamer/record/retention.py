@@ -31,6 +31,7 @@ class RetentionReport:
 @dataclass(frozen=True)
 class _Clip:
     event_id: str
+    camera: str
     path: str
     end_ts: float
     bytes: int
@@ -68,7 +69,7 @@ class Retention:
             else:
                 (protected if is_event else plain).append(segment)
         clips = self._clips(conn)
-        old_clips = [c for c in clips if c.end_ts < now - self._camera_of_clip(c).event_retain_days * DAY_S]
+        old_clips = [c for c in clips if c.end_ts < now - self._config(c.camera).event_retain_days * DAY_S]
         clips = [c for c in clips if c not in old_clips]
         total = sum(s.bytes for s in plain + protected) + sum(c.bytes for c in clips)
         if self.max_bytes is not None:
@@ -92,17 +93,14 @@ class Retention:
             log.info("retention", extra={"fields": {**report.__dict__}})
         return report
 
-    def _camera_of_clip(self, clip: _Clip) -> RecordConfig:
-        return self._config(clip.path.split("/")[1] if clip.path.count("/") >= 2 else "")
-
     def _clips(self, conn) -> list[_Clip]:
         out = []
-        for event_id, clip, end_ts in conn.execute("SELECT event_id, clip, end_ts FROM events WHERE clip IS NOT NULL"):
+        for event_id, camera, clip, end_ts in conn.execute("SELECT event_id, camera, clip, end_ts FROM events WHERE clip IS NOT NULL"):
             try:
                 size = resolve_inside(self.storage_dir, clip).stat().st_size
             except (UnsafePath, OSError):
                 size = 0
-            out.append(_Clip(event_id, clip, end_ts or 0.0, size))
+            out.append(_Clip(event_id, camera, clip, end_ts or 0.0, size))
         return out
 
     def _delete(self, conn, segments: list[SegmentRow], clips: list[_Clip]) -> int:
