@@ -4,7 +4,8 @@ Remux (default): packets are copied from the last keyframe at or before `start`;
 so that `start` is zero, and the MP4 muxer writes an edit list that hides the frames before it. Players that
 honour edit lists (browsers, VLC, ffmpeg, PyAV) start at `start`; a player that ignores them shows at most one
 GOP earlier. With `annotate`, frames are decoded, boxes and track ids from the per-second track summary are
-drawn, and the clip is re-encoded from exactly `start`.
+drawn, and the clip is re-encoded (by the same writer as `--save-annotated`) from the first frame at or after
+`start`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import av
 import numpy as np
 import supervision as sv
 
-from streamer.annotate import annotate as draw_tracks
 from streamer.config.cameras import ZoneConfig
 from streamer.frame import Frame, TrackedFrame
 from streamer.index import store
 from streamer.index.rows import SegmentRow, TrackSecond
+from streamer.runtime.annotated_writer import AnnotatedVideoWriter
 from streamer.storage import resolve_inside
 
 CLIP_OPTIONS = {"movflags": "+faststart"}  # moov first: a browser starts playing before the whole file arrives
@@ -129,61 +130,40 @@ def _write_annotated(packets, out: Path, camera: str, start_ts: float, end_ts: f
     by_second: dict[int, list[TrackSecond]] = {}
     for row in tracks:
         by_second.setdefault(row.second, []).append(row)
-    time_base = Fraction(1, 1000)
-    written, first_ts, last_ts, last_pts = 0, 0.0, 0.0, -1
-    with av.open(str(out), mode="w", format="mp4", options=dict(CLIP_OPTIONS)) as container:
-        target = None
-        origin = 0.0
-        for item, stream in packets:
-            if item is not None:
-                origin = item.pts_ts - float(item.packet.pts * item.time_base)
-            for frame in stream.codec_context.decode(item.packet if item is not None else None):
-                wall = origin + float(frame.pts * stream.time_base)
-                if not start_ts <= wall < end_ts:
-                    continue
-                image = frame.to_ndarray(format="bgr24")
-                if target is None:
-                    target = _annotated_stream(container, image.shape, stream)
-                    first_ts = wall
-                image = _draw(camera, image, wall, by_second.get(int(wall), []), zones)
-                video = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
-                last_pts = max(round((wall - start_ts) / time_base), last_pts + 1)
-                video.pts, video.time_base = last_pts, time_base
-                for packet in target.encode(video):
-                    container.mux(packet)
-                written, last_ts = written + 1, wall
-        if target is not None:
-            for packet in target.encode(None):
-                container.mux(packet)
-    return written, first_ts, last_ts
+    writer: AnnotatedVideoWriter | None = None
+    first_ts = last_ts = origin = 0.0
+    for item, stream in packets:
+        if item is not None:
+            origin = item.pts_ts - float(item.packet.pts * item.time_base)
+        for frame in stream.codec_context.decode(item.packet if item is not None else None):
+            wall = origin + float(frame.pts * stream.time_base)
+            if not start_ts <= wall < end_ts:
+                continue
+            if writer is None:
+                rate = stream.average_rate or stream.guessed_rate or 25
+                writer, first_ts = AnnotatedVideoWriter(out, zones, float(rate)), wall
+            image = frame.to_ndarray(format="bgr24")
+            writer.write(TrackedFrame(Frame(camera, 0, wall - start_ts, wall, image), _detections(by_second.get(int(wall), []))))
+            last_ts = wall
+    if writer is None:
+        return 0, 0.0, 0.0
+    writer.close()
+    return writer.frames_written, first_ts, last_ts
 
 
-def _annotated_stream(container, shape, source_stream):
-    rate = source_stream.average_rate or source_stream.guessed_rate or 25
-    stream = container.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
-    stream.height, stream.width = (shape[0] // 2) * 2, (shape[1] // 2) * 2
-    stream.pix_fmt = "yuv420p"
-    stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
-    stream.options = {"preset": "veryfast", "crf": "23"}
-    return stream
-
-
-def _draw(camera: str, image: np.ndarray, wall: float, rows: list[TrackSecond], zones: dict[str, ZoneConfig]) -> np.ndarray:
+def _detections(rows: list[TrackSecond]) -> sv.Detections:
     """Boxes move once a second: the summary keeps one box per track and second."""
-    if rows:
-        detections = sv.Detections(
-            xyxy=np.array([row.box for row in rows], dtype=np.float32),
-            confidence=np.array([row.confidence for row in rows], dtype=np.float32),
-            class_id=np.zeros(len(rows), dtype=int),
-            tracker_id=np.array([row.track_id for row in rows]),
-            data={"class_name": np.array([row.label for row in rows])},
-        )
-    else:
+    if not rows:
         detections = sv.Detections.empty()
         detections.tracker_id = np.array([], dtype=int)
-    drawn = draw_tracks(TrackedFrame(Frame(camera, 0, 0.0, wall, image), detections), zones)
-    height, width = (drawn.shape[0] // 2) * 2, (drawn.shape[1] // 2) * 2
-    return np.ascontiguousarray(drawn[:height, :width])
+        return detections
+    return sv.Detections(
+        xyxy=np.array([row.box for row in rows], dtype=np.float32),
+        confidence=np.array([row.confidence for row in rows], dtype=np.float32),
+        class_id=np.zeros(len(rows), dtype=int),
+        tracker_id=np.array([row.track_id for row in rows]),
+        data={"class_name": np.array([row.label for row in rows])},
+    )
 
 
 def _nothing_recorded(conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float) -> str:
