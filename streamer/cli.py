@@ -296,8 +296,9 @@ def clip_export(
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(loaded.timezone)
+    how = "annotated, re-encoded" if annotate else f"remuxed from the keyframe at {iso_time(clip.first_ts, tz)}"
     typer.echo(f"{clip.path}: {camera} {iso_time(max(clip.first_ts, start_ts), tz)} to {iso_time(clip.end_ts, tz)} "
-               f"({clip.packets} frames from {clip.segments} segment(s), {'annotated' if annotate else 'remuxed'}, "
+               f"({clip.packets} {'frames' if annotate else 'packets'} from {clip.segments} segment(s), {how}, "
                f"{clock.perf_counter() - started:.2f} s)")
 
 
