@@ -29,8 +29,10 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     from streamer.runtime.track_summary import TrackSummarySink
 
     index = IndexWriter(options.storage_dir, name)
-    publisher = target.publisher(f"alerts-{name}") if target is not None else None  # delivers an earlier run's spool too
-    health = HealthReporter(publisher, target.streams) if publisher is not None and target is not None else None
+    health = None
+    if target is not None:
+        publisher = target.publisher(f"alerts-{name}")  # started even without rules: it delivers an earlier run's spool
+        health = HealthReporter(publisher, target.streams)
 
     def on_recorder_state(state: RecorderState, reason: str) -> None:
         if health is not None:
@@ -41,7 +43,7 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
         recorder = Recorder(options.storage_dir, name, camera.record, options.min_free_bytes,
                             live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state)
     sinks: list = [TrackSummarySink(name, index)]
-    if publisher is not None and target is not None:
+    if target is not None:
         sinks.append(AlertSink(name, camera, options.storage_dir, publisher, target.streams, ZoneInfo(options.timezone),
                                index=index, recorder=recorder))
     sinks.append(_Closing(index))
