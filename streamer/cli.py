@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from streamer import assets
+from streamer.cli_vlm import register as register_vlm_commands
 from streamer.config import ConfigError, StreamerConfig, load_config
 from streamer.logs import setup_logging
 
@@ -24,6 +25,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(samples_app, name="samples")
 app.add_typer(clip_app, name="clip")
 app.add_typer(recordings_app, name="recordings")
+register_vlm_commands(app)
 
 EXIT_CONFIG = 2
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
@@ -93,6 +95,7 @@ def run(
         timezone=loaded.timezone,
         stats_interval_s=loaded.logging.stats_interval_s,
         save_annotated=save_annotated.resolve() if save_annotated else None,
+        vlm=loaded.vlm,
     )
     target, embedded = resolve_target(loaded.storage_dir, loaded.redis)
     try:
@@ -100,9 +103,16 @@ def run(
     except SpoolBusy as error:
         typer.echo(f"error: {error}: is another `streamer run` using storage_dir {loaded.storage_dir}?", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
+    pool = None
+    if loaded.vlm is not None and loaded.vlm.workers:
+        from streamer.vlm.pool import WorkerPool
+
+        pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
     try:
         code = Supervisor(loaded, options, selected, target, health).run()
     finally:
+        if pool is not None:
+            pool.drain_and_stop()
         health.close()
         if embedded is not None:
             embedded.stop()

@@ -57,7 +57,12 @@ def test_invalid_payloads_are_refused_before_sending(change: dict, message: str)
 
 def test_subscribers_schema_accepts_fields_added_later_but_not_broken_ones() -> None:
     schema = json.loads(json_schema())
-    jsonschema.validate({**VALID, "vlm": {"start_ts": START}}, schema)  # a later optional field
+    jsonschema.validate({**VALID, "added_later": {"start_ts": START}}, schema)  # a later optional field
+    vlm = {"status": "answered", "model": "m", "job_id": "j", "window_start_ts": START, "window_end_ts": START + 9,
+           "latency_s": 1.5, "attempts": 1, "added_later": True}
+    jsonschema.validate({**VALID, "vlm": vlm}, schema)  # unknown fields inside known objects too
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**VALID, "vlm": {**vlm, "status": "maybe"}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**VALID, "state": "started"}, schema)
     with pytest.raises(jsonschema.ValidationError):

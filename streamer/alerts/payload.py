@@ -45,6 +45,28 @@ class AlertSource(BaseModel):
     zone: str | None = Field(None, description="The zone the rule watches, when it has one.")
 
 
+class VlmSummary(BaseModel):
+    """What the VLM said about the event; set on the `update` its answer produces (and kept on later messages)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    status: Literal["answered", "invalid", "failed"] = Field(
+        description="answered: a valid verdict; invalid: no valid answer after a retry; failed: the job went to the dead letters.")
+    model: str = Field(min_length=1)
+    job_id: str = Field(min_length=1)
+    window_start_ts: float = Field(gt=0, description="The clip the VLM saw, epoch seconds.")
+    window_end_ts: float = Field(gt=0)
+    label: str | None = Field(None, description="The VLM's own words for what happens.")
+    start_ts: float | None = Field(None, gt=0, description="When the VLM says it starts, epoch seconds.")
+    start_iso: str | None = None
+    end_ts: float | None = Field(None, gt=0)
+    end_iso: str | None = None
+    bbox_xyxy: tuple[float, float, float, float] | None = Field(None, description="The VLM's box, source-frame pixels.")
+    track_id: int | None = Field(None, description="The track that box overlaps most (IoU ≥ 0.3).")
+    latency_s: float = Field(ge=0, description="From the job's creation to the answer.")
+    attempts: int = Field(ge=1)
+    error: str | None = None
+
+
 class AlertPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="streamer alert", use_enum_values=True)
 
@@ -69,6 +91,7 @@ class AlertPayload(BaseModel):
     clip: str | None = Field(description="The event's MP4 (pre- to post-roll), relative to the storage folder; "
                              "set in an `update` sent once the event has ended and its clip is written.")
     source: AlertSource
+    vlm: VlmSummary | None = Field(None, description="The VLM's finding; absent or null until it answered.")
 
     @model_validator(mode="after")
     def _times_agree(self) -> "AlertPayload":
@@ -90,15 +113,19 @@ class AlertPayload(BaseModel):
         return self.model_dump_json()
 
 
-def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None, clip: str | None = None) -> AlertPayload:
-    """An `Event` (streamer.events.event) as the payload subscribers receive; no VLM yet, so `unverified`."""
+def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None, clip: str | None = None,
+                     verification: Verification = Verification.UNVERIFIED) -> AlertPayload:
+    """An `Event` (streamer.events.event) as the payload subscribers receive: `pending` when a VLM job will
+    answer, `unverified` without a VLM. Times are rounded to the millisecond the ISO strings show."""
+    start = round(event.start_ts, 3)
+    end = None if event.end_ts is None else round(event.end_ts, 3)
     return AlertPayload(
         event_id=event.event_id, camera=event.camera, type=event.type, state=event.state.value, label=event.label,
-        track_id=event.track_id, start_ts=event.start_ts, start_iso=iso_time(event.start_ts, tz),
-        end_ts=event.end_ts, end_iso=iso_time(event.end_ts, tz) if event.end_ts is not None else None,
+        track_id=event.track_id, start_ts=start, start_iso=iso_time(start, tz),
+        end_ts=end, end_iso=None if end is None else iso_time(end, tz),
         confidence=round(min(1.0, max(0.0, event.confidence)), 4),
         bbox_xyxy=tuple(round(value, 1) for value in event.bbox_xyxy), frame_wh=event.frame_wh,
-        verification=Verification.UNVERIFIED, risk_level=None, description=None, snapshot=snapshot, clip=clip,
+        verification=verification, risk_level=None, description=None, snapshot=snapshot, clip=clip,
         source=AlertSource(rule=event.rule, model=model, signal=event.signal, zone=event.zone),
     )
 
@@ -119,6 +146,9 @@ def json_schema() -> str:
     later versions add optional fields (the VLM's findings) without bumping schema_version."""
     schema = AlertPayload.model_json_schema()
     schema["additionalProperties"] = True
+    for definition in schema.get("$defs", {}).values():
+        if definition.get("type") == "object":
+            definition["additionalProperties"] = True
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["description"] = (__doc__ or "").strip().splitlines()[0] + " Ignore fields you do not know."
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -1,8 +1,9 @@
 """Delivery from the spool to Redis streams, on a thread of its own, so the live path never waits on Redis.
 
-Each message goes out through one Lua script that sets its dedupe key (SET NX) and, only if the key was new,
-XADDs it to every stream it belongs to. The script runs atomically, so a message re-sent after a timeout or
-a crash is dropped by Redis itself: exactly once per message id, in spool order.
+Each message goes out through one Lua script (`deliver_script`) that sets its dedupe key (SET NX) and, only if
+the key was new, merges it with the event's state and XADDs it to every stream it belongs to. The script runs
+atomically, so a message re-sent after a timeout or a crash is dropped by Redis itself: exactly once per
+message id, in spool order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 import redis
 from redis.exceptions import AuthenticationError, AuthorizationError
 
+from streamer.alerts import deliver_script
 from streamer.alerts.spool import Spool, SpoolRecord
 from streamer.redact import redact_url
 from streamer.source.timing import Backoff
@@ -24,17 +26,6 @@ log = logging.getLogger("streamer.alerts")
 BATCH = 200
 STILL_DOWN_LOG_S = 60.0
 
-_PUBLISH_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
-  local first = false
-  for i = 2, #KEYS do
-    local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[1])
-    if not first then first = id end
-  end
-  return first
-end
-return false
-"""
 
 
 def connect(url: str, timeout_s: float) -> redis.Redis:
@@ -128,8 +119,9 @@ class Publisher:
         client = self._connected()
         pipe = client.pipeline(transaction=False)
         for record, _ in batch:
-            keys = [f"{self.prefix}:delivered:{record.id}", *record.streams]
-            self._script(keys=keys, args=[record.data, self.maxlen, self.dedupe_ttl_s], client=pipe)
+            keys, args = deliver_script.script_call(self.prefix, record.id, record.streams, record.data, self.maxlen,
+                                                    self.dedupe_ttl_s)
+            self._script(keys=keys, args=args, client=pipe)
         results = pipe.execute(raise_on_error=False)
         now = time.time()
         for (record, _), result in zip(batch, results):
@@ -150,7 +142,7 @@ class Publisher:
         if self._client is None:
             client = self._client_factory()
             client.ping()
-            self._client, self._script = client, client.register_script(_PUBLISH_ONCE)
+            self._client, self._script = client, client.register_script(deliver_script.SCRIPT)
         return self._client
 
     def _log_published(self, record: SpoolRecord, entry_id: bytes, now: float) -> None:

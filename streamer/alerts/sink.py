@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
 
-from streamer.alerts.payload import alert_from_event, iso_time
+from streamer.alerts.payload import Verification, alert_from_event, iso_time
 from streamer.alerts.publisher import Publisher
 from streamer.alerts.spool import SpoolRecord
 from streamer.alerts.streams import StreamNames
 from streamer.config.cameras import CameraConfig
+from streamer.config.vlm import VlmConfig
 from streamer.events.event import Event, EventState
 from streamer.events.lifecycle import EventLifecycle
 from streamer.events.snapshots import SnapshotWriter, snapshot_path
@@ -20,13 +21,16 @@ from streamer.index.rows import EventRecord
 from streamer.index.writer import IndexWriter
 from streamer.record.event_clips import EventClipper
 from streamer.record.recorder import Recorder
+from streamer.vlm.hold import AlertHold
+from streamer.vlm.sampler import VlmSampler
 
 log = logging.getLogger("streamer.events")
 
 
 class AlertSink:
     def __init__(self, name: str, camera: CameraConfig, storage_dir: Path, publisher: Publisher, streams: StreamNames,
-                 tz: tzinfo | None = None, index: IndexWriter | None = None, recorder: Recorder | None = None):
+                 tz: tzinfo | None = None, index: IndexWriter | None = None, recorder: Recorder | None = None,
+                 vlm: VlmConfig | None = None, sampler: VlmSampler | None = None, hold: AlertHold | None = None):
         self.name = name
         self.camera = camera
         self.lifecycle = EventLifecycle.for_camera(name, camera)
@@ -39,9 +43,14 @@ class AlertSink:
         self.index = index
         self.recorder = recorder
         self.clipper = EventClipper(storage_dir, recorder, camera.record, self._send_clip) if recorder else None
+        self.vlm = vlm
+        self.sampler = sampler  # the clip each event sends to the VLM
+        self.hold = hold
 
     def __call__(self, tracked: TrackedFrame) -> None:
         self._last = tracked
+        if self.sampler is not None:
+            self.sampler.add_frame(tracked)
         events = self.lifecycle.step(tracked)
         if events:
             self._send(events, tracked)
@@ -51,8 +60,12 @@ class AlertSink:
         events = self.lifecycle.close(self._last)
         if events:
             self._send(events, self._last)
+        if self.sampler is not None:
+            self.sampler.close()
         if self.clipper is not None:
             self.clipper.close()  # after the recorder closed its last segment: the clips of the last events
+        if self.hold is not None:
+            self.hold.close()
         self.publisher.close(flush_timeout_s)
 
     def _send(self, events: list[Event], tracked: TrackedFrame | None) -> None:
@@ -62,8 +75,15 @@ class AlertSink:
                 snapshot = self.snapshots.write(event, tracked)
             else:
                 snapshot = snapshot_path(event)
-            payload = alert_from_event(event, snapshot, self._model_label(event), self.tz)
-            records.append(self._record(event, payload.to_json()))
+            payload = alert_from_event(event, snapshot, self._model_label(event), self.tz,
+                                       verification=self._verification(event))
+            record = self._record(event, payload.to_json())
+            if self.hold is not None and self.hold.takes(event.type, event.event_id, event.state is EventState.NEW):
+                self.hold.add(event.event_id, record)
+            else:
+                records.append(record)
+            if self.sampler is not None:
+                self.sampler.on_event(event, record.data)
             self._track_window(event)
             self.events += event.state is EventState.NEW
             log.info("event", extra={"fields": {
@@ -93,8 +113,19 @@ class AlertSink:
     def _send_clip(self, ended: Event, clip: str) -> None:
         """From the clipper's thread: the event's clip is written; say so with an `update` of the event."""
         update = replace(ended, seq=ended.seq + 1, state=EventState.UPDATE)
-        payload = alert_from_event(update, snapshot_path(update), self._model_label(update), self.tz, clip=clip)
-        self.publisher.submit([self._record(update, payload.to_json())])
+        payload = alert_from_event(update, snapshot_path(update), self._model_label(update), self.tz, clip=clip,
+                                   verification=self._verification(update))
+        record = self._record(update, payload.to_json())
+        if self.hold is not None and self.hold.takes(update.type, update.event_id, False):
+            self.hold.add(update.event_id, record)
+        else:
+            self.publisher.submit([record])
+
+    def _verification(self, event: Event) -> Verification:
+        """`pending` until the VLM answers (Redis then merges its verdict into every later message)."""
+        if self.vlm is not None and self.vlm.verifies(event.type):
+            return Verification.PENDING
+        return Verification.UNVERIFIED
 
     def _model_label(self, event: Event) -> str:
         detect = self.camera.detect

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pipelines.registry import RuleConfig
 from streamer.config.base import Point, StrictModel
 from streamer.config.recording import RecordConfig
+from streamer.config.vlm import WatchConfig
 from streamer.redact import redact_url
 
 _LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "srt://")
@@ -105,6 +106,7 @@ class CameraConfig(StrictModel):
     zones: dict[str, ZoneConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
     record: RecordConfig = RecordConfig()
+    watch: list[WatchConfig] = Field(default_factory=list, description="Open-vocabulary prompts the VLM checks periodically.")
 
     @property
     def kind(self) -> SourceKind:

@@ -126,9 +126,12 @@ def _resolve_paths(config: StreamerConfig, base_dir: Path) -> StreamerConfig:
         name: cam.with_url(str(absolute(cam.file_path()))) if cam.kind is SourceKind.FILE else cam
         for name, cam in config.cameras.items()
     }
-    return config.model_copy(
-        update={"storage_dir": absolute(config.storage_dir), "models_dir": absolute(config.models_dir), "cameras": cameras}
-    )
+    update = {"storage_dir": absolute(config.storage_dir), "models_dir": absolute(config.models_dir), "cameras": cameras}
+    vlm = config.vlm
+    if vlm is not None and vlm.scripted is not None:
+        scripted = vlm.scripted.model_copy(update={"responses": absolute(vlm.scripted.responses)})
+        update["vlm"] = vlm.model_copy(update={"scripted": scripted})
+    return config.model_copy(update=update)
 
 
 def _check_weights(config: StreamerConfig, lines: _YamlLines) -> list[ConfigIssue]:

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from streamer.config.base import Slug, StrictModel
 from streamer.config.cameras import CameraConfig
 from streamer.config.recording import StorageConfig
 from streamer.config.redis import RedisConfig
+from streamer.config.vlm import VlmConfig
 
 
 class LoggingConfig(StrictModel):
@@ -28,6 +29,7 @@ class StreamerConfig(StrictModel):
     logging: LoggingConfig = LoggingConfig()
     redis: RedisConfig = RedisConfig()
     storage: StorageConfig = StorageConfig()
+    vlm: VlmConfig | None = Field(None, description="Qwen2.5-VL verification; omitted: alerts stay 'unverified'.")
     cameras: dict[Slug, CameraConfig] = Field(min_length=1)
 
     @field_validator("timezone")
@@ -38,6 +40,17 @@ class StreamerConfig(StrictModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone '{value}'") from None
         return value
+
+    @model_validator(mode="after")
+    def _vlm_fits_cameras(self) -> "StreamerConfig":
+        for name, camera in self.cameras.items():
+            if camera.watch and self.vlm is None:
+                raise ValueError(f"cameras.{name}.watch needs a 'vlm:' section (a backend that looks at the keyframes)")
+            # the VLM clip is sampled from the frames the detector sees
+            if self.vlm is not None and camera.detect.fps < self.vlm.sampling.fps:
+                raise ValueError(f"cameras.{name}.detect.fps ({camera.detect.fps:g}) is below vlm.sampling.fps "
+                                 f"({self.vlm.sampling.fps:g}); the VLM clip is sampled from the detected frames")
+        return self
 
     def enabled_cameras(self) -> dict[str, CameraConfig]:
         return {name: cam for name, cam in self.cameras.items() if cam.enabled}

@@ -79,6 +79,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (camera, second, track_id)
     ) WITHOUT ROWID;
     """,
+    # 2: what the VLM said about each event (one row per job); watch sightings have no event of their own before
+    """
+    CREATE TABLE vlm_findings (
+        job_id TEXT PRIMARY KEY,
+        event_id TEXT,
+        camera TEXT NOT NULL,
+        kind TEXT NOT NULL,              -- verify | watch
+        status TEXT NOT NULL,            -- answered | invalid | failed
+        verdict TEXT,                    -- confirmed | rejected
+        risk_level TEXT,
+        label TEXT,
+        description TEXT,
+        start_ts REAL,                   -- the VLM's own times, wall clock
+        end_ts REAL,
+        window_start_ts REAL NOT NULL,
+        window_end_ts REAL NOT NULL,
+        track_id INTEGER,
+        bbox_json TEXT,
+        model TEXT NOT NULL,
+        answer_text TEXT,                -- the model's raw answer, for audits
+        error TEXT,
+        answered_ts REAL NOT NULL
+    );
+    CREATE INDEX vlm_findings_by_event ON vlm_findings (event_id);
+    CREATE INDEX vlm_findings_by_camera_time ON vlm_findings (camera, window_start_ts);
+    """,
 )
 
 

@@ -73,8 +73,13 @@ def record_event(conn: sqlite3.Connection, record: EventRecord) -> None:
            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
            ON CONFLICT (event_id) DO UPDATE SET
                state = excluded.state, end_ts = excluded.end_ts, confidence = excluded.confidence,
-               bbox_json = excluded.bbox_json, verification = excluded.verification, risk_level = excluded.risk_level,
-               description = excluded.description, snapshot = excluded.snapshot,
+               bbox_json = excluded.bbox_json,
+               -- a camera message written after the VLM answered must not turn its verdict back into 'pending'
+               verification = CASE WHEN events.verification IN ('confirmed', 'rejected')
+                                    AND excluded.verification IN ('pending', 'unverified')
+                                   THEN events.verification ELSE excluded.verification END,
+               risk_level = COALESCE(excluded.risk_level, events.risk_level),
+               description = COALESCE(excluded.description, events.description), snapshot = excluded.snapshot,
                clip = COALESCE(excluded.clip, events.clip), source_json = excluded.source_json,
                payload_json = excluded.payload_json, updated_ts = excluded.updated_ts
            WHERE excluded.updated_ts >= events.updated_ts""",
@@ -113,3 +118,16 @@ def track_seconds(conn: sqlite3.Connection, camera: str, start_ts: float, end_ts
         (camera, int(start_ts) - 1, int(end_ts) + 1),
     )
     return [TrackSecond(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8]) for r in rows]
+
+
+def record_finding(conn: sqlite3.Connection, row: dict) -> None:
+    """One VLM answer (or failure); a verify job's verdict also goes onto its event's row."""
+    columns = ", ".join(row)
+    conn.execute(f"INSERT OR REPLACE INTO vlm_findings ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+    if row.get("event_id") and row.get("verdict"):
+        conn.execute("UPDATE events SET verification = ?, risk_level = ?, description = ? WHERE event_id = ?",
+                     (row["verdict"], row.get("risk_level"), row.get("description"), row["event_id"]))
+
+
+def findings_of(conn: sqlite3.Connection, event_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM vlm_findings WHERE event_id = ? ORDER BY answered_ts", (event_id,)).fetchall()

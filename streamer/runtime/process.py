@@ -44,10 +44,30 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
                             live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state)
     sinks: list = [TrackSummarySink(name, index)]
     if target is not None:
+        sampler, hold = _vlm_outputs(name, camera, options, target, publisher)
         sinks.append(AlertSink(name, camera, options.storage_dir, publisher, target.streams, ZoneInfo(options.timezone),
-                               index=index, recorder=recorder))
+                               index=index, recorder=recorder, vlm=options.vlm, sampler=sampler, hold=hold))
     sinks.append(_Closing(index))
     return sinks, recorder
+
+
+def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher):
+    """The sampler that sends each event's clip to the VLM queue, and the hold of chosen `new` alerts."""
+    if options.vlm is None:
+        return None, None
+    from streamer.alerts.publisher import connect
+    from streamer.vlm.hold import AlertHold
+    from streamer.vlm.sampler import VlmSampler
+    from streamer.vlm.submit import JobSubmitter
+
+    timeout = target.config.connect_timeout_s
+    submitter = JobSubmitter.for_redis(name, options.storage_dir, options.vlm, target.url, target.streams, timeout)
+    sampler = VlmSampler(name, camera, options.vlm, submitter, on_close=submitter.close)
+    hold = None
+    if options.vlm.hold.types:
+        hold = AlertHold(options.vlm.hold.types, options.vlm.hold.timeout_s, lambda: connect(target.url, timeout),
+                         target.config.prefix, publisher.submit)
+    return sampler, hold
 
 
 class _Closing:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from streamer.config.cameras import CameraConfig, SourceKind
+from streamer.config.vlm import VlmConfig
 from streamer.detect.detector import Detector, ModelLoadError, UltralyticsDetector
 from streamer.detect.device import choose_device
 from streamer.detect.tracker import CameraTracker
@@ -53,6 +54,7 @@ class WorkerOptions:
     stats_interval_s: float = 5.0
     save_annotated: Path | None = None
     max_batch: int = 4  # frames taken from the queue per detector call when detection falls behind
+    vlm: VlmConfig | None = None  # events are sent to the VLM job queue when set
 
 
 @dataclass

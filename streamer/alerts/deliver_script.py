@@ -1,0 +1,69 @@
+"""The one Lua script every alert goes through, from a camera worker's spool or from a VLM worker.
+
+Atomically, per message: set its dedupe key (SET NX; a re-sent message stops here), merge it with the event's
+latest state, store that state, and XADD the result to the message's streams. The merge is why the script
+exists: a camera and a VLM worker each own part of an event's fields, and every message must carry both.
+- A camera message (an announcement: the camera's own, or a VLM watch sighting) takes the VLM's verdict fields once the VLM has answered.
+- A VLM message takes the camera's `end_ts`, `end_iso` and `clip` when they are set. If the event has not been
+  announced yet (its `new` is still spooled, or held for the verdict), the verdict is only stored, and the
+  `new` carries it when it goes out.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+SCRIPT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then return false end
+local data = ARGV[1]
+if ARGV[4] == '1' then
+  local msg = cjson.decode(data)
+  local raw = redis.call('GET', KEYS[2])
+  local prev = nil
+  if raw then prev = cjson.decode(raw) end
+  if ARGV[5] == 'vlm' then
+    if prev == nil or prev._unannounced then
+      msg._unannounced = true
+      redis.call('SET', KEYS[2], cjson.encode(msg), 'EX', ARGV[3])
+      return 'held'
+    end
+    for _, field in ipairs({'end_ts', 'end_iso', 'clip'}) do
+      if msg[field] == cjson.null and prev[field] ~= nil and prev[field] ~= cjson.null then msg[field] = prev[field] end
+    end
+    data = cjson.encode(msg)
+  elseif prev ~= nil and prev.vlm ~= nil and prev.vlm ~= cjson.null then
+    for _, field in ipairs({'verification', 'risk_level', 'description', 'vlm'}) do msg[field] = prev[field] end
+    data = cjson.encode(msg)
+  end
+  redis.call('SET', KEYS[2], data, 'EX', ARGV[3])
+end
+local first = false
+for i = 3, #KEYS do
+  local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[2], '*', 'data', data)
+  if not first then first = id end
+end
+return first
+"""
+
+
+def event_state_key(prefix: str, event_id: str) -> str:
+    return f"{prefix}:event:{event_id}"
+
+
+def script_call(prefix: str, message_id: str, streams, data: str, maxlen: int, ttl_s: int,
+                owner: str = "camera") -> tuple[list[str], list]:
+    """KEYS and ARGV for one message; `owner` "vlm" for a VLM verdict on an event announced by a camera."""
+    event_id = _event_id(data)
+    state_key = event_state_key(prefix, event_id) if event_id else f"{prefix}:delivered:{message_id}"
+    keys = [f"{prefix}:delivered:{message_id}", state_key, *streams]
+    return keys, [data, maxlen, ttl_s, "1" if event_id else "0", owner]
+
+
+def _event_id(data: str) -> str | None:
+    """Alerts have an `event_id`; health messages do not (they are published as they are)."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value.get("event_id") if isinstance(value, dict) else None

@@ -1,0 +1,82 @@
+"""`streamer vlm-worker` and `streamer vlm stats`: the VLM side of the command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+vlm_app = typer.Typer(no_args_is_help=True, help="The VLM job queue.")
+
+
+def _vlm_config(loaded):
+    if loaded.vlm is None:
+        typer.echo("error: the config has no 'vlm:' section (backend: transformers | openai | scripted)", err=True)
+        raise typer.Exit(2)
+    return loaded.vlm
+
+
+def vlm_worker(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file (its vlm: and redis: sections).")],
+    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="Instead of the config's redis.url / embedded server.")] = None,
+    consumer: Annotated[Optional[str], typer.Option(help="Name in the consumer group (default: host-pid).")] = None,
+    max_jobs: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many jobs.")] = None,
+    exit_when_idle: Annotated[Optional[float], typer.Option(min=0, help="Stop after this many seconds without a job.")] = None,
+    log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
+) -> None:
+    """Answer VLM jobs from Redis (consumer group `vlm`) until stopped; run as many as the GPUs allow, anywhere
+    that reaches Redis and the storage folder."""
+    from zoneinfo import ZoneInfo
+
+    from streamer.cli import _load_or_exit, _redis_for_tail
+    from streamer.logs import setup_logging
+    from streamer.runtime.stop import SignalStop
+    from streamer.vlm.backends import build_backend
+    from streamer.vlm.outcome import AlertWriter
+    from streamer.vlm.queue import JobQueue, default_consumer
+    from streamer.vlm.worker import VlmWorker
+    from streamer.alerts.streams import StreamNames
+
+    loaded = _load_or_exit(config)
+    vlm = _vlm_config(loaded)
+    setup_logging(loaded.logging.level, log_format or loaded.logging.format)
+    stop = SignalStop()
+    signal.signal(signal.SIGTERM, stop.set)
+    signal.signal(signal.SIGINT, stop.set)
+    client, prefix, _ = _redis_for_tail(config, redis_url)
+    try:
+        backend = build_backend(vlm)
+    except (OSError, ValueError) as error:
+        typer.echo(f"error: VLM backend '{vlm.backend.value}' cannot start: {error}", err=True)
+        raise typer.Exit(1) from None
+    queue = JobQueue(client, StreamNames(prefix), vlm.queue)
+    worker = VlmWorker(backend, queue, AlertWriter(client, loaded.redis), vlm, loaded.storage_dir,
+                       consumer or default_consumer(), ZoneInfo(loaded.timezone))
+    try:
+        done = worker.run(stop.is_set, max_jobs, exit_when_idle)
+    finally:
+        worker.close()
+    typer.echo(json.dumps({"jobs_done": done, "queue": queue.stats()}))
+
+
+def vlm_stats(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")],
+    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL")] = None,
+) -> None:
+    """The queue's figures as JSON: waiting, running, done, dead, and each kind of drop."""
+    from streamer.alerts.streams import StreamNames
+    from streamer.cli import _load_or_exit, _redis_for_tail
+    from streamer.vlm.queue import JobQueue
+
+    vlm = _vlm_config(_load_or_exit(config))
+    client, prefix, _ = _redis_for_tail(config, redis_url)
+    typer.echo(json.dumps(JobQueue(client, StreamNames(prefix), vlm.queue).stats(), sort_keys=True))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("vlm-worker")(vlm_worker)
+    vlm_app.command("stats")(vlm_stats)
+    app.add_typer(vlm_app, name="vlm")

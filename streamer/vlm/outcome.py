@@ -1,0 +1,81 @@
+"""A finished job as alerts: an `update` of the verified event (confirmed, rejected, or unverified when no valid
+answer came), or a new event for a watch prompt's sighting. Published straight to Redis through the alerts'
+delivery script, before the job is acknowledged: a job redone after a crash sends the same message ids, which
+Redis drops."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import tzinfo
+
+import redis
+
+from streamer.alerts import deliver_script
+from streamer.alerts.payload import AlertPayload, AlertSource, VlmSummary, Verification, iso_time
+from streamer.alerts.streams import StreamNames
+from streamer.config.redis import RedisConfig
+from streamer.vlm.finding import Finding
+from streamer.vlm.job import VlmJob
+
+
+def vlm_summary(job: VlmJob, model: str, status: str, attempts: int, finding: Finding | None, tz: tzinfo | None,
+                error: str | None = None) -> VlmSummary:
+    start = finding.start_ts if finding else None
+    end = finding.end_ts if finding else None
+    return VlmSummary(
+        status=status, model=model, job_id=job.job_id, window_start_ts=round(job.window_start_ts, 3),
+        window_end_ts=round(job.window_end_ts, 3), label=finding.label if finding else None,
+        start_ts=start, start_iso=None if start is None else iso_time(start, tz),
+        end_ts=end, end_iso=None if end is None else iso_time(end, tz),
+        bbox_xyxy=finding.bbox_xyxy if finding else None, track_id=finding.track_id if finding else None,
+        latency_s=round(max(0.0, time.time() - job.created_ts), 3), attempts=attempts, error=error)
+
+
+def verify_update(job: VlmJob, summary: VlmSummary, finding: Finding | None) -> AlertPayload:
+    """The event's alert as the job saw it, now as an `update` with the verdict."""
+    base = json.loads(job.alert)
+    verdict = finding.verdict if finding and summary.status == "answered" else Verification.UNVERIFIED.value
+    return AlertPayload.model_validate({
+        **base, "state": "update", "verification": verdict,
+        "risk_level": finding.risk_level if finding else None,
+        "description": finding.description if finding else None, "vlm": summary.model_dump()})
+
+
+def watch_event(job: VlmJob, summary: VlmSummary, finding: Finding, tz: tzinfo | None) -> list[tuple[str, AlertPayload]]:
+    """A sighting of a watch prompt: a whole event at once, `new` then `end`, confirmed by the VLM."""
+    event_id = f"{job.camera}-{hashlib.sha1(job.job_id.encode()).hexdigest()[:16]}"
+    start, end = finding.start_ts, max(finding.end_ts, finding.start_ts)
+    nearest = min(job.frames, key=lambda f: abs(f.wall_ts - start))
+    width, height = job.frame_wh
+    fields = dict(
+        event_id=event_id, camera=job.camera, type="watch", label=finding.label or job.rule, track_id=finding.track_id,
+        start_ts=start, start_iso=iso_time(start, tz), confidence=1.0,
+        bbox_xyxy=finding.bbox_xyxy or (0.0, 0.0, float(width), float(height)), frame_wh=(width, height),
+        verification="confirmed", risk_level=finding.risk_level or job.risk_level, description=finding.description,
+        snapshot=nearest.path, clip=None, source=AlertSource(rule=job.rule, model=summary.model, signal="vlm_watch"),
+        vlm=summary)
+    new = AlertPayload(state="new", end_ts=None, end_iso=None, **fields)
+    ended = AlertPayload(state="end", end_ts=end, end_iso=iso_time(end, tz), **fields)
+    return [(f"{event_id}:0:new", new), (f"{event_id}:1:end", ended)]
+
+
+class AlertWriter:
+    """Synchronous delivery for the VLM worker: it has Redis (that is where its jobs come from)."""
+
+    def __init__(self, client: redis.Redis, config: RedisConfig):
+        self.client = client
+        self.config = config
+        self.names = StreamNames(config.prefix)
+        self._script = client.register_script(deliver_script.SCRIPT)
+
+    def publish(self, message_id: str, payload: AlertPayload, owner: str) -> str:
+        """'published', 'held' (the event's `new` is not out yet; it will carry the verdict) or 'duplicate'."""
+        streams = (self.names.alerts, self.names.camera_alerts(payload.camera))
+        keys, args = deliver_script.script_call(self.config.prefix, message_id, streams, payload.to_json(),
+                                                self.config.maxlen, self.config.dedupe_ttl_s, owner)
+        result = self._script(keys=keys, args=args)
+        if result in (None, False, 0):
+            return "duplicate"
+        return "held" if result == b"held" else "published"
