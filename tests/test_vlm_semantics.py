@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from streamer.alerts import deliver_script
 from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
 from streamer.index import db, store
 from streamer.vlm.queue import JobQueue
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.vlm import (
-    WINDOW_START, alert_json, answer, answers, make_job, published, text_frames, video_frames, vlm_config, worker_for,
+    WINDOW_START, announce, answer, answers, make_job, published, text_frames, video_frames, vlm_config, worker_for,
 )
 
 
@@ -37,13 +36,6 @@ def run_job(client, tmp_path: Path, images, scripted: dict, **job_args):
     assert worker.run(lambda: False, max_jobs=1) == 1
     worker.close()
     return job, backend
-
-
-def announce(client, event_id: str, state: str = "new", end: float | None = None, seq: int = 0) -> None:
-    """The camera side's message, through the same delivery script as `streamer run` uses."""
-    data = alert_json(event_id, state=state, end=end)
-    keys, args = deliver_script.script_call("streamer", f"{event_id}:{seq}:{state}", ["streamer:alerts"], data, 1000, 600)
-    client.register_script(deliver_script.SCRIPT)(keys=keys, args=args)
 
 
 def test_answer_becomes_wall_clock_times_and_a_confirmed_update(client, tmp_path: Path, bikes_mp4: Path) -> None:

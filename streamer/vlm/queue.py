@@ -155,13 +155,13 @@ class JobQueue:
         """Left pending: it comes back through XAUTOCLAIM after claim_idle_s."""
         self.client.hset(self.errors_key, entry_id, error[:2000])
 
-    def bury(self, taken: TakenJob, error: str) -> None:
+    def bury(self, taken: TakenJob, error: str, tries: int) -> None:
         """To the dead letters, then off the queue (one transaction, so it is never in both or neither)."""
         last = self.client.hget(self.errors_key, taken.entry_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(self.dead_stream, {"job": taken.raw, "entry": taken.entry_id, "error": error[:2000],
                                      "last_error": (last or b"").decode(errors="replace")[:2000],
-                                     "attempts": str(taken.attempt), "ts": f"{time.time():.3f}"}, maxlen=100_000, approximate=True)
+                                     "attempts": str(tries), "ts": f"{time.time():.3f}"}, maxlen=100_000, approximate=True)
         pipe.xack(self.stream, GROUP, taken.entry_id)
         pipe.xdel(self.stream, taken.entry_id)
         pipe.hdel(self.attempts_key, taken.entry_id)

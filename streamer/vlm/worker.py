@@ -101,7 +101,7 @@ class VlmWorker:
         attempts = []
         for item in taken:
             if item.job is None:
-                self.queue.bury(item, "not a readable job")
+                self.queue.bury(item, "not a readable job", item.attempt)
             elif item.attempt > self.config.queue.max_deliveries:
                 self._give_up(item)
             else:
@@ -170,7 +170,7 @@ class VlmWorker:
         if last:
             error += f"; last error: {last.decode(errors='replace')}"
         self._publish(taken.job, "failed", taken.attempt - 1, None, error, None)
-        self.queue.bury(taken, error)
+        self.queue.bury(taken, error, taken.attempt - 1)
         self._log_state(taken, JobState.DEAD, error=error)
 
     def _publish(self, job: VlmJob, status: str, attempts: int, finding: Finding | None, error: str | None,

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import redis
 
+from streamer.alerts import deliver_script
 from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
 from streamer.config.redis import RedisConfig
@@ -106,3 +107,10 @@ def answer(verdict="confirmed", start=3.0, end=4.5, risk="high", bbox=None, labe
     if bbox is not None:
         event["bbox_2d"] = bbox
     return json.dumps({"verdict": verdict, "events": [event] if verdict == "confirmed" else [], **extra})
+
+
+def announce(client, event_id: str, state: str = "new", end: float | None = None, seq: int = 0) -> None:
+    """The camera side's message, through the same delivery script as `streamer run` uses."""
+    data = alert_json(event_id, state=state, end=end)
+    keys, args = deliver_script.script_call("streamer", f"{event_id}:{seq}:{state}", ["streamer:alerts"], data, 1000, 600)
+    client.register_script(deliver_script.SCRIPT)(keys=keys, args=args)
