@@ -66,11 +66,27 @@ def test_valid_config_substitutes_env_and_resolves_models(models_dir: Path) -> N
         ("{type: zone_intrusion, zone: door}", "{type: line_crossing, start: [0, 0], end: [0, 0]}", "line start and end are the same point"),
         ("{type: zone_intrusion, zone: door}", "{type: count, zone: door}", "cameras.lobby.rules[0].max_count: Field required"),
         ("models_dir: {models}", "models_dir: {models}\nredis: {url: 'http://x'}", "test.yaml:3: redis.url: must start with one of redis://"),
+        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: scripted, scripted: {responses: a.yaml}, sampling: {fps: 0.75}}",
+         "vlm.sampling.fps: 2 / fps must be a whole number (2 / 0.75 = 2.66667)"),
+        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: openai}", "vlm: backend 'openai' needs an 'openai:' section"),
+        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: qwen}", "vlm.backend: Input should be 'transformers', 'openai' or 'scripted'"),
+        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers, sampling: {max_pixels: 100000}}",
+         "vlm.sampling.max_pixels: 100000 is not a multiple of 28×28"),
+        ("    detect:", "    watch: [{name: fence, prompt: a person climbing the fence}]\n    detect:",
+         "cameras.lobby.watch needs a 'vlm:' section"),
     ],
 )
 def test_bad_field_is_named_with_its_path(models_dir: Path, replace: str, by: str, expected: str) -> None:
     rendered = errors_of(GOOD.replace(replace, by), models_dir)
     assert any(expected in line for line in rendered), rendered
+
+
+def test_vlm_clip_rate_cannot_exceed_the_detection_rate(models_dir: Path) -> None:
+    text = GOOD.replace("fps: 5", "fps: 1").replace("models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers}")
+    rendered = errors_of(text, models_dir)
+    assert any("cameras.lobby.detect.fps (1) is below vlm.sampling.fps (2)" in line for line in rendered), rendered
+    config = parse(GOOD.replace("models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers}"), models_dir)
+    assert config.vlm.sampling.fps == 2 and config.vlm.verifies("fall") and config.vlm.queue.max_deliveries == 3
 
 
 def test_every_error_is_reported_not_just_the_first(models_dir: Path) -> None:

@@ -44,6 +44,14 @@ class AlertHold:
             self._held[event_id] = (deadline, [*records, record])
 
     def close(self) -> None:
+        """At the end of a stream the last events' jobs have just been queued: they still get their answer or
+        their timeout."""
+        deadline = time.monotonic() + self.timeout_s + 2 * POLL_S
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._held:
+                    break
+            time.sleep(POLL_S)
         self._stop.set()
         self._thread.join(5.0)
         with self._lock:
