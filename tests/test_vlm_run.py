@@ -30,6 +30,16 @@ vlm:
     return street_config(tmp_path, models_dir, bikes_mp4, storage=section)
 
 
+def run_with_vlm(tmp_path: Path, models_dir: Path, bikes_mp4: Path, hold: bool) -> tuple[dict[str, list[dict]], list[dict]]:
+    """`streamer run`, then every alert by event (in order) and the run's log records."""
+    config = vlm_config(tmp_path, models_dir, bikes_mp4, hold)
+    service = run("run", "--config", str(config), "--log-format", "json")
+    assert service.returncode == 0, service.stderr[-3000:]
+    events = alerts_by_event(config)
+    assert events  # people walk into the crossing in this video
+    return events, [json.loads(line) for line in service.stderr.splitlines() if line.startswith("{")]
+
+
 def alerts_by_event(config: Path) -> dict[str, list[dict]]:
     tail = run("alerts", "tail", "--config", str(config), "--json", "--from-start", "--no-follow", timeout=60)
     assert tail.returncode == 0, tail.stderr[-2000:]
@@ -52,11 +62,7 @@ def check_vlm_times(alert: dict) -> None:
 
 
 def test_each_event_is_followed_by_a_confirmed_update(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
-    config = vlm_config(tmp_path, models_dir, bikes_mp4, hold=False)
-    service = run("run", "--config", str(config), "--log-format", "json")
-    assert service.returncode == 0, service.stderr[-3000:]
-    events = alerts_by_event(config)
-    assert events
+    events, log = run_with_vlm(tmp_path, models_dir, bikes_mp4, hold=False)
     for messages in events.values():
         assert (messages[0]["state"], messages[0]["verification"]) == ("new", "pending")
         updates = [m for m in messages if m["vlm"] is not None]
@@ -71,21 +77,15 @@ def test_each_event_is_followed_by_a_confirmed_update(tmp_path: Path, models_dir
     conn = db.connect(tmp_path / "data")
     for event_id in events:
         assert [row["verdict"] for row in store.findings_of(conn, event_id)] == ["confirmed"]
-    log = [json.loads(line) for line in service.stderr.splitlines() if line.startswith("{")]
     assert sum(r["msg"] == "VLM job done" for r in log) == len(events)
 
 
 def test_held_new_alerts_go_out_already_confirmed(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
-    config = vlm_config(tmp_path, models_dir, bikes_mp4, hold=True)
-    service = run("run", "--config", str(config), "--log-format", "json")
-    assert service.returncode == 0, service.stderr[-3000:]
-    events = alerts_by_event(config)
-    assert events
+    events, log = run_with_vlm(tmp_path, models_dir, bikes_mp4, hold=True)
     for messages in events.values():
         assert messages[0]["state"] == "new" and messages[0]["verification"] == "confirmed"
         check_vlm_times(messages[0])
         assert [m["state"] for m in messages][:2] == ["new", "end"]
         assert all(m["verification"] == "confirmed" for m in messages)
-    log = [json.loads(line) for line in service.stderr.splitlines() if line.startswith("{")]
     released = [r.get("why", "at stop") for r in log if r["msg"].startswith("held alert released")]
     assert released and all(why == "vlm answered" for why in released), released

@@ -4,7 +4,7 @@ up to the clip's end have arrived. Runs on the camera worker's live path, so it 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from streamer.config.cameras import CameraConfig
 from streamer.config.vlm import VlmConfig, WatchConfig
@@ -94,4 +94,4 @@ class VlmSampler:
             log.warning("too few frames for a VLM clip; not sent", extra={"fields": {
                 "camera": self.camera, "job": request.job_id, "frames": len(frames)}})
             return
-        self.submit(ClipRequest(**{**request.__dict__, "frames": tuple(frames)}))
+        self.submit(replace(request, frames=tuple(frames)))

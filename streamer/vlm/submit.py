@@ -37,7 +37,7 @@ class JobSubmitter:
         self.vlm = vlm
         self._queue_factory = queue_factory  # () → JobQueue; called on this thread, again after a failure
         self._queue: JobQueue | None = None
-        self._waiting: list[VlmJob] = []
+        self._waiting: list[ClipRequest | VlmJob] = []  # a request becomes a job once its JPEGs are written
         self._cond = threading.Condition()
         self._closing = False
         self.dropped = 0
@@ -52,7 +52,7 @@ class JobSubmitter:
     def __call__(self, request: ClipRequest) -> None:
         """From the live path: only appends; the JPEGs are written on this object's thread."""
         with self._cond:
-            self._waiting.append(request)  # type: ignore[arg-type]
+            self._waiting.append(request)
             self._trim()
             self._cond.notify()
 
