@@ -50,11 +50,12 @@ def test_batched_generate_answers_each_job(tiny_backend, tmp_path: Path, bikes_m
     config = vlm_config(tmp_path)
     jobs = [make_job(tmp_path, video_frames(bikes_mp4, 8), event_id="lobby-a"),
             make_job(tmp_path, video_frames(bikes_mp4, 4, every=30), event_id="lobby-b", fps=1.0)]
-    replies = tiny_backend.answer([build_request(job, tmp_path, config, None) for job in jobs])
+    requests = [build_request(job, tmp_path, config, None) for job in jobs]
+    replies = tiny_backend.answer(requests)
     assert len(replies) == 2 and all(isinstance(reply.text, str) for reply in replies)
     assert [reply.input_wh for reply in replies] == [(504, 224), (504, 224)]
     assert [reply.vision_tokens for reply in replies] == [4 * 144, 2 * 144]
-    assert tiny_backend.last_inputs["second_per_grid_ts"].tolist() == [pytest.approx(1.0), pytest.approx(2.0)]
+    assert tiny_backend.prepare(requests)["second_per_grid_ts"].tolist() == [pytest.approx(1.0), pytest.approx(2.0)]
 
 
 def test_worker_publishes_an_update_whatever_the_random_model_says(tiny_backend, tmp_path: Path, bikes_mp4: Path) -> None:

@@ -17,7 +17,6 @@ LINK_MIN_IOU = 0.3
 
 @dataclass(frozen=True)
 class Finding:
-    job_id: str
     verdict: str  # confirmed | rejected
     risk_level: str | None
     description: str | None
@@ -26,26 +25,25 @@ class Finding:
     end_ts: float | None
     bbox_xyxy: tuple[float, float, float, float] | None  # source-frame pixels
     track_id: int | None  # the tracked object the box overlaps most
-    link_iou: float | None
 
 
 def to_finding(job: VlmJob, answer: VlmAnswer, input_wh: tuple[int, int] | None = None) -> Finding:
     """`input_wh`: the size the model saw (from `video_grid_thw`); the job's stored frame size otherwise."""
     event = answer.main_event
     if event is None:
-        return Finding(job.job_id, answer.verdict, None, None, None, None, None, None, None, None)
+        return Finding(answer.verdict, None, None, None, None, None, None, None)
     clip_start, clip_end = job.window_start_ts, job.window_end_ts
     start = min(clip_start + event.start_time, clip_end)
     end = min(clip_start + event.end_time, clip_end)
-    bbox = track = iou = None
+    bbox = track = None
     if event.bbox_2d is not None:
         bbox = rescale_box(event.bbox_2d, input_wh or job.model_wh, job.frame_wh)
-        track, iou = link_track(job, bbox, start)
-    return Finding(job.job_id, answer.verdict, event.risk_level, event.description, event.label,
-                   round(start, 3), round(end, 3), bbox, track, iou)
+        track = link_track(job, bbox, start)
+    return Finding(answer.verdict, event.risk_level, event.description, event.label,
+                   round(start, 3), round(end, 3), bbox, track)
 
 
-def rescale_box(bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int]) -> tuple[float, float, float, float]:
+def rescale_box(bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int]) -> tuple[float, float, float, float] | None:
     """Qwen2.5-VL boxes are absolute pixels of its resized input; supervision maps them to the source frame."""
     reply = json.dumps([{"bbox_2d": list(bbox_2d), "label": "subject"}])
     detections = sv.Detections.from_vlm(sv.VLM.QWEN_2_5_VL, reply, input_wh=input_wh, resolution_wh=frame_wh)
@@ -54,16 +52,14 @@ def rescale_box(bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int]) -
     return tuple(round(float(v), 1) for v in detections.xyxy[0])
 
 
-def link_track(job: VlmJob, bbox, at_ts: float) -> tuple[int | None, float | None]:
+def link_track(job: VlmJob, bbox, at_ts: float) -> int | None:
     """The track whose box, in the sampled frame nearest `at_ts`, overlaps the VLM's box most (IoU ≥ 0.3)."""
     if bbox is None:
-        return None, None
+        return None
     frame = min(job.frames, key=lambda f: abs(f.wall_ts - at_ts))
     boxes = [b for b in frame.boxes if b.track_id is not None]
     if not boxes:
-        return None, None
+        return None
     ious = sv.box_iou_batch(np.array([bbox], dtype=float), np.array([b.xyxy for b in boxes], dtype=float))[0]
     best = int(np.argmax(ious))
-    if ious[best] < LINK_MIN_IOU:
-        return None, round(float(ious[best]), 3)
-    return boxes[best].track_id, round(float(ious[best]), 3)
+    return boxes[best].track_id if ious[best] >= LINK_MIN_IOU else None

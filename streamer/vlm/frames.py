@@ -67,10 +67,6 @@ class FrameRing:
         first, last = math.ceil(start_ts / self.step - 1e-6), math.ceil(end_ts / self.step - 1e-6)
         return sorted((f for s, f in self._slots.items() if first <= s < last), key=lambda f: f.wall_ts)
 
-    @property
-    def latest_ts(self) -> float | None:
-        return max((f.wall_ts for f in self._slots.values()), default=None)
-
     def _sample(self, tracked: TrackedFrame) -> SampledFrame:
         frame = tracked.frame
         if self._size is None or self._size[2:] != (frame.width, frame.height):

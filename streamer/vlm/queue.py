@@ -10,7 +10,6 @@ after `max_deliveries` takes it goes to `<prefix>:vlm:dead` with its last error.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import socket
@@ -100,9 +99,8 @@ class JobQueue:
     # -- producer side --------------------------------------------------------------------------------------
     def enqueue(self, job: VlmJob) -> str:
         """'queued', 'coalesced', 'replaced_lower' or 'dropped'."""
-        event_key = job.event_id or job.job_id
         result = self._enqueue(keys=[self.stream, self.waiting_key, self.by_event_key, self.stats_key],
-                               args=[job.to_json(), event_key, job.priority, self.config.max_jobs, f"{time.time():.3f}"])
+                               args=[job.to_json(), _queue_key(job), job.priority, self.config.max_jobs, f"{time.time():.3f}"])
         return result.decode() if isinstance(result, bytes) else str(result)
 
     # -- worker side ----------------------------------------------------------------------------------------
@@ -118,10 +116,10 @@ class JobQueue:
         claimed = self.client.xautoclaim(self.stream, GROUP, consumer, int(self.config.claim_idle_s * 1000),
                                          start_id="0-0", count=count)
         entries = [e for e in claimed[1] if e and e[1]]
-        if not entries:
+        fresh = not entries
+        if fresh:
             reply = self.client.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms)
             entries = [e for _, stream_entries in reply or [] for e in stream_entries if e[1]]
-            self._mark_taken(entries)
         taken = []
         for entry_id, fields in entries:
             entry = entry_id.decode()
@@ -132,13 +130,16 @@ class JobQueue:
             except (ValueError, KeyError, TypeError):
                 job = None
             taken.append(TakenJob(entry, job, raw, attempt))
+        if fresh:
+            self._mark_taken(taken)
         return taken
 
-    def _mark_taken(self, entries) -> None:
+    def _mark_taken(self, taken: list[TakenJob]) -> None:
+        """Off the waiting set (claimed jobs left it when they were first taken)."""
         args: list[str] = []
-        for entry_id, fields in entries:
-            event = _event_key(fields.get(b"job", b"{}"))
-            args += [f"{entry_id.decode()}|{event}", event]
+        for item in taken:
+            event = _queue_key(item.job) if item.job is not None else ""
+            args += [f"{item.entry_id}|{event}", event]
         if args:
             self._taken(keys=[self.waiting_key, self.by_event_key], args=args)
 
@@ -155,12 +156,15 @@ class JobQueue:
         """Left pending: it comes back through XAUTOCLAIM after claim_idle_s."""
         self.client.hset(self.errors_key, entry_id, error[:2000])
 
-    def bury(self, taken: TakenJob, error: str, tries: int) -> None:
+    def last_error(self, entry_id: str) -> str:
+        """What the latest failed try of a job said ('' when none failed)."""
+        return (self.client.hget(self.errors_key, entry_id) or b"").decode(errors="replace")
+
+    def bury(self, taken: TakenJob, error: str, tries: int, last_error: str = "") -> None:
         """To the dead letters, then off the queue (one transaction, so it is never in both or neither)."""
-        last = self.client.hget(self.errors_key, taken.entry_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(self.dead_stream, {"job": taken.raw, "entry": taken.entry_id, "error": error[:2000],
-                                     "last_error": (last or b"").decode(errors="replace")[:2000],
+                                     "last_error": last_error[:2000],
                                      "attempts": str(tries), "ts": f"{time.time():.3f}"}, maxlen=100_000, approximate=True)
         pipe.xack(self.stream, GROUP, taken.entry_id)
         pipe.xdel(self.stream, taken.entry_id)
@@ -179,9 +183,6 @@ class JobQueue:
         return counts
 
 
-def _event_key(raw: bytes) -> str:
-    try:
-        job = json.loads(raw)
-        return job.get("event_id") or job["job_id"]
-    except (ValueError, KeyError, TypeError):
-        return ""
+def _queue_key(job: VlmJob) -> str:
+    """What jobs coalesce by: the event (a watch job is its own)."""
+    return job.event_id or job.job_id

@@ -166,11 +166,11 @@ class VlmWorker:
 
     def _give_up(self, taken: TakenJob) -> None:
         error = f"failed {taken.attempt - 1} times"
-        last = self.queue.client.hget(self.queue.errors_key, taken.entry_id)
+        last = self.queue.last_error(taken.entry_id)
         if last:
-            error += f"; last error: {last.decode(errors='replace')}"
+            error += f"; last error: {last}"
         self._publish(taken.job, "failed", taken.attempt - 1, None, error, None)
-        self.queue.bury(taken, error, taken.attempt - 1)
+        self.queue.bury(taken, error, taken.attempt - 1, last)
         self._log_state(taken, JobState.DEAD, error=error)
 
     def _publish(self, job: VlmJob, status: str, attempts: int, finding: Finding | None, error: str | None,

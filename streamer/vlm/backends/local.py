@@ -43,7 +43,6 @@ class TransformersBackend:
         self.max_new_tokens = max_new_tokens
         self.model_name = model_name
         self.processor.tokenizer.padding_side = "left"  # batched generation appends after the prompt
-        self.last_inputs = None  # the processor's output of the latest call (video_grid_thw, second_per_grid_ts…)
 
     @classmethod
     def load(cls, config: TransformersConfig) -> "TransformersBackend":
@@ -80,7 +79,6 @@ class TransformersBackend:
         import torch
 
         inputs = self.prepare(requests).to(self.model.device)
-        self.last_inputs = inputs
         with torch.inference_mode():
             generated = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
         new_tokens = generated[:, inputs["input_ids"].shape[1]:]

@@ -19,6 +19,7 @@ from fractions import Fraction
 import httpx
 
 from streamer.config.vlm import OpenAIConfig
+from streamer.source.timing import Backoff
 from streamer.vlm.backends import VlmReply, VlmRequest
 
 log = logging.getLogger("streamer.vlm")
@@ -91,7 +92,7 @@ class OpenAICompatibleBackend:
 
     def _one(self, request: VlmRequest) -> VlmReply | Exception:
         body = self.body(request)
-        delay = 1.0
+        backoff = Backoff(1.0, 30.0)
         for attempt in range(self.config.retries + 1):
             try:
                 response = self.client.post("chat/completions", json=body)
@@ -104,10 +105,10 @@ class OpenAICompatibleBackend:
                 if response.status_code not in RETRY_STATUS:
                     return problem
             if attempt < self.config.retries:
+                delay = backoff.next_delay()
                 log.warning("VLM server request failed; retrying", extra={"fields": {
-                    "job": request.job_id, "error": str(problem), "retry_in_s": delay}})
+                    "job": request.job_id, "error": str(problem), "retry_in_s": round(delay, 2)}})
                 time.sleep(delay)
-                delay = min(delay * 2, 30.0)
         return problem
 
     def _reply(self, response: httpx.Response, request: VlmRequest) -> VlmReply | Exception:
