@@ -78,9 +78,7 @@ class AlertSink:
             payload = alert_from_event(event, snapshot, self._model_label(event), self.tz,
                                        verification=self._verification(event))
             record = self._record(event, payload.to_json())
-            if self.hold is not None and self.hold.takes(event.type, event.event_id, event.state is EventState.NEW):
-                self.hold.add(event.event_id, record)
-            else:
+            if not self._held(event, record):
                 records.append(record)
             if self.sampler is not None:
                 self.sampler.on_event(event, record.data)
@@ -116,10 +114,15 @@ class AlertSink:
         payload = alert_from_event(update, snapshot_path(update), self._model_label(update), self.tz, clip=clip,
                                    verification=self._verification(update))
         record = self._record(update, payload.to_json())
-        if self.hold is not None and self.hold.takes(update.type, update.event_id, False):
-            self.hold.add(update.event_id, record)
-        else:
+        if not self._held(update, record):
             self.publisher.submit([record])
+
+    def _held(self, event: Event, record: SpoolRecord) -> bool:
+        """True when the hold took the message: its type waits for the VLM, or its event's `new` is still held."""
+        if self.hold is None or not self.hold.takes(event.type, event.event_id, event.state is EventState.NEW):
+            return False
+        self.hold.add(event.event_id, record)
+        return True
 
     def _verification(self, event: Event) -> Verification:
         """`pending` until the VLM answers (Redis then merges its verdict into every later message)."""
