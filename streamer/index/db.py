@@ -9,6 +9,11 @@ from pathlib import Path
 INDEX_FILE = "index.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 
+# what keyword search sees of a row: the type and rule as words, the object, its zone, and what the VLM said
+_EVENT_TEXT = ("replace(new.type, '_', ' ') || ' ' || replace(replace(new.rule, '_', ' '), '-', ' ') || ' ' || new.label"
+               " || ' ' || coalesce(json_extract(new.source_json, '$.zone'), '') || ' ' || coalesce(new.description, '')")
+_FINDING_TEXT = "coalesce(new.label, '') || ' ' || coalesce(new.description, '')"
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: segments, gaps, events with their state history, per-second track summary
     """
@@ -105,6 +110,32 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX vlm_findings_by_event ON vlm_findings (event_id);
     CREATE INDEX vlm_findings_by_camera_time ON vlm_findings (camera, window_start_ts);
     """,
+    # 3: keyword search (FTS5, Porter stemming) over what events and VLM findings say, kept by triggers so that
+    # every writer (camera workers, VLM workers, older versions' rows on upgrade) feeds it
+    """
+    CREATE VIRTUAL TABLE events_text USING fts5(body, tokenize = 'porter unicode61');
+    CREATE VIRTUAL TABLE findings_text USING fts5(body, tokenize = 'porter unicode61');
+    CREATE TRIGGER events_text_insert AFTER INSERT ON events BEGIN
+        DELETE FROM events_text WHERE rowid = new.rowid;
+        INSERT INTO events_text (rowid, body) VALUES (new.rowid, """ + _EVENT_TEXT + """);
+    END;
+    CREATE TRIGGER events_text_update AFTER UPDATE ON events BEGIN
+        DELETE FROM events_text WHERE rowid = old.rowid;
+        INSERT INTO events_text (rowid, body) VALUES (new.rowid, """ + _EVENT_TEXT + """);
+    END;
+    CREATE TRIGGER events_text_delete AFTER DELETE ON events BEGIN
+        DELETE FROM events_text WHERE rowid = old.rowid;
+    END;
+    CREATE TRIGGER findings_text_insert AFTER INSERT ON vlm_findings BEGIN
+        DELETE FROM findings_text WHERE rowid = new.rowid;
+        INSERT INTO findings_text (rowid, body) VALUES (new.rowid, """ + _FINDING_TEXT + """);
+    END;
+    CREATE TRIGGER findings_text_delete AFTER DELETE ON vlm_findings BEGIN
+        DELETE FROM findings_text WHERE rowid = old.rowid;
+    END;
+    INSERT INTO events_text (rowid, body) SELECT rowid, """ + _EVENT_TEXT.replace("new.", "") + """ FROM events;
+    INSERT INTO findings_text (rowid, body) SELECT rowid, """ + _FINDING_TEXT.replace("new.", "") + """ FROM vlm_findings;
+    """,
 )
 
 
@@ -140,7 +171,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     try:
         version = _check_version(conn)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in filter(str.strip, script.split(";")):
+            for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
         conn.execute("COMMIT")
@@ -148,6 +179,18 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split at the semicolons that end a statement (a trigger's body has its own)."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements
 
 
 def _check_version(conn: sqlite3.Connection) -> int:
