@@ -1,4 +1,4 @@
-"""Top level of the YAML: folders, time zone, logging, Redis and the cameras."""
+"""Top level of the YAML: folders, time zone, logging, Redis, the VLM, queries, the API and the cameras."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from streamer.config.base import Slug, StrictModel
 from streamer.config.cameras import CameraConfig
+from streamer.config.query import ApiConfig, QueryConfig
 from streamer.config.recording import StorageConfig
 from streamer.config.redis import RedisConfig
 from streamer.config.vlm import VlmConfig
@@ -30,6 +31,8 @@ class StreamerConfig(StrictModel):
     redis: RedisConfig = RedisConfig()
     storage: StorageConfig = StorageConfig()
     vlm: VlmConfig | None = Field(None, description="Qwen2.5-VL verification; omitted: alerts stay 'unverified'.")
+    query: QueryConfig = QueryConfig()
+    api: ApiConfig = ApiConfig()
     cameras: dict[Slug, CameraConfig] = Field(min_length=1)
 
     @field_validator("timezone")

@@ -1,0 +1,27 @@
+"""The `query:` section (asking the recordings in plain language) and the `api:` section (the HTTP API that
+`streamer run` and `streamer serve` expose)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from streamer.config.base import StrictModel
+
+
+class QueryConfig(StrictModel):
+    max_hits: int = Field(10, ge=1, le=200, description="Hits listed per answer.")
+    min_relevance: float = Field(
+        0.42, ge=0, le=1, description="An event counts as a hit from this sentence similarity to the question on.")
+    min_presence_relevance: float = Field(
+        0.5, ge=0, le=1, description="The same for 'a car was in zone A' hits from the per-second track summary.")
+    ground_top_k: int = Field(3, ge=0, le=50, description="Hits whose window the VLM is asked the question about.")
+    vlm_timeout_s: float = Field(60.0, gt=0, le=3600, description="Past this, answer from the index and say so.")
+    scan_window_s: float = Field(10.0, ge=2, le=120, description="`--scan`: footage is sent to the VLM in windows this long.")
+    scan_max_windows: int = Field(20, ge=1, le=1000, description="`--scan`: at most this many windows per question.")
+    clip_pad_s: float = Field(3.0, ge=0, le=60, description="A hit's clip starts this long before it and ends this long after.")
+
+
+class ApiConfig(StrictModel):
+    enabled: bool = Field(True, description="`streamer run` serves the API (GET /query, /clips/{id}, /snapshots/{id}).")
+    host: str = Field("127.0.0.1", min_length=1, description="Bind address; only loopback unless you put a proxy in front.")
+    port: int = Field(8765, ge=0, le=65535, description="0: any free port (it is logged).")

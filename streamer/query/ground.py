@@ -1,0 +1,181 @@
+"""Temporal grounding: the question is put to the VLM stage's backend about clip windows sampled from the
+recordings at the real fps (frame times in the prompt, `second_per_grid_ts = 2 / fps` for Qwen2.5-VL). The
+answer is read as the VLM stage's JSON, or as "X – Y seconds", and turned into wall-clock times.
+
+The backend runs on a thread of its own with a deadline: past `query.vlm_timeout_s` the question is answered
+from the index and the answer says so. One question at a time uses the backend (an in-process model is not
+re-entrant); a question that finds it still busy with a timed-out one is answered from the index too."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+
+import cv2
+
+from pipelines import prompts
+from streamer.alerts.payload import iso_time
+from streamer.config.vlm import VlmConfig
+from streamer.record.sample import sample_recording
+from streamer.vlm.answer import AnswerError, parse_answer
+from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest
+from streamer.vlm.frames import model_size
+
+log = logging.getLogger("streamer.query")
+_SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds)?\s*(?:-|–|—|to|until|and)\s*(\d+(?:\.\d+)?)\s*(?:s\b|sec|seconds)",
+                   re.IGNORECASE)
+JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True)
+class GroundWindow:
+    camera: str
+    start_ts: float
+    end_ts: float
+    hit_index: int | None = None  # the ranked hit it checks; None: a --scan window
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha1(f"{self.camera}|{self.start_ts:.3f}|{self.end_ts:.3f}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class GroundedSpan:
+    start_ts: float
+    end_ts: float
+    label: str
+    description: str
+    risk_level: str | None
+
+
+@dataclass(frozen=True)
+class WindowAnswer:
+    window: GroundWindow
+    verdict: str  # confirmed | rejected | invalid | no_footage | error
+    spans: tuple[GroundedSpan, ...] = ()
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class GroundingReport:
+    status: str  # answered | timeout | busy | unavailable | error | skipped
+    model: str | None
+    detail: str | None
+    answers: tuple[WindowAnswer, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass
+class _Call:
+    requests: list[VlmRequest]
+    replies: list = field(default_factory=list)
+    error: BaseException | None = None
+    model: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Grounder:
+    def __init__(self, vlm: VlmConfig, storage_dir: Path, backend_factory: Callable[[], VlmBackend], timeout_s: float,
+                 tz: tzinfo | None = None):
+        self.vlm = vlm
+        self.storage_dir = storage_dir
+        self._factory = backend_factory
+        self._backend: VlmBackend | None = None
+        self._busy = threading.Lock()
+        self.timeout_s = timeout_s
+        self.tz = tz
+
+    def ground(self, question: str, windows: list[GroundWindow], conn: sqlite3.Connection) -> GroundingReport:
+        started = time.monotonic()
+        prepared, answers = [], []
+        for window in windows:
+            request = self._request(question, window, conn)
+            if request is None:
+                answers.append(WindowAnswer(window, "no_footage", detail="no recorded frame in this window"))
+            else:
+                prepared.append((window, request))
+        if not prepared:
+            return GroundingReport("skipped", None, "no recorded footage in the windows", tuple(answers))
+        call = _Call([request for _, request in prepared])
+        if not self._busy.acquire(timeout=self.timeout_s):
+            return GroundingReport("busy", None, "the VLM is still busy with an earlier question", tuple(answers))
+        threading.Thread(target=self._answer, args=(call,), name="query-vlm", daemon=True).start()
+        if not call.done.wait(self.timeout_s):
+            log.warning("VLM grounding timed out", extra={"fields": {"timeout_s": self.timeout_s, "windows": len(prepared)}})
+            return GroundingReport("timeout", call.model, f"no answer within {self.timeout_s:g} s", tuple(answers),
+                                   time.monotonic() - started)
+        if call.error is not None:
+            status = "unavailable" if call.model is None else "error"
+            return GroundingReport(status, call.model, f"{type(call.error).__name__}: {call.error}", tuple(answers),
+                                   time.monotonic() - started)
+        for (window, request), reply in zip(prepared, call.replies):
+            answers.append(_read(window, request, reply))
+        return GroundingReport("answered", call.model, None, tuple(answers), time.monotonic() - started)
+
+    def _answer(self, call: _Call) -> None:
+        try:
+            if self._backend is None:
+                self._backend = self._factory()
+            call.model = self._backend.model_name
+            call.replies = self._backend.answer(call.requests)
+        except BaseException as error:  # reported to the question, never raised on this thread
+            call.error = error
+        finally:
+            self._busy.release()
+            call.done.set()
+
+    def _request(self, question: str, window: GroundWindow, conn: sqlite3.Connection) -> VlmRequest | None:
+        sampling = self.vlm.sampling
+        frames = sample_recording(self.storage_dir, conn, window.camera, window.start_ts, window.end_ts, sampling.fps)
+        if not frames:
+            return None
+        height, width = frames[0].image.shape[:2]
+        size = model_size(width, height, sampling)
+        folder = self.storage_dir / "query" / "frames" / window.key
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for number, frame in enumerate(frames):
+            path = folder / f"{number:03d}.jpg"
+            cv2.imwrite(str(path), cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            paths.append(path)
+        times = tuple(round(f.wall_ts - window.start_ts, 3) for f in frames)
+        text = prompts.user_prompt(prompts.grounding_question(question), iso_time(window.start_ts, self.tz), times,
+                                   sampling.fps, size, None)
+        return VlmRequest(window.key, "query", prompts.SEARCH_SYSTEM, text, tuple(paths), times, sampling.fps,
+                          sampling.min_pixels, sampling.max_pixels)
+
+
+def _read(window: GroundWindow, request: VlmRequest, reply: VlmReply | Exception) -> WindowAnswer:
+    if isinstance(reply, Exception):
+        return WindowAnswer(window, "error", detail=f"{type(reply).__name__}: {reply}")
+    duration = request.frame_times[-1] + 1.0 / request.fps
+    try:
+        answer = parse_answer(reply.text, duration, tolerance_s=1.0 / request.fps)
+    except AnswerError as error:
+        spans = _spans_in_text(reply.text, window, duration)
+        if spans:
+            return WindowAnswer(window, "confirmed", spans, detail="read as 'X – Y seconds'")
+        return WindowAnswer(window, "invalid", detail=str(error))
+    spans = tuple(GroundedSpan(window.start_ts + e.start_time, window.start_ts + min(e.end_time, duration), e.label,
+                               e.description, e.risk_level) for e in answer.events)
+    return WindowAnswer(window, answer.verdict, spans)
+
+
+def _spans_in_text(text: str, window: GroundWindow, duration: float) -> tuple[GroundedSpan, ...]:
+    spans = []
+    for match in _SPAN.finditer(text):
+        start, end = float(match.group(1)), float(match.group(2))
+        if 0 <= start <= end <= duration + 1.0:
+            spans.append(GroundedSpan(window.start_ts + start, window.start_ts + min(end, duration), "answer",
+                                      " ".join(text.split())[:300], None))
+    return tuple(spans)

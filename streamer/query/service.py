@@ -1,0 +1,209 @@
+"""Answering a question over the stores: understand it, take the candidates in its range from the index, rank
+them by meaning, let the VLM ground the best ones (and, with --scan, footage without events), then cache the
+answer and make each hit's clip and snapshot. Reads the index only; writes under `<storage>/query/`."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+from streamer.config.root import StreamerConfig
+from streamer.index import db, search
+from streamer.query import candidates
+from streamer.query.cache import ResultCache
+from streamer.query.embed import Embedder
+from streamer.query.ground import GroundingReport, Grounder, GroundWindow, WindowAnswer
+from streamer.query.hits import Hit, HitKind, HitSource
+from streamer.query.media import HitMedia, MediaUnavailable, UnknownMedia
+from streamer.query.question import Question, QuestionError, understand
+from streamer.query.rank import ordered, rank, score_of
+from streamer.query.report import DOC_VERSION, hit_json, one_line, searched_json, understood_json
+from streamer.query.scan import ScanPlan, plan_scan
+from streamer.vlm.backends import VlmBackend, build_backend
+
+log = logging.getLogger("streamer.query")
+SCAN_RELEVANCE = 0.8  # the VLM said the asked thing happens there
+
+
+class NoIndex(RuntimeError):
+    pass
+
+
+class QueryService:
+    def __init__(self, config: StreamerConfig, embedder: Embedder | None = None,
+                 backend_factory: Callable[[], VlmBackend] | None = None):
+        self.config = config
+        self.storage_dir = config.storage_dir
+        self.tz = ZoneInfo(config.timezone)
+        folder = self.storage_dir / "query"
+        self.embedder = embedder or Embedder(folder / "embeddings.sqlite3")
+        self.cache = ResultCache(folder / "cache")
+        self.media = HitMedia(self.storage_dir, self._connect, config.query.clip_pad_s)
+        self.grounder = None
+        if config.vlm is not None:
+            factory = backend_factory or (lambda: build_backend(config.vlm))
+            self.grounder = Grounder(config.vlm, self.storage_dir, factory, config.query.vlm_timeout_s, self.tz)
+
+    def _connect(self) -> sqlite3.Connection:
+        if not db.index_path(self.storage_dir).exists():
+            raise NoIndex(f"no recordings index in {self.storage_dir} yet: has `streamer run` recorded anything?")
+        return db.connect(self.storage_dir, readonly=True)
+
+    def ask(self, text: str, camera: str | None = None, since: str | None = None, until: str | None = None,
+            scan: bool = False, export: bool = True, now: float | None = None) -> dict:
+        """The answer document. Raises QuestionError (bad question or flags) and NoIndex."""
+        started, now = time.monotonic(), time.time() if now is None else now
+        conn = self._connect()
+        try:
+            question = understand(text, self.config, self.tz, now, search.labels_seen(conn), camera, since, until)
+            since_ts, until_ts = self._range(conn, question, now)
+            key = ResultCache.key(" ".join(question.text.lower().split()), question.cameras, round(since_ts), round(until_ts),
+                                  scan, search.fingerprint(conn), self.config.query.model_dump(),
+                                  None if self.config.vlm is None else self.config.vlm.model_dump(mode="json"))
+            doc = self.cache.get(key)
+            if doc is None:
+                doc = self._answer(conn, question, since_ts, until_ts, scan, now)
+                self.cache.put(key, doc)
+            else:
+                doc["cached"] = True
+        finally:
+            conn.close()
+        if export:
+            self.export(doc)
+        doc["elapsed_s"] = round(time.monotonic() - started, 3)
+        return doc
+
+    def _range(self, conn: sqlite3.Connection, question: Question, now: float) -> tuple[float, float]:
+        from streamer.alerts.payload import iso_time
+
+        since = question.time.since
+        if since is not None and since > now:
+            until = question.time.until
+            raise QuestionError(f"the time range starts at {iso_time(since, self.tz)}, in the future (now is "
+                                f"{iso_time(now, self.tz)}){'' if until is None else '; it ends at ' + iso_time(until, self.tz)}")
+        if since is None:
+            since = search.earliest(conn, question.cameras) or now - 3600
+        until = min(now, question.time.until) if question.time.until is not None else now
+        return since, max(until, since + 1e-3)
+
+    def _answer(self, conn: sqlite3.Connection, question: Question, since: float, until: float, scan: bool,
+                now: float) -> dict:
+        events = search.events_between(conn, question.cameras, since, until)
+        hits = candidates.event_hits(events)
+        hits += candidates.watch_hits(search.watch_findings(conn, question.cameras, since, until))
+        hits += candidates.presence_hits(conn, question, self.config, since, until)
+        query = search.fts_query(question.subject.split())
+        keywords = search.keyword_scores(conn, query, [e.event_id for e in events]) if query and not question.only_time else {}
+        ranked = rank(hits, question, self.embedder, keywords, self.config.query)
+        notes: list[str] = []
+        report, plan = self._ground(conn, question, ranked, since, until, scan, notes)
+        if report is not None:
+            ranked = _apply(ranked, report)
+        ranked = ranked[: self.config.query.max_hits]
+        coverage = search.coverage(conn, question.cameras, since, until)
+        doc = {
+            "version": DOC_VERSION, "question": question.text, "understood": understood_json(question),
+            "searched": searched_json(question, since, until, coverage, self.tz),
+            "hits": [hit_json(hit, self.tz) for hit in ranked], "vlm": self._vlm_json(report, plan),
+            "notes": notes, "cached": False, "storage_dir": str(self.storage_dir),
+        }
+        doc["answer"] = one_line(doc, ranked, self.tz, now)
+        for hit in ranked:
+            self.media.register(hit)
+        return doc
+
+    def _ground(self, conn: sqlite3.Connection, question: Question, ranked: list[Hit], since: float, until: float,
+                scan: bool, notes: list[str]) -> tuple[GroundingReport | None, ScanPlan | None]:
+        if self.grounder is None:
+            notes.append("answered from the index alone: no VLM is configured (`vlm:` in the config)"
+                         + ("; --scan needs one" if scan else ""))
+            return None, None
+        if question.only_time:
+            return None, None
+        windows = [self._window(hit, index) for index, hit in enumerate(ranked[: self.config.query.ground_top_k])]
+        plan = None
+        if scan:
+            pad = self.config.vlm.sampling
+            busy = [(h.camera, h.start_ts - pad.pre_s, (h.end_ts or h.start_ts) + pad.post_s) for h in ranked]
+            busy += [(e.camera, e.start_ts - pad.pre_s, (e.end_ts or e.start_ts) + pad.post_s)
+                     for e in search.events_between(conn, question.cameras, since, until)]
+            plan = plan_scan(conn, question, since, until, busy, self.config.query.scan_window_s, self.config.query.scan_max_windows)
+            windows += list(plan.windows)
+            if plan.total > len(plan.windows):
+                notes.append(f"--scan looked at the first {len(plan.windows)} of {plan.total} windows "
+                             f"(query.scan_max_windows); narrow the time range to see the rest")
+        if not windows:
+            return None, plan
+        report = self.grounder.ground(question.text, windows, conn)
+        if report.status not in ("answered", "skipped"):
+            notes.append(f"the VLM did not answer ({report.status}: {report.detail}); answered from the index alone")
+        return report, plan
+
+    def _window(self, hit: Hit, index: int) -> GroundWindow:
+        sampling = self.config.vlm.sampling
+        start = hit.start_ts - sampling.pre_s
+        end = min((hit.end_ts or hit.start_ts) + sampling.post_s, start + sampling.max_window_s)
+        return GroundWindow(hit.camera, start, end, index)
+
+    def _vlm_json(self, report: GroundingReport | None, plan: ScanPlan | None) -> dict:
+        if self.grounder is None:
+            return {"status": "not_configured", "model": None, "detail": "no `vlm:` section in the config", "windows": 0}
+        if report is None:
+            return {"status": "skipped", "model": None, "detail": "nothing to look at", "windows": 0}
+        verdicts: dict[str, int] = {}
+        for answer in report.answers:
+            verdicts[answer.verdict] = verdicts.get(answer.verdict, 0) + 1
+        scanned = None if plan is None else {"windows": plan.total, "sent": len(plan.windows), "seconds": plan.seconds,
+                                             "narrowed_by_classes": list(plan.narrowed_by)}
+        return {"status": report.status, "model": report.model, "detail": report.detail,
+                "windows": len(report.answers), "verdicts": verdicts, "seconds": round(report.seconds, 3), "scan": scanned}
+
+    def export(self, doc: dict) -> None:
+        """Make each hit's clip and snapshot (kept by id: a second ask does not cut them again)."""
+        for hit in doc["hits"]:
+            try:
+                hit["clip"], hit["clip_error"] = self.media.relative(self.media.clip(hit["id"])), None
+            except (MediaUnavailable, UnknownMedia) as error:
+                hit["clip"], hit["clip_error"] = None, str(error)
+            try:
+                hit["snapshot"], hit["snapshot_error"] = self.media.relative(self.media.snapshot(hit["id"])), None
+            except (MediaUnavailable, UnknownMedia) as error:
+                hit["snapshot"], hit["snapshot_error"] = None, str(error)
+
+
+def _apply(ranked: list[Hit], report: GroundingReport) -> list[Hit]:
+    """Refine the hits the VLM looked at; add what it found in --scan windows."""
+    hits = list(ranked)
+    if report.status != "answered":
+        for answer in report.answers:
+            if answer.window.hit_index is not None:
+                hits[answer.window.hit_index] = replace(hits[answer.window.hit_index], grounding=report.status)
+        return hits
+    added = []
+    for answer in report.answers:
+        index = answer.window.hit_index
+        if index is None:
+            added += [_scan_hit(answer, span) for span in answer.spans if answer.verdict == "confirmed"]
+        else:
+            hits[index] = _refined(hits[index], answer)
+    return ordered([replace(h, score=round(score_of(h, h.relevance), 4)) for h in hits + added])
+
+
+def _refined(hit: Hit, answer: WindowAnswer) -> Hit:
+    if answer.verdict != "confirmed" or not answer.spans:
+        return replace(hit, grounding=answer.verdict)
+    span = min(answer.spans, key=lambda s: abs(s.start_ts - hit.start_ts))
+    return replace(hit, start_ts=span.start_ts, end_ts=span.end_ts, source=HitSource.VLM_GROUNDING, grounding="confirmed",
+                   description=span.description or hit.description, risk_level=span.risk_level or hit.risk_level,
+                   index_start_ts=hit.start_ts)
+
+
+def _scan_hit(answer: WindowAnswer, span) -> Hit:
+    return Hit(camera=answer.window.camera, kind=HitKind.SCAN, type="scan", label=span.label, start_ts=span.start_ts,
+               end_ts=span.end_ts, confidence=None, source=HitSource.VLM_GROUNDING, verification="unverified",
+               texts=(span.label,), risk_level=span.risk_level, description=span.description,
+               relevance=SCAN_RELEVANCE, grounding="confirmed")

@@ -1,0 +1,47 @@
+"""Frames from the recordings at a chosen rate: for each 1/fps slot of wall-clock time in a range, the recorded
+frame nearest the slot, with its true time (from its PTS). This is how stored footage is shown to the VLM."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from streamer.index import store
+from streamer.storage import resolve_inside
+
+
+@dataclass(frozen=True, eq=False)
+class RecordedFrame:
+    wall_ts: float
+    image: np.ndarray  # BGR, source size
+
+
+def sample_recording(storage_dir: Path, conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float,
+                     fps: float) -> list[RecordedFrame]:
+    """Frames whose slot lies in [start, end), in time order; slots with no frame near them (a gap) are empty."""
+    step = 1.0 / fps
+    first, last = math.ceil(start_ts / step - 1e-6), math.ceil(end_ts / step - 1e-6)
+    best: dict[int, RecordedFrame] = {}
+    for segment in store.segments_overlapping(conn, camera, start_ts - step, end_ts + step):
+        path = resolve_inside(storage_dir, segment.path)
+        origin = segment.start_ts - segment.media_start_s
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                wall = origin + float(frame.pts * stream.time_base)
+                if wall >= end_ts + step:
+                    break
+                slot = round(wall / step)
+                if not first <= slot < last or abs(wall - slot * step) > step / 2:
+                    continue
+                held = best.get(slot)
+                if held is None or abs(wall - slot * step) < abs(held.wall_ts - slot * step):
+                    best[slot] = RecordedFrame(wall, frame.to_ndarray(format="bgr24"))
+    return [best[slot] for slot in sorted(best)]
