@@ -1,4 +1,5 @@
-"""The `streamer` command line: validate-config, run, models pull, samples pull."""
+"""The `streamer` command line: validate-config, run, models, samples, alerts, clip, recordings (and, from their
+own modules, vlm-worker, vlm, query and serve)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from streamer import assets
+from streamer.cli_query import register as register_query_commands
 from streamer.cli_vlm import register as register_vlm_commands
 from streamer.config import ConfigError, StreamerConfig, load_config
 from streamer.logs import setup_logging
@@ -26,6 +28,7 @@ app.add_typer(samples_app, name="samples")
 app.add_typer(clip_app, name="clip")
 app.add_typer(recordings_app, name="recordings")
 register_vlm_commands(app)
+register_query_commands(app)
 
 EXIT_CONFIG = 2
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
@@ -108,15 +111,30 @@ def run(
         from streamer.vlm.pool import WorkerPool
 
         pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
+    api = _start_api(loaded)
     try:
         code = Supervisor(loaded, options, selected, target, health).run()
     finally:
+        if api is not None:
+            api.stop()
         if pool is not None:
             pool.drain_and_stop()
         health.close()
         if embedded is not None:
             embedded.stop()
     raise typer.Exit(code)
+
+
+def _start_api(loaded: StreamerConfig):
+    """The question API beside the cameras (api.enabled); None when it is off or could not listen."""
+    if not loaded.api.enabled:
+        return None
+    from streamer.api.app import create_app
+    from streamer.api.server import ApiServer
+    from streamer.query.service import QueryService
+
+    server = ApiServer(create_app(QueryService(loaded)), loaded.api)
+    return server if server.start() else None
 
 
 def _pull_all(items: tuple[assets.RegistryAsset, ...], dest: Path) -> None:

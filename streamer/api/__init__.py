@@ -1,0 +1,1 @@
+"""The HTTP API: questions over the recordings, and hits' clips and snapshots by id."""

@@ -1,0 +1,57 @@
+"""Serving the API with uvicorn, in the foreground (`streamer serve`) or on a thread of `streamer run`.
+A port that cannot be bound is logged and the service runs on without it: the cameras matter more."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import uvicorn
+
+from streamer.config.query import ApiConfig
+
+log = logging.getLogger("streamer.api")
+
+
+class ApiServer:
+    def __init__(self, app, config: ApiConfig):
+        self.config = config
+        self._server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
+                                                     access_log=False, lifespan="off"))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int | None:
+        servers = getattr(self._server, "servers", None) or []
+        for server in servers:
+            for sock in server.sockets:
+                return sock.getsockname()[1]
+        return None
+
+    def start(self, ready_timeout_s: float = 10.0) -> bool:
+        self._thread = threading.Thread(target=self._run_quietly, name="api", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline and self._thread.is_alive() and not self._server.started:
+            time.sleep(0.05)
+        if self._server.started:
+            log.info("api listening", extra={"fields": {"url": f"http://{self.config.host}:{self.port}"}})
+            return True
+        log.error("api not started: could not listen", extra={"fields": {"host": self.config.host, "port": self.config.port}})
+        return False
+
+    def _run_quietly(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; the service runs on without the API
+            pass
+
+    def wait(self) -> None:
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout_s)
