@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install models samples system-deps bench clean
+.PHONY: demo test eval install models samples system-deps bench clean
 
 # torch and torchvision must come as a matching pair (torchvision's compiled ops are built against one torch);
 # pip resolves them together here, before the package, whose ultralytics dependency then finds torch in place.
@@ -32,6 +32,10 @@ system-deps:
 
 test: system-deps models samples
 	$(BIN)/python -m pytest
+	$(BIN)/python scripts/eval_query.py --sets 2 --min-hit-rate 0.8 --max-false-answers 1
+
+eval: models samples
+	$(BIN)/python scripts/eval_query.py --sets 3
 
 bench: models samples
 	$(BIN)/python scripts/bench_pipeline.py data/samples/bikes.mp4
@@ -40,4 +44,4 @@ bench: models samples
 	$(BIN)/python scripts/bench_vlm.py data/samples/bikes.mp4
 
 clean:
-	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/index.sqlite3* .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/index.sqlite3* .pytest_cache

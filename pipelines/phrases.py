@@ -5,6 +5,7 @@ from __future__ import annotations
 
 MATCH_SENTENCES: dict[str, str] = {
     "fall": "a {label} fell down and is lying on the ground",
+    "fall/other words": "a {label} tripped, stumbled or collapsed",
     "zone_intrusion": "a {label} entered the {zone} zone",
     "line_crossing": "a {label} crossed the line {rule}",
     "dwell": "a {label} stayed in the {zone} zone for a long time, loitering",
@@ -37,9 +38,10 @@ def _fields(event_type: str, label: str, zone: str | None, rule: str | None, cam
             "type": _words(event_type), "camera": camera}
 
 
-def match_sentence(event_type: str, label: str, zone: str | None, rule: str | None) -> str:
-    template = MATCH_SENTENCES.get(event_type, GENERIC_SENTENCE)
-    return template.format(**_fields(event_type, label, zone, rule))
+def match_sentences(event_type: str, label: str, zone: str | None, rule: str | None) -> list[str]:
+    """The type's sentence, plus its other wordings ("<type>/…" keys)."""
+    templates = [t for key, t in MATCH_SENTENCES.items() if key.split("/")[0] == event_type] or [GENERIC_SENTENCE]
+    return [template.format(**_fields(event_type, label, zone, rule)) for template in templates]
 
 
 def presence_sentence(label: str, zone: str | None, camera: str) -> str:

@@ -23,3 +23,12 @@ def models_dir() -> Path:
 def bikes_mp4() -> Path:
     path, _ = assets.pull(assets.SAMPLES[0], REPO / "data" / "samples")
     return path
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory, models_dir: Path, bikes_mp4: Path):
+    """Recordings made by `streamer run` of clips with known events (a fall, a line crossing, a zone entry), shared
+    by the question tests; see tests/helpers/query_scenes.py."""
+    from tests.helpers.query_scenes import build
+
+    return build(tmp_path_factory.mktemp("recorded"), models_dir, bikes_mp4)

@@ -9,7 +9,7 @@ import sqlite3
 import numpy as np
 import supervision as sv
 
-from pipelines.phrases import match_sentence, presence_sentence
+from pipelines.phrases import match_sentences, presence_sentence
 from pipelines.zone_intrusion import polygon_zone
 from streamer.config.root import StreamerConfig
 from streamer.index import search
@@ -25,7 +25,7 @@ def event_hits(events: list[StoredEvent]) -> list[Hit]:
     for event in events:
         finding = event.vlm
         verified = event.verification in ("confirmed", "rejected")
-        texts = [match_sentence(event.type, event.label, event.zone, event.rule)]
+        texts = match_sentences(event.type, event.label, event.zone, event.rule)
         texts += [text for text in (event.description, finding["label"] if finding else None) if text]
         hits.append(Hit(
             camera=event.camera, kind=HitKind.EVENT, type=event.type, label=event.label, start_ts=event.start_ts,

@@ -72,6 +72,7 @@ class GroundingReport:
     detail: str | None
     answers: tuple[WindowAnswer, ...] = ()
     seconds: float = 0.0
+    asked: tuple[GroundWindow, ...] = ()  # the windows put to the backend
 
 
 @dataclass
@@ -105,21 +106,21 @@ class Grounder:
                 prepared.append((window, request))
         if not prepared:
             return GroundingReport("skipped", None, "no recorded footage in the windows", tuple(answers))
-        call = _Call([request for _, request in prepared])
+        call, asked = _Call([request for _, request in prepared]), tuple(window for window, _ in prepared)
         if not self._busy.acquire(timeout=self.timeout_s):
-            return GroundingReport("busy", None, "the VLM is still busy with an earlier question", tuple(answers))
+            return GroundingReport("busy", None, "the VLM is still busy with an earlier question", tuple(answers), asked=asked)
         threading.Thread(target=self._answer, args=(call,), name="query-vlm", daemon=True).start()
         if not call.done.wait(self.timeout_s):
             log.warning("VLM grounding timed out", extra={"fields": {"timeout_s": self.timeout_s, "windows": len(prepared)}})
             return GroundingReport("timeout", call.model, f"no answer within {self.timeout_s:g} s", tuple(answers),
-                                   time.monotonic() - started)
+                                   time.monotonic() - started, asked)
         if call.error is not None:
             status = "unavailable" if call.model is None else "error"
             return GroundingReport(status, call.model, f"{type(call.error).__name__}: {call.error}", tuple(answers),
-                                   time.monotonic() - started)
+                                   time.monotonic() - started, asked)
         for (window, request), reply in zip(prepared, call.replies):
             answers.append(_read(window, request, reply))
-        return GroundingReport("answered", call.model, None, tuple(answers), time.monotonic() - started)
+        return GroundingReport("answered", call.model, None, tuple(answers), time.monotonic() - started, asked)
 
     def _answer(self, call: _Call) -> None:
         try:

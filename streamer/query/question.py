@@ -31,6 +31,11 @@ did do does done has have had happen happened happening there here show me list 
 activity on in at of for to from by during camera cameras cam please i we you it its it's any everything
 going go went see seen saw look looking find get give recorded recording recordings footage video clip
 """.split())
+# with a class or zone, these ask only whether (and when) something was there: the track summary answers
+PRESENCE_WORDS = frozenset("""
+seen visible present appear appeared appears appearing there here around inside zone area spotted detected view
+frame picture shown showing in out near
+""".split())
 _UNKNOWN_CAMERA = re.compile(r"\b(?:camera|cam)\s+['\"]?([a-z0-9][a-z0-9_-]*)|\b([a-z0-9][a-z0-9_-]*)\s+(?:camera|cam)\b")
 
 
@@ -48,6 +53,7 @@ class Question:
     classes: tuple[str, ...]  # detector classes named
     time: TimeRange
     only_time: bool  # nothing but a time (and maybe a camera): list what happened then
+    asks_presence: bool = False  # "was anyone in the loading zone", "when was a car on the plaza camera"
 
 
 def understand(text: str, config: StreamerConfig, tz: tzinfo, now: float, labels: Iterable[str] = (),
@@ -65,16 +71,24 @@ def understand(text: str, config: StreamerConfig, tz: tzinfo, now: float, labels
     zones, rest = _zones(rest, config, cameras)
     classes = _classes(rest, _vocabulary(config, labels))
     content = [w for w in re.findall(r"[a-z0-9']+", rest) if w not in FILLER]
-    return Question(asked, rest or asked, cameras, named, zones, classes, time_range, only_time=not content and not zones)
+    vocabulary = _vocabulary(config, labels)
+    zone_words = {part for zone in zones for part in re.split(r"[_\s-]+", zone)}
+    beyond_presence = [w for w in content if w not in PRESENCE_WORDS and w not in zone_words
+                       and not _classes_of(w, vocabulary) and not _classes_of(_singular(w), vocabulary)]
+    return Question(asked, rest or asked, cameras, named, zones, classes, time_range,
+                    only_time=not content and not zones, asks_presence=bool(classes or zones) and not beyond_presence)
 
 
 def _with_flags(parsed: TimeRange, tz: tzinfo, now: float, since: str | None, until: str | None) -> TimeRange:
+    """--since/--until replace whatever time the question names (a side not given is open)."""
+    if not since and not until:
+        return parsed
     try:
-        since_ts = parse_time(since, tz, now) if since else parsed.since
-        until_ts = parse_time(until, tz, now, base=since_ts) if until else parsed.until
+        since_ts = parse_time(since, tz, now) if since else None
+        until_ts = parse_time(until, tz, now, base=since_ts) if until else None
     except TimeFormatError as error:
         raise QuestionError(f"--since/--until: {error}") from None
-    said = parsed.said + tuple(f"--{name} {value}" for name, value in (("since", since), ("until", until)) if value)
+    said = tuple(f"--{name} {value}" for name, value in (("since", since), ("until", until)) if value)
     if since_ts is not None and until_ts is not None and until_ts <= since_ts:
         raise QuestionError("the end of the time range is not after its start")
     return TimeRange(since_ts, until_ts, said)

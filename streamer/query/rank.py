@@ -22,6 +22,9 @@ OTHER_CLASS_FACTOR = 0.5
 NO_ZONE_FACTOR = 0.8  # a fall (no zone of its own) when the question names a zone
 VERIFICATION_FACTOR = {"confirmed": 1.0, "pending": 0.85, "unverified": 0.85, "rejected": 0.4}
 GROUNDING_FACTOR = {"confirmed": 1.1, "rejected": 0.5}
+# a question that asks only whether something was there is answered by the track summary, whatever the wording;
+# an event that matches it by meaning (a zone entry for "was anyone in the zone") still ranks above
+PRESENCE_ANSWER_RELEVANCE = 0.6
 
 
 def rank(hits: list[Hit], question: Question, embedder: Embedder, keywords: dict[str, float],
@@ -35,6 +38,8 @@ def rank(hits: list[Hit], question: Question, embedder: Embedder, keywords: dict
     best_keyword = max(keywords.values(), default=0.0) or 1.0
     ranked = []
     for hit, sim in zip(hits, similarity):
+        if question.asks_presence and hit.kind is HitKind.PRESENCE:
+            sim = max(sim, PRESENCE_ANSWER_RELEVANCE)
         relevance = sim + KEYWORD_WEIGHT * keywords.get(hit.event_id or "", 0.0) / best_keyword
         relevance *= _constraint_factor(hit, question)
         floor = config.min_presence_relevance if hit.kind is HitKind.PRESENCE else config.min_relevance

@@ -152,13 +152,13 @@ class QueryService:
     def _vlm_json(self, report: GroundingReport | None, plan: ScanPlan | None) -> dict:
         if self.grounder is None:
             return {"status": "not_configured", "model": None, "detail": "no `vlm:` section in the config", "windows": 0}
+        scanned = None if plan is None else {"windows": plan.total, "sent": len(plan.windows), "seconds": plan.seconds,
+                                             "narrowed_by_classes": list(plan.narrowed_by)}
         if report is None:
-            return {"status": "skipped", "model": None, "detail": "nothing to look at", "windows": 0}
+            return {"status": "skipped", "model": None, "detail": "nothing to look at", "windows": 0, "scan": scanned}
         verdicts: dict[str, int] = {}
         for answer in report.answers:
             verdicts[answer.verdict] = verdicts.get(answer.verdict, 0) + 1
-        scanned = None if plan is None else {"windows": plan.total, "sent": len(plan.windows), "seconds": plan.seconds,
-                                             "narrowed_by_classes": list(plan.narrowed_by)}
         return {"status": report.status, "model": report.model, "detail": report.detail,
                 "windows": len(report.answers), "verdicts": verdicts, "seconds": round(report.seconds, 3), "scan": scanned}
 
@@ -179,9 +179,9 @@ def _apply(ranked: list[Hit], report: GroundingReport) -> list[Hit]:
     """Refine the hits the VLM looked at; add what it found in --scan windows."""
     hits = list(ranked)
     if report.status != "answered":
-        for answer in report.answers:
-            if answer.window.hit_index is not None:
-                hits[answer.window.hit_index] = replace(hits[answer.window.hit_index], grounding=report.status)
+        for window in report.asked:
+            if window.hit_index is not None:
+                hits[window.hit_index] = replace(hits[window.hit_index], grounding=report.status)
         return hits
     added = []
     for answer in report.answers:

@@ -1,0 +1,138 @@
+"""Questions over recordings that `streamer run` made of clips with known events (tests/helpers/query_scenes.py):
+the fall, the line crossing and the zone entry come back at their true times with playable clips and their
+snapshots; questions with no answer, only a time, a future or empty range, or an unknown camera get clear answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from streamer.config import load_config
+from streamer.query.question import QuestionError
+from streamer.query.service import QueryService
+
+TOLERANCE_S = 1.0  # the issue's bar; the rules themselves are within one detect interval (0.2 s)
+
+
+@pytest.fixture(scope="module")
+def service(recorded) -> QueryService:
+    return QueryService(load_config(recorded.config))
+
+
+def truth(recorded, event_type: str) -> float:
+    return next(t.start_ts for t in recorded.truths if t.type == event_type)
+
+
+def query_cli(recorded, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streamer", "query", *args, "--config", str(recorded.config)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_when_did_the_person_fall_gives_the_fall_within_a_second_with_a_playable_clip(recorded) -> None:
+    done = query_cli(recorded, "when did the person fall")
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer, *rest = done.stdout.splitlines()
+    assert answer.startswith("A person fell at ") and " on lobby (track " in answer and "not verified by a VLM" in answer
+    as_json = query_cli(recorded, "when did the person fall", "--json")
+    doc = json.loads(as_json.stdout)
+    top = doc["hits"][0]
+    assert (top["camera"], top["type"], top["source"]) == ("lobby", "fall", "rule")
+    assert abs(top["start_ts"] - truth(recorded, "fall")) <= TOLERANCE_S
+    assert top["start_iso"].endswith("+01:00")  # the config's zone, Europe/Berlin in November
+    clip = recorded.storage / top["clip"]
+    assert f"clip: {clip}" in done.stdout  # the text shows where to open it
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        frames = [float(f.pts * stream.time_base) for f in container.decode(stream)]
+    # decodes; starts clip_pad_s before the hit (the recording began 3.1 s before the fall) and covers it
+    assert len(frames) > 25 and frames[-1] - frames[0] >= (top["end_ts"] - top["start_ts"])
+    assert (recorded.storage / top["snapshot"]).read_bytes()[:3] == b"\xff\xd8\xff"
+    assert doc["vlm"]["status"] == "not_configured" and "no VLM is configured" in doc["notes"][0]
+
+
+@pytest.mark.parametrize(("question", "event_type"), [
+    ("did anyone fall down", "fall"),
+    ("show me when someone collapsed", "fall"),
+    ("when did someone cross the gate", "line_crossing"),
+    ("when did a person walk into the loading zone", "zone_intrusion"),
+    ("was anyone in the loading zone", "zone_intrusion"),
+])
+def test_phrasings_find_their_event_first(service: QueryService, recorded, question: str, event_type: str) -> None:
+    doc = service.ask(question, export=False)
+    top = doc["hits"][0]
+    assert top["type"] == event_type, doc["hits"]
+    assert abs(top["start_ts"] - truth(recorded, event_type)) <= TOLERANCE_S
+
+
+def test_presence_comes_from_the_track_summary_when_no_rule_watches(service: QueryService, recorded) -> None:
+    doc = service.ask("when was a person on the plaza camera", export=False)
+    assert doc["understood"]["cameras"] == ["plaza"]
+    top = doc["hits"][0]
+    assert (top["source"], top["kind"], top["camera"]) == ("track_summary", "presence", "plaza")
+    plaza_start = recorded.origin_ts + 120  # the person is there from the first frame until 6.5 s
+    assert abs(top["start_ts"] - plaza_start) <= 1.0 and abs(top["end_ts"] - (plaza_start + 6.5)) <= 1.5
+
+
+@pytest.mark.parametrize("question", ["when did the red car park", "when did a dog bark", "was there a fire",
+                                      "when did the truck crash into the fence"])
+def test_questions_without_an_answer_say_what_was_searched(service: QueryService, question: str) -> None:
+    doc = service.ask(question, export=False)
+    assert doc["hits"] == []
+    assert doc["answer"].startswith(f'No hit for "{question}". Searched lobby, yard-cam, plaza from ')
+    assert "3 events" in doc["answer"] and "s of footage" in doc["answer"]
+
+
+def test_no_hit_exits_1_and_prints_the_search(recorded) -> None:
+    done = query_cli(recorded, "when did the red car park")
+    assert done.returncode == 1 and done.stdout.startswith('No hit for "when did the red car park". Searched ')
+
+
+def test_a_question_with_only_a_time_lists_what_happened_then(service: QueryService, recorded) -> None:
+    doc = service.ask("what happened in the last hour", export=False)
+    assert doc["understood"]["only_time"] and doc["understood"]["time"] == ["in the last hour"]
+    assert [h["type"] for h in doc["hits"]] == ["fall", "line_crossing", "zone_intrusion"]  # in time order
+    assert doc["answer"].startswith("3 events on lobby, yard-cam, plaza from ")
+
+
+def test_a_range_with_no_recordings_says_where_the_recordings_are(service: QueryService) -> None:
+    doc = service.ask("when did the person fall yesterday", export=False)
+    assert doc["hits"] == [] and doc["searched"]["segments"] == 0
+    assert "nothing was recorded in that range (recordings span " in doc["answer"]
+
+
+@pytest.mark.parametrize(("question", "flags", "message"), [
+    ("", {}, "the question is empty"),
+    ("did anyone fall tomorrow", {}, "in the future"),
+    ("when did the person fall", {"since": "+1d"}, "in the future"),
+    ("when did the person fall on the garage camera", {}, "the cameras are: lobby, yard-cam, plaza"),
+    ("when did the person fall", {"camera": "garage"}, "the cameras are: lobby, yard-cam, plaza"),
+])
+def test_bad_questions_get_a_clear_refusal(service: QueryService, question: str, flags: dict, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        service.ask(question, export=False, **flags)
+
+
+def test_bad_input_exits_2_with_the_message(recorded) -> None:
+    done = query_cli(recorded, "when did the person fall", "--camera", "garage")
+    assert done.returncode == 2 and "unknown camera 'garage'; the cameras are: lobby, yard-cam, plaza" in done.stderr
+
+
+def test_answers_are_cached_per_question_and_range(service: QueryService) -> None:
+    first = service.ask("did someone fall on the lobby camera", export=False)
+    again = service.ask("did someone fall on the lobby camera", export=False)
+    other_range = service.ask("did someone fall on the lobby camera", since="-3h", export=False)
+    assert not first["cached"] and again["cached"] and not other_range["cached"]
+    assert again["hits"] == first["hits"]
+
+
+def test_clips_are_exported_once_per_hit(service: QueryService, recorded) -> None:
+    doc = service.ask("was anyone in the loading zone")
+    clip = recorded.storage / doc["hits"][0]["clip"]
+    made = clip.stat().st_mtime_ns
+    service.export(doc)
+    assert clip.stat().st_mtime_ns == made

@@ -1,0 +1,124 @@
+"""The HTTP API as users reach it: `streamer serve` (a real uvicorn on 127.0.0.1) over the recordings of
+`streamer run`; files by hit id only, whatever a request puts in the id; and `streamer run` serving it beside
+the cameras."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+
+from tests.helpers.rtsp import free_port
+
+SECRET = b"not for the api"
+
+
+@pytest.fixture(scope="module")
+def api(recorded) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base, process)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+
+
+def wait_for(base: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("the API did not come up")
+
+
+def test_query_returns_the_json_document(api: str, recorded) -> None:
+    response = httpx.get(f"{api}/query", params={"q": "when did the person fall"}, timeout=60)
+    assert response.status_code == 200
+    doc = response.json()
+    top = doc["hits"][0]
+    fall = next(t.start_ts for t in recorded.truths if t.type == "fall")
+    assert top["type"] == "fall" and abs(top["start_ts"] - fall) <= 1.0 and doc["answer"].startswith("A person fell at ")
+    assert top["clip_url"] == f"/clips/{top['id']}" and top["snapshot_url"] == f"/snapshots/{top['id']}"
+
+
+def test_clips_and_snapshots_are_served_by_hit_id(api: str, tmp_path: Path) -> None:
+    doc = httpx.get(f"{api}/query", params={"q": "was anyone in the loading zone"}, timeout=60).json()
+    top = doc["hits"][0]
+    clip = httpx.get(f"{api}{top['clip_url']}", timeout=60)
+    assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
+    (tmp_path / "clip.mp4").write_bytes(clip.content)
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 25  # playable
+    snapshot = httpx.get(f"{api}{top['snapshot_url']}", timeout=30)
+    assert snapshot.status_code == 200 and snapshot.content[:3] == b"\xff\xd8\xff"
+
+
+@pytest.mark.parametrize("path", [
+    "/clips/..%2F..%2Findex.sqlite3",
+    "/clips/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/clips/..%5C..%5Cindex.sqlite3",
+    "/snapshots/....%2F....%2Fsecret.txt",
+    "/clips/%2Fetc%2Fpasswd",
+    "/clips/0123456789abcdef",  # well formed, but no such hit
+    "/clips/0123456789ABCDEF%00",
+    "/snapshots/..",
+])
+def test_ids_that_try_to_leave_the_storage_folder_get_nothing(api: str, recorded, path: str) -> None:
+    (recorded.storage / "secret.txt").write_bytes(SECRET)
+    response = httpx.get(api + path, timeout=10)
+    assert response.status_code == 404 and SECRET not in response.content and b"SQLite" not in response.content
+
+
+def test_a_planted_record_pointing_outside_is_refused(api: str, recorded) -> None:
+    """Even a hit record that names a path outside the storage folder (a tampered file) serves nothing."""
+    planted = recorded.storage / "query" / "media" / "00000000000000aa.json"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text(json.dumps({"camera": "lobby", "start_ts": 1, "end_ts": 2, "snapshot": "../../../../etc/passwd",
+                                   "bbox": None, "label": "person", "track_id": None}))
+    response = httpx.get(f"{api}/snapshots/00000000000000aa", timeout=10)
+    assert response.status_code == 410 and b"root:" not in response.content and "refused" in response.json()["error"]
+
+
+def test_bad_questions_are_400_with_the_reason(api: str) -> None:
+    empty = httpx.get(f"{api}/query", params={"q": ""}, timeout=30)
+    assert empty.status_code == 400 and "the question is empty" in empty.json()["error"]
+    unknown = httpx.get(f"{api}/query", params={"q": "when did the person fall", "camera": "garage"}, timeout=30)
+    assert unknown.status_code == 400 and "the cameras are: lobby, yard-cam, plaza" in unknown.json()["error"]
+
+
+def test_streamer_run_serves_the_api_on_loopback_while_cameras_run(recorded, tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "live.yaml"
+    text = recorded.config.read_text().replace("api: {enabled: false}", f"api: {{port: {port}}}")
+    text = text.replace(f"storage_dir: {recorded.storage}", f"storage_dir: {tmp_path / 'data'}")
+    lobby_only = text.split("\n  yard-cam:")[0].replace("start_time:", "realtime: true\n    start_time:")
+    config.write_text(lobby_only)
+    process = subprocess.Popen([sys.executable, "-m", "streamer", "run", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}", process)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert health == {"status": "ok", "cameras": ["lobby"]}
+        assert process.poll() is None  # answered while the camera was still playing (8 s at its own pace)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output[-3000:]
+    assert f"api listening url=http://127.0.0.1:{port}" in output
