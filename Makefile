@@ -26,6 +26,7 @@ demo: models samples
 	$(BIN)/streamer validate-config configs/example.yaml
 	$(BIN)/streamer run --config configs/example.yaml --save-annotated data/annotated
 	$(BIN)/streamer alerts tail --config configs/example.yaml --from-start --no-follow
+	$(BIN)/streamer query "when did a person walk into the crossing" --config configs/example.yaml
 
 system-deps:
 	bash scripts/install_system_deps.sh

@@ -64,6 +64,7 @@ def run(
     camera: Annotated[Optional[list[str]], typer.Option("--camera", help="Run only these cameras (repeatable).")] = None,
     log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
     redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="Publish here instead of the config's redis.url / embedded server.")] = None,
+    api_host: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_HOST", help="Serve the API on this address instead of api.host (a container: 0.0.0.0).")] = None,
 ) -> None:
     """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
     from streamer.alerts.health import HealthReporter
@@ -111,7 +112,7 @@ def run(
         from streamer.vlm.pool import WorkerPool
 
         pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
-    api = _start_api(loaded)
+    api = _start_api(loaded, api_host)
     try:
         code = Supervisor(loaded, options, selected, target, health).run()
     finally:
@@ -125,15 +126,16 @@ def run(
     raise typer.Exit(code)
 
 
-def _start_api(loaded: StreamerConfig):
+def _start_api(loaded: StreamerConfig, host: str | None):
     """The question API beside the cameras (api.enabled); None when it is off or could not listen."""
     if not loaded.api.enabled:
         return None
+    settings = loaded.api if host is None else loaded.api.model_copy(update={"host": host})
     from streamer.api.app import create_app
     from streamer.api.server import ApiServer
     from streamer.query.service import QueryService
 
-    server = ApiServer(create_app(QueryService(loaded)), loaded.api)
+    server = ApiServer(create_app(QueryService(loaded)), settings)
     return server if server.start() else None
 
 

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 from streamer.redact import scrub
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "fields"}
+# color_message: uvicorn's ANSI copy of its message
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "fields", "color_message"}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, object]:
@@ -54,5 +55,5 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("ultralytics", "libav", "matplotlib", "PIL"):
+    for noisy in ("ultralytics", "libav", "matplotlib", "PIL", "uvicorn", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -151,6 +151,13 @@ def earliest(conn: sqlite3.Connection, cameras: Sequence[str]) -> float | None:
     return row[0]
 
 
+def latest(conn: sqlite3.Connection, cameras: Sequence[str]) -> float | None:
+    row = conn.execute(f"SELECT MAX(t) FROM (SELECT MAX(end_ts) AS t FROM segments WHERE camera IN ({_in(cameras)}) "
+                       f"UNION ALL SELECT MAX(COALESCE(end_ts, start_ts)) FROM events WHERE camera IN ({_in(cameras)}))",
+                       (*cameras, *cameras)).fetchone()
+    return row[0]
+
+
 def fingerprint(conn: sqlite3.Connection) -> str:
     """Changes whenever anything a question reads changes: part of the result cache's key."""
     parts = [conn.execute(sql).fetchone() for sql in (

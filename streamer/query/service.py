@@ -78,16 +78,18 @@ class QueryService:
         return doc
 
     def _range(self, conn: sqlite3.Connection, question: Question, now: float) -> tuple[float, float]:
+        """The asked range, or all that is recorded up to now; a file replayed with a start_time ahead of the
+        clock has recordings past now, and those count as the present."""
         from streamer.alerts.payload import iso_time
 
-        since = question.time.since
-        if since is not None and since > now:
-            until = question.time.until
+        present = max(now, search.latest(conn, question.cameras) or now)
+        since, until = question.time.since, question.time.until
+        if since is not None and since > present:
             raise QuestionError(f"the time range starts at {iso_time(since, self.tz)}, in the future (now is "
                                 f"{iso_time(now, self.tz)}){'' if until is None else '; it ends at ' + iso_time(until, self.tz)}")
         if since is None:
             since = search.earliest(conn, question.cameras) or now - 3600
-        until = min(now, question.time.until) if question.time.until is not None else now
+        until = present if until is None else min(until, present)
         return since, max(until, since + 1e-3)
 
     def _answer(self, conn: sqlite3.Connection, question: Question, since: float, until: float, scan: bool,
