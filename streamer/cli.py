@@ -77,14 +77,7 @@ def run(
     if log_format is not None:
         loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format})})
     if redis_url is not None:
-        from pydantic import ValidationError
-
-        try:
-            redis_cfg = type(loaded.redis).model_validate({**loaded.redis.model_dump(), "url": redis_url})
-        except ValidationError as error:
-            typer.echo(f"error: --redis-url: {error.errors()[0]['msg']}", err=True)
-            raise typer.Exit(EXIT_CONFIG) from None
-        loaded = loaded.model_copy(update={"redis": redis_cfg})
+        loaded = _with_redis_url(loaded, redis_url)
     setup_logging(loaded.logging.level, loaded.logging.format)
     enabled = loaded.enabled_cameras()
     selected = camera or list(enabled)
@@ -124,6 +117,17 @@ def run(
         if embedded is not None:
             embedded.stop()
     raise typer.Exit(code)
+
+
+def _with_redis_url(loaded: StreamerConfig, redis_url: str) -> StreamerConfig:
+    from pydantic import ValidationError
+
+    try:
+        redis_cfg = type(loaded.redis).model_validate({**loaded.redis.model_dump(), "url": redis_url})
+    except ValidationError as error:
+        typer.echo(f"error: --redis-url: {error.errors()[0]['msg']}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    return loaded.model_copy(update={"redis": redis_cfg})
 
 
 def _start_api(loaded: StreamerConfig, host: str | None):

@@ -22,12 +22,20 @@ FALL = {"verdict": "confirmed", "events": [{"label": "a man tips over", "start_t
                                             "risk_level": "high", "description": "A man tips over onto the pavement."}]}
 
 
+class FrameCheckingDouble(ScriptedTestDouble):
+    """The scripted test double, noting whether every frame it was sent was a JPEG on disk when it answered."""
+
+    def answer(self, requests):
+        self.frames_were_jpegs = [all(p.read_bytes()[:2] == b"\xff\xd8" for p in r.frames) for r in requests]
+        return super().answer(requests)
+
+
 def service_with(recorded, tmp_path: Path, answers: list, **query) -> tuple[QueryService, ScriptedTestDouble]:
     (tmp_path / "answers.yaml").write_text(json.dumps({"query": answers}))
     loaded = load_config(recorded.config)
     vlm = VlmConfig(backend="scripted", scripted={"responses": tmp_path / "answers.yaml"})
     loaded = loaded.model_copy(update={"vlm": vlm, "query": loaded.query.model_copy(update=query)})
-    double = ScriptedTestDouble.from_file(tmp_path / "answers.yaml")
+    double = FrameCheckingDouble.from_file(tmp_path / "answers.yaml")
     return QueryService(loaded, backend_factory=lambda: double), double
 
 
@@ -44,7 +52,8 @@ def test_the_vlm_grounds_the_top_hit_in_wall_clock_time(recorded, tmp_path: Path
     # the window opens pre_s = 3 s before the event, sampled from the recording at 2 fps with the true frame times
     assert request.fps == 2.0 and request.event_type == "query"
     assert all(abs((b - a) - 0.5) < 0.05 for a, b in zip(request.frame_times, request.frame_times[1:]))
-    assert "when did the person fall" in request.prompt and all(p.read_bytes()[:2] == b"\xff\xd8" for p in request.frames)
+    assert "when did the person fall" in request.prompt and double.frames_were_jpegs == [True]
+    assert not request.frames[0].parent.exists()  # the frames served that call only
     window_start = index_start - 3.0
     assert top["start_ts"] == pytest.approx(window_start + 2.5, abs=0.002)  # the answer's 2.5 s, on the wall clock
     assert top["end_ts"] == pytest.approx(window_start + 4.0, abs=0.002)

@@ -131,6 +131,8 @@ class Grounder:
         except BaseException as error:  # reported to the question, never raised on this thread
             call.error = error
         finally:
+            for folder in {path.parent for request in call.requests for path in request.frames}:
+                shutil.rmtree(folder, ignore_errors=True)  # the frames served this call only
             self._busy.release()
             call.done.set()
 

@@ -68,10 +68,10 @@ def understand(text: str, config: StreamerConfig, tz: tzinfo, now: float, labels
         raise QuestionError(f"{error}") from None
     time_range = _with_flags(time_range, tz, now, since, until)
     cameras, rest, named = _cameras(rest, config, camera)
-    zones, rest = _zones(rest, config, cameras)
-    classes = _classes(rest, _vocabulary(config, labels))
-    content = [w for w in re.findall(r"[a-z0-9']+", rest) if w not in FILLER]
+    zones = _zones(rest, config, cameras)
     vocabulary = _vocabulary(config, labels)
+    classes = _classes(rest, vocabulary)
+    content = [w for w in re.findall(r"[a-z0-9']+", rest) if w not in FILLER]
     zone_words = {part for zone in zones for part in re.split(r"[_\s-]+", zone)}
     beyond_presence = [w for w in content if w not in PRESENCE_WORDS and w not in zone_words
                        and not _classes_of(w, vocabulary) and not _classes_of(_singular(w), vocabulary)]
@@ -129,14 +129,9 @@ def _cameras(text: str, config: StreamerConfig, flag: str | None) -> tuple[tuple
     return (tuple(named) or tuple(known)), " ".join(text.split()), bool(named)
 
 
-def _zones(text: str, config: StreamerConfig, cameras: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+def _zones(text: str, config: StreamerConfig, cameras: tuple[str, ...]) -> tuple[str, ...]:
     names = sorted({zone for camera in cameras for zone in config.cameras[camera].zones}, key=len, reverse=True)
-    found = []
-    for name in names:
-        match = _find(name, text)
-        if match:
-            found.append(name)
-    return tuple(found), text
+    return tuple(name for name in names if _find(name, text))
 
 
 def _vocabulary(config: StreamerConfig, labels: Iterable[str]) -> set[str]:

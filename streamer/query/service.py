@@ -4,7 +4,6 @@ answer and make each hit's clip and snapshot. Reads the index only; writes under
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from streamer.query.report import DOC_VERSION, hit_json, one_line, searched_json
 from streamer.query.scan import ScanPlan, plan_scan
 from streamer.vlm.backends import VlmBackend, build_backend
 
-log = logging.getLogger("streamer.query")
 SCAN_RELEVANCE = 0.8  # the VLM said the asked thing happens there
 
 
@@ -111,7 +109,7 @@ class QueryService:
             "version": DOC_VERSION, "question": question.text, "understood": understood_json(question),
             "searched": searched_json(question, since, until, coverage, self.tz),
             "hits": [hit_json(hit, self.tz) for hit in ranked], "vlm": self._vlm_json(report, plan),
-            "notes": notes, "cached": False, "storage_dir": str(self.storage_dir),
+            "notes": notes, "cached": False,
         }
         doc["answer"] = one_line(doc, ranked, self.tz, now)
         for hit in ranked:
@@ -129,8 +127,9 @@ class QueryService:
         windows = [self._window(hit, index) for index, hit in enumerate(ranked[: self.config.query.ground_top_k])]
         plan = None
         if scan:
+            # footage that an event or a window already asked about covers is not scanned again
             pad = self.config.vlm.sampling
-            busy = [(h.camera, h.start_ts - pad.pre_s, (h.end_ts or h.start_ts) + pad.post_s) for h in ranked]
+            busy = [(w.camera, w.start_ts, w.end_ts) for w in windows]
             busy += [(e.camera, e.start_ts - pad.pre_s, (e.end_ts or e.start_ts) + pad.post_s)
                      for e in search.events_between(conn, question.cameras, since, until)]
             plan = plan_scan(conn, question, since, until, busy, self.config.query.scan_window_s, self.config.query.scan_max_windows)
