@@ -135,3 +135,29 @@ def test_clips_are_exported_once_per_hit(service: QueryService, recorded) -> Non
     made = clip.stat().st_mtime_ns
     service.export(doc)
     assert clip.stat().st_mtime_ns == made
+
+
+def test_a_watch_sighting_answers_in_the_vlm_s_words(recorded, tmp_path) -> None:
+    """A `watch` prompt's confirmed finding has no event of its own; its description is what matches."""
+    import shutil
+
+    from streamer.index import db, store
+
+    storage = tmp_path / "data"
+    shutil.copytree(recorded.storage, storage, ignore=shutil.ignore_patterns("query"))
+    config = tmp_path / "cameras.yaml"
+    config.write_text(recorded.config.read_text().replace(f"storage_dir: {recorded.storage}", f"storage_dir: {storage}"))
+    seen = recorded.origin_ts + 122.0
+    conn = db.connect(storage)
+    store.record_finding(conn, {
+        "job_id": "watch-1", "event_id": None, "camera": "plaza", "kind": "watch", "status": "answered",
+        "verdict": "confirmed", "risk_level": "high", "label": "a man climbs over the fence",
+        "description": "A man climbs over the fence behind the bikes.", "start_ts": seen, "end_ts": seen + 2,
+        "window_start_ts": seen - 2, "window_end_ts": seen + 2, "track_id": None, "bbox_json": None,
+        "model": "scripted-test-double", "answer_text": "{}", "error": None, "answered_ts": seen + 5})
+    conn.close()
+    doc = QueryService(load_config(config)).ask("when did someone climb the fence")
+    top = doc["hits"][0]
+    assert (top["source"], top["camera"], top["start_ts"]) == ("vlm_watch", "plaza", seen)
+    assert doc["answer"].startswith("A man climbs over the fence at ") and "confirmed by the VLM, risk high" in doc["answer"]
+    assert top["clip"] is not None and top["snapshot"] is not None

@@ -92,7 +92,8 @@ def _duration(seconds: float) -> str:
 def _what(hit: Hit, tz: tzinfo, now: float) -> str:
     track = f" (track {hit.track_id})" if hit.track_id is not None else ""
     if hit.kind is HitKind.SCAN or hit.kind is HitKind.WATCH:
-        return f"{hit.description or hit.label} at {clock(hit.start_ts, tz, now)} on {hit.camera}"
+        said = (hit.label or hit.description or "something").strip().rstrip(".")
+        return f"{said[:1].upper()}{said[1:]} at {clock(hit.start_ts, tz, now)} on {hit.camera}"
     phrase = answer_phrase(hit.type, hit.label, hit.zone, hit.rule)
     if hit.kind is HitKind.PRESENCE and hit.end_ts is not None:
         return f"{phrase} on {hit.camera} from {clock(hit.start_ts, tz, now)} to {clock(hit.end_ts, tz, now)}{track}"
