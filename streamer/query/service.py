@@ -59,9 +59,7 @@ class QueryService:
         try:
             question = understand(text, self.config, self.tz, now, search.labels_seen(conn), camera, since, until)
             since_ts, until_ts = self._range(conn, question, now)
-            key = ResultCache.key(" ".join(question.text.lower().split()), question.cameras, round(since_ts), round(until_ts),
-                                  scan, search.fingerprint(conn), self.config.query.model_dump(),
-                                  None if self.config.vlm is None else self.config.vlm.model_dump(mode="json"))
+            key = self._cache_key(conn, question, since_ts, until_ts, scan)
             doc = self.cache.get(key)
             if doc is None:
                 doc = self._answer(conn, question, since_ts, until_ts, scan, now)
@@ -74,6 +72,15 @@ class QueryService:
             self.export(doc)
         doc["elapsed_s"] = round(time.monotonic() - started, 3)
         return doc
+
+    def _cache_key(self, conn: sqlite3.Connection, question: Question, since: float, until: float, scan: bool) -> str:
+        """The range as far as it holds anything: "everything" asked twice a second apart is the same question,
+        while the fingerprint makes any new event or recording a new one."""
+        first = search.earliest(conn, question.cameras) or since
+        last = search.latest(conn, question.cameras) or until
+        held = (round(max(since, first), 3), round(min(until, last), 3))
+        return ResultCache.key(" ".join(question.text.lower().split()), question.cameras, held, scan, search.fingerprint(conn),
+                               self.config.query.model_dump(), None if self.config.vlm is None else self.config.vlm.model_dump(mode="json"))
 
     def _range(self, conn: sqlite3.Connection, question: Question, now: float) -> tuple[float, float]:
         """The asked range, or all that is recorded up to now; a file replayed with a start_time ahead of the
