@@ -131,8 +131,11 @@ def track_boxes(conn: sqlite3.Connection, cameras: Sequence[str], labels: Sequen
         (*cameras, *(labels or ()), int(since), int(until))).fetchall()
 
 
-def labels_seen(conn: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT DISTINCT label FROM events UNION SELECT DISTINCT label FROM track_seconds")]
+def labels_seen(conn: sqlite3.Connection, tracks: bool) -> list[str]:
+    """Labels of events; with `tracks`, of the track summary too (a scan of the whole table: only worth it when a
+    camera keeps every class, since otherwise its labels are the configured classes)."""
+    sql = "SELECT DISTINCT label FROM events" + (" UNION SELECT DISTINCT label FROM track_seconds" if tracks else "")
+    return [row[0] for row in conn.execute(sql)]
 
 
 def coverage(conn: sqlite3.Connection, cameras: Sequence[str], since: float, until: float) -> Coverage:
@@ -158,11 +161,14 @@ def latest(conn: sqlite3.Connection, cameras: Sequence[str]) -> float | None:
     return row[0]
 
 
-def fingerprint(conn: sqlite3.Connection) -> str:
-    """Changes whenever anything a question reads changes: part of the result cache's key."""
-    parts = [conn.execute(sql).fetchone() for sql in (
+def fingerprint(conn: sqlite3.Connection, cameras: Sequence[str]) -> str:
+    """Changes whenever anything a question reads changes: part of the result cache's key. The track summary is
+    written in time order, so its newest second per camera (a primary-key lookup, where a count would read the
+    whole table on every question) tells when it grew."""
+    parts = [list(conn.execute(sql).fetchone()) for sql in (
         "SELECT COUNT(*), MAX(updated_ts) FROM events",
         "SELECT COUNT(*), MAX(answered_ts) FROM vlm_findings",
-        "SELECT COUNT(*), MAX(end_ts) FROM segments",
-        "SELECT COUNT(*), MAX(second) FROM track_seconds")]
-    return json.dumps([list(p) for p in parts])
+        "SELECT COUNT(*), MAX(end_ts) FROM segments")]
+    parts += [conn.execute("SELECT MAX(second) FROM track_seconds WHERE camera = ?", (camera,)).fetchone()[0]
+              for camera in cameras]
+    return json.dumps(parts)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from streamer.config.root import StreamerConfig
 from streamer.index import db, search
+from streamer.index.search import StoredEvent
 from streamer.query import candidates
 from streamer.query.cache import ResultCache
 from streamer.query.embed import Embedder
@@ -41,6 +42,8 @@ class QueryService:
         self.embedder = embedder or Embedder(folder / "embeddings.sqlite3")
         self.cache = ResultCache(folder / "cache")
         self.media = HitMedia(self.storage_dir, self._connect, config.query.clip_pad_s)
+        # without a class list the detector's labels are known only from what it tracked
+        self._keeps_every_class = any(c.detect.model.classes is None for c in config.cameras.values())
         self.grounder = None
         if config.vlm is not None:
             factory = backend_factory or (lambda: build_backend(config.vlm))
@@ -57,9 +60,11 @@ class QueryService:
         started, now = time.monotonic(), time.time() if now is None else now
         conn = self._connect()
         try:
-            question = understand(text, self.config, self.tz, now, search.labels_seen(conn), camera, since, until)
-            since_ts, until_ts = self._range(conn, question, now)
-            key = self._cache_key(conn, question, since_ts, until_ts, scan)
+            labels = search.labels_seen(conn, tracks=self._keeps_every_class)
+            question = understand(text, self.config, self.tz, now, labels, camera, since, until)
+            extent = search.earliest(conn, question.cameras), search.latest(conn, question.cameras)
+            since_ts, until_ts = self._range(question, extent, now)
+            key = self._cache_key(conn, question, extent, since_ts, until_ts, scan)
             doc = self.cache.get(key)
             if doc is None:
                 doc = self._answer(conn, question, since_ts, until_ts, scan, now)
@@ -73,27 +78,28 @@ class QueryService:
         doc["elapsed_s"] = round(time.monotonic() - started, 3)
         return doc
 
-    def _cache_key(self, conn: sqlite3.Connection, question: Question, since: float, until: float, scan: bool) -> str:
+    def _cache_key(self, conn: sqlite3.Connection, question: Question, extent: tuple[float | None, float | None],
+                   since: float, until: float, scan: bool) -> str:
         """The range as far as it holds anything: "everything" asked twice a second apart is the same question,
         while the fingerprint makes any new event or recording a new one."""
-        first = search.earliest(conn, question.cameras) or since
-        last = search.latest(conn, question.cameras) or until
+        first, last = extent[0] or since, extent[1] or until
         held = (round(max(since, first), 3), round(min(until, last), 3))
-        return ResultCache.key(" ".join(question.text.lower().split()), question.cameras, held, scan, search.fingerprint(conn),
+        fingerprint = search.fingerprint(conn, question.cameras)
+        return ResultCache.key(" ".join(question.text.lower().split()), question.cameras, held, scan, fingerprint,
                                self.config.query.model_dump(), None if self.config.vlm is None else self.config.vlm.model_dump(mode="json"))
 
-    def _range(self, conn: sqlite3.Connection, question: Question, now: float) -> tuple[float, float]:
+    def _range(self, question: Question, extent: tuple[float | None, float | None], now: float) -> tuple[float, float]:
         """The asked range, or all that is recorded up to now; a file replayed with a start_time ahead of the
         clock has recordings past now, and those count as the present."""
         from streamer.alerts.payload import iso_time
 
-        present = max(now, search.latest(conn, question.cameras) or now)
+        present = max(now, extent[1] or now)
         since, until = question.time.since, question.time.until
         if since is not None and since > present:
             raise QuestionError(f"the time range starts at {iso_time(since, self.tz)}, in the future (now is "
                                 f"{iso_time(now, self.tz)}){'' if until is None else '; it ends at ' + iso_time(until, self.tz)}")
         if since is None:
-            since = search.earliest(conn, question.cameras) or now - 3600
+            since = extent[0] or now - 3600
         until = present if until is None else min(until, present)
         return since, max(until, since + 1e-3)
 
@@ -107,7 +113,7 @@ class QueryService:
         keywords = search.keyword_scores(conn, query, [e.event_id for e in events]) if query and not question.only_time else {}
         ranked = rank(hits, question, self.embedder, keywords, self.config.query)
         notes: list[str] = []
-        report, plan = self._ground(conn, question, ranked, since, until, scan, notes)
+        report, plan = self._ground(conn, question, ranked, events, since, until, scan, notes)
         if report is not None:
             ranked = _apply(ranked, report)
         ranked = ranked[: self.config.query.max_hits]
@@ -123,8 +129,8 @@ class QueryService:
             self.media.register(hit)
         return doc
 
-    def _ground(self, conn: sqlite3.Connection, question: Question, ranked: list[Hit], since: float, until: float,
-                scan: bool, notes: list[str]) -> tuple[GroundingReport | None, ScanPlan | None]:
+    def _ground(self, conn: sqlite3.Connection, question: Question, ranked: list[Hit], events: list[StoredEvent],
+                since: float, until: float, scan: bool, notes: list[str]) -> tuple[GroundingReport | None, ScanPlan | None]:
         if self.grounder is None:
             notes.append("answered from the index alone: no VLM is configured (`vlm:` in the config)"
                          + ("; --scan needs one" if scan else ""))
@@ -137,8 +143,7 @@ class QueryService:
             # footage that an event or a window already asked about covers is not scanned again
             pad = self.config.vlm.sampling
             busy = [(w.camera, w.start_ts, w.end_ts) for w in windows]
-            busy += [(e.camera, e.start_ts - pad.pre_s, (e.end_ts or e.start_ts) + pad.post_s)
-                     for e in search.events_between(conn, question.cameras, since, until)]
+            busy += [(e.camera, e.start_ts - pad.pre_s, (e.end_ts or e.start_ts) + pad.post_s) for e in events]
             plan = plan_scan(conn, question, since, until, busy, self.config.query.scan_window_s, self.config.query.scan_max_windows)
             windows += list(plan.windows)
             if plan.total > len(plan.windows):
