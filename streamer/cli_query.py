@@ -42,17 +42,8 @@ def query(
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
-        typer.echo(_absolute_paths(render_text(doc), doc, loaded.storage_dir))
+        typer.echo(render_text(doc, loaded.storage_dir))
     raise typer.Exit(0 if doc["hits"] else EXIT_NO_HIT)
-
-
-def _absolute_paths(text: str, doc: dict, storage: Path) -> str:
-    """People open the files: show them under the storage folder rather than relative to it."""
-    for hit in doc["hits"]:
-        for key in ("clip", "snapshot"):
-            if hit[key]:
-                text = text.replace(f"{key}: {hit[key]}", f"{key}: {storage / hit[key]}")
-    return text
 
 
 def serve(

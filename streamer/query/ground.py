@@ -28,12 +28,11 @@ from streamer.config.vlm import VlmConfig
 from streamer.record.sample import sample_recording
 from streamer.vlm.answer import AnswerError, parse_answer
 from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest
-from streamer.vlm.frames import model_size
+from streamer.vlm.frames import model_size, write_jpeg
 
 log = logging.getLogger("streamer.query")
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds)?\s*(?:-|–|—|to|until|and)\s*(\d+(?:\.\d+)?)\s*(?:s\b|sec|seconds)",
                    re.IGNORECASE)
-JPEG_QUALITY = 90
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,11 @@ class Grounder:
         started = time.monotonic()
         prepared, answers = [], []
         for window in windows:
-            request = self._request(question, window, conn)
+            try:
+                request = self._request(question, window, conn)
+            except OSError as error:
+                answers.append(WindowAnswer(window, "error", detail=f"frames not written: {error}"))
+                continue
             if request is None:
                 answers.append(WindowAnswer(window, "no_footage", detail="no recorded frame in this window"))
             else:
@@ -149,7 +152,7 @@ class Grounder:
         paths = []
         for number, frame in enumerate(frames):
             path = folder / f"{number:03d}.jpg"
-            cv2.imwrite(str(path), cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            write_jpeg(path, cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
             paths.append(path)
         times = tuple(round(f.wall_ts - window.start_ts, 3) for f in frames)
         text = prompts.user_prompt(prompts.grounding_question(question), iso_time(window.start_ts, self.tz), times,

@@ -49,12 +49,7 @@ class HitMedia:
         path.write_text(json.dumps(record), encoding="utf-8")
 
     def clip(self, hit_id: str) -> Path:
-        record = self._record(hit_id)
-        target = self._path("clips", hit_id, ".mp4")
-        with self._lock:
-            if not target.exists():
-                self._export(record, target)
-        return target
+        return self._made_once(self._record(hit_id), self._path("clips", hit_id, ".mp4"), self._export)
 
     def snapshot(self, hit_id: str) -> Path:
         record = self._record(hit_id)
@@ -65,10 +60,12 @@ class HitMedia:
                 raise MediaUnavailable(f"snapshot refused: {error}") from None
             if own.exists():
                 return own
-        target = self._path("snapshots", hit_id, ".jpg")
+        return self._made_once(record, self._path("snapshots", hit_id, ".jpg"), self._frame_at_start)
+
+    def _made_once(self, record: dict, target: Path, make: Callable[[dict, Path], None]) -> Path:
         with self._lock:
             if not target.exists():
-                self._frame_at_start(record, target)
+                make(record, target)
         return target
 
     def relative(self, path: Path) -> str:

@@ -4,6 +4,7 @@ the text the CLI prints."""
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from pipelines.phrases import answer_phrase
 from streamer.alerts.payload import iso_time
@@ -115,7 +116,8 @@ def _evidence(hit: Hit) -> str:
     return "VLM verification pending" if hit.verification == "pending" else "not verified by a VLM"
 
 
-def render_text(doc: dict) -> str:
+def render_text(doc: dict, storage_dir: Path | None = None) -> str:
+    """With `storage_dir`, files are shown where people open them rather than relative to the storage folder."""
     lines = [doc["answer"]]
     lines += [f"Note: {note}" for note in doc["notes"]]
     for number, hit in enumerate(doc["hits"], start=1):
@@ -126,8 +128,9 @@ def render_text(doc: dict) -> str:
                      f"verification {hit['verification']}  score {hit['score']:.2f}")
         if hit["description"]:
             lines.append(f"    {hit['description']}")
-        lines.append(f"    clip: {hit['clip'] or hit['clip_error'] or hit['clip_url']}")
-        lines.append(f"    snapshot: {hit['snapshot'] or hit['snapshot_error'] or hit['snapshot_url']}")
+        for key in ("clip", "snapshot"):
+            shown = hit[key] if storage_dir is None or not hit[key] else storage_dir / hit[key]
+            lines.append(f"    {key}: {shown or hit[key + '_error'] or hit[key + '_url']}")
     if doc["hits"]:
         searched = doc["searched"]
         lines.append(f"Searched {', '.join(searched['cameras'])} from {searched['since_iso']} to {searched['until_iso']}: "

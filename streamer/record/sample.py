@@ -21,11 +21,17 @@ class RecordedFrame:
     image: np.ndarray  # BGR, source size
 
 
+def slot_range(start_ts: float, end_ts: float, step: float) -> range:
+    """The wall-clock slots of `step` seconds whose start lies in [start, end): every clip of a camera is sampled
+    on the same absolute grid."""
+    return range(math.ceil(start_ts / step - 1e-6), math.ceil(end_ts / step - 1e-6))
+
+
 def sample_recording(storage_dir: Path, conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float,
                      fps: float) -> list[RecordedFrame]:
     """Frames whose slot lies in [start, end), in time order; slots with no frame near them (a gap) are empty."""
     step = 1.0 / fps
-    first, last = math.ceil(start_ts / step - 1e-6), math.ceil(end_ts / step - 1e-6)
+    slots = slot_range(start_ts, end_ts, step)
     best: dict[int, RecordedFrame] = {}
     for segment in store.segments_overlapping(conn, camera, start_ts - step, end_ts + step):
         path = resolve_inside(storage_dir, segment.path)
@@ -39,7 +45,7 @@ def sample_recording(storage_dir: Path, conn: sqlite3.Connection, camera: str, s
                 if wall >= end_ts + step:
                     break
                 slot = round(wall / step)
-                if not first <= slot < last or abs(wall - slot * step) > step / 2:
+                if slot not in slots or abs(wall - slot * step) > step / 2:
                     continue
                 held = best.get(slot)
                 if held is None or abs(wall - slot * step) < abs(held.wall_ts - slot * step):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ from qwen_vl_utils import smart_resize
 
 from streamer.config.vlm import PATCH_FACTOR, SamplingConfig
 from streamer.frame import TrackedFrame
+from streamer.record.sample import slot_range
 from streamer.vlm.job import TrackBox
 
 
@@ -22,6 +24,15 @@ class SampledFrame:
     image: np.ndarray  # BGR at the model's input size
     boxes: tuple[TrackBox, ...]  # source-frame pixels
     frame_wh: tuple[int, int]
+
+
+JPEG_QUALITY = 90
+
+
+def write_jpeg(path: Path, image: np.ndarray) -> None:
+    """A frame for the VLM, or OSError: a job must not point at a picture that is not there."""
+    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+        raise OSError(f"cannot write {path}")
 
 
 def model_size(width: int, height: int, sampling: SamplingConfig) -> tuple[int, int]:
@@ -64,8 +75,8 @@ class FrameRing:
 
     def window(self, start_ts: float, end_ts: float) -> list[SampledFrame]:
         """Frames whose slot lies in [start, end), in time order."""
-        first, last = math.ceil(start_ts / self.step - 1e-6), math.ceil(end_ts / self.step - 1e-6)
-        return sorted((f for s, f in self._slots.items() if first <= s < last), key=lambda f: f.wall_ts)
+        slots = slot_range(start_ts, end_ts, self.step)
+        return sorted((f for s, f in self._slots.items() if s in slots), key=lambda f: f.wall_ts)
 
     def _sample(self, tracked: TrackedFrame) -> SampledFrame:
         frame = tracked.frame

@@ -10,18 +10,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import cv2
 import redis
 
 from streamer.alerts.publisher import connect
 from streamer.config.vlm import RISK_ORDER, VlmConfig
 from streamer.source.timing import Backoff
+from streamer.vlm.frames import write_jpeg
 from streamer.vlm.job import JobFrame, JobKind, JobState, VlmJob
 from streamer.vlm.queue import JobQueue
 from streamer.vlm.sampler import ClipRequest
 
 log = logging.getLogger("streamer.vlm")
-JPEG_QUALITY = 90
 MAX_WAITING = 64
 
 
@@ -124,8 +123,7 @@ class JobSubmitter:
         frames = []
         for number, sampled in enumerate(request.frames):
             relative = f"{folder}/{number:03d}.jpg"
-            if not cv2.imwrite(str(self.storage_dir / relative), sampled.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
-                raise OSError(f"cannot write {relative}")
+            write_jpeg(self.storage_dir / relative, sampled.image)
             frames.append(JobFrame(relative, round(sampled.wall_ts, 3), sampled.boxes))
         first = request.frames[0]
         height, width = first.image.shape[:2]
