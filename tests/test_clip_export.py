@@ -84,7 +84,9 @@ def test_clip_export_command(recorded: Path, tmp_path: Path) -> None:
                              "--end", "+4s", "-o", str(out)])
     assert ok.exit_code == 0, ok.output
     assert out.is_file() and len(decoded_pts(out)) == pytest.approx(100, abs=2)
-    empty = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "cam", "--start", "-10m", "--end", "now", "-o", str(out)])
+    # An absolute range an hour before the recording: "-10m..now" would overlap it when the suite runs at 09:00-09:10 UTC.
+    empty = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "cam", "--start", "2026-11-21T08:00:00Z",
+                                "--end", "+10m", "-o", str(out)])
     assert empty.exit_code == 1 and "no recording of camera 'cam'" in empty.output
     unknown = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "lobby", "--start", "-10m", "--end", "now", "-o", str(out)])
     assert unknown.exit_code == 2 and "cameras: cam" in unknown.output
