@@ -87,6 +87,21 @@ def test_a_vlm_that_times_out_leaves_the_index_answer_flagged(recorded, tmp_path
     assert doc["answer"].startswith("A person fell at ")
 
 
+def test_a_timed_out_call_does_not_delete_the_next_questions_frames(recorded, tmp_path: Path) -> None:
+    """The same window asked twice while the first, timed-out call is still running: when that call ends it
+    must remove its own frames only, not those the second question wrote for the same window."""
+    service, double = service_with(recorded, tmp_path, [{"delay_s": 2, "answer": FALL}, FALL], ground_top_k=1,
+                                   vlm_timeout_s=0.5)
+    frames = recorded.storage / "query" / "frames"
+    before = set(frames.iterdir()) if frames.is_dir() else set()  # an earlier test's timed-out call may still run
+    assert service.ask("when did the person fall", export=False)["vlm"]["status"] == "timeout"
+    service.grounder.timeout_s = 20  # the second question waits for the first call to finish
+    doc = service.ask("when did the person fall", export=False)  # not the cached timeout: the VLM is asked again
+    assert doc["vlm"]["status"] == "answered", doc["vlm"]
+    assert double.frames_were_jpegs == [True] and doc["hits"][0]["grounding"] == "confirmed"
+    assert set(frames.iterdir()) <= before  # both calls removed their own frames
+
+
 def test_scan_sends_only_footage_with_the_named_class_and_no_event(recorded, tmp_path: Path) -> None:
     walk = {"verdict": "confirmed", "events": [{"label": "a person walks past", "start_time": 1.0, "end_time": 2.0,
                                                 "risk_level": "low", "description": "A man walks along the pavement."}]}
@@ -125,18 +140,19 @@ def test_the_transformers_backend_grounds_recorded_frames(recorded, tmp_path: Pa
     assert doc["vlm"]["status"] == "answered" and doc["vlm"]["windows"] == 1
     top = doc["hits"][0]
     assert top["type"] == "fall" and top["grounding"] in ("invalid", "confirmed", "rejected")  # noise from random weights
-    inputs = backend["it"].prepare([_last_request(service, recorded)])
+    inputs = backend["it"].prepare([_last_request(service, recorded, tmp_path)])
     frames = int(inputs["video_grid_thw"][0][0]) * 2
     assert inputs["second_per_grid_ts"][0] == pytest.approx(1.0) and frames >= 10  # 2 fps, about 6 s of video
 
 
-def _last_request(service: QueryService, recorded):
+def _last_request(service: QueryService, recorded, tmp_path: Path):
     from streamer.index import db
     from streamer.query.ground import GroundWindow
 
     conn = db.connect(recorded.storage, readonly=True)
     try:
         start = fall_event_start(recorded)
-        return service.grounder._request("when did the person fall", GroundWindow("lobby", start - 3, start + 3.4, 0), conn)
+        return service.grounder._request("when did the person fall", GroundWindow("lobby", start - 3, start + 3.4, 0), conn,
+                                         tmp_path)
     finally:
         conn.close()

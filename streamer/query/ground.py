@@ -13,6 +13,7 @@ import logging
 import re
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -77,6 +78,7 @@ class GroundingReport:
 @dataclass
 class _Call:
     requests: list[VlmRequest]
+    folder: Path  # this call's frames: removed when it ends, whoever asks next
     replies: list = field(default_factory=list)
     error: BaseException | None = None
     model: str | None = None
@@ -96,10 +98,15 @@ class Grounder:
 
     def ground(self, question: str, windows: list[GroundWindow], conn: sqlite3.Connection) -> GroundingReport:
         started = time.monotonic()
+        # A folder per call: a timed-out call still running must not delete the frames of the next question,
+        # which may ask about the same window.
+        frames_root = self.storage_dir / "query" / "frames"
+        frames_root.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="call-", dir=frames_root))
         prepared, answers = [], []
         for window in windows:
             try:
-                request = self._request(question, window, conn)
+                request = self._request(question, window, conn, folder)
             except OSError as error:
                 answers.append(WindowAnswer(window, "error", detail=f"frames not written: {error}"))
                 continue
@@ -108,9 +115,11 @@ class Grounder:
             else:
                 prepared.append((window, request))
         if not prepared:
+            shutil.rmtree(folder, ignore_errors=True)
             return GroundingReport("skipped", None, "no recorded footage in the windows", tuple(answers))
-        call, asked = _Call([request for _, request in prepared]), tuple(window for window, _ in prepared)
+        call, asked = _Call([request for _, request in prepared], folder), tuple(window for window, _ in prepared)
         if not self._busy.acquire(timeout=self.timeout_s):
+            shutil.rmtree(folder, ignore_errors=True)
             return GroundingReport("busy", None, "the VLM is still busy with an earlier question", tuple(answers), asked=asked)
         threading.Thread(target=self._answer, args=(call,), name="query-vlm", daemon=True).start()
         if not call.done.wait(self.timeout_s):
@@ -134,20 +143,19 @@ class Grounder:
         except BaseException as error:  # reported to the question, never raised on this thread
             call.error = error
         finally:
-            for folder in {path.parent for request in call.requests for path in request.frames}:
-                shutil.rmtree(folder, ignore_errors=True)  # the frames served this call only
+            shutil.rmtree(call.folder, ignore_errors=True)
             self._busy.release()
             call.done.set()
 
-    def _request(self, question: str, window: GroundWindow, conn: sqlite3.Connection) -> VlmRequest | None:
+    def _request(self, question: str, window: GroundWindow, conn: sqlite3.Connection,
+                 call_folder: Path) -> VlmRequest | None:
         sampling = self.vlm.sampling
         frames = sample_recording(self.storage_dir, conn, window.camera, window.start_ts, window.end_ts, sampling.fps)
         if not frames:
             return None
         height, width = frames[0].image.shape[:2]
         size = model_size(width, height, sampling)
-        folder = self.storage_dir / "query" / "frames" / window.key
-        shutil.rmtree(folder, ignore_errors=True)
+        folder = call_folder / window.key
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for number, frame in enumerate(frames):

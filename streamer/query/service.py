@@ -26,6 +26,7 @@ from streamer.query.scan import ScanPlan, plan_scan
 from streamer.vlm.backends import VlmBackend, build_backend
 
 SCAN_RELEVANCE = 0.8  # the VLM said the asked thing happens there
+_SETTLED = ("answered", "skipped", "not_configured")  # VLM outcomes a second asking would repeat
 
 
 class NoIndex(RuntimeError):
@@ -68,7 +69,8 @@ class QueryService:
             doc = self.cache.get(key)
             if doc is None:
                 doc = self._answer(conn, question, since_ts, until_ts, scan, now)
-                self.cache.put(key, doc)
+                if doc["vlm"]["status"] in _SETTLED:  # a timeout, a busy or failing VLM is tried again next time
+                    self.cache.put(key, doc)
             else:
                 doc["cached"] = True
         finally:
