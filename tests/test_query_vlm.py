@@ -102,6 +102,18 @@ def test_a_timed_out_call_does_not_delete_the_next_questions_frames(recorded, tm
     assert set(frames.iterdir()) <= before  # both calls removed their own frames
 
 
+def test_frames_that_cannot_be_written_leave_the_index_answer_flagged(recorded, tmp_path: Path) -> None:
+    service, double = service_with(recorded, tmp_path, [FALL], ground_top_k=1)
+    unwritable = tmp_path / "storage"
+    unwritable.mkdir()
+    (unwritable / "query").write_text("a file where the frames folder should be")
+    service.grounder.storage_dir = unwritable
+    doc = service.ask("when did the person fall", export=False)
+    assert doc["vlm"]["status"] == "error" and "frames not written" in doc["vlm"]["detail"]
+    assert doc["hits"][0]["type"] == "fall" and doc["hits"][0]["source"] == "rule"
+    assert double.requests == [] and not doc["cached"]
+
+
 def test_scan_sends_only_footage_with_the_named_class_and_no_event(recorded, tmp_path: Path) -> None:
     walk = {"verdict": "confirmed", "events": [{"label": "a person walks past", "start_time": 1.0, "end_time": 2.0,
                                                 "risk_level": "low", "description": "A man walks along the pavement."}]}

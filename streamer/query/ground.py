@@ -98,11 +98,11 @@ class Grounder:
 
     def ground(self, question: str, windows: list[GroundWindow], conn: sqlite3.Connection) -> GroundingReport:
         started = time.monotonic()
-        # A folder per call: a timed-out call still running must not delete the frames of the next question,
-        # which may ask about the same window.
-        frames_root = self.storage_dir / "query" / "frames"
-        frames_root.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="call-", dir=frames_root))
+        try:
+            folder = self._call_folder()
+        except OSError as error:  # reported like a window whose frames could not be written, never raised
+            detail = f"frames not written: {error}"
+            return GroundingReport("error", None, detail, tuple(WindowAnswer(w, "error", detail=detail) for w in windows))
         prepared, answers = [], []
         for window in windows:
             try:
@@ -146,6 +146,13 @@ class Grounder:
             shutil.rmtree(call.folder, ignore_errors=True)
             self._busy.release()
             call.done.set()
+
+    def _call_folder(self) -> Path:
+        """A folder per call: a timed-out call still running must not delete the frames of the next question,
+        which may ask about the same window."""
+        frames_root = self.storage_dir / "query" / "frames"
+        frames_root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="call-", dir=frames_root))
 
     def _request(self, question: str, window: GroundWindow, conn: sqlite3.Connection,
                  call_folder: Path) -> VlmRequest | None:
