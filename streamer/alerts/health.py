@@ -22,9 +22,10 @@ class HealthPayload(BaseModel):
     ts: float = Field(gt=0)
     iso: str
     camera: str
-    component: Literal["worker", "source", "service", "recorder"]
+    component: Literal["worker", "source", "service", "recorder", "engine"]
     state: str = Field(description="worker: started|finished|crashed|failed; source: connecting|streaming|reconnecting|"
-                       "stopped|failed; recorder: waiting|recording|paused|stopped|failed")
+                       "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
+                       "'engine:<device>'): started|crashed")
     reason: str = ""
     pid: int | None = None
     host_pid: int = Field(default_factory=os.getpid, description="The supervisor's pid.")

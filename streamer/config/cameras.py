@@ -47,14 +47,31 @@ class ModelSpec(StrictModel):
     classes: list[str] | None = Field(None, description="Class names to keep; all when omitted.")
     confidence: float = Field(0.25, ge=0.0, le=1.0)
     iou: float = Field(0.7, gt=0.0, le=1.0)
-    imgsz: int = Field(640, ge=32, le=4096, multiple_of=32)
+    imgsz: int = Field(640, ge=32, le=4096, multiple_of=32, description="Longest side of the model input.")
+    run_when: list[str] | None = Field(
+        None, description="Extra models: run only on frames where the camera's tracked model saw one of these classes.")
 
-    @field_validator("classes")
+    @field_validator("classes", "run_when")
     @classmethod
     def _classes_not_empty(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and not value:
             raise ValueError("an empty class list keeps nothing; omit the field to keep every class")
         return value
+
+
+class Backend(str, enum.Enum):
+    AUTO = "auto"  # TensorRT or PyTorch fp16 on CUDA; OpenVINO on a CPU; PyTorch as the last resort
+    OPENVINO = "openvino"
+    ONNXRUNTIME = "onnxruntime"
+    PYTORCH = "pytorch"
+    TENSORRT = "tensorrt"
+
+
+class Precision(str, enum.Enum):
+    AUTO = "auto"  # fp16 on CUDA, fp32 on a CPU
+    FP32 = "fp32"
+    FP16 = "fp16"  # CUDA (PyTorch half, TensorRT, ONNX Runtime CUDA); OpenVINO on a CPU computes in f16
+    BF16 = "bf16"  # OpenVINO on CPUs with native bfloat16 (AMX, AVX512-BF16): about twice as fast as fp32
 
 
 class DetectConfig(StrictModel):
@@ -65,7 +82,23 @@ class DetectConfig(StrictModel):
         description="Models run on the same frames, not tracked (for example the fall model); keyed by a name.",
     )
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?|\d+)$")] = "auto"
-    half: bool = Field(False, description="fp16 inference (CUDA only).")
+    backend: Backend = Field(Backend.AUTO, description="Inference runtime of the shared engine.")
+    precision: Precision = Field(Precision.AUTO, description="auto: fp16 on CUDA, fp32 on a CPU.")
+    input_size: tuple[int, int] | None = Field(
+        None, description="Model input [height, width], multiples of 32; omitted: imgsz fitted to the camera's aspect.")
+
+    @field_validator("input_size")
+    @classmethod
+    def _input_multiple_of_32(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and any(side < 32 or side > 4096 or side % 32 for side in value):
+            raise ValueError("input_size sides must be multiples of 32 between 32 and 4096")
+        return value
+
+    @model_validator(mode="after")
+    def _run_when_is_for_extra_models(self) -> "DetectConfig":
+        if self.model.run_when is not None:
+            raise ValueError("model.run_when applies to extra_models (it names classes of this model)")
+        return self
 
 
 class TrackerConfig(StrictModel):

@@ -1,4 +1,5 @@
-"""Top level of the YAML: folders, time zone, logging, Redis, the VLM, queries, the API and the cameras."""
+"""Top level of the YAML: folders, time zone, logging, Redis, the VLM, queries, the API, the inference engine and
+the cameras."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from streamer.config.base import Slug, StrictModel
 from streamer.config.cameras import CameraConfig
+from streamer.config.engine import EngineConfig
 from streamer.config.query import ApiConfig, QueryConfig
 from streamer.config.recording import StorageConfig
 from streamer.config.redis import RedisConfig
@@ -33,6 +35,7 @@ class StreamerConfig(StrictModel):
     vlm: VlmConfig | None = Field(None, description="Qwen2.5-VL verification; omitted: alerts stay 'unverified'.")
     query: QueryConfig = QueryConfig()
     api: ApiConfig = ApiConfig()
+    engine: EngineConfig = EngineConfig()
     cameras: dict[Slug, CameraConfig] = Field(min_length=1)
 
     @field_validator("timezone")

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 from streamer.alerts.wiring import AlertTarget
 from streamer.config.cameras import CameraConfig, SourceKind
+from streamer.engine.client import EngineLink
 from streamer.logs import setup_logging
+from streamer.parent import stop_when_orphaned
 from streamer.runtime.stop import SignalStop
 from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, CameraWorker, WorkerOptions
 from streamer.source.state import SourceState, StateChange
@@ -84,13 +86,14 @@ class _Closing:
 
 
 def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_level: str, log_format: str, changes: Queue,
-                target: AlertTarget | None = None) -> None:
+                target: AlertTarget | None = None, engine: EngineLink | None = None) -> None:
     """The supervisor asks for a stop with SIGTERM; Ctrl-C reaches the whole process group, and only the
     supervisor decides about it. No lock is shared with the supervisor, so killing this process wedges nothing."""
     stop = SignalStop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, stop.set)
     setup_logging(log_level, log_format)
+    stop_when_orphaned(stop.set, f"worker {name}")
 
     def report(change: StateChange) -> None:
         changes.put(asdict(change))
@@ -104,7 +107,8 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
         code = EXIT_CAMERA_FAILED
     else:
         try:
-            code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder).run()
+            code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,
+                                engine=engine).run()
         except Exception:
             log.exception("worker crashed", extra={"fields": {"camera": name}})
             code = EXIT_CRASHED

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from streamer.engine.stage import DetectionStage
 from streamer.frame import TrackedFrame
 from streamer.runtime.frame_queue import FrameQueue
 from streamer.source.reader import VideoSource
@@ -33,7 +34,7 @@ class CameraStats:
         self.track_ids_seen.update(int(i) for i in (ids if ids is not None else []))
         self.labels_now = Counter(tracked.detections.data.get("class_name", []))
 
-    def maybe_log(self, source: VideoSource, queue: FrameQueue, force: bool = False) -> None:
+    def maybe_log(self, source: VideoSource, queue: FrameQueue, detection: DetectionStage, force: bool = False) -> None:
         now = time.monotonic()
         elapsed = now - self._last_log
         if not force and elapsed < self.interval_s:
@@ -44,10 +45,11 @@ class CameraStats:
             "state": source.state.state.value if source.state.state else "starting",
             "fps_in": (counters.decoded - self._decoded_at_last) / max(elapsed, 1e-9),
             "fps_detected": (self.detected - self._detected_at_last) / max(elapsed, 1e-9),
-            "detect_ms": self.detect_ms_total / self.detected if self.detected else 0.0,
-            "drops": queue.dropped,
+            "detect_ms": self.detect_ms_total / self.detected if self.detected else 0.0,  # hand-over to answer
+            "drops": queue.dropped + detection.dropped,  # waiting too long for detection, or lost with the engine
             "queued": len(queue),
             "frames": counters.decoded,
+            "detected": self.detected,
             "tracks_active": sum(self.labels_now.values()),
             "tracks_total": len(self.track_ids_seen),
             "objects": ",".join(f"{label}:{n}" for label, n in sorted(self.labels_now.items())) or "-",

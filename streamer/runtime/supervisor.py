@@ -14,7 +14,9 @@ from multiprocessing.queues import Queue
 
 from streamer.alerts.health import HealthReporter
 from streamer.alerts.wiring import AlertTarget
+from streamer.config.engine import EngineMode
 from streamer.config.root import StreamerConfig
+from streamer.engine.host import EngineHost
 from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.process import worker_main
 from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
@@ -63,6 +65,7 @@ class Supervisor:
         self.camera_names = cameras or list(config.enabled_cameras())
         self._ctx = mp.get_context("spawn")
         self.slots = {name: WorkerSlot(name) for name in self.camera_names}
+        self.engine: EngineHost | None = None
         self._stop_requested = False  # set by the signal handler: a plain flag is the only thing safe to set there
 
     def run(self) -> int:
@@ -70,14 +73,21 @@ class Supervisor:
         retention = self._retention()
         retention.start()
         try:
+            self.engine = self._engine_host()
+            if self.engine is not None:
+                self.engine.start()  # first: it loads the models while the workers open their sources
             for slot in self.slots.values():
                 self._start(slot)
             while not self._stop_requested and not self._all_done():
                 self._drain_changes()
                 self._check_workers()
+                if self.engine is not None:
+                    self.engine.check()
                 time.sleep(0.2)
         finally:
             self._shutdown()
+            if self.engine is not None:
+                self.engine.stop()
             retention.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -88,6 +98,15 @@ class Supervisor:
         storage = self.config.storage
         max_bytes = int(storage.max_size) if storage.max_size is not None else None
         return RetentionLoop(Retention(self.options.storage_dir, cameras, max_bytes), storage.retention_every_s)
+
+    def _engine_host(self) -> EngineHost | None:
+        if self.config.engine.mode is not EngineMode.PROCESS:
+            return None
+        cameras = {name: self.config.cameras[name] for name in self.camera_names}
+        logging_cfg = self.config.logging
+        return EngineHost(cameras, self.config.engine, self.options.models_dir, (logging_cfg.level, logging_cfg.format),
+                          logging_cfg.stats_interval_s,
+                          lambda device, state, reason: self._health(f"engine:{device}", "engine", state, reason))
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop_requested = True
@@ -100,7 +119,8 @@ class Supervisor:
         slot.process = self._ctx.Process(
             target=worker_main,
             name=f"streamer-{slot.camera}",
-            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes, self.target),
+            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes, self.target,
+                  self.engine.link(slot.camera) if self.engine is not None else None),
             daemon=False,
         )
         slot.process.start()

@@ -12,11 +12,13 @@ from typing import Protocol
 
 from streamer.config.cameras import CameraConfig, SourceKind
 from streamer.config.vlm import VlmConfig
-from streamer.detect.detector import Detector, ModelLoadError, UltralyticsDetector
-from streamer.detect.device import choose_device
 from streamer.detect.tracker import CameraTracker
 from streamer.detect.weights import WeightsNotFound
-from streamer.frame import Frame, TrackedFrame
+from streamer.engine.client import EngineLink, RemoteDetection
+from streamer.engine.local import LocalDetection
+from streamer.engine.models import LoadSettings, ModelLoadError
+from streamer.engine.stage import DetectedFrame, DetectionStage, camera_geometry
+from streamer.frame import TrackedFrame
 from streamer.record.recorder import Recorder
 from streamer.runtime.annotated_writer import AnnotatedVideoWriter
 from streamer.runtime.frame_queue import DropPolicy, FrameQueue
@@ -53,39 +55,21 @@ class WorkerOptions:
     timezone: str = "UTC"
     stats_interval_s: float = 5.0
     save_annotated: Path | None = None
-    max_batch: int = 4  # frames taken from the queue per detector call when detection falls behind
+    max_batch: int = 4  # in-process models: frames taken from the queue per call when detection falls behind
     vlm: VlmConfig | None = None  # events are sent to the VLM job queue when set
 
 
-@dataclass
-class CameraModels:
-    detector: Detector
-    extra: dict[str, Detector]
-    tracker: CameraTracker
+def detection_stage(name: str, camera: CameraConfig, options: WorkerOptions, stop: StopFlag,
+                    link: EngineLink | None) -> DetectionStage:
+    """The shared engine when the supervisor made one (`link`), else the models in this process."""
+    if link is not None:
+        return RemoteDetection(name, camera, options.models_dir, link, stop, live=camera.kind is SourceKind.LIVE)
+    from streamer.engine.host import resolve_device
 
-    @classmethod
-    def load(cls, camera: CameraConfig, models_dir: Path) -> "CameraModels":
-        device = choose_device(camera.detect.device)
-        half = camera.detect.half
-        detector = UltralyticsDetector(camera.detect.model, models_dir, device, half)
-        extra = {key: UltralyticsDetector(spec, models_dir, device, half) for key, spec in camera.detect.extra_models.items()}
-        for model in (detector, *extra.values()):
-            model.warm_up()  # the first call builds the graph: keep it out of the first alert's latency
-        log.info("models loaded", extra={"fields": {"model": detector.label, "device": device, "extra": ",".join(extra) or "-"}})
-        return cls(detector, extra, CameraTracker(camera.tracker, camera.detect.fps))
-
-    def process(self, frames: Sequence[Frame]) -> tuple[list[TrackedFrame], float]:
-        """Detect on the whole batch at once, then track frame by frame in order; returns ms of detection per frame."""
-        images = [frame.image for frame in frames]
-        started = time.perf_counter()
-        detections = self.detector.detect(images)
-        extras = {key: detector.detect(images) for key, detector in self.extra.items()}
-        detect_ms = (time.perf_counter() - started) * 1000 / len(frames)
-        tracked = []
-        for position, frame in enumerate(frames):
-            tracks = self.tracker.update(detections[position], (frame.height, frame.width))
-            tracked.append(TrackedFrame(frame, tracks, {key: found[position] for key, found in extras.items()}))
-        return tracked, detect_ms
+    geometry = camera_geometry(camera)
+    settings = LoadSettings(resolve_device(camera.detect.device), options.models_dir / "cache", options.max_batch,
+                            geometry.input_size or (geometry.imgsz, geometry.imgsz), None)
+    return LocalDetection(camera, options.models_dir, settings)
 
 
 class CameraWorker:
@@ -98,6 +82,7 @@ class CameraWorker:
         on_state: StateListener | None = None,
         sinks: Sequence[FrameSink] = (),
         recorder: Recorder | None = None,
+        engine: EngineLink | None = None,
     ):
         self.name = name
         self.camera = camera
@@ -109,16 +94,18 @@ class CameraWorker:
         self.queue = FrameQueue(camera.connection.queue_size, policy)
         self.stats = CameraStats(name, options.stats_interval_s)
         self.sinks = list(sinks)
-        self.models: CameraModels | None = None
+        self.detection = detection_stage(name, camera, options, stop, engine)
+        self.tracker = CameraTracker(camera.tracker, camera.detect.fps)
         self.decode_crashed = False
 
     def run(self) -> int:
         fields = {"camera": self.name}
         try:
-            self.models = CameraModels.load(self.camera, self.options.models_dir)
+            self.detection.start()
         except (ModelLoadError, WeightsNotFound) as error:
             log.error("camera cannot start: %s", error, extra={"fields": fields})
             self.source.state.to(SourceState.FAILED, str(error))
+            self.detection.close()
             self._close_sinks()
             return EXIT_CAMERA_FAILED
         writer = self._annotated_writer()
@@ -131,8 +118,9 @@ class CameraWorker:
                 writer.close()
                 log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
             self.queue.close()
-            self.stats.maybe_log(self.source, self.queue, force=True)
+            self.stats.maybe_log(self.source, self.queue, self.detection, force=True)
             reader.join(READER_JOIN_S)
+            self.detection.close()
             self._close_sinks()
         if self.decode_crashed:
             return EXIT_CRASHED
@@ -156,20 +144,30 @@ class CameraWorker:
             self.queue.close()
 
     def _detect_loop(self, writer: AnnotatedVideoWriter | None) -> None:
-        assert self.models is not None
+        """Keep up to the stage's free slots handed over while answers come back, so decode, the engine and
+        tracking overlap; answers arrive in frame order."""
+        detection = self.detection
         while not self.stop.is_set():
-            batch = self.queue.get_batch(self.options.max_batch, timeout=0.2)
-            if batch is None:
-                return
-            if batch:
-                tracked_frames, detect_ms = self.models.process(batch)
-                for tracked in tracked_frames:
-                    self.stats.record(tracked, detect_ms)
-                    if writer is not None:
-                        writer.write(tracked)
-                    for sink in self.sinks:
-                        sink(tracked)
-            self.stats.maybe_log(self.source, self.queue)
+            free = detection.free()
+            if free:
+                batch = self.queue.get_batch(free, timeout=0.0 if detection.inflight else 0.2)
+                if batch is None and not detection.inflight:
+                    return  # played and every answer in
+                for frame in batch or ():
+                    detection.submit(frame)
+            for detected in detection.collect(timeout=0.02 if free else 0.2):
+                self._track(detected, writer)
+            self.stats.maybe_log(self.source, self.queue, detection)
+
+    def _track(self, detected: DetectedFrame, writer: AnnotatedVideoWriter | None) -> None:
+        frame = detected.frame
+        tracks = self.tracker.update(detected.detections, (frame.height, frame.width))
+        tracked = TrackedFrame(frame, tracks, detected.extra)
+        self.stats.record(tracked, detected.latency_ms)
+        if writer is not None:
+            writer.write(tracked)
+        for sink in self.sinks:
+            sink(tracked)
 
     def _annotated_writer(self) -> AnnotatedVideoWriter | None:
         if self.options.save_annotated is None:

@@ -1,0 +1,148 @@
+"""The supervisor's side of the engine: one engine process per device for the cameras that use it, restarted
+when it dies; the cameras' shared-memory slots, made before any process starts and unlinked at the end."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import multiprocessing as mp
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from streamer.config.cameras import CameraConfig
+from streamer.config.engine import EngineConfig
+from streamer.engine.client import EngineLink
+from streamer.engine.models import LoadSettings
+from streamer.engine.server import engine_main
+from streamer.engine.shm import SlotSegment
+from streamer.engine.stage import camera_geometry
+from streamer.source.timing import Backoff
+
+log = logging.getLogger("streamer.supervisor")
+
+EngineHealth = Callable[[str, str, str], None]  # device, state, reason
+
+
+def resolve_device(requested: str) -> str:
+    """`auto` without importing torch in the supervisor: CUDA when the NVIDIA driver lists a GPU, else the CPU.
+    The engine checks CUDA itself and falls back to the CPU, saying so."""
+    if requested != "auto":
+        return f"cuda:{requested}" if requested.isdigit() else ("cuda:0" if requested == "cuda" else requested)
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return "cuda:0" if gpus.is_dir() and any(gpus.iterdir()) else "cpu"
+
+
+class EnginePhase(str, enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING_RESTART = "waiting_restart"
+    STOPPED = "stopped"
+
+
+@dataclass
+class EngineSlot:
+    device: str
+    address: str
+    settings: LoadSettings
+    process: BaseProcess | None = None
+    phase: EnginePhase = EnginePhase.STARTING
+    restarts: int = 0
+    restart_at: float = 0.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 10.0))
+
+
+class EngineHost:
+    def __init__(self, cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
+                 logging_args: tuple[str, str], stats_interval_s: float, on_health: EngineHealth | None = None):
+        self.config = config
+        self.logging_args = logging_args
+        self.stats_interval_s = stats_interval_s
+        self.on_health = on_health
+        self._ctx = mp.get_context("spawn")
+        self._authkey = secrets.token_bytes(16)
+        self._runtime = Path(tempfile.mkdtemp(prefix="streamer-engine-"))
+        self.segments: dict[str, SlotSegment] = {}
+        self.device_of: dict[str, str] = {}
+        self.engines: dict[str, EngineSlot] = {}
+        largest: dict[str, tuple[int, int]] = {}
+        for name, camera in cameras.items():
+            device = resolve_device(camera.detect.device)
+            geometry = camera_geometry(camera)
+            self.device_of[name] = device
+            self.segments[name] = SlotSegment.create(name, geometry.max_bytes, config.inflight_per_camera)
+            height, width = geometry.input_size or (geometry.imgsz, geometry.imgsz)
+            previous = largest.get(device, (0, 0))
+            largest[device] = (max(previous[0], height), max(previous[1], width))
+        for device, imgsz in largest.items():
+            settings = LoadSettings(device, models_dir / "cache", config.max_batch, imgsz, config.threads)
+            address = str(self._runtime / f"engine-{device.replace(':', '-')}.sock")
+            self.engines[device] = EngineSlot(device, address, settings)
+
+    def link(self, camera: str) -> EngineLink:
+        segment = self.segments[camera]
+        engine = self.engines[self.device_of[camera]]
+        return EngineLink(engine.address, self._authkey, segment.name, segment.slot_bytes, segment.slots)
+
+    def start(self) -> None:
+        for engine in self.engines.values():
+            self._start(engine)
+
+    def _start(self, engine: EngineSlot) -> None:
+        level, fmt = self.logging_args
+        engine.process = self._ctx.Process(
+            target=engine_main, name=f"streamer-engine-{engine.device}",
+            args=(engine.address, self._authkey, engine.settings, self.config, self.stats_interval_s, level, fmt),
+            daemon=False)
+        engine.process.start()
+        engine.phase = EnginePhase.RUNNING
+        log.info("engine started", extra={"fields": {"device": engine.device, "pid": engine.process.pid}})
+        self._health(engine, "started", f"pid {engine.process.pid}")
+
+    def check(self) -> None:
+        """Restart a dead engine; its cameras wait for it (they reconnect on their own)."""
+        now = time.monotonic()
+        for engine in self.engines.values():
+            if engine.phase is EnginePhase.WAITING_RESTART and now >= engine.restart_at:
+                engine.restarts += 1
+                self._start(engine)
+            elif engine.phase is EnginePhase.RUNNING and engine.process is not None and not engine.process.is_alive():
+                delay = engine.backoff.next_delay()
+                engine.phase, engine.restart_at = EnginePhase.WAITING_RESTART, now + delay
+                code = engine.process.exitcode
+                log.error("engine died; restarting", extra={"fields": {"device": engine.device, "exit_code": code,
+                                                                       "restart_in_s": round(delay, 1)}})
+                self._health(engine, "crashed", f"exit code {code}; restarting in {delay:.1f} s")
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """After the workers: they may still wait on an answer. Then the slots go, then the socket folder."""
+        running = [e.process for e in self.engines.values() if e.process is not None and e.process.is_alive()]
+        for process in running:
+            process.terminate()
+        deadline = time.monotonic() + grace_s
+        for process in running:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
+        for engine in self.engines.values():
+            engine.phase = EnginePhase.STOPPED
+        for segment in self.segments.values():
+            segment.close()
+        shutil.rmtree(self._runtime, ignore_errors=True)
+
+    def _health(self, engine: EngineSlot, state: str, reason: str) -> None:
+        if self.on_health is not None:
+            self.on_health(engine.device, state, reason)
+
+    @property
+    def pids(self) -> list[int]:
+        return [e.process.pid for e in self.engines.values() if e.process is not None and e.process.pid]
+
+
+__all__ = ["EngineHost", "resolve_device"]

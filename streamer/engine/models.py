@@ -1,0 +1,166 @@
+"""The models an engine holds: each loaded once on the chosen runtime, shared by every camera that names it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from streamer.config.cameras import Backend, Precision
+from streamer.engine.export import ExportError, cached_export, discard, export_key
+from streamer.engine.runners import AutoBackendRunner, OnnxRuntimeRunner, OpenVinoRunner, Runner
+
+log = logging.getLogger("streamer.engine")
+
+MAX_DET = 300  # ultralytics' default: the same boxes as its own predict
+
+
+class ModelLoadError(Exception):
+    """One line naming the model and the backend that could not take it."""
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    weights: str  # resolved path
+    backend: Backend
+    precision: Precision
+
+
+@dataclass(frozen=True)
+class NmsParams:
+    confidence: float
+    iou: float
+    class_ids: tuple[int, ...] | None
+
+
+def fallback_order(backend: Backend, device: str) -> list[Backend]:
+    """`auto`: TensorRT, then PyTorch fp16 on CUDA; OpenVINO, then ONNX Runtime, then PyTorch on a CPU."""
+    if backend is not Backend.AUTO:
+        return [backend]
+    if device.startswith("cuda"):
+        return [Backend.TENSORRT, Backend.PYTORCH]
+    return [Backend.OPENVINO, Backend.ONNXRUNTIME, Backend.PYTORCH]
+
+
+def precision_for(precision: Precision, device: str) -> str:
+    if precision is Precision.AUTO:
+        return "fp16" if device.startswith("cuda") else "fp32"
+    return precision.value
+
+
+@dataclass
+class LoadedModel:
+    key: ModelKey
+    runner: Runner
+    names: Mapping[int, str]
+
+    def infer(self, inputs: Sequence[np.ndarray], params: Sequence[NmsParams]) -> list[np.ndarray]:
+        """Letterboxed BGR uint8 images of one shape → per image an (n, 6) array: x1 y1 x2 y2 conf class."""
+        batch = np.stack(inputs)
+        if not self.runner.takes_uint8_bgr:  # BGR HWC → RGB CHW in 0…1, as ultralytics' predictor does
+            batch = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=self.runner.dtype)
+            batch /= np.array(255, dtype=self.runner.dtype)
+        output = self.runner.run(batch)
+        return [self._nms(output[i : i + 1], p) for i, p in enumerate(params)]
+
+    def _nms(self, prediction: torch.Tensor, params: NmsParams) -> np.ndarray:
+        from ultralytics.utils import nms
+
+        classes = list(params.class_ids) if params.class_ids is not None else None
+        (kept,) = nms.non_max_suppression(prediction, params.confidence, params.iou, classes, max_det=MAX_DET,
+                                          end2end=self.runner.end2end)
+        return kept.numpy().astype(np.float32)
+
+    def class_ids(self, classes: Sequence[str] | None) -> tuple[int, ...] | None:
+        if classes is None:
+            return None
+        by_name = {name.lower(): class_id for class_id, name in self.names.items()}
+        unknown = [name for name in classes if name.lower() not in by_name]
+        if unknown:
+            raise ModelLoadError(f"classes {unknown} are not in {Path(self.key.weights).name} "
+                                 f"(it knows: {', '.join(self.names.values())})")
+        return tuple(by_name[name.lower()] for name in classes)
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    device: str
+    cache_dir: Path
+    max_batch: int
+    imgsz: tuple[int, int]
+    threads: int | None
+
+
+class ModelRegistry:
+    def __init__(self, settings: LoadSettings):
+        self.settings = settings
+        self.models: dict[ModelKey, LoadedModel] = {}
+
+    def get(self, key: ModelKey) -> LoadedModel:
+        if key not in self.models:
+            self.models[key] = self._load(key)
+        return self.models[key]
+
+    def _load(self, key: ModelKey) -> LoadedModel:
+        weights = Path(key.weights)
+        names = _names(weights)  # an unusable file fails here, once, before any runtime is tried
+        order = fallback_order(key.backend, self.settings.device)
+        errors = []
+        for position, backend in enumerate(order):
+            try:
+                runner = self._runner(weights, backend, precision_for(key.precision, self.settings.device))
+            except Exception as error:  # every runtime fails in its own words; each is one line here
+                line = f"model {weights.name} cannot run on {backend.value}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+                errors.append(line)
+                if position + 1 < len(order):
+                    log.warning("%s; trying %s", line, order[position + 1].value)
+                continue
+            if key.backend is Backend.AUTO and backend is Backend.PYTORCH and self.settings.device == "cpu":
+                log.warning("model %s runs on plain PyTorch on the CPU (slowest): no faster runtime took it",
+                            weights.name)
+            log.info("model loaded", extra={"fields": {"model": weights.name, "backend": runner.name,
+                                                       "device": self.settings.device,
+                                                       "precision": precision_for(key.precision, self.settings.device)}})
+            return LoadedModel(key, runner, names)
+        raise ModelLoadError("; ".join(errors))
+
+    def _runner(self, weights: Path, backend: Backend, precision: str) -> Runner:
+        settings = self.settings
+        if precision == "bf16" and backend is not Backend.OPENVINO:
+            raise ModelLoadError("bf16 is an OpenVINO precision (CPUs with AMX or AVX512-BF16)")
+        if backend is Backend.PYTORCH or weights.suffix != ".pt":  # an exported file runs as it is
+            return AutoBackendRunner(weights, settings.device, precision == "fp16", backend.value)
+        # bf16 is a runtime choice of OpenVINO's over the same fp32 model: one export serves both
+        stored = "fp16" if precision == "fp16" else "fp32"
+        key = export_key(weights, backend.value, settings.imgsz, settings.max_batch, stored)
+        artifact, _ = cached_export(weights, key, settings.cache_dir, settings.device)
+        try:
+            return self._open(artifact, backend, precision)
+        except Exception:
+            discard(artifact, settings.cache_dir)
+            artifact, _ = cached_export(weights, key, settings.cache_dir, settings.device)
+            return self._open(artifact, backend, precision)
+
+    def _open(self, artifact: Path, backend: Backend, precision: str) -> Runner:
+        settings = self.settings
+        if backend is Backend.OPENVINO:
+            return OpenVinoRunner(artifact, settings.threads, precision)
+        if backend is Backend.ONNXRUNTIME:
+            return OnnxRuntimeRunner(artifact, settings.threads, settings.device, precision == "fp16")
+        return AutoBackendRunner(artifact, settings.device, precision == "fp16", backend.value)
+
+
+def _names(weights: Path) -> dict[int, str]:
+    from ultralytics import YOLO
+
+    try:
+        return {int(k): str(v) for k, v in YOLO(str(weights), task="detect").names.items()}
+    except Exception as error:
+        raise ModelLoadError(f"cannot load model '{weights.name}': {error}") from None
+
+
+__all__ = ["ExportError", "LoadedModel", "LoadSettings", "ModelKey", "ModelLoadError", "ModelRegistry", "NmsParams"]
