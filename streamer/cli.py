@@ -169,6 +169,36 @@ def models_pull(
     _pull_all(assets.WEIGHTS, dest)
 
 
+@models_app.command("export")
+def models_export(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file: its cameras' models are exported.")],
+    camera: Annotated[Optional[list[str]], typer.Option("--camera", help="Only these cameras (repeatable).")] = None,
+) -> None:
+    """Export each camera's models for the runtime its engine will use (cached under models_dir/cache), so the
+    first `streamer run` does not wait for it."""
+    from streamer.detect.weights import WeightsNotFound
+    from streamer.engine.models import ModelLoadError
+    from streamer.engine.prepare import prepare
+
+    loaded = _load_or_exit(config)
+    setup_logging("warning", "text")
+    enabled = loaded.enabled_cameras()
+    unknown = [name for name in camera or () if name not in enabled]
+    if unknown:
+        typer.echo(f"unknown or disabled camera(s): {', '.join(unknown)}; enabled: {', '.join(enabled)}", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    chosen = {name: cam for name, cam in enabled.items() if not camera or name in camera}
+    try:
+        prepared = prepare(chosen, loaded.engine, loaded.models_dir)
+    except (ModelLoadError, WeightsNotFound) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    for item in prepared:
+        verb = "exported" if item.exported else "cached"
+        typer.echo(f"{item.camera}: {item.model} on {item.backend} ({item.device}): {verb} in {item.seconds:.1f} s, "
+                   f"{item.artifact}")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Show the default weights and where they come from."""

@@ -32,3 +32,19 @@ def recorded(tmp_path_factory, models_dir: Path, bikes_mp4: Path):
     from tests.helpers.query_scenes import build
 
     return build(tmp_path_factory.mktemp("recorded"), models_dir, bikes_mp4)
+
+
+@pytest.fixture
+def service_factory():
+    """Start `streamer run` services; each is killed (with its process group) when the test ends."""
+    from tests.helpers.service import Service
+
+    started: list[Service] = []
+
+    def start(config: Path, *extra: str) -> Service:
+        started.append(Service(config, *extra))
+        return started[-1]
+
+    yield start
+    for service in started:
+        service.kill()

@@ -11,10 +11,9 @@ import av
 import numpy as np
 import pytest
 
-from streamer.config import ModelSpec
-from streamer.detect.detector import ModelLoadError, UltralyticsDetector
+from streamer.engine.models import ModelLoadError
 from streamer.frame import TrackedFrame
-from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, CameraWorker, WorkerOptions
+from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, CameraWorker, WorkerOptions, detection_stage
 from tests.helpers.sources import camera
 
 
@@ -83,9 +82,10 @@ def test_annotated_video_is_written_with_every_detected_frame(street_run) -> Non
     assert np.abs(frames[busiest].astype(int) - original).mean() > 2  # boxes and labels were drawn
 
 
-def test_unknown_class_names_are_refused_with_the_model_vocabulary(models_dir: Path) -> None:
+def test_unknown_class_names_are_refused_with_the_model_vocabulary(bikes_mp4: Path, models_dir: Path) -> None:
+    cam = camera(str(bikes_mp4), detect={"model": {"weights": "yolo26n.pt", "classes": ["persn"]}})
     with pytest.raises(ModelLoadError, match=r"classes \['persn'\] are not in yolo26n.pt \(it knows: person, bicycle"):
-        UltralyticsDetector(ModelSpec(weights="yolo26n.pt", classes=["persn"]), models_dir, "cpu")
+        detection_stage("street", cam, WorkerOptions(models_dir), threading.Event(), None).start()
 
 
 def test_a_file_that_is_not_weights_fails_the_camera_not_the_process(tmp_path: Path, bikes_mp4: Path) -> None:

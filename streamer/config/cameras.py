@@ -98,6 +98,12 @@ class DetectConfig(StrictModel):
     def _run_when_is_for_extra_models(self) -> "DetectConfig":
         if self.model.run_when is not None:
             raise ValueError("model.run_when applies to extra_models (it names classes of this model)")
+        kept = {name.lower() for name in self.model.classes} if self.model.classes else None
+        for key, spec in self.extra_models.items():
+            missing = [name for name in spec.run_when or () if kept is not None and name.lower() not in kept]
+            if missing:
+                raise ValueError(f"extra_models.{key}.run_when names {missing}, which model.classes does not keep "
+                                 f"({', '.join(self.model.classes or ())}): the model would never run")
         return self
 
 

@@ -1,1 +1,1 @@
-"""Detection (ultralytics YOLO, batched) and tracking (ByteTrack, one per camera)."""
+"""Tracking (ByteTrack, one per camera) and finding model weights; detection itself is the engine's (streamer.engine)."""

@@ -9,7 +9,13 @@ from ultralytics.trackers.byte_tracker import BYTETracker
 from ultralytics.utils import IterableSimpleNamespace
 
 from streamer.config.cameras import TrackerConfig
-from streamer.detect.detector import with_class_names
+
+
+def with_class_names(detections: sv.Detections) -> sv.Detections:
+    """Empty detections carry no `class_name`; every stage after this one may rely on it."""
+    if "class_name" not in detections.data:
+        detections.data["class_name"] = np.array([], dtype=str)
+    return detections
 
 
 class CameraTracker:

@@ -38,6 +38,20 @@ def resolve_device(requested: str) -> str:
     return "cuda:0" if gpus.is_dir() and any(gpus.iterdir()) else "cpu"
 
 
+def device_settings(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path) -> dict[str, LoadSettings]:
+    """Per device, how its engine loads models: exports take the largest input of its cameras (they are dynamic
+    below it) and the engine's batch."""
+    largest: dict[str, tuple[int, int]] = {}
+    for camera in cameras.values():
+        geometry = camera_geometry(camera)
+        height, width = geometry.input_size or (geometry.imgsz, geometry.imgsz)
+        device = resolve_device(camera.detect.device)
+        previous = largest.get(device, (0, 0))
+        largest[device] = (max(previous[0], height), max(previous[1], width))
+    return {device: LoadSettings(device, models_dir / "cache", config.max_batch, imgsz, config.threads)
+            for device, imgsz in largest.items()}
+
+
 class EnginePhase(str, enum.Enum):
     STARTING = "starting"
     RUNNING = "running"
@@ -67,22 +81,11 @@ class EngineHost:
         self._ctx = mp.get_context("spawn")
         self._authkey = secrets.token_bytes(16)
         self._runtime = Path(tempfile.mkdtemp(prefix="streamer-engine-"))
-        self.segments: dict[str, SlotSegment] = {}
-        self.device_of: dict[str, str] = {}
-        self.engines: dict[str, EngineSlot] = {}
-        largest: dict[str, tuple[int, int]] = {}
-        for name, camera in cameras.items():
-            device = resolve_device(camera.detect.device)
-            geometry = camera_geometry(camera)
-            self.device_of[name] = device
-            self.segments[name] = SlotSegment.create(name, geometry.max_bytes, config.inflight_per_camera)
-            height, width = geometry.input_size or (geometry.imgsz, geometry.imgsz)
-            previous = largest.get(device, (0, 0))
-            largest[device] = (max(previous[0], height), max(previous[1], width))
-        for device, imgsz in largest.items():
-            settings = LoadSettings(device, models_dir / "cache", config.max_batch, imgsz, config.threads)
-            address = str(self._runtime / f"engine-{device.replace(':', '-')}.sock")
-            self.engines[device] = EngineSlot(device, address, settings)
+        self.segments = {name: SlotSegment.create(name, camera_geometry(camera).max_bytes, config.inflight_per_camera)
+                         for name, camera in cameras.items()}
+        self.device_of = {name: resolve_device(camera.detect.device) for name, camera in cameras.items()}
+        self.engines = {device: EngineSlot(device, str(self._runtime / f"engine-{device.replace(':', '-')}.sock"), settings)
+                        for device, settings in device_settings(cameras, config, models_dir).items()}
 
     def link(self, camera: str) -> EngineLink:
         segment = self.segments[camera]

@@ -57,6 +57,8 @@ class LoadedModel:
     key: ModelKey
     runner: Runner
     names: Mapping[int, str]
+    artifact: Path  # what the runtime loaded: the cached export, or the weights themselves
+    exported: bool = False  # exported by this load (False: taken from the cache, or nothing to export)
 
     def infer(self, inputs: Sequence[np.ndarray], params: Sequence[NmsParams]) -> list[np.ndarray]:
         """Letterboxed BGR uint8 images of one shape → per image an (n, 6) array: x1 y1 x2 y2 conf class."""
@@ -112,9 +114,9 @@ class ModelRegistry:
         errors = []
         for position, backend in enumerate(order):
             try:
-                runner = self._runner(weights, backend, precision_for(key.precision, self.settings.device))
+                runner, artifact, exported = self._runner(weights, backend, precision_for(key.precision, self.settings.device))
             except Exception as error:  # every runtime fails in its own words; each is one line here
-                line = f"model {weights.name} cannot run on {backend.value}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+                line = f"model {weights.name} cannot run on {backend.value}: {first_line(error)}"
                 errors.append(line)
                 if position + 1 < len(order):
                     log.warning("%s; trying %s", line, order[position + 1].value)
@@ -125,25 +127,27 @@ class ModelRegistry:
             log.info("model loaded", extra={"fields": {"model": weights.name, "backend": runner.name,
                                                        "device": self.settings.device,
                                                        "precision": precision_for(key.precision, self.settings.device)}})
-            return LoadedModel(key, runner, names)
+            return LoadedModel(key, runner, names, artifact, exported)
         raise ModelLoadError("; ".join(errors))
 
-    def _runner(self, weights: Path, backend: Backend, precision: str) -> Runner:
+    def _runner(self, weights: Path, backend: Backend, precision: str) -> tuple[Runner, Path, bool]:
         settings = self.settings
         if precision == "bf16" and backend is not Backend.OPENVINO:
             raise ModelLoadError("bf16 is an OpenVINO precision (CPUs with AMX or AVX512-BF16)")
         if backend is Backend.PYTORCH or weights.suffix != ".pt":  # an exported file runs as it is
-            return AutoBackendRunner(weights, settings.device, precision == "fp16", backend.value)
+            return AutoBackendRunner(weights, settings.device, precision == "fp16", backend.value), weights, False
         # bf16 is a runtime choice of OpenVINO's over the same fp32 model: one export serves both
         stored = "fp16" if precision == "fp16" else "fp32"
         key = export_key(weights, backend.value, settings.imgsz, settings.max_batch, stored)
-        artifact, _ = cached_export(weights, key, settings.cache_dir, settings.device)
+        artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
         try:
-            return self._open(artifact, backend, precision)
+            return self._open(artifact, backend, precision), artifact, exported
         except Exception:
+            if exported:
+                raise  # made just now and still unusable: exporting again would not help
             discard(artifact, settings.cache_dir)
-            artifact, _ = cached_export(weights, key, settings.cache_dir, settings.device)
-            return self._open(artifact, backend, precision)
+            artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
+            return self._open(artifact, backend, precision), artifact, exported
 
     def _open(self, artifact: Path, backend: Backend, precision: str) -> Runner:
         settings = self.settings
@@ -160,7 +164,14 @@ def _names(weights: Path) -> dict[int, str]:
     try:
         return {int(k): str(v) for k, v in YOLO(str(weights), task="detect").names.items()}
     except Exception as error:
-        raise ModelLoadError(f"cannot load model '{weights.name}': {error}") from None
+        raise ModelLoadError(f"cannot load model '{weights.name}': {first_line(error)}") from None
+
+
+def first_line(error: BaseException) -> str:
+    """Runtimes and ultralytics explain over several lines (with an "ERROR ❌" banner); a log line wants the first."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    return text.removeprefix("ERROR").strip(" ❌️")
 
 
 __all__ = ["ExportError", "LoadedModel", "LoadSettings", "ModelKey", "ModelLoadError", "ModelRegistry", "NmsParams"]
