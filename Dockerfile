@@ -8,6 +8,7 @@ COPY pipelines ./pipelines
 RUN pip install --no-cache-dir "torch==2.14.1" "torchvision==0.29.1" && pip install --no-cache-dir -e .
 COPY configs ./configs
 COPY scripts ./scripts
-RUN streamer models pull --dest /app/models && streamer samples pull --dest /app/data/samples
+RUN streamer models pull --dest /app/models && streamer samples pull --dest /app/data/samples \
+    && streamer models export --config configs/example.yaml   # the engine's OpenVINO exports, cached in models/cache
 ENTRYPOINT ["streamer"]
 CMD ["run", "--config", "configs/example.yaml"]

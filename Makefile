@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test eval install models samples system-deps bench clean
+.PHONY: demo test eval install models samples system-deps bench bench-smoke clean
 
 # torch and torchvision must come as a matching pair (torchvision's compiled ops are built against one torch);
 # pip resolves them together here, before the package, whose ultralytics dependency then finds torch in place.
@@ -18,6 +18,7 @@ install: $(STAMP)
 
 models: install
 	$(BIN)/streamer models pull --dest models
+	$(BIN)/streamer models export --config configs/example.yaml   # OpenVINO exports, cached in models/cache
 
 samples: install
 	$(BIN)/streamer samples pull --dest data/samples
@@ -34,15 +35,24 @@ system-deps:
 test: system-deps models samples
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/eval_query.py --sets 2 --min-hit-rate 0.8 --max-false-answers 1
+	$(MAKE) bench-smoke
+
+# every benchmark in a short run, so none of them can rot; their JSON is not a figure
+bench-smoke:
+	$(BIN)/python scripts/bench_engine.py --smoke > /dev/null
+	$(BIN)/python scripts/bench_alerts.py data/samples/bikes.mp4 --smoke > /dev/null
+	$(BIN)/python scripts/bench_recording.py data/samples/bikes.mp4 --smoke > /dev/null
+	$(BIN)/python scripts/bench_vlm.py data/samples/bikes.mp4 --smoke > /dev/null
+	@echo "benchmarks: 4 ran in smoke mode"
 
 eval: models samples
 	$(BIN)/python scripts/eval_query.py --sets 3
 
 bench: models samples
-	$(BIN)/python scripts/bench_pipeline.py data/samples/bikes.mp4
+	$(BIN)/python scripts/bench_engine.py
 	$(BIN)/python scripts/bench_alerts.py data/samples/bikes.mp4
 	$(BIN)/python scripts/bench_recording.py data/samples/bikes.mp4
 	$(BIN)/python scripts/bench_vlm.py data/samples/bikes.mp4
 
 clean:
-	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/index.sqlite3* .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/index.sqlite3* .pytest_cache

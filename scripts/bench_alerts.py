@@ -134,7 +134,10 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--alerts", type=int, default=5000)
     parser.add_argument("--spooled", type=int, default=10_000)
+    parser.add_argument("--smoke", action="store_true", help="a short run of every part (make test): not figures")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.alerts, args.spooled = 15.0, 200, 500
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp:
         folder = Path(tmp)
         server = EmbeddedRedis(folder / "redis")

@@ -44,13 +44,13 @@ BIKES = REPO / "data" / "samples" / "bikes.mp4"
 TARGET_FPS = 5.0
 
 
-def equivalence(backends: list[str], frames_wanted: int) -> dict:
+def equivalence(variants: list[tuple[str, str]], frames_wanted: int) -> dict:
     import av
     import numpy as np
     import supervision as sv
     from ultralytics import YOLO
 
-    from streamer.engine.geometry import InputGeometry
+    from streamer.engine.geometry import InputGeometry, to_source_pixels
     from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry, NmsParams
 
     with av.open(str(BIKES)) as container:
@@ -59,19 +59,17 @@ def equivalence(backends: list[str], frames_wanted: int) -> dict:
     geometry = InputGeometry(640)
     registry = ModelRegistry(LoadSettings("cpu", MODELS / "cache", 8, (640, 640), None))
     out = {}
-    for backend in backends:
-        model = registry.get(ModelKey(str(MODELS / "yolo26n.pt"), Backend(backend), Precision.FP32))
+    for backend, precision in variants:
+        model = registry.get(ModelKey(str(MODELS / "yolo26n.pt"), Backend(backend), Precision(precision)))
         ours = []
         for start in range(0, len(frames), 8):
             chunk = frames[start : start + 8]
             found = model.infer([geometry.letterbox(f) for f in chunk], [NmsParams(0.25, 0.7, None)] * len(chunk))
-            from streamer.engine.geometry import to_source_pixels
-
             for frame, boxes in zip(chunk, found):
                 input_hw = geometry.letterbox(frame).shape[:2]
                 boxes[:, :4] = to_source_pixels(boxes[:, :4], input_hw, frame.shape[:2])
                 ours.append(boxes)
-        out[backend] = agreement(ours, reference, sv, np)
+        out[f"{backend}_{precision}"] = agreement(ours, reference, sv, np)
     return out
 
 
@@ -100,7 +98,28 @@ def rate(stamps: list[float]) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
 
 
-def one_camera(clip: Path, limit: int | None, precision: str = "fp32") -> dict:
+def one_camera(clip: Path, limit: int | None, runs: int) -> dict:
+    """Ours at fp32 (the CPU default) and at bf16, and the baseline, alternated `runs` times; medians."""
+    samples: dict[str, list[dict]] = {"fp32": [], "bf16": [], "baseline": []}
+    for _ in range(runs):
+        for precision in ("fp32", "bf16"):
+            samples[precision].append(ours_one_camera(clip, limit, precision))
+        stamps = baseline_track(clip, samples["fp32"][-1]["frames"])
+        samples["baseline"].append({"fps": rate(stamps)})
+    base = statistics.median(run["fps"] for run in samples["baseline"])
+    report: dict[str, object] = {"clip": clip.name, "frames": samples["fp32"][0]["frames"], "runs": runs,
+                                 "baseline_model_track_fps": round(base, 2)}
+    for precision in ("fp32", "bf16"):
+        fps = statistics.median(run["fps"] for run in samples[precision])
+        report[f"ours_{precision}_fps"] = round(fps, 2)
+        report[f"ratio_{precision}_over_baseline"] = round(fps / base, 2) if base else None
+        report[f"cpu_ms_per_frame_{precision}"] = {
+            name: round(statistics.median(run["cpu_ms_per_frame"][name] for run in samples[precision]), 1)
+            for name in ("worker", "engine")}
+    return report
+
+
+def ours_one_camera(clip: Path, limit: int | None, precision: str) -> dict:
     from streamer.engine.host import EngineHost
     from streamer.runtime.worker import CameraWorker, WorkerOptions
 
@@ -129,13 +148,8 @@ def one_camera(clip: Path, limit: int | None, precision: str = "fp32") -> dict:
         cpu = {name: cpu_seconds(process) - before[name] for name, process in processes.items()}
     finally:
         host.stop()
-    ours = rate(stamps)
-    base_stamps = baseline_track(clip, len(stamps))
-    base = rate(base_stamps)
-    return {"clip": clip.name, "frames": len(stamps), "precision": precision, "ours_fps": round(ours, 2),
-            "baseline_model_track_fps": round(base, 2),
-            "cpu_ms_per_frame": {name: round(1000 * seconds / len(stamps), 1) for name, seconds in cpu.items()},
-            "ratio_ours_over_baseline": round(ours / base, 2) if base else None}
+    return {"frames": len(stamps), "fps": rate(stamps),
+            "cpu_ms_per_frame": {name: 1000 * seconds / len(stamps) for name, seconds in cpu.items()}}
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -272,8 +286,9 @@ def parse_ts(iso: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a short run of every part (make test)")
-    parser.add_argument("--cameras", default="2,4,6,8", help="camera counts for the capacity search")
+    parser.add_argument("--cameras", default="4,6,7,8", help="camera counts for the capacity search")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the 768x576 clip")
+    parser.add_argument("--runs", type=int, default=3, help="one-camera runs of ours and of the baseline, alternated")
     args = parser.parse_args()
     seconds = 4.0 if args.smoke else args.seconds
     clip = walkers_clip(REPO / "data" / "bench", BIKES, seconds=seconds)
@@ -281,9 +296,11 @@ def main() -> None:
     report = {
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "smoke": args.smoke,
-        "equivalence_iou_0_9": equivalence(["openvino"] if args.smoke else ["openvino", "onnxruntime", "pytorch"],
-                                           8 if args.smoke else 250),
-        "one_camera_every_frame": one_camera(clip, 20 if args.smoke else None),
+        "equivalence_iou_0_9": equivalence(
+            [("openvino", "fp32")] if args.smoke else
+            [("openvino", "fp32"), ("onnxruntime", "fp32"), ("pytorch", "fp32"), ("openvino", "bf16")],
+            8 if args.smoke else 250),
+        "one_camera_every_frame": one_camera(clip, 20 if args.smoke else None, 1 if args.smoke else args.runs),
         "capacity": capacity(clip, counts, seconds),
     }
     if not args.smoke:

@@ -149,7 +149,10 @@ def main() -> None:
     parser.add_argument("video", type=Path)
     parser.add_argument("--loops", type=int, default=6, help="play the sample this many times (6 × 10 s = 60 s)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a short run of every part (make test): not figures")
     args = parser.parse_args()
+    if args.smoke:
+        args.loops, args.repeats = 1, 1
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         video, seconds = looped(args.video, args.loops, folder)

@@ -105,7 +105,10 @@ def main() -> None:
     parser.add_argument("video", type=Path)
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a short run of every part (make test): not figures")
     args = parser.parse_args()
+    if args.smoke:
+        args.jobs, args.repeats = 4, 1
     with tempfile.TemporaryDirectory() as scratch:
         storage = Path(scratch)
         folder = build_tiny_model(storage / "tiny", qwen_tokenizer_json(REPO / "models" / "test"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,11 +39,15 @@ class NmsParams:
 
 
 def fallback_order(backend: Backend, device: str) -> list[Backend]:
-    """`auto`: TensorRT, then PyTorch fp16 on CUDA; OpenVINO, then ONNX Runtime, then PyTorch on a CPU."""
+    """`auto`: TensorRT (where installed), then PyTorch fp16 on CUDA; PyTorch on Apple's mps; OpenVINO, then ONNX
+    Runtime, then PyTorch on a CPU."""
     if backend is not Backend.AUTO:
         return [backend]
     if device.startswith("cuda"):
-        return [Backend.TENSORRT, Backend.PYTORCH]
+        tensorrt = importlib.util.find_spec("tensorrt") is not None  # ultralytics would try to pip-install it
+        return [Backend.TENSORRT, Backend.PYTORCH] if tensorrt else [Backend.PYTORCH]
+    if device == "mps":
+        return [Backend.PYTORCH]
     return [Backend.OPENVINO, Backend.ONNXRUNTIME, Backend.PYTORCH]
 
 
