@@ -71,7 +71,7 @@ def run(
     from streamer.alerts.spool import SpoolBusy
     from streamer.alerts.wiring import resolve_target
     from streamer.runtime.supervisor import Supervisor
-    from streamer.runtime.worker import WorkerOptions
+    from streamer.runtime.options import WorkerOptions
 
     loaded = _load_or_exit(config)
     if log_format is not None:

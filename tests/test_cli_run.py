@@ -8,8 +8,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.helpers.clips import constant_rate, write_clip
 from tests.helpers.rtsp import free_port
 from tests.helpers.service import STREAMER, write_config

@@ -161,3 +161,54 @@ def test_a_camera_whose_resolution_changes_mid_stream_keeps_working(bikes_mp4: P
         assert sum(1 for a in block if len(a.detections)) >= 5  # people and cars found at every size
     right_edges = [float(a.detections.xyxy[:, 2].max()) for a in answers if len(a.detections)]
     assert max(right_edges) > 700  # in the 1280x720 frames' own pixels
+
+
+def test_a_batch_the_runtime_fails_on_is_answered_empty_and_the_engine_goes_on(bikes_mp4: Path, models_dir: Path,
+                                                                              tmp_path: Path, monkeypatch) -> None:
+    """The engine server in a thread of the test (so the fault can be injected into its runtime): one failing
+    call gives its frames no detections and a logged error; the next frames are detected as before."""
+    from streamer.config.engine import EngineConfig
+    from streamer.engine.client import EngineLink, RemoteDetection
+    from streamer.engine.models import LoadedModel
+    from streamer.engine.server import EngineServer
+    from streamer.engine.shm import SlotSegment
+
+    real_infer = LoadedModel.infer
+    calls = []
+
+    def fails_once(self, inputs, params):
+        calls.append(len(inputs))
+        if len(calls) == 2:
+            raise RuntimeError("injected: the runtime failed on this batch")
+        return real_infer(self, inputs, params)
+
+    monkeypatch.setattr(LoadedModel, "infer", fails_once)
+    with av.open(str(bikes_mp4)) as container:
+        images = [f.to_ndarray(format="bgr24") for n, f in enumerate(container.decode(video=0)) if 101 <= n < 113]
+    cam = camera(str(bikes_mp4), detect={"model": {"weights": "yolo26n.pt", "classes": ["person", "car"]}})
+    stop = threading.Event()
+    address = str(tmp_path / "engine.sock")
+    server = EngineServer(address, b"key", LoadSettings("cpu", models_dir / "cache", 8, (640, 640), None),
+                          EngineConfig(max_batch=1), 3600, stop)
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    segment = SlotSegment.create("cam", 640 * 640 * 3, 1)
+    detection = RemoteDetection("cam", cam, models_dir, EngineLink(address, b"key", segment.name, segment.slot_bytes, 1),
+                                stop, live=False)
+    answers = []
+    try:
+        detection.start()
+        for n, image in enumerate(images):
+            detection.submit(Frame("cam", n, n / 25, 1_800_000_000 + n / 25, image))
+            while not (got := detection.collect(5.0)):
+                pass
+            answers.extend(got)
+    finally:
+        stop.set()
+        detection.close()
+        thread.join(5)
+        segment.close()
+    assert [a.frame.index for a in answers] == list(range(12))
+    assert len(answers[1].detections) == 0  # the failed call
+    assert all(len(a.detections) for n, a in enumerate(answers) if n != 1)  # people and cars before and after it
+    assert server.stats.failed == 1 and thread.is_alive() is False

@@ -12,26 +12,16 @@ from multiprocessing.connection import Client, Connection
 from pathlib import Path
 
 from streamer.config.cameras import CameraConfig
-from streamer.engine.models import ModelLoadError
-from streamer.engine.protocol import TRACKED, Detected, Hello, Infer, Refused, Welcome
+from streamer.engine.errors import ModelLoadError
+from streamer.engine.protocol import TRACKED, Detected, EngineLink, Hello, Infer, Refused, Welcome
 from streamer.engine.shm import SlotSegment
-from streamer.engine.stage import DetectedFrame, camera_geometry, model_uses, to_detections
+from streamer.engine.geometry import camera_geometry
+from streamer.engine.stage import DetectedFrame, model_uses, to_detections
 from streamer.frame import Frame
 
 log = logging.getLogger("streamer.worker")
 
 RECONNECT_S = 0.2
-
-
-@dataclass(frozen=True)
-class EngineLink:
-    """Where a camera's engine listens and which slots are the camera's (made by the supervisor)."""
-
-    address: str
-    authkey: bytes
-    shm_name: str
-    slot_bytes: int
-    slots: int
 
 
 @dataclass

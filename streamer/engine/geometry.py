@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from ultralytics.data.augment import LetterBox
-from ultralytics.utils import ops
+
+if TYPE_CHECKING:
+    from streamer.config.cameras import CameraConfig
 
 STRIDE = 32  # every YOLO head here downsamples by 32: input sides must be multiples of it
 
@@ -27,6 +29,8 @@ class InputGeometry:
         return height * width * 3
 
     def letterbox(self, image: np.ndarray) -> np.ndarray:
+        from ultralytics.data.augment import LetterBox  # imported on use: the supervisor needs only the sizes
+
         if self.input_size is not None:
             return LetterBox(self.input_size, auto=False, stride=STRIDE)(image=image)
         return LetterBox((self.imgsz, self.imgsz), auto=True, stride=STRIDE)(image=image)
@@ -34,7 +38,14 @@ class InputGeometry:
 
 def to_source_pixels(boxes: np.ndarray, input_hw: tuple[int, int], frame_hw: tuple[int, int]) -> np.ndarray:
     """xyxy in letterboxed input pixels → xyxy in the source frame, clipped to it."""
+    import torch
+    from ultralytics.utils import ops
+
     if not len(boxes):
         return boxes
     scaled = ops.scale_boxes(input_hw, torch.from_numpy(boxes.copy()), frame_hw)
     return scaled.numpy()
+
+
+def camera_geometry(camera: "CameraConfig") -> InputGeometry:
+    return InputGeometry(camera.detect.model.imgsz, camera.detect.input_size)

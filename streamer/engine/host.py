@@ -17,11 +17,11 @@ from pathlib import Path
 
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
-from streamer.engine.client import EngineLink
-from streamer.engine.models import LoadSettings
-from streamer.engine.server import engine_main
+from streamer.engine.entry import engine_main
+from streamer.engine.geometry import camera_geometry
+from streamer.engine.protocol import EngineLink
+from streamer.engine.settings import LoadSettings
 from streamer.engine.shm import SlotSegment
-from streamer.engine.stage import camera_geometry
 from streamer.source.timing import Backoff
 
 log = logging.getLogger("streamer.supervisor")

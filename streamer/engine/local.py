@@ -10,7 +10,8 @@ from streamer.config.cameras import CameraConfig
 from streamer.engine.batch import BoundUse, FrameJob, bind_uses, run_batch
 from streamer.engine.models import LoadSettings, ModelRegistry
 from streamer.engine.protocol import TRACKED
-from streamer.engine.stage import DetectedFrame, camera_geometry, model_uses, to_detections
+from streamer.engine.geometry import camera_geometry
+from streamer.engine.stage import DetectedFrame, model_uses, to_detections
 from streamer.frame import Frame
 
 

@@ -12,16 +12,14 @@ import numpy as np
 import torch
 
 from streamer.config.cameras import Backend, Precision
+from streamer.engine.errors import ModelLoadError
 from streamer.engine.export import ExportError, cached_export, discard, export_key
 from streamer.engine.runners import AutoBackendRunner, OnnxRuntimeRunner, OpenVinoRunner, Runner
+from streamer.engine.settings import LoadSettings
 
 log = logging.getLogger("streamer.engine")
 
 MAX_DET = 300  # ultralytics' default: the same boxes as its own predict
-
-
-class ModelLoadError(Exception):
-    """One line naming the model and the backend that could not take it."""
 
 
 @dataclass(frozen=True)
@@ -91,15 +89,6 @@ class LoadedModel:
             raise ModelLoadError(f"classes {unknown} are not in {Path(self.key.weights).name} "
                                  f"(it knows: {', '.join(self.names.values())})")
         return tuple(by_name[name.lower()] for name in classes)
-
-
-@dataclass(frozen=True)
-class LoadSettings:
-    device: str
-    cache_dir: Path
-    max_batch: int
-    imgsz: tuple[int, int]
-    threads: int | None
 
 
 class ModelRegistry:

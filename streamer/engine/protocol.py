@@ -27,6 +27,17 @@ class ModelUse:
 
 
 @dataclass(frozen=True)
+class EngineLink:
+    """Where a camera's engine listens and which slots are the camera's (made by the supervisor)."""
+
+    address: str
+    authkey: bytes
+    shm_name: str
+    slot_bytes: int
+    slots: int
+
+
+@dataclass(frozen=True)
 class Hello:
     camera: str
     shm_name: str

@@ -7,18 +7,19 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Listener, wait
 from pathlib import Path
 
 from streamer.config.engine import EngineConfig
 from streamer.engine.batch import BoundUse, FrameJob, bind_uses, run_batch
 from streamer.engine.batcher import FairBatcher, Waiting
-from streamer.engine.models import LoadSettings, ModelLoadError, ModelRegistry
+from streamer.engine.errors import ModelLoadError
+from streamer.engine.models import ModelRegistry
 from streamer.engine.protocol import Detected, Hello, Infer, Refused, Welcome
+from streamer.engine.settings import LoadSettings
 from streamer.engine.shm import SlotSegment
 from streamer.engine.stats import EngineStats
-from streamer.parent import stop_when_orphaned
 
 log = logging.getLogger("streamer.engine")
 
@@ -122,7 +123,13 @@ class EngineServer:
             image = client.segment.view(waiting.item.slot, waiting.item.input_hw)  # type: ignore[union-attr]
             jobs.append(FrameJob(image, waiting.item.frame_hw, client.uses))
         started = time.perf_counter()
-        results = run_batch(jobs)
+        try:
+            results = run_batch(jobs)
+        except Exception:  # a runtime failing on one batch must not take the engine into a restart loop
+            log.exception("inference failed; the batch is answered with no detections",
+                          extra={"fields": {"frames": len(jobs), "cameras": ",".join(sorted({w.camera for w in live}))}})
+            self.stats.failed += len(jobs)
+            results = [{use.name: None for use in job.uses} for job in jobs]
         self.stats.record_batch(len(jobs), (time.perf_counter() - started) * 1000,
                                 [(now - waiting.arrived) * 1000 for waiting in live])
         for waiting, boxes in zip(live, results):
@@ -132,26 +139,3 @@ class EngineServer:
                 client.conn.send(reply)
             except OSError:
                 self._drop(client)
-
-
-def engine_main(address: str, authkey: bytes, settings: LoadSettings, config: EngineConfig, stats_interval_s: float,
-                log_level: str, log_format: str) -> None:
-    """Spawned by the supervisor. SIGTERM stops it; it also stops when the supervisor is gone (no orphan engine
-    keeps the models in memory)."""
-    import signal
-
-    from streamer.logs import setup_logging
-
-    setup_logging(log_level, log_format)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop_when_orphaned(stop.set, "engine")
-    import torch
-
-    torch.set_num_threads(1)  # NMS and box scaling are small; the inference runtime owns the cores
-    if settings.device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            log.warning("CUDA is not usable here; the engine runs on the CPU", extra={"fields": {"device": settings.device}})
-            settings = replace(settings, device="cpu")
-    EngineServer(address, authkey, settings, config, stats_interval_s, stop).serve()

@@ -13,7 +13,6 @@ import supervision as sv
 
 from streamer.config.cameras import CameraConfig, ModelSpec
 from streamer.detect.weights import resolve_weights
-from streamer.engine.geometry import InputGeometry
 from streamer.engine.protocol import TRACKED, ModelUse
 from streamer.frame import Frame
 
@@ -45,10 +44,6 @@ class DetectionStage(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def camera_geometry(camera: CameraConfig) -> InputGeometry:
-    return InputGeometry(camera.detect.model.imgsz, camera.detect.input_size)
 
 
 def model_uses(camera: CameraConfig, models_dir: Path) -> tuple[ModelUse, ...]:

@@ -15,6 +15,7 @@ class EngineStats:
     device: str
     interval_s: float
     dropped: int = 0  # frames of cameras that went away before their answer
+    failed: int = 0  # frames whose batch the runtime failed on (answered with no detections)
     frames_total: int = 0
     _sizes: list[int] = field(default_factory=list)
     _infer_ms: list[float] = field(default_factory=list)
@@ -35,6 +36,7 @@ class EngineStats:
         fields: dict[str, object] = {
             "device": self.device, "cameras": cameras, "batches": len(self._sizes), "frames": frames,
             "fps": frames / (now - self._last), "queued": queued, "dropped": self.dropped,
+            "failed": self.failed,
         }
         if self._sizes:
             fields.update({

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from streamer.alerts.wiring import AlertTarget
 from streamer.config.cameras import CameraConfig, SourceKind
-from streamer.engine.client import EngineLink
+from streamer.engine.protocol import EngineLink
 from streamer.logs import setup_logging
 from streamer.parent import stop_when_orphaned
 from streamer.runtime.stop import SignalStop
-from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, CameraWorker, WorkerOptions
+from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, WorkerOptions
 from streamer.source.state import SourceState, StateChange
 
 
@@ -106,6 +106,8 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
         report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
         code = EXIT_CAMERA_FAILED
     else:
+        from streamer.runtime.worker import CameraWorker  # tracking and the engine client: the worker's, not the supervisor's
+
         try:
             code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,
                                 engine=engine).run()

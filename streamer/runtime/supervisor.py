@@ -19,7 +19,7 @@ from streamer.config.root import StreamerConfig
 from streamer.engine.host import EngineHost
 from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.process import worker_main
-from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
+from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
 from streamer.source.timing import Backoff
 
 log = logging.getLogger("streamer.supervisor")

@@ -4,34 +4,31 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from streamer.config.cameras import CameraConfig, SourceKind
-from streamer.config.vlm import VlmConfig
 from streamer.detect.tracker import CameraTracker
 from streamer.detect.weights import WeightsNotFound
-from streamer.engine.client import EngineLink, RemoteDetection
+from streamer.engine.client import RemoteDetection
 from streamer.engine.local import LocalDetection
-from streamer.engine.models import LoadSettings, ModelLoadError
-from streamer.engine.stage import DetectedFrame, DetectionStage, camera_geometry
+from streamer.engine.errors import ModelLoadError
+from streamer.engine.protocol import EngineLink
+from streamer.engine.settings import LoadSettings
+from streamer.engine.geometry import camera_geometry
+from streamer.engine.stage import DetectedFrame, DetectionStage
 from streamer.frame import TrackedFrame
 from streamer.record.recorder import Recorder
 from streamer.runtime.annotated_writer import AnnotatedVideoWriter
 from streamer.runtime.frame_queue import DropPolicy, FrameQueue
+from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, WorkerOptions
 from streamer.runtime.stats import CameraStats
 from streamer.source.reader import VideoSource
 from streamer.source.state import SourceState, StateListener
 
 log = logging.getLogger("streamer.worker")
 
-EXIT_OK = 0
-EXIT_CRASHED = 1  # a bug: the supervisor restarts the worker
-EXIT_CAMERA_FAILED = 3
-READER_JOIN_S = 3.0  # a live read blocks at most read_timeout_s; a stop must not wait that long  # the camera cannot work as configured (model, file): restarting the process will not help
+READER_JOIN_S = 3.0  # a live read blocks at most read_timeout_s; a stop must not wait that long
 
 
 class StopFlag(Protocol):
@@ -45,18 +42,6 @@ class FrameSink(Protocol):
     def close(self) -> None:
         """The stream is over (played, stopped or failed): finish what is open."""
         ...
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    models_dir: Path
-    storage_dir: Path = Path("data")
-    min_free_bytes: int = 1 << 30  # storage.min_free: below it the recorder pauses
-    timezone: str = "UTC"
-    stats_interval_s: float = 5.0
-    save_annotated: Path | None = None
-    max_batch: int = 4  # in-process models: frames taken from the queue per call when detection falls behind
-    vlm: VlmConfig | None = None  # events are sent to the VLM job queue when set
 
 
 def detection_stage(name: str, camera: CameraConfig, options: WorkerOptions, stop: StopFlag,
@@ -175,3 +160,6 @@ class CameraWorker:
         path = self.options.save_annotated / f"{self.name}.mp4"
         return AnnotatedVideoWriter(path, dict(self.camera.zones), self.camera.detect.fps)
 
+
+
+__all__ = ["EXIT_CAMERA_FAILED", "EXIT_CRASHED", "EXIT_OK", "CameraWorker", "WorkerOptions", "detection_stage"]
