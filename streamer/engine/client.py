@@ -14,8 +14,8 @@ from pathlib import Path
 from streamer.config.cameras import CameraConfig
 from streamer.engine.errors import ModelLoadError
 from streamer.engine.protocol import TRACKED, Detected, EngineLink, Hello, Infer, Refused, Welcome
-from streamer.engine.shm import SlotSegment
 from streamer.engine.geometry import camera_geometry
+from streamer.engine.shm import SlotSegment
 from streamer.engine.stage import DetectedFrame, model_uses, to_detections
 from streamer.frame import Frame
 
@@ -24,17 +24,11 @@ log = logging.getLogger("streamer.worker")
 RECONNECT_S = 0.2
 
 
-@dataclass
+@dataclass(frozen=True)
 class _InFlight:
-    seq: int
-    slot: int
     frame: Frame
     request: Infer
-    handed: float
-
-
-class EngineGone(Exception):
-    pass
+    handed: float  # perf_counter when it was sent
 
 
 class RemoteDetection:
@@ -65,13 +59,13 @@ class RemoteDetection:
         return 0 if self._conn is None else self.link.slots - len(self._flying)
 
     def submit(self, frame: Frame) -> None:
-        used = {flying.slot for flying in self._flying}
+        used = {flying.request.slot for flying in self._flying}
         slot = next(s for s in range(self.link.slots) if s not in used)
         image = self.geometry.letterbox(frame.image)
         self.segment.view(slot, image.shape[:2])[:] = image
         self._seq += 1
         request = Infer(self._seq, slot, image.shape[:2], (frame.height, frame.width))
-        self._flying.append(_InFlight(self._seq, slot, frame, request, time.perf_counter()))
+        self._flying.append(_InFlight(frame, request, time.perf_counter()))
         self._send(request)
 
     def collect(self, timeout: float) -> list[DetectedFrame]:
@@ -91,7 +85,7 @@ class RemoteDetection:
         return done
 
     def _answer(self, reply: Detected, done: list[DetectedFrame]) -> None:
-        if not self._flying or self._flying[0].seq != reply.seq:
+        if not self._flying or self._flying[0].request.seq != reply.seq:
             return  # an answer for a frame given up when the engine was lost
         flying = self._flying.popleft()
         extra = {key: to_detections(boxes, self._names[key]) for key, boxes in reply.boxes.items() if key != TRACKED}
