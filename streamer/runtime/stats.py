@@ -49,6 +49,8 @@ class CameraStats:
             "drops": queue.dropped + detection.dropped,  # waiting too long for detection, or lost with the engine
             "queued": len(queue),
             "frames": counters.decoded,
+            "corrupt_packets": counters.corrupt_packets,
+            "corrupt_frames": counters.corrupt_frames,
             "detected": self.detected,
             "tracks_active": sum(self.labels_now.values()),
             "tracks_total": len(self.track_ids_seen),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,11 @@ from streamer.source.state import SourceState, SourceStateMachine, StateListener
 from streamer.source.timing import Backoff, FileClock, FpsSampler, LiveClock, MediaTimeline
 
 
+log = logging.getLogger("streamer.source")
+
+CORRUPT_LOG_EVERY_S = 10.0  # a stream full of bad packets logs a line this often, with the running count
+
+
 class StreamStalled(Exception):
     pass
 
@@ -32,6 +38,8 @@ class SourceCounters:
     last_pts_s: float | None = None
     last_gap_s: float | None = None  # spacing of the last two frames: the best guess of the last frame's duration
     duration_s: float | None = None  # files: the stream's duration, for progress
+    corrupt_packets: int = 0  # packets the decoder refused as invalid data: skipped, the stream goes on
+    corrupt_frames: int = 0  # frames a damaged decoder handed out again or out of order: dropped
 
 
 class VideoSource:
@@ -56,6 +64,7 @@ class VideoSource:
         self._sampler = FpsSampler(camera.detect.fps)
         self._file_clock: FileClock | None = None
         self._next_index = 0
+        self._corrupt_logged_at = -CORRUPT_LOG_EVERY_S
         self.packet_tap = packet_tap  # the recorder: gets every packet, stamped with the same wall clock as the frames
 
     @property
@@ -152,10 +161,12 @@ class VideoSource:
             if self.stop_event.is_set():
                 return
             stamp.packet(packet, time_base, self._now(), self.packet_tap)
-            for av_frame in packet.decode():
+            for av_frame in self._decode(packet):
                 if av_frame.pts is None:
                     continue  # undecodable timing: never invent a PTS from a counter
                 pts_s = float(av_frame.pts * time_base)
+                if self._out_of_order(pts_s):
+                    continue
                 received_at = last_frame_at = self._now()
                 if first_pts is None:
                     first_pts = pts_s
@@ -180,6 +191,31 @@ class VideoSource:
                 raise StreamStalled(f"no frame for {stall_after:.1f}s")
         if isinstance(stamp.clock, _LoopingFileClock):
             stamp.clock.advance_loop(self.counters.last_pts_s, self.counters.last_gap_s)
+
+    def _out_of_order(self, pts_s: float) -> bool:
+        """A decoder fed damaged references can hand a frame out again or out of display order. A step back
+        smaller than the timeline's tolerance cannot be a new clock (that is a jump the timeline handles), so the
+        frame is dropped and counted with the corrupt packets: downstream, time only moves forward."""
+        last = self.counters.last_pts_s
+        if last is None or pts_s > last or last - pts_s > MediaTimeline.BACK_TOLERANCE_S:
+            return False
+        self.counters.corrupt_frames += 1
+        return True
+
+    def _decode(self, packet: av.Packet) -> list:
+        """A packet the decoder calls invalid data is skipped and counted, as ffmpeg-based recorders conceal and go
+        on: one bad packet must not end a file or reconnect a camera. The decoder resynchronises at the next
+        keyframe by itself; the frames until then may show smearing, never a crash."""
+        try:
+            return packet.decode()
+        except av.error.InvalidDataError as error:
+            self.counters.corrupt_packets += 1
+            now = time.monotonic()
+            if now - self._corrupt_logged_at >= CORRUPT_LOG_EVERY_S:
+                self._corrupt_logged_at = now
+                log.warning("corrupt packet skipped", extra={"fields": {
+                    "camera": self.name, "corrupt_packets": self.counters.corrupt_packets, "error": scrub(str(error))}})
+            return []
 
     def _clock_for(self, container: av.container.InputContainer) -> Callable[[float, float], float]:
         if self.is_live:

@@ -91,14 +91,14 @@ class MediaTimeline:
     _last_received: float | None = None
     _frame_s: float = 0.04
 
-    _BACK_TOLERANCE_S = 0.5  # decode-order DTS of a healthy stream never go back this far
+    BACK_TOLERANCE_S = 0.5  # decode-order DTS of a healthy stream never go back this far
 
     def place(self, pts_s: float, dts_s: float, received_at: float) -> tuple[float, str | None]:
         """The continuous pts for this packet, and the reason when the timeline broke here."""
         jump = None
         if self._last_dts is not None and self._last_end is not None:
             step = dts_s - self._last_dts
-            if step < -self._BACK_TOLERANCE_S:
+            if step < -self.BACK_TOLERANCE_S:
                 self.offset_s = self._last_end - pts_s
                 jump = f"pts jumped back {-step:.2f}s"
             elif step > self.max_gap_s:
