@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from streamer.config.cameras import SourceKind
 from streamer.config.env import Location, substitute_env
 from streamer.config.root import StreamerConfig
+from streamer.config.yaml_guard import duplicate_keys, scan
 from streamer.detect.weights import WeightsNotFound, resolve_weights
 from streamer.redact import scrub
 
@@ -73,6 +74,9 @@ class _YamlLines:
 
 def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[str, str] | None = None) -> StreamerConfig:
     environ = os.environ if environ is None else environ
+    problem = scan(text)
+    if problem is not None:
+        raise ConfigError(source, [ConfigIssue("", problem.message, problem.line)])
     try:
         root_node = yaml.compose(text, Loader=yaml.SafeLoader)
         tree = yaml.safe_load(text)
@@ -82,6 +86,9 @@ def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[s
         raise ConfigError(source, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]) from None
     if not isinstance(tree, dict):
         raise ConfigError(source, [ConfigIssue("", "expected a mapping with a 'cameras' section at the top")])
+    duplicates = [ConfigIssue(path, message, line) for path, message, line in duplicate_keys(root_node)]
+    if duplicates:
+        raise ConfigError(source, duplicates)
     lines = _YamlLines(root_node)
     tree, missing_env = substitute_env(tree, environ)
     issues = [lines.issue(loc, message) for loc, message in missing_env]
@@ -102,8 +109,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> S
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise ConfigError(str(path), [ConfigIssue("", f"cannot read the config: {error.strerror or error}")]) from None
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read the config: not utf-8 text (byte {error.object[error.start]:#04x})", line)]) from None
     return parse_config_text(text, str(path), path.resolve().parent, environ)
 
 
