@@ -29,7 +29,7 @@ class TextFormatter(logging.Formatter):
         line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
         if pairs:
             line = f"{line} {pairs}"
-        if record.exc_info and record.levelno >= logging.ERROR and logging.getLogger().level <= logging.DEBUG:
+        if record.exc_info and record.levelno >= logging.ERROR:  # a bug's traceback at every level: it is needed
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return scrub(line)
 
@@ -39,6 +39,8 @@ class JsonFormatter(logging.Formatter):
         payload = {"ts": _timestamp(record), "level": record.levelname.lower(), "logger": record.name}
         payload["msg"] = record.getMessage()
         payload.update(_fields(record))
+        if record.exc_info and record.levelno >= logging.ERROR:
+            payload["traceback"] = self.formatException(record.exc_info)
         return scrub(json.dumps(payload, default=str))
 
 

@@ -10,6 +10,8 @@ from datetime import datetime, tzinfo
 _RELATIVE = re.compile(r"^([+-])\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|weeks?)$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _EPOCH_MIN = 100_000_000  # 1973: smaller numbers are not meant as epoch seconds
+_EPOCH_MIN_SHOWN = 0.0
+_EPOCH_MAX = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last second a datetime can show
 
 
 class TimeFormatError(ValueError):
@@ -18,7 +20,13 @@ class TimeFormatError(ValueError):
 
 def parse_time(text: str, tz: tzinfo, now: float | None = None, base: float | None = None) -> float:
     """Epoch seconds. `base` is what a `+N` offset counts from (default: now)."""
-    now = time.time() if now is None else now
+    ts = _parse(text, tz, time.time() if now is None else now, base)
+    if not _EPOCH_MIN_SHOWN <= ts <= _EPOCH_MAX:  # every answer shows its times as dates: they must be dates
+        raise TimeFormatError(f"{text.strip()!r} is outside the years 1970 to 9999")
+    return ts
+
+
+def _parse(text: str, tz: tzinfo, now: float, base: float | None) -> float:
     value = text.strip()
     if not value:
         raise TimeFormatError("empty time")
@@ -28,6 +36,8 @@ def parse_time(text: str, tz: tzinfo, now: float | None = None, base: float | No
     if relative:
         sign, amount, unit = relative.groups()
         seconds = float(amount) * _UNIT_S[unit[0].lower()]
+        if seconds > _EPOCH_MAX:
+            raise TimeFormatError(f"{value!r} is further than any date")
         return (now - seconds) if sign == "-" else ((base if base is not None else now) + seconds)
     if re.fullmatch(r"\d+(\.\d+)?", value):
         epoch = float(value)

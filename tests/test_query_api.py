@@ -102,6 +102,13 @@ def test_bad_questions_are_400_with_the_reason(api: str) -> None:
     assert unknown.status_code == 400 and "the cameras are: lobby, yard-cam, plaza" in unknown.json()["error"]
 
 
+@pytest.mark.parametrize("since", ["99999999999999999999", "+999999999h", "1e400", "-99999999999d"])
+def test_times_beyond_any_date_are_400_not_500(api: str, since: str) -> None:
+    response = httpx.get(f"{api}/query", params={"q": "when did the person fall", "since": since}, timeout=30)
+    assert response.status_code == 400, response.text
+    assert since in response.json()["error"]
+
+
 def test_streamer_run_serves_the_api_on_loopback_while_cameras_run(recorded, tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "live.yaml"
