@@ -35,7 +35,10 @@ class ConnectionConfig(StrictModel):
     )
     stall_frames: int = Field(50, ge=1, le=10_000)
     reconnect_initial_s: float = Field(1.0, gt=0, le=60)
-    reconnect_max_s: float = Field(30.0, gt=0, le=3600)
+    reconnect_max_s: float = Field(
+        3.0, gt=0, le=3600,
+        description="A camera that is down is probed again at least this often (with jitter), so a short outage "
+                    "costs seconds, not the minutes a growing backoff would.")
     max_attempts: int | None = Field(
         None, ge=1, description="Consecutive failed opens before the camera is marked failed (live: unlimited)."
     )
