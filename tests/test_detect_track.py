@@ -94,7 +94,9 @@ def test_a_file_that_is_not_weights_fails_the_camera_not_the_process(tmp_path: P
     cam = camera(str(bikes_mp4), detect={"model": {"weights": str(bogus)}})
     worker = CameraWorker("street", cam, WorkerOptions(tmp_path), threading.Event())
     assert worker.run() == EXIT_CAMERA_FAILED
-    assert worker.source.state.state.value == "failed" and "cannot load model" in worker.source.state.reason
+    reason = worker.source.state.reason
+    assert worker.source.state.state.value == "failed"
+    assert reason.startswith("cannot load model 'broken.pt'") and "\n" not in reason  # one line, not ultralytics' banner
 
 
 def test_fall_model_runs_on_the_same_frames(bikes_mp4: Path, models_dir: Path) -> None:

@@ -4,7 +4,6 @@ ultralytics version; an entry counts only once its `entry.json` is written, and 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import shutil
@@ -13,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from streamer.assets import sha256_of
 
 log = logging.getLogger("streamer.engine")
 
@@ -37,14 +38,6 @@ class ExportKey:
         height, width = self.imgsz
         return (f"{stem}-{self.weights_sha256[:12]}-{self.backend}-{height}x{width}-b{self.batch}-{self.precision}"
                 f"-ul{self.ultralytics}")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_key(weights: Path, backend: str, imgsz: tuple[int, int], batch: int, precision: str) -> ExportKey:
