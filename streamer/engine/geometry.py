@@ -23,9 +23,14 @@ class InputGeometry:
     input_size: tuple[int, int] | None = None
 
     @property
+    def largest(self) -> tuple[int, int]:
+        """The largest letterboxed input (height, width) any frame of the camera can give."""
+        return self.input_size or (self.imgsz, self.imgsz)
+
+    @property
     def max_bytes(self) -> int:
-        """The largest letterboxed frame: the size of a shared-memory slot."""
-        height, width = self.input_size or (self.imgsz, self.imgsz)
+        """The size of a shared-memory slot."""
+        height, width = self.largest
         return height * width * 3
 
     def letterbox(self, image: np.ndarray) -> np.ndarray:

@@ -43,8 +43,7 @@ def device_settings(cameras: Mapping[str, CameraConfig], config: EngineConfig, m
     below it) and the engine's batch."""
     largest: dict[str, tuple[int, int]] = {}
     for camera in cameras.values():
-        geometry = camera_geometry(camera)
-        height, width = geometry.input_size or (geometry.imgsz, geometry.imgsz)
+        height, width = camera_geometry(camera).largest
         device = resolve_device(camera.detect.device)
         previous = largest.get(device, (0, 0))
         largest[device] = (max(previous[0], height), max(previous[1], width))

@@ -11,11 +11,11 @@ from streamer.config.cameras import CameraConfig, SourceKind
 from streamer.detect.tracker import CameraTracker
 from streamer.detect.weights import WeightsNotFound
 from streamer.engine.client import RemoteDetection
-from streamer.engine.local import LocalDetection
 from streamer.engine.errors import ModelLoadError
+from streamer.engine.geometry import camera_geometry
+from streamer.engine.local import LocalDetection
 from streamer.engine.protocol import EngineLink
 from streamer.engine.settings import LoadSettings
-from streamer.engine.geometry import camera_geometry
 from streamer.engine.stage import DetectedFrame, DetectionStage
 from streamer.frame import TrackedFrame
 from streamer.record.recorder import Recorder
@@ -51,9 +51,8 @@ def detection_stage(name: str, camera: CameraConfig, options: WorkerOptions, sto
         return RemoteDetection(name, camera, options.models_dir, link, stop, live=camera.kind is SourceKind.LIVE)
     from streamer.engine.host import resolve_device
 
-    geometry = camera_geometry(camera)
     settings = LoadSettings(resolve_device(camera.detect.device), options.models_dir / "cache", options.max_batch,
-                            geometry.input_size or (geometry.imgsz, geometry.imgsz), None)
+                            camera_geometry(camera).largest, None)
     return LocalDetection(camera, options.models_dir, settings)
 
 
