@@ -43,14 +43,15 @@ def paste(background: np.ndarray, cutout: np.ndarray, foot: tuple[float, float],
     return out
 
 
-def write_scene(path: Path, seconds: float, render: Callable[[float], np.ndarray]) -> Path:
+def write_scene(path: Path, seconds: float, render: Callable[[float], np.ndarray], width: int = WIDTH,
+                height: int = HEIGHT, fps: int = FPS) -> Path:
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = stream.codec_context.time_base = TIME_BASE
         stream.options = {"bf": "0", "preset": "ultrafast", "crf": "18"}
-        for index in range(round(seconds * FPS)):
-            t = index / FPS
+        for index in range(round(seconds * fps)):
+            t = index / fps
             frame = av.VideoFrame.from_ndarray(render(t), format="bgr24").reformat(format="yuv420p")
             frame.pts, frame.time_base = round(t / TIME_BASE), TIME_BASE
             for packet in stream.encode(frame):

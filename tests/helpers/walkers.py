@@ -3,7 +3,6 @@ bikes.mp4, at a camera's resolution and frame rate. Written once into a cache fo
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -11,7 +10,8 @@ import cv2
 import numpy as np
 from ultralytics.utils import ASSETS
 
-TIME_BASE = Fraction(1, 90_000)
+from tests.helpers.scenes import write_scene
+
 PERSON_IN_BUS = (45, 390, 245, 910)  # the man on the left of ultralytics' bus.jpg
 
 
@@ -38,23 +38,14 @@ def walkers_clip(folder: Path, bikes_mp4: Path, width: int = 768, height: int = 
     street = street + street[::-1]
     walkers = [(_walker(round(height * scale)), speed, foot_y) for scale, speed, foot_y in
                ((0.45, 60.0, 0.95), (0.35, -45.0, 0.8), (0.3, 90.0, 0.7))]
-    partial = path.with_suffix(".partial.mp4")
-    with av.open(str(partial), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = stream.codec_context.time_base = TIME_BASE
-        stream.options = {"bf": "0", "preset": "veryfast", "crf": "20"}
-        for index in range(round(seconds * fps)):
-            t = index / fps
-            image = street[round(t * 25) % len(street)].copy()
-            for cutout, speed, foot_y in walkers:
-                _paste(image, cutout, (t * speed) % (width + cutout.shape[1]) - cutout.shape[1], foot_y * height)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = round(t / TIME_BASE), TIME_BASE
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+
+    def render(t: float) -> np.ndarray:
+        image = street[round(t * 25) % len(street)].copy()
+        for cutout, speed, foot_y in walkers:
+            _paste(image, cutout, (t * speed) % (width + cutout.shape[1]) - cutout.shape[1], foot_y * height)
+        return image
+
+    partial = write_scene(path.with_suffix(".partial.mp4"), seconds, render, width, height, fps)
     partial.replace(path)
     return path
 
