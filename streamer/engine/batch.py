@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamer.engine.geometry import to_source_pixels
-from streamer.engine.models import LoadedModel, NmsParams
+from streamer.engine.models import LoadedModel, ModelKey, NmsParams
 from streamer.engine.protocol import TRACKED
 
 
@@ -65,8 +65,6 @@ def _run_uses(jobs: Sequence[FrameJob], results: list[Boxes], wanted) -> None:
 
 def bind_uses(uses, registry) -> list[BoundUse]:
     """ModelUse → BoundUse through the registry (loads each model once); raises ModelLoadError."""
-    from streamer.engine.models import ModelKey
-
     bound = []
     tracked_model: LoadedModel | None = None
     for use in uses:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from streamer.config.cameras import CameraConfig
 from streamer.engine.errors import ModelLoadError
-from streamer.engine.protocol import TRACKED, Detected, EngineLink, Hello, Infer, Refused, Welcome
+from streamer.engine.protocol import Detected, EngineLink, Hello, Infer, Refused, Welcome
 from streamer.engine.geometry import camera_geometry
 from streamer.engine.shm import SlotSegment
-from streamer.engine.stage import DetectedFrame, model_uses, to_detections
+from streamer.engine.stage import DetectedFrame, detected_frame, model_uses
 from streamer.frame import Frame
 
 log = logging.getLogger("streamer.worker")
@@ -88,9 +88,7 @@ class RemoteDetection:
         if not self._flying or self._flying[0].request.seq != reply.seq:
             return  # an answer for a frame given up when the engine was lost
         flying = self._flying.popleft()
-        extra = {key: to_detections(boxes, self._names[key]) for key, boxes in reply.boxes.items() if key != TRACKED}
-        done.append(DetectedFrame(flying.frame, to_detections(reply.boxes[TRACKED], self._names[TRACKED]), extra,
-                                  (time.perf_counter() - flying.handed) * 1000))
+        done.append(detected_frame(flying.frame, reply.boxes, self._names, (time.perf_counter() - flying.handed) * 1000))
 
     def _send(self, request: Infer) -> None:
         try:

@@ -9,9 +9,8 @@ from pathlib import Path
 from streamer.config.cameras import CameraConfig
 from streamer.engine.batch import BoundUse, FrameJob, bind_uses, run_batch
 from streamer.engine.models import LoadSettings, ModelRegistry
-from streamer.engine.protocol import TRACKED
 from streamer.engine.geometry import camera_geometry
-from streamer.engine.stage import DetectedFrame, model_uses, to_detections
+from streamer.engine.stage import DetectedFrame, detected_frame, model_uses
 from streamer.frame import Frame
 
 
@@ -49,12 +48,7 @@ class LocalDetection:
         results = run_batch(jobs)
         done = time.perf_counter()
         names = {use.name: use.model.names for use in self.uses}
-        return [
-            DetectedFrame(frame, to_detections(boxes[TRACKED], names[TRACKED]),
-                          {name: to_detections(found, names[name]) for name, found in boxes.items() if name != TRACKED},
-                          (done - handed) * 1000)
-            for (frame, handed), boxes in zip(taken, results)
-        ]
+        return [detected_frame(frame, boxes, names, (done - handed) * 1000) for (frame, handed), boxes in zip(taken, results)]
 
     def close(self) -> None:
         pass

@@ -105,10 +105,11 @@ class ModelRegistry:
         weights = Path(key.weights)
         names = _names(weights)  # an unusable file fails here, once, before any runtime is tried
         order = fallback_order(key.backend, self.settings.device)
+        precision = precision_for(key.precision, self.settings.device)
         errors = []
         for position, backend in enumerate(order):
             try:
-                runner, artifact, exported = self._runner(weights, backend, precision_for(key.precision, self.settings.device))
+                runner, artifact, exported = self._runner(weights, backend, precision)
             except Exception as error:  # every runtime fails in its own words; each is one line here
                 line = f"model {weights.name} cannot run on {backend.value}: {first_line(error)}"
                 errors.append(line)
@@ -119,8 +120,7 @@ class ModelRegistry:
                 log.warning("model %s runs on plain PyTorch on the CPU (slowest): no faster runtime took it",
                             weights.name)
             log.info("model loaded", extra={"fields": {"model": weights.name, "backend": runner.name,
-                                                       "device": self.settings.device,
-                                                       "precision": precision_for(key.precision, self.settings.device)}})
+                                                       "device": self.settings.device, "precision": precision}})
             return LoadedModel(key, runner, names, artifact, exported)
         raise ModelLoadError("; ".join(errors))
 

@@ -4,14 +4,12 @@ A runner takes a batch of letterboxed frames and returns the model's raw output;
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
-log = logging.getLogger("streamer.engine")
 
 
 class Runner(Protocol):

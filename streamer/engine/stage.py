@@ -67,3 +67,10 @@ def to_detections(boxes: np.ndarray | None, names: Mapping[int, str]) -> sv.Dete
     class_id = boxes[:, 5].astype(int)
     return sv.Detections(xyxy=boxes[:, :4].astype(np.float32), confidence=boxes[:, 4].astype(np.float32),
                          class_id=class_id, data={"class_name": np.array([names[int(c)] for c in class_id])})
+
+
+def detected_frame(frame: Frame, boxes: Mapping[str, np.ndarray | None], names: Mapping[str, Mapping[int, str]],
+                   latency_ms: float) -> DetectedFrame:
+    """The engine's answer for one frame (rows per model use) as the worker tracks it."""
+    extra = {key: to_detections(found, names[key]) for key, found in boxes.items() if key != TRACKED}
+    return DetectedFrame(frame, to_detections(boxes[TRACKED], names[TRACKED]), extra, latency_ms)
