@@ -96,7 +96,7 @@ def run(
     )
     target, embedded = resolve_target(loaded.storage_dir, loaded.redis)
     try:
-        health = HealthReporter(target.publisher("health"), target.streams)
+        health = HealthReporter(target.publisher("health"), target.streams, watch_redis=True)
     except SpoolBusy as error:
         typer.echo(f"error: {error}: is another `streamer run` using storage_dir {loaded.storage_dir}?", err=True)
         raise typer.Exit(EXIT_CONFIG) from None

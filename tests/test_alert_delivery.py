@@ -180,3 +180,54 @@ def test_tail_from_start_prints_every_alert_as_published_and_a_group_gets_each_o
     second = subprocess.run([*base, "--group", "g", "--count", "2"], capture_output=True, text=True, timeout=60)
     got = [json.loads(line)["n"] for line in first.stdout.splitlines() + second.stdout.splitlines()]
     assert got == list(range(6))  # the group's position is shared: no entry twice, none skipped
+
+
+def health_entries(server: RedisServer) -> list[dict]:
+    with server.client() as client:
+        return [json.loads(fields[b"data"]) for _, fields in client.xrange(STREAMS.health)]
+
+
+def test_a_redis_outage_with_no_alert_in_it_is_reported_on_health_with_its_true_length(tmp_path: Path) -> None:
+    """Nothing is published during the outage: only the heartbeat can see it start, and time it."""
+    from streamer.alerts.health import HealthReporter
+
+    server = RedisServer(tmp_path / "redis").start()
+    pub = publisher(tmp_path / "spool", server.url, name="health")
+    health = HealthReporter(pub, STREAMS, watch_redis=True)
+    try:
+        assert wait_until(lambda: pub.liveness.state.value == "up")
+        time.sleep(1.2)
+        killed = time.time()
+        server.kill()
+        assert wait_until(lambda: pub.liveness.state.value == "down", timeout=3.0)
+        noticed_after = time.time() - killed
+        time.sleep(max(0.0, 6.0 - (time.time() - killed)))
+        server.start()
+        true_length = time.time() - killed
+        assert wait_until(lambda: len(health_entries(server)) >= 2, timeout=5.0)
+        down, up = health_entries(server)[:2]
+    finally:
+        health.close(2.0)
+        server.stop()
+    assert noticed_after < 2.0  # before: only when the next alert needed Redis
+    assert (down["component"], down["state"], up["state"]) == ("redis", "down", "up")
+    assert abs(down["ts"] - killed) < 1.6
+    assert up["since_ts"] == pytest.approx(down["ts"], abs=0.01)
+    assert abs(up["down_s"] - true_length) < 1.6  # within a heartbeat (1 s) and a connect, at each end
+
+
+def test_the_vlm_job_submitter_sees_an_outage_while_it_has_nothing_to_send(tmp_path: Path, server: RedisServer) -> None:
+    from streamer.config.vlm import VlmConfig
+    from streamer.vlm.submit import JobSubmitter
+
+    vlm = VlmConfig.model_validate({"backend": "transformers"})
+    submitter = JobSubmitter.for_redis("cam", tmp_path, vlm, server.url, STREAMS, 0.5, heartbeat_s=0.5)
+    try:
+        assert wait_until(lambda: submitter.liveness.state.value == "up", timeout=3.0)
+        server.kill()
+        assert wait_until(lambda: submitter.liveness.state.value == "down", timeout=2.0)
+        server.start()
+        assert wait_until(lambda: submitter.liveness.state.value == "up", timeout=3.0)
+        assert submitter.liveness.outages == 1
+    finally:
+        submitter.close(2.0)

@@ -75,3 +75,79 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
         load_config(path)
     (issue,) = caught.value.issues
     assert "cannot read the config" in issue.message and "utf-8" in issue.message
+
+
+@pytest.mark.parametrize(("fragment", "expected"), [
+    ("record: {pre_roll_s: true}", "t.yaml:4: cameras.a.record.pre_roll_s: expected a number, not the boolean true"),
+    ("detect: {fps: false}", "t.yaml:4: cameras.a.detect.fps: expected a number, not the boolean false"),
+    ("enabled: 0", "t.yaml:4: cameras.a.enabled: expected true or false, not 0"),
+    ('loop: "no"', "t.yaml:4: cameras.a.loop: expected true or false, not 'no'"),
+])
+def test_booleans_and_numbers_are_not_taken_for_each_other(fragment: str, expected: str) -> None:
+    assert errors(f"cameras:\n  a:\n    url: a.mp4\n    {fragment}\n") == [expected]
+
+
+@pytest.mark.parametrize(("point", "message"), [
+    ("[1.0e+308, 1]", "Input should be less than or equal to 16384"),
+    ("[1e308, 1]", "Input should be a valid number"),  # YAML 1.1 reads this one as a string
+    ("[true, 1]", "Input should be a valid number"),
+    ("[-1, 1]", "Input should be greater than or equal to 0"),
+])
+def test_polygon_points_are_finite_pixels_inside_any_frame(point: str, message: str) -> None:
+    text = f"cameras:\n  a:\n    url: a.mp4\n    zones: {{z: {{polygon: [{point}, [2, 2], [3, 1]]}}}}\n"
+    assert errors(text) == [f"t.yaml:4: cameras.a.zones.z.polygon[0][0]: {message}"]
+
+
+@pytest.mark.parametrize(("section", "where", "fragment"), [
+    ("redis:\n  url: redis://127.0.0.1:notaport/0\n", "t.yaml:2: redis.url", "not a valid URL"),
+    ("redis:\n  url: redis://:6379/0\n", "t.yaml:2: redis.url", "no host in the URL"),
+    ("cameras:\n  a: {url: 'rtsp://cam:99999/live'}\n", "t.yaml:2: cameras.a.url", "not a valid URL"),
+    ("cameras:\n  a: {url: 'rtsp:///live'}\n", "t.yaml:2: cameras.a.url", "no host in the URL"),
+    ("cameras:\n  a: {url: a.mp4, detect: {device: 'cuda:99'}}\n", "t.yaml:2: cameras.a.detect.device", "should match"),
+])
+def test_urls_ports_and_devices_are_checked_for_form(section: str, where: str, fragment: str) -> None:
+    text = section if section.startswith("cameras") else section + "cameras: {a: {url: a.mp4}}\n"
+    (line,) = errors(text)
+    assert line.startswith(where + ": ") and fragment in line
+
+
+def test_a_gpu_this_machine_lacks_is_named_with_the_ones_it_has(tmp_path: Path) -> None:
+    from streamer.config.loader import _check_devices, _YamlLines
+
+    gpus = tmp_path / "gpus"
+    (gpus / "0000:01:00.0").mkdir(parents=True)
+    config = parse_config_text("cameras: {a: {url: a.mp4, detect: {device: 'cuda:1'}}}\n", "t.yaml", Path("."), {})
+    (issue,) = _check_devices(config, _YamlLines(None), gpus)
+    assert issue.message == "'cuda:1': this machine has 1 CUDA device(s), 0 to 0"
+    assert _check_devices(config, _YamlLines(None), tmp_path / "no-driver") == []  # the engine falls back to the CPU
+
+
+def test_class_names_the_model_does_not_know_are_named_with_the_models_list(tmp_path: Path, models_dir: Path) -> None:
+    """Once the engine has loaded a weights file here, the loader knows its classes and checks them up front."""
+    from streamer.detect.class_names import remember_names
+
+    weights = tmp_path / "models" / "yolo26n.pt"
+    weights.parent.mkdir()
+    weights.write_bytes((models_dir / "yolo26n.pt").read_bytes())
+    text = f"models_dir: {weights.parent}\ncameras:\n  a:\n    url: a.mp4\n    detect:\n      model: {{classes: [person, persn]}}\n"
+    parse_config_text(text, "t.yaml", tmp_path, {})  # not known yet: the engine checks at load
+    remember_names(weights, weights.parent / "cache", {0: "person", 1: "bicycle", 2: "car"})
+    assert errors_in(text, tmp_path) == [
+        "t.yaml:6: cameras.a.detect.model.classes: ['persn'] not among the classes of yolo26n.pt: person, bicycle, car"]
+
+
+def errors_in(text: str, base: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config_text(text, "t.yaml", base, {})
+    return [issue.render("t.yaml") for issue in caught.value.issues]
+
+
+def test_zones_and_lines_past_the_actual_frame_are_named() -> None:
+    from streamer.config.cameras import CameraConfig
+
+    camera = CameraConfig.model_validate({
+        "url": "a.mp4", "zones": {"door": {"polygon": [[0, 0], [1900, 0], [1900, 1000]]},
+                                  "desk": {"polygon": [[0, 0], [600, 0], [600, 300]]}},
+        "rules": [{"type": "line_crossing", "start": [10, 10], "end": [10, 1070]}]})
+    assert camera.points_outside(1920, 1080) == []
+    assert camera.points_outside(640, 360) == ["zones.door", "rules[0]"]

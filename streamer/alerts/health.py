@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamer.alerts.liveness import LinkChange
 from streamer.alerts.payload import iso_time
 from streamer.alerts.publisher import Publisher
 from streamer.alerts.spool import SpoolRecord
@@ -22,24 +23,39 @@ class HealthPayload(BaseModel):
     ts: float = Field(gt=0)
     iso: str
     camera: str
-    component: Literal["worker", "source", "service", "recorder", "engine"]
+    component: Literal["worker", "source", "service", "recorder", "engine", "redis"]
     state: str = Field(description="worker: started|finished|crashed|failed; source: connecting|streaming|reconnecting|"
                        "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
-                       "'engine:<device>'): started|crashed")
+                       "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up")
     reason: str = ""
     pid: int | None = None
+    down_s: float | None = Field(None, ge=0, description="redis up: how long the outage lasted (to one heartbeat).")
+    since_ts: float | None = Field(None, description="redis up: when the outage started (unix seconds).")
     host_pid: int = Field(default_factory=os.getpid, description="The supervisor's pid.")
 
 
+def link_payload(change: LinkChange, seen_by: str) -> HealthPayload:
+    return HealthPayload(ts=change.ts, iso=iso_time(change.ts), camera=seen_by, component="redis",
+                         state=change.state.value, reason=change.reason, down_s=change.down_s, since_ts=change.since_ts)
+
+
 class HealthReporter:
-    def __init__(self, publisher: Publisher, streams: StreamNames):
+    def __init__(self, publisher: Publisher, streams: StreamNames, watch_redis: bool = False):
+        """`watch_redis`: also report this publisher's Redis outages (one process should, not every worker)."""
         self.publisher = publisher
         self.stream = streams.health
+        if watch_redis:
+            publisher.liveness.on_change = self.report_link
 
     def report(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
-        now = time.time()
-        payload = HealthPayload(ts=now, iso=iso_time(now), camera=camera, component=component, state=state,
-                                reason=reason, pid=pid)
+        self._submit(HealthPayload(ts=time.time(), iso=iso_time(time.time()), camera=camera, component=component,
+                                   state=state, reason=reason, pid=pid))
+
+    def report_link(self, change: LinkChange) -> None:
+        """Spooled like the rest: the `down` entry reaches the stream once Redis is back, stamped when it began."""
+        self._submit(link_payload(change, "service"))
+
+    def _submit(self, payload: HealthPayload) -> None:
         self.publisher.submit([SpoolRecord(uuid.uuid4().hex, (self.stream,), payload.model_dump_json())])
 
     def close(self, flush_timeout_s: float = 3.0) -> None:

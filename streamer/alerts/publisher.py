@@ -17,6 +17,7 @@ import redis
 from redis.exceptions import AuthenticationError, AuthorizationError
 
 from streamer.alerts import deliver_script
+from streamer.alerts.liveness import LinkListener, RedisLiveness
 from streamer.alerts.spool import Spool, SpoolRecord
 from streamer.redact import redact_url
 from streamer.source.timing import Backoff
@@ -24,9 +25,6 @@ from streamer.source.timing import Backoff
 log = logging.getLogger("streamer.alerts")
 
 BATCH = 200
-STILL_DOWN_LOG_S = 60.0
-
-
 
 def connect(url: str, timeout_s: float) -> redis.Redis:
     """No client-side retries: the publisher's own backoff decides, and a dead server must fail fast."""
@@ -49,6 +47,8 @@ class Publisher:
         dedupe_ttl_s: int,
         timeout_s: float = 3.0,
         client_factory: Callable[[], redis.Redis] | None = None,
+        heartbeat_s: float = 1.0,
+        on_link: LinkListener | None = None,
     ):
         self.name = name
         self.spool = spool
@@ -62,9 +62,9 @@ class Publisher:
         self._wake = threading.Event()
         self._stopping = False
         self._flush_deadline = 0.0
-        self._backoff = Backoff(0.1, 2.0)  # a reconnect attempt is cheap, and alerts should not wait long after an outage
-        self._down_since: float | None = None
-        self._last_down_log = 0.0
+        # a reconnect attempt is cheap, and neither alerts nor the outage's reported end should wait long after one
+        self._backoff = Backoff(0.1, heartbeat_s)
+        self.liveness = RedisLiveness(name, heartbeat_s, on_link)
         self.delivered = 0
         self.duplicates = 0
         self._thread = threading.Thread(target=self._run, name=f"publish-{name}", daemon=True)
@@ -100,14 +100,16 @@ class Publisher:
             if self._stopping and time.monotonic() >= self._flush_deadline:
                 return
             batch = self.spool.pending(BATCH)
-            if not batch:
-                if self._stopping:
-                    return
-                self._wake.wait(1.0)
-                self._wake.clear()
-                continue
+            if not batch and self._stopping:
+                return
             try:
-                self._deliver(batch)
+                if batch:
+                    self._deliver(batch)
+                elif self.liveness.check_due():
+                    self._heartbeat()
+                else:
+                    self._wake.wait(self.liveness.heartbeat_s)
+                    self._wake.clear()
             except redis.RedisError as error:
                 self._on_failure(error, len(batch))
                 self._sleep(self._backoff.next_delay())
@@ -138,6 +140,11 @@ class Publisher:
         self.spool.mark_delivered(batch[-1][1])
         self._on_success()
 
+    def _heartbeat(self) -> None:
+        """While idle, so an outage is seen when it starts rather than at the next alert."""
+        self._connected().ping()
+        self._on_success()
+
     def _connected(self) -> redis.Redis:
         if self._client is None:
             client = self._client_factory()
@@ -159,22 +166,12 @@ class Publisher:
         if self._client is not None:
             self._client.close()
         self._client = None
-        now = time.monotonic()
-        first = self._down_since is None
-        if first or now - self._last_down_log >= STILL_DOWN_LOG_S:
-            why = "authentication failed (check the user and password in redis.url)" if _auth_problem(error) else "unreachable"
-            log.error("redis %s: %s; spooling", why, error,
-                      extra={"fields": {"publisher": self.name, "url": self.safe_url, "spool": str(self.spool.path),
-                                        "backlog_bytes": self.spool.backlog_bytes()}})
-            self._last_down_log = now
-        if first:
-            self._down_since = now
+        why = "authentication failed (check the user and password in redis.url)" if _auth_problem(error) else "unreachable"
+        self.liveness.failed(f"{why}: {error}; spooling to {self.spool.path} ({self.spool.backlog_bytes()} bytes, "
+                             f"{pending} waiting in this batch) at {self.safe_url}")
 
     def _on_success(self) -> None:
-        if self._down_since is not None:
-            log.info("redis reachable again; spooled messages delivered",
-                     extra={"fields": {"publisher": self.name, "down_s": round(time.monotonic() - self._down_since, 1)}})
-            self._down_since = None
+        self.liveness.succeeded()
         self._backoff.reset()
 
     def _sleep(self, seconds: float) -> None:

@@ -31,7 +31,8 @@ class AlertTarget:
     def publisher(self, name: str) -> Publisher:
         spool = Spool(self.spool_dir / f"{name}.jsonl")
         cfg = self.config
-        return Publisher(name, spool, self.url, cfg.prefix, cfg.maxlen, cfg.dedupe_ttl_s, cfg.connect_timeout_s).start()
+        return Publisher(name, spool, self.url, cfg.prefix, cfg.maxlen, cfg.dedupe_ttl_s, cfg.connect_timeout_s,
+                         heartbeat_s=cfg.heartbeat_s).start()
 
 
 def embedded_for(storage_dir: Path, config: RedisConfig) -> EmbeddedRedis:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pipelines.registry import RuleConfig
-from streamer.config.base import Point, StrictModel
+from streamer.config.base import Point, StrictModel, check_url_form
 from streamer.config.recording import RecordConfig
 from streamer.config.vlm import WatchConfig
 from streamer.redact import redact_url
@@ -84,7 +84,8 @@ class DetectConfig(StrictModel):
         default_factory=dict,
         description="Models run on the same frames, not tracked (for example the fall model); keyed by a name.",
     )
-    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?|\d+)$")] = "auto"
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:(\d|1[0-5]))?|(\d|1[0-5]))$",
+                                 description="auto, cpu, mps, cuda or cuda:N / N (N 0-15, and a GPU this machine has)")] = "auto"
     backend: Backend = Field(Backend.AUTO, description="Inference runtime of the shared engine.")
     precision: Precision = Field(Precision.AUTO, description="auto: fp16 on CUDA, fp32 on a CPU.")
     input_size: tuple[int, int] | None = Field(
@@ -122,14 +123,9 @@ class TrackerConfig(StrictModel):
 
 
 class ZoneConfig(StrictModel):
-    polygon: list[Point] = Field(min_length=3, description="Vertices in source-frame pixels.")
-
-    @field_validator("polygon")
-    @classmethod
-    def _non_negative(cls, points: list[Point]) -> list[Point]:
-        if any(x < 0 or y < 0 for x, y in points):
-            raise ValueError("polygon coordinates are pixels and cannot be negative")
-        return points
+    polygon: list[Point] = Field(min_length=3, max_length=1000,
+                                 description="Vertices in source-frame pixels (0 to 16384, checked against the frame "
+                                             "once it is known).")
 
 
 class CameraConfig(StrictModel):
@@ -153,6 +149,13 @@ class CameraConfig(StrictModel):
     @property
     def kind(self) -> SourceKind:
         return source_kind(self.url)
+
+    @field_validator("url")
+    @classmethod
+    def _url_form(cls, value: str) -> str:
+        if source_kind(value) is SourceKind.LIVE:
+            return check_url_form(value)
+        return value
 
     @property
     def safe_url(self) -> str:
@@ -181,6 +184,17 @@ class CameraConfig(StrictModel):
             if rule.rule_name in seen:
                 raise ValueError(f"rules[{index}]: a second rule named '{rule.rule_name}'; give each a distinct 'name'")
             seen.add(rule.rule_name)
+
+    def points_outside(self, width: int, height: int) -> list[str]:
+        """Zones and lines with a point past the frame (a polygon drawn for the main stream, say, on a sub-stream):
+        they still work, clipped, but most likely not as meant."""
+        def outside(points) -> bool:
+            return any(x > width or y > height for x, y in points)
+
+        found = [f"zones.{name}" for name, zone in self.zones.items() if outside(zone.polygon)]
+        found += [f"rules[{index}]" for index, rule in enumerate(self.rules)
+                  if outside([getattr(rule, "start", (0, 0)), getattr(rule, "end", (0, 0))])]
+        return found
 
     def with_url(self, url: str) -> "CameraConfig":
         return self.model_copy(update={"url": url})

@@ -15,6 +15,7 @@ from streamer.config.cameras import SourceKind
 from streamer.config.env import Location, substitute_env
 from streamer.config.root import StreamerConfig
 from streamer.config.yaml_guard import duplicate_keys, scan
+from streamer.detect.class_names import known_names, unknown_classes
 from streamer.detect.weights import WeightsNotFound, resolve_weights
 from streamer.redact import scrub
 
@@ -99,7 +100,7 @@ def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[s
     except ValidationError as error:
         raise ConfigError(source, [_issue_from_pydantic(item, lines) for item in error.errors()]) from None
     config = _resolve_paths(config, base_dir)
-    weight_issues = _check_weights(config, lines)
+    weight_issues = _check_weights(config, lines) + _check_devices(config, lines)
     if weight_issues:
         raise ConfigError(source, weight_issues)
     return config
@@ -121,6 +122,8 @@ def _issue_from_pydantic(item: Mapping[str, Any], lines: _YamlLines) -> ConfigIs
     loc, message = tuple(item["loc"]), str(item["msg"]).removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
         message = "unknown key (not allowed here; check the spelling)"
+    if item["type"] == "strict_scalar":  # raised for the whole model; the field it is about is in the context
+        loc = (*loc, item["ctx"]["field"])
     if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key, such as a camera name
         loc, message = loc[:-1], f"invalid name: {message}"
     return lines.issue(loc, message)
@@ -145,13 +148,41 @@ def _resolve_paths(config: StreamerConfig, base_dir: Path) -> StreamerConfig:
 
 
 def _check_weights(config: StreamerConfig, lines: _YamlLines) -> list[ConfigIssue]:
+    """Every model's weights exist; its `classes` (and the extras' `run_when`, which name the tracked model's
+    classes) are ones the model knows, when its names are known here."""
     issues = []
+    cache_dir = config.models_dir / "cache"
     for name, cam in config.cameras.items():
         specs = {("detect", "model"): cam.detect.model}
         specs.update({("detect", "extra_models", key): spec for key, spec in cam.detect.extra_models.items()})
+        names: dict[tuple, list[str] | None] = {}
         for loc, spec in specs.items():
             try:
-                resolve_weights(spec.weights, config.models_dir)
+                names[loc] = known_names(Path(resolve_weights(spec.weights, config.models_dir)), cache_dir)
             except WeightsNotFound as error:
                 issues.append(lines.issue(("cameras", name, *loc, "weights"), str(error)))
+        for loc, spec in specs.items():
+            checks = [(loc, "classes", spec.classes)]
+            if loc != ("detect", "model"):
+                checks.append((("detect", "model"), "run_when", spec.run_when))
+            for model_loc, field, requested in checks:
+                known = names.get(model_loc)
+                missing = unknown_classes(requested, known) if requested and known else []
+                if missing:
+                    model = specs[model_loc].weights
+                    issues.append(lines.issue(("cameras", name, *loc, field),
+                                              f"{missing} not among the classes of {model}: {', '.join(known)}"))
+    return issues
+
+
+def _check_devices(config: StreamerConfig, lines: _YamlLines, gpus: Path = Path("/proc/driver/nvidia/gpus")) -> list[ConfigIssue]:
+    """`cuda:N` must be a GPU the NVIDIA driver lists here; with no driver at all the engine falls back to the CPU
+    and says so (a config written for a GPU host still runs on a laptop)."""
+    count = len(list(gpus.iterdir())) if gpus.is_dir() else 0
+    issues = []
+    for name, cam in config.cameras.items():
+        device = cam.detect.device.removeprefix("cuda:")
+        if count and device.isdigit() and int(device) >= count:
+            issues.append(lines.issue(("cameras", name, "detect", "device"),
+                                      f"'{cam.detect.device}': this machine has {count} CUDA device(s), 0 to {count - 1}"))
     return issues

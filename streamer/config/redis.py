@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from streamer.config.base import StrictModel
+from streamer.config.base import StrictModel, check_url_form
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -21,11 +21,16 @@ class RedisConfig(StrictModel):
         7 * 86_400, ge=60, description="How long a delivered message id is remembered, so a re-delivery is dropped."
     )
     connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    heartbeat_s: float = Field(
+        1.0, gt=0, le=60, description="Ping Redis this often while idle or down, so an outage is seen and timed "
+        "when it happens, not at the next alert.")
     embedded_port: int = Field(0, ge=0, le=65_535, description="Embedded only: also listen on 127.0.0.1:<port> (0: socket only).")
 
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(_SCHEMES):
+        if value is None:
+            return value
+        if not value.startswith(_SCHEMES):
             raise ValueError(f"must start with one of {', '.join(_SCHEMES)}")
-        return value
+        return check_url_form(value, needs_host=not value.startswith("unix://"))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from streamer.config.cameras import Backend, Precision
+from streamer.detect.class_names import remember_names, unknown_classes
 from streamer.engine.errors import ModelLoadError
 from streamer.engine.export import ExportError, cached_export, discard, export_key
 from streamer.engine.runners import AutoBackendRunner, OnnxRuntimeRunner, OpenVinoRunner, Runner
@@ -84,7 +85,7 @@ class LoadedModel:
         if classes is None:
             return None
         by_name = {name.lower(): class_id for class_id, name in self.names.items()}
-        unknown = [name for name in classes if name.lower() not in by_name]
+        unknown = unknown_classes(list(classes), list(self.names.values()))
         if unknown:
             raise ModelLoadError(f"classes {unknown} are not in {Path(self.key.weights).name} "
                                  f"(it knows: {', '.join(self.names.values())})")
@@ -104,6 +105,7 @@ class ModelRegistry:
     def _load(self, key: ModelKey) -> LoadedModel:
         weights = Path(key.weights)
         names = _names(weights)  # an unusable file fails here, once, before any runtime is tried
+        remember_names(weights, self.settings.cache_dir, names)
         order = fallback_order(key.backend, self.settings.device)
         precision = precision_for(key.precision, self.settings.device)
         errors = []

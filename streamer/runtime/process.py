@@ -63,7 +63,8 @@ def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target
     from streamer.vlm.submit import JobSubmitter
 
     timeout = target.config.connect_timeout_s
-    submitter = JobSubmitter.for_redis(name, options.storage_dir, options.vlm, target.url, target.streams, timeout)
+    submitter = JobSubmitter.for_redis(name, options.storage_dir, options.vlm, target.url, target.streams, timeout,
+                                       target.config.heartbeat_s)
     sampler = VlmSampler(name, camera, options.vlm, submitter, on_close=submitter.close)
     hold = None
     if options.vlm.hold.types:

@@ -81,6 +81,7 @@ class CameraWorker:
         self.detection = detection_stage(name, camera, options, stop, engine)
         self.tracker = CameraTracker(camera.tracker, camera.detect.fps)
         self.decode_crashed = False
+        self._frame_size: tuple[int, int] | None = None
 
     def run(self) -> int:
         fields = {"camera": self.name}
@@ -145,6 +146,8 @@ class CameraWorker:
 
     def _track(self, detected: DetectedFrame, writer: AnnotatedVideoWriter | None) -> None:
         frame = detected.frame
+        if self._frame_size != (frame.width, frame.height):
+            self._check_geometry(frame.width, frame.height)
         tracks = self.tracker.update(detected.detections, (frame.height, frame.width))
         tracked = TrackedFrame(frame, tracks, detected.extra)
         self.stats.record(tracked, detected.latency_ms)
@@ -152,6 +155,13 @@ class CameraWorker:
             writer.write(tracked)
         for sink in self.sinks:
             sink(tracked)
+
+    def _check_geometry(self, width: int, height: int) -> None:
+        self._frame_size = (width, height)
+        outside = self.camera.points_outside(width, height)
+        if outside:
+            log.warning("%s reach outside the %dx%d frame; check their points", ", ".join(outside), width, height,
+                        extra={"fields": {"camera": self.name}})
 
     def _annotated_writer(self) -> AnnotatedVideoWriter | None:
         if self.options.save_annotated is None:

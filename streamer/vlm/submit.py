@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from streamer.alerts.liveness import RedisLiveness
 from streamer.alerts.publisher import connect
 from streamer.config.vlm import RISK_ORDER, VlmConfig
 from streamer.source.timing import Backoff
@@ -30,7 +31,7 @@ def frames_folder(camera: str, job_id: str, start_ts: float) -> str:
 
 
 class JobSubmitter:
-    def __init__(self, camera: str, storage_dir: Path, vlm: VlmConfig, queue_factory):
+    def __init__(self, camera: str, storage_dir: Path, vlm: VlmConfig, queue_factory, heartbeat_s: float = 1.0):
         self.camera = camera
         self.storage_dir = storage_dir
         self.vlm = vlm
@@ -41,12 +42,14 @@ class JobSubmitter:
         self._closing = False
         self.dropped = 0
         self.outcomes: dict[str, int] = {}
+        self.liveness = RedisLiveness(f"vlm-submit-{camera}", heartbeat_s)
         self._thread = threading.Thread(target=self._run, name=f"vlm-submit-{camera}", daemon=True)
         self._thread.start()
 
     @classmethod
-    def for_redis(cls, camera: str, storage_dir: Path, vlm: VlmConfig, url: str, names, timeout_s: float) -> "JobSubmitter":
-        return cls(camera, storage_dir, vlm, lambda: JobQueue(connect(url, timeout_s), names, vlm.queue))
+    def for_redis(cls, camera: str, storage_dir: Path, vlm: VlmConfig, url: str, names, timeout_s: float,
+                  heartbeat_s: float = 1.0) -> "JobSubmitter":
+        return cls(camera, storage_dir, vlm, lambda: JobQueue(connect(url, timeout_s), names, vlm.queue), heartbeat_s)
 
     def __call__(self, request: ClipRequest) -> None:
         """From the live path: only appends; the JPEGs are written on this object's thread."""
@@ -73,14 +76,19 @@ class JobSubmitter:
                 "camera": self.camera, "job": lowest.job_id, "dropped": self.dropped}})
 
     def _run(self) -> None:
-        backoff = Backoff(0.2, 5.0)
+        backoff = Backoff(0.2, self.liveness.heartbeat_s)
         while True:
             with self._cond:
                 while not self._waiting and not self._closing:
-                    self._cond.wait()
-                if not self._waiting:
+                    if self.liveness.check_due():
+                        break
+                    self._cond.wait(self.liveness.heartbeat_s)
+                if not self._waiting and self._closing:
                     return
-                request = self._waiting[0]
+                request = self._waiting[0] if self._waiting else None
+            if request is None:
+                self._heartbeat()
+                continue
             try:
                 job = request if isinstance(request, VlmJob) else self._write(request)
             except OSError as error:  # a full disk: the clip is lost, the live path goes on
@@ -90,22 +98,38 @@ class JobSubmitter:
             try:
                 outcome = self._queued().enqueue(job)
             except redis.RedisError as error:
-                self._queue = None
+                self._on_failure(error)
                 if self._closing:
                     return
-                log.warning("VLM job not queued yet: %s", error, extra={"fields": {"camera": self.camera}})
                 with self._cond:
                     if self._waiting and self._waiting[0] is request:
                         self._waiting[0] = job  # written once; only the enqueue is retried
                     self._cond.wait(backoff.next_delay())
                 continue
             backoff.reset()
+            self.liveness.succeeded()
             self._pop(request)
-            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-            state = JobState.DROPPED if outcome == "dropped" else JobState.QUEUED
-            log.info("VLM job %s", state.value, extra={"fields": {
-                "camera": self.camera, "job": job.job_id, "outcome": outcome, "frames": len(job.frames),
-                "window_s": round(job.window_end_ts - job.window_start_ts, 2)}})
+            self._log_outcome(job, outcome)
+
+    def _heartbeat(self) -> None:
+        """While idle, so an outage is noticed and timed when it happens."""
+        try:
+            self._queued().client.ping()
+        except redis.RedisError as error:
+            self._on_failure(error)
+            return
+        self.liveness.succeeded()
+
+    def _on_failure(self, error: redis.RedisError) -> None:
+        self._queue = None
+        self.liveness.failed(f"VLM jobs wait in memory ({len(self._waiting)}): {error}")
+
+    def _log_outcome(self, job: VlmJob, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        state = JobState.DROPPED if outcome == "dropped" else JobState.QUEUED
+        log.info("VLM job %s", state.value, extra={"fields": {
+            "camera": self.camera, "job": job.job_id, "outcome": outcome, "frames": len(job.frames),
+            "window_s": round(job.window_end_ts - job.window_start_ts, 2)}})
 
     def _pop(self, request) -> None:
         with self._cond:

@@ -18,7 +18,10 @@ from pathlib import Path
 import redis
 
 from pipelines import prompts
+from streamer.alerts.health import link_payload
+from streamer.alerts.liveness import LinkChange, LinkState, RedisLiveness
 from streamer.alerts.payload import iso_time
+from streamer.alerts.streams import StreamNames
 from streamer.config.vlm import VlmConfig
 from streamer.index import db, store
 from streamer.vlm.answer import AnswerError, VlmAnswer, parse_answer
@@ -75,6 +78,8 @@ class VlmWorker:
         self.tz = tz
         self.done = 0
         self._index = None
+        # every take blocks at most 500 ms, so the loop itself is the heartbeat
+        self.liveness = RedisLiveness(f"vlm:{consumer}", min(2.0, writer.config.heartbeat_s), self._report_link)
 
     def run(self, should_stop, max_jobs: int | None = None, exit_when_idle_s: float | None = None) -> int:
         """Until `should_stop()`, `max_jobs` jobs done, or no job for `exit_when_idle_s`. Returns the jobs done."""
@@ -87,15 +92,26 @@ class VlmWorker:
             try:
                 taken = self.queue.take(self.consumer, count, block_ms=500)
             except redis.RedisError as error:
-                log.error("redis unreachable: %s; retrying", error)
-                time.sleep(2.0)
+                self.liveness.failed(f"{error}; jobs wait in the queue")
+                time.sleep(self.liveness.heartbeat_s)
                 continue
+            self.liveness.succeeded()
             if taken:
                 self.process(taken)
                 idle_since = time.monotonic()
             elif exit_when_idle_s is not None and time.monotonic() - idle_since >= exit_when_idle_s:
                 break
         return self.done
+
+    def _report_link(self, change: LinkChange) -> None:
+        """Nothing can reach the health stream while Redis is down: the outage's start and end go out together."""
+        if change.state is not LinkState.UP or change.since_ts is None:
+            return
+        began = LinkChange(change.who, LinkState.DOWN, change.since_ts, "seen by the VLM worker's job queue")
+        stream = StreamNames(self.writer.config.prefix).health
+        for entry in (began, change):
+            self.queue.client.xadd(stream, {"data": link_payload(entry, change.who).model_dump_json()},
+                                   maxlen=self.writer.config.maxlen, approximate=True)
 
     def process(self, taken: list[TakenJob]) -> None:
         attempts = []
