@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 
 from streamer import assets
 from streamer.cli_query import register as register_query_commands
 from streamer.cli_vlm import register as register_vlm_commands
 from streamer.config import ConfigError, StreamerConfig, load_config
+from streamer.config.query import ApiConfig
 from streamer.logs import setup_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Real-time video stream analytics.")
@@ -65,6 +67,7 @@ def run(
     log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
     redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="Publish here instead of the config's redis.url / embedded server.")] = None,
     api_host: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_HOST", help="Serve the API on this address instead of api.host (a container: 0.0.0.0).")] = None,
+    api_auth: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_AUTH", help="'none': serve a non-loopback API open on purpose (api.auth).")] = None,
 ) -> None:
     """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
     from streamer.alerts.health import HealthReporter
@@ -74,6 +77,7 @@ def run(
     from streamer.runtime.options import WorkerOptions
 
     loaded = _load_or_exit(config)
+    api_settings = api_overrides(loaded, host=api_host, auth=api_auth)
     if log_format is not None:
         loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format})})
     if redis_url is not None:
@@ -105,7 +109,7 @@ def run(
         from streamer.vlm.pool import WorkerPool
 
         pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
-    api = _start_api(loaded, api_host)
+    api = _start_api(loaded, api_settings)
     try:
         code = Supervisor(loaded, options, selected, target, health).run()
     finally:
@@ -130,11 +134,23 @@ def _with_redis_url(loaded: StreamerConfig, redis_url: str) -> StreamerConfig:
     return loaded.model_copy(update={"redis": redis_cfg})
 
 
-def _start_api(loaded: StreamerConfig, host: str | None):
+def api_overrides(loaded: StreamerConfig, flag_prefix: str = "--api-", **overrides: object) -> ApiConfig:
+    """The api: section with the command line's changes, checked as the file's own values are (an open bind
+    refused unless said): a bad override exits with the config error code and a message, before anything starts."""
+    changes = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return ApiConfig.model_validate({**loaded.api.model_dump(), **changes})
+    except ValidationError as error:
+        for item in error.errors():
+            named = ", ".join(f"{flag_prefix}{key} {value}" for key, value in changes.items() if key != "enabled")
+            typer.echo(f"error: api ({named or 'from the config'}): {item['msg']}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _start_api(loaded: StreamerConfig, settings: ApiConfig):
     """The question API beside the cameras (api.enabled); None when it is off or could not listen."""
-    if not loaded.api.enabled:
+    if not settings.enabled:
         return None
-    settings = loaded.api if host is None else loaded.api.model_copy(update={"host": host})
     from streamer.api.app import create_app
     from streamer.api.server import ApiServer
     from streamer.query.service import QueryService

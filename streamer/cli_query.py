@@ -23,7 +23,7 @@ def query(
 ) -> None:
     """Ask the recordings in plain language. Exit 0 with hits, 1 without, 2 for a question or flag that cannot be
     answered as given (the message says why)."""
-    from streamer.cli import _load_or_exit
+    from streamer.cli import _load_or_exit, api_overrides
     from streamer.logs import setup_logging
     from streamer.query.question import QuestionError
     from streamer.query.report import render_text
@@ -50,17 +50,18 @@ def serve(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file (its api: section).")],
     host: Annotated[Optional[str], typer.Option(help="Bind address (default: api.host, 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Port (default: api.port; 0 picks a free one).")] = None,
+    auth: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_AUTH", help="'none': serve a non-loopback address open on purpose (api.auth).")] = None,
 ) -> None:
     """Serve the HTTP API (GET /query, /clips/{id}, /snapshots/{id}) over the stores, without running cameras."""
     from streamer.api.app import create_app
     from streamer.api.server import ApiServer
-    from streamer.cli import _load_or_exit
+    from streamer.cli import _load_or_exit, api_overrides
     from streamer.logs import setup_logging
     from streamer.query.service import QueryService
 
     loaded = _load_or_exit(config)
     setup_logging(loaded.logging.level, loaded.logging.format)
-    api = loaded.api.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    api = api_overrides(loaded, "--", enabled=True, host=host, port=port, auth=auth)  # serving is why it was started
     server = ApiServer(create_app(QueryService(loaded)), api)
     if not server.start():
         raise typer.Exit(EXIT_BAD_INPUT)

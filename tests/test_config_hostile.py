@@ -151,3 +151,11 @@ def test_zones_and_lines_past_the_actual_frame_are_named() -> None:
         "rules": [{"type": "line_crossing", "start": [10, 10], "end": [10, 1070]}]})
     assert camera.points_outside(1920, 1080) == []
     assert camera.points_outside(640, 360) == ["zones.door", "rules[0]"]
+
+
+def test_an_open_api_address_is_refused_unless_the_config_says_so() -> None:
+    text = "api:\n  host: 0.0.0.0\ncameras: {a: {url: a.mp4}}\n"
+    (line,) = errors(text)
+    assert line.startswith("t.yaml:2: api.host: 0.0.0.0 is not a loopback address") and "api.auth: none" in line
+    parse_config_text(text.replace("0.0.0.0", "0.0.0.0\n  auth: none"), "t.yaml", Path("."), {})
+    parse_config_text(text.replace("0.0.0.0", "'::1'"), "t.yaml", Path("."), {})

@@ -5,6 +5,7 @@ the cameras."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -129,3 +130,43 @@ def test_streamer_run_serves_the_api_on_loopback_while_cameras_run(recorded, tmp
             process.kill()
     assert process.returncode == 0, output[-3000:]
     assert f"api listening url=http://127.0.0.1:{port}" in output
+
+
+@pytest.mark.parametrize(("params", "status"), [
+    ({"q": "x" * 5000}, 422),
+    ({"q": "when did the person fall", "scan": "perhaps"}, 422),
+    ({"q": "when did the person fall", "since": "yesterday\x00"}, 400),
+    ({"q": "when did the person fall", "until": "2026-13-45T99:99"}, 400),
+    ({"q": "when did the person fall\x00", "camera": "lobby\x00"}, 400),
+    ({"q": "fall", "since": "2026-01-02", "until": "2026-01-01"}, 400),
+])
+def test_hostile_parameters_get_a_4xx_with_a_message(api: str, params: dict, status: int) -> None:
+    response = httpx.get(f"{api}/query", params=params, timeout=30)
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error"} and response.json()["error"]
+
+
+def test_a_bug_is_a_500_without_detail_and_its_traceback_is_logged(recorded, caplog) -> None:
+    from fastapi.testclient import TestClient
+
+    from streamer.api.app import create_app
+    from streamer.config import load_config
+    from streamer.query.service import QueryService
+
+    service = QueryService(load_config(recorded.config))
+
+    def broken(*_args):
+        raise RuntimeError("the index moved under us")
+
+    service.ask = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="streamer.api"):
+        response = TestClient(create_app(service)).get("/query", params={"q": "when did the person fall"})
+    assert response.status_code == 500 and response.json() == {"error": "internal error; it is in the service's log"}
+    (logged,) = [r for r in caplog.records if r.getMessage() == "request failed"]
+    assert logged.exc_info is not None and "the index moved under us" in str(logged.exc_info[1])
+
+
+def test_streamer_serve_refuses_an_open_address_unless_told(recorded) -> None:
+    refused = subprocess.run([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--host",
+                              "0.0.0.0", "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "not a loopback address" in refused.stderr and "api.auth: none" in refused.stderr

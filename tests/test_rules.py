@@ -180,3 +180,20 @@ def test_event_ids_are_stable_across_messages_and_reproducible_across_runs():
     again = run(EventLifecycle.for_camera("cam", camera(rules)), walker(20, lambda i: 400))
     assert len({e.event_id for e in first}) == 1
     assert [e.message_id for e in first] == [e.message_id for e in again]
+
+
+def test_memory_of_ended_events_is_bounded_however_many_subjects_come_and_go():
+    """Before: one cooldown entry and one last-end entry per ended event, forever (100k events: +27 MB)."""
+    from streamer.events.lifecycle import ENDED_MEMORY_S, PRUNE_EVERY_S
+
+    lifecycle = EventLifecycle.for_camera("cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4}]))
+    visits, frames_per_visit = 3000, 10
+    peak, ended = 0, 0
+    for index in range(visits * frames_per_visit):
+        visitor, phase = divmod(index, frames_per_visit)
+        boxes = {visitor + 1: (400, 200, 440, 320)} if phase < 5 else {}  # each visitor: a new track in the zone
+        ended += sum(event.state is EventState.END for event in lifecycle.step(tracked(index, boxes)))
+        peak = max(peak, lifecycle.remembered)
+    assert ended == visits
+    per_second = 1 / (frames_per_visit * STEP)
+    assert peak <= (ENDED_MEMORY_S + 2 * PRUNE_EVERY_S) * per_second + 1  # a window's worth, not all 3000

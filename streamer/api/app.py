@@ -1,25 +1,47 @@
 """FastAPI: `GET /query?q=…` returns the same JSON document as `streamer query --json`; `GET /clips/{id}` and
-`GET /snapshots/{id}` serve a hit's files by the hit's id, never by a path."""
+`GET /snapshots/{id}` serve a hit's files by the hit's id, never by a path.
+
+One error path: every problem with a request is a 4xx with `{"error": message}` (a bad question or time 400, a
+parameter of the wrong form 422, no such id 404, a file gone 410, no index yet 503); anything else is a bug,
+logged with its traceback and answered 500 with the same shape and no detail.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Annotated
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException
 
 from streamer.query.media import MediaUnavailable, UnknownMedia
 from streamer.query.question import QuestionError
 from streamer.query.service import NoIndex, QueryService
+from streamer.query.timeexpr import TimeExpressionError
+from streamer.timeparse import TimeFormatError
 
 log = logging.getLogger("streamer.api")
+
+MAX_QUESTION = 2_000  # characters: a question, not a document
+MAX_TIME = 100
+MAX_ID = 64
+
+_STATUS = {QuestionError: 400, TimeExpressionError: 400, TimeFormatError: 400, UnknownMedia: 404,
+           MediaUnavailable: 410, NoIndex: 503}
+_UNKNOWN_ID = "no such hit id; ids come from GET /query"
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
 
 
 def create_app(service: QueryService) -> FastAPI:
     app = FastAPI(title="streamer", summary="Ask the recordings: wall-clock answers with clips and evidence.",
                   docs_url="/docs", redoc_url=None)
+    _error_path(app)
 
     @app.get("/health")
     def health() -> dict:
@@ -27,20 +49,14 @@ def create_app(service: QueryService) -> FastAPI:
 
     @app.get("/query")
     async def query(
-        q: Annotated[str, Query(description="The question, e.g. 'when did the person fall'.")] = "",
-        camera: Annotated[str | None, Query(description="Only this camera (overrides the question).")] = None,
-        since: Annotated[str | None, Query(description="ISO 8601, epoch seconds or relative (-2h).")] = None,
-        until: Annotated[str | None, Query(description="Same forms.")] = None,
+        q: Annotated[str, Query(max_length=MAX_QUESTION, description="The question, e.g. 'when did the person fall'.")] = "",
+        camera: Annotated[str | None, Query(max_length=MAX_ID, description="Only this camera (overrides the question).")] = None,
+        since: Annotated[str | None, Query(max_length=MAX_TIME, description="ISO 8601, epoch seconds or relative (-2h).")] = None,
+        until: Annotated[str | None, Query(max_length=MAX_TIME, description="Same forms.")] = None,
         scan: Annotated[bool, Query(description="Also show the VLM footage with no event.")] = False,
     ):
-        try:
-            # the model and the index are blocking: off the event loop
-            doc = await run_in_threadpool(service.ask, q, camera, since, until, scan, False)
-        except QuestionError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
-        except NoIndex as error:
-            return JSONResponse({"error": str(error)}, status_code=503)
-        return doc
+        # the model and the index are blocking: off the event loop
+        return await run_in_threadpool(service.ask, q, camera, since, until, scan, False)
 
     @app.get("/clips/{hit_id}")
     async def clip(hit_id: str):
@@ -53,11 +69,36 @@ def create_app(service: QueryService) -> FastAPI:
     return app
 
 
+def _error_path(app: FastAPI) -> None:
+    for kind, status in _STATUS.items():
+        app.add_exception_handler(kind, _known(status))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in exc.errors()]
+        return error(422, "; ".join(problems))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
+
+    @app.middleware("http")
+    async def bugs_are_logged(request: Request, call_next):
+        try:
+            return await call_next(request)
+        except Exception:  # a bug, not the request's fault: the traceback goes to the log, not to the client
+            log.exception("request failed", extra={"fields": {"method": request.method, "path": request.url.path}})
+            return error(500, "internal error; it is in the service's log")
+
+
+def _known(status: int):
+    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return error(status, _UNKNOWN_ID if isinstance(exc, UnknownMedia) else str(exc))
+    return handler
+
+
 async def _file(make, hit_id: str, media_type: str):
-    try:
-        path = await run_in_threadpool(make, hit_id)
-    except UnknownMedia:
-        return JSONResponse({"error": "no such hit id; ids come from GET /query"}, status_code=404)
-    except (MediaUnavailable, NoIndex) as error:
-        return JSONResponse({"error": str(error)}, status_code=410)
+    if len(hit_id) > MAX_ID:
+        raise UnknownMedia(hit_id)
+    path = await run_in_threadpool(make, hit_id)
     return FileResponse(path, media_type=media_type, filename=f"{hit_id}{path.suffix}")

@@ -122,8 +122,9 @@ def _issue_from_pydantic(item: Mapping[str, Any], lines: _YamlLines) -> ConfigIs
     loc, message = tuple(item["loc"]), str(item["msg"]).removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
         message = "unknown key (not allowed here; check the spelling)"
-    if item["type"] == "strict_scalar":  # raised for the whole model; the field it is about is in the context
-        loc = (*loc, item["ctx"]["field"])
+    field = (item.get("ctx") or {}).get("field")
+    if isinstance(field, str):  # raised for the whole model (ours only); the field it is about is in the context
+        loc = (*loc, field)
     if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key, such as a camera name
         loc, message = loc[:-1], f"invalid name: {message}"
     return lines.issue(loc, message)

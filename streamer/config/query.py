@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from streamer.config.base import StrictModel
 
@@ -25,3 +29,25 @@ class ApiConfig(StrictModel):
     enabled: bool = Field(True, description="`streamer run` serves the API (GET /query, /clips/{id}, /snapshots/{id}).")
     host: str = Field("127.0.0.1", min_length=1, description="Bind address; only loopback unless you put a proxy in front.")
     port: int = Field(8765, ge=0, le=65535, description="0: any free port (it is logged).")
+    auth: Literal["none"] | None = Field(
+        None, description="The API has no users yet: to bind anything but loopback, say `none` to confirm that anyone "
+                          "who can reach the address may ask questions and fetch clips.")
+
+    @model_validator(mode="after")
+    def _open_only_when_said(self) -> "ApiConfig":
+        if self.enabled and not is_loopback(self.host) and self.auth is None:
+            raise PydanticCustomError(
+                "open_api", "{host} is not a loopback address and the API has no authentication yet: anyone who can "
+                "reach it could read every recording. Bind 127.0.0.1 (put an authenticating proxy in front), or set "
+                "api.auth: none (STREAMER_API_AUTH=none) to serve it open on purpose",
+                {"field": "host", "host": self.host})
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything

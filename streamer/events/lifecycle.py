@@ -20,6 +20,10 @@ from streamer.frame import TrackedFrame
 
 CONFIDENCE_CHANGE = 0.1
 BOX_CHANGE_IOU = 0.8
+# An ended event is remembered (for its cooldown, and so the next event of the same subject cannot start before
+# it ended) only this long past the later of the two: a subject gone for ten minutes is a new subject.
+ENDED_MEMORY_S = 600.0
+PRUNE_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,12 @@ class RuleTiming:
     cooldown_s: float
     end_after_s: float
     update_every_s: float
+
+
+@dataclass(frozen=True)
+class _Ended:
+    end_ts: float
+    quiet_until: float
 
 
 @dataclass
@@ -42,8 +52,8 @@ class EventLifecycle:
         self.camera = camera
         self.rules = list(rules)
         self._open: dict[tuple[str, str], _OpenEvent] = {}
-        self._quiet_until: dict[tuple[str, str], float] = {}
-        self._last_end: dict[tuple[str, str], float] = {}
+        self._ended: dict[tuple[str, str], _Ended] = {}
+        self._pruned_at = float("-inf")
 
     @classmethod
     def for_camera(cls, name: str, camera: CameraConfig) -> "EventLifecycle":
@@ -58,7 +68,21 @@ class EventLifecycle:
                 out.extend(self._on_hit(rule, timing, (rule.name, key), hit, tracked))
             for slot in [slot for slot in self._open if slot[0] == rule.name and slot[1] not in hits]:
                 out.extend(self._on_miss(timing, slot, tracked))
+        self._forget_ended(tracked.frame.wall_ts)
         return out
+
+    @property
+    def remembered(self) -> int:
+        """Open and recently ended events held in memory (bounded; the soak checks it)."""
+        return len(self._open) + len(self._ended)
+
+    def _forget_ended(self, now: float) -> None:
+        if now - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        horizon = now - ENDED_MEMORY_S
+        for slot in [slot for slot, ended in self._ended.items() if max(ended.end_ts, ended.quiet_until) < horizon]:
+            del self._ended[slot]
 
     def close(self, tracked: TrackedFrame | None) -> list[Event]:
         """The stream is over: end every open event at the last frame seen."""
@@ -72,7 +96,8 @@ class EventLifecycle:
         ts = tracked.frame.wall_ts
         open_event = self._open.get(slot)
         if open_event is None:
-            if ts < self._quiet_until.get(slot, float("-inf")):
+            ended = self._ended.get(slot)
+            if ended is not None and ts < ended.quiet_until:
                 return []
             return self._open_new(rule, timing, slot, hit, tracked)
         open_event.hit, open_event.last_hit_ts, open_event.gone_since = hit, ts, None
@@ -83,7 +108,8 @@ class EventLifecycle:
         return [open_event.last]
 
     def _open_new(self, rule: Rule, timing: RuleTiming, slot, hit: Hit, tracked: TrackedFrame) -> list[Event]:
-        start = max(hit.since_ts, self._last_end.get(slot, float("-inf")))  # never overlap the previous event
+        ended = self._ended.get(slot)
+        start = max(hit.since_ts, ended.end_ts) if ended is not None else hit.since_ts  # never overlap the last one
         frame = tracked.frame
         event = Event(
             event_id=make_event_id(self.camera, rule.name, hit.key, start), seq=0, state=EventState.NEW,
@@ -110,8 +136,7 @@ class EventLifecycle:
     def _end(self, slot, open_event: _OpenEvent, end_ts: float, tracked: TrackedFrame | None, cooldown_s: float) -> Event:
         self._open.pop(slot, None)
         end_ts = max(end_ts, open_event.last.start_ts)
-        self._quiet_until[slot] = end_ts + cooldown_s
-        self._last_end[slot] = end_ts
+        self._ended[slot] = _Ended(end_ts, end_ts + cooldown_s)
         return self._message(open_event.last, EventState.END, open_event.hit, tracked, end_ts=end_ts)
 
     @staticmethod
