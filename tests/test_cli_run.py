@@ -78,3 +78,17 @@ def test_run_refuses_a_config_with_a_wrong_model_path(tmp_path: Path, models_dir
     assert result.returncode == 2
     assert "cameras.a.detect.model.weights: model weights 'missing/best.pt' not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_file_is_reported_while_the_model_is_still_loading(tmp_path: Path, models_dir: Path, service_factory) -> None:
+    """A models folder with no export cache: the engine spends seconds exporting; the camera's verdict must not
+    wait for it (before: reported only once the model had loaded, 12-37 s)."""
+    fresh = tmp_path / "models"
+    fresh.mkdir()
+    (fresh / "yolo26n.pt").write_bytes((models_dir / "yolo26n.pt").read_bytes())
+    (tmp_path / "notes.mp4").write_text("not a video\n" * 50)
+    service = service_factory(write_config(tmp_path, fresh, "  notes: {url: notes.mp4}\n"))
+    failed = service.wait_for(120, msg="source state", camera="notes", state="failed")
+    loaded = service.wait_for(120, msg="model loaded")
+    assert failed["ts"] < loaded["ts"]
+    assert service.wait(60) == 1

@@ -81,21 +81,27 @@ class CameraWorker:
         self.detection = detection_stage(name, camera, options, stop, engine)
         self.tracker = CameraTracker(camera.tracker, camera.detect.fps)
         self.decode_crashed = False
+        self._aborted = False  # the models cannot run: the source's own ending no longer matters
         self._frame_size: tuple[int, int] | None = None
 
     def run(self) -> int:
+        """The source opens while the models load (in the engine or here), so a bad URL or file is reported in
+        seconds, not after the load; frames decoded meanwhile wait in the queue (a live camera's oldest drop)."""
         fields = {"camera": self.name}
+        reader = threading.Thread(target=self._read, name=f"decode-{self.name}", daemon=True)
+        reader.start()
         try:
             self.detection.start()
         except (ModelLoadError, WeightsNotFound) as error:
             log.error("camera cannot start: %s", error, extra={"fields": fields})
-            self.source.state.to(SourceState.FAILED, str(error))
+            self._aborted = True
+            self.queue.close()
+            reader.join(READER_JOIN_S)
+            self.source.state.fail(str(error))
             self.detection.close()
             self._close_sinks()
             return EXIT_CAMERA_FAILED
         writer = self._annotated_writer()
-        reader = threading.Thread(target=self._read, name=f"decode-{self.name}", daemon=True)
-        reader.start()
         try:
             self._detect_loop(writer)
         finally:
@@ -123,6 +129,8 @@ class CameraWorker:
                 if not self.queue.put(frame, abort=self.stop):  # type: ignore[arg-type]
                     break
         except Exception:  # a bug in decoding must end this worker visibly (and get it restarted), not look finished
+            if self._aborted:
+                return  # still opening when the camera was given up: its late transition is moot
             self.decode_crashed = True
             log.exception("decode thread crashed", extra={"fields": {"camera": self.name}})
         finally:

@@ -55,9 +55,18 @@ class SourceStateMachine:
         self.reason = ""
         self._listener = listener
 
+    def fail(self, reason: str) -> None:
+        """The camera cannot run at all (its model will not load): failed, whatever the source was doing, unless
+        it failed on its own already (that reason stands)."""
+        if self.state is not SourceState.FAILED:  # from STOPPED too: a short file may play out while a model loads
+            self._change(SourceState.FAILED, reason)
+
     def to(self, state: SourceState, reason: str = "") -> None:
         if self.state is not None and state not in _ALLOWED[self.state]:
             raise InvalidTransition(f"{self.camera}: {self.state.value} → {state.value} is not allowed")
+        self._change(state, reason)
+
+    def _change(self, state: SourceState, reason: str) -> None:
         change = StateChange(self.camera, self.state, state, reason, time.time())
         self.state, self.reason = state, reason
         level = logging.ERROR if state is SourceState.FAILED else logging.INFO
