@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test eval install models samples system-deps bench bench-smoke clean
+.PHONY: demo test eval install models samples system-deps bench bench-smoke chaos chaos-smoke clean
 
 # torch and torchvision must come as a matching pair (torchvision's compiled ops are built against one torch);
 # pip resolves them together here, before the package, whose ultralytics dependency then finds torch in place.
@@ -36,6 +36,15 @@ test: system-deps models samples
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/eval_query.py --sets 2 --min-hit-rate 0.8 --max-false-answers 1
 	$(MAKE) bench-smoke
+	$(MAKE) chaos-smoke
+
+# the fault harness: its short version fails `make test` when an invariant breaks (a lost alert, a crash, a 5xx…)
+chaos-smoke:
+	$(BIN)/python scripts/chaos.py --smoke > data/chaos-smoke.json || (cat data/chaos-smoke.json; exit 1)
+	@echo "chaos: smoke run clean (figures in data/chaos-smoke.json)"
+
+chaos: models samples
+	$(BIN)/python scripts/chaos.py
 
 # every benchmark in a short run, so none of them can rot; their JSON is not a figure
 bench-smoke:
@@ -55,4 +64,4 @@ bench: models samples
 	$(BIN)/python scripts/bench_vlm.py data/samples/bikes.mp4
 
 clean:
-	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/index.sqlite3* .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/chaos-smoke.json data/index.sqlite3* .pytest_cache

@@ -159,3 +159,8 @@ def test_an_open_api_address_is_refused_unless_the_config_says_so() -> None:
     assert line.startswith("t.yaml:2: api.host: 0.0.0.0 is not a loopback address") and "api.auth: none" in line
     parse_config_text(text.replace("0.0.0.0", "0.0.0.0\n  auth: none"), "t.yaml", Path("."), {})
     parse_config_text(text.replace("0.0.0.0", "'::1'"), "t.yaml", Path("."), {})
+
+
+def test_a_control_character_is_refused_with_its_line() -> None:
+    assert errors("cameras:\n  a: {url: a.mp4}\n  b: {url: b\x07.mp4}\n") == [
+        "t.yaml:3: invalid YAML: the control character '\\x07' is not allowed in a YAML file"]

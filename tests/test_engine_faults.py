@@ -52,6 +52,19 @@ def test_no_shared_memory_is_left_after_a_stop_or_a_crash(tmp_path: Path, models
     assert wait_until(lambda: segments_of(crashed.process.pid) == [], 10)  # the resource tracker unlinked the slots
 
 
+def test_segments_of_a_run_killed_with_its_whole_process_group_are_swept_by_the_next(
+        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    """SIGKILL to the group takes the resource tracker too: nobody is left to unlink; the next run does."""
+    config = write_config(tmp_path, models_dir, f"  street: {{url: {bikes_mp4}, realtime: true, loop: true, detect: {{fps: 2}}}}\n")
+    first = service_factory(config)
+    first.wait_for(90, msg="engine connected", camera="street")
+    first.kill()
+    assert segments_of(first.process.pid)  # left behind
+    second = service_factory(config)
+    second.wait_for(90, msg="removed shared memory left by a killed run")
+    assert segments_of(first.process.pid) == []
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

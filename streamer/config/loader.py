@@ -81,6 +81,11 @@ def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[s
     try:
         root_node = yaml.compose(text, Loader=yaml.SafeLoader)
         tree = yaml.safe_load(text)
+    except yaml.reader.ReaderError as error:  # a character YAML forbids: it says where as an offset, not a line
+        line = text[: error.position].count("\n") + 1
+        character = chr(error.character) if isinstance(error.character, int) else error.character
+        issue = ConfigIssue("", f"invalid YAML: the control character {character!r} is not allowed in a YAML file", line)
+        raise ConfigError(source, [issue]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)

@@ -21,7 +21,7 @@ from streamer.engine.entry import engine_main
 from streamer.engine.geometry import camera_geometry
 from streamer.engine.protocol import EngineLink
 from streamer.engine.settings import LoadSettings
-from streamer.engine.shm import SlotSegment
+from streamer.engine.shm import SlotSegment, sweep_orphans
 from streamer.source.timing import Backoff
 
 log = logging.getLogger("streamer.supervisor")
@@ -80,6 +80,9 @@ class EngineHost:
         self._ctx = mp.get_context("spawn")
         self._authkey = secrets.token_bytes(16)
         self._runtime = Path(tempfile.mkdtemp(prefix="streamer-engine-"))
+        swept = sweep_orphans()
+        if swept:
+            log.info("removed shared memory left by a killed run", extra={"fields": {"segments": len(swept)}})
         self.segments = {name: SlotSegment.create(name, camera_geometry(camera).max_bytes, config.inflight_per_camera)
                          for name, camera in cameras.items()}
         self.device_of = {name: resolve_device(camera.detect.device) for name, camera in cameras.items()}

@@ -4,12 +4,46 @@ nothing behind and a restarted worker finds its slots again), attached by the wo
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import numpy as np
 
 NAME_PREFIX = "streamer-"
+_OWNED = re.compile(rf"^{NAME_PREFIX}(\d+)-")
+SHM_DIR = Path("/dev/shm")
+
+
+def sweep_orphans(folder: Path = SHM_DIR) -> list[str]:
+    """Unlink the segments of a supervisor that no longer exists: one killed together with its whole process group
+    (its resource tracker too) had no one left to do it. Returns the names removed."""
+    removed = []
+    try:
+        names = [entry.name for entry in folder.iterdir()]
+    except OSError:
+        return removed
+    for name in names:
+        match = _OWNED.match(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        try:
+            (folder / name).unlink()
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 class SlotSegment:

@@ -2,7 +2,8 @@
 """A real RTSP server for the tests: GStreamer's gst-rtsp-server on 127.0.0.1 serving a live H.264 test pattern.
 
 Runs under Debian's system Python (python3-gi, gir1.2-gst-rtsp-server-1.0), not the project's venv.
-Usage: gst_rtsp_server.py PORT [--fps N] [--size WxH]; serves rtsp://127.0.0.1:PORT/cam until SIGTERM.
+Usage: gst_rtsp_server.py PORT [--fps N] [--size WxH] [--file MP4]; serves rtsp://127.0.0.1:PORT/cam until SIGTERM.
+With --file, the file's own H.264 packets are sent as they are (a corrupt file makes a stream of corrupt packets).
 """
 
 import argparse
@@ -21,6 +22,7 @@ def main() -> int:
     parser.add_argument("port", type=int)
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--size", default="320x240")
+    parser.add_argument("--file", default=None)
     args = parser.parse_args()
     width, height = args.size.split("x")
     Gst.init(None)
@@ -28,10 +30,14 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} ! rtph264pay name=pay0 pt=96 )"
-    )
+    if args.file:
+        factory.set_launch(f"( filesrc location={args.file} ! qtdemux ! h264parse config-interval=-1 "
+                           f"! rtph264pay name=pay0 pt=96 )")
+    else:
+        factory.set_launch(
+            f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} ! rtph264pay name=pay0 pt=96 )"
+        )
     factory.set_shared(True)
     server.get_mount_points().add_factory("/cam", factory)
     if server.attach(None) == 0:

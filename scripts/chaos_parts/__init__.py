@@ -1,0 +1,1 @@
+"""The fault scenarios of `scripts/chaos.py`, one module each; every one returns a dict of figures."""
