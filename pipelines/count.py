@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines.rule import Hit, RunTimer, of_classes
-from pipelines.rule_configs import CountRuleConfig
 from pipelines.zone_intrusion import polygon_zone
 from streamer.config.cameras import ZoneConfig
+from streamer.config.rules import CountRuleConfig
 from streamer.frame import TrackedFrame
 
 

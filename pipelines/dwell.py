@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines.rule_configs import DwellRuleConfig
 from pipelines.zone_intrusion import ZonePresenceRule
 from streamer.config.cameras import ZoneConfig
+from streamer.config.rules import DwellRuleConfig
 
 
 class DwellRule(ZonePresenceRule):

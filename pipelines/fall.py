@@ -12,8 +12,8 @@ import numpy as np
 import supervision as sv
 
 from pipelines.rule import Hit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
-from pipelines.rule_configs import FallRuleConfig
 from streamer.config.cameras import ZoneConfig
+from streamer.config.rules import FallRuleConfig
 from streamer.frame import TrackedFrame
 
 STANDING_TOLERANCE = 0.05  # share of the standing height the top edge may move before we call it a drop

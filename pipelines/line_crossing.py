@@ -6,8 +6,8 @@ import numpy as np
 import supervision as sv
 
 from pipelines.rule import Hit, box_of, class_name, confidence_of, of_classes, track_key
-from pipelines.rule_configs import LineCrossingRuleConfig
 from streamer.config.cameras import ZoneConfig
+from streamer.config.rules import LineCrossingRuleConfig
 from streamer.frame import TrackedFrame
 
 

@@ -1,28 +1,17 @@
-"""The closed set of rule types the YAML may name: their config models (one discriminated union) and the
-rule class each one builds. A new rule type is a module in `pipelines/`, a config model, and one line here."""
+"""Which rule each config model builds. A new rule type is a module in `pipelines/`, its config model in
+`streamer.config.rules`, and one line here."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Union
-
-from pydantic import Field
-
-from pipelines.rule_configs import (
+from pipelines.rule import Rule
+from streamer.config.cameras import CameraConfig
+from streamer.config.rules import (
     CountRuleConfig,
     DwellRuleConfig,
     FallRuleConfig,
     LineCrossingRuleConfig,
     ZoneIntrusionRuleConfig,
 )
-
-if TYPE_CHECKING:
-    from pipelines.rule import Rule
-    from streamer.config.cameras import CameraConfig
-
-RuleConfig = Annotated[
-    Union[FallRuleConfig, ZoneIntrusionRuleConfig, DwellRuleConfig, LineCrossingRuleConfig, CountRuleConfig],
-    Field(discriminator="type"),
-]
 
 
 def _rule_classes() -> dict[type, type]:
@@ -42,7 +31,7 @@ def _rule_classes() -> dict[type, type]:
     }
 
 
-def build_rules(camera: "CameraConfig") -> list["Rule"]:
+def build_rules(camera: CameraConfig) -> list[Rule]:
     classes = _rule_classes()
     zones = dict(camera.zones)
     return [classes[type(config)].from_config(config, zones) for config in camera.rules]

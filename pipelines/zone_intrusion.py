@@ -6,8 +6,8 @@ import numpy as np
 import supervision as sv
 
 from pipelines.rule import Hit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
-from pipelines.rule_configs import ZoneIntrusionRuleConfig
 from streamer.config.cameras import ZoneConfig
+from streamer.config.rules import ZoneIntrusionRuleConfig
 from streamer.frame import TrackedFrame
 
 

@@ -33,11 +33,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the benchmark clip is made by the tests' own helper
 
-from tests.helpers.walkers import walkers_clip  # noqa: E402
-
 from streamer.config import CameraConfig  # noqa: E402
 from streamer.config.cameras import Backend, Precision  # noqa: E402
 from streamer.config.engine import EngineConfig  # noqa: E402
+from tests.helpers.walkers import walkers_clip  # noqa: E402
 
 MODELS = REPO / "models"
 BIKES = REPO / "data" / "samples" / "bikes.mp4"

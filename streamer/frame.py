@@ -14,7 +14,7 @@ class Frame:
     camera: str
     index: int  # ordinal of the decoded frame on this camera; keeps increasing across reconnects and loops
     pts_s: float  # container PTS × time base, as the stream gave it
-    wall_ts: float  # epoch seconds when the frame was captured (DESIGN.md section 2)
+    wall_ts: float  # epoch seconds when the frame was captured (docs/architecture.md, "Time")
     image: np.ndarray  # BGR, height × width × 3
 
     @property

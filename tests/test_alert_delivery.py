@@ -231,3 +231,41 @@ def test_the_vlm_job_submitter_sees_an_outage_while_it_has_nothing_to_send(tmp_p
         assert submitter.liveness.outages == 1
     finally:
         submitter.close(2.0)
+
+
+def test_alerts_arriving_during_an_outage_do_not_each_trigger_a_reconnect(tmp_path: Path) -> None:
+    """Found by scripts/chaos.py: every submit woke the delivery thread for another attempt, so 10,000 alerts in an
+    outage made 10,000 reconnects, the backoff's exponent overflowed and the delivery thread died."""
+    port = free_port()
+    attempts = []
+
+    def counting_client():
+        from streamer.alerts.publisher import connect
+
+        attempts.append(time.monotonic())
+        return connect(f"redis://127.0.0.1:{port}/0", 0.5)
+
+    pub = Publisher("alerts-cam", Spool(tmp_path / "spool" / "a.jsonl"), f"redis://127.0.0.1:{port}/0", "streamer",
+                    10_000, 3600, client_factory=counting_client, heartbeat_s=0.5).start()
+    try:
+        started = time.monotonic()
+        for n in range(2000):
+            pub.submit([record(n)])
+            time.sleep(0.001)
+        elapsed = time.monotonic() - started
+        assert len(attempts) <= elapsed / 0.25 + 3  # bounded by the backoff (0.1 s doubling to 0.5 s), not by submits
+        server = RedisServer(tmp_path / "redis", port=port).start()
+        try:
+            assert wait_until(lambda: pub.delivered == 2000, timeout=20)  # the thread is alive and catches up
+        finally:
+            server.stop()
+    finally:
+        pub.close(1.0)
+
+
+def test_a_backoff_survives_any_number_of_attempts() -> None:
+    from streamer.core.backoff import Backoff
+
+    backoff = Backoff(0.1, 2.0)
+    delays = [backoff.next_delay() for _ in range(5000)]
+    assert max(delays) <= 2.0 and min(delays[10:]) >= 1.0

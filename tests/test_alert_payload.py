@@ -1,4 +1,4 @@
-"""The alert payload contract (DESIGN.md section 3): strict for what we send, forward-compatible for subscribers."""
+"""The alert payload contract (docs/contracts.md): strict for what we send, forward-compatible for subscribers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from streamer.alerts.payload import AlertPayload, iso_time, json_schema
+from streamer.alerts.payload import AlertPayload, json_schema
 from streamer.cli import app
+from streamer.core.timefmt import iso_time
 
 START = 1795238757.12
 VALID = {

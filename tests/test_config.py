@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from streamer.cli import app
 from streamer.config import ConfigError, SourceKind, load_config, parse_config_text
+from streamer.detect.model_checks import MODEL_CHECKS
 
 REPO = Path(__file__).resolve().parent.parent
 GOOD = """
@@ -29,7 +30,8 @@ cameras:
 
 def parse(text: str, models_dir: Path, environ: dict[str, str] | None = None):
     body = textwrap.dedent(text).replace("{models}", str(models_dir))
-    return parse_config_text(body, "test.yaml", models_dir.parent, {"CAM_PASSWORD": "s3cret"} if environ is None else environ)
+    return parse_config_text(body, "test.yaml", models_dir.parent, {"CAM_PASSWORD": "s3cret"} if environ is None else environ,
+                             MODEL_CHECKS)  # as `streamer run` loads it
 
 
 def errors_of(text: str, models_dir: Path, environ: dict[str, str] | None = None) -> list[str]:

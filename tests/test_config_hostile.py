@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from streamer.config import ConfigError, load_config, parse_config_text
+from streamer.detect.model_checks import MODEL_CHECKS
 
 
 def errors(text: str) -> list[str]:
@@ -112,14 +113,14 @@ def test_urls_ports_and_devices_are_checked_for_form(section: str, where: str, f
 
 
 def test_a_gpu_this_machine_lacks_is_named_with_the_ones_it_has(tmp_path: Path) -> None:
-    from streamer.config.loader import _check_devices, _YamlLines
+    from streamer.detect.model_checks import devices
 
     gpus = tmp_path / "gpus"
     (gpus / "0000:01:00.0").mkdir(parents=True)
     config = parse_config_text("cameras: {a: {url: a.mp4, detect: {device: 'cuda:1'}}}\n", "t.yaml", Path("."), {})
-    (issue,) = _check_devices(config, _YamlLines(None), gpus)
-    assert issue.message == "'cuda:1': this machine has 1 CUDA device(s), 0 to 0"
-    assert _check_devices(config, _YamlLines(None), tmp_path / "no-driver") == []  # the engine falls back to the CPU
+    ((loc, message),) = devices(config, gpus)
+    assert loc == ("cameras", "a", "detect", "device") and message == "'cuda:1': this machine has 1 CUDA device(s), 0 to 0"
+    assert devices(config, tmp_path / "no-driver") == []  # the engine falls back to the CPU
 
 
 def test_class_names_the_model_does_not_know_are_named_with_the_models_list(tmp_path: Path, models_dir: Path) -> None:
@@ -130,7 +131,7 @@ def test_class_names_the_model_does_not_know_are_named_with_the_models_list(tmp_
     weights.parent.mkdir()
     weights.write_bytes((models_dir / "yolo26n.pt").read_bytes())
     text = f"models_dir: {weights.parent}\ncameras:\n  a:\n    url: a.mp4\n    detect:\n      model: {{classes: [person, persn]}}\n"
-    parse_config_text(text, "t.yaml", tmp_path, {})  # not known yet: the engine checks at load
+    parse_config_text(text, "t.yaml", tmp_path, {}, MODEL_CHECKS)  # not known yet: the engine checks at load
     remember_names(weights, weights.parent / "cache", {0: "person", 1: "bicycle", 2: "car"})
     assert errors_in(text, tmp_path) == [
         "t.yaml:6: cameras.a.detect.model.classes: ['persn'] not among the classes of yolo26n.pt: person, bicycle, car"]
@@ -138,7 +139,7 @@ def test_class_names_the_model_does_not_know_are_named_with_the_models_list(tmp_
 
 def errors_in(text: str, base: Path) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        parse_config_text(text, "t.yaml", base, {})
+        parse_config_text(text, "t.yaml", base, {}, MODEL_CHECKS)
     return [issue.render("t.yaml") for issue in caught.value.issues]
 
 

@@ -13,7 +13,14 @@ import pytest
 
 from streamer.engine.models import ModelLoadError
 from streamer.frame import TrackedFrame
-from streamer.runtime.worker import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, CameraWorker, WorkerOptions, detection_stage
+from streamer.runtime.worker import (
+    EXIT_CAMERA_FAILED,
+    EXIT_CRASHED,
+    EXIT_OK,
+    CameraWorker,
+    WorkerOptions,
+    detection_stage,
+)
 from tests.helpers.sources import camera
 
 

@@ -8,10 +8,11 @@ import threading
 import numpy as np
 import pytest
 
+from streamer.core.backoff import Backoff
 from streamer.frame import Frame
 from streamer.redact import redact_url, scrub
 from streamer.runtime.frame_queue import DropPolicy, FrameQueue
-from streamer.source.timing import Backoff, FileClock, FpsSampler, LiveClock
+from streamer.source.timing import FileClock, FpsSampler, LiveClock
 
 
 def kept(fps: float, pts: list[float]) -> list[float]:

@@ -15,7 +15,16 @@ from streamer.index import db, store
 from streamer.vlm.queue import JobQueue
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.vlm import (
-    WINDOW_START, announce, answer, answers, make_job, published, text_frames, video_frames, vlm_config, worker_for,
+    WINDOW_START,
+    announce,
+    answer,
+    answers,
+    make_job,
+    published,
+    text_frames,
+    video_frames,
+    vlm_config,
+    worker_for,
 )
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from scripts.chaos_parts.common import REPO
 from streamer.config import ConfigError, parse_config_text
+from streamer.detect.model_checks import MODEL_CHECKS
 
 HANG_S = 2.0
 
@@ -78,7 +79,7 @@ class Tally:
         peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.monotonic()
         try:
-            parse_config_text(text, "fuzz.yaml", REPO, {})
+            parse_config_text(text, "fuzz.yaml", REPO, {}, MODEL_CHECKS)  # as `streamer run` loads it
             self.loaded += 1
         except ConfigError as error:
             self.refused += 1

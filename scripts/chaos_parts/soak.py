@@ -8,8 +8,16 @@ import signal
 import time
 from pathlib import Path
 
-from scripts.chaos_parts.common import (Service, children, fd_count, process_name, rss_mb, shm_segments, slope_per_hour,
-                                        thread_count)
+from scripts.chaos_parts.common import (
+    Service,
+    children,
+    fd_count,
+    process_name,
+    rss_mb,
+    shm_segments,
+    slope_per_hour,
+    thread_count,
+)
 
 CAMERA_YAML = """  {name}:
     url: {clip}
@@ -43,7 +51,7 @@ def run(folder: Path, models_dir: Path, clip: Path, cameras: int, seconds: float
                 if rss is not None and fds is not None and threads is not None:
                     samples.setdefault(pid, []).append((now, rss, fds, threads))
                     names.setdefault(pid, _short_name(pid, service))
-            shm.append((now, shm_segments()))
+            shm.append((now, shm_segments(f"streamer-{supervisor}-")))  # this run's only: tests may run beside it
             time.sleep(every_s)
         alerts = len(service.find(msg="published", stream="streamer:alerts"))
         restarts = len(service.find(msg="worker crashed"))
@@ -65,7 +73,7 @@ def run(folder: Path, models_dir: Path, clip: Path, cameras: int, seconds: float
             "threads_first": rows[0][3], "threads_last": rows[-1][3], "threads_max": max(r[3] for r in rows)}
     return {"cameras": cameras, "seconds": seconds, "alerts_published": alerts, "worker_restarts": restarts,
             "shm_segments_first": shm[0][1] if shm else None, "shm_segments_last": shm[-1][1] if shm else None,
-            "shm_segments_after_stop": shm_segments(), "processes": processes}
+            "shm_segments_after_stop": shm_segments(f"streamer-{service.process.pid}-"), "processes": processes}
 
 
 def _short_name(pid: int, service: Service) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 
-
 SCRIPT = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then return false end
 local data = ARGV[1]

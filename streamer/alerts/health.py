@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from streamer.alerts.liveness import LinkChange
-from streamer.alerts.payload import iso_time
 from streamer.alerts.publisher import Publisher
 from streamer.alerts.spool import SpoolRecord
 from streamer.alerts.streams import StreamNames
+from streamer.core.timefmt import iso_time
 
 
 class HealthPayload(BaseModel):

@@ -1,4 +1,4 @@
-"""The alert payload of DESIGN.md section 3, validated before it leaves the service.
+"""The alert payload (docs/contracts.md), validated before it leaves the service.
 
 One message per state change of an event, all sharing `event_id`. Subscribers may validate against
 the JSON Schema that `streamer alerts schema` prints (generated from this model).
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from streamer.core.timefmt import iso_time
 
 SCHEMA_VERSION = 1
 
@@ -30,11 +32,6 @@ class Verification(str, enum.Enum):
 
 
 RiskLevel = Literal["low", "medium", "high", "critical"]
-
-
-def iso_time(ts: float, tz: tzinfo | None = None) -> str:
-    """Epoch seconds → ISO 8601 with milliseconds and offset, as every alert and answer shows time."""
-    return datetime.fromtimestamp(ts, tz or timezone.utc).isoformat(timespec="milliseconds")
 
 
 class AlertSource(BaseModel):

@@ -1,4 +1,4 @@
-"""Redis key names of DESIGN.md section 3, under a configurable prefix."""
+"""Redis stream names under a configurable prefix (docs/contracts.md lists every key the service writes)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.registry import RuleConfig
 from streamer.config.base import Point, StrictModel, check_url_form
 from streamer.config.recording import RecordConfig
+from streamer.config.rules import RuleConfig
 from streamer.config.vlm import WatchConfig
 from streamer.redact import redact_url
 
@@ -177,10 +177,10 @@ class CameraConfig(StrictModel):
                 if zone not in self.zones:
                     known = ", ".join(sorted(self.zones)) or "none defined"
                     raise ValueError(f"rules[{index}] uses zone '{zone}', which is not in zones ({known})")
-            model = getattr(rule, "fall_model", None)
-            if model is not None and model not in self.detect.extra_models:
-                known = ", ".join(sorted(self.detect.extra_models)) or "none defined"
-                raise ValueError(f"rules[{index}].fall_model '{model}' is not in detect.extra_models ({known})")
+            for field, model in rule.models_used().items():
+                if model not in self.detect.extra_models:
+                    known = ", ".join(sorted(self.detect.extra_models)) or "none defined"
+                    raise ValueError(f"rules[{index}].{field} '{model}' is not in detect.extra_models ({known})")
             if rule.rule_name in seen:
                 raise ValueError(f"rules[{index}]: a second rule named '{rule.rule_name}'; give each a distinct 'name'")
             seen.add(rule.rule_name)
@@ -192,8 +192,7 @@ class CameraConfig(StrictModel):
             return any(x > width or y > height for x, y in points)
 
         found = [f"zones.{name}" for name, zone in self.zones.items() if outside(zone.polygon)]
-        found += [f"rules[{index}]" for index, rule in enumerate(self.rules)
-                  if outside([getattr(rule, "start", (0, 0)), getattr(rule, "end", (0, 0))])]
+        found += [f"rules[{index}]" for index, rule in enumerate(self.rules) if outside(rule.points())]
         return found
 
     def with_url(self, url: str) -> "CameraConfig":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,6 @@ from streamer.config.cameras import SourceKind
 from streamer.config.env import Location, substitute_env
 from streamer.config.root import StreamerConfig
 from streamer.config.yaml_guard import duplicate_keys, scan
-from streamer.detect.class_names import known_names, unknown_classes
-from streamer.detect.weights import WeightsNotFound, resolve_weights
 from streamer.redact import scrub
 
 
@@ -37,6 +35,11 @@ class ConfigError(Exception):
         self.source = source
         self.issues = issues
         super().__init__("\n".join(issue.render(source) for issue in issues))
+
+
+ConfigCheck = Callable[[StreamerConfig], list[tuple[Location, str]]]
+"""A check beyond the file itself (weights on disk, a GPU present): (YAML location, message) per problem. The
+commands that need one pass it in; the loader adds the line."""
 
 
 class _YamlLines:
@@ -73,7 +76,8 @@ class _YamlLines:
         return None, None
 
 
-def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[str, str] | None = None) -> StreamerConfig:
+def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[str, str] | None = None,
+                      checks: Sequence[ConfigCheck] = ()) -> StreamerConfig:
     environ = os.environ if environ is None else environ
     problem = scan(text)
     if problem is not None:
@@ -105,13 +109,14 @@ def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[s
     except ValidationError as error:
         raise ConfigError(source, [_issue_from_pydantic(item, lines) for item in error.errors()]) from None
     config = _resolve_paths(config, base_dir)
-    weight_issues = _check_weights(config, lines) + _check_devices(config, lines)
-    if weight_issues:
-        raise ConfigError(source, weight_issues)
+    extra = [lines.issue(loc, message) for check in checks for loc, message in check(config)]
+    if extra:
+        raise ConfigError(source, extra)
     return config
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> StreamerConfig:
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None,
+                checks: Sequence[ConfigCheck] = ()) -> StreamerConfig:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -120,7 +125,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> S
     except UnicodeDecodeError as error:
         line = error.object[: error.start].count(b"\n") + 1
         raise ConfigError(str(path), [ConfigIssue("", f"cannot read the config: not utf-8 text (byte {error.object[error.start]:#04x})", line)]) from None
-    return parse_config_text(text, str(path), path.resolve().parent, environ)
+    return parse_config_text(text, str(path), path.resolve().parent, environ, checks)
 
 
 def _issue_from_pydantic(item: Mapping[str, Any], lines: _YamlLines) -> ConfigIssue:
@@ -151,44 +156,3 @@ def _resolve_paths(config: StreamerConfig, base_dir: Path) -> StreamerConfig:
         scripted = vlm.scripted.model_copy(update={"responses": absolute(vlm.scripted.responses)})
         update["vlm"] = vlm.model_copy(update={"scripted": scripted})
     return config.model_copy(update=update)
-
-
-def _check_weights(config: StreamerConfig, lines: _YamlLines) -> list[ConfigIssue]:
-    """Every model's weights exist; its `classes` (and the extras' `run_when`, which name the tracked model's
-    classes) are ones the model knows, when its names are known here."""
-    issues = []
-    cache_dir = config.models_dir / "cache"
-    for name, cam in config.cameras.items():
-        specs = {("detect", "model"): cam.detect.model}
-        specs.update({("detect", "extra_models", key): spec for key, spec in cam.detect.extra_models.items()})
-        names: dict[tuple, list[str] | None] = {}
-        for loc, spec in specs.items():
-            try:
-                names[loc] = known_names(Path(resolve_weights(spec.weights, config.models_dir)), cache_dir)
-            except WeightsNotFound as error:
-                issues.append(lines.issue(("cameras", name, *loc, "weights"), str(error)))
-        for loc, spec in specs.items():
-            checks = [(loc, "classes", spec.classes)]
-            if loc != ("detect", "model"):
-                checks.append((("detect", "model"), "run_when", spec.run_when))
-            for model_loc, field, requested in checks:
-                known = names.get(model_loc)
-                missing = unknown_classes(requested, known) if requested and known else []
-                if missing:
-                    model = specs[model_loc].weights
-                    issues.append(lines.issue(("cameras", name, *loc, field),
-                                              f"{missing} not among the classes of {model}: {', '.join(known)}"))
-    return issues
-
-
-def _check_devices(config: StreamerConfig, lines: _YamlLines, gpus: Path = Path("/proc/driver/nvidia/gpus")) -> list[ConfigIssue]:
-    """`cuda:N` must be a GPU the NVIDIA driver lists here; with no driver at all the engine falls back to the CPU
-    and says so (a config written for a GPU host still runs on a laptop)."""
-    count = len(list(gpus.iterdir())) if gpus.is_dir() else 0
-    issues = []
-    for name, cam in config.cameras.items():
-        device = cam.detect.device.removeprefix("cuda:")
-        if count and device.isdigit() and int(device) >= count:
-            issues.append(lines.issue(("cameras", name, "detect", "device"),
-                                      f"'{cam.detect.device}': this machine has {count} CUDA device(s), 0 to {count - 1}"))
-    return issues

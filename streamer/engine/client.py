@@ -13,8 +13,8 @@ from pathlib import Path
 
 from streamer.config.cameras import CameraConfig
 from streamer.engine.errors import ModelLoadError
-from streamer.engine.protocol import Detected, EngineLink, Hello, Infer, Refused, Welcome
 from streamer.engine.geometry import camera_geometry
+from streamer.engine.protocol import Detected, EngineLink, Hello, Infer, Refused, Welcome
 from streamer.engine.shm import SlotSegment
 from streamer.engine.stage import DetectedFrame, detected_frame, model_uses
 from streamer.frame import Frame

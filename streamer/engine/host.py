@@ -17,12 +17,12 @@ from pathlib import Path
 
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
+from streamer.core.backoff import Backoff
 from streamer.engine.entry import engine_main
 from streamer.engine.geometry import camera_geometry
 from streamer.engine.protocol import EngineLink
 from streamer.engine.settings import LoadSettings
 from streamer.engine.shm import SlotSegment, sweep_orphans
-from streamer.source.timing import Backoff
 
 log = logging.getLogger("streamer.supervisor")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from streamer.config.cameras import CameraConfig
 from streamer.engine.batch import BoundUse, FrameJob, bind_uses, run_batch
-from streamer.engine.models import LoadSettings, ModelRegistry
 from streamer.engine.geometry import camera_geometry
+from streamer.engine.models import LoadSettings, ModelRegistry
 from streamer.engine.stage import DetectedFrame, detected_frame, model_uses
 from streamer.frame import Frame
 

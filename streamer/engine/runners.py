@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 
-
 class Runner(Protocol):
     name: str  # the runtime, for logs and figures
     end2end: bool  # the output is already one row per box (no NMS needed)

@@ -10,7 +10,7 @@ import cv2
 
 from streamer.annotate import annotate, draw_line, highlight
 from streamer.config.cameras import CameraConfig
-from streamer.events.event import Event
+from streamer.events.event import Event, EventState
 from streamer.frame import TrackedFrame
 
 log = logging.getLogger("streamer.events")
@@ -45,3 +45,20 @@ class SnapshotWriter:
         except OSError as error:
             log.error("snapshot not written: %s", error, extra={"fields": {"camera": event.camera, "path": str(target)}})
         return relative
+
+
+class SnapshotSink:
+    """Event sink: the snapshot of each new event, on the frame it was seen on."""
+
+    def __init__(self, writer: SnapshotWriter):
+        self.writer = writer
+
+    def on_events(self, events: list[Event], tracked: TrackedFrame | None) -> None:
+        if tracked is None:
+            return
+        for event in events:
+            if event.state is EventState.NEW:
+                self.writer.write(event, tracked)
+
+    def close(self) -> None:
+        pass

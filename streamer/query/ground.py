@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 
 from pipelines import prompts
-from streamer.alerts.payload import iso_time
 from streamer.config.vlm import VlmConfig
+from streamer.core.timefmt import iso_time
 from streamer.record.sample import sample_recording
 from streamer.vlm.answer import AnswerError, parse_answer
 from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest

@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from pipelines.phrases import answer_phrase
-from streamer.alerts.payload import iso_time
+from streamer.core.timefmt import iso_time
 from streamer.index.search import Coverage
 from streamer.query.hits import Hit, HitKind, HitSource
 from streamer.query.question import Question

@@ -16,7 +16,7 @@ from streamer.index.search import StoredEvent
 from streamer.query import candidates
 from streamer.query.cache import ResultCache
 from streamer.query.embed import Embedder
-from streamer.query.ground import GroundingReport, Grounder, GroundWindow, WindowAnswer
+from streamer.query.ground import Grounder, GroundingReport, GroundWindow, WindowAnswer
 from streamer.query.hits import Hit, HitKind, HitSource
 from streamer.query.media import HitMedia, MediaUnavailable, UnknownMedia
 from streamer.query.question import Question, QuestionError, understand
@@ -93,7 +93,7 @@ class QueryService:
     def _range(self, question: Question, extent: tuple[float | None, float | None], now: float) -> tuple[float, float]:
         """The asked range, or all that is recorded up to now; a file replayed with a start_time ahead of the
         clock has recordings past now, and those count as the present."""
-        from streamer.alerts.payload import iso_time
+        from streamer.core.timefmt import iso_time
 
         present = max(now, extent[1] or now)
         since, until = question.time.since, question.time.until

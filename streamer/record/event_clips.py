@@ -12,7 +12,8 @@ from pathlib import Path
 import av
 
 from streamer.config.recording import RecordConfig
-from streamer.events.event import Event
+from streamer.events.event import Event, EventState
+from streamer.frame import TrackedFrame
 from streamer.index import db, store
 from streamer.record.export import NoRecording, export_clip
 from streamer.record.recorder import Recorder
@@ -35,6 +36,12 @@ class EventClipper:
 
     def submit(self, ended: Event) -> None:
         self._jobs.put(ended)
+
+    def on_events(self, events: list[Event], tracked: TrackedFrame | None) -> None:
+        """Event sink: each ended event's clip is cut once the recording covers it."""
+        for event in events:
+            if event.state is EventState.END:
+                self.submit(event)
 
     def close(self, timeout_s: float = 30.0) -> None:
         self._jobs.put(None)

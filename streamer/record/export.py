@@ -24,7 +24,7 @@ from streamer.config.cameras import ZoneConfig
 from streamer.frame import Frame, TrackedFrame
 from streamer.index import store
 from streamer.index.rows import SegmentRow, TrackSecond
-from streamer.runtime.annotated_writer import AnnotatedVideoWriter
+from streamer.record.annotated_writer import AnnotatedVideoWriter
 from streamer.storage import resolve_inside
 
 CLIP_OPTIONS = {"movflags": "+faststart"}  # moov first: a browser starts playing before the whole file arrives
@@ -167,7 +167,7 @@ def _detections(rows: list[TrackSecond]) -> sv.Detections:
 
 
 def _nothing_recorded(conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float) -> str:
-    from streamer.alerts.payload import iso_time
+    from streamer.core.timefmt import iso_time
 
     kept = store.segments_of(conn, camera)
     what = f"no recording of camera '{camera}' between {iso_time(start_ts)} and {iso_time(end_ts)}"

@@ -23,10 +23,10 @@ from streamer.config.recording import RecordConfig, RecordMode
 from streamer.index import db, store
 from streamer.index.rows import GapRow, SegmentRow
 from streamer.record.keep import EventWindows
-from streamer.record.packets import EncodedPacket, StreamTemplate
 from streamer.record.repair import repair_camera
 from streamer.record.segment import REMUX_CODECS, SegmentFile, TranscodedSegmentFile
 from streamer.record.transcode import PacketDecoder
+from streamer.source.packets import EncodedPacket, StreamTemplate
 
 log = logging.getLogger("streamer.recorder")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 
 from streamer.index.rows import SegmentRow
-from streamer.record.packets import EncodedPacket, StreamTemplate
+from streamer.source.packets import EncodedPacket, StreamTemplate
 from streamer.storage import segment_relpath
 
 # Browsers and every player take these in MP4 as they are; anything else (MPEG-4 part 2 and MS-MPEG4 of old

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import av
 
-from streamer.record.packets import EncodedPacket, StreamTemplate, WallsByPts
+from streamer.source.packets import EncodedPacket, StreamTemplate, WallsByPts
 
 
 class PacketDecoder:

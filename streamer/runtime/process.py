@@ -8,7 +8,6 @@ import sys
 import time
 from dataclasses import asdict
 from multiprocessing.queues import Queue
-
 from zoneinfo import ZoneInfo
 
 from streamer.alerts.wiring import AlertTarget
@@ -16,15 +15,14 @@ from streamer.config.cameras import CameraConfig, SourceKind
 from streamer.engine.protocol import EngineLink
 from streamer.logs import setup_logging
 from streamer.parent import stop_when_orphaned
-from streamer.runtime.stop import SignalStop
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, WorkerOptions
+from streamer.runtime.stop import SignalStop
 from streamer.source.state import SourceState, StateChange
 
 
 def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget | None):
-    """The recorder (fed by the source) and the frame sinks: the track summary, then rules → events → alerts."""
+    """The recorder (fed by the source) and the frame sinks: the track summary, then the event stage."""
     from streamer.alerts.health import HealthReporter
-    from streamer.alerts.sink import AlertSink
     from streamer.config.recording import RecordMode
     from streamer.index.writer import IndexWriter
     from streamer.record.recorder import Recorder, RecorderState
@@ -46,19 +44,42 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
                             live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state)
     sinks: list = [TrackSummarySink(name, index)]
     if target is not None:
-        sampler, hold = _vlm_outputs(name, camera, options, target, publisher)
-        sinks.append(AlertSink(name, camera, options.storage_dir, publisher, target.streams, ZoneInfo(options.timezone),
-                               index=index, recorder=recorder, vlm=options.vlm, sampler=sampler, hold=hold))
+        sinks.append(_event_stage(name, camera, options, target, publisher, index, recorder))
     sinks.append(_Closing(index))
     return sinks, recorder
+
+
+def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder):
+    """The one place a camera's event path is put together: rules → lifecycle → snapshot, alert message (with
+    its copies in the index and the VLM sampler), the recorder's event windows, the event clips."""
+    from streamer.alerts.outbox import AlertOutbox
+    from streamer.events.lifecycle import EventLifecycle
+    from streamer.events.snapshots import SnapshotSink, SnapshotWriter
+    from streamer.events.stage import EventStage
+    from streamer.index.rows import EventRecord
+    from streamer.record.event_clips import EventClipper
+    from streamer.record.event_windows import RecorderWindows
+
+    tz = ZoneInfo(options.timezone)
+    sampler, hold = _vlm_outputs(name, camera, options, target, publisher)
+
+    def indexed(event, record) -> None:
+        index.add_event(EventRecord(event.event_id, event.seq, event.state.value, event.observed_ts, record.data))
+
+    taps = [indexed] + ([lambda event, record: sampler.on_event(event, record.data)] if sampler is not None else [])
+    outbox = AlertOutbox(name, camera, publisher, target.streams, tz, options.vlm, hold, taps)
+    sinks: list = [SnapshotSink(SnapshotWriter(options.storage_dir, camera)), outbox]
+    if recorder is not None:
+        sinks += [RecorderWindows(recorder), EventClipper(options.storage_dir, recorder, camera.record, outbox.send_clip)]
+    return EventStage(name, EventLifecycle.for_camera(name, camera), sinks, [sampler] if sampler is not None else [], tz)
 
 
 def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher):
     """The sampler that sends each event's clip to the VLM queue, and the hold of chosen `new` alerts."""
     if options.vlm is None:
         return None, None
+    from streamer.alerts.hold import AlertHold
     from streamer.alerts.publisher import connect
-    from streamer.vlm.hold import AlertHold
     from streamer.vlm.sampler import VlmSampler
     from streamer.vlm.submit import JobSubmitter
 
@@ -107,7 +128,9 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
         report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
         code = EXIT_CAMERA_FAILED
     else:
-        from streamer.runtime.worker import CameraWorker  # tracking and the engine client: the worker's, not the supervisor's
+        from streamer.runtime.worker import (
+            CameraWorker,  # tracking and the engine client: the worker's, not the supervisor's
+        )
 
         try:
             code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,

@@ -16,11 +16,11 @@ from streamer.alerts.health import HealthReporter
 from streamer.alerts.wiring import AlertTarget
 from streamer.config.engine import EngineMode
 from streamer.config.root import StreamerConfig
+from streamer.core.backoff import Backoff
 from streamer.engine.host import EngineHost
 from streamer.record.retention import Retention, RetentionLoop
-from streamer.runtime.process import worker_main
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
-from streamer.source.timing import Backoff
+from streamer.runtime.process import worker_main
 
 log = logging.getLogger("streamer.supervisor")
 

@@ -18,8 +18,8 @@ from streamer.engine.protocol import EngineLink
 from streamer.engine.settings import LoadSettings
 from streamer.engine.stage import DetectedFrame, DetectionStage
 from streamer.frame import TrackedFrame
+from streamer.record.annotated_writer import AnnotatedVideoWriter
 from streamer.record.recorder import Recorder
-from streamer.runtime.annotated_writer import AnnotatedVideoWriter
 from streamer.runtime.frame_queue import DropPolicy, FrameQueue
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, WorkerOptions
 from streamer.runtime.stats import CameraStats

@@ -13,13 +13,13 @@ import av.container
 from av.video.stream import VideoStream
 
 from streamer.config.cameras import CameraConfig, SourceKind
+from streamer.core.backoff import Backoff
 from streamer.frame import Frame
-from streamer.record.packets import EncodedPacket, PacketTap, StreamTemplate, WallsByPts
 from streamer.redact import scrub
 from streamer.source.opening import SourceOpenError, open_container, recorded_start_ts
+from streamer.source.packets import EncodedPacket, PacketTap, StreamTemplate, WallsByPts
 from streamer.source.state import SourceState, SourceStateMachine, StateListener
-from streamer.source.timing import Backoff, FileClock, FpsSampler, LiveClock, MediaTimeline
-
+from streamer.source.timing import FileClock, FpsSampler, LiveClock, MediaTimeline
 
 log = logging.getLogger("streamer.source")
 

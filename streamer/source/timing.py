@@ -1,9 +1,8 @@
-"""Time helpers of the source: PTS sampling, wall-clock anchoring, reconnect backoff."""
+"""Time helpers of the source: PTS sampling and wall-clock anchoring."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class FpsSampler:
@@ -55,24 +54,6 @@ class FileClock:
 
     def wall_ts(self, pts_s: float, received_at: float = 0.0) -> float:
         return self.start_ts + self.loop_offset_s + (pts_s - self.origin_pts)
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with equal jitter: half the delay fixed, half random, so cameras do not reconnect in step."""
-
-    initial_s: float
-    maximum_s: float
-    attempt: int = 0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def next_delay(self) -> float:
-        ceiling = min(self.maximum_s, self.initial_s * (2**self.attempt))
-        self.attempt += 1
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A finished job as alerts: an `update` of the verified event (confirmed, rejected, or unverified when no valid
-answer came), or a new event for a watch prompt's sighting. Published straight to Redis through the alerts'
-delivery script, before the job is acknowledged: a job redone after a crash sends the same message ids, which
-Redis drops."""
+answer came), or a new event for a watch prompt's sighting. The VLM worker publishes them with
+`streamer.alerts.direct.AlertWriter` before it acknowledges the job: a job redone after a crash sends the same
+message ids, which Redis drops."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import json
 import time
 from datetime import tzinfo
 
-import redis
-
-from streamer.alerts import deliver_script
-from streamer.alerts.payload import AlertPayload, AlertSource, VlmSummary, Verification, iso_time
-from streamer.alerts.streams import StreamNames
-from streamer.config.redis import RedisConfig
+from streamer.alerts.payload import AlertPayload, AlertSource, Verification, VlmSummary
+from streamer.core.timefmt import iso_time
 from streamer.vlm.finding import Finding
 from streamer.vlm.job import VlmJob
 
@@ -61,21 +57,3 @@ def watch_event(job: VlmJob, summary: VlmSummary, finding: Finding, tz: tzinfo |
     return [(f"{event_id}:0:new", new), (f"{event_id}:1:end", ended)]
 
 
-class AlertWriter:
-    """Synchronous delivery for the VLM worker: it has Redis (that is where its jobs come from)."""
-
-    def __init__(self, client: redis.Redis, config: RedisConfig):
-        self.client = client
-        self.config = config
-        self.names = StreamNames(config.prefix)
-        self._script = client.register_script(deliver_script.SCRIPT)
-
-    def publish(self, message_id: str, payload: AlertPayload, owner: str) -> str:
-        """'published', 'held' (the event's `new` is not out yet; it will carry the verdict) or 'duplicate'."""
-        streams = (self.names.alerts, self.names.camera_alerts(payload.camera))
-        keys, args = deliver_script.script_call(self.config.prefix, message_id, streams, payload.to_json(),
-                                                self.config.maxlen, self.config.dedupe_ttl_s, owner)
-        result = self._script(keys=keys, args=args)
-        if result in (None, False, 0):
-            return "duplicate"
-        return "held" if result == b"held" else "published"

@@ -15,7 +15,7 @@ import redis
 from streamer.alerts.liveness import RedisLiveness
 from streamer.alerts.publisher import connect
 from streamer.config.vlm import RISK_ORDER, VlmConfig
-from streamer.source.timing import Backoff
+from streamer.core.backoff import Backoff
 from streamer.vlm.frames import write_jpeg
 from streamer.vlm.job import JobFrame, JobKind, JobState, VlmJob
 from streamer.vlm.queue import JobQueue
@@ -104,7 +104,10 @@ class JobSubmitter:
                 with self._cond:
                     if self._waiting and self._waiting[0] is request:
                         self._waiting[0] = job  # written once; only the enqueue is retried
-                    self._cond.wait(backoff.next_delay())
+                    # the whole backoff: a new clip arriving meanwhile is queued, not a reason to retry sooner
+                    retry_at = time.monotonic() + backoff.next_delay()
+                    while not self._closing and (left := retry_at - time.monotonic()) > 0:
+                        self._cond.wait(left)
                 continue
             backoff.reset()
             self.liveness.succeeded()

@@ -18,17 +18,18 @@ from pathlib import Path
 import redis
 
 from pipelines import prompts
+from streamer.alerts.direct import AlertWriter
 from streamer.alerts.health import link_payload
 from streamer.alerts.liveness import LinkChange, LinkState, RedisLiveness
-from streamer.alerts.payload import iso_time
 from streamer.alerts.streams import StreamNames
 from streamer.config.vlm import VlmConfig
+from streamer.core.timefmt import iso_time
 from streamer.index import db, store
 from streamer.vlm.answer import AnswerError, VlmAnswer, parse_answer
 from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest
 from streamer.vlm.finding import Finding, to_finding
 from streamer.vlm.job import JobKind, JobState, VlmJob
-from streamer.vlm.outcome import AlertWriter, verify_update, vlm_summary, watch_event
+from streamer.vlm.outcome import verify_update, vlm_summary, watch_event
 from streamer.vlm.queue import JobQueue, TakenJob
 
 log = logging.getLogger("streamer.vlm")

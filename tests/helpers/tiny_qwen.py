@@ -59,8 +59,13 @@ def _sha256(path: Path) -> str:
 def build_tiny_model(folder: Path, tokenizer_json: Path) -> Path:
     """Two text layers of width 64 and a two-block vision tower: a few seconds per clip on the CPU."""
     import torch
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2TokenizerFast, Qwen2VLImageProcessor)
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2TokenizerFast,
+        Qwen2VLImageProcessor,
+    )
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
     tokenizer = Qwen2TokenizerFast(tokenizer_file=str(tokenizer_json), eos_token="<|im_end|>", pad_token="<|endoftext|>")

@@ -12,13 +12,13 @@ import numpy as np
 import redis
 
 from streamer.alerts import deliver_script
+from streamer.alerts.direct import AlertWriter
 from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
 from streamer.config.redis import RedisConfig
 from streamer.config.vlm import VlmConfig
 from streamer.vlm.backends.scripted import ScriptedTestDouble
 from streamer.vlm.job import JobFrame, JobKind, TrackBox, VlmJob
-from streamer.vlm.outcome import AlertWriter
 from streamer.vlm.queue import JobQueue
 from streamer.vlm.worker import VlmWorker
 
@@ -54,7 +54,7 @@ def text_frames(text: str, count: int, size=MODEL_WH) -> list[np.ndarray]:
 
 def alert_json(event_id: str, state: str = "new", type_: str = "fall", start: float = WINDOW_START + 2.0,
                end: float | None = None) -> str:
-    from streamer.alerts.payload import iso_time
+    from streamer.core.timefmt import iso_time
 
     return AlertPayload(
         event_id=event_id, camera="lobby", type=type_, state=state, label="person", track_id=7, start_ts=start,

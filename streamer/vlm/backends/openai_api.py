@@ -19,7 +19,7 @@ from fractions import Fraction
 import httpx
 
 from streamer.config.vlm import OpenAIConfig
-from streamer.source.timing import Backoff
+from streamer.core.backoff import Backoff
 from streamer.vlm.backends import VlmReply, VlmRequest
 
 log = logging.getLogger("streamer.vlm")

@@ -31,22 +31,22 @@ def vlm_worker(
     that reaches Redis and the storage folder."""
     from zoneinfo import ZoneInfo
 
-    from streamer.cli import _load_or_exit, _redis_for_tail
+    from streamer.alerts.direct import AlertWriter
+    from streamer.alerts.streams import StreamNames
+    from streamer.cli.common import load_or_exit, redis_for
     from streamer.logs import setup_logging
     from streamer.runtime.stop import SignalStop
     from streamer.vlm.backends import build_backend
-    from streamer.vlm.outcome import AlertWriter
     from streamer.vlm.queue import JobQueue, default_consumer
     from streamer.vlm.worker import VlmWorker
-    from streamer.alerts.streams import StreamNames
 
-    loaded = _load_or_exit(config)
+    loaded = load_or_exit(config)
     vlm = _vlm_config(loaded)
     setup_logging(loaded.logging.level, log_format or loaded.logging.format)
     stop = SignalStop()
     signal.signal(signal.SIGTERM, stop.set)
     signal.signal(signal.SIGINT, stop.set)
-    client, prefix, _ = _redis_for_tail(config, redis_url)
+    client, prefix, _ = redis_for(config, redis_url)
     try:
         backend = build_backend(vlm)
     except (OSError, ValueError) as error:
@@ -68,11 +68,11 @@ def vlm_stats(
 ) -> None:
     """The queue's figures as JSON: waiting, running, done, dead, and each kind of drop."""
     from streamer.alerts.streams import StreamNames
-    from streamer.cli import _load_or_exit, _redis_for_tail
+    from streamer.cli.common import load_or_exit, redis_for
     from streamer.vlm.queue import JobQueue
 
-    vlm = _vlm_config(_load_or_exit(config))
-    client, prefix, _ = _redis_for_tail(config, redis_url)
+    vlm = _vlm_config(load_or_exit(config))
+    client, prefix, _ = redis_for(config, redis_url)
     typer.echo(json.dumps(JobQueue(client, StreamNames(prefix), vlm.queue).stats(), sort_keys=True))
 
 

@@ -1,12 +1,13 @@
-"""Typed parameters of each rule type, as written under a camera's `rules:` in the YAML.
+"""Typed parameters of each rule type, as written under a camera's `rules:` in the YAML, and their union.
 
-The rules themselves (tracks → events) are composed from these per camera; a new rule type is
-one module plus one config model here, added to `RuleConfig` in `pipelines.registry`.
+Configuration only: the rules themselves (tracks → events) live in `pipelines/` and import these, never the
+reverse. A new rule type is one module in `pipelines/` plus one config model here (added to `RuleConfig`),
+and one line in `pipelines.registry` mapping the model to the rule.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -32,6 +33,18 @@ class _RuleBase(StrictModel):
     def zones_used(self) -> tuple[str, ...]:
         return ()
 
+    def models_used(self) -> dict[str, str]:
+        """The `detect.extra_models` keys this rule reads, by the field naming each (the camera checks them)."""
+        return {}
+
+    def models_behind(self, signal: str) -> tuple[str, ...]:
+        """The extra models whose output raised an event with this `signal` (named in its alert)."""
+        return ()
+
+    def points(self) -> tuple[tuple[float, float], ...]:
+        """Pixel points of its own (a line's ends), checked against the frame like the zones'."""
+        return ()
+
 
 class FallRuleConfig(_RuleBase):
     type: Literal["fall"]
@@ -42,6 +55,12 @@ class FallRuleConfig(_RuleBase):
     fall_model: str | None = Field(None, description="Key of detect.extra_models whose class `fall_class` also fires.")
     fall_class: str = Field("Fall", min_length=1)
     history_s: float = Field(5.0, gt=0, le=60, description="How far back a track's boxes are kept to find it standing.")
+
+    def models_used(self) -> dict[str, str]:
+        return {"fall_model": self.fall_model} if self.fall_model else {}
+
+    def models_behind(self, signal: str) -> tuple[str, ...]:
+        return (self.fall_model,) if self.fall_model and "fall_model" in signal.split("+") else ()
 
 
 class ZoneIntrusionRuleConfig(_RuleBase):
@@ -74,6 +93,9 @@ class LineCrossingRuleConfig(_RuleBase):
     )
     classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
 
+    def points(self) -> tuple[tuple[float, float], ...]:
+        return (self.start, self.end)
+
     @model_validator(mode="after")
     def _not_a_point(self) -> "LineCrossingRuleConfig":
         if self.start == self.end:
@@ -90,3 +112,9 @@ class CountRuleConfig(_RuleBase):
 
     def zones_used(self) -> tuple[str, ...]:
         return (self.zone,)
+
+
+RuleConfig = Annotated[
+    Union[FallRuleConfig, ZoneIntrusionRuleConfig, DwellRuleConfig, LineCrossingRuleConfig, CountRuleConfig],
+    Field(discriminator="type"),
+]

@@ -23,13 +23,13 @@ def query(
 ) -> None:
     """Ask the recordings in plain language. Exit 0 with hits, 1 without, 2 for a question or flag that cannot be
     answered as given (the message says why)."""
-    from streamer.cli import _load_or_exit, api_overrides
+    from streamer.cli.common import load_or_exit
     from streamer.logs import setup_logging
     from streamer.query.question import QuestionError
     from streamer.query.report import render_text
     from streamer.query.service import NoIndex, QueryService
 
-    loaded = _load_or_exit(config)
+    loaded = load_or_exit(config)
     setup_logging("warning", loaded.logging.format)  # the answer goes to stdout; only problems to the log
     try:
         doc = QueryService(loaded).ask(question, camera, since, until, scan)
@@ -55,11 +55,11 @@ def serve(
     """Serve the HTTP API (GET /query, /clips/{id}, /snapshots/{id}) over the stores, without running cameras."""
     from streamer.api.app import create_app
     from streamer.api.server import ApiServer
-    from streamer.cli import _load_or_exit, api_overrides
+    from streamer.cli.common import api_overrides, load_or_exit
     from streamer.logs import setup_logging
     from streamer.query.service import QueryService
 
-    loaded = _load_or_exit(config)
+    loaded = load_or_exit(config)
     setup_logging(loaded.logging.level, loaded.logging.format)
     api = api_overrides(loaded, "--", enabled=True, host=host, port=port, auth=auth)  # serving is why it was started
     server = ApiServer(create_app(QueryService(loaded)), api)

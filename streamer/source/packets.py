@@ -43,7 +43,7 @@ class EncodedPacket:
     dts: int
     duration: int
     is_keyframe: bool
-    wall_ts: float  # wall clock of the frame this packet carries (DESIGN.md section 2)
+    wall_ts: float  # wall clock of the frame this packet carries (docs/architecture.md, "Time")
     jump: str | None = None  # set on the first packet after a PTS discontinuity: why the timeline broke
 
 

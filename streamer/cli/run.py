@@ -1,0 +1,116 @@
+"""`streamer validate-config` and `streamer run`: the service itself, with the API beside the cameras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from streamer.cli.common import EXIT_CONFIG, ConfigArg, api_overrides, load_or_exit
+from streamer.config import StreamerConfig
+from streamer.config.query import ApiConfig
+from streamer.logs import setup_logging
+
+app = typer.Typer()
+
+
+@app.command("validate-config")
+def validate_config(config: ConfigArg) -> None:
+    """Check a config: exit 0 when valid; otherwise print every error with its YAML path and exit 2."""
+    loaded = load_or_exit(config, models=True)
+    enabled = loaded.enabled_cameras()
+    typer.echo(f"{config}: valid ({len(enabled)} of {len(loaded.cameras)} cameras enabled)")
+    for name, camera in loaded.cameras.items():
+        flag = "" if camera.enabled else " (disabled)"
+        typer.echo(f"  {name}: {camera.kind.value} {camera.safe_url} @ {camera.detect.fps:g} fps, "
+                   f"model {camera.detect.model.weights}, {len(camera.zones)} zones, {len(camera.rules)} rules{flag}")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")],
+    save_annotated: Annotated[Optional[Path], typer.Option(help="Write an annotated MP4 per camera into this folder.")] = None,
+    camera: Annotated[Optional[list[str]], typer.Option("--camera", help="Run only these cameras (repeatable).")] = None,
+    log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
+    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="Publish here instead of the config's redis.url / embedded server.")] = None,
+    api_host: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_HOST", help="Serve the API on this address instead of api.host (a container: 0.0.0.0).")] = None,
+    api_auth: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_AUTH", help="'none': serve a non-loopback API open on purpose (api.auth).")] = None,
+) -> None:
+    """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
+    from streamer.alerts.health import HealthReporter
+    from streamer.alerts.spool import SpoolBusy
+    from streamer.alerts.wiring import resolve_target
+    from streamer.runtime.options import WorkerOptions
+    from streamer.runtime.supervisor import Supervisor
+
+    loaded = load_or_exit(config, models=True)
+    api_settings = api_overrides(loaded, host=api_host, auth=api_auth)
+    if log_format is not None:
+        loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format})})
+    if redis_url is not None:
+        loaded = _with_redis_url(loaded, redis_url)
+    setup_logging(loaded.logging.level, loaded.logging.format)
+    enabled = loaded.enabled_cameras()
+    selected = camera or list(enabled)
+    unknown = [name for name in selected if name not in enabled]
+    if unknown:
+        typer.echo(f"unknown or disabled camera(s): {', '.join(unknown)}; enabled: {', '.join(enabled)}", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    options = WorkerOptions(
+        models_dir=loaded.models_dir,
+        storage_dir=loaded.storage_dir,
+        min_free_bytes=int(loaded.storage.min_free),
+        timezone=loaded.timezone,
+        stats_interval_s=loaded.logging.stats_interval_s,
+        save_annotated=save_annotated.resolve() if save_annotated else None,
+        vlm=loaded.vlm,
+    )
+    target, embedded = resolve_target(loaded.storage_dir, loaded.redis)
+    try:
+        health = HealthReporter(target.publisher("health"), target.streams, watch_redis=True)
+    except SpoolBusy as error:
+        typer.echo(f"error: {error}: is another `streamer run` using storage_dir {loaded.storage_dir}?", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    pool = None
+    if loaded.vlm is not None and loaded.vlm.workers:
+        from streamer.vlm.pool import WorkerPool
+
+        pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
+    api = _start_api(loaded, api_settings)
+    try:
+        code = Supervisor(loaded, options, selected, target, health).run()
+    finally:
+        if api is not None:
+            api.stop()
+        if pool is not None:
+            pool.drain_and_stop()
+        health.close()
+        if embedded is not None:
+            embedded.stop()
+    raise typer.Exit(code)
+
+
+def _with_redis_url(loaded: StreamerConfig, redis_url: str) -> StreamerConfig:
+    from pydantic import ValidationError
+
+    try:
+        redis_cfg = type(loaded.redis).model_validate({**loaded.redis.model_dump(), "url": redis_url})
+    except ValidationError as error:
+        typer.echo(f"error: --redis-url: {error.errors()[0]['msg']}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    return loaded.model_copy(update={"redis": redis_cfg})
+
+
+def _start_api(loaded: StreamerConfig, settings: ApiConfig):
+    """The question API beside the cameras (api.enabled); None when it is off or could not listen."""
+    if not settings.enabled:
+        return None
+    from streamer.api.app import create_app
+    from streamer.api.server import ApiServer
+    from streamer.query.service import QueryService
+
+    server = ApiServer(create_app(QueryService(loaded)), settings)
+    return server if server.start() else None
+
+

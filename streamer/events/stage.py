@@ -1,0 +1,78 @@
+"""The event stage of a camera: tracked frames → the rules' lifecycle → events, handed to small sinks that each do
+one thing with them (the snapshot, the alert message, the recorder's windows, the clip). Wired per camera in
+`streamer.runtime.process`; frames flow one way through it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import tzinfo
+from typing import Protocol
+
+from streamer.core.timefmt import iso_time
+from streamer.events.event import Event
+from streamer.events.lifecycle import EventLifecycle
+from streamer.frame import TrackedFrame
+
+log = logging.getLogger("streamer.events")
+
+
+class EventSink(Protocol):
+    def on_events(self, events: list[Event], tracked: TrackedFrame | None) -> None:
+        """`tracked` is the frame the events were seen on (None for events ended after the last frame)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FrameTap(Protocol):
+    """Sees every tracked frame before the rules do (the VLM sampler keeps a window of them)."""
+
+    def add_frame(self, tracked: TrackedFrame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EventStage:
+    """A worker's frame sink. Sinks get each batch of events in the order given and close in reverse, after the
+    taps: so a sink may rely on the ones before it (the snapshot exists when the alert names it), and what closes
+    last (the alert outbox) still takes what the others send while closing (clip updates, held alerts)."""
+
+    def __init__(self, camera: str, lifecycle: EventLifecycle, sinks: Sequence[EventSink],
+                 taps: Sequence[FrameTap] = (), tz: tzinfo | None = None):
+        self.camera = camera
+        self.lifecycle = lifecycle
+        self.sinks = list(sinks)
+        self.taps = list(taps)
+        self.tz = tz
+        self.events = 0
+        self._last: TrackedFrame | None = None
+
+    def __call__(self, tracked: TrackedFrame) -> None:
+        self._last = tracked
+        for tap in self.taps:
+            tap.add_frame(tracked)
+        events = self.lifecycle.step(tracked)
+        if events:
+            self._dispatch(events, tracked)
+
+    def close(self) -> None:
+        """End the events still open at the last frame seen, then close taps and sinks."""
+        events = self.lifecycle.close(self._last)
+        if events:
+            self._dispatch(events, self._last)
+        for tap in self.taps:
+            tap.close()
+        for sink in reversed(self.sinks):
+            sink.close()
+
+    def _dispatch(self, events: list[Event], tracked: TrackedFrame | None) -> None:
+        for event in events:
+            self.events += event.state.value == "new"
+            log.info("event", extra={"fields": {
+                "camera": self.camera, "type": event.type, "state": event.state.value, "event_id": event.event_id,
+                "track": event.track_id, "label": event.label, "signal": event.signal,
+                "start": iso_time(event.start_ts, self.tz),
+                "end": iso_time(event.end_ts, self.tz) if event.end_ts is not None else "-"}})
+        for sink in self.sinks:
+            sink.on_events(events, tracked)
