@@ -183,11 +183,12 @@ def test_event_ids_are_stable_across_messages_and_reproducible_across_runs():
 
 
 def test_memory_of_ended_events_is_bounded_however_many_subjects_come_and_go():
-    """Before: one cooldown entry and one last-end entry per ended event, forever (100k events: +27 MB)."""
+    """10,000 short-lived tracks. Before: one cooldown entry and one last-end entry per ended event, forever
+    (100k events: +27 MB)."""
     from streamer.events.lifecycle import ENDED_MEMORY_S, PRUNE_EVERY_S
 
     lifecycle = EventLifecycle.for_camera("cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4}]))
-    visits, frames_per_visit = 3000, 10
+    visits, frames_per_visit = 10_000, 10
     peak, ended = 0, 0
     for index in range(visits * frames_per_visit):
         visitor, phase = divmod(index, frames_per_visit)
@@ -197,3 +198,20 @@ def test_memory_of_ended_events_is_bounded_however_many_subjects_come_and_go():
     assert ended == visits
     per_second = 1 / (frames_per_visit * STEP)
     assert peak <= (ENDED_MEMORY_S + 2 * PRUNE_EVERY_S) * per_second + 1  # a window's worth, not all 3000
+
+
+def test_each_subject_goes_through_explicit_states():
+    from streamer.events.lifecycle import SubjectState
+
+    lifecycle = EventLifecycle.for_camera("cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4,
+                                                          "cooldown_s": 1.0}]))
+    inside, outside = {1: (400, 200, 440, 320)}, {}
+    seen = []
+    for index, boxes in enumerate([inside, inside, outside, inside, outside, outside, outside, inside] + [outside] * 3
+                                  + [inside] * 2):
+        lifecycle.step(tracked(index, boxes))
+        seen.append(lifecycle.state_of("zone_intrusion", "track:1"))
+    open_, ending, cooldown = SubjectState.OPEN, SubjectState.ENDING, SubjectState.COOLDOWN
+    # gone 0.4 s at frame 5 (ends at 0.8 s, the first frame without it); back at 1.4 s: quiet until 1.8 s
+    assert seen == [open_, open_, ending, open_, ending, cooldown, cooldown, cooldown, cooldown, cooldown, cooldown,
+                    open_, open_]

@@ -1,11 +1,20 @@
-"""Hits → events: `new` when a subject's condition first holds, `update` at most every `update_every_s` when
-the box or confidence changed, `end` when the condition has been gone for `end_after_s` (a lost track stops
-hitting, so it ends the same way). After an end, the same rule and subject stay quiet for `cooldown_s`, so one
-fall is one event. All times are the frames' wall-clock times, never the processing time.
+"""Hits → events, with one explicit state per rule and subject (a track, or a zone for counting rules):
+
+    (idle) ──hit──► open ──miss──► ending ──gone end_after_s──► cooldown ──quiet_until passed, hit──► open
+                     ▲               │ hit                         │ forgotten after ENDED_MEMORY_S
+                     └───────────────┘                             ▼
+                                                                 (idle)
+
+`new` on entering `open`, `update` at most every `update_every_s` while open when the box or confidence
+changed, `end` on entering `cooldown` (a lost track stops hitting, so it ends the same way; an instant hit
+such as a line crossing goes straight from idle through open to cooldown). In cooldown the same rule and
+subject stay quiet for `cooldown_s`, so one fall is one event, and a new event never starts before the last
+one ended. All times are the frames' wall-clock times, never the processing time.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -20,10 +29,28 @@ from streamer.frame import TrackedFrame
 
 CONFIDENCE_CHANGE = 0.1
 BOX_CHANGE_IOU = 0.8
-# An ended event is remembered (for its cooldown, and so the next event of the same subject cannot start before
-# it ended) only this long past the later of the two: a subject gone for ten minutes is a new subject.
+# A subject in cooldown is remembered only this long past the later of its end and its quiet time: one gone for
+# ten minutes is a new subject, and the memory stays bounded however many tracks come and go.
 ENDED_MEMORY_S = 600.0
 PRUNE_EVERY_S = 30.0
+
+
+class SubjectState(str, enum.Enum):
+    OPEN = "open"  # its condition holds: an event is running
+    ENDING = "ending"  # the condition is gone, for less than end_after_s so far
+    COOLDOWN = "cooldown"  # its event ended; quiet until quiet_until
+
+
+_ALLOWED: dict[SubjectState | None, frozenset[SubjectState | None]] = {
+    None: frozenset({SubjectState.OPEN}),  # idle: not held at all
+    SubjectState.OPEN: frozenset({SubjectState.ENDING, SubjectState.COOLDOWN}),
+    SubjectState.ENDING: frozenset({SubjectState.OPEN, SubjectState.COOLDOWN}),
+    SubjectState.COOLDOWN: frozenset({SubjectState.OPEN, None}),
+}
+
+
+class InvalidTransition(RuntimeError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -33,26 +60,29 @@ class RuleTiming:
     update_every_s: float
 
 
-@dataclass(frozen=True)
-class _Ended:
-    end_ts: float
-    quiet_until: float
-
-
 @dataclass
-class _OpenEvent:
-    last: Event  # the last message sent
-    hit: Hit  # the latest hit
+class Subject:
+    state: SubjectState
+    last: Event  # the last message sent about it
+    hit: Hit  # its latest hit
     last_hit_ts: float
-    gone_since: float | None = None
+    gone_since: float | None = None  # ending: the first frame without it
+    quiet_until: float = float("-inf")  # cooldown: hits before this are ignored
+
+    def to(self, state: SubjectState) -> None:
+        if state not in _ALLOWED[self.state]:
+            raise InvalidTransition(f"{self.state.value} → {state.value}")
+        self.state = state
+
+
+Slot = tuple[str, str]  # (rule name, subject key)
 
 
 class EventLifecycle:
     def __init__(self, camera: str, rules: Sequence[tuple[Rule, RuleTiming]]):
         self.camera = camera
         self.rules = list(rules)
-        self._open: dict[tuple[str, str], _OpenEvent] = {}
-        self._ended: dict[tuple[str, str], _Ended] = {}
+        self._subjects: dict[Slot, Subject] = {}
         self._pruned_at = float("-inf")
 
     @classmethod
@@ -60,56 +90,58 @@ class EventLifecycle:
         timings = [RuleTiming(c.cooldown_s, c.end_after_s, c.update_every_s) for c in camera.rules]
         return cls(name, list(zip(build_rules(camera), timings)))
 
+    @property
+    def remembered(self) -> int:
+        """Subjects held in memory, open or in cooldown (bounded; the tests and the soak check it)."""
+        return len(self._subjects)
+
+    def state_of(self, rule: str, key: str) -> SubjectState | None:
+        subject = self._subjects.get((rule, key))
+        return subject.state if subject is not None else None
+
     def step(self, tracked: TrackedFrame) -> list[Event]:
         out: list[Event] = []
         for rule, timing in self.rules:
             hits = {hit.key: hit for hit in rule.evaluate(tracked)}
             for key, hit in hits.items():
                 out.extend(self._on_hit(rule, timing, (rule.name, key), hit, tracked))
-            for slot in [slot for slot in self._open if slot[0] == rule.name and slot[1] not in hits]:
+            running = [slot for slot, subject in self._subjects.items()
+                       if slot[0] == rule.name and slot[1] not in hits and subject.state is not SubjectState.COOLDOWN]
+            for slot in running:
                 out.extend(self._on_miss(timing, slot, tracked))
-        self._forget_ended(tracked.frame.wall_ts)
+        self._forget(tracked.frame.wall_ts)
         return out
-
-    @property
-    def remembered(self) -> int:
-        """Open and recently ended events held in memory (bounded; the soak checks it)."""
-        return len(self._open) + len(self._ended)
-
-    def _forget_ended(self, now: float) -> None:
-        if now - self._pruned_at < PRUNE_EVERY_S:
-            return
-        self._pruned_at = now
-        horizon = now - ENDED_MEMORY_S
-        for slot in [slot for slot, ended in self._ended.items() if max(ended.end_ts, ended.quiet_until) < horizon]:
-            del self._ended[slot]
 
     def close(self, tracked: TrackedFrame | None) -> list[Event]:
-        """The stream is over: end every open event at the last frame seen."""
+        """The stream is over: end every running event at the last frame seen."""
         out = []
-        for slot, open_event in list(self._open.items()):
-            end_ts = open_event.gone_since or (tracked.frame.wall_ts if tracked else open_event.last_hit_ts)
-            out.append(self._end(slot, open_event, end_ts, tracked, cooldown_s=0.0))
+        for slot, subject in list(self._subjects.items()):
+            if subject.state is SubjectState.COOLDOWN:
+                continue
+            end_ts = subject.gone_since or (tracked.frame.wall_ts if tracked else subject.last_hit_ts)
+            out.append(self._end(subject, end_ts, tracked, cooldown_s=0.0))
         return out
 
-    def _on_hit(self, rule: Rule, timing: RuleTiming, slot, hit: Hit, tracked: TrackedFrame) -> list[Event]:
+    def _on_hit(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: Hit, tracked: TrackedFrame) -> list[Event]:
         ts = tracked.frame.wall_ts
-        open_event = self._open.get(slot)
-        if open_event is None:
-            ended = self._ended.get(slot)
-            if ended is not None and ts < ended.quiet_until:
+        subject = self._subjects.get(slot)
+        if subject is None or subject.state is SubjectState.COOLDOWN:
+            if subject is not None and ts < subject.quiet_until:
                 return []
-            return self._open_new(rule, timing, slot, hit, tracked)
-        open_event.hit, open_event.last_hit_ts, open_event.gone_since = hit, ts, None
-        last = open_event.last
+            return self._open(rule, timing, slot, hit, tracked, subject)
+        if subject.state is SubjectState.ENDING:
+            subject.to(SubjectState.OPEN)
+        subject.hit, subject.last_hit_ts, subject.gone_since = hit, ts, None
+        last = subject.last
         if ts - last.observed_ts < timing.update_every_s or not _changed(last, hit):
             return []
-        open_event.last = self._message(last, EventState.UPDATE, hit, tracked)
-        return [open_event.last]
+        subject.last = self._message(last, EventState.UPDATE, hit, tracked)
+        return [subject.last]
 
-    def _open_new(self, rule: Rule, timing: RuleTiming, slot, hit: Hit, tracked: TrackedFrame) -> list[Event]:
-        ended = self._ended.get(slot)
-        start = max(hit.since_ts, ended.end_ts) if ended is not None else hit.since_ts  # never overlap the last one
+    def _open(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: Hit, tracked: TrackedFrame,
+              ended: Subject | None) -> list[Event]:
+        # never overlap the previous event of the same subject
+        start = max(hit.since_ts, ended.last.end_ts) if ended is not None and ended.last.end_ts is not None else hit.since_ts
         frame = tracked.frame
         event = Event(
             event_id=make_event_id(self.camera, rule.name, hit.key, start), seq=0, state=EventState.NEW,
@@ -118,26 +150,44 @@ class EventLifecycle:
             frame_wh=(frame.width, frame.height), signal=hit.signal, zone=hit.zone,
             observed_ts=frame.wall_ts, frame_index=frame.index,
         )
-        open_event = _OpenEvent(event, hit, frame.wall_ts)
+        if ended is None:
+            subject = Subject(SubjectState.OPEN, event, hit, frame.wall_ts)
+        else:
+            subject = ended
+            subject.to(SubjectState.OPEN)
+            subject.last, subject.hit, subject.last_hit_ts, subject.gone_since = event, hit, frame.wall_ts, None
+        self._subjects[slot] = subject
         if hit.instant:
-            return [event, self._end(slot, open_event, start, tracked, timing.cooldown_s)]
-        self._open[slot] = open_event
+            return [event, self._end(subject, start, tracked, timing.cooldown_s)]
         return [event]
 
-    def _on_miss(self, timing: RuleTiming, slot, tracked: TrackedFrame) -> list[Event]:
-        open_event = self._open[slot]
+    def _on_miss(self, timing: RuleTiming, slot: Slot, tracked: TrackedFrame) -> list[Event]:
+        subject = self._subjects[slot]
         ts = tracked.frame.wall_ts
-        if open_event.gone_since is None:
-            open_event.gone_since = ts
-        if ts - open_event.last_hit_ts < timing.end_after_s:
+        if subject.state is SubjectState.OPEN:
+            subject.to(SubjectState.ENDING)
+            subject.gone_since = ts
+        if ts - subject.last_hit_ts < timing.end_after_s:
             return []
-        return [self._end(slot, open_event, open_event.gone_since, tracked, timing.cooldown_s)]
+        return [self._end(subject, subject.gone_since, tracked, timing.cooldown_s)]
 
-    def _end(self, slot, open_event: _OpenEvent, end_ts: float, tracked: TrackedFrame | None, cooldown_s: float) -> Event:
-        self._open.pop(slot, None)
-        end_ts = max(end_ts, open_event.last.start_ts)
-        self._ended[slot] = _Ended(end_ts, end_ts + cooldown_s)
-        return self._message(open_event.last, EventState.END, open_event.hit, tracked, end_ts=end_ts)
+    def _end(self, subject: Subject, end_ts: float, tracked: TrackedFrame | None, cooldown_s: float) -> Event:
+        subject.to(SubjectState.COOLDOWN)
+        end_ts = max(end_ts, subject.last.start_ts)
+        subject.quiet_until = end_ts + cooldown_s
+        subject.last = self._message(subject.last, EventState.END, subject.hit, tracked, end_ts=end_ts)
+        return subject.last
+
+    def _forget(self, now: float) -> None:
+        """Subjects in cooldown long enough ago go back to idle: dropped from memory."""
+        if now - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        horizon = now - ENDED_MEMORY_S
+        stale = [slot for slot, subject in self._subjects.items() if subject.state is SubjectState.COOLDOWN
+                 and max(subject.last.end_ts or subject.last.start_ts, subject.quiet_until) < horizon]
+        for slot in stale:
+            del self._subjects[slot]
 
     @staticmethod
     def _message(last: Event, state: EventState, hit: Hit, tracked: TrackedFrame | None, end_ts: float | None = None) -> Event:
