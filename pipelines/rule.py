@@ -15,9 +15,8 @@ from typing import Protocol
 import numpy as np
 import supervision as sv
 
+from streamer.core.types import BBox
 from streamer.frame import TrackedFrame
-
-BBox = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)

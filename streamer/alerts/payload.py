@@ -14,14 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from streamer.core.timefmt import iso_time
+from streamer.core.types import EventState, RiskLevel
 
 SCHEMA_VERSION = 1
-
-
-class AlertState(str, enum.Enum):
-    NEW = "new"
-    UPDATE = "update"
-    END = "end"
 
 
 class Verification(str, enum.Enum):
@@ -31,7 +26,6 @@ class Verification(str, enum.Enum):
     UNVERIFIED = "unverified"  # no VLM configured
 
 
-RiskLevel = Literal["low", "medium", "high", "critical"]
 
 
 class AlertSource(BaseModel):
@@ -71,7 +65,7 @@ class AlertPayload(BaseModel):
     event_id: str = Field(min_length=1, description="Stable across the new/update/end messages of one event.")
     camera: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     type: str = Field(min_length=1, description="Event type: fall, zone_intrusion, dwell, line_crossing, count…")
-    state: AlertState
+    state: EventState
     label: str = Field(description="Detector class of the object, e.g. person.")
     track_id: int | None = Field(ge=0)
     start_ts: float = Field(gt=0, description="Epoch seconds when the event began.")
@@ -99,7 +93,7 @@ class AlertPayload(BaseModel):
             _check_iso("end", self.end_ts, self.end_iso)
             if self.end_ts < self.start_ts:
                 raise ValueError("end_ts is before start_ts")
-        if self.state == AlertState.END.value and self.end_ts is None:
+        if self.state == EventState.END.value and self.end_ts is None:
             raise ValueError("an 'end' alert needs end_ts")
         x1, y1, x2, y2 = self.bbox_xyxy
         if x2 < x1 or y2 < y1:

@@ -10,9 +10,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamer.config.base import Slug, StrictModel
+from streamer.core.types import RiskLevel
 
 PATCH_FACTOR = 28  # Qwen2.5-VL: 14-pixel patches merged 2×2; frame sides are multiples of this
-RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 

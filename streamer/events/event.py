@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from dataclasses import dataclass
 
-BBox = tuple[float, float, float, float]
-
-
-class EventState(str, enum.Enum):
-    NEW = "new"
-    UPDATE = "update"
-    END = "end"
+from streamer.core.types import BBox, EventState
 
 
 @dataclass(frozen=True)

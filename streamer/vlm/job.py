@@ -6,7 +6,7 @@ import enum
 import json
 from dataclasses import asdict, dataclass
 
-BBox = tuple[float, float, float, float]
+from streamer.core.types import BBox
 
 
 class JobKind(str, enum.Enum):
