@@ -4,12 +4,20 @@ is in."""
 
 from __future__ import annotations
 
+import enum
+
 import redis
 
 from streamer.alerts import deliver_script
 from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
 from streamer.config.redis import RedisConfig
+
+
+class PublishOutcome(enum.StrEnum):
+    PUBLISHED = "published"
+    HELD = "held"  # the event's `new` is not out yet: it will carry this verdict when it goes
+    DUPLICATE = "duplicate"  # this message id was delivered before (a job redone after a crash)
 
 
 class AlertWriter:
@@ -21,12 +29,11 @@ class AlertWriter:
         self.names = StreamNames(config.prefix)
         self._script = client.register_script(deliver_script.SCRIPT)
 
-    def publish(self, message_id: str, payload: AlertPayload, owner: str) -> str:
-        """'published', 'held' (the event's `new` is not out yet; it will carry the verdict) or 'duplicate'."""
+    def publish(self, message_id: str, payload: AlertPayload, owner: str) -> PublishOutcome:
         streams = (self.names.alerts, self.names.camera_alerts(payload.camera))
         keys, args = deliver_script.script_call(self.config.prefix, message_id, streams, payload.to_json(),
                                                 self.config.maxlen, self.config.dedupe_ttl_s, owner)
         result = self._script(keys=keys, args=args)
         if result in (None, False, 0):
-            return "duplicate"
-        return "held" if result == b"held" else "published"
+            return PublishOutcome.DUPLICATE
+        return PublishOutcome.HELD if result == b"held" else PublishOutcome.PUBLISHED

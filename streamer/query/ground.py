@@ -8,6 +8,7 @@ re-entrant); a question that finds it still busy with a timed-out one is answere
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import re
@@ -57,17 +58,34 @@ class GroundedSpan:
     risk_level: str | None
 
 
+class WindowVerdict(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    INVALID = "invalid"  # the answer could not be read as an answer
+    NO_FOOTAGE = "no_footage"  # nothing recorded in the window
+    ERROR = "error"  # its frames could not be written
+
+
+class GroundingStatus(enum.StrEnum):
+    ANSWERED = "answered"
+    TIMEOUT = "timeout"
+    BUSY = "busy"  # still answering an earlier question
+    UNAVAILABLE = "unavailable"  # the backend could not be started
+    ERROR = "error"
+    SKIPPED = "skipped"  # nothing to look at
+
+
 @dataclass(frozen=True)
 class WindowAnswer:
     window: GroundWindow
-    verdict: str  # confirmed | rejected | invalid | no_footage | error
+    verdict: WindowVerdict
     spans: tuple[GroundedSpan, ...] = ()
     detail: str | None = None
 
 
 @dataclass(frozen=True)
 class GroundingReport:
-    status: str  # answered | timeout | busy | unavailable | error | skipped
+    status: GroundingStatus
     model: str | None
     detail: str | None
     answers: tuple[WindowAnswer, ...] = ()
@@ -102,37 +120,38 @@ class Grounder:
             folder = self._call_folder()
         except OSError as error:  # reported like a window whose frames could not be written, never raised
             detail = f"frames not written: {error}"
-            return GroundingReport("error", None, detail, tuple(WindowAnswer(w, "error", detail=detail) for w in windows))
+            return GroundingReport(GroundingStatus.ERROR, None, detail,
+                                   tuple(WindowAnswer(w, WindowVerdict.ERROR, detail=detail) for w in windows))
         prepared, answers = [], []
         for window in windows:
             try:
                 request = self._request(question, window, conn, folder)
             except OSError as error:
-                answers.append(WindowAnswer(window, "error", detail=f"frames not written: {error}"))
+                answers.append(WindowAnswer(window, WindowVerdict.ERROR, detail=f"frames not written: {error}"))
                 continue
             if request is None:
-                answers.append(WindowAnswer(window, "no_footage", detail="no recorded frame in this window"))
+                answers.append(WindowAnswer(window, WindowVerdict.NO_FOOTAGE, detail="no recorded frame in this window"))
             else:
                 prepared.append((window, request))
         if not prepared:
             shutil.rmtree(folder, ignore_errors=True)
-            return GroundingReport("skipped", None, "no recorded footage in the windows", tuple(answers))
+            return GroundingReport(GroundingStatus.SKIPPED, None, "no recorded footage in the windows", tuple(answers))
         call, asked = _Call([request for _, request in prepared], folder), tuple(window for window, _ in prepared)
         if not self._busy.acquire(timeout=self.timeout_s):
             shutil.rmtree(folder, ignore_errors=True)
-            return GroundingReport("busy", None, "the VLM is still busy with an earlier question", tuple(answers), asked=asked)
+            return GroundingReport(GroundingStatus.BUSY, None, "the VLM is still busy with an earlier question", tuple(answers), asked=asked)
         threading.Thread(target=self._answer, args=(call,), name="query-vlm", daemon=True).start()
         if not call.done.wait(self.timeout_s):
             log.warning("VLM grounding timed out", extra={"fields": {"timeout_s": self.timeout_s, "windows": len(prepared)}})
-            return GroundingReport("timeout", call.model, f"no answer within {self.timeout_s:g} s", tuple(answers),
+            return GroundingReport(GroundingStatus.TIMEOUT, call.model, f"no answer within {self.timeout_s:g} s", tuple(answers),
                                    time.monotonic() - started, asked)
         if call.error is not None:
-            status = "unavailable" if call.model is None else "error"
+            status = GroundingStatus.UNAVAILABLE if call.model is None else GroundingStatus.ERROR
             return GroundingReport(status, call.model, f"{type(call.error).__name__}: {call.error}", tuple(answers),
                                    time.monotonic() - started, asked)
         for (window, request), reply in zip(prepared, call.replies):
             answers.append(_read(window, request, reply))
-        return GroundingReport("answered", call.model, None, tuple(answers), time.monotonic() - started, asked)
+        return GroundingReport(GroundingStatus.ANSWERED, call.model, None, tuple(answers), time.monotonic() - started, asked)
 
     def _answer(self, call: _Call) -> None:
         try:
@@ -178,18 +197,18 @@ class Grounder:
 
 def _read(window: GroundWindow, request: VlmRequest, reply: VlmReply | Exception) -> WindowAnswer:
     if isinstance(reply, Exception):
-        return WindowAnswer(window, "error", detail=f"{type(reply).__name__}: {reply}")
+        return WindowAnswer(window, WindowVerdict.ERROR, detail=f"{type(reply).__name__}: {reply}")
     duration = request.frame_times[-1] + 1.0 / request.fps
     try:
         answer = parse_answer(reply.text, duration, tolerance_s=1.0 / request.fps)
     except AnswerError as error:
         spans = _spans_in_text(reply.text, window, duration)
         if spans:
-            return WindowAnswer(window, "confirmed", spans, detail="read as 'X – Y seconds'")
-        return WindowAnswer(window, "invalid", detail=str(error))
+            return WindowAnswer(window, WindowVerdict.CONFIRMED, spans, detail="read as 'X – Y seconds'")
+        return WindowAnswer(window, WindowVerdict.INVALID, detail=str(error))
     spans = tuple(GroundedSpan(window.start_ts + e.start_time, window.start_ts + min(e.end_time, duration), e.label,
                                e.description, e.risk_level) for e in answer.events)
-    return WindowAnswer(window, answer.verdict, spans)
+    return WindowAnswer(window, WindowVerdict(answer.verdict), spans)
 
 
 def _spans_in_text(text: str, window: GroundWindow, duration: float) -> tuple[GroundedSpan, ...]:

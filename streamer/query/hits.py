@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 
 class HitSource(str, enum.Enum):
@@ -32,7 +33,7 @@ class Hit:
     end_ts: float | None
     confidence: float | None  # the detector's (None: the VLM gives no score)
     source: HitSource
-    verification: str  # confirmed | rejected | pending | unverified
+    verification: Literal["confirmed", "rejected", "pending", "unverified"]
     texts: tuple[str, ...] = ()  # what the question is compared with
     rule: str | None = None
     zone: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import supervision as sv
@@ -17,7 +18,7 @@ LINK_MIN_IOU = 0.3
 
 @dataclass(frozen=True)
 class Finding:
-    verdict: str  # confirmed | rejected
+    verdict: Literal["confirmed", "rejected"]
     risk_level: str | None
     description: str | None
     label: str | None

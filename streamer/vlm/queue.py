@@ -10,6 +10,7 @@ after `max_deliveries` takes it goes to `<prefix>:vlm:dead` with its last error.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 import socket
@@ -69,6 +70,13 @@ return true
 """
 
 
+class EnqueueOutcome(enum.StrEnum):
+    QUEUED = "queued"
+    COALESCED = "coalesced"  # replaced the waiting job of the same event
+    REPLACED_LOWER = "replaced_lower"  # the queue was full: a lower-priority waiting job made room
+    DROPPED = "dropped"  # the queue was full of jobs at least as important
+
+
 @dataclasses.dataclass(frozen=True)
 class TakenJob:
     entry_id: str
@@ -97,11 +105,10 @@ class JobQueue:
         self._taken = client.register_script(_TAKEN)
 
     # -- producer side --------------------------------------------------------------------------------------
-    def enqueue(self, job: VlmJob) -> str:
-        """'queued', 'coalesced', 'replaced_lower' or 'dropped'."""
+    def enqueue(self, job: VlmJob) -> EnqueueOutcome:
         result = self._enqueue(keys=[self.stream, self.waiting_key, self.by_event_key, self.stats_key],
                                args=[job.to_json(), _queue_key(job), job.priority, self.config.max_jobs, f"{time.time():.3f}"])
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return EnqueueOutcome(result.decode() if isinstance(result, bytes) else str(result))
 
     # -- worker side ----------------------------------------------------------------------------------------
     def ensure_group(self) -> None:

@@ -18,7 +18,7 @@ from streamer.config.vlm import RISK_ORDER, VlmConfig
 from streamer.core.backoff import Backoff
 from streamer.vlm.frames import write_jpeg
 from streamer.vlm.job import JobFrame, JobKind, JobState, VlmJob
-from streamer.vlm.queue import JobQueue
+from streamer.vlm.queue import EnqueueOutcome, JobQueue
 from streamer.vlm.sampler import ClipRequest
 
 log = logging.getLogger("streamer.vlm")
@@ -41,7 +41,7 @@ class JobSubmitter:
         self._cond = threading.Condition()
         self._closing = False
         self.dropped = 0
-        self.outcomes: dict[str, int] = {}
+        self.outcomes: dict[EnqueueOutcome, int] = {}
         self.liveness = RedisLiveness(f"vlm-submit-{camera}", heartbeat_s)
         self._thread = threading.Thread(target=self._run, name=f"vlm-submit-{camera}", daemon=True)
         self._thread.start()
@@ -127,11 +127,11 @@ class JobSubmitter:
         self._queue = None
         self.liveness.failed(f"VLM jobs wait in memory ({len(self._waiting)}): {error}")
 
-    def _log_outcome(self, job: VlmJob, outcome: str) -> None:
+    def _log_outcome(self, job: VlmJob, outcome: EnqueueOutcome) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-        state = JobState.DROPPED if outcome == "dropped" else JobState.QUEUED
+        state = JobState.DROPPED if outcome is EnqueueOutcome.DROPPED else JobState.QUEUED
         log.info("VLM job %s", state.value, extra={"fields": {
-            "camera": self.camera, "job": job.job_id, "outcome": outcome, "frames": len(job.frames),
+            "camera": self.camera, "job": job.job_id, "outcome": outcome.value, "frames": len(job.frames),
             "window_s": round(job.window_end_ts - job.window_start_ts, 2)}})
 
     def _pop(self, request) -> None:
