@@ -170,3 +170,13 @@ def test_streamer_serve_refuses_an_open_address_unless_told(recorded) -> None:
     refused = subprocess.run([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--host",
                               "0.0.0.0", "--port", str(free_port())], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "not a loopback address" in refused.stderr and "api.auth: none" in refused.stderr
+
+
+def test_every_answer_matches_the_published_schema(api: str) -> None:
+    import jsonschema
+
+    schema = json.loads(subprocess.run([sys.executable, "-m", "streamer", "query", "schema"], capture_output=True,
+                                       text=True, timeout=60, check=True).stdout)
+    for question in ("when did the person fall", "was anyone in the loading zone", "what happened", "a purple elephant"):
+        doc = httpx.get(f"{api}/query", params={"q": question}, timeout=60).json()
+        jsonschema.validate(doc, schema)

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
+from streamer.query.document import AnswerDocument
 from streamer.query.media import MediaUnavailable, UnknownMedia
 from streamer.query.question import QuestionError
 from streamer.query.service import NoIndex, QueryService
@@ -47,7 +48,7 @@ def create_app(service: QueryService) -> FastAPI:
     def health() -> dict:
         return {"status": "ok", "cameras": list(service.config.cameras)}
 
-    @app.get("/query")
+    @app.get("/query", response_model=AnswerDocument)
     async def query(
         q: Annotated[str, Query(max_length=MAX_QUESTION, description="The question, e.g. 'when did the person fall'.")] = "",
         camera: Annotated[str | None, Query(max_length=MAX_ID, description="Only this camera (overrides the question).")] = None,

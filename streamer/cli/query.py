@@ -14,7 +14,7 @@ EXIT_BAD_INPUT = 2
 
 def query(
     question: Annotated[str, typer.Argument(help='e.g. "when did the person fall", "was anyone in the yard after 10pm yesterday".', show_default=False)],
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file (cameras, storage folder, time zone, vlm).")],
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config file (cameras, storage folder, time zone, vlm).")] = None,
     camera: Annotated[Optional[str], typer.Option(help="Only this camera (overrides the question).")] = None,
     since: Annotated[Optional[str], typer.Option(help="Start: ISO 8601, epoch seconds, or relative (-2h); overrides the question.")] = None,
     until: Annotated[Optional[str], typer.Option(help="End: same forms; +30m counts from --since.")] = None,
@@ -22,7 +22,15 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="The answer as one JSON document.")] = False,
 ) -> None:
     """Ask the recordings in plain language. Exit 0 with hits, 1 without, 2 for a question or flag that cannot be
-    answered as given (the message says why)."""
+    answered as given (the message says why). `streamer query schema` prints the --json document's JSON Schema."""
+    if question.strip() == "schema":
+        from streamer.query.document import json_schema
+
+        typer.echo(json_schema(), nl=False)
+        return
+    if config is None:
+        typer.echo("error: give --config (its cameras, storage folder and time zone)", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     from streamer.cli.common import load_or_exit
     from streamer.logs import setup_logging
     from streamer.query.question import QuestionError

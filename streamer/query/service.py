@@ -15,6 +15,7 @@ from streamer.index import db, search
 from streamer.index.search import StoredEvent
 from streamer.query import candidates
 from streamer.query.cache import ResultCache
+from streamer.query.document import checked
 from streamer.query.embed import Embedder
 from streamer.query.ground import Grounder, GroundingReport, GroundWindow, WindowAnswer
 from streamer.query.hits import Hit, HitKind, HitSource
@@ -78,7 +79,7 @@ class QueryService:
         if export:
             self.export(doc)
         doc["elapsed_s"] = round(time.monotonic() - started, 3)
-        return doc
+        return checked(doc)
 
     def _cache_key(self, conn: sqlite3.Connection, question: Question, extent: tuple[float | None, float | None],
                    since: float, until: float, scan: bool) -> str:
