@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from streamer.index import db, search, store
-from streamer.index.rows import EventRecord
+from streamer.index.rows import EventRecord, FindingRow
 
 START = 1795251600.0
 
@@ -42,11 +42,11 @@ def test_triggers_keep_the_text_in_step_with_writes(tmp_path: Path) -> None:
     conn = db.connect(tmp_path)
     store.record_event(conn, EventRecord("fall-1", 0, "new", START, json.dumps(payload("fall"))))
     assert found(conn, "falling") == {"fall-1"}  # Porter stemming
-    row = {"job_id": "j1", "event_id": "fall-1", "camera": "cam", "kind": "verify", "status": "answered",
-           "verdict": "confirmed", "risk_level": "high", "label": "worker slips off a ladder",
-           "description": "A worker slips off the ladder and lands on the concrete.", "start_ts": START,
-           "end_ts": START + 2, "window_start_ts": START - 3, "window_end_ts": START + 5, "track_id": 1,
-           "bbox_json": None, "model": "m", "answer_text": "{}", "error": None, "answered_ts": START + 9}
+    row = FindingRow(job_id="j1", event_id="fall-1", camera="cam", kind="verify", status="answered",
+                     verdict="confirmed", risk_level="high", label="worker slips off a ladder",
+                     description="A worker slips off the ladder and lands on the concrete.", start_ts=START,
+                     end_ts=START + 2, window_start_ts=START - 3, window_end_ts=START + 5, track_id=1,
+                     bbox_json=None, model="m", answer_text="{}", error=None, answered_ts=START + 9)
     store.record_finding(conn, row)  # the finding's words, and the verdict's description on the event itself
     assert found(conn, "ladder") == {"fall-1"} and found(conn, "concrete") == {"fall-1"}
     later = payload("fall", description="Someone sat down on purpose.")

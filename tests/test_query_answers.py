@@ -145,6 +145,7 @@ def test_a_watch_sighting_answers_in_the_vlm_s_words(recorded, tmp_path) -> None
     import shutil
 
     from streamer.index import db, store
+    from streamer.index.rows import FindingRow
 
     storage = tmp_path / "data"
     shutil.copytree(recorded.storage, storage, ignore=shutil.ignore_patterns("query"))
@@ -152,12 +153,12 @@ def test_a_watch_sighting_answers_in_the_vlm_s_words(recorded, tmp_path) -> None
     config.write_text(recorded.config.read_text().replace(f"storage_dir: {recorded.storage}", f"storage_dir: {storage}"))
     seen = recorded.origin_ts + 122.0
     conn = db.connect(storage)
-    store.record_finding(conn, {
-        "job_id": "watch-1", "event_id": None, "camera": "plaza", "kind": "watch", "status": "answered",
-        "verdict": "confirmed", "risk_level": "high", "label": "a man climbs over the fence",
-        "description": "A man climbs over the fence behind the bikes.", "start_ts": seen, "end_ts": seen + 2,
-        "window_start_ts": seen - 2, "window_end_ts": seen + 2, "track_id": None, "bbox_json": None,
-        "model": "scripted-test-double", "answer_text": "{}", "error": None, "answered_ts": seen + 5})
+    store.record_finding(conn, FindingRow(
+        job_id="watch-1", event_id=None, camera="plaza", kind="watch", status="answered",
+        verdict="confirmed", risk_level="high", label="a man climbs over the fence",
+        description="A man climbs over the fence behind the bikes.", start_ts=seen, end_ts=seen + 2,
+        window_start_ts=seen - 2, window_end_ts=seen + 2, track_id=None, bbox_json=None,
+        model="scripted-test-double", answer_text="{}", error=None, answered_ts=seen + 5))
     conn.close()
     doc = QueryService(load_config(config)).ask("when did someone climb the fence")
     top = doc["hits"][0]

@@ -76,7 +76,7 @@ def test_each_event_is_followed_by_a_confirmed_update(tmp_path: Path, models_dir
         assert messages[-1]["clip"] is not None
     conn = db.connect(tmp_path / "data")
     for event_id in events:
-        assert [row["verdict"] for row in store.findings_of(conn, event_id)] == ["confirmed"]
+        assert [row.verdict for row in store.findings_of(conn, event_id)] == ["confirmed"]
     assert sum(r["msg"] == "VLM job done" for r in log) == len(events)
 
 

@@ -66,7 +66,7 @@ def test_answer_becomes_wall_clock_times_and_a_confirmed_update(client, tmp_path
     # the finding is in the index for queries
     conn = db.connect(tmp_path)
     (row,) = store.findings_of(conn, "lobby-0001")
-    assert (row["verdict"], row["start_ts"]) == ("confirmed", pytest.approx(WINDOW_START + 3.0))
+    assert (row.verdict, row.start_ts) == ("confirmed", pytest.approx(WINDOW_START + 3.0))
 
 
 def test_every_later_message_of_the_event_carries_the_verdict(client, tmp_path: Path, bikes_mp4: Path) -> None:

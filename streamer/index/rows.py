@@ -50,3 +50,32 @@ class EventRecord:
     state: str
     observed_ts: float
     payload_json: str
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """One VLM answer (or failure) as the index keeps it: the `vlm_findings` table, both ways."""
+
+    job_id: str
+    event_id: str | None  # None for a watch prompt's sighting
+    camera: str
+    kind: str  # verify | watch
+    status: str  # answered | invalid | failed
+    verdict: str | None  # confirmed | rejected
+    risk_level: str | None
+    label: str | None
+    description: str | None
+    start_ts: float | None  # the VLM's own times, wall clock
+    end_ts: float | None
+    window_start_ts: float
+    window_end_ts: float
+    track_id: int | None
+    bbox_json: str | None
+    model: str
+    answer_text: str | None  # the model's raw answer, for audits
+    error: str | None
+    answered_ts: float
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(cls.__dataclass_fields__)

@@ -9,6 +9,9 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from streamer.index.rows import FindingRow, TrackSecond
+from streamer.index.store import finding_from
+
 
 @dataclass(frozen=True)
 class StoredEvent:
@@ -28,7 +31,7 @@ class StoredEvent:
     snapshot: str | None
     clip: str | None
     zone: str | None
-    vlm: sqlite3.Row | None  # the latest answered finding, if any
+    vlm: FindingRow | None  # the latest answered finding, if any
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def events_between(conn: sqlite3.Connection, cameras: Sequence[str], since: floa
     return [_event(row, findings.get(row["event_id"])) for row in rows]
 
 
-def _event(row: sqlite3.Row, finding: sqlite3.Row | None) -> StoredEvent:
+def _event(row: sqlite3.Row, finding: FindingRow | None) -> StoredEvent:
     source = json.loads(row["source_json"])
     return StoredEvent(row["event_id"], row["camera"], row["type"], row["rule"], row["label"], row["track_id"],
                        row["start_ts"], row["end_ts"], row["confidence"], tuple(json.loads(row["bbox_json"])),
@@ -71,21 +74,21 @@ def _event(row: sqlite3.Row, finding: sqlite3.Row | None) -> StoredEvent:
                        source.get("zone"), finding)
 
 
-def _latest_findings(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, sqlite3.Row]:
-    latest: dict[str, sqlite3.Row] = {}
+def _latest_findings(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, FindingRow]:
+    latest: dict[str, FindingRow] = {}
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start:start + 500]
         for row in conn.execute(f"SELECT * FROM vlm_findings WHERE event_id IN ({_in(chunk)}) AND status = 'answered' "
                                 "ORDER BY answered_ts", chunk):
-            latest[row["event_id"]] = row
+            latest[row["event_id"]] = finding_from(row)
     return latest
 
 
-def watch_findings(conn: sqlite3.Connection, cameras: Sequence[str], since: float, until: float) -> list[sqlite3.Row]:
+def watch_findings(conn: sqlite3.Connection, cameras: Sequence[str], since: float, until: float) -> list[FindingRow]:
     """Confirmed sightings of `watch` prompts (they have no event of their own)."""
-    return conn.execute(
+    return [finding_from(row) for row in conn.execute(
         f"SELECT * FROM vlm_findings WHERE kind = 'watch' AND verdict = 'confirmed' AND camera IN ({_in(cameras)}) "
-        "AND window_start_ts < ? AND window_end_ts >= ? ORDER BY window_start_ts", (*cameras, until, since)).fetchall()
+        "AND window_start_ts < ? AND window_end_ts >= ? ORDER BY window_start_ts", (*cameras, until, since))]
 
 
 def fts_query(words: Sequence[str]) -> str | None:
@@ -123,12 +126,13 @@ def presence(conn: sqlite3.Connection, cameras: Sequence[str], labels: Sequence[
 
 
 def track_boxes(conn: sqlite3.Connection, cameras: Sequence[str], labels: Sequence[str] | None, since: float,
-                until: float) -> list[sqlite3.Row]:
+                until: float) -> list[TrackSecond]:
     label_filter = f"AND label IN ({_in(labels)})" if labels else ""
-    return conn.execute(
+    rows = conn.execute(
         f"SELECT camera, second, track_id, label, x1, y1, x2, y2, confidence FROM track_seconds "
         f"WHERE camera IN ({_in(cameras)}) {label_filter} AND second >= ? AND second <= ? ORDER BY camera, second",
-        (*cameras, *(labels or ()), int(since), int(until))).fetchall()
+        (*cameras, *(labels or ()), int(since), int(until)))
+    return [TrackSecond(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8]) for r in rows]
 
 
 def labels_seen(conn: sqlite3.Connection, tracks: bool) -> list[str]:

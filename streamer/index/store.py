@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from streamer.index.rows import EventRecord, GapRow, SegmentRow, TrackSecond
+from streamer.index.rows import EventRecord, FindingRow, GapRow, SegmentRow, TrackSecond
 
 _SEGMENT_COLUMNS = "camera, start_ts, end_ts, path, codec, fps, frames, bytes, media_start_s, transcoded"
 
@@ -120,14 +120,24 @@ def track_seconds(conn: sqlite3.Connection, camera: str, start_ts: float, end_ts
     return [TrackSecond(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8]) for r in rows]
 
 
-def record_finding(conn: sqlite3.Connection, row: dict) -> None:
+_FINDING_COLUMNS = ", ".join(FindingRow.columns())  # fixed names from the dataclass, never from data
+
+
+def record_finding(conn: sqlite3.Connection, row: FindingRow) -> None:
     """One VLM answer (or failure); a verify job's verdict also goes onto its event's row."""
-    columns = ", ".join(row)
-    conn.execute(f"INSERT OR REPLACE INTO vlm_findings ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
-    if row.get("event_id") and row.get("verdict"):
+    values = tuple(getattr(row, name) for name in FindingRow.columns())
+    conn.execute(f"INSERT OR REPLACE INTO vlm_findings ({_FINDING_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
+                 values)
+    if row.event_id and row.verdict:
         conn.execute("UPDATE events SET verification = ?, risk_level = ?, description = ? WHERE event_id = ?",
-                     (row["verdict"], row.get("risk_level"), row.get("description"), row["event_id"]))
+                     (row.verdict, row.risk_level, row.description, row.event_id))
 
 
-def findings_of(conn: sqlite3.Connection, event_id: str) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM vlm_findings WHERE event_id = ? ORDER BY answered_ts", (event_id,)).fetchall()
+def finding_from(row: sqlite3.Row) -> FindingRow:
+    return FindingRow(*(row[name] for name in FindingRow.columns()))
+
+
+def findings_of(conn: sqlite3.Connection, event_id: str) -> list[FindingRow]:
+    rows = conn.execute(f"SELECT {_FINDING_COLUMNS} FROM vlm_findings WHERE event_id = ? ORDER BY answered_ts",
+                        (event_id,))
+    return [finding_from(row) for row in rows]

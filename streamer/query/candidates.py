@@ -13,6 +13,7 @@ from pipelines.phrases import match_sentences, presence_sentence
 from pipelines.zone_intrusion import polygon_zone
 from streamer.config.root import StreamerConfig
 from streamer.index import search
+from streamer.index.rows import FindingRow, TrackSecond
 from streamer.index.search import Presence, StoredEvent
 from streamer.query.hits import Hit, HitKind, HitSource
 from streamer.query.question import Question
@@ -26,7 +27,7 @@ def event_hits(events: list[StoredEvent]) -> list[Hit]:
         finding = event.vlm
         verified = event.verification in ("confirmed", "rejected")
         texts = match_sentences(event.type, event.label, event.zone, event.rule)
-        texts += [text for text in (event.description, finding["label"] if finding else None) if text]
+        texts += [text for text in (event.description, finding.label if finding else None) if text]
         hits.append(Hit(
             camera=event.camera, kind=HitKind.EVENT, type=event.type, label=event.label, start_ts=event.start_ts,
             end_ts=event.end_ts, confidence=event.confidence,
@@ -37,13 +38,13 @@ def event_hits(events: list[StoredEvent]) -> list[Hit]:
     return hits
 
 
-def watch_hits(rows: list[sqlite3.Row]) -> list[Hit]:
+def watch_hits(rows: list[FindingRow]) -> list[Hit]:
     return [Hit(
-        camera=row["camera"], kind=HitKind.WATCH, type="watch", label=row["label"] or "watch",
-        start_ts=row["start_ts"] or row["window_start_ts"], end_ts=row["end_ts"] or row["window_end_ts"],
+        camera=row.camera, kind=HitKind.WATCH, type="watch", label=row.label or "watch",
+        start_ts=row.start_ts or row.window_start_ts, end_ts=row.end_ts or row.window_end_ts,
         confidence=None, source=HitSource.VLM_WATCH, verification="confirmed",
-        texts=tuple(t for t in (row["label"], row["description"]) if t), track_id=row["track_id"],
-        risk_level=row["risk_level"], description=row["description"],
+        texts=tuple(t for t in (row.label, row.description) if t), track_id=row.track_id,
+        risk_level=row.risk_level, description=row.description,
     ) for row in rows]
 
 
@@ -65,14 +66,14 @@ def presence_hits(conn: sqlite3.Connection, question: Question, config: Streamer
     return hits
 
 
-def _inside(rows: list[sqlite3.Row], zone: sv.PolygonZone) -> list[Presence]:
+def _inside(rows: list[TrackSecond], zone: sv.PolygonZone) -> list[Presence]:
     """One-second stays of the boxes whose bottom middle is in the zone (as the zone rules decide)."""
     if not rows:
         return []
-    boxes = np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in rows], dtype=np.float32)
+    boxes = np.array([r.box for r in rows], dtype=np.float32)
     inside = zone.trigger(sv.Detections(xyxy=boxes, class_id=np.zeros(len(rows), dtype=int)))
-    return [Presence(r["camera"], r["track_id"], r["label"], r["second"], r["second"], r["confidence"],
-                     (r["x1"], r["y1"], r["x2"], r["y2"])) for r, hit in zip(rows, inside) if hit]
+    return [Presence(r.camera, r.track_id, r.label, r.second, r.second, r.confidence, r.box)
+            for r, hit in zip(rows, inside) if hit]
 
 
 def _merged(stays: list[Presence]) -> list[Presence]:

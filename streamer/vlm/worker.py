@@ -25,6 +25,7 @@ from streamer.alerts.streams import StreamNames
 from streamer.config.vlm import VlmConfig
 from streamer.core.timefmt import iso_time
 from streamer.index import db, store
+from streamer.index.rows import FindingRow
 from streamer.vlm.answer import AnswerError, VlmAnswer, parse_answer
 from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest
 from streamer.vlm.finding import Finding, to_finding
@@ -203,14 +204,14 @@ class VlmWorker:
 
     def _record(self, job: VlmJob, summary, finding: Finding | None, answer_text: str | None) -> None:
         """Into the index next to the recordings, for queries. A worker without the storage folder's index skips it."""
-        row = {"job_id": job.job_id, "event_id": job.event_id, "camera": job.camera, "kind": job.kind.value,
-               "status": summary.status, "verdict": finding.verdict if finding else None,
-               "risk_level": finding.risk_level if finding else None, "label": finding.label if finding else None,
-               "description": finding.description if finding else None,
-               "start_ts": summary.start_ts, "end_ts": summary.end_ts, "window_start_ts": summary.window_start_ts,
-               "window_end_ts": summary.window_end_ts, "track_id": summary.track_id,
-               "bbox_json": None if summary.bbox_xyxy is None else str(list(summary.bbox_xyxy)),
-               "model": summary.model, "answer_text": answer_text, "error": summary.error, "answered_ts": time.time()}
+        row = FindingRow(
+            job_id=job.job_id, event_id=job.event_id, camera=job.camera, kind=job.kind.value, status=summary.status,
+            verdict=finding.verdict if finding else None, risk_level=finding.risk_level if finding else None,
+            label=finding.label if finding else None, description=finding.description if finding else None,
+            start_ts=summary.start_ts, end_ts=summary.end_ts, window_start_ts=summary.window_start_ts,
+            window_end_ts=summary.window_end_ts, track_id=summary.track_id,
+            bbox_json=None if summary.bbox_xyxy is None else str(list(summary.bbox_xyxy)),
+            model=summary.model, answer_text=answer_text, error=summary.error, answered_ts=time.time())
         try:
             if self._index is None:
                 self._index = db.connect(self.storage_dir)
