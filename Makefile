@@ -33,6 +33,7 @@ system-deps:
 	bash scripts/install_system_deps.sh
 
 test: system-deps models samples
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/eval_query.py --sets 2 --min-hit-rate 0.8 --max-false-answers 1
 	$(MAKE) bench-smoke

@@ -9,7 +9,6 @@ import logging
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import av
 import httpx
 import pytest
 
+from tests.helpers.api import wait_for_api
 from tests.helpers.rtsp import free_port
 
 SECRET = b"not for the api"
@@ -29,23 +29,11 @@ def api(recorded) -> Iterator[str]:
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(base, process)
+        wait_for_api(base, process)
         yield base
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=15)
-
-
-def wait_for(base: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError("the API did not come up")
 
 
 def test_query_returns_the_json_document(api: str, recorded) -> None:
@@ -120,7 +108,7 @@ def test_streamer_run_serves_the_api_on_loopback_while_cameras_run(recorded, tmp
     process = subprocess.Popen([sys.executable, "-m", "streamer", "run", "--config", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(f"http://127.0.0.1:{port}", process)
+        wait_for_api(f"http://127.0.0.1:{port}", process)
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
         assert health == {"status": "ok", "cameras": ["lobby"]}
         assert process.poll() is None  # answered while the camera was still playing (8 s at its own pace)

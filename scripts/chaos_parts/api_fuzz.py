@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from tests.helpers.api import wait_for_api
 from tests.helpers.rtsp import free_port
 
 SECRET = b"chaos-secret-not-for-the-api"
@@ -50,7 +50,7 @@ def run(config: Path, storage: Path, examples: int) -> dict:
             leaks.append(label)
 
     try:
-        _wait_up(base, server)
+        wait_for_api(base, server, 90)
         for path in HOSTILE:
             record(path[:80], httpx.get(base + path, timeout=60))
         schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
@@ -86,16 +86,3 @@ def _fuzz(operation, mode, examples: int, base: str, record) -> None:
         one()
     except Unsatisfiable:
         pass  # no invalid request exists for an operation without parameters (GET /health)
-
-
-def _wait_up(base: str, process: subprocess.Popen, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamer serve exited: {process.stdout.read() if process.stdout else ''}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("streamer serve did not come up")

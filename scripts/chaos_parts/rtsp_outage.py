@@ -57,11 +57,7 @@ def run(folder: Path, models_dir: Path, lengths: list[float], repeats: int) -> d
                                if killed + 1.5 < _ts(r) <= back]  # whole stats intervals inside the outage
         restarts = len(service.find(msg="worker crashed"))
     finally:
-        service.process.send_signal(signal.SIGTERM)
-        try:
-            service.wait(20)
-        except Exception:
-            service.kill()
+        service.stop(20)
         flaky.stop()
         steady.stop()
     every = [value for values in recoveries.values() for value in values]

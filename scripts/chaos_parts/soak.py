@@ -4,7 +4,6 @@ memory segments. Slopes are fitted over the second half (the first is warm-up: m
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 
@@ -56,11 +55,7 @@ def run(folder: Path, models_dir: Path, clip: Path, cameras: int, seconds: float
         alerts = len(service.find(msg="published", stream="streamer:alerts"))
         restarts = len(service.find(msg="worker crashed"))
     finally:
-        service.process.send_signal(signal.SIGTERM)
-        try:
-            service.wait(30)
-        except Exception:
-            service.kill()
+        service.stop(30)
     processes = {}
     for pid, rows in samples.items():
         if len(rows) < 4:

@@ -59,6 +59,14 @@ class Service:
         self.reader.join(5)
         return code
 
+    def stop(self, grace_s: float = 20.0) -> None:
+        """SIGTERM, as a user stops it; the whole group is killed if it is still running after `grace_s`."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
     def kill(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
