@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.rule import Hit, RunTimer, of_classes
+from pipelines.rule import RuleHit, RunTimer, of_classes
 from pipelines.zone_intrusion import polygon_zone
 from streamer.config.cameras import ZoneConfig
 from streamer.config.rules import CountRuleConfig
@@ -25,7 +25,7 @@ class CountRule:
     def from_config(cls, config: CountRuleConfig, zones: dict[str, ZoneConfig]) -> "CountRule":
         return cls(config, zones)
 
-    def evaluate(self, tracked: TrackedFrame) -> list[Hit]:
+    def evaluate(self, tracked: TrackedFrame) -> list[RuleHit]:
         ts = tracked.frame.wall_ts
         candidates = of_classes(tracked.detections, self.config.classes)
         inside = candidates[self._zone.trigger(candidates)] if len(candidates) else candidates
@@ -38,7 +38,7 @@ class CountRule:
         x2, y2 = inside.xyxy[:, 2:].max(axis=0)
         names = sorted(set(np.asarray(inside.data["class_name"], dtype=str)))
         confidence = float(np.mean(inside.confidence)) if inside.confidence is not None else 1.0
-        return [Hit(
+        return [RuleHit(
             key=self._key, label=",".join(names), track_id=None, since_ts=since, confidence=confidence,
             bbox_xyxy=(float(x1), float(y1), float(x2), float(y2)), signal=f"count>{self.config.max_count}:{len(inside)}",
             zone=self.config.zone,

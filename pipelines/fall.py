@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-from pipelines.rule import Hit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
+from pipelines.rule import RuleHit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
 from streamer.config.cameras import ZoneConfig
 from streamer.config.rules import FallRuleConfig
 from streamer.frame import TrackedFrame
@@ -59,7 +59,7 @@ class FallRule:
     def from_config(cls, config: FallRuleConfig, zones: dict[str, ZoneConfig]) -> "FallRule":
         return cls(config)
 
-    def evaluate(self, tracked: TrackedFrame) -> list[Hit]:
+    def evaluate(self, tracked: TrackedFrame) -> list[RuleHit]:
         ts = tracked.frame.wall_ts
         people = of_classes(tracked.detections, self.config.classes)
         fall_boxes, fall_scores = self._fall_model_boxes(tracked)
@@ -79,7 +79,7 @@ class FallRule:
             since = self._down.observe(key, ts)
             began = self._fall_began(key, since, history)
             if ts - since >= self.config.min_down_s:
-                hits.append(Hit(
+                hits.append(RuleHit(
                     key=key, label=class_name(people, index), track_id=track_id, since_ts=began,
                     confidence=confidence, bbox_xyxy=box_of(people, index), signal="+".join(signals),
                 ))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from pipelines.rule import Hit, box_of, class_name, confidence_of, of_classes, track_key
+from pipelines.rule import RuleHit, box_of, class_name, confidence_of, of_classes, track_key
 from streamer.config.cameras import ZoneConfig
 from streamer.config.rules import LineCrossingRuleConfig
 from streamer.frame import TrackedFrame
@@ -26,7 +26,7 @@ class LineCrossingRule:
     def from_config(cls, config: LineCrossingRuleConfig, zones: dict[str, ZoneConfig]) -> "LineCrossingRule":
         return cls(config)
 
-    def evaluate(self, tracked: TrackedFrame) -> list[Hit]:
+    def evaluate(self, tracked: TrackedFrame) -> list[RuleHit]:
         candidates = of_classes(tracked.detections, self.config.classes)
         if not len(candidates):
             return []
@@ -35,7 +35,7 @@ class LineCrossingRule:
         hits = []
         for index in np.flatnonzero(wanted):
             track_id = int(candidates.tracker_id[index])
-            hits.append(Hit(
+            hits.append(RuleHit(
                 key=track_key(track_id), label=class_name(candidates, index), track_id=track_id,
                 since_ts=tracked.frame.wall_ts, confidence=confidence_of(candidates, index),
                 bbox_xyxy=box_of(candidates, index), signal="crossed_in" if crossed_in[index] else "crossed_out",

@@ -1,4 +1,4 @@
-"""What every rule shares: the `Hit` it reports per frame and small helpers over `sv.Detections`.
+"""What every rule shares: the `RuleHit` it reports per frame and small helpers over `sv.Detections`.
 
 A rule looks at one tracked frame at a time and says, for each subject (a track, or a zone for counting rules),
 that its condition holds now and since when. It keeps whatever per-track memory it needs, and nothing else:
@@ -20,7 +20,7 @@ from streamer.frame import TrackedFrame
 
 
 @dataclass(frozen=True)
-class Hit:
+class RuleHit:
     key: str  # the subject inside this rule: "track:7", or "zone:door" for rules about a whole zone
     label: str  # detector class of the subject, e.g. "person"
     track_id: int | None
@@ -36,7 +36,7 @@ class Rule(Protocol):
     name: str  # unique per camera; shown in alerts as source.rule
     event_type: str  # payload "type"
 
-    def evaluate(self, tracked: TrackedFrame) -> list[Hit]:
+    def evaluate(self, tracked: TrackedFrame) -> list[RuleHit]:
         """Subjects whose condition holds on this frame (frames arrive in wall-clock order)."""
         ...
 

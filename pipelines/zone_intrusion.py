@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from pipelines.rule import Hit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
+from pipelines.rule import RuleHit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
 from streamer.config.cameras import ZoneConfig
 from streamer.config.rules import ZoneIntrusionRuleConfig
 from streamer.frame import TrackedFrame
@@ -29,7 +29,7 @@ class ZonePresenceRule:
         self._zone = polygon_zone(zone)
         self._inside = RunTimer(gap_s)
 
-    def evaluate(self, tracked: TrackedFrame) -> list[Hit]:
+    def evaluate(self, tracked: TrackedFrame) -> list[RuleHit]:
         ts = tracked.frame.wall_ts
         candidates = of_classes(tracked.detections, self.classes)
         hits = []
@@ -39,7 +39,7 @@ class ZonePresenceRule:
                 track_id = int(candidates.tracker_id[index])
                 since = self._inside.observe(track_key(track_id), ts)
                 if ts - since >= self.min_s:
-                    hits.append(Hit(
+                    hits.append(RuleHit(
                         key=track_key(track_id), label=class_name(candidates, index), track_id=track_id,
                         since_ts=since, confidence=confidence_of(candidates, index),
                         bbox_xyxy=box_of(candidates, index), signal="inside", zone=self.zone_name,

@@ -22,7 +22,7 @@ import numpy as np
 import supervision as sv
 
 from pipelines.registry import build_rules
-from pipelines.rule import Hit, Rule
+from pipelines.rule import RuleHit, Rule
 from streamer.config.cameras import CameraConfig
 from streamer.events.event import Event, EventState, make_event_id
 from streamer.frame import TrackedFrame
@@ -64,7 +64,7 @@ class RuleTiming:
 class Subject:
     state: SubjectState
     last: Event  # the last message sent about it
-    hit: Hit  # its latest hit
+    hit: RuleHit  # its latest hit
     last_hit_ts: float
     gone_since: float | None = None  # ending: the first frame without it
     quiet_until: float = float("-inf")  # cooldown: hits before this are ignored
@@ -122,7 +122,7 @@ class EventLifecycle:
             out.append(self._end(subject, end_ts, tracked, cooldown_s=0.0))
         return out
 
-    def _on_hit(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: Hit, tracked: TrackedFrame) -> list[Event]:
+    def _on_hit(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: RuleHit, tracked: TrackedFrame) -> list[Event]:
         ts = tracked.frame.wall_ts
         subject = self._subjects.get(slot)
         if subject is None or subject.state is SubjectState.COOLDOWN:
@@ -138,7 +138,7 @@ class EventLifecycle:
         subject.last = self._message(last, EventState.UPDATE, hit, tracked)
         return [subject.last]
 
-    def _open(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: Hit, tracked: TrackedFrame,
+    def _open(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: RuleHit, tracked: TrackedFrame,
               ended: Subject | None) -> list[Event]:
         # never overlap the previous event of the same subject
         start = max(hit.since_ts, ended.last.end_ts) if ended is not None and ended.last.end_ts is not None else hit.since_ts
@@ -190,7 +190,7 @@ class EventLifecycle:
             del self._subjects[slot]
 
     @staticmethod
-    def _message(last: Event, state: EventState, hit: Hit, tracked: TrackedFrame | None, end_ts: float | None = None) -> Event:
+    def _message(last: Event, state: EventState, hit: RuleHit, tracked: TrackedFrame | None, end_ts: float | None = None) -> Event:
         observed = tracked.frame if tracked is not None else None
         return replace(
             last, seq=last.seq + 1, state=state, confidence=hit.confidence, bbox_xyxy=hit.bbox_xyxy, signal=hit.signal,
@@ -199,7 +199,7 @@ class EventLifecycle:
         )
 
 
-def _changed(last: Event, hit: Hit) -> bool:
+def _changed(last: Event, hit: RuleHit) -> bool:
     if abs(hit.confidence - last.confidence) >= CONFIDENCE_CHANGE:
         return True
     iou = sv.box_iou_batch(np.array([last.bbox_xyxy]), np.array([hit.bbox_xyxy]))[0, 0]
