@@ -106,3 +106,25 @@ def test_a_slow_consumer_is_not_mistaken_for_a_stalled_file(tmp_path: Path) -> N
         if len(recorder.frames) == 3:
             time.sleep(1.0)  # a detector hiccup three times longer than the stall timeout
     assert len(recorder.frames) == 10 and recorder.states[-1] == "stopped", recorder.changes[-1]  # 5 fps of 2 s
+
+
+def test_a_looping_replay_as_live_never_stamps_a_frame_in_the_future(tmp_path: Path) -> None:
+    """`start_time: now` + `realtime` + `loop`: each frame is handed out when its wall clock says. Before, pacing
+    restarted with every loop while the clock ran on, and the unsampled tail of each loop was not waited for,
+    so by the third loop frames carried times ahead of the real clock (alert latencies came out negative)."""
+    import threading
+    import time
+
+    from streamer.source.reader import VideoSource
+
+    clip = write_clip(tmp_path / "short.mp4", constant_rate(10, 1.0))
+    cam = camera(str(clip), realtime=True, loop=True, start_time="now", detect={"fps": 2})
+    stop = threading.Event()
+    ahead = []
+    started = time.time()
+    for frame in VideoSource("replay", cam, stop).frames():
+        ahead.append(frame.wall_ts - time.time())
+        if time.time() - started > 3.5:
+            stop.set()
+    assert len(ahead) >= 6  # 2 fps over more than three loops of a 1 s clip
+    assert max(ahead) < 0.05, [round(a, 3) for a in ahead]

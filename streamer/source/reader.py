@@ -63,6 +63,7 @@ class VideoSource:
         self._backoff = Backoff(camera.connection.reconnect_initial_s, camera.connection.reconnect_max_s)
         self._sampler = FpsSampler(camera.detect.fps)
         self._file_clock: FileClock | None = None
+        self._pace_origin: tuple[float, float] | None = None  # (wall_ts, monotonic) of the first frame played
         self._next_index = 0
         self._corrupt_logged_at = -CORRUPT_LOG_EVERY_S
         self.packet_tap = packet_tap  # the recorder: gets every packet, stamped with the same wall clock as the frames
@@ -182,7 +183,7 @@ class VideoSource:
                 if not self._sampler.take(pts_s):
                     continue
                 if self.camera.realtime:
-                    self._pace(pts_s - first_pts, started_at)
+                    self._pace(wall_ts)
                 self.counters.converted += 1
                 image = av_frame.to_ndarray(format="bgr24")
                 yield Frame(self.name, index, pts_s, wall_ts, image)
@@ -233,8 +234,14 @@ class VideoSource:
         rate = float(stream.average_rate or stream.guessed_rate or 0) or 1.0
         return max(conn.stall_timeout_min_s, conn.stall_frames / rate)
 
-    def _pace(self, media_elapsed_s: float, started_at: float) -> None:
-        delay = media_elapsed_s - (self._now() - started_at)
+    def _pace(self, wall_ts: float) -> None:
+        """Hand a frame out when its own clock says, counted from the first frame of the first loop: paced per
+        connection, each loop ended early by its unsampled tail, and a replay with `start_time: now` ran ahead
+        of the real clock (frames stamped in the future)."""
+        if self._pace_origin is None:
+            self._pace_origin = (wall_ts, self._now())
+        first_wall, anchor = self._pace_origin
+        delay = (wall_ts - first_wall) - (self._now() - anchor)
         if delay > 0:
             self.stop_event.wait(delay)
 
