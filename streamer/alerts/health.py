@@ -48,8 +48,9 @@ class HealthReporter:
             publisher.liveness.on_change = self.report_link
 
     def report(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
-        self._submit(HealthPayload(ts=time.time(), iso=iso_time(time.time()), camera=camera, component=component,
-                                   state=state, reason=reason, pid=pid))
+        now = time.time()
+        self._submit(HealthPayload(ts=now, iso=iso_time(now), camera=camera, component=component, state=state,
+                                   reason=reason, pid=pid))
 
     def report_link(self, change: LinkChange) -> None:
         """Spooled like the rest: the `down` entry reaches the stream once Redis is back, stamped when it began."""

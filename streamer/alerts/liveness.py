@@ -52,29 +52,24 @@ class RedisLiveness:
         self._last_check = 0.0
         self._last_down_log = 0.0
 
-    @property
-    def down_since_ts(self) -> float | None:
-        return self._down_since[0] if self._down_since is not None else None
-
     def check_due(self) -> bool:
         """True when nothing has talked to Redis for a heartbeat: time to ping."""
         return time.monotonic() - self._last_check >= self.heartbeat_s
 
-    def succeeded(self) -> LinkChange | None:
+    def succeeded(self) -> None:
         with self._lock:
             self._last_check = time.monotonic()
             previous, self.state = self.state, LinkState.UP
             if previous is not LinkState.DOWN or self._down_since is None:
-                return None
+                return
             since_wall, since_mono = self._down_since
             self._down_since = None
             change = LinkChange(self.who, LinkState.UP, time.time(), down_s=round(self._last_check - since_mono, 2),
                                 since_ts=since_wall)
         log.info("redis reachable again", extra={"fields": {"who": self.who, "down_s": change.down_s}})
         self._notify(change)
-        return change
 
-    def failed(self, reason: str) -> LinkChange | None:
+    def failed(self, reason: str) -> None:
         with self._lock:
             now = time.monotonic()
             self._last_check = now
@@ -84,13 +79,12 @@ class RedisLiveness:
                     self._last_down_log = now
                     log.warning("redis still unreachable: %s", reason, extra={"fields": {
                         "who": self.who, "down_s": round(now - self._down_since[1], 1) if self._down_since else None}})
-                return None
+                return
             self._down_since, self._last_down_log = (time.time(), now), now
             self.outages += 1
             change = LinkChange(self.who, LinkState.DOWN, self._down_since[0], reason=reason)
         log.error("redis unreachable: %s", reason, extra={"fields": {"who": self.who}})
         self._notify(change)
-        return change
 
     def _notify(self, change: LinkChange) -> None:
         if self.on_change is None:

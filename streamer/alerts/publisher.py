@@ -17,7 +17,7 @@ import redis
 from redis.exceptions import AuthenticationError, AuthorizationError
 
 from streamer.alerts import deliver_script
-from streamer.alerts.liveness import LinkListener, RedisLiveness
+from streamer.alerts.liveness import RedisLiveness
 from streamer.alerts.spool import Spool, SpoolRecord
 from streamer.core.backoff import Backoff
 from streamer.redact import redact_url
@@ -48,7 +48,6 @@ class Publisher:
         timeout_s: float = 3.0,
         client_factory: Callable[[], redis.Redis] | None = None,
         heartbeat_s: float = 1.0,
-        on_link: LinkListener | None = None,
     ):
         self.name = name
         self.spool = spool
@@ -65,7 +64,7 @@ class Publisher:
         self._flush_deadline = 0.0
         # a reconnect attempt is cheap, and neither alerts nor the outage's reported end should wait long after one
         self._backoff = Backoff(0.1, heartbeat_s)
-        self.liveness = RedisLiveness(name, heartbeat_s, on_link)
+        self.liveness = RedisLiveness(name, heartbeat_s)  # HealthReporter(watch_redis=True) listens to it
         self.delivered = 0
         self.duplicates = 0
         self._thread = threading.Thread(target=self._run, name=f"publish-{name}", daemon=True)
