@@ -26,7 +26,6 @@ class AlertOutbox:
     def __init__(self, name: str, camera: CameraConfig, publisher: Publisher, streams: StreamNames,
                  tz: tzinfo | None = None, vlm: VlmConfig | None = None, hold: AlertHold | None = None,
                  taps: Sequence[MessageTap] = ()):
-        self.name = name
         self.camera = camera
         self.publisher = publisher
         self.streams = (streams.alerts, streams.camera_alerts(name))

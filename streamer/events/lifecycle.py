@@ -22,7 +22,7 @@ import numpy as np
 import supervision as sv
 
 from pipelines.registry import build_rules
-from pipelines.rule import RuleHit, Rule
+from pipelines.rule import Rule, RuleHit
 from streamer.config.cameras import CameraConfig
 from streamer.events.event import Event, EventState, make_event_id
 from streamer.frame import TrackedFrame

@@ -45,7 +45,6 @@ class EventStage:
         self.sinks = list(sinks)
         self.taps = list(taps)
         self.tz = tz
-        self.events = 0
         self._last: TrackedFrame | None = None
 
     def __call__(self, tracked: TrackedFrame) -> None:
@@ -68,7 +67,6 @@ class EventStage:
 
     def _dispatch(self, events: list[Event], tracked: TrackedFrame | None) -> None:
         for event in events:
-            self.events += event.state.value == "new"
             log.info("event", extra={"fields": {
                 "camera": self.camera, "type": event.type, "state": event.state.value, "event_id": event.event_id,
                 "track": event.track_id, "label": event.label, "signal": event.signal,

@@ -128,9 +128,8 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
         report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
         code = EXIT_CAMERA_FAILED
     else:
-        from streamer.runtime.worker import (
-            CameraWorker,  # tracking and the engine client: the worker's, not the supervisor's
-        )
+        # tracking and the engine client: imported by the worker, never by the supervisor
+        from streamer.runtime.worker import CameraWorker
 
         try:
             code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,

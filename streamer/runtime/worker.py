@@ -178,5 +178,4 @@ class CameraWorker:
         return AnnotatedVideoWriter(path, dict(self.camera.zones), self.camera.detect.fps)
 
 
-
 __all__ = ["EXIT_CAMERA_FAILED", "EXIT_CRASHED", "EXIT_OK", "CameraWorker", "WorkerOptions", "detection_stage"]
