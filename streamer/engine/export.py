@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from streamer.assets import sha256_of
+from streamer.assets import content_id
 
 log = logging.getLogger("streamer.engine")
 
@@ -43,7 +43,7 @@ class ExportKey:
 def export_key(weights: Path, backend: str, imgsz: tuple[int, int], batch: int, precision: str) -> ExportKey:
     import ultralytics
 
-    return ExportKey(sha256_of(weights), backend, imgsz, batch, precision, ultralytics.__version__)
+    return ExportKey(content_id(weights), backend, imgsz, batch, precision, ultralytics.__version__)
 
 
 @contextmanager
