@@ -1,16 +1,15 @@
-"""What the commands share: loading a config (or exiting with its errors), the API settings with the command
+"""What the commands share: loading a config (or exiting with its errors), a config section with the command
 line's changes, Redis for the commands that read it, the index and time ranges of the recordings commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from streamer.config import ConfigError, StreamerConfig, load_config
-from streamer.config.query import ApiConfig
 
 EXIT_CONFIG = 2
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
@@ -35,16 +34,24 @@ def load_or_exit(path: Path, models: bool = False) -> StreamerConfig:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def api_overrides(loaded: StreamerConfig, flag_prefix: str = "--api-", **overrides: object) -> ApiConfig:
-    """The api: section with the command line's changes, checked as the file's own values are (an open bind
-    refused unless said): a bad override exits with the config error code and a message, before anything starts."""
-    changes = {key: value for key, value in overrides.items() if value is not None}
+Section = TypeVar("Section", bound=BaseModel)
+
+
+def with_flags(name: str, section: Section, flags: dict[str, tuple[str, object]],
+               fixed: dict[str, object] | None = None) -> Section:
+    """A config section with the command line's values (`flags`: flag → (field, value), None when not given; `fixed`:
+    what the command itself sets), checked as the file's own values are (an open API bind refused unless said):
+    a bad one exits with the config error code and a message naming the flags, before anything starts."""
+    given = {flag: (field, value) for flag, (field, value) in flags.items() if value is not None}
+    changes = {**(fixed or {}), **{field: value for field, value in given.values()}}
+    if not changes:
+        return section
     try:
-        return ApiConfig.model_validate({**loaded.api.model_dump(), **changes})
+        return type(section).model_validate({**section.model_dump(), **changes})
     except ValidationError as error:
         for item in error.errors():
-            named = ", ".join(f"{flag_prefix}{key} {value}" for key, value in changes.items() if key != "enabled")
-            typer.echo(f"error: api ({named or 'from the config'}): {item['msg']}", err=True)
+            message = str(item['msg']).removeprefix("Value error, ")
+            typer.echo(f"error: {name} ({', '.join(given) or 'as configured'}): {message}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
 
 

@@ -63,13 +63,14 @@ def serve(
     """Serve the HTTP API (GET /query, /clips/{id}, /snapshots/{id}) over the stores, without running cameras."""
     from streamer.api.app import create_app
     from streamer.api.server import ApiServer
-    from streamer.cli.common import api_overrides, load_or_exit
+    from streamer.cli.common import load_or_exit, with_flags
     from streamer.logs import setup_logging
     from streamer.query.service import QueryService
 
     loaded = load_or_exit(config)
     setup_logging(loaded.logging.level, loaded.logging.format)
-    api = api_overrides(loaded, "--", enabled=True, host=host, port=port, auth=auth)  # serving is why it was started
+    api = with_flags("api", loaded.api, {"--host": ("host", host), "--port": ("port", port), "--auth": ("auth", auth)},
+                     fixed={"enabled": True})  # serving is why it was started
     server = ApiServer(create_app(QueryService(loaded)), api)
     if not server.start():
         raise typer.Exit(EXIT_BAD_INPUT)

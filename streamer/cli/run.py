@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from streamer.cli.common import EXIT_CONFIG, ConfigArg, api_overrides, load_or_exit
+from streamer.cli.common import EXIT_CONFIG, ConfigArg, load_or_exit, with_flags
 from streamer.config import StreamerConfig
 from streamer.config.query import ApiConfig
 from streamer.logs import setup_logging
@@ -45,11 +45,10 @@ def run(
     from streamer.runtime.supervisor import Supervisor
 
     loaded = load_or_exit(config, models=True)
-    api_settings = api_overrides(loaded, host=api_host, auth=api_auth)
+    api_settings = with_flags("api", loaded.api, {"--api-host": ("host", api_host), "--api-auth": ("auth", api_auth)})
     if log_format is not None:
         loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format})})
-    if redis_url is not None:
-        loaded = _with_redis_url(loaded, redis_url)
+    loaded = loaded.model_copy(update={"redis": with_flags("redis", loaded.redis, {"--redis-url": ("url", redis_url)})})
     setup_logging(loaded.logging.level, loaded.logging.format)
     enabled = loaded.enabled_cameras()
     selected = camera or list(enabled)
@@ -89,17 +88,6 @@ def run(
         if embedded is not None:
             embedded.stop()
     raise typer.Exit(code)
-
-
-def _with_redis_url(loaded: StreamerConfig, redis_url: str) -> StreamerConfig:
-    from pydantic import ValidationError
-
-    try:
-        redis_cfg = type(loaded.redis).model_validate({**loaded.redis.model_dump(), "url": redis_url})
-    except ValidationError as error:
-        typer.echo(f"error: --redis-url: {error.errors()[0]['msg']}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
-    return loaded.model_copy(update={"redis": redis_cfg})
 
 
 def _start_api(loaded: StreamerConfig, settings: ApiConfig):
