@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import pytest
 
 from streamer.config.recording import RecordConfig
@@ -126,3 +127,23 @@ def test_index_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(db.IndexVersionError, match="knows up to"):
         db.connect(tmp_path)
+
+
+def test_a_torn_part_beside_a_finished_segment_of_the_same_name_never_replaces_it(storage: Path) -> None:
+    """A re-run of the same file killed mid-segment leaves `<name>.mp4.part` next to the first run's finished
+    `<name>.mp4`: the restart's repair keeps the longer, finished one (and its row)."""
+    (first, *_) = indexed(storage)
+    finished = storage / first.path
+    whole = decoded_pts(finished)
+    with av.open(str(finished)) as src, av.open(str(finished) + ".part", "w", format="mp4",
+                                                   options={"movflags": "frag_keyframe+empty_moov"}) as out:
+        copy = out.add_stream_from_template(src.streams.video[0], opaque=True)
+        for index, packet in enumerate(src.demux(video=0)):
+            if packet.dts is not None and index < len(whole) // 2:
+                packet.stream = copy
+                out.mux(packet)
+    recorder = Recorder(storage, "cam", CONFIG, 0, live=False)
+    recorder.close()
+    assert [r.outcome for r in recorder.repaired] == ["dropped (a finished segment of the same name is as long)"]
+    assert decoded_pts(finished) == whole and not list(storage.rglob("*.part")) and not list(storage.rglob("*.repaired.mp4"))
+    assert [s.path for s in indexed(storage)][0] == first.path and indexed(storage)[0].frames == first.frames

@@ -245,6 +245,10 @@ class Recorder:
         except OSError as error:
             self._pause(segment.end_ts, f"closing a segment failed: {error}")
             return
+        if row is None:  # a finished segment of the same name was kept: the index already names it
+            self._last_end_ts = segment.end_ts
+            self._mark_covered(segment.end_ts)
+            return
         self._last_end_ts = row.end_ts
         self.segments_written += 1
         self.bytes_written += row.bytes
@@ -253,8 +257,11 @@ class Recorder:
             self._judge_pending(row.end_ts - DECISION_DELAY_S)
         else:
             store.insert_segment(self.conn, row)
+        self._mark_covered(row.end_ts)
+
+    def _mark_covered(self, end_ts: float) -> None:
         with self._covered:
-            self.covered_until = max(self.covered_until, row.end_ts)
+            self.covered_until = max(self.covered_until, end_ts)
             self._covered.notify_all()
 
     def _judge_pending(self, now_ts: float) -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
 
 from streamer.index import store
 from streamer.index.rows import SegmentRow
-from streamer.record.segment import PART_SUFFIX
+from streamer.record.segment import PART_SUFFIX, keeps_finished
 from streamer.storage import relative_to_storage, start_from_segment_name
 
 log = logging.getLogger("streamer.recorder")
@@ -22,7 +22,7 @@ log = logging.getLogger("streamer.recorder")
 @dataclass(frozen=True)
 class RepairResult:
     path: str
-    outcome: str  # repaired | removed | indexed
+    outcome: str  # repaired | removed | indexed | dropped (…)
     frames: int = 0
 
 
@@ -49,12 +49,18 @@ def repair_camera(storage_dir: Path, camera: str, conn: sqlite3.Connection) -> l
 def _repair_part(storage_dir: Path, camera: str, part: Path, conn: sqlite3.Connection) -> RepairResult:
     final = part.with_name(part.name.removesuffix(PART_SUFFIX))
     relpath = relative_to_storage(storage_dir, final)
-    frames = _remux_playable(part, final)
+    repaired = part.with_name(part.name + ".repaired.mp4")  # never written over a finished file of the same name
+    frames = _remux_playable(part, repaired)
     part.unlink(missing_ok=True)
-    row = _describe(storage_dir, camera, final) if frames else None
+    row = _describe(storage_dir, camera, repaired, named=final) if frames else None
     if row is None:
-        final.unlink(missing_ok=True)
+        repaired.unlink(missing_ok=True)
         return RepairResult(relpath, "removed")
+    if keeps_finished(final, row.end_ts - row.start_ts):
+        repaired.unlink()
+        return RepairResult(relpath, "dropped (a finished segment of the same name is as long)", row.frames)
+    os.replace(repaired, final)
+    row = replace(row, path=relpath, bytes=os.path.getsize(final))
     store.insert_segment(conn, row)
     return RepairResult(relpath, "repaired", row.frames)
 
@@ -91,9 +97,10 @@ def _decodes(path: Path) -> bool:
         return False
 
 
-def _describe(storage_dir: Path, camera: str, path: Path) -> SegmentRow | None:
-    """A segment row from the file itself: start from its name (the wall clock it was opened at), length from PTS."""
-    start_ts = start_from_segment_name(path.name)
+def _describe(storage_dir: Path, camera: str, path: Path, named: Path | None = None) -> SegmentRow | None:
+    """A segment row from the file itself: start from its name (the wall clock it was opened at; `named`: the
+    name it is to have), length from PTS."""
+    start_ts = start_from_segment_name((named or path).name)
     if start_ts is None:
         return None
     try:

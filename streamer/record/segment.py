@@ -3,6 +3,7 @@ crash leaves a file whose finished fragments still play and whose name says it w
 
 from __future__ import annotations
 
+import logging
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -19,9 +20,39 @@ REMUX_CODECS = frozenset({"h264", "hevc", "av1"})
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 PART_SUFFIX = ".part"
 
+log = logging.getLogger("streamer.record")
+
 
 def part_path(final: Path) -> Path:
     return final.with_name(final.name + PART_SUFFIX)
+
+
+def recorded_seconds(path: Path) -> float | None:
+    """How much video a closed segment holds (first to last frame, plus one frame), from its packets' PTS;
+    None when it holds none or cannot be read."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            pts = [packet.pts for packet in container.demux(stream) if packet.pts is not None and packet.size]
+            rate = stream.average_rate or stream.guessed_rate
+            if not pts:
+                return None
+            return float((max(pts) - min(pts)) * stream.time_base) + (1 / float(rate) if rate else 0.0)
+    except (av.FFmpegError, OSError, IndexError, ValueError):
+        return None
+
+
+def keeps_finished(final: Path, new_seconds: float) -> bool:
+    """A segment's name is the wall clock of its first frame, so a re-run of the same file (same start_time)
+    writes the same names: one interrupted must never replace a finished segment with a shorter one."""
+    if not final.exists():
+        return False
+    existing = recorded_seconds(final)
+    if existing is None or existing < new_seconds - 1e-3:
+        return False
+    log.info("kept the finished segment of the same name, as long or longer than this one",
+             extra={"fields": {"path": str(final), "kept_s": round(existing, 3), "dropped_s": round(new_seconds, 3)}})
+    return True
 
 
 class SegmentFile:
@@ -76,8 +107,12 @@ class SegmentFile:
             frame_s = min(frame_s, 2 * nominal)
         self.end_ts = max(self.end_ts, wall_ts + frame_s)
 
-    def close(self) -> SegmentRow:
+    def close(self) -> SegmentRow | None:
+        """The row of the closed file; None when a finished segment of the same name was kept instead."""
         self._container.close()
+        if keeps_finished(self.final, self.end_ts - self.start_ts):
+            self.part.unlink(missing_ok=True)
+            return None
         os.replace(self.part, self.final)
         return SegmentRow(
             camera=self.camera, start_ts=self.start_ts, end_ts=self.end_ts, path=self.relpath, codec=self._codec_name(),
@@ -128,7 +163,7 @@ class TranscodedSegmentFile(SegmentFile):
         self._last_wall = wall_ts
         self._count(wall_ts, None)
 
-    def close(self) -> SegmentRow:
+    def close(self) -> SegmentRow | None:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         return super().close()
