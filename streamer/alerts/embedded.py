@@ -55,7 +55,9 @@ class EmbeddedRedis:
         self.socket.unlink(missing_ok=True)  # left by a server that died
         config = self.folder / "redis.conf"
         config.write_text(self._config())
-        self.process = subprocess.Popen([executable, str(config)], preexec_fn=_die_with_parent,
+        # its own session: Ctrl-C in the terminal reaches the service, which flushes its alerts and health into
+        # this server and only then stops it (the death signal still ends it if the service is killed)
+        self.process = subprocess.Popen([executable, str(config)], preexec_fn=_die_with_parent, start_new_session=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
         while not self._answers():

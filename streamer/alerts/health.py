@@ -24,7 +24,7 @@ class HealthPayload(BaseModel):
     iso: str
     camera: str
     component: Literal["worker", "source", "service", "recorder", "engine", "redis"]
-    state: str = Field(description="worker: started|finished|crashed|failed; source: connecting|streaming|reconnecting|"
+    state: str = Field(description="worker: started|finished|stopped|crashed|failed; source: connecting|streaming|reconnecting|"
                        "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
                        "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up")
     reason: str = ""

@@ -191,6 +191,9 @@ class Supervisor:
             if slot.phase in (WorkerPhase.RUNNING, WorkerPhase.WAITING_RESTART):
                 code = slot.process.exitcode if slot.process is not None else None
                 slot.phase = WorkerPhase.FAILED if code == EXIT_CAMERA_FAILED else WorkerPhase.FINISHED
+                # the last word on the health stream, before it is flushed and the embedded Redis stopped
+                self._health(slot.camera, "worker", "stopped" if code == EXIT_OK else slot.phase.value,
+                             f"stop requested (exit code {code})")
 
     def _summary(self) -> int:
         for slot in self.slots.values():

@@ -107,7 +107,10 @@ class CameraWorker:
         finally:
             if writer is not None:
                 writer.close()
-                log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
+                if writer.frames_written:  # no file exists when no frame came
+                    log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
+                else:
+                    log.warning("no annotated video: no frame was detected", extra={"fields": {**fields, "path": str(writer.path)}})
             self.queue.close()
             self.stats.maybe_log(self.source, self.queue, self.detection, force=True)
             reader.join(READER_JOIN_S)
