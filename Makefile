@@ -24,7 +24,7 @@ samples: install
 	$(BIN)/streamer samples pull --dest data/samples
 
 demo: models samples
-	$(BIN)/streamer validate-config configs/example.yaml
+	$(BIN)/streamer validate-config -c configs/example.yaml
 	$(BIN)/streamer run --config configs/example.yaml --save-annotated data/annotated
 	$(BIN)/streamer alerts tail --config configs/example.yaml --from-start --no-follow
 	$(BIN)/streamer query "when did a person walk into the crossing" --config configs/example.yaml

@@ -1,3 +1,3 @@
-from streamer.cli import app
+from streamer.cli import main
 
-app(prog_name="streamer")
+main()

@@ -123,7 +123,7 @@ def test_relative_file_paths_are_relative_to_the_config(tmp_path: Path, models_d
 
 
 def test_example_config_is_valid() -> None:
-    result = CliRunner().invoke(app, ["validate-config", str(REPO / "configs" / "example.yaml")])
+    result = CliRunner().invoke(app, ["validate-config", "-c", str(REPO / "configs" / "example.yaml")])
     assert result.exit_code == 0, result.output
     assert "street: file" in result.output
 
@@ -140,7 +140,26 @@ def test_example_config_is_valid() -> None:
 def test_validate_config_cli_exits_2_and_prints_the_field(tmp_path: Path, content: str, expected: str) -> None:
     config_file = tmp_path / "bad.yaml"
     config_file.write_text(content)
-    result = CliRunner().invoke(app, ["validate-config", str(config_file)])
+    result = CliRunner().invoke(app, ["validate-config", "-c", str(config_file)])
     assert result.exit_code == 2
     assert expected in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda folder: folder / "missing.mp4", "file not found"),
+    (lambda folder: (folder / "notes.mp4").write_text("not a video") and folder / "notes.mp4", "not a video"),
+    (lambda folder: (folder / "clips.mp4").mkdir() or folder / "clips.mp4", "is a folder, not a video file"),
+])
+def test_validate_config_opens_each_file_source(tmp_path: Path, models_dir: Path, bikes_mp4: Path, make, expected) -> None:
+    """A file that `run` could not play is an error of validate-config, naming the camera's url and its line; the
+    good camera beside it is not reported, and a disabled camera's file is not opened."""
+    bad = make(tmp_path)
+    config_file = tmp_path / "cams.yaml"
+    config_file.write_text(f"models_dir: {models_dir}\ncameras:\n  good:\n    url: {bikes_mp4}\n"
+                           f"  bad:\n    url: {bad}\n  spare:\n    url: {tmp_path / 'nowhere.mp4'}\n    enabled: false\n")
+    result = CliRunner().invoke(app, ["validate-config", "-c", str(config_file)])
+    assert result.exit_code == 2, result.output
+    assert "cams.yaml:6: cameras.bad.url: " in result.output and expected in result.output, result.output
+    assert "cameras.good" not in result.output and "cameras.spare" not in result.output
+    assert load_config(config_file).cameras["bad"].url == str(bad)  # the other commands do not open files

@@ -25,7 +25,7 @@ SECRET = b"not for the api"
 @pytest.fixture(scope="module")
 def api(recorded) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--api-port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -155,8 +155,8 @@ def test_a_bug_is_a_500_without_detail_and_its_traceback_is_logged(recorded, cap
 
 
 def test_streamer_serve_refuses_an_open_address_unless_told(recorded) -> None:
-    refused = subprocess.run([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--host",
-                              "0.0.0.0", "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+    refused = subprocess.run([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--api-host",
+                              "0.0.0.0", "--api-port", str(free_port())], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "not a loopback address" in refused.stderr and "api.auth: none" in refused.stderr
 
 

@@ -35,7 +35,7 @@ def run(config: Path, storage: Path, examples: int) -> dict:
     (storage / "secret.txt").write_bytes(SECRET)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "--config", str(config), "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "--config", str(config), "--api-port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     statuses: dict[str, int] = {}
     server_errors: list[str] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -22,30 +22,41 @@ class Entry:
     stream_id: str
     data: str
     claimed: bool = False  # re-delivered from a consumer that never acknowledged it
+    stream: str = ""  # which of the streams read it came from (a tail of several cameras)
 
     def payload(self) -> dict:
         return json.loads(self.data)
 
 
-class StreamTail:
-    """Plain reader: every entry from the start, or only new ones."""
+def _streams(stream: str | Sequence[str]) -> list[str]:
+    return [stream] if isinstance(stream, str) else list(stream)
 
-    def __init__(self, client: redis.Redis, stream: str, from_start: bool, block_ms: int = 1000, follow: bool = True):
+
+def _by_time(reply) -> list[tuple[str, bytes, dict]]:
+    """The entries of several streams in one time order (stream ids start with their XADD's milliseconds)."""
+    items = [(_text(name), entry_id, fields) for name, entries in reply or [] for entry_id, fields in entries]
+    return sorted(items, key=lambda item: tuple(int(part) for part in _text(item[1]).split("-")))
+
+
+class StreamTail:
+    """Plain reader of one stream or several (one per camera): every entry from the start, or only new ones."""
+
+    def __init__(self, client: redis.Redis, stream: str | Sequence[str], from_start: bool, block_ms: int = 1000,
+                 follow: bool = True):
         self.client = client
-        self.stream = stream
+        self.streams = _streams(stream)
         self.block_ms = block_ms
         self.follow = follow
-        self._last = "0-0" if from_start else "$"
+        self._last = {name: "0-0" if from_start else "$" for name in self.streams}
 
     def entries(self) -> Iterator[Entry]:
         while True:
-            reply = self.client.xread({self.stream: self._last}, count=READ_BATCH, block=self.block_ms if self.follow else None)
+            reply = self.client.xread(dict(self._last), count=READ_BATCH, block=self.block_ms if self.follow else None)
             if not reply and not self.follow:
                 return
-            for _, items in reply or []:
-                for entry_id, fields in items:
-                    self._last = _text(entry_id)
-                    yield Entry(self._last, _text(fields.get(b"data", b"")))
+            for name, entry_id, fields in _by_time(reply):
+                self._last[name] = _text(entry_id)
+                yield Entry(_text(entry_id), _text(fields.get(b"data", b"")), stream=name)
 
     def done(self, entry: Entry) -> None:
         """Nothing to acknowledge without a group."""
@@ -54,11 +65,11 @@ class StreamTail:
 class GroupTail:
     """One consumer of a consumer group; `done(entry)` acknowledges after the caller has written it out."""
 
-    def __init__(self, client: redis.Redis, stream: str, group: str, consumer: str, from_start: bool,
+    def __init__(self, client: redis.Redis, stream: str | Sequence[str], group: str, consumer: str, from_start: bool,
                  claim_idle_s: float = 30.0, block_ms: int = 1000, follow: bool = True):
         self.client = client
         self.follow = follow
-        self.stream = stream
+        self.streams = _streams(stream)
         self.group = group
         self.consumer = consumer
         self.claim_idle_ms = max(1, round(claim_idle_s * 1000))
@@ -67,11 +78,12 @@ class GroupTail:
         self._create_group("0" if from_start else "$")
 
     def _create_group(self, start: str) -> None:
-        try:
-            self.client.xgroup_create(self.stream, self.group, id=start, mkstream=True)
-        except redis.ResponseError as error:
-            if "BUSYGROUP" not in str(error):  # the group exists: it keeps its own position
-                raise
+        for stream in self.streams:
+            try:
+                self.client.xgroup_create(stream, self.group, id=start, mkstream=True)
+            except redis.ResponseError as error:
+                if "BUSYGROUP" not in str(error):  # the group exists: it keeps its own position
+                    raise
 
     def entries(self) -> Iterator[Entry]:
         yield from self._own_pending()  # what this consumer name read before a crash and never acknowledged
@@ -80,37 +92,37 @@ class GroupTail:
                 yield from self._claim_abandoned()
                 self._next_claim = time.monotonic() + min(5.0, self.claim_idle_ms / 1000)
             block = min(self.block_ms, self.claim_idle_ms) if self.follow else None
-            reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=READ_BATCH, block=block)
+            reply = self.client.xreadgroup(self.group, self.consumer, {name: ">" for name in self.streams},
+                                           count=READ_BATCH, block=block)
             if not reply and not self.follow:
                 return
-            for _, items in reply or []:
-                for entry_id, fields in items:
-                    yield Entry(_text(entry_id), _text(fields.get(b"data", b"")))
+            for name, entry_id, fields in _by_time(reply):
+                yield Entry(_text(entry_id), _text(fields.get(b"data", b"")), stream=name)
 
     def done(self, entry: Entry) -> None:
-        self.client.xack(self.stream, self.group, entry.stream_id)
+        self.client.xack(entry.stream or self.streams[0], self.group, entry.stream_id)
 
     def _own_pending(self) -> Iterator[Entry]:
-        reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=10_000)
-        for _, items in reply or []:
-            for entry_id, fields in items:
-                if fields:  # trimmed away by MAXLEN while pending
-                    yield Entry(_text(entry_id), _text(fields.get(b"data", b"")), claimed=True)
-                else:
-                    self.client.xack(self.stream, self.group, entry_id)
+        reply = self.client.xreadgroup(self.group, self.consumer, {name: "0" for name in self.streams}, count=10_000)
+        for name, entry_id, fields in _by_time(reply):
+            if fields:
+                yield Entry(_text(entry_id), _text(fields.get(b"data", b"")), claimed=True, stream=name)
+            else:  # trimmed away by MAXLEN while pending
+                self.client.xack(name, self.group, entry_id)
 
     def _claim_abandoned(self) -> Iterator[Entry]:
-        start = "0-0"
-        while True:
-            reply = self.client.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
-                                           start_id=start, count=READ_BATCH)
-            start, items = _text(reply[0]), reply[1]
-            for item in items:
-                if item is None or not item[1]:
-                    continue  # Redis 6.2 reports entries trimmed since as nil
-                yield Entry(_text(item[0]), _text(item[1].get(b"data", b"")), claimed=True)
-            if start == "0-0":
-                return
+        for stream in self.streams:
+            start = "0-0"
+            while True:
+                reply = self.client.xautoclaim(stream, self.group, self.consumer, self.claim_idle_ms,
+                                               start_id=start, count=READ_BATCH)
+                start, items = _text(reply[0]), reply[1]
+                for item in items:
+                    if item is None or not item[1]:
+                        continue  # Redis 6.2 reports entries trimmed since as nil
+                    yield Entry(_text(item[0]), _text(item[1].get(b"data", b"")), claimed=True, stream=stream)
+                if start == "0-0":
+                    break
 
 
 def human_line(entry: Entry) -> str:

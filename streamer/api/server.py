@@ -29,6 +29,11 @@ class ApiServer:
                 return sock.getsockname()[1]
         return None
 
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
     def start(self, ready_timeout_s: float = 10.0) -> bool:
         self._thread = threading.Thread(target=self._run_quietly, name="api", daemon=True)
         self._thread.start()
@@ -36,7 +41,7 @@ class ApiServer:
         while time.monotonic() < deadline and self._thread.is_alive() and not self._server.started:
             time.sleep(0.05)
         if self._server.started:
-            log.info("api listening", extra={"fields": {"url": f"http://{self.config.host}:{self.port}"}})
+            log.info("api listening", extra={"fields": {"url": self.url}})
             return True
         log.error("api not started: could not listen", extra={"fields": {"host": self.config.host, "port": self.config.port}})
         return False

@@ -3,8 +3,10 @@ line's changes, Redis for the commands that read it, the index and time ranges o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -12,18 +14,67 @@ from pydantic import BaseModel, ValidationError
 from streamer.config import ConfigError, StreamerConfig, load_config
 
 EXIT_CONFIG = 2
-ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config file (storage folder, time zone).")]
+TIME_FORMS = "ISO 8601 (the config's timezone when it has no offset), epoch seconds, now, or relative (-10m, -2h, -1d)"
+
+# One grammar for every command: the same names, forms and checks for the same things.
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", metavar="FILE", help="YAML config file.", show_default=False)]
+MaybeConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", metavar="FILE", help="YAML config file.", show_default=False)]
+CamerasOption = Annotated[Optional[list[str]], typer.Option(
+    "--camera", metavar="NAME", help="Only this camera (repeatable); checked against the config's cameras.", show_default=False)]
+SinceOption = Annotated[Optional[str], typer.Option("--since", "--start", metavar="TIME", help=f"Start of the range: {TIME_FORMS}.", show_default=False)]
+UntilOption = Annotated[Optional[str], typer.Option("--until", "--end", metavar="TIME", help="End of the range: the same forms, or +30s (after --since).", show_default=False)]
+RedisUrlOption = Annotated[Optional[str], typer.Option(
+    envvar="STREAMER_REDIS_URL", metavar="URL", help="redis://…, rediss://… or unix://… instead of the config's redis.url / embedded server.",
+    show_default=False)]
+ApiHostOption = Annotated[Optional[str], typer.Option(
+    "--api-host", envvar="STREAMER_API_HOST", metavar="HOST", help="Serve the API on this address instead of api.host (a container: 0.0.0.0).",
+    show_default=False)]
+ApiPortOption = Annotated[Optional[int], typer.Option(
+    "--api-port", envvar="STREAMER_API_PORT", metavar="PORT", min=0, max=65535, help="Port instead of api.port (0: any free one).", show_default=False)]
 
 
-def load_or_exit(path: Path, models: bool = False) -> StreamerConfig:
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ApiAuth(str, Enum):
+    none = "none"
+
+
+LogFormatOption = Annotated[Optional[LogFormat], typer.Option(help="Log lines as text or json (default: logging.format).", show_default=False)]
+ApiAuthOption = Annotated[Optional[ApiAuth], typer.Option(
+    "--api-auth", envvar="STREAMER_API_AUTH", help="'none': serve a non-loopback API open on purpose (api.auth).", show_default=False)]
+
+
+def flag(*names: str, help: str) -> object:  # noqa: A002 - click's own name for it
+    """A boolean flag; an empty metavar keeps `<bool>` out of the help."""
+    return typer.Option(*names, help=help, metavar="")
+
+
+def refuse(message: str) -> None:
+    """Options that make no sense as given: exit 2 with the reason."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def progress(message: str) -> None:
+    """What a long step is doing, on stderr so that stdout stays the command's answer."""
+    typer.echo(message, err=True)
+
+
+def load_or_exit(path: Path, models: bool = False, sources: bool = False) -> StreamerConfig:
     """`models`: also check what loading the models needs (weights on disk, known classes, the GPU): only the
-    commands that load them ask for it."""
-    checks = ()
+    commands that load them ask for it. `sources`: also open each file source (validate-config)."""
+    checks: tuple = ()
     if models:
         from streamer.detect.model_checks import MODEL_CHECKS
 
-        checks = MODEL_CHECKS
+        checks += MODEL_CHECKS
+    if sources:
+        from streamer.source.checks import SOURCE_CHECKS
+
+        checks += SOURCE_CHECKS
     try:
         return load_config(path, checks=checks)
     except ConfigError as error:
@@ -55,6 +106,15 @@ def with_flags(name: str, section: Section, flags: dict[str, tuple[str, object]]
         raise typer.Exit(EXIT_CONFIG) from None
 
 
+def api_flags(loaded: StreamerConfig, host: str | None, port: int | None, auth: "ApiAuth | None",
+              serving: bool = False):
+    """The api section with --api-host/--api-port/--api-auth (and their STREAMER_API_* variables) applied; `serving`:
+    `streamer serve`, which is started to serve it, whatever api.enabled says."""
+    return with_flags("api", loaded.api, {"--api-host": ("host", host), "--api-port": ("port", port),
+                                          "--api-auth": ("auth", auth.value if auth else None)},
+                      fixed={"enabled": True} if serving else None)
+
+
 def redis_for(config: Path | None, redis_url: str | None):
     """--redis-url, else the config's redis.url, else the config's embedded server (started if it is not running)."""
     from streamer.alerts.publisher import connect
@@ -84,6 +144,7 @@ def read_index(loaded: StreamerConfig):
 
 
 def time_range(loaded: StreamerConfig, start: str, end: str) -> tuple[float, float]:
+    """--since/--until in the config's timezone; --until may count from --since (+30s)."""
     from zoneinfo import ZoneInfo
 
     from streamer.timeparse import TimeFormatError, parse_time
@@ -96,14 +157,45 @@ def time_range(loaded: StreamerConfig, start: str, end: str) -> tuple[float, flo
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     if end_ts <= start_ts:
-        typer.echo("error: --end must be after --start", err=True)
+        typer.echo("error: --until must be after --since", err=True)
         raise typer.Exit(EXIT_CONFIG)
     return start_ts, end_ts
 
 
-def known_camera(loaded: StreamerConfig, camera: str) -> None:
-    if camera not in loaded.cameras:
-        typer.echo(f"error: unknown camera '{camera}'; cameras: {', '.join(loaded.cameras)}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+def checked_cameras(loaded: StreamerConfig, cameras: Sequence[str] | None, enabled_only: bool = False) -> list[str]:
+    """The cameras asked for (every one when none is), each known to the config, else exit 2 with the list."""
+    pool = loaded.enabled_cameras() if enabled_only else loaded.cameras
+    unknown = [name for name in cameras or () if name not in pool]
+    if unknown:
+        what = "unknown or disabled" if enabled_only else "unknown"
+        refuse(f"{what} camera{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+               f"{'enabled ' if enabled_only else ''}cameras: {', '.join(pool) or '(none)'}")
+    return list(dict.fromkeys(cameras)) if cameras else list(pool)
 
 
+
+
+def plain_metavars(command) -> None:
+    """Typer names an option's value after its Python type (`<path>`, `<int range>`, `<bool>` on a flag): give
+    every option still without a metavar a plain one (TEXT, INTEGER, PATH, [a|b]), and flags none."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "argument":
+            param.display_type_rich = lambda ctx: ""  # `QUESTION <str>`: the name says enough
+        if getattr(param, "param_type_name", "") != "option" or param.metavar:
+            continue
+        descriptor = getattr(param, "type_descriptor", None)
+        kind = getattr(descriptor, "annotation", str)
+        if param.is_flag or kind is bool:
+            param.metavar = ""
+        elif isinstance(kind, type) and issubclass(kind, Enum):
+            param.metavar = "[" + "|".join(str(item.value) for item in kind) + "]"
+        elif kind is Path:
+            param.metavar = "PATH"
+        elif kind is int:
+            param.metavar = "INTEGER"
+        elif kind is float:
+            param.metavar = "SECONDS" if param.name.endswith("_s") else "NUMBER"
+        else:
+            param.metavar = "TEXT"
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)

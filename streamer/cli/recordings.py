@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from streamer.cli.common import ConfigOption, known_camera, load_or_exit, read_index, time_range
+from streamer.cli.common import (
+    CamerasOption,
+    ConfigOption,
+    SinceOption,
+    UntilOption,
+    checked_cameras,
+    flag,
+    load_or_exit,
+    progress,
+    read_index,
+    refuse,
+    time_range,
+)
 
-clip_app = typer.Typer(no_args_is_help=True, help="Clips cut from the recordings.")
-recordings_app = typer.Typer(no_args_is_help=True, help="Recorded segments, gaps and retention.")
+clip_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Clips cut from the recordings.")
+recordings_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Recorded segments, gaps and retention.")
 
 
 @clip_app.command("export")
 def clip_export(
     config: ConfigOption,
-    camera: Annotated[str, typer.Option(help="Camera name from the config.")],
-    start: Annotated[str, typer.Option(help="ISO 8601, epoch seconds, now, or relative (-10m).")],
-    end: Annotated[str, typer.Option(help="Same forms; +30s means 30 s after --start.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="MP4 file to write.")],
-    annotate: Annotated[bool, typer.Option("--annotate", help="Burn in boxes and track ids (re-encodes).")] = False,
+    output: Annotated[Path, typer.Option("--output", "-o", help="MP4 file to write.", show_default=False)],
+    camera: CamerasOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    annotate: Annotated[bool, flag("--annotate", help="Burn in boxes and track ids (re-encodes).")] = False,
 ) -> None:
-    """Cut a clip from the recordings, across segment boundaries (remux from the keyframe before --start)."""
+    """Cut a clip of one camera from the recordings, across segment boundaries (remux from the keyframe before
+    --since)."""
     import time as clock
 
     from streamer.core.timefmt import iso_time
@@ -30,9 +43,16 @@ def clip_export(
     from streamer.storage import UnsafePath
 
     loaded = load_or_exit(config)
-    known_camera(loaded, camera)
-    start_ts, end_ts = time_range(loaded, start, end)
+    for name, value in (("--camera", camera), ("--since", since), ("--until", until)):
+        if not value:
+            refuse(f"clip export needs {name}")
+    if len(camera) > 1:
+        refuse(f"a clip is of one camera; --camera was given {len(camera)} times (export one clip per camera)")
+    camera = checked_cameras(loaded, camera)[0]
+    start_ts, end_ts = time_range(loaded, since, until)
     conn = read_index(loaded)
+    if annotate:
+        progress("decoding, drawing and re-encoding (about 10 s of work per minute of video)…")
     started = clock.perf_counter()
     try:
         clip = export_clip(loaded.storage_dir, conn, camera, start_ts, end_ts, output, annotate, dict(loaded.cameras[camera].zones))
@@ -56,24 +76,24 @@ def clip_export(
 @recordings_app.command("list")
 def recordings_list(
     config: ConfigOption,
-    camera: Annotated[Optional[str], typer.Option(help="Only this camera.")] = None,
-    since: Annotated[str, typer.Option(help="Start of the range (ISO 8601, epoch, -2h…).")] = "-1d",
-    until: Annotated[str, typer.Option(help="End of the range.")] = "now",
+    camera: CamerasOption = None,
+    since: Annotated[str, typer.Option("--since", "--start", help="Start of the range: ISO 8601, epoch seconds, now, or relative (-2h).")] = "-1d",
+    until: Annotated[str, typer.Option("--until", "--end", help="End of the range: the same forms, or +1h (after --since).")] = "now",
 ) -> None:
-    """Segments and gaps in a time range."""
+    """Segments and gaps in a time range (default: the last day); with none there, where the recordings are."""
     from zoneinfo import ZoneInfo
 
     from streamer.core.timefmt import iso_time
     from streamer.index import store
 
     loaded = load_or_exit(config)
-    if camera:
-        known_camera(loaded, camera)
+    cameras = checked_cameras(loaded, camera)
     start_ts, end_ts = time_range(loaded, since, until)
     tz = ZoneInfo(loaded.timezone)
     conn = read_index(loaded)
+    typer.echo(f"from {iso_time(start_ts, tz)} to {iso_time(end_ts, tz)} (--since {since} --until {until}):")
     try:
-        for name in [camera] if camera else list(loaded.cameras):
+        for name in cameras:
             segments = store.segments_overlapping(conn, name, start_ts, end_ts)
             gaps = [g for g in store.gaps_of(conn, name) if g.end_ts > start_ts and g.start_ts < end_ts]
             typer.echo(f"{name}: {len(segments)} segments, {sum(s.duration_s for s in segments):.1f} s, "
@@ -83,8 +103,23 @@ def recordings_list(
                            f"{segment.codec}{' (re-encoded)' if segment.transcoded else ''}  {segment.path}")
             for gap in gaps:
                 typer.echo(f"  gap {iso_time(gap.start_ts, tz)} +{gap.end_ts - gap.start_ts:.2f} s: {gap.reason}")
+            if not segments:
+                _where_recordings_are(conn, name, tz)
     finally:
         conn.close()
+
+
+def _where_recordings_are(conn, camera: str, tz) -> None:
+    from streamer.core.timefmt import iso_time
+    from streamer.index import store
+
+    every = store.segments_of(conn, camera)
+    if every:
+        first, last = min(s.start_ts for s in every), max(s.end_ts for s in every)
+        typer.echo(f"  (none in this range; {camera}'s {len(every)} segments run from {iso_time(first, tz)} "
+                   f"to {iso_time(last, tz)}: give --since/--until)")
+    else:
+        typer.echo(f"  (nothing recorded for {camera} yet)")
 
 
 @recordings_app.command("prune")

@@ -7,7 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from streamer.cli.common import EXIT_CONFIG, ConfigArg, load_or_exit, with_flags
+from streamer.cli.common import (
+    EXIT_CONFIG,
+    ApiAuthOption,
+    ApiHostOption,
+    ApiPortOption,
+    CamerasOption,
+    ConfigOption,
+    LogFormatOption,
+    RedisUrlOption,
+    api_flags,
+    checked_cameras,
+    load_or_exit,
+    with_flags,
+)
 from streamer.config import StreamerConfig
 from streamer.config.query import ApiConfig
 from streamer.logs import setup_logging
@@ -16,11 +29,12 @@ app = typer.Typer()
 
 
 @app.command("validate-config")
-def validate_config(config: ConfigArg) -> None:
-    """Check a config: exit 0 when valid; otherwise print every error with its YAML path and exit 2."""
-    loaded = load_or_exit(config, models=True)
+def validate_config(config: ConfigOption) -> None:
+    """Check a config without running it: every field, the weights on disk, the GPU named, each file source opened
+    as a video. Exit 0 when valid; otherwise print every error with its YAML path and line and exit 2."""
+    loaded = load_or_exit(config, models=True, sources=True)
     enabled = loaded.enabled_cameras()
-    typer.echo(f"{config}: valid ({len(enabled)} of {len(loaded.cameras)} cameras enabled)")
+    typer.echo(f"{config}: valid ({len(enabled)} of {len(loaded.cameras)} cameras enabled; storage_dir {loaded.storage_dir})")
     for name, camera in loaded.cameras.items():
         flag = "" if camera.enabled else " (disabled)"
         typer.echo(f"  {name}: {camera.kind.value} {camera.safe_url} @ {camera.detect.fps:g} fps, "
@@ -29,13 +43,14 @@ def validate_config(config: ConfigArg) -> None:
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")],
-    save_annotated: Annotated[Optional[Path], typer.Option(help="Write an annotated MP4 per camera into this folder.")] = None,
-    camera: Annotated[Optional[list[str]], typer.Option("--camera", help="Run only these cameras (repeatable).")] = None,
-    log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
-    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="Publish here instead of the config's redis.url / embedded server.")] = None,
-    api_host: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_HOST", help="Serve the API on this address instead of api.host (a container: 0.0.0.0).")] = None,
-    api_auth: Annotated[Optional[str], typer.Option(envvar="STREAMER_API_AUTH", help="'none': serve a non-loopback API open on purpose (api.auth).")] = None,
+    config: ConfigOption,
+    save_annotated: Annotated[Optional[Path], typer.Option(help="Write an annotated MP4 per camera into this folder.", show_default=False)] = None,
+    camera: CamerasOption = None,
+    log_format: LogFormatOption = None,
+    redis_url: RedisUrlOption = None,
+    api_host: ApiHostOption = None,
+    api_port: ApiPortOption = None,
+    api_auth: ApiAuthOption = None,
 ) -> None:
     """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
     from streamer.alerts.health import HealthReporter
@@ -45,17 +60,12 @@ def run(
     from streamer.runtime.supervisor import Supervisor
 
     loaded = load_or_exit(config, models=True)
-    api_settings = with_flags("api", loaded.api, {"--api-host": ("host", api_host), "--api-auth": ("auth", api_auth)})
+    api_settings = api_flags(loaded, api_host, api_port, api_auth)
     if log_format is not None:
-        loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format})})
+        loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format.value})})
     loaded = loaded.model_copy(update={"redis": with_flags("redis", loaded.redis, {"--redis-url": ("url", redis_url)})})
+    selected = checked_cameras(loaded, camera, enabled_only=True)
     setup_logging(loaded.logging.level, loaded.logging.format)
-    enabled = loaded.enabled_cameras()
-    selected = camera or list(enabled)
-    unknown = [name for name in selected if name not in enabled]
-    if unknown:
-        typer.echo(f"unknown or disabled camera(s): {', '.join(unknown)}; enabled: {', '.join(enabled)}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
     options = WorkerOptions(
         models_dir=loaded.models_dir,
         storage_dir=loaded.storage_dir,
@@ -99,6 +109,9 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig):
     from streamer.query.service import QueryService
 
     server = ApiServer(create_app(QueryService(loaded)), settings)
-    return server if server.start() else None
+    if not server.start():
+        return None
+    typer.echo(f"api: {server.url}  (GET /query?q=…, /docs)", err=True)
+    return server
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-vlm_app = typer.Typer(no_args_is_help=True, help="The VLM job queue.")
+from streamer.cli.common import ConfigOption, LogFormatOption, RedisUrlOption
+
+vlm_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The VLM job queue.")
 
 
 def _vlm_config(loaded):
@@ -20,12 +21,12 @@ def _vlm_config(loaded):
 
 
 def vlm_worker(
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file (its vlm: and redis: sections).")],
-    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL", help="Instead of the config's redis.url / embedded server.")] = None,
-    consumer: Annotated[Optional[str], typer.Option(help="Name in the consumer group (default: host-pid).")] = None,
-    max_jobs: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many jobs.")] = None,
-    exit_when_idle: Annotated[Optional[float], typer.Option(min=0, help="Stop after this many seconds without a job.")] = None,
-    log_format: Annotated[Optional[str], typer.Option(help="text or json (default: from the config).")] = None,
+    config: ConfigOption,
+    redis_url: RedisUrlOption = None,
+    consumer: Annotated[Optional[str], typer.Option(help="Name in the consumer group (default: host-pid).", show_default=False)] = None,
+    max_jobs: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many jobs.", show_default=False)] = None,
+    exit_when_idle: Annotated[Optional[float], typer.Option(min=0, help="Stop after this many seconds without a job.", show_default=False)] = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Answer VLM jobs from Redis (consumer group `vlm`) until stopped; run as many as the GPUs allow, anywhere
     that reaches Redis and the storage folder."""
@@ -42,7 +43,7 @@ def vlm_worker(
 
     loaded = load_or_exit(config)
     vlm = _vlm_config(loaded)
-    setup_logging(loaded.logging.level, log_format or loaded.logging.format)
+    setup_logging(loaded.logging.level, log_format.value if log_format else loaded.logging.format)
     stop = SignalStop()
     signal.signal(signal.SIGTERM, stop.set)
     signal.signal(signal.SIGINT, stop.set)
@@ -63,10 +64,11 @@ def vlm_worker(
 
 
 def vlm_stats(
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")],
-    redis_url: Annotated[Optional[str], typer.Option(envvar="STREAMER_REDIS_URL")] = None,
+    config: ConfigOption,
+    redis_url: RedisUrlOption = None,
 ) -> None:
-    """The queue's figures as JSON: waiting, running, done, dead, and each kind of drop."""
+    """The queue's figures as one JSON object whose keys are always there (docs/vlm.md says what each counts):
+    waiting, running, dead, and the enqueue and drop counters."""
     from streamer.alerts.streams import StreamNames
     from streamer.cli.common import load_or_exit, redis_for
     from streamer.vlm.queue import JobQueue

@@ -5,7 +5,7 @@ motorcycle), and the subject left to match by meaning. Flags (--camera, --since,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -57,7 +57,7 @@ class Question:
 
 
 def understand(text: str, config: StreamerConfig, tz: tzinfo, now: float, labels: Iterable[str] = (),
-               camera: str | None = None, since: str | None = None, until: str | None = None) -> Question:
+               camera: str | Sequence[str] | None = None, since: str | None = None, until: str | None = None) -> Question:
     asked = " ".join((text or "").split())
     if not asked:
         raise QuestionError('the question is empty; ask for example "when did the person fall" or '
@@ -107,13 +107,15 @@ def _find(name: str, text: str) -> re.Match | None:
     return None
 
 
-def _cameras(text: str, config: StreamerConfig, flag: str | None) -> tuple[tuple[str, ...], str, bool]:
+def _cameras(text: str, config: StreamerConfig, flag: str | Sequence[str] | None) -> tuple[tuple[str, ...], str, bool]:
     known = list(config.cameras)
     listing = ", ".join(known)
-    if flag is not None:
-        if flag not in config.cameras:
-            raise QuestionError(f"unknown camera '{flag}'; the cameras are: {listing}")
-        return (flag,), text, True
+    flags = [flag] if isinstance(flag, str) else list(flag or ())
+    if flags:
+        for name in flags:
+            if name not in config.cameras:
+                raise QuestionError(f"unknown camera '{name}'; the cameras are: {listing}")
+        return tuple(dict.fromkeys(flags)), text, True
     named = []
     for name in sorted(known, key=len, reverse=True):
         match = _find(name, text)

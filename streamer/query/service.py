@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,7 @@ class QueryService:
             raise NoIndex(f"no recordings index in {self.storage_dir} yet: has `streamer run` recorded anything?")
         return db.connect(self.storage_dir, readonly=True)
 
-    def ask(self, text: str, camera: str | None = None, since: str | None = None, until: str | None = None,
+    def ask(self, text: str, camera: str | Sequence[str] | None = None, since: str | None = None, until: str | None = None,
             scan: bool = False, export: bool = True, now: float | None = None) -> dict:
         """The answer document. Raises QuestionError (bad question or flags) and NoIndex."""
         started, now = time.monotonic(), time.time() if now is None else now

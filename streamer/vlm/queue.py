@@ -24,6 +24,10 @@ from streamer.vlm.job import VlmJob
 
 log = logging.getLogger("streamer.vlm")
 GROUP = "vlm"
+# `streamer vlm stats`: counters since the queue was made (enqueued; coalesced, replaced_lower: a full queue made
+# room; dropped_full: a full queue refused a job; done; dead: sent to the dead letters), then the present
+# (waiting to be taken, running: taken and not yet acknowledged)
+STATS_KEYS = ("enqueued", "coalesced", "replaced_lower", "dropped_full", "done", "dead", "waiting", "running")
 
 _ENQUEUE = """
 local stream, waiting, by_event, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -181,7 +185,9 @@ class JobQueue:
         pipe.execute()
 
     def stats(self) -> dict[str, int]:
-        counts = {k.decode(): int(v) for k, v in self.client.hgetall(self.stats_key).items()}
+        """Every key of STATS_KEYS, 0 until it first happens, so a dashboard or a script can rely on them."""
+        counts = dict.fromkeys(STATS_KEYS, 0)
+        counts.update({k.decode(): int(v) for k, v in self.client.hgetall(self.stats_key).items()})
         counts["waiting"] = int(self.client.zcard(self.waiting_key))
         try:
             counts["running"] = int(self.client.xpending(self.stream, GROUP)["pending"])
