@@ -52,5 +52,5 @@ def resolve_target(storage_dir: Path, config: RedisConfig) -> tuple[AlertTarget,
         return AlertTarget(embedded.url, config, spool_dir), None
     log.info("embedded redis %s" % ("started" if started else "already running"),
              extra={"fields": {"url": embedded.url, "data": str(embedded.folder),
-                               "connect": f"redis-cli -s {embedded.socket}" + (f" (or -p {config.embedded_port})" if config.embedded_port else "")}})
+                               "connect": "streamer redis cli -c CONFIG …, or redis-cli -s " + str(embedded.socket) + (f" (or -p {config.embedded_port})" if config.embedded_port else "")}})
     return AlertTarget(embedded.url, config, spool_dir), embedded if started else None

@@ -169,7 +169,7 @@ def checked_cameras(loaded: StreamerConfig, cameras: Sequence[str] | None, enabl
     if unknown:
         what = "unknown or disabled" if enabled_only else "unknown"
         refuse(f"{what} camera{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-               f"{'enabled ' if enabled_only else ''}cameras: {', '.join(pool) or '(none)'}")
+               f"the {'enabled ' if enabled_only else ''}cameras are: {', '.join(pool) or '(none)'}")
     return list(dict.fromkeys(cameras)) if cameras else list(pool)
 
 

@@ -36,10 +36,11 @@ def open_container(camera: CameraConfig) -> av.container.InputContainer:
         if not path.exists():
             raise SourceOpenError(f"file not found: {path}", retryable=False)
         url = str(path)
+    started = time.monotonic()
     try:
         container = av.open(url, options=options, timeout=(conn.open_timeout_s, conn.read_timeout_s))
     except av.FFmpegError as error:
-        raise _unplayable(camera, _describe(error)) from None
+        raise _unplayable(camera, _live_hint(camera, _describe(error), time.monotonic() - started)) from None
     except OSError as error:
         raise SourceOpenError(f"{error.strerror or error}", retryable=camera.kind is SourceKind.LIVE) from None
     if not container.streams.video:
@@ -70,6 +71,17 @@ def _unplayable(camera: CameraConfig, detail: str) -> SourceOpenError:
     if camera.kind is SourceKind.FILE:
         return SourceOpenError(f"{detail}: the file is truncated, corrupt or not a video", retryable=False)
     return SourceOpenError(detail, retryable=True)
+
+
+def _live_hint(camera: CameraConfig, detail: str, elapsed_s: float) -> str:
+    """ffmpeg says "Invalid data found when processing input" when an RTSP host never answers or is unreachable, or
+    when what answers is not an RTSP server: say what that usually means."""
+    if camera.kind is not SourceKind.LIVE or "Invalid data" not in detail:
+        return detail
+    if elapsed_s >= 0.9 * camera.connection.open_timeout_s:
+        return (f"no answer within {camera.connection.open_timeout_s:g} s: host down, wrong address or port, or a "
+                f"firewall (ffmpeg: {detail})")
+    return f"no RTSP answer: host unreachable, or the port is not an RTSP server (ffmpeg: {detail})"
 
 
 def _describe(error: av.FFmpegError) -> str:
