@@ -19,14 +19,15 @@ from streamer.config.vlm import VlmConfig
 
 
 class LoggingConfig(StrictModel):
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Lowest level logged.")
+    format: Literal["text", "json"] = Field("text", description="json: one object a line (--log-format overrides).")
     stats_interval_s: float = Field(5.0, gt=0, le=3600, description="How often each camera logs its figures.")
 
 
 class StreamerConfig(StrictModel):
-    version: Literal[1] = 1
-    storage_dir: Path = Field(Path("data"), description="Recordings, snapshots, spool; relative to the config file.")
+    version: Literal[1] = Field(1, description="Config format version.")
+    storage_dir: Path = Field(Path("data"), description="Recordings, clips, snapshots, the index, the alert spool and the "
+                              "embedded Redis; relative to the config file's folder (default: `data` beside it).")
     models_dir: Path = Field(Path("models"), description="Where `streamer models pull` puts weights.")
     timezone: str = Field("UTC", description="IANA zone used to show times (stored times are epoch seconds).")
     logging: LoggingConfig = LoggingConfig()
@@ -36,7 +37,8 @@ class StreamerConfig(StrictModel):
     query: QueryConfig = QueryConfig()
     api: ApiConfig = ApiConfig()
     engine: EngineConfig = EngineConfig()
-    cameras: dict[Slug, CameraConfig] = Field(min_length=1)
+    cameras: dict[Slug, CameraConfig] = Field(min_length=1, description="By name (letters, digits, - and _): the name in "
+                                              "every alert, stream, file path and command.")
 
     @field_validator("timezone")
     @classmethod
