@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from streamer.cli.common import CamerasOption, RedisUrlOption, checked_cameras, flag, load_or_exit, redis_for, refuse
+from streamer.cli.common import CamerasOption, RedisUrlOption, checked_cameras, load_or_exit, redis_for, refuse
 
 alerts_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Alerts on Redis streams.")
 
@@ -28,11 +28,11 @@ def alerts_tail(
     camera: CamerasOption = None,
     group: Annotated[Optional[str], typer.Option(help="Read as a consumer of this group (XREADGROUP, XACK after output).", show_default=False)] = None,
     consumer: Annotated[Optional[str], typer.Option(help="Consumer name in the --group (default: host-pid).", show_default=False)] = None,
-    from_start: Annotated[bool, flag("--from-start", help="Begin at the oldest entry kept (a new group starts there).")] = False,
+    from_start: Annotated[bool, typer.Option("--from-start", help="Begin at the oldest entry kept (a new group starts there).")] = False,
     count: Annotated[Optional[int], typer.Option(min=1, help="Exit after this many alerts.", show_default=False)] = None,
-    as_json: Annotated[bool, flag("--json", help="One JSON object a line, exactly as published.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, exactly as published.")] = False,
     claim_idle_s: Annotated[Optional[float], typer.Option(min=0.0, help="With --group: take over entries another consumer left unacknowledged this long [default: 30].", show_default=False)] = None,
-    health: Annotated[bool, flag("--health", help="Tail the health stream (worker, camera, recorder and Redis states) instead.")] = False,
+    health: Annotated[bool, typer.Option("--health", help="Tail the health stream (worker, camera, recorder and Redis states) instead.")] = False,
     follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Wait for new alerts, or exit when none are left.")] = True,
 ) -> None:
     """Print alerts as they arrive (Ctrl-C to stop)."""

@@ -47,11 +47,6 @@ ApiAuthOption = Annotated[Optional[ApiAuth], typer.Option(
     "--api-auth", envvar="STREAMER_API_AUTH", help="'none': serve a non-loopback API open on purpose (api.auth).", show_default=False)]
 
 
-def flag(*names: str, help: str) -> object:  # noqa: A002 - click's own name for it
-    """A boolean flag; an empty metavar keeps `<bool>` out of the help."""
-    return typer.Option(*names, help=help, metavar="")
-
-
 def refuse(message: str) -> None:
     """Options that make no sense as given: exit 2 with the reason."""
     typer.echo(f"error: {message}", err=True)
@@ -171,8 +166,6 @@ def checked_cameras(loaded: StreamerConfig, cameras: Sequence[str] | None, enabl
         refuse(f"{what} camera{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                f"the {'enabled ' if enabled_only else ''}cameras are: {', '.join(pool) or '(none)'}")
     return list(dict.fromkeys(cameras)) if cameras else list(pool)
-
-
 
 
 def plain_metavars(command) -> None:

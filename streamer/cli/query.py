@@ -19,7 +19,6 @@ from streamer.cli.common import (
     UntilOption,
     api_flags,
     checked_cameras,
-    flag,
     load_or_exit,
     progress,
 )
@@ -34,8 +33,8 @@ def query(
     camera: CamerasOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    scan: Annotated[bool, flag("--scan", help="Also let the VLM look at footage where no event was raised.")] = False,
-    as_json: Annotated[bool, flag("--json", help="The answer as one JSON document.")] = False,
+    scan: Annotated[bool, typer.Option("--scan", help="Also let the VLM look at footage where no event was raised.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The answer as one JSON document.")] = False,
 ) -> None:
     """Ask the recordings in plain language. Exit 0 with hits, 1 without, 2 for a question or flag that cannot be
     answered as given (the message says why). `streamer query schema` prints the --json document's JSON Schema."""

@@ -13,7 +13,6 @@ from streamer.cli.common import (
     SinceOption,
     UntilOption,
     checked_cameras,
-    flag,
     load_or_exit,
     progress,
     read_index,
@@ -32,7 +31,7 @@ def clip_export(
     camera: CamerasOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    annotate: Annotated[bool, flag("--annotate", help="Burn in boxes and track ids (re-encodes).")] = False,
+    annotate: Annotated[bool, typer.Option("--annotate", help="Burn in boxes and track ids (re-encodes).")] = False,
 ) -> None:
     """Cut a clip of one camera from the recordings, across segment boundaries (remux from the keyframe before
     --since)."""
