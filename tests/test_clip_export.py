@@ -89,7 +89,7 @@ def test_clip_export_command(recorded: Path, tmp_path: Path) -> None:
                                 "--end", "+10m", "-o", str(out)])
     assert empty.exit_code == 1 and "no recording of camera 'cam'" in empty.output
     unknown = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "lobby", "--start", "-10m", "--end", "now", "-o", str(out)])
-    assert unknown.exit_code == 2 and "cameras: cam" in unknown.output
+    assert unknown.exit_code == 2 and "the cameras are: cam" in unknown.output
     bad_time = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "cam", "--start", "teatime", "--end", "now", "-o", str(out)])
     assert bad_time.exit_code == 2 and "ISO 8601" in bad_time.output
 
