@@ -7,6 +7,8 @@ exists: a camera and a VLM worker each own part of an event's fields, and every 
 - A VLM message takes the camera's `end_ts`, `end_iso` and `clip` when they are set. If the event has not been
   announced yet (its `new` is still spooled, or held for the verdict), the verdict is only stored, and the
   `new` carries it when it goes out.
+- A review message (a person's true or false alarm) is the event's latest state with its `review` set, as an
+  `update`; every later message of the event, the camera's and the VLM's, carries that review.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ if ARGV[4] == '1' then
   local raw = redis.call('GET', KEYS[2])
   local prev = nil
   if raw then prev = cjson.decode(raw) end
-  if ARGV[5] == 'vlm' then
+  local changed = false
+  if ARGV[5] == 'review' then
+    if prev ~= nil and not prev._unannounced then
+      prev.review = msg.review
+      prev.state = 'update'
+      msg, changed = prev, true
+    end
+  elseif ARGV[5] == 'vlm' then
     if prev == nil or prev._unannounced then
       msg._unannounced = true
       redis.call('SET', KEYS[2], cjson.encode(msg), 'EX', ARGV[3])
@@ -30,11 +39,17 @@ if ARGV[4] == '1' then
     for _, field in ipairs({'end_ts', 'end_iso', 'clip'}) do
       if msg[field] == cjson.null and prev[field] ~= nil and prev[field] ~= cjson.null then msg[field] = prev[field] end
     end
-    data = cjson.encode(msg)
+    changed = true
   elseif prev ~= nil and prev.vlm ~= nil and prev.vlm ~= cjson.null then
     for _, field in ipairs({'verification', 'risk_level', 'description', 'vlm'}) do msg[field] = prev[field] end
-    data = cjson.encode(msg)
+    changed = true
   end
+  if prev ~= nil and (msg.review == nil or msg.review == cjson.null) and prev.review ~= nil and prev.review ~= cjson.null then
+    msg.review = prev.review
+    changed = true
+  end
+  -- re-encoded only when merged: otherwise the message goes out exactly as its writer made it
+  if changed then data = cjson.encode(msg) end
   redis.call('SET', KEYS[2], data, 'EX', ARGV[3])
 end
 local first = false
@@ -52,7 +67,8 @@ def event_state_key(prefix: str, event_id: str) -> str:
 
 def script_call(prefix: str, message_id: str, streams, data: str, maxlen: int, ttl_s: int,
                 owner: str = "camera") -> tuple[list[str], list]:
-    """KEYS and ARGV for one message; `owner` "vlm" for a VLM verdict on an event announced by a camera."""
+    """KEYS and ARGV for one message; `owner` "vlm" for a VLM verdict on an event announced by a camera, "review"
+    for a person's verdict."""
     event_id = _event_id(data)
     state_key = event_state_key(prefix, event_id) if event_id else f"{prefix}:delivered:{message_id}"
     keys = [f"{prefix}:delivered:{message_id}", state_key, *streams]

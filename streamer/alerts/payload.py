@@ -58,6 +58,18 @@ class VlmSummary(BaseModel):
     error: str | None = None
 
 
+class ReviewSummary(BaseModel):
+    """A person's verdict on the alert (the console's true / false alarm); set on the `update` it produces and kept
+    on the event's later messages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    verdict: Literal["true_alarm", "false_alarm"]
+    note: str | None = Field(None, max_length=2000)
+    reviewer: str = Field(min_length=1, max_length=64)
+    reviewed_ts: float = Field(gt=0)
+    reviewed_iso: str
+
+
 class AlertPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="streamer alert", use_enum_values=True)
 
@@ -83,6 +95,7 @@ class AlertPayload(BaseModel):
                              "set in an `update` sent once the event has ended and its clip is written.")
     source: AlertSource
     vlm: VlmSummary | None = Field(None, description="The VLM's finding; absent or null until it answered.")
+    review: ReviewSummary | None = Field(None, description="A person's verdict; absent or null until one is given.")
 
     @model_validator(mode="after")
     def _times_agree(self) -> "AlertPayload":

@@ -17,6 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
+from streamer.alerts.streams import StreamNames
+from streamer.api import alerts_feed, events, login
+from streamer.api.security import Auth, AuthMode, CurrentUser, auth_mode, require_camera
+from streamer.auth.ratelimit import LoginLimiter
+from streamer.auth.store import UserStore
+from streamer.auth.users import User
+from streamer.config.query import ApiConfig
+from streamer.index import db
 from streamer.query.document import AnswerDocument
 from streamer.query.media import MediaUnavailable, UnknownMedia
 from streamer.query.question import QuestionError
@@ -39,33 +47,51 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(service: QueryService) -> FastAPI:
+def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: str | None = None) -> FastAPI:
+    """`api`: the settings it is served with (the config's, with the command line's flags); raises NoUsers when
+    they ask for a login and nobody could log in. `redis_url`: where the alert feed reads (none: no feed)."""
     app = FastAPI(title="streamer", summary="Ask the recordings: wall-clock answers with clips and evidence.",
                   docs_url="/docs", redoc_url=None)
+    if db.index_path(service.config.storage_dir).exists():
+        db.connect(service.config.storage_dir).close()  # an index an older version wrote gets the reviews table
+    store = UserStore(service.config.storage_dir)
+    app.state.auth = Auth(store, auth_mode(api or service.config.api, store), LoginLimiter())
+    app.state.service = service
+    app.state.cameras = tuple(service.config.cameras)
+    app.state.streams = StreamNames(service.config.redis.prefix)
+    app.state.redis = alerts_feed.redis_client(redis_url)
+    app.state.redis_url = redis_url
     _error_path(app)
+    app.include_router(login.router)
+    app.include_router(alerts_feed.router)
+    app.include_router(events.router)
 
     @app.get("/health")
     def health() -> dict:
+        if app.state.auth.mode is AuthMode.USERS:
+            return {"status": "ok"}  # the camera names are for users
         return {"status": "ok", "cameras": list(service.config.cameras)}
 
     @app.get("/query", response_model=AnswerDocument)
     async def query(
+        user: CurrentUser,
         q: Annotated[str, Query(max_length=MAX_QUESTION, description="The question, e.g. 'when did the person fall'.")] = "",
         camera: Annotated[str | None, Query(max_length=MAX_ID, description="Only this camera (overrides the question).")] = None,
         since: Annotated[str | None, Query(max_length=MAX_TIME, description="ISO 8601, epoch seconds or relative (-2h).")] = None,
         until: Annotated[str | None, Query(max_length=MAX_TIME, description="Same forms.")] = None,
         scan: Annotated[bool, Query(description="Also show the VLM footage with no event.")] = False,
     ):
+        cameras = _cameras_for(user, camera, list(service.config.cameras))
         # the model and the index are blocking: off the event loop
-        return await run_in_threadpool(service.ask, q, camera, since, until, scan, False)
+        return await run_in_threadpool(service.ask, q, cameras, since, until, scan, False)
 
     @app.get("/clips/{hit_id}")
-    async def clip(hit_id: str):
-        return await _file(service.media.clip, hit_id, "video/mp4")
+    async def clip(hit_id: str, user: CurrentUser):
+        return await _file(service.media, service.media.clip, hit_id, "video/mp4", user)
 
     @app.get("/snapshots/{hit_id}")
-    async def snapshot(hit_id: str):
-        return await _file(service.media.snapshot, hit_id, "image/jpeg")
+    async def snapshot(hit_id: str, user: CurrentUser):
+        return await _file(service.media, service.media.snapshot, hit_id, "image/jpeg", user)
 
     return app
 
@@ -81,7 +107,9 @@ def _error_path(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail))
+        response = error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # Retry-After of a rate-limited login
+        return response
 
     @app.middleware("http")
     async def bugs_are_logged(request: Request, call_next):
@@ -98,8 +126,23 @@ def _known(status: int):
     return handler
 
 
-async def _file(make, hit_id: str, media_type: str):
+def _cameras_for(user: User, camera: str | None, every: list[str]) -> str | list[str] | None:
+    """What a question may search: the camera asked for if the user may see it, else the user's cameras."""
+    if camera is not None:
+        if camera in every:
+            require_camera(user, camera)
+        return camera  # an unknown camera is the question's own 400, with the list of cameras
+    if user.cameras is None:
+        return None
+    visible = user.visible(every)
+    if not visible:
+        raise HTTPException(403, f"user '{user.name}' may see none of this service's cameras")
+    return visible
+
+
+async def _file(media, make, hit_id: str, media_type: str, user: User):
     if len(hit_id) > MAX_ID:
         raise UnknownMedia(hit_id)
+    require_camera(user, await run_in_threadpool(media.camera_of, hit_id))
     path = await run_in_threadpool(make, hit_id)
     return FileResponse(path, media_type=media_type, filename=f"{hit_id}{path.suffix}")

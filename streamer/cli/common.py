@@ -39,12 +39,13 @@ class LogFormat(str, Enum):
 
 
 class ApiAuth(str, Enum):
+    users = "users"
     none = "none"
 
 
 LogFormatOption = Annotated[Optional[LogFormat], typer.Option(help="Log lines as text or json (default: logging.format).", show_default=False)]
 ApiAuthOption = Annotated[Optional[ApiAuth], typer.Option(
-    "--api-auth", envvar="STREAMER_API_AUTH", help="'none': serve a non-loopback API open on purpose (api.auth).", show_default=False)]
+    "--api-auth", envvar="STREAMER_API_AUTH", help="api.auth: 'users' (always a login) or 'none' (open on purpose).", show_default=False)]
 
 
 def refuse(message: str) -> None:
@@ -104,10 +105,20 @@ def with_flags(name: str, section: Section, flags: dict[str, tuple[str, object]]
 def api_flags(loaded: StreamerConfig, host: str | None, port: int | None, auth: "ApiAuth | None",
               serving: bool = False):
     """The api section with --api-host/--api-port/--api-auth (and their STREAMER_API_* variables) applied; `serving`:
-    `streamer serve`, which is started to serve it, whatever api.enabled says."""
-    return with_flags("api", loaded.api, {"--api-host": ("host", host), "--api-port": ("port", port),
-                                          "--api-auth": ("auth", auth.value if auth else None)},
-                      fixed={"enabled": True} if serving else None)
+    `streamer serve`, which is started to serve it, whatever api.enabled says. Exit 2 before anything starts when
+    it asks for a login that nobody could give."""
+    from streamer.api.security import NoUsers, auth_mode
+    from streamer.auth.store import UserStore
+
+    settings = with_flags("api", loaded.api, {"--api-host": ("host", host), "--api-port": ("port", port),
+                                              "--api-auth": ("auth", auth.value if auth else None)},
+                          fixed={"enabled": True} if serving else None)
+    if settings.enabled:
+        try:
+            auth_mode(settings, UserStore(loaded.storage_dir))
+        except NoUsers as error:
+            refuse(str(error))
+    return settings
 
 
 def redis_for(config: Path | None, redis_url: str | None):

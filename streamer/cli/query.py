@@ -88,8 +88,11 @@ def serve(
     loaded = load_or_exit(config)
     api = api_flags(loaded, api_host, api_port, api_auth, serving=True)
     setup_logging(loaded.logging.level, log_format.value if log_format else loaded.logging.format)
-    server = ApiServer(create_app(QueryService(loaded)), api)
+    redis_url, embedded = _alerts_redis(loaded)
+    server = ApiServer(create_app(QueryService(loaded), api, redis_url), api)
     if not server.start():
+        if embedded is not None:
+            embedded.stop()
         raise typer.Exit(EXIT_BAD_INPUT)
     typer.echo(f"api: {server.url}  (GET /query?q=…, /docs; Ctrl-C to stop)", err=True)
     try:
@@ -98,6 +101,25 @@ def serve(
         pass
     finally:
         server.stop()
+        if embedded is not None:
+            embedded.stop()
+
+
+def _alerts_redis(loaded):
+    """Where the alert feed reads: the config's Redis, else its embedded server (started when not running, and
+    then stopped with `serve`); (None, None) when that cannot start: the API serves on without a feed."""
+    from streamer.alerts.embedded import EmbeddedRedisError
+    from streamer.alerts.wiring import embedded_for
+
+    if loaded.redis.url:
+        return loaded.redis.url, None
+    embedded = embedded_for(loaded.storage_dir, loaded.redis)
+    try:
+        started = embedded.ensure_running()
+    except (EmbeddedRedisError, OSError) as error:
+        typer.echo(f"warning: no alert feed: the embedded redis did not start: {error}", err=True)
+        return None, None
+    return embedded.url, embedded if started else None
 
 
 def register(app: typer.Typer) -> None:

@@ -86,7 +86,7 @@ def run(
         from streamer.vlm.pool import WorkerPool
 
         pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
-    api = _start_api(loaded, api_settings)
+    api = _start_api(loaded, api_settings, target.url)
     try:
         code = Supervisor(loaded, options, selected, target, health).run()
     finally:
@@ -100,7 +100,7 @@ def run(
     raise typer.Exit(code)
 
 
-def _start_api(loaded: StreamerConfig, settings: ApiConfig):
+def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str):
     """The question API beside the cameras (api.enabled); None when it is off or could not listen."""
     if not settings.enabled:
         return None
@@ -108,7 +108,7 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig):
     from streamer.api.server import ApiServer
     from streamer.query.service import QueryService
 
-    server = ApiServer(create_app(QueryService(loaded)), settings)
+    server = ApiServer(create_app(QueryService(loaded), settings, redis_url), settings)
     if not server.start():
         return None
     typer.echo(f"api: {server.url}  (GET /query?q=…, /docs)", err=True)

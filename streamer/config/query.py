@@ -29,17 +29,18 @@ class ApiConfig(StrictModel):
     enabled: bool = Field(True, description="`streamer run` serves the API (GET /query, /clips/{id}, /snapshots/{id}).")
     host: str = Field("127.0.0.1", min_length=1, description="Bind address; only loopback unless you put a proxy in front.")
     port: int = Field(8765, ge=0, le=65535, description="0: any free port (it is logged).")
-    auth: Literal["none"] | None = Field(
-        None, description="The API has no users yet: to bind anything but loopback, say `none` to confirm that anyone "
-                          "who can reach the address may ask questions and fetch clips.")
+    auth: Literal["users", "none"] | None = Field(
+        None, description="Who may use the API. Omitted: a login once `streamer users add` has made a user, open on "
+                          "loopback before that. `users`: always a login (a session or an API token), so any address may "
+                          "be bound. `none`: open to anyone who can reach the address, on purpose.")
 
     @model_validator(mode="after")
     def _open_only_when_said(self) -> "ApiConfig":
         if self.enabled and not is_loopback(self.host) and self.auth is None:
             raise PydanticCustomError(
-                "open_api", "{host} is not a loopback address and the API has no authentication yet: anyone who can "
-                "reach it could read every recording. Bind 127.0.0.1 (put an authenticating proxy in front), or set "
-                "api.auth: none (STREAMER_API_AUTH=none) to serve it open on purpose",
+                "open_api", "{host} is not a loopback address: say who may use it. api.auth: users requires a login "
+                "(after `streamer users add`); api.auth: none (STREAMER_API_AUTH=none) serves it open on purpose, "
+                "and anyone who can reach it could read every recording. Or bind 127.0.0.1",
                 {"field": "host", "host": self.host})
         return self
 

@@ -136,6 +136,18 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO events_text (rowid, body) SELECT rowid, """ + _EVENT_TEXT.replace("new.", "") + """ FROM events;
     INSERT INTO findings_text (rowid, body) SELECT rowid, """ + _FINDING_TEXT.replace("new.", "") + """ FROM vlm_findings;
     """,
+    # 4: people's verdicts on events (the console's true / false alarm), every one kept, the latest wins
+    """
+    CREATE TABLE reviews (
+        event_id TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('true_alarm', 'false_alarm')),
+        note TEXT,
+        reviewer TEXT NOT NULL,
+        reviewed_ts REAL NOT NULL,
+        PRIMARY KEY (event_id, reviewed_ts, reviewer)
+    );
+    CREATE INDEX reviews_by_time ON reviews (reviewed_ts);
+    """,
 )
 
 

@@ -79,3 +79,14 @@ class FindingRow:
     @classmethod
     def columns(cls) -> tuple[str, ...]:
         return tuple(cls.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """A person's verdict on an event (true or false alarm), with who gave it and when."""
+
+    event_id: str
+    verdict: str  # true_alarm | false_alarm
+    note: str | None
+    reviewer: str
+    reviewed_ts: float

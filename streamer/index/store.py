@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from streamer.index.rows import EventRecord, FindingRow, GapRow, SegmentRow, TrackSecond
+from streamer.index.rows import EventRecord, FindingRow, GapRow, ReviewRow, SegmentRow, TrackSecond
 
 _SEGMENT_COLUMNS = "camera, start_ts, end_ts, path, codec, fps, frames, bytes, media_start_s, transcoded"
 
@@ -141,3 +141,31 @@ def findings_of(conn: sqlite3.Connection, event_id: str) -> list[FindingRow]:
     rows = conn.execute(f"SELECT {_FINDING_COLUMNS} FROM vlm_findings WHERE event_id = ? ORDER BY answered_ts",
                         (event_id,))
     return [finding_from(row) for row in rows]
+
+
+def record_review(conn: sqlite3.Connection, review: ReviewRow) -> None:
+    conn.execute("INSERT OR REPLACE INTO reviews (event_id, verdict, note, reviewer, reviewed_ts) VALUES (?,?,?,?,?)",
+                 (review.event_id, review.verdict, review.note, review.reviewer, review.reviewed_ts))
+
+
+def reviews_of(conn: sqlite3.Connection, event_id: str) -> list[ReviewRow]:
+    rows = conn.execute("SELECT event_id, verdict, note, reviewer, reviewed_ts FROM reviews WHERE event_id = ? "
+                        "ORDER BY reviewed_ts", (event_id,))
+    return [ReviewRow(*row) for row in rows]
+
+
+def reviewed_between(conn: sqlite3.Connection, since: float, until: float) -> list[ReviewRow]:
+    """The latest review of each event reviewed in the range."""
+    rows = conn.execute("SELECT event_id, verdict, note, reviewer, MAX(reviewed_ts) FROM reviews "
+                        "WHERE reviewed_ts >= ? AND reviewed_ts < ? GROUP BY event_id ORDER BY 5", (since, until))
+    return [ReviewRow(*row) for row in rows]
+
+
+def latest_payload(conn: sqlite3.Connection, event_id: str) -> dict | None:
+    row = conn.execute("SELECT payload_json FROM events WHERE event_id = ?", (event_id,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def next_seq(conn: sqlite3.Connection, event_id: str) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM event_states WHERE event_id = ?", (event_id,)).fetchone()
+    return int(row[0])

@@ -48,6 +48,10 @@ class HitMedia:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record), encoding="utf-8")
 
+    def camera_of(self, hit_id: str) -> str:
+        """The camera a hit's files show (who may see them is decided by it)."""
+        return str(self._record(hit_id)["camera"])
+
     def clip(self, hit_id: str) -> Path:
         return self._made_once(self._record(hit_id), self._path("clips", hit_id, ".mp4"), self._export)
 

@@ -43,7 +43,7 @@ class QueryService:
         folder = self.storage_dir / "query"
         self.embedder = embedder or Embedder(folder / "embeddings.sqlite3")
         self.cache = ResultCache(folder / "cache")
-        self.media = HitMedia(self.storage_dir, self._connect, config.query.clip_pad_s)
+        self.media = HitMedia(self.storage_dir, self.open_index, config.query.clip_pad_s)
         # without a class list the detector's labels are known only from what it tracked
         self._keeps_every_class = any(c.detect.model.classes is None for c in config.cameras.values())
         self.grounder = None
@@ -51,7 +51,7 @@ class QueryService:
             factory = backend_factory or (lambda: build_backend(config.vlm))
             self.grounder = Grounder(config.vlm, self.storage_dir, factory, config.query.vlm_timeout_s, self.tz)
 
-    def _connect(self) -> sqlite3.Connection:
+    def open_index(self) -> sqlite3.Connection:
         if not db.index_path(self.storage_dir).exists():
             raise NoIndex(f"no recordings index in {self.storage_dir} yet: has `streamer run` recorded anything?")
         return db.connect(self.storage_dir, readonly=True)
@@ -60,7 +60,7 @@ class QueryService:
             scan: bool = False, export: bool = True, now: float | None = None) -> dict:
         """The answer document. Raises QuestionError (bad question or flags) and NoIndex."""
         started, now = time.monotonic(), time.time() if now is None else now
-        conn = self._connect()
+        conn = self.open_index()
         try:
             labels = search.labels_seen(conn, tracks=self._keeps_every_class)
             question = understand(text, self.config, self.tz, now, labels, camera, since, until)
