@@ -52,5 +52,10 @@ def start_from_segment_name(name: str) -> float | None:
         return None
 
 
+def live_relpath(camera: str, suffix: str) -> str:
+    """The console's live picture (.jpg) and figures (.json) of a camera."""
+    return f"live/{camera}{suffix}"
+
+
 def event_clip_relpath(camera: str, event_id: str, start_ts: float) -> str:
     return f"clips/{camera}/{_utc(start_ts):%Y-%m-%d}/{event_id}.mp4"

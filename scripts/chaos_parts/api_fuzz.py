@@ -31,9 +31,10 @@ HOSTILE = [
 ]
 
 
-STREAMING = {"/alerts/stream"}
+STREAMING = {"/alerts/stream", "/cameras/{name}/live.mjpeg"}
 STREAMING_HOSTILE = ["/alerts/stream?camera=%00", "/alerts/stream?min_risk=extreme", "/alerts/stream?verification=yes",
-                     "/alerts/stream?camera=" + "c" * 5000, "/alerts/stream?from_start=perhaps", "/alerts/stream"]
+                     "/alerts/stream?camera=" + "c" * 5000, "/alerts/stream?from_start=perhaps", "/alerts/stream",
+                     "/cameras/..%2F..%2Fsecret/live.mjpeg", "/cameras/%00/live.mjpeg", "/cameras/nope/live.mjpeg"]
 
 
 class _Head:

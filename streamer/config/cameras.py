@@ -144,6 +144,8 @@ class CameraConfig(StrictModel):
     zones: dict[str, ZoneConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
     record: RecordConfig = RecordConfig()
+    live_every_s: float = Field(1.0, ge=0, le=60, description="The console's live picture of this camera (an annotated "
+                                "JPEG in <storage_dir>/live) is refreshed this often; 0: no picture.")
     watch: list[WatchConfig] = Field(default_factory=list, description="Open-vocabulary prompts the VLM checks periodically.")
 
     @property

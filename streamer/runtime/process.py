@@ -26,6 +26,7 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     from streamer.config.recording import RecordMode
     from streamer.index.writer import IndexWriter
     from streamer.record.recorder import Recorder, RecorderState
+    from streamer.runtime.live_view import LiveView
     from streamer.runtime.track_summary import TrackSummarySink
 
     index = IndexWriter(options.storage_dir, name)
@@ -42,11 +43,12 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     if camera.record.mode is not RecordMode.OFF:
         recorder = Recorder(options.storage_dir, name, camera.record, options.min_free_bytes,
                             live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state)
-    sinks: list = [TrackSummarySink(name, index)]
+    live = LiveView(options.storage_dir, name, dict(camera.zones), camera.live_every_s)
+    sinks: list = [TrackSummarySink(name, index), live]
     if target is not None:
         sinks.append(_event_stage(name, camera, options, target, publisher, index, recorder))
     sinks.append(_Closing(index))
-    return sinks, recorder
+    return sinks, recorder, live
 
 
 def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder):
@@ -122,7 +124,7 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
 
     log = logging.getLogger("streamer.worker")
     try:
-        sinks, recorder = _outputs(name, camera, options, target)
+        sinks, recorder, live = _outputs(name, camera, options, target)
     except Exception as error:  # a spool held by another process, a rule that cannot be built
         log.error("camera cannot start: %s", error, extra={"fields": {"camera": name}})
         report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
@@ -133,7 +135,7 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
 
         try:
             code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,
-                                engine=engine).run()
+                                engine=engine, on_stats=live.write_figures).run()
         except Exception:
             log.exception("worker crashed", extra={"fields": {"camera": name}})
             code = EXIT_CRASHED

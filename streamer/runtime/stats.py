@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streamer.engine.stage import DetectionStage
@@ -19,6 +20,7 @@ log = logging.getLogger("streamer.stats")
 class CameraStats:
     camera: str
     interval_s: float
+    on_log: Callable[[dict], None] | None = None  # also given each line's fields (the console's live figures)
     detected: int = 0
     detect_ms_total: float = 0.0
     track_ids_seen: set[int] = field(default_factory=set)
@@ -59,4 +61,6 @@ class CameraStats:
         if counters.duration_s and counters.last_pts_s is not None:
             fields["progress"] = f"{min(100.0, 100 * counters.last_pts_s / counters.duration_s):.0f}%"
         log.info("camera stats", extra={"fields": fields})
+        if self.on_log is not None:
+            self.on_log(fields)
         self._last_log, self._decoded_at_last, self._detected_at_last = now, counters.decoded, self.detected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from streamer.config.cameras import CameraConfig, SourceKind
@@ -67,6 +67,7 @@ class CameraWorker:
         sinks: Sequence[FrameSink] = (),
         recorder: Recorder | None = None,
         engine: EngineLink | None = None,
+        on_stats: Callable[[dict], None] | None = None,
     ):
         self.name = name
         self.camera = camera
@@ -76,7 +77,7 @@ class CameraWorker:
         self.source = VideoSource(name, camera, stop, on_state, packet_tap=recorder)  # type: ignore[arg-type]
         policy = DropPolicy.DROP_OLDEST if camera.kind is SourceKind.LIVE else DropPolicy.BLOCK
         self.queue = FrameQueue(camera.connection.queue_size, policy)
-        self.stats = CameraStats(name, options.stats_interval_s)
+        self.stats = CameraStats(name, options.stats_interval_s, on_log=on_stats)
         self.sinks = list(sinks)
         self.detection = detection_stage(name, camera, options, stop, engine)
         self.tracker = CameraTracker(camera.tracker, camera.detect.fps)

@@ -1,0 +1,103 @@
+"""The cameras for the console: `GET /cameras` (each camera the user may see, with its latest figures: state, fps
+in and detected, drops, when they were taken), and its live picture as one JPEG (`/cameras/{name}/live.jpg`) or
+as MJPEG (`/cameras/{name}/live.mjpeg`, each new picture as it is written). Both come from the files each camera
+worker writes in `<storage_dir>/live`; nothing here touches a camera."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from streamer.api.security import CurrentUser, require_camera
+from streamer.storage import live_relpath, resolve_inside
+
+router = APIRouter()
+
+CameraName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+MJPEG_POLL_S = 0.2
+BOUNDARY = "streamer-frame"
+
+
+class CameraStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    enabled: bool
+    kind: str = Field(description="live (cameras, HLS) or file.")
+    url: str = Field(description="With its password masked.")
+    figures: dict | None = Field(description="The camera's latest stats line (state, fps_in, fps_detected, drops, "
+                                             "…, ts): null until its worker has logged one.")
+    picture: bool = Field(description="A live picture exists (`live.jpg`, `live.mjpeg`).")
+
+
+class CameraList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cameras: list[CameraStatus]
+
+
+@router.get("/cameras", response_model=CameraList)
+async def cameras(request: Request, user: CurrentUser):
+    service = request.app.state.service
+    found = []
+    for name, camera in service.config.cameras.items():
+        if not user.may_see(name):
+            continue
+        figures = _read_json(resolve_inside(service.storage_dir, live_relpath(name, ".json")))
+        found.append(CameraStatus(name=name, enabled=camera.enabled, kind=camera.kind.value, url=camera.safe_url,
+                                  figures=figures,
+                                  picture=resolve_inside(service.storage_dir, live_relpath(name, ".jpg")).exists()))
+    return {"cameras": found}
+
+
+def _read_json(path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _picture(request: Request, name: str, user):
+    service = request.app.state.service
+    if name not in service.config.cameras:
+        raise HTTPException(404, f"no camera '{name}'")
+    require_camera(user, name)
+    return resolve_inside(service.storage_dir, live_relpath(name, ".jpg"))
+
+
+@router.get("/cameras/{name}/live.jpg")
+async def live_jpeg(request: Request, name: CameraName, user: CurrentUser):
+    path = _picture(request, name, user)
+    if not path.exists():
+        raise HTTPException(404, f"no live picture of '{name}' yet (is `streamer run` running it?)")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/cameras/{name}/live.mjpeg")
+async def live_mjpeg(request: Request, name: CameraName, user: CurrentUser):
+    """multipart/x-mixed-replace: an `<img>` shows each new picture as the worker writes it (about 1 a second)."""
+    path = _picture(request, name, user)
+    return StreamingResponse(_frames(request, path), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                             headers={"Cache-Control": "no-store"})
+
+
+async def _frames(request: Request, path) -> AsyncIterator[bytes]:
+    last = None
+    while not await request.is_disconnected():
+        try:
+            stamp = path.stat().st_mtime_ns
+            if stamp != last:
+                data = path.read_bytes()
+                last = stamp
+                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                       + data + b"\r\n")
+        except OSError:
+            pass  # not written yet, or being replaced
+        await asyncio.sleep(MJPEG_POLL_S)
