@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -291,6 +292,36 @@ def test_a_review_is_stored_published_and_carried_by_the_events_later_messages(a
     assert row.reviewer == "vic" and row.verdict == "false_alarm" and abs(row.reviewed_ts - time.time()) < 60
 
 
+def test_reviewed_events_export_as_a_fine_tuning_set(api: str, site: Path, tmp_path: Path) -> None:
+    """After the review test: the viewer's false alarm, plus a true alarm given here, become two conversations whose
+    answers the VLM stage's own parser reads back as the reviewed verdicts, on frames with their real times."""
+    from streamer.vlm.answer import parse_answer
+
+    admin = _login(api, "ann", ADMIN_PASSWORD)
+    confirmed = next(e for e in admin.get("/events").json()["events"] if e["camera"] != "lobby")
+    assert admin.post(f"/events/{confirmed['event_id']}/review", json={"verdict": "true_alarm", "note": "it happened"}).status_code == 200
+    done = subprocess.run([*STREAMER, "dataset", "export", "-c", str(site), "-o", str(tmp_path / "set")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "2 reviewed event(s)" in done.stdout, done.stdout + done.stderr
+    lines = [json.loads(line) for line in (tmp_path / "set" / "train.jsonl").read_text().splitlines()]
+    by_id = {line["id"]: line for line in lines}
+    assert len(by_id) == 2 and confirmed["event_id"] in by_id
+    for line in lines:
+        system, user, assistant = line["messages"]
+        assert system["role"] == "system" and user["content"].startswith("<video>") and line["clip_start_iso"] in user["content"]
+        frames, times = line["videos"][0], line["frame_times_s"]
+        assert len(frames) == len(times) >= 4 and all((tmp_path / "set" / frame).stat().st_size > 1000 for frame in frames)
+        steps = [b - a for a, b in zip(times, times[1:])]
+        assert all(abs(step - 1 / line["fps"]) < 0.15 for step in steps), steps  # real times, on the VLM's grid
+        answer = parse_answer(assistant["content"], times[-1] + 1 / line["fps"], 0.5)
+        assert answer.verdict == ("confirmed" if line["review"]["verdict"] == "true_alarm" else "rejected")
+    event = by_id[confirmed["event_id"]]
+    answer = json.loads(event["messages"][2]["content"])
+    clip_start = datetime.fromisoformat(event["clip_start_iso"]).timestamp()
+    assert abs(clip_start + answer["events"][0]["start_time"] - confirmed["start_ts"]) < 0.1
+    assert answer["events"][0]["description"] == "it happened"
+
+
 def _iso(ts: float) -> str:
     from streamer.core.timefmt import iso_time
 
@@ -310,6 +341,36 @@ def test_an_events_clip_seeks_and_its_files_keep_to_the_users_cameras(api: str, 
         assert viewer.get(f"/events/{other['event_id']}/{kind}".rstrip("/")).status_code == 403
     assert viewer.get("/events/lobby-0000000000000000").status_code == 404
     assert viewer.get("/events/..%2F..%2Fetc%2Fpasswd/clip").status_code in (404, 422)
+
+
+def test_the_timeline_marks_each_event_at_its_true_time_and_plays_the_recording_from_any_time(
+        api: str, site: Path, recorded) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import av
+
+    viewer = {"authorization": f"Bearer {_token(site, 'vic')}"}
+    fall = next(truth for truth in recorded.truths if truth.camera == "lobby" and truth.type == "fall")
+    day = datetime.fromtimestamp(fall.start_ts, ZoneInfo(yaml.safe_load(site.read_text())["timezone"])).date().isoformat()
+    line = httpx.get(f"{api}/cameras/lobby/timeline", params={"day": day}, headers=viewer, timeout=30).json()
+    assert line["from_ts"] <= fall.start_ts < line["to_ts"]
+    (marked,) = [event for event in line["events"] if event["type"] == "fall"]
+    assert abs(marked["start_ts"] - fall.start_ts) < 1.0  # at its true time, within a second
+    assert any(span["start_ts"] <= fall.start_ts <= span["end_ts"] for span in line["segments"])
+    played = httpx.get(f"{api}/cameras/lobby/recording.mp4", params={"at": fall.start_ts - 1, "seconds": 4},
+                       headers=viewer, timeout=60)
+    assert played.status_code == 200 and played.headers["accept-ranges"] == "bytes"
+    clip = Path(yaml.safe_load(site.read_text())["storage_dir"]) / "played.mp4"
+    clip.write_bytes(played.content)
+    with av.open(str(clip)) as container:
+        frames = [frame.time for frame in container.decode(video=0)]
+    assert frames and 3.0 <= frames[-1] - frames[0] + 0.2 <= 5.5
+    assert httpx.get(f"{api}/cameras/plaza/timeline", headers=viewer, timeout=30).status_code == 403
+    assert httpx.get(f"{api}/cameras/lobby/timeline", params={"day": "2026-02-30"}, headers=viewer, timeout=30).status_code == 400
+    nothing = httpx.get(f"{api}/cameras/lobby/recording.mp4", params={"at": 1_000_000, "seconds": 4}, headers=viewer,
+                        timeout=30)
+    assert nothing.status_code == 404 and "recording" in nothing.json()["error"]
 
 
 def test_wrong_passwords_are_rate_limited(api: str) -> None:

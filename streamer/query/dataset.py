@@ -1,0 +1,110 @@
+"""People's reviews as a fine-tuning set for Qwen2.5-VL: for every reviewed event whose start lies in a range, the
+frames sampled from the recordings at the VLM's rate with their real times, the very prompt the VLM stage asks,
+and the reviewed verdict as the answer, in the JSON the stage parses. One conversation a line in `train.jsonl`,
+in the `messages` + `videos` layout (a `<video>` placeholder in the user turn, the video as its list of frames)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from pipelines.prompts import SYSTEM, question_for, user_prompt
+from streamer.config.root import StreamerConfig
+from streamer.config.vlm import SamplingConfig
+from streamer.core.timefmt import iso_time
+from streamer.record.sample import sample_recording
+
+FRAMES = "frames"
+JSONL = "train.jsonl"
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    written: int
+    skipped: tuple[str, ...]  # "<event id>: why"
+    path: Path
+
+
+def export_reviews(config: StreamerConfig, conn: sqlite3.Connection, since_ts: float, until_ts: float, out: Path,
+                   cameras: list[str]) -> ExportReport:
+    sampling = config.vlm.sampling if config.vlm is not None else SamplingConfig()
+    out.mkdir(parents=True, exist_ok=True)
+    skipped, written = [], 0
+    with (out / JSONL).open("w", encoding="utf-8") as lines:
+        for event, review in _reviewed(conn, since_ts, until_ts, cameras):
+            line = _conversation(config, conn, event, review, sampling, out)
+            if isinstance(line, str):
+                skipped.append(f"{event['event_id']}: {line}")
+                continue
+            lines.write(json.dumps(line, ensure_ascii=False) + "\n")
+            written += 1
+    return ExportReport(written, tuple(skipped), out / JSONL)
+
+
+def _reviewed(conn, since_ts: float, until_ts: float, cameras: list[str]):
+    marks = ",".join("?" * len(cameras))
+    rows = conn.execute(
+        f"SELECT e.payload_json, r.verdict, r.note, r.reviewer, r.reviewed_ts FROM events e JOIN reviews r "
+        f"ON r.event_id = e.event_id AND r.reviewed_ts = (SELECT MAX(reviewed_ts) FROM reviews WHERE event_id = e.event_id) "
+        f"WHERE e.start_ts >= ? AND e.start_ts < ? AND e.camera IN ({marks}) ORDER BY e.start_ts",
+        (since_ts, until_ts, *cameras))
+    for payload, verdict, note, reviewer, reviewed_ts in rows:
+        yield json.loads(payload), {"verdict": verdict, "note": note, "reviewer": reviewer, "reviewed_ts": reviewed_ts}
+
+
+def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampling: SamplingConfig, out: Path):
+    start, end = event["start_ts"], event["end_ts"] or event["start_ts"]
+    window_start = start - sampling.pre_s
+    window_end = min(end + sampling.post_s, window_start + sampling.max_window_s)
+    frames = sample_recording(config.storage_dir, conn, event["camera"], window_start, window_end, sampling.fps)
+    if len(frames) < 2:
+        return "fewer than 2 frames recorded around it (retention, or a gap)"
+    folder = out / FRAMES / event["event_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, frame in enumerate(frames):
+        path = folder / f"{number:03d}.jpg"
+        cv2.imwrite(str(path), frame.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        paths.append(path.relative_to(out).as_posix())
+    clip_start = frames[0].wall_ts
+    times = tuple(round(frame.wall_ts - clip_start, 3) for frame in frames)
+    height, width = frames[0].image.shape[:2]
+    x1, y1, x2, y2 = event["bbox_xyxy"]
+    hint = (f"The detector flagged a {event['label']} at {max(0.0, start - clip_start):.1f} s in the box "
+            f"[{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}] (pixels of the {width}x{height} frames).")
+    prompt = user_prompt(question_for(event["type"], event["label"]), iso_time(clip_start, _tz(config)), times,
+                         sampling.fps, (width, height), hint)
+    return {
+        "id": event["event_id"],
+        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "<video>" + prompt},
+                     {"role": "assistant", "content": json.dumps(_answer(event, review, clip_start, times[-1]))}],
+        "videos": [paths],
+        "frame_times_s": list(times),
+        "fps": sampling.fps,
+        "clip_start_iso": iso_time(clip_start, _tz(config)),
+        "event": {key: event[key] for key in ("camera", "type", "label", "start_iso", "end_iso", "verification")},
+        "review": {**review, "reviewed_iso": iso_time(review["reviewed_ts"], _tz(config))},
+    }
+
+
+def _answer(event: dict, review: dict, clip_start: float, last_s: float) -> dict:
+    """The reviewed verdict in the JSON the VLM stage asks for and parses (times from the clip's start)."""
+    if review["verdict"] == "false_alarm":
+        return {"verdict": "rejected", "events": []}
+    begin = max(0.0, event["start_ts"] - clip_start)
+    finish = min(last_s, max(begin, (event["end_ts"] or event["start_ts"]) - clip_start))
+    return {"verdict": "confirmed", "events": [{
+        "label": f"{event['label']} {event['type'].replace('_', ' ')}", "start_time": round(begin, 1),
+        "end_time": round(finish, 1), "risk_level": event.get("risk_level") or "medium",
+        "description": review["note"] or event.get("description") or f"A {event['label']}: {event['type'].replace('_', ' ')}.",
+    }]}
+
+
+def _tz(config: StreamerConfig):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(config.timezone)
