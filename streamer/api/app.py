@@ -83,9 +83,9 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
         until: Annotated[str | None, Query(max_length=MAX_TIME, description="Same forms.")] = None,
         scan: Annotated[bool, Query(description="Also show the VLM footage with no event.")] = False,
     ):
-        cameras = _cameras_for(user, camera, list(service.config.cameras))
+        searched = _cameras_for(user, camera, list(service.config.cameras))
         # the model and the index are blocking: off the event loop
-        return await run_in_threadpool(service.ask, q, cameras, since, until, scan, False)
+        return await run_in_threadpool(service.ask, q, searched, since, until, scan, False)
 
     @app.get("/clips/{hit_id}")
     async def clip(hit_id: str, user: CurrentUser):
