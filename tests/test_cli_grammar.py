@@ -184,4 +184,4 @@ def test_the_api_address_comes_from_the_flags_or_the_environment(verb, tmp_path,
     finally:
         process.terminate()
         stderr = process.communicate(timeout=60)[1]
-    assert f"api: http://127.0.0.2:{port}" in stderr
+    assert f"console: http://127.0.0.2:{port}/" in stderr

@@ -94,7 +94,7 @@ def serve(
         if embedded is not None:
             embedded.stop()
         raise typer.Exit(EXIT_BAD_INPUT)
-    typer.echo(f"api: {server.url}  (GET /query?q=…, /docs; Ctrl-C to stop)", err=True)
+    typer.echo(f"console: {server.url}/  (the API: {server.url}/docs; Ctrl-C to stop)", err=True)
     try:
         server.wait()
     except KeyboardInterrupt:

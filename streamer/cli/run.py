@@ -111,7 +111,7 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str):
     server = ApiServer(create_app(QueryService(loaded), settings, redis_url), settings)
     if not server.start():
         return None
-    typer.echo(f"api: {server.url}  (GET /query?q=…, /docs)", err=True)
+    typer.echo(f"console: {server.url}/  (the API: {server.url}/docs)", err=True)
     return server
 
 

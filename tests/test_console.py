@@ -1,0 +1,160 @@
+"""The web console in a real browser (Debian's chromium driven by Playwright) against a real `streamer serve` over
+recordings with known events and a real Redis: log in; an alert XADDed to the stream appears in the feed without
+a reload, and its update changes the same row; the event page's clip plays and seeks; a review from the page is
+stored; a viewer of one camera gets a 403 for another camera's event page; screenshots of each page at desktop
+and phone width are written to data/console-screenshots (the ones in docs/images come from this test)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.helpers.api import wait_for_api
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.rtsp import free_port
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the dev extras install Playwright")
+CHROMIUM = Path("/usr/bin/chromium")
+STREAMER = [sys.executable, "-m", "streamer"]
+SHOTS = Path(__file__).resolve().parents[1] / "data" / "console-screenshots"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+PASSWORD = "a console password"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (scripts/install_system_deps.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def console(recorded, tmp_path_factory) -> Iterator[tuple[str, Path, RedisServer]]:
+    folder = tmp_path_factory.mktemp("console")
+    shutil.copytree(recorded.storage, folder / "data", ignore=shutil.ignore_patterns("query", "users.sqlite3"))
+    redis_server = RedisServer(folder / "redis").start()
+    tree = yaml.safe_load(recorded.config.read_text())
+    tree.update(storage_dir=str(folder / "data"), redis={"url": redis_server.url})
+    config = folder / "console.yaml"
+    config.write_text(yaml.safe_dump(tree))
+    for name, extra in (("ann", ["--role", "admin"]), ("vic", ["--camera", "lobby"])):
+        subprocess.run([*STREAMER, "users", "add", name, *extra, "--password-stdin", "-c", str(config)], input=PASSWORD,
+                       check=True, capture_output=True, text=True, timeout=60)
+    port = free_port()
+    process = subprocess.Popen([*STREAMER, "serve", "-c", str(config), "--api-port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_api(base, process)
+        yield base, config, redis_server
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(15)
+        redis_server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def _logged_in(browser, base: str, name: str, size: str = "desktop"):
+    page = browser.new_context(viewport=SIZES[size]).new_page()
+    page.goto(f"{base}/alerts")
+    assert page.url.startswith(f"{base}/login?next=/alerts")  # no login: the page asks for one
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/alerts")
+    return page
+
+
+def _cookies(page) -> dict[str, str]:
+    """The browser's session cookie, for checking through the API what the page did."""
+    return {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+
+
+def _shoot(page, name: str, size: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
+
+
+def test_a_wrong_password_is_said_on_the_page(browser, console) -> None:
+    base, _, _ = console
+    page = browser.new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=name]", "ann")
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#error:has-text('wrong user name or password')")
+
+
+def test_an_alert_appears_within_2_s_of_its_xadd_and_its_update_changes_the_same_row(browser, console) -> None:
+    base, _, redis_server = console
+    page = _logged_in(browser, base, "ann")
+    page.wait_for_selector("#status:has-text('live')")
+    rows_before = page.locator("#alerts tbody tr").count()
+    template = httpx.get(f"{base}/events", timeout=30, cookies=_cookies(page)).json()["events"][0]
+    alert = {**template, "event_id": f"{template['camera']}-{'ab' * 8}", "state": "new", "end_ts": None, "end_iso": None,
+             "verification": "pending", "review": None}
+    client = redis_server.client()
+    sent = time.monotonic()
+    client.xadd("streamer:alerts", {"data": json.dumps(alert)})
+    page.wait_for_selector(f"#ev-{alert['event_id']}", timeout=2000)  # within 2 s, no reload
+    latency = time.monotonic() - sent
+    assert latency < 2.0
+    client.xadd("streamer:alerts", {"data": json.dumps({**alert, "state": "update", "verification": "confirmed",
+                                                        "risk_level": "high", "description": "seen by the VLM"})})
+    page.wait_for_selector(f"#ev-{alert['event_id']} td.verification.confirmed", timeout=2000)
+    assert page.locator(f"#ev-{alert['event_id']}").count() == 1  # changed in place, not a second row
+    assert page.locator("#alerts tbody tr").count() == rows_before + 1
+    for size in SIZES:
+        page.set_viewport_size(SIZES[size])
+        _shoot(page, "alerts", size)
+
+
+def test_the_event_page_plays_and_seeks_its_clip_and_takes_a_review(browser, console) -> None:
+    base, _, _ = console
+    page = _logged_in(browser, base, "ann")
+    cookies = _cookies(page)
+    event = next(e for e in httpx.get(f"{base}/events", cookies=cookies, timeout=30).json()["events"] if e.get("clip"))
+    page.goto(f"{base}/event/{event['event_id']}")
+    page.wait_for_function("document.getElementById('clip').readyState >= 2", timeout=20000)
+    page.evaluate("document.getElementById('clip').play()")
+    page.wait_for_function("document.getElementById('clip').currentTime > 0.3", timeout=10000)  # it plays
+    page.evaluate("(() => { const v = document.getElementById('clip'); v.pause(); v.currentTime = 2.0; })()")
+    page.wait_for_function("Math.abs(document.getElementById('clip').currentTime - 2.0) < 0.3 && !document.getElementById('clip').seeking",
+                           timeout=10000)  # and seeks (range requests)
+    page.fill("#note", "checked on the console")
+    page.click("#true-alarm")
+    page.wait_for_selector("#review-now:has-text('true alarm by ann')")
+    stored = httpx.get(f"{base}/events/{event['event_id']}", cookies=cookies, timeout=30).json()
+    assert stored["event"]["review"]["note"] == "checked on the console"
+    for size in SIZES:
+        page.set_viewport_size(SIZES[size])
+        _shoot(page, "event", size)
+    page.goto(f"{base}/")
+    page.wait_for_selector(".tile .figures")
+    for size in SIZES:
+        page.set_viewport_size(SIZES[size])
+        _shoot(page, "cameras", size)
+
+
+def test_a_viewer_gets_403_for_another_cameras_event_page(browser, console) -> None:
+    base, _, _ = console
+    admin = _logged_in(browser, base, "ann")
+    cookies = _cookies(admin)
+    other = next(e for e in httpx.get(f"{base}/events", cookies=cookies, timeout=30).json()["events"] if e["camera"] != "lobby")
+    viewer = _logged_in(browser, base, "vic")
+    assert viewer.goto(f"{base}/event/{other['event_id']}").status == 403
+    viewer.goto(f"{base}/alerts")
+    viewer.wait_for_selector("#alerts tbody tr")
+    assert all(row.inner_text().count("lobby") for row in viewer.locator("#alerts tbody tr").all())
