@@ -24,7 +24,7 @@ import yaml
 
 from streamer.auth.passwords import hash_password, verify_password
 from streamer.auth.ratelimit import LoginLimiter
-from tests.helpers.api import wait_for_api
+from tests.helpers.api import Served, wait_for_api
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.rtsp import free_port
 
@@ -64,17 +64,9 @@ def site(recorded, tmp_path_factory, redis_server: RedisServer) -> Path:
 
 @pytest.fixture(scope="module")
 def api(site: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen([*STREAMER, "serve", "-c", str(site), "--api-port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_api(base, process)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        log = process.communicate(timeout=15)[0]
-        assert ADMIN_PASSWORD not in log and VIEWER_PASSWORD not in log  # never logged
+    with Served(site) as served:
+        yield served.base
+    assert ADMIN_PASSWORD not in served.log and VIEWER_PASSWORD not in served.log  # never logged
 
 
 def _login(api: str, name: str, password: str) -> httpx.Client:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,9 +18,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.helpers.api import wait_for_api
+from tests.helpers.api import Served
 from tests.helpers.redis_server import RedisServer
-from tests.helpers.rtsp import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the dev extras install Playwright")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,16 +43,10 @@ def console(recorded, tmp_path_factory) -> Iterator[tuple[str, Path, RedisServer
     for name, extra in (("ann", ["--role", "admin"]), ("vic", ["--camera", "lobby"])):
         subprocess.run([*STREAMER, "users", "add", name, *extra, "--password-stdin", "-c", str(config)], input=PASSWORD,
                        check=True, capture_output=True, text=True, timeout=60)
-    port = free_port()
-    process = subprocess.Popen([*STREAMER, "serve", "-c", str(config), "--api-port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_api(base, process)
-        yield base, config, redis_server
+        with Served(config) as served:
+            yield served.base, config, redis_server
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(15)
         redis_server.stop()
 
 
