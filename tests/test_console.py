@@ -150,3 +150,54 @@ def test_a_viewer_gets_403_for_another_cameras_event_page(browser, console) -> N
     viewer.goto(f"{base}/alerts")
     viewer.wait_for_selector("#alerts tbody tr")
     assert all(row.inner_text().count("lobby") for row in viewer.locator("#alerts tbody tr").all())
+
+
+def test_the_timeline_marks_the_fall_at_its_true_time_and_plays_the_recording_from_a_click(browser, console, recorded) -> None:
+    base, _, _ = console
+    fall = next(truth for truth in recorded.truths if truth.camera == "lobby" and truth.type == "fall")
+    page = _logged_in(browser, base, "vic")
+    page.goto(f"{base}/camera/lobby")
+    mark = page.wait_for_selector(".axis .mark[data-type=fall]")
+    assert abs(float(mark.get_attribute("data-start-ts")) - fall.start_ts) < 1.0
+    box, axis = mark.bounding_box(), page.locator("#axis").bounding_box()
+    line = httpx.get(f"{base}/cameras/lobby/timeline", cookies=_cookies(page), timeout=30).json()
+    drawn_ts = line["from_ts"] + (box["x"] + box["width"] / 2 - axis["x"]) / axis["width"] * (line["to_ts"] - line["from_ts"])
+    assert abs(drawn_ts - fall.start_ts) < 86400 / axis["width"] * 2  # where it is drawn: within 2 pixels of a day
+    mark.click()
+    page.wait_for_function("document.getElementById('player').readyState >= 2", timeout=20000)
+    assert abs(float(page.get_attribute("#player", "data-at")) - (float(mark.get_attribute("data-start-ts")) - 2)) < 0.01
+    for size in SIZES:
+        page.set_viewport_size(SIZES[size])
+        _shoot(page, "timeline", size)
+    assert page.goto(f"{base}/camera/plaza").status == 403
+
+
+def test_the_question_box_returns_the_fall_with_a_clip(browser, console, recorded) -> None:
+    base, _, _ = console
+    fall = next(truth for truth in recorded.truths if truth.camera == "lobby" and truth.type == "fall")
+    page = _logged_in(browser, base, "ann")
+    page.goto(f"{base}/ask")
+    page.fill("#q", "when did the person fall")
+    page.click("#ask button")
+    first = page.wait_for_selector("#hits li", timeout=60000)
+    assert first.get_attribute("data-type") == "fall" and first.get_attribute("data-camera") == "lobby"
+    assert abs(float(first.get_attribute("data-start-ts")) - fall.start_ts) < 1.0
+    page.wait_for_function("document.querySelector('#hits li video').readyState >= 1", timeout=30000)
+    for size in SIZES:
+        page.set_viewport_size(SIZES[size])
+        _shoot(page, "ask", size)
+
+
+def test_the_system_page_is_for_admins(browser, console) -> None:
+    base, _, _ = console
+    admin = _logged_in(browser, base, "ann")
+    admin.goto(f"{base}/system")
+    admin.wait_for_selector("[data-part=Storage] td")
+    status = httpx.get(f"{base}/system/status", cookies=_cookies(admin), timeout=30).json()
+    assert status["redis"]["reachable"] and status["storage"]["used_bytes"] > 0 and status["storage"]["free_bytes"] > 0
+    for size in SIZES:
+        admin.set_viewport_size(SIZES[size])
+        _shoot(admin, "system", size)
+    viewer = _logged_in(browser, base, "vic")
+    assert viewer.goto(f"{base}/system").status == 403
+    assert httpx.get(f"{base}/system/status", cookies=_cookies(viewer), timeout=30).status_code == 403

@@ -23,6 +23,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 STATIC = StaticFiles(directory=str(HERE / "static"))
+CameraName = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 EventId = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}-[0-9a-f]{16}$")]
 
 
@@ -82,6 +83,28 @@ async def event_page(request: Request, event_id: EventId):
         raise HTTPException(404, f"no event {event_id}")
     require_camera(user, camera)
     return _page(request, "event.html", user, title=f"Event {event_id}", event_id=event_id)
+
+
+@router.get("/camera/{name}", response_class=HTMLResponse)
+async def timeline_page(request: Request, name: CameraName):
+    user = page_user(request)
+    if name not in request.app.state.cameras:
+        raise HTTPException(404, f"no camera '{name}'")
+    require_camera(user, name)
+    return _page(request, "timeline.html", user, title=f"{name}: timeline", camera=name)
+
+
+@router.get("/ask", response_class=HTMLResponse)
+async def ask_page(request: Request):
+    return _page(request, "ask.html", page_user(request), title="Ask")
+
+
+@router.get("/system", response_class=HTMLResponse)
+async def system_page(request: Request):
+    user = page_user(request)
+    if not user.is_admin:
+        raise HTTPException(403, "the system page is for admins")
+    return _page(request, "system.html", user, title="System")
 
 
 def install(app) -> None:

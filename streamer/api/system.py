@@ -1,0 +1,92 @@
+"""`GET /system/status`, for admins: what the console's system page shows, read from the stores (nothing here asks
+a worker): the latest health state of each worker, source, recorder and engine from `<prefix>:health`, Redis,
+what waits in the spool files, the VLM queue's figures, and disk use against the retention budget."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Annotated
+
+import redis
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from streamer.alerts.publisher import connect as redis_connect
+from streamer.api.security import admin_only
+from streamer.auth.users import User
+from streamer.query.service import NoIndex
+
+router = APIRouter()
+HEALTH_SCAN = 2000  # the newest health entries read for the latest state of each component
+
+
+@router.get("/system/status")
+async def system_status(request: Request, _admin: Annotated[User, Depends(admin_only)]) -> dict:
+    state = request.app.state
+    return await run_in_threadpool(_status, state.service, state.redis_url)
+
+
+def _status(service, redis_url: str | None) -> dict:
+    return {"storage": _storage(service), "spool": _spool(service.storage_dir / "spool"),
+            **_from_redis(service.config, redis_url)}
+
+
+def _storage(service) -> dict:
+    config = service.config
+    used = 0
+    try:
+        conn = service.open_index()
+        try:
+            used = int(conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM segments").fetchone()[0])
+        finally:
+            conn.close()
+    except NoIndex:  # nothing recorded yet
+        used = 0
+    clips = service.storage_dir / "clips"
+    used += sum(path.stat().st_size for path in clips.rglob("*.mp4")) if clips.is_dir() else 0
+    disk = shutil.disk_usage(service.storage_dir if service.storage_dir.exists() else service.storage_dir.parent)
+    return {"folder": str(service.storage_dir), "used_bytes": used,
+            "budget_bytes": int(config.storage.max_size) if config.storage.max_size is not None else None,
+            "free_bytes": disk.free, "min_free_bytes": int(config.storage.min_free)}
+
+
+def _spool(folder) -> list[dict]:
+    """Each spool file's bytes not yet delivered (its size past the delivered offset beside it)."""
+    found = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        offset_file = path.with_name(path.name + ".offset")
+        try:
+            offset = int(offset_file.read_text().strip() or 0) if offset_file.exists() else 0
+        except ValueError:
+            offset = 0
+        found.append({"name": path.stem, "pending_bytes": max(0, path.stat().st_size - offset)})
+    return found
+
+
+def _from_redis(config, redis_url: str | None) -> dict:
+    from streamer.alerts.streams import StreamNames
+
+    names = StreamNames(config.redis.prefix)
+    if redis_url is None:
+        return {"redis": {"reachable": False, "alerts": None, "error": "no Redis configured for this API"},
+                "components": [], "vlm": None}
+    client = redis_connect(redis_url, config.redis.connect_timeout_s)
+    try:
+        latest: dict[tuple[str, str], dict] = {}
+        for _, fields in client.xrevrange(names.health, count=HEALTH_SCAN):
+            entry = json.loads(fields.get(b"data", b"{}"))
+            latest.setdefault((entry.get("camera", "?"), entry.get("component", "?")), entry)
+        components = [{key: entry.get(key) for key in ("camera", "component", "state", "reason", "iso")}
+                      for (_, _), entry in sorted(latest.items())]
+        vlm = None
+        if config.vlm is not None:
+            from streamer.vlm.queue import JobQueue
+
+            vlm = JobQueue(client, names, config.vlm.queue).stats()
+        return {"redis": {"reachable": True, "alerts": int(client.xlen(names.alerts)), "error": None},
+                "components": components, "vlm": vlm}
+    except redis.RedisError as error:
+        return {"redis": {"reachable": False, "alerts": None, "error": str(error)}, "components": [], "vlm": None}
+    finally:
+        client.close()
