@@ -37,6 +37,10 @@ cameras:
     zones:
       crossing: {{polygon: [[200, 120], [460, 120], [460, 272], [200, 272]]}}
     record: {{mode: "off"}}
+  door:
+    url: rtsp://127.0.0.1:9/nothing-listens
+    connection: {{max_attempts: 1, open_timeout_s: 1, read_timeout_s: 1}}
+    detect: {{model: {{weights: yolo26n.pt}}}}
   yard:
     enabled: false
     url: {bikes_mp4}
@@ -82,6 +86,8 @@ def test_a_running_camera_has_a_live_picture_and_figures_for_those_who_may_see_i
     street = next(camera for camera in listed if camera["name"] == "street")
     assert street["picture"] and street["kind"] == "file" and street["figures"]["fps_detected"] > 3
     assert abs(street["figures"]["ts"] - time.time()) < 10
+    door = next(camera for camera in listed if camera["name"] == "door")
+    assert door["figures"]["state"] == "failed"  # it never streamed: its last stats line or the health stream says so
     assert [camera["name"] for camera in httpx.get(f"{base}/cameras", headers=viewer).json()["cameras"]] == ["yard"]
 
     parts = 0

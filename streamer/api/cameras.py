@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import redis
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +23,7 @@ router = APIRouter()
 
 CameraName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 MJPEG_POLL_S = 0.2
+HEALTH_SCAN = 500
 BOUNDARY = "streamer-frame"
 
 
@@ -46,15 +48,40 @@ class CameraList(BaseModel):
 @router.get("/cameras", response_model=CameraList)
 async def cameras(request: Request, user: CurrentUser):
     service = request.app.state.service
+    sources = await _source_states(request)
     found = []
     for name, camera in service.config.cameras.items():
         if not user.may_see(name):
             continue
         figures = _read_json(resolve_inside(service.storage_dir, live_relpath(name, ".json")))
+        seen = sources.get(name)
+        if seen is not None and (figures is None or seen["ts"] > figures.get("ts", 0)):
+            # a camera without frames writes no stats line: its source's last change on the health stream is newer
+            figures = {**(figures or {}), "state": seen["state"], "reason": seen.get("reason", ""), "state_ts": seen["ts"]}
         found.append(CameraStatus(name=name, enabled=camera.enabled, kind=camera.kind.value, url=camera.safe_url,
                                   figures=figures,
                                   picture=resolve_inside(service.storage_dir, live_relpath(name, ".jpg")).exists()))
     return {"cameras": found}
+
+
+async def _source_states(request: Request) -> dict[str, dict]:
+    """The latest `source` entry of each camera on the health stream (connecting, streaming, reconnecting, failed…)."""
+    client = request.app.state.redis
+    if client is None:
+        return {}
+    latest: dict[str, dict] = {}
+    try:
+        entries = await client.xrevrange(request.app.state.streams.health, count=HEALTH_SCAN)
+    except redis.RedisError:
+        return {}
+    for _, fields in entries:
+        try:
+            entry = json.loads(fields.get(b"data", b"{}"))
+        except ValueError:
+            continue
+        if entry.get("component") == "source":
+            latest.setdefault(entry.get("camera"), entry)
+    return latest
 
 
 def _read_json(path) -> dict | None:

@@ -1,0 +1,205 @@
+"""The web console's figures, in Debian's chromium driven by Playwright against a real service:
+
+- page load: from navigation to the page's content on screen (median and p95), over recordings `streamer run`
+  made of clips with known events;
+- alert latency: from the XADD of an alert to its row in the alerts page's DOM (median and p95);
+- the console's CPU: `streamer run` with 4 live cameras for a while with no browser (the baseline, in the same
+  run), then as long with a browser on the cameras page (4 MJPEG tiles) and the alerts feed; the difference in the
+  service's own process (the API runs there) is what the console costs.
+
+    python scripts/bench_console.py [--loads 10] [--alerts 20] [--cpu-s 30] [--smoke]
+
+Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+import yaml  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from streamer import assets  # noqa: E402
+from tests.helpers.api import Served, wait_for_api  # noqa: E402
+from tests.helpers.query_scenes import build  # noqa: E402
+from tests.helpers.redis_server import RedisServer  # noqa: E402
+from tests.helpers.rtsp import free_port  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "a console password"
+PAGES = {  # path (filled in with an event id) → what shows the page is there
+    "cameras": ("/", ".tile .figures"),
+    "alerts": ("/alerts", "#alerts tbody tr"),
+    "event": ("/event/{event_id}", "#facts dt"),
+    "timeline": ("/camera/lobby", ".axis .mark"),
+    "system": ("/system", "[data-part=Storage] td"),
+}
+
+
+def quantiles(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {"median_ms": round(statistics.median(ordered), 1),
+            "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1), "n": len(ordered)}
+
+
+def add_user(config: Path) -> None:
+    subprocess.run([sys.executable, "-m", "streamer", "users", "add", "ann", "--role", "admin", "--password-stdin",
+                    "-c", str(config)], input=PASSWORD, check=True, capture_output=True, text=True, timeout=60)
+
+
+def logged_in(browser, base: str):
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=name]", "ann")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page
+
+
+def page_loads(browser, base: str, event_id: str, loads: int) -> dict:
+    page = logged_in(browser, base)
+    figures = {}
+    for name, (path, ready) in PAGES.items():
+        times = []
+        for _ in range(loads):
+            started = time.perf_counter()
+            page.goto(base + path.format(event_id=event_id))
+            page.wait_for_selector(ready, timeout=30000)
+            times.append((time.perf_counter() - started) * 1000)
+        figures[name] = quantiles(times)
+    return figures
+
+
+def alert_latency(browser, base: str, client, template: dict, count: int) -> dict:
+    page = logged_in(browser, base)
+    page.goto(f"{base}/alerts")
+    page.wait_for_selector("#status:has-text('live')")
+    times = []
+    for number in range(count):
+        alert = {**template, "event_id": f"{template['camera']}-{number:016x}", "state": "new", "review": None}
+        started = time.perf_counter()
+        client.xadd("streamer:alerts", {"data": json.dumps(alert)})
+        page.wait_for_selector(f"#ev-{alert['event_id']}", timeout=10000)
+        times.append((time.perf_counter() - started) * 1000)
+    return quantiles(times)
+
+
+def recorded_site(folder: Path, redis_url: str) -> Path:
+    models, bikes = REPO / "models", assets.pull(assets.SAMPLES[0], REPO / "data" / "samples")[0]
+    for asset in assets.WEIGHTS:
+        assets.pull(asset, models)
+    recorded = build(folder / "recorded", models, bikes)
+    tree = yaml.safe_load(recorded.config.read_text())
+    tree.update(storage_dir=str(recorded.storage), redis={"url": redis_url})
+    config = folder / "site.yaml"
+    config.write_text(yaml.safe_dump(tree))
+    add_user(config)
+    return config
+
+
+def live_config(folder: Path, cameras: int, port: int) -> Path:
+    bikes = assets.pull(assets.SAMPLES[0], REPO / "data" / "samples")[0]
+    names = [f"cam{n}" for n in range(cameras)]
+    body = "".join(f"""
+  {name}:
+    url: {bikes}
+    start_time: now
+    realtime: true
+    loop: true
+    detect: {{fps: 5, model: {{weights: yolo26n.pt, classes: [person, bicycle, car]}}}}
+    zones: {{crossing: {{polygon: [[200, 120], [460, 120], [460, 272], [200, 272]]}}}}
+    rules: [{{type: zone_intrusion, zone: crossing, min_inside_s: 1.0}}]
+""" for name in names)
+    config = folder / "live.yaml"
+    config.write_text(f"storage_dir: {folder / 'live-data'}\nmodels_dir: {REPO / 'models'}\napi: {{port: {port}}}\n"
+                      f"cameras:{body}")
+    add_user(config)
+    return config
+
+
+def cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def console_cpu(browser, folder: Path, cameras: int, seconds: float) -> dict:
+    port = free_port()
+    config = live_config(folder, cameras, port)
+    service = subprocess.Popen([sys.executable, "-m", "streamer", "run", "-c", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_api(base, service, 180)
+        own = psutil.Process(service.pid)
+        picture = folder / "live-data" / "live" / f"cam{cameras - 1}.jpg"
+        deadline = time.monotonic() + 120
+        while not picture.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(5)  # every camera streaming
+        before = cpu_s(own)
+        time.sleep(seconds)
+        idle = cpu_s(own) - before
+        tiles = logged_in(browser, base)
+        feed = logged_in(browser, base)
+        feed.goto(f"{base}/alerts")
+        tiles.goto(f"{base}/")
+        tiles.wait_for_selector(".tile img")
+        before = cpu_s(own)
+        time.sleep(seconds)
+        watched = cpu_s(own) - before
+        shown = httpx.get(f"{base}/cameras", timeout=10, cookies={c["name"]: c["value"] for c in tiles.context.cookies()})
+        states = [camera["figures"]["state"] for camera in shown.json()["cameras"] if camera.get("figures")]
+    finally:
+        service.terminate()
+        service.wait(60)
+    return {"cameras": cameras, "seconds": seconds, "service_cpu_s_no_browser": round(idle, 2),
+            "service_cpu_s_with_console": round(watched, 2),
+            "console_share_of_a_core": f"{100 * (watched - idle) / seconds:.1f} %", "camera_states": states}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loads", type=int, default=10)
+    parser.add_argument("--alerts", type=int, default=20)
+    parser.add_argument("--cpu-s", type=float, default=30.0)
+    parser.add_argument("--cameras", type=int, default=4)
+    parser.add_argument("--smoke", action="store_true", help="a short run of every part (make test): not figures")
+    args = parser.parse_args()
+    loads, count, seconds, cameras = (2, 3, 3.0, 1) if args.smoke else (args.loads, args.alerts, args.cpu_s, args.cameras)
+    result: dict = {"smoke": args.smoke}
+    with tempfile.TemporaryDirectory() as name, sync_playwright() as driver:
+        folder = Path(name)
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        redis_server = RedisServer(folder / "redis").start()
+        try:
+            config = recorded_site(folder, redis_server.url)
+            with Served(config) as served:
+                page = logged_in(browser, served.base)
+                cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+                events = httpx.get(f"{served.base}/events", cookies=cookies, timeout=30).json()["events"]
+                result["page_load"] = page_loads(browser, served.base, events[0]["event_id"], loads)
+                result["alert_xadd_to_dom"] = alert_latency(browser, served.base, redis_server.client(), events[0], count)
+        finally:
+            redis_server.stop()
+        result["console_cpu"] = console_cpu(browser, folder, cameras, seconds)
+        browser.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
