@@ -74,9 +74,12 @@ def _cookies(page) -> dict[str, str]:
     return {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
 
 
-def _shoot(page, name: str, size: str) -> None:
+def _shoot(page, name: str) -> None:
+    """The page at desktop and at phone width, as test artefacts."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
 
 
 def test_a_wrong_password_is_said_on_the_page(browser, console) -> None:
@@ -108,9 +111,7 @@ def test_an_alert_appears_within_2_s_of_its_xadd_and_its_update_changes_the_same
     page.wait_for_selector(f"#ev-{alert['event_id']} td.verification.confirmed", timeout=2000)
     assert page.locator(f"#ev-{alert['event_id']}").count() == 1  # changed in place, not a second row
     assert page.locator("#alerts tbody tr").count() == rows_before + 1
-    for size in SIZES:
-        page.set_viewport_size(SIZES[size])
-        _shoot(page, "alerts", size)
+    _shoot(page, "alerts")
 
 
 def test_the_event_page_plays_and_seeks_its_clip_and_takes_a_review(browser, console) -> None:
@@ -130,14 +131,10 @@ def test_the_event_page_plays_and_seeks_its_clip_and_takes_a_review(browser, con
     page.wait_for_selector("#review-now:has-text('true alarm by ann')")
     stored = httpx.get(f"{base}/events/{event['event_id']}", cookies=cookies, timeout=30).json()
     assert stored["event"]["review"]["note"] == "checked on the console"
-    for size in SIZES:
-        page.set_viewport_size(SIZES[size])
-        _shoot(page, "event", size)
+    _shoot(page, "event")
     page.goto(f"{base}/")
     page.wait_for_selector(".tile .figures")
-    for size in SIZES:
-        page.set_viewport_size(SIZES[size])
-        _shoot(page, "cameras", size)
+    _shoot(page, "cameras")
 
 
 def test_a_viewer_gets_403_for_another_cameras_event_page(browser, console) -> None:
@@ -166,9 +163,7 @@ def test_the_timeline_marks_the_fall_at_its_true_time_and_plays_the_recording_fr
     mark.click()
     page.wait_for_function("document.getElementById('player').readyState >= 2", timeout=20000)
     assert abs(float(page.get_attribute("#player", "data-at")) - (float(mark.get_attribute("data-start-ts")) - 2)) < 0.01
-    for size in SIZES:
-        page.set_viewport_size(SIZES[size])
-        _shoot(page, "timeline", size)
+    _shoot(page, "timeline")
     assert page.goto(f"{base}/camera/plaza").status == 403
 
 
@@ -183,9 +178,7 @@ def test_the_question_box_returns_the_fall_with_a_clip(browser, console, recorde
     assert first.get_attribute("data-type") == "fall" and first.get_attribute("data-camera") == "lobby"
     assert abs(float(first.get_attribute("data-start-ts")) - fall.start_ts) < 1.0
     page.wait_for_function("document.querySelector('#hits li video').readyState >= 1", timeout=30000)
-    for size in SIZES:
-        page.set_viewport_size(SIZES[size])
-        _shoot(page, "ask", size)
+    _shoot(page, "ask")
 
 
 def test_the_system_page_is_for_admins(browser, console) -> None:
@@ -195,9 +188,7 @@ def test_the_system_page_is_for_admins(browser, console) -> None:
     admin.wait_for_selector("[data-part=Storage] td")
     status = httpx.get(f"{base}/system/status", cookies=_cookies(admin), timeout=30).json()
     assert status["redis"]["reachable"] and status["storage"]["used_bytes"] > 0 and status["storage"]["free_bytes"] > 0
-    for size in SIZES:
-        admin.set_viewport_size(SIZES[size])
-        _shoot(admin, "system", size)
+    _shoot(admin, "system")
     viewer = _logged_in(browser, base, "vic")
     assert viewer.goto(f"{base}/system").status == 403
     assert httpx.get(f"{base}/system/status", cookies=_cookies(viewer), timeout=30).status_code == 403
