@@ -18,10 +18,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from streamer.api.events import review_summary
 from streamer.api.security import CurrentUser, require_camera
 from streamer.auth.users import User
-from streamer.core.timefmt import iso_time
 from streamer.core.types import RiskLevel
+from streamer.index import store
 
 RISKS = get_args(RiskLevel)  # low < medium < high < critical
 log = logging.getLogger("streamer.api")
@@ -161,13 +162,11 @@ def _latest(service, keep: AlertFilter, limit: int) -> list[dict]:
             where = f"WHERE camera IN ({','.join('?' * len(keep.cameras))})"
             args = list(keep.cameras)
         found = []
-        rows = conn.execute(f"SELECT payload_json, (SELECT json_object('verdict', r.verdict, 'note', r.note, 'reviewer', "
-                            f"r.reviewer, 'reviewed_ts', r.reviewed_ts) FROM reviews r WHERE r.event_id = events.event_id "
-                            f"ORDER BY r.reviewed_ts DESC LIMIT 1) FROM events {where} ORDER BY start_ts DESC", args)
-        for payload, review in rows:
+        for (payload,) in conn.execute(f"SELECT payload_json FROM events {where} ORDER BY start_ts DESC", args):
             alert = json.loads(payload)
-            if review:  # the latest person's verdict, whatever message came after it
-                alert["review"] = {**json.loads(review), "reviewed_iso": iso_time(json.loads(review)["reviewed_ts"], service.tz)}
+            review = store.latest_review(conn, alert["event_id"])
+            if review is not None:
+                alert["review"] = review_summary(review, service.tz).model_dump()
             if keep.keeps(alert):
                 found.append(alert)
                 if len(found) >= limit:

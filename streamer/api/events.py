@@ -70,7 +70,7 @@ def _event_or_404(conn, event_id: str, user: User) -> dict:
     return payload
 
 
-def _summary(row: ReviewRow, tz) -> ReviewSummary:
+def review_summary(row: ReviewRow, tz) -> ReviewSummary:
     return ReviewSummary(verdict=row.verdict, note=row.note, reviewer=row.reviewer, reviewed_ts=row.reviewed_ts,
                          reviewed_iso=iso_time(row.reviewed_ts, tz))
 
@@ -86,7 +86,7 @@ def _detail(service, event_id: str, user: User) -> dict:
         payload = _event_or_404(conn, event_id, user)
         history = [json.loads(row[0]) for row in conn.execute(
             "SELECT payload_json FROM event_states WHERE event_id = ? ORDER BY observed_ts, seq", (event_id,))]
-        reviews = [_summary(row, service.tz) for row in store.reviews_of(conn, event_id)]
+        reviews = [review_summary(row, service.tz) for row in store.reviews_of(conn, event_id)]
     finally:
         conn.close()
     if reviews:
@@ -139,7 +139,7 @@ def _review(state, event_id: str, body: ReviewRequest, user: User) -> ReviewResu
     try:
         payload = _event_or_404(conn, event_id, user)
         row = ReviewRow(event_id, body.verdict, body.note, user.name, now)
-        summary = _summary(row, service.tz)
+        summary = review_summary(row, service.tz)
         message = AlertPayload.model_validate({**payload, "state": "update", "review": summary.model_dump()})
         with conn:
             seq = REVIEW_SEQ + len(store.reviews_of(conn, event_id))

@@ -92,13 +92,13 @@ def _timeline(service, name: str, day: str | None) -> dict:
         segments = _merged([(s.start_ts, s.end_ts) for s in store.segments_overlapping(conn, name, start, end)])
         gaps = [(g.start_ts, g.end_ts) for g in store.gaps_of(conn, name) if g.end_ts > start and g.start_ts < end]
         rows = conn.execute(
-            "SELECT e.event_id, e.type, e.label, e.start_ts, e.end_ts, e.verification, (SELECT r.verdict FROM reviews r "
-            "WHERE r.event_id = e.event_id ORDER BY r.reviewed_ts DESC LIMIT 1) FROM events e WHERE e.camera = ? "
-            "AND e.start_ts < ? AND COALESCE(e.end_ts, e.start_ts) >= ? ORDER BY e.start_ts", (name, end, start)).fetchall()
+            "SELECT event_id, type, label, start_ts, end_ts, verification FROM events WHERE camera = ? "
+            "AND start_ts < ? AND COALESCE(end_ts, start_ts) >= ? ORDER BY start_ts", (name, end, start)).fetchall()
+        reviews = {r[0]: store.latest_review(conn, r[0]) for r in rows}
     finally:
         conn.close()
     events = [TimelineEvent(event_id=r[0], type=r[1], label=r[2], start_ts=r[3], end_ts=r[4], start_iso=iso_time(r[3], tz),
-                            verification=r[5], review=r[6]) for r in rows]
+                            verification=r[5], review=reviews[r[0]].verdict if reviews[r[0]] else None) for r in rows]
     span = lambda a, b: Span(start_ts=a, end_ts=b, start_iso=iso_time(a, tz), end_iso=iso_time(b, tz))  # noqa: E731
     return {"camera": name, "day": chosen.isoformat(), "from_ts": start, "to_ts": end,
             "segments": [span(a, b) for a, b in segments], "gaps": [span(a, b) for a, b in gaps], "events": events}

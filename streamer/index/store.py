@@ -154,6 +154,13 @@ def reviews_of(conn: sqlite3.Connection, event_id: str) -> list[ReviewRow]:
     return [ReviewRow(*row) for row in rows]
 
 
+def latest_review(conn: sqlite3.Connection, event_id: str) -> ReviewRow | None:
+    """The event's latest person's verdict, whatever message came after it."""
+    row = conn.execute("SELECT event_id, verdict, note, reviewer, reviewed_ts FROM reviews WHERE event_id = ? "
+                       "ORDER BY reviewed_ts DESC LIMIT 1", (event_id,)).fetchone()
+    return ReviewRow(*row) if row else None
+
+
 def reviewed_between(conn: sqlite3.Connection, since: float, until: float) -> list[ReviewRow]:
     """The latest review of each event reviewed in the range."""
     rows = conn.execute("SELECT event_id, verdict, note, reviewer, MAX(reviewed_ts) FROM reviews "
