@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 from streamer.cli import app, command
 from streamer.vlm.queue import STATS_KEYS
 from tests.helpers.rtsp import free_port
+from tests.helpers.waiting import wait_until
 
 STREAMER = [sys.executable, "-m", "streamer"]
 CLI = command()
@@ -179,9 +181,15 @@ def test_the_api_address_comes_from_the_flags_or_the_environment(verb, tmp_path,
     extra = ["--camera", "street"] if verb == "run" else []
     process = subprocess.Popen([*STREAMER, verb, "-c", str(config), *extra], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader.start()
     try:
+        # the console line is printed just after the server answers: a SIGTERM between the two used to cut it off
+        assert wait_until(lambda: any("console: " in line for line in lines), timeout=60), "".join(lines)
         assert _wait_health(f"http://127.0.0.2:{port}")["cameras"] == ["street", "yard"]
     finally:
         process.terminate()
-        stderr = process.communicate(timeout=60)[1]
-    assert f"console: http://127.0.0.2:{port}/" in stderr
+        process.wait(60)
+        reader.join(10)
+    assert any(f"console: http://127.0.0.2:{port}/" in line for line in lines), "".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from typing import Annotated
 
 import typer
@@ -88,13 +89,14 @@ def serve(
     loaded = load_or_exit(config)
     api = api_flags(loaded, api_host, api_port, api_auth, serving=True)
     setup_logging(loaded.logging.level, log_format.value if log_format else loaded.logging.format)
-    redis_url, embedded = _alerts_redis(loaded)
+    redis_url, embedded = alerts_redis(loaded)
     server = ApiServer(create_app(QueryService(loaded), api, redis_url), api)
     if not server.start():
         if embedded is not None:
             embedded.stop()
         raise typer.Exit(EXIT_BAD_INPUT)
     typer.echo(f"console: {server.url}/  (the API: {server.url}/docs; Ctrl-C to stop)", err=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # systemd's stop: the same clean stop as Ctrl-C
     try:
         server.wait()
     except KeyboardInterrupt:
@@ -105,7 +107,7 @@ def serve(
             embedded.stop()
 
 
-def _alerts_redis(loaded):
+def alerts_redis(loaded):
     """Where the alert feed reads: the config's Redis, else its embedded server (started when not running, and
     then stopped with `serve`); (None, None) when that cannot start: the API serves on without a feed."""
     from streamer.alerts.embedded import EmbeddedRedisError
