@@ -128,6 +128,15 @@ def test_a_viewer_sees_only_their_cameras(api: str, site: Path) -> None:
     assert httpx.get(f"{api}/me", headers={"authorization": "Bearer stk_not-a-token"}).status_code == 401
 
 
+def test_metrics_are_for_admins_and_programs_with_an_admins_token(api: str, site: Path) -> None:
+    assert httpx.get(f"{api}/metrics", timeout=30).status_code == 401
+    viewer = {"authorization": f"Bearer {_token(site, 'vic')}"}
+    assert httpx.get(f"{api}/metrics", headers=viewer, timeout=30).status_code == 403  # every camera's figures
+    scraped = httpx.get(f"{api}/metrics", headers={"authorization": f"Bearer {_token(site, 'ann')}"}, timeout=30)
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    assert "streamer_storage_used_bytes" in scraped.text and "streamer_storage_free_bytes" in scraped.text
+
+
 def _token(config: Path, name: str) -> str:
     made = _users(config, "token", name)
     assert made.returncode == 0, made.stderr

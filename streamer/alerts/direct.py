@@ -8,6 +8,7 @@ import enum
 
 import redis
 
+from streamer import metrics
 from streamer.alerts import deliver_script
 from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
@@ -36,4 +37,9 @@ class AlertWriter:
         result = self._script(keys=keys, args=args)
         if result in (None, False, 0):
             return PublishOutcome.DUPLICATE
-        return PublishOutcome.HELD if result == b"held" else PublishOutcome.PUBLISHED
+        if result == b"held":
+            return PublishOutcome.HELD
+        metrics.ALERTS.labels(payload.camera, payload.type, payload.state).inc()
+        if payload.state == "new":
+            metrics.EVENTS.labels(payload.camera, payload.type).inc()
+        return PublishOutcome.PUBLISHED

@@ -8,6 +8,7 @@ message id, in spool order.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import redis
 from redis.exceptions import AuthenticationError, AuthorizationError
 
+from streamer import metrics
 from streamer.alerts import deliver_script
 from streamer.alerts.liveness import RedisLiveness
 from streamer.alerts.spool import Spool, SpoolRecord
@@ -138,6 +140,7 @@ class Publisher:
             else:
                 self.delivered += 1
                 self._log_published(record, result, now)
+                self._count(record, now)
         self.spool.mark_delivered(batch[-1][1])
         self._on_success()
 
@@ -162,6 +165,21 @@ class Publisher:
         # now minus the frame's wall clock: the alert latency for a live camera; for a recording, its age
         fields["age_ms"] = round((now - record.observed_ts) * 1000, 1)
         log.info("published", extra={"fields": fields})
+
+    def _count(self, record: SpoolRecord, now: float) -> None:
+        """Alerts by camera, type and state, as Redis accepted them (a dropped duplicate is not counted)."""
+        if record.streams[0] != f"{self.prefix}:alerts":
+            return
+        try:
+            alert = json.loads(record.data)
+            camera, kind, state = alert["camera"], alert["type"], alert["state"]
+        except (ValueError, KeyError, TypeError):
+            return
+        metrics.ALERTS.labels(camera, kind, state).inc()
+        if state == "new":
+            metrics.EVENTS.labels(camera, kind).inc()
+        if record.observed_ts is not None:
+            metrics.ALERT_DELAY.labels(camera).observe(max(0.0, now - record.observed_ts))
 
     def _on_failure(self, error: redis.RedisError, pending: int) -> None:
         if self._client is not None:

@@ -99,6 +99,18 @@ class Spool:
         log.error("message refused by redis; kept in %s: %s", self._rejected_path, reason, extra={"fields": {"id": record.id}})
         self._set_rejected(record.to_line())
 
+    @staticmethod
+    def count_waiting(path: Path) -> int:
+        """From another process (the metrics): the complete lines past the delivered offset, read without the lock."""
+        offset_path = path.with_name(path.name + ".offset")
+        try:
+            offset = int(offset_path.read_text().strip() or 0) if offset_path.exists() else 0
+            with open(path, "rb") as reader:
+                reader.seek(offset)
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: reader.read(1 << 20), b""))
+        except (OSError, ValueError):
+            return 0
+
     def backlog_bytes(self) -> int:
         with self._lock:
             return max(0, self._size() - self._offset)

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from streamer.alerts.streams import StreamNames
-from streamer.api import alerts_feed, cameras, console, events, login, system, timeline
+from streamer.api import alerts_feed, cameras, console, events, login, metrics, system, timeline
 from streamer.api.security import Auth, AuthMode, CurrentUser, auth_mode, require_camera
 from streamer.auth.ratelimit import LoginLimiter
 from streamer.auth.store import UserStore
@@ -68,6 +68,7 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
     app.include_router(cameras.router)
     app.include_router(timeline.router)
     app.include_router(system.router)
+    app.include_router(metrics.router)
     console.install(app)
 
     @app.get("/health")

@@ -28,11 +28,11 @@ async def system_status(request: Request, _admin: Annotated[User, Depends(admin_
 
 
 def _status(service, redis_url: str | None) -> dict:
-    return {"storage": _storage(service), "spool": _spool(service.storage_dir / "spool"),
+    return {"storage": storage_figures(service), "spool": _spool(service.storage_dir / "spool"),
             **_from_redis(service.config, redis_url)}
 
 
-def _storage(service) -> dict:
+def storage_figures(service) -> dict:
     config = service.config
     used = 0
     try:

@@ -3,8 +3,9 @@ frames their `run_when` classes were found in; boxes come back in each frame's s
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +33,14 @@ class FrameJob:
 
 
 Boxes = dict[str, "np.ndarray | None"]
+ModelTimer = Callable[[LoadedModel, float], None]  # a model's call on a batch and its seconds (the engine's metrics)
 
 
-def run_batch(jobs: Sequence[FrameJob]) -> list[Boxes]:
+def run_batch(jobs: Sequence[FrameJob], on_call: ModelTimer | None = None) -> list[Boxes]:
     results: list[Boxes] = [{} for _ in jobs]
-    _run_uses(jobs, results, lambda use, _: use.run_when is None)
-    _run_uses(jobs, results, lambda use, boxes: use.run_when is not None and _saw(boxes.get(TRACKED), use.run_when))
+    _run_uses(jobs, results, lambda use, _: use.run_when is None, on_call)
+    _run_uses(jobs, results, lambda use, boxes: use.run_when is not None and _saw(boxes.get(TRACKED), use.run_when),
+              on_call)
     for job, boxes in zip(jobs, results):
         for use in job.uses:
             boxes.setdefault(use.name, None)  # skipped by run_when
@@ -48,7 +51,7 @@ def _saw(tracked: np.ndarray | None, class_ids: frozenset[int]) -> bool:
     return tracked is not None and any(int(c) in class_ids for c in tracked[:, 5])
 
 
-def _run_uses(jobs: Sequence[FrameJob], results: list[Boxes], wanted) -> None:
+def _run_uses(jobs: Sequence[FrameJob], results: list[Boxes], wanted, on_call: ModelTimer | None) -> None:
     groups: dict[tuple[int, tuple[int, ...]], list[tuple[int, BoundUse]]] = defaultdict(list)
     for position, job in enumerate(jobs):
         for use in job.uses:
@@ -56,7 +59,10 @@ def _run_uses(jobs: Sequence[FrameJob], results: list[Boxes], wanted) -> None:
                 groups[(id(use.model), job.image.shape)].append((position, use))
     for members in groups.values():
         model = members[0][1].model
+        started = time.perf_counter()
         found = model.infer([jobs[p].image for p, _ in members], [use.params for _, use in members])
+        if on_call is not None:
+            on_call(model, time.perf_counter() - started)
         for (position, use), boxes in zip(members, found):
             job = jobs[position]
             boxes[:, :4] = to_source_pixels(boxes[:, :4], job.image.shape[:2], job.frame_hw)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Listener, wait
 from pathlib import Path
 
+from streamer import metrics
 from streamer.config.engine import EngineConfig
 from streamer.engine.batch import BoundUse, FrameJob, bind_uses, run_batch
 from streamer.engine.batcher import FairBatcher, Waiting
 from streamer.engine.errors import ModelLoadError
-from streamer.engine.models import ModelRegistry
+from streamer.engine.models import LoadedModel, ModelRegistry
 from streamer.engine.protocol import Detected, Hello, Infer, Refused, Welcome
 from streamer.engine.settings import LoadSettings
 from streamer.engine.shm import SlotSegment
@@ -114,6 +115,9 @@ class EngineServer:
         if client.camera:
             log.info("camera disconnected", extra={"fields": {"camera": client.camera, "frames_dropped": len(lost)}})
 
+    def _observe_call(self, model: LoadedModel, seconds: float) -> None:
+        metrics.ENGINE_INFERENCE.labels(self.stats.device, Path(model.key.weights).name, model.runner.name).observe(seconds)
+
     def _run(self, batch: list[Waiting[Infer]], now: float) -> None:
         by_camera = {client.camera: client for client in self.clients.values() if client.segment is not None}
         live = [waiting for waiting in batch if waiting.camera in by_camera]
@@ -124,14 +128,19 @@ class EngineServer:
             jobs.append(FrameJob(image, waiting.item.frame_hw, client.uses))
         started = time.perf_counter()
         try:
-            results = run_batch(jobs)
+            results = run_batch(jobs, self._observe_call)
         except Exception:  # a runtime failing on one batch must not take the engine into a restart loop
             log.exception("inference failed; the batch is answered with no detections",
                           extra={"fields": {"frames": len(jobs), "cameras": ",".join(sorted({w.camera for w in live}))}})
             self.stats.failed += len(jobs)
+            metrics.ENGINE_FRAMES_FAILED.labels(self.stats.device).inc(len(jobs))
             results = [{use.name: None for use in job.uses} for job in jobs]
         self.stats.record_batch(len(jobs), (time.perf_counter() - started) * 1000,
                                 [(now - waiting.arrived) * 1000 for waiting in live])
+        if jobs:
+            metrics.ENGINE_BATCH_SIZE.labels(self.stats.device).observe(len(jobs))
+        for waiting in live:
+            metrics.ENGINE_QUEUE_WAIT.labels(self.stats.device).observe(now - waiting.arrived)
         for waiting, boxes in zip(live, results):
             client = by_camera[waiting.camera]
             reply = Detected(waiting.item.seq, boxes, (now - waiting.arrived) * 1000, len(jobs))

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from streamer import metrics
 from streamer.engine.stage import DetectionStage
 from streamer.frame import TrackedFrame
 from streamer.runtime.frame_queue import FrameQueue
@@ -28,6 +29,7 @@ class CameraStats:
     _last_log: float = field(default_factory=time.monotonic)
     _decoded_at_last: int = 0
     _detected_at_last: int = 0
+    _counted: dict[str, int] = field(default_factory=dict)  # what the Prometheus counters have been given so far
 
     def record(self, tracked: TrackedFrame, detect_ms: float) -> None:
         self.detected += 1
@@ -35,6 +37,7 @@ class CameraStats:
         ids = tracked.detections.tracker_id
         self.track_ids_seen.update(int(i) for i in (ids if ids is not None else []))
         self.labels_now = Counter(tracked.detections.data.get("class_name", []))
+        metrics.CAMERA_LAST_FRAME.labels(self.camera).set(time.time())
 
     def maybe_log(self, source: VideoSource, queue: FrameQueue, detection: DetectionStage, force: bool = False) -> None:
         now = time.monotonic()
@@ -63,4 +66,19 @@ class CameraStats:
         log.info("camera stats", extra={"fields": fields})
         if self.on_log is not None:
             self.on_log(fields)
+        self._export(fields)
         self._last_log, self._decoded_at_last, self._detected_at_last = now, counters.decoded, self.detected
+
+    def _export(self, fields: dict[str, object]) -> None:
+        """The line's figures as Prometheus metrics: the rates as gauges, the running totals as counters (their
+        growth since the last line, so a counter never moves backwards)."""
+        metrics.CAMERA_FPS_IN.labels(self.camera).set(float(fields["fps_in"]))  # type: ignore[arg-type]
+        metrics.CAMERA_FPS_DETECTED.labels(self.camera).set(float(fields["fps_detected"]))  # type: ignore[arg-type]
+        for key, counter in (("frames", metrics.CAMERA_FRAMES_DECODED), ("detected", metrics.CAMERA_FRAMES_DETECTED),
+                             ("drops", metrics.CAMERA_FRAMES_DROPPED),
+                             ("corrupt_packets", metrics.CAMERA_CORRUPT_PACKETS)):
+            total = int(fields[key])  # type: ignore[call-overload]
+            grown = total - self._counted.get(key, 0)
+            if grown > 0:
+                counter.labels(self.camera).inc(grown)
+                self._counted[key] = total

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
+from streamer import metrics
 from streamer.alerts.health import HealthReporter
 from streamer.alerts.wiring import AlertTarget
 from streamer.config.engine import EngineMode
@@ -133,12 +134,14 @@ class Supervisor:
         for slot in self.slots.values():
             if slot.phase is WorkerPhase.WAITING_RESTART and now >= slot.restart_at:
                 slot.restarts += 1
+                metrics.WORKER_RESTARTS.labels(slot.camera).inc()
                 self._start(slot)
             elif slot.phase is WorkerPhase.RUNNING and slot.process is not None and not slot.process.is_alive():
                 self._on_exit(slot, slot.process.exitcode, now)
 
     def _on_exit(self, slot: WorkerSlot, code: int | None, now: float) -> None:
         self._drain_changes()
+        metrics.process_gone(slot.process.pid if slot.process is not None else None)
         fields = {"camera": slot.camera, "exit_code": code}
         if code == EXIT_OK:
             slot.phase = WorkerPhase.FINISHED
@@ -163,7 +166,10 @@ class Supervisor:
                     change = slot.changes.get_nowait()
                 except (queue.Empty, OSError, ValueError, EOFError):
                     break
+                if change["state"].value == "reconnecting" and slot.source_state != "reconnecting":
+                    metrics.CAMERA_RECONNECTS.labels(slot.camera).inc()
                 slot.source_state, slot.reason = change["state"].value, change["reason"]
+                metrics.set_source_state(slot.camera, slot.source_state)
                 self._health(slot.camera, "source", slot.source_state, slot.reason)
 
     def _health(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
@@ -187,6 +193,8 @@ class Supervisor:
                 process.kill()
                 process.join(1.0)
         self._drain_changes()
+        for process in live:
+            metrics.process_gone(process.pid)
         for slot in self.slots.values():
             if slot.phase in (WorkerPhase.RUNNING, WorkerPhase.WAITING_RESTART):
                 code = slot.process.exitcode if slot.process is not None else None

@@ -18,6 +18,7 @@ from pathlib import Path
 import redis
 
 from pipelines import prompts
+from streamer import metrics
 from streamer.alerts.direct import AlertWriter
 from streamer.alerts.health import link_payload
 from streamer.alerts.liveness import LinkChange, LinkState, RedisLiveness
@@ -194,6 +195,8 @@ class VlmWorker:
     def _publish(self, job: VlmJob, status: str, attempts: int, finding: Finding | None, error: str | None,
                  answer_text: str | None) -> None:
         summary = vlm_summary(job, self.backend.model_name, status, max(1, attempts), finding, self.tz, error)
+        metrics.VLM_VERDICTS.labels(finding.verdict if finding is not None else status).inc()
+        metrics.VLM_LATENCY.observe(summary.latency_s)
         if job.kind is JobKind.VERIFY:
             payload = verify_update(job, summary, finding)
             self.writer.publish(f"{job.event_id}:vlm:{job.job_id}", payload, owner="vlm")
