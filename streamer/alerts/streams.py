@@ -21,5 +21,9 @@ class StreamNames:
         return f"{self.prefix}:health"
 
     @property
+    def integrations_dead(self) -> str:
+        return f"{self.prefix}:integrations:dead"
+
+    @property
     def vlm_jobs(self) -> str:
         return f"{self.prefix}:vlm:jobs"

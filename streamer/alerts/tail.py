@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -66,9 +66,11 @@ class GroupTail:
     """One consumer of a consumer group; `done(entry)` acknowledges after the caller has written it out."""
 
     def __init__(self, client: redis.Redis, stream: str | Sequence[str], group: str, consumer: str, from_start: bool,
-                 claim_idle_s: float = 30.0, block_ms: int = 1000, follow: bool = True):
+                 claim_idle_s: float = 30.0, block_ms: int = 1000, follow: bool = True,
+                 until: Callable[[], bool] | None = None):
         self.client = client
         self.follow = follow
+        self.until = until  # asked after a read that found nothing: True ends the entries (a drain is done)
         self.streams = _streams(stream)
         self.group = group
         self.consumer = consumer
@@ -94,7 +96,7 @@ class GroupTail:
             block = min(self.block_ms, self.claim_idle_ms) if self.follow else None
             reply = self.client.xreadgroup(self.group, self.consumer, {name: ">" for name in self.streams},
                                            count=READ_BATCH, block=block)
-            if not reply and not self.follow:
+            if not reply and (not self.follow or (self.until is not None and self.until())):
                 return
             for name, entry_id, fields in _by_time(reply):
                 yield Entry(_text(entry_id), _text(fields.get(b"data", b"")), stream=name)

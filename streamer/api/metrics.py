@@ -25,6 +25,8 @@ from streamer.api.system import storage_figures
 from streamer.auth.users import User
 
 router = APIRouter()
+READ_AT_SCRAPE = ("streamer_camera_seconds_since_last_frame", "streamer_spool_entries", "streamer_storage_used_bytes",
+                  "streamer_storage_free_bytes", "streamer_storage_budget_bytes", "streamer_vlm_queue_jobs")
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

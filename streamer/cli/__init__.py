@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from streamer.cli import alerts, dataset, models, probe, query, recordings, redis_cmd, run, users, vlm
+from streamer.cli import alerts, dataset, integrations, models, probe, query, recordings, redis_cmd, run, users, vlm
 from streamer.cli.common import plain_metavars
 
 
@@ -41,6 +41,7 @@ app.add_typer(recordings.recordings_app, name="recordings")
 app.add_typer(redis_cmd.redis_app, name="redis")
 app.add_typer(users.users_app, name="users")
 app.add_typer(dataset.dataset_app, name="dataset")
+app.add_typer(integrations.integrations_app, name="integrations")
 vlm.register(app)
 query.register(app)
 probe.register(app)

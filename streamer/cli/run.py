@@ -39,6 +39,9 @@ def validate_config(config: ConfigOption) -> None:
         flag = "" if camera.enabled else " (disabled)"
         typer.echo(f"  {name}: {camera.kind.value} {camera.safe_url} @ {camera.detect.fps:g} fps, "
                    f"model {camera.detect.model.weights}, {len(camera.zones)} zones, {len(camera.rules)} rules{flag}")
+    for name, output in loaded.integrations.items():
+        flag = "" if output.enabled else " (disabled)"
+        typer.echo(f"  integration {name}: {output.kind}{flag}")
 
 
 @app.command()
@@ -53,8 +56,6 @@ def run(
     api_auth: ApiAuthOption = None,
 ) -> None:
     """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
-    from streamer.alerts.health import HealthReporter
-    from streamer.alerts.spool import SpoolBusy
     from streamer.alerts.wiring import resolve_target
     from streamer.runtime.options import WorkerOptions
     from streamer.runtime.supervisor import Supervisor
@@ -76,20 +77,20 @@ def run(
         vlm=loaded.vlm,
     )
     target, embedded = resolve_target(loaded.storage_dir, loaded.redis)
-    try:
-        health = HealthReporter(target.publisher("health"), target.streams, watch_redis=True)
-    except SpoolBusy as error:
-        typer.echo(f"error: {error}: is another `streamer run` using storage_dir {loaded.storage_dir}?", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
+    health = _hold_storage(loaded, target)
     pool = None
     if loaded.vlm is not None and loaded.vlm.workers:
         from streamer.vlm.pool import WorkerPool
 
         pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
     api = _start_api(loaded, api_settings, target.url)
+    integrations = None
     try:
+        integrations = _start_integrations(loaded, target.url)
         code = Supervisor(loaded, options, selected, target, health).run()
     finally:
+        if integrations is not None:
+            integrations.stop()  # after the workers' last alerts reached Redis: those are delivered too
         if api is not None:
             api.stop()
         if pool is not None:
@@ -98,6 +99,22 @@ def run(
         if embedded is not None:
             embedded.stop()
     raise typer.Exit(code)
+
+
+def _hold_storage(loaded: StreamerConfig, target):
+    """The health reporter, whose spool's lock makes this run the storage folder's only one; then the metrics folder
+    there, before any process starts (they inherit it)."""
+    from streamer import metrics
+    from streamer.alerts.health import HealthReporter
+    from streamer.alerts.spool import SpoolBusy
+
+    try:
+        health = HealthReporter(target.publisher("health"), target.streams, watch_redis=True)
+    except SpoolBusy as error:
+        typer.echo(f"error: {error}: is another `streamer run` using storage_dir {loaded.storage_dir}?", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    metrics.use_folder(loaded.storage_dir / "metrics")
+    return health
 
 
 def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str):
@@ -115,3 +132,17 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str):
     return server
 
 
+def _start_integrations(loaded: StreamerConfig, redis_url: str):
+    """The config's integrations as consumer groups beside the cameras; their groups exist before any alert."""
+    if not any(output.enabled for output in loaded.integrations.values()):
+        return None
+    from streamer.integrations.runner import IntegrationError, IntegrationRunner
+
+    runner = IntegrationRunner(loaded, redis_url)
+    try:
+        runner.start()
+    except IntegrationError as error:
+        runner.stop(drain_s=0)
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    return runner

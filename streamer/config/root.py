@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from streamer.config.base import Slug, StrictModel
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
+from streamer.config.integrations import IntegrationConfig, check_integrations
 from streamer.config.query import ApiConfig, QueryConfig
 from streamer.config.recording import StorageConfig
 from streamer.config.redis import RedisConfig
@@ -37,6 +38,10 @@ class StreamerConfig(StrictModel):
     query: QueryConfig = QueryConfig()
     api: ApiConfig = ApiConfig()
     engine: EngineConfig = EngineConfig()
+    integrations: dict[Slug, IntegrationConfig] = Field(
+        default_factory=dict, description="Named outputs besides the Redis stream (MQTT and Home Assistant, webhooks, "
+        "notifications), each a consumer group of the alert stream; `streamer run` runs them, and so does "
+        "`streamer integrations run` on another host.")
     cameras: dict[Slug, CameraConfig] = Field(min_length=1, description="By name (letters, digits, - and _): the name in "
                                               "every alert, stream, file path and command.")
 
@@ -58,6 +63,7 @@ class StreamerConfig(StrictModel):
             if self.vlm is not None and camera.detect.fps < self.vlm.sampling.fps:
                 raise ValueError(f"cameras.{name}.detect.fps ({camera.detect.fps:g}) is below vlm.sampling.fps "
                                  f"({self.vlm.sampling.fps:g}); the VLM clip is sampled from the detected frames")
+        check_integrations(self.integrations, set(self.cameras))
         return self
 
     def enabled_cameras(self) -> dict[str, CameraConfig]:

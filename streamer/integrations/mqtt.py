@@ -1,0 +1,139 @@
+"""MQTT, in the topics Frigate users know: `<prefix>/available` (online, or offline by the last will),
+`<prefix>/events` (every alert message), `<prefix>/<camera>/<rule>/state` (ON while one of the rule's events is
+open), `<prefix>/<camera>/<label>/count` (events of that label open now) and `<prefix>/<camera>/snapshot` (the
+latest event's JPEG), plus Home Assistant discovery. An alert counts as delivered once the broker acknowledged
+every message of it (QoS 1); while the broker is away the consumer waits, holding the group's position, and
+paho sends what was in flight again when it is back, so alerts arrive in order."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+
+from streamer.config.cameras import CameraConfig
+from streamer.config.integrations import MqttIntegration
+from streamer.integrations.delivery import Abandoned, Alert
+from streamer.integrations.homeassistant import OFF, ON, count_topic, discovery_configs, snapshot_topic, state_topic
+from streamer.storage import UnsafePath, resolve_inside
+
+log = logging.getLogger("streamer.integrations")
+POLL_S = 0.05
+
+
+class MqttOutput:
+    kind = "mqtt"
+
+    def __init__(self, name: str, config: MqttIntegration, cameras: dict[str, CameraConfig], storage_dir: Path):
+        self.name = name
+        self.config = config
+        self.cameras = cameras
+        self.storage_dir = storage_dir
+        self.prefix = config.topic_prefix
+        self._open: dict[tuple[str, str], set[str]] = defaultdict(set)  # (camera, rule) → open event ids
+        self._open_labels: dict[tuple[str, str], set[str]] = defaultdict(set)  # (camera, label) → open event ids
+        self._connected = threading.Event()
+        self._first_connect = True
+        self.client = self._client()
+        parts = urlsplit(config.url)
+        self.client.connect_async(parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+                                  keepalive=config.keepalive_s)
+        self.client.loop_start()
+
+    def _client(self) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.config.client_id or f"streamer-{self.name}",
+                             protocol=mqtt.MQTTv311, clean_session=True)
+        if self.config.username:
+            client.username_pw_set(self.config.username, self.config.password)
+        if self.config.url.startswith("mqtts://"):
+            client.tls_set(ca_certs=self.config.ca_file)
+            client.tls_insecure_set(self.config.tls_insecure)
+        client.will_set(f"{self.prefix}/available", "offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        client.max_inflight_messages_set(100)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        return client
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.warning("mqtt broker refused the connection: %s", reason_code, extra={"fields": {"integration": self.name}})
+            return
+        client.publish(f"{self.prefix}/available", "online", qos=1, retain=True)
+        if self.config.discovery:
+            for topic, config in discovery_configs(self.config, self.cameras):
+                client.publish(topic, config, qos=1, retain=True)
+        if self._first_connect:  # nothing is open when the service starts: clear what an earlier run left ON
+            for camera_name, camera in self.cameras.items():
+                for rule in camera.rules:
+                    client.publish(state_topic(self.prefix, camera_name, rule.rule_name), OFF, qos=1, retain=True)
+            self._first_connect = False
+        self._connected.set()
+        log.info("mqtt connected", extra={"fields": {"integration": self.name, "broker": self._broker()}})
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        if self._connected.is_set():
+            log.warning("mqtt broker lost: %s; holding the alerts until it is back", reason_code,
+                        extra={"fields": {"integration": self.name, "broker": self._broker()}})
+        self._connected.clear()
+
+    def _broker(self) -> str:
+        parts = urlsplit(self.config.url)
+        return f"{parts.hostname}:{parts.port}"
+
+    def deliver(self, alert: Alert, give_up: threading.Event) -> bool:
+        for topic, payload, retain in self._messages(alert.payload):
+            self._publish(topic, payload, retain, give_up)
+        return True
+
+    def _messages(self, alert: dict) -> list[tuple[str, bytes | str, bool]]:
+        camera, event_id, ended = alert["camera"], alert["event_id"], alert["state"] == "end"
+        rule = (alert.get("source") or {}).get("rule") or alert["type"]
+        label = alert.get("label") or "object"
+        for opened in (self._open[(camera, rule)], self._open_labels[(camera, label)]):
+            if ended:
+                opened.discard(event_id)
+            else:
+                opened.add(event_id)
+        out: list[tuple[str, bytes | str, bool]] = [
+            (f"{self.prefix}/events", json.dumps(alert, separators=(",", ":")), False),
+            (state_topic(self.prefix, camera, rule), ON if self._open[(camera, rule)] else OFF, True),
+            (count_topic(self.prefix, camera, label), str(len(self._open_labels[(camera, label)])), True),
+        ]
+        if self.config.snapshots and alert["state"] == "new" and (picture := self._snapshot(alert)) is not None:
+            out.append((snapshot_topic(self.prefix, camera), picture, True))
+        return out
+
+    def _snapshot(self, alert: dict) -> bytes | None:
+        try:
+            path = resolve_inside(self.storage_dir, alert.get("snapshot") or "")
+            return path.read_bytes() if path.is_file() else None
+        except (UnsafePath, OSError):
+            return None  # on another host the storage folder may not be there: the event still goes out
+
+    def _publish(self, topic: str, payload: bytes | str, retain: bool, give_up: threading.Event) -> None:
+        """Returns once the broker has the message (its PUBACK for QoS 1). Waits out an outage: a message handed to
+        paho is never handed again (paho resends it after a reconnect), so waiting cannot duplicate it."""
+        while not self._connected.wait(POLL_S):
+            if give_up.is_set():
+                raise Abandoned()
+        info = self.client.publish(topic, payload, qos=self.config.qos, retain=retain)
+        while not info.is_published():
+            if give_up.is_set():
+                raise Abandoned()
+            try:
+                info.wait_for_publish(0.5)
+            except (RuntimeError, ValueError):  # handed over while the link dropped: paho sends it on reconnect
+                time.sleep(POLL_S)
+
+    def close(self) -> None:
+        if self._connected.is_set():
+            self.client.publish(f"{self.prefix}/available", "offline", qos=1, retain=True).wait_for_publish(2)
+        self.client.disconnect()
+        self.client.loop_stop()

