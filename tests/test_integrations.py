@@ -194,6 +194,38 @@ def test_mqtt_over_tls_checks_the_brokers_certificate(tmp_path, bikes_mp4, redis
     broker.kill()
 
 
+def test_what_is_not_an_alert_is_set_aside_and_the_next_alert_still_goes_out(tmp_path, bikes_mp4, redis_server) -> None:
+    """Anyone who can XADD can write anything on the stream: nothing written there may stop an integration."""
+    needs_mosquitto()
+    broker = Broker(tmp_path / "broker").start()
+    subscriber = Subscriber(broker, "streamer/events")
+    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
+                        f"    password: {broker.password}\n    discovery: false\n")
+    hostile = ["{not json", "42", json.dumps({"event_id": "x", "state": "new"}),
+               json.dumps({**json.loads(alert(6).to_json()), "camera": "a/#"}),  # no camera name; a topic MQTT refuses
+               json.dumps({**json.loads(alert(7).to_json()), "label": "per+son"}),  # in a topic too
+               json.dumps({**json.loads(alert(8).to_json()), "source": "not an object"})]
+    runner = IntegrationRunner(config, redis_server.url)
+    runner.start()
+    try:
+        with redis_server.client() as client:
+            for data in hostile:
+                client.xadd(StreamNames().alerts, {"data": data})
+        xadd(redis_server, [alert(9)])
+        assert wait_until(lambda: len(subscriber.on("streamer/events")) >= 1, 15)
+    finally:
+        runner.stop()
+    assert [json.loads(p)["event_id"] for p in subscriber.on("streamer/events")] == [alert(9).event_id]
+    with redis_server.client() as client:
+        dead = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in
+                client.xrange(StreamNames().integrations_dead)]
+    assert [d["data"] for d in dead] == hostile
+    assert "not an alert: not JSON" in dead[0]["error"] and "no camera, type" in dead[2]["error"]
+    assert "is not a camera name" in dead[3]["error"] and "not a topic MQTT can publish to" in dead[4]["error"]
+    subscriber.close()
+    broker.kill()
+
+
 def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_path, bikes_mp4, redis_server) -> None:
     needs_mosquitto()
     broker = Broker(tmp_path / "broker").start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 
@@ -23,6 +24,8 @@ from streamer.integrations.filtering import passes
 
 log = logging.getLogger("streamer.integrations")
 DEAD_MAXLEN = 10_000
+REQUIRED = ("event_id", "camera", "type", "state")
+CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # the alert payload's own pattern
 BLOCK_MS = 500
 
 
@@ -71,7 +74,8 @@ class OutputConsumer:
             except Abandoned:
                 return
             except redis.RedisError as error:
-                log.warning("integration waits for redis: %s", error, extra={"fields": {"integration": self.name}})
+                level = logging.DEBUG if backoff.attempt else logging.WARNING  # once an outage, not every retry
+                log.log(level, "integration waits for redis: %s", error, extra={"fields": {"integration": self.name}})
                 self.give_up.wait(backoff.next_delay())
             except Exception:  # a bug must not end delivery for good: the group keeps the alert pending
                 log.exception("integration failed unexpectedly; retrying", extra={"fields": {"integration": self.name}})
@@ -82,11 +86,11 @@ class OutputConsumer:
 
     def _handle(self, entry: Entry, client: redis.Redis) -> None:
         kind = self.output.kind
-        try:
-            payload = entry.payload()
-        except ValueError:
-            log.error("not an alert; skipped", extra={"fields": {"integration": self.name, "entry": entry.stream_id}})
+        problem = _not_an_alert(entry)
+        if problem is not None:  # anyone who can XADD can write anything: set aside, never retried for ever
+            self._bury(client, entry, DeadLetter(f"not an alert: {problem}", 0))
             return
+        payload = entry.payload()
         if not passes(payload, self.rule):
             metrics.INTEGRATION_SKIPPED.labels(self.name, kind).inc()
             return
@@ -95,6 +99,15 @@ class OutputConsumer:
             delivered = self.output.deliver(alert, self.give_up)
         except DeadLetter as dead:
             self._bury(client, entry, dead)
+            return
+        except Abandoned:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError) as error:  # the alert is malformed: said, no traceback
+            self._bury(client, entry, DeadLetter(f"cannot be delivered: {type(error).__name__}: {error}", 1))
+            return
+        except Exception as error:  # the outputs retry what a receiver does: this is a bug, with its traceback
+            log.exception("integration cannot deliver this alert", extra={"fields": {"integration": self.name}})
+            self._bury(client, entry, DeadLetter(f"{type(error).__name__}: {error}", 1))
             return
         if not delivered:
             metrics.INTEGRATION_SKIPPED.labels(self.name, kind).inc()
@@ -112,4 +125,20 @@ class OutputConsumer:
         metrics.INTEGRATION_DEAD.labels(self.name, self.output.kind).inc()
         log.error("integration gave up on an alert; it is on the dead-letter stream",
                   extra={"fields": {"integration": self.name, "entry": entry.stream_id, "attempts": dead.attempts,
-                                    "error": dead.error[:300], "event_id": json.loads(entry.data).get("event_id")}})
+                                    "error": dead.error[:300]}})
+
+
+def _not_an_alert(entry: Entry) -> str | None:
+    """What the outputs rely on: a JSON object with these text fields (the rest they read with care)."""
+    try:
+        payload = json.loads(entry.data)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(payload, dict):
+        return "not a JSON object"
+    missing = [key for key in REQUIRED if not isinstance(payload.get(key), str) or not payload[key]]
+    if missing:
+        return f"no {', '.join(missing)}"
+    if not CAMERA_NAME.fullmatch(payload["camera"]):
+        return f"camera {payload['camera'][:80]!r} is not a camera name"  # it would go into topics and paths
+    return None

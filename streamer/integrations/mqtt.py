@@ -108,6 +108,9 @@ class MqttOutput:
         ]
         if self.config.snapshots and alert["state"] == "new" and (picture := self._snapshot(alert)) is not None:
             out.append((snapshot_topic(self.prefix, camera), picture, True))
+        for topic, _, _ in out:  # all checked before the first goes out: an alert is sent whole or not at all
+            if any(char in topic for char in "+#\x00") or "//" in topic:
+                raise ValueError(f"not a topic MQTT can publish to: {topic[:120]!r}")
         return out
 
     def _snapshot(self, alert: dict) -> bytes | None:
