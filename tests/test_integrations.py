@@ -50,6 +50,12 @@ def event(n: int, kind: str = "zone_intrusion") -> list[AlertPayload]:
             AlertPayload(state="end", end_ts=start + 2, end_iso=iso_time(start + 2), **common)]
 
 
+def mqtt_output(broker: Broker, *extra: str) -> str:
+    """The `integrations:` entry of an MQTT output named ha on `broker`, logged in; `extra` lines are its own keys."""
+    lines = ["kind: mqtt", f"url: {broker.url}", "username: streamer", f"password: {broker.password}", *extra]
+    return "  ha:\n" + "".join(f"    {line}\n" for line in lines)
+
+
 def xadd(redis_server: RedisServer, payloads: list[AlertPayload]) -> None:
     with redis_server.client() as client:
         for payload in payloads:
@@ -170,8 +176,7 @@ def test_mqtt_over_tls_checks_the_brokers_certificate(tmp_path, bikes_mp4, redis
     needs_mosquitto()
     broker = Broker(tmp_path / "broker", tls=True).start()
     subscriber = Subscriber(broker, "streamer/events")
-    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
-                        f"    password: {broker.password}\n    ca_file: {broker.ca_file}\n")
+    config = config_for(tmp_path, bikes_mp4, mqtt_output(broker, f"ca_file: {broker.ca_file}"))
     runner = IntegrationRunner(config, redis_server.url)
     runner.start()
     try:
@@ -180,8 +185,7 @@ def test_mqtt_over_tls_checks_the_brokers_certificate(tmp_path, bikes_mp4, redis
     finally:
         runner.stop()
     # a client that does not trust that CA is refused: the default is the system's CAs
-    untrusting = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
-                            f"    password: {broker.password}\n")
+    untrusting = config_for(tmp_path, bikes_mp4, mqtt_output(broker))
     runner = IntegrationRunner(untrusting, redis_server.url)
     runner.start()
     try:
@@ -199,8 +203,7 @@ def test_what_is_not_an_alert_is_set_aside_and_the_next_alert_still_goes_out(tmp
     needs_mosquitto()
     broker = Broker(tmp_path / "broker").start()
     subscriber = Subscriber(broker, "streamer/events")
-    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
-                        f"    password: {broker.password}\n    discovery: false\n")
+    config = config_for(tmp_path, bikes_mp4, mqtt_output(broker, "discovery: false"))
     hostile = ["{not json", "42", json.dumps({"event_id": "x", "state": "new"}),
                json.dumps({**json.loads(alert(6).to_json()), "camera": "a/#"}),  # no camera name; a topic MQTT refuses
                json.dumps({**json.loads(alert(7).to_json()), "label": "per+son"}),  # in a topic too
@@ -230,8 +233,7 @@ def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_pa
     needs_mosquitto()
     broker = Broker(tmp_path / "broker").start()
     subscriber = Subscriber(broker, "streamer/events")
-    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
-                        f"    password: {broker.password}\n    discovery: false\n")
+    config = config_for(tmp_path, bikes_mp4, mqtt_output(broker, "discovery: false"))
     runner = IntegrationRunner(config, redis_server.url)
     runner.start()
     sent = [payload for n in range(60) for payload in event(n)]
