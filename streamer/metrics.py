@@ -68,6 +68,8 @@ VLM_LATENCY = Histogram("streamer_vlm_latency_seconds", "From a VLM job's creati
                         buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300))
 
 # -- integrations (each output's consumer) --------------------------------------------------------------------------
+INTEGRATION_UP = Gauge("streamer_integration_up", "1 while the output's receiver takes alerts, 0 while it is down or "
+                       "failing (alerts wait in its group).", ["integration", "kind"], multiprocess_mode="mostrecent")
 INTEGRATION_DELIVERED = Counter("streamer_integration_deliveries_total", "Alerts an output delivered.",
                                 ["integration", "kind"])
 INTEGRATION_RETRIES = Counter("streamer_integration_retries_total", "Failed tries that were retried.",

@@ -186,14 +186,17 @@ def test_mqtt_over_tls_checks_the_brokers_certificate(tmp_path, bikes_mp4, redis
         runner.stop()
     # a client that does not trust that CA is refused: the default is the system's CAs
     untrusting = config_for(tmp_path, bikes_mp4, mqtt_output(broker))
-    runner = IntegrationRunner(untrusting, redis_server.url)
+    reported: list[tuple[str, str, str, str]] = []
+    runner = IntegrationRunner(untrusting, redis_server.url, report=lambda *change: reported.append(change))
     runner.start()
     try:
         xadd(redis_server, event(2))
-        time.sleep(3)
+        assert wait_until(lambda: any(state == "down" for _, _, state, _ in reported), 10)
+        time.sleep(1)
     finally:
         runner.stop(drain_s=0)
     assert len(subscriber.on("streamer/events")) == 2  # nothing sent over a connection it could not trust
+    assert "up" not in [state for _, _, state, _ in reported]
     subscriber.close()
     broker.kill()
 
@@ -234,7 +237,8 @@ def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_pa
     broker = Broker(tmp_path / "broker").start()
     subscriber = Subscriber(broker, "streamer/events")
     config = config_for(tmp_path, bikes_mp4, mqtt_output(broker, "discovery: false"))
-    runner = IntegrationRunner(config, redis_server.url)
+    reported: list[tuple[str, str, str, str]] = []
+    runner = IntegrationRunner(config, redis_server.url, report=lambda *change: reported.append(change))
     runner.start()
     sent = [payload for n in range(60) for payload in event(n)]
     try:
@@ -253,6 +257,10 @@ def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_pa
     assert got == [(p.event_id, p.state) for p in sent]  # every one, once, in order
     with redis_server.client() as client:
         assert client.xpending(StreamNames().alerts, "integration:ha")["pending"] == 0
+    # the health stream hears the receiver's changes, not each retry
+    assert [(who, component, state) for who, component, state, _ in reported] == [
+        ("integration:ha", "integration", "up"), ("integration:ha", "integration", "down"),
+        ("integration:ha", "integration", "up"), ("integration:ha", "integration", "stopped")]
     subscriber.close()
     broker.kill()
 
@@ -265,7 +273,8 @@ def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_pat
                         "    retry: {max_attempts: 30, backoff_s: 0.5, backoff_max_s: 2}\n"
                         f"  broken:\n    kind: webhook\n    url: {refusing.url}\n    secret: {SECRET}\n"
                         "    filter: {states: [new]}\n    retry: {max_attempts: 3, backoff_s: 0.1, backoff_max_s: 0.2}\n")
-    runner = IntegrationRunner(config, redis_server.url)
+    reported: list[tuple[str, str, str, str]] = []
+    runner = IntegrationRunner(config, redis_server.url, report=lambda *change: reported.append(change))
     runner.start()
     sent = [payload for n in range(10) for payload in event(n)]
     try:
@@ -295,6 +304,10 @@ def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_pat
     fields = {k.decode(): v.decode() for k, v in dead[0][1].items()}
     assert fields["integration"] == "broken" and fields["attempts"] == "3" and "HTTP 500" in fields["error"]
     assert json.loads(fields["data"])["event_id"] == "ev-0000"
+    hook = [(state, reason) for who, _, state, reason in reported if who == "integration:hook"]
+    assert [state for state, _ in hook] == ["up", "down", "up", "stopped"]
+    assert "ConnectError" in hook[1][1]  # why it was down: nothing listened
+    assert [state for who, _, state, _ in reported if who == "integration:broken"] == ["down", "stopped"]
 
 
 def test_a_notification_mail_carries_the_text_and_the_snapshot(tmp_path, bikes_mp4, redis_server) -> None:
@@ -323,3 +336,51 @@ def test_a_notification_mail_carries_the_text_and_the_snapshot(tmp_path, bikes_m
     assert "fall on street at 2026-11-18 12:06:41 CET: person #1, unverified." in text
     attached = [p for p in parts if p.get_filename()]
     assert len(attached) == 1 and attached[0].get_payload(decode=True) == JPEG
+
+
+def test_integrations_run_delivers_on_its_own_and_reports_on_the_health_stream(tmp_path, bikes_mp4, redis_server) -> None:
+    """`streamer integrations run` as a user starts it on another host: the config's Redis, its own process."""
+    import signal
+    import subprocess
+    import sys
+
+    receiver = WebhookReceiver().start()
+    config = tmp_path / "site.yaml"
+    config.write_text(f"storage_dir: {tmp_path / 'data'}\nredis: {{url: '{redis_server.url}'}}\n"
+                      f"cameras:\n  street: {{url: {bikes_mp4}}}\nintegrations:\n"
+                      f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}}}\n")
+    command = [sys.executable, "-m", "streamer", "integrations", "run", "-c", str(config)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # its group is made at start: alerts from then on are its own
+        assert wait_until(lambda: _groups(redis_server) == ["integration:hook"], 30), output_of(process)
+        xadd(redis_server, event(1))
+        assert wait_until(lambda: len(receiver.requests) == 2, 20)
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2 and "already running" in second.stderr
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+        receiver.stop()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and " ERROR " not in output
+    with redis_server.client() as client:
+        health = [json.loads(fields[b"data"]) for _, fields in client.xrange(StreamNames().health)]
+    assert [(h["camera"], h["state"]) for h in health if h["component"] == "integration"] == [
+        ("integration:hook", "up"), ("integration:hook", "stopped")]
+    unknown = subprocess.run([*command, "--only", "hookk"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "unknown integration hookk; the integrations are hook" in unknown.stderr
+
+
+def _groups(redis_server: RedisServer) -> list[str]:
+    import redis
+
+    with redis_server.client() as client:
+        try:
+            return [group["name"].decode() for group in client.xinfo_groups(StreamNames().alerts)]
+        except redis.ResponseError:  # no stream yet
+            return []
+
+
+def output_of(process) -> str:
+    return "" if process.poll() is None else process.stdout.read()

@@ -23,10 +23,11 @@ class HealthPayload(BaseModel):
     ts: float = Field(gt=0)
     iso: str
     camera: str
-    component: Literal["worker", "source", "service", "recorder", "engine", "redis"]
+    component: Literal["worker", "source", "service", "recorder", "engine", "redis", "integration"]
     state: str = Field(description="worker: started|finished|stopped|crashed|failed; source: connecting|streaming|reconnecting|"
                        "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
-                       "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up")
+                       "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up; "
+                       "integration (camera is 'integration:<name>'): up|down (its receiver), stopped")
     reason: str = ""
     pid: int | None = None
     down_s: float | None = Field(None, ge=0, description="redis up: how long the outage lasted (to one heartbeat).")

@@ -44,7 +44,8 @@ def integrations_run(config: ConfigOption, only: OnlyOption = None, log_format: 
     redis_url, embedded = alerts_redis(loaded)
     if redis_url is None:
         raise typer.Exit(1)
-    runner = IntegrationRunner(loaded, redis_url, names)
+    health = _health(loaded, redis_url)
+    runner = IntegrationRunner(loaded, redis_url, names, report=health.report)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -58,8 +59,23 @@ def integrations_run(config: ConfigOption, only: OnlyOption = None, log_format: 
         raise typer.Exit(EXIT_CONFIG) from None
     finally:
         runner.stop(drain_s=0)
+        health.close()
         if embedded is not None:
             embedded.stop()
+
+
+def _health(loaded, redis_url: str):
+    """The receivers' states on the health stream, spooled in this host's storage folder like the service's own; a
+    second `integrations run` on the same folder is refused (its spool is locked): one runner per integration."""
+    from streamer.alerts.health import HealthReporter
+    from streamer.alerts.spool import SpoolBusy
+    from streamer.alerts.wiring import AlertTarget
+
+    target = AlertTarget(redis_url, loaded.redis, loaded.storage_dir / "spool")
+    try:
+        return HealthReporter(target.publisher("integrations-health"), target.streams)
+    except SpoolBusy:
+        refuse(f"`streamer integrations run` is already running on storage_dir {loaded.storage_dir}")
 
 
 @integrations_app.command("dead")

@@ -86,7 +86,7 @@ def run(
     api = _start_api(loaded, api_settings, target.url)
     integrations = None
     try:
-        integrations = _start_integrations(loaded, target.url)
+        integrations = _start_integrations(loaded, target.url, health.report)
         code = Supervisor(loaded, options, selected, target, health).run()
     finally:
         if integrations is not None:
@@ -132,13 +132,14 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str):
     return server
 
 
-def _start_integrations(loaded: StreamerConfig, redis_url: str):
-    """The config's integrations as consumer groups beside the cameras; their groups exist before any alert."""
+def _start_integrations(loaded: StreamerConfig, redis_url: str, report):
+    """The config's integrations as consumer groups beside the cameras; their groups exist before any alert. Their
+    receivers' states go to the health stream through `report`."""
     if not any(output.enabled for output in loaded.integrations.values()):
         return None
     from streamer.integrations.runner import IntegrationError, IntegrationRunner
 
-    runner = IntegrationRunner(loaded, redis_url)
+    runner = IntegrationRunner(loaded, redis_url, report=report)
     try:
         runner.start()
     except IntegrationError as error:

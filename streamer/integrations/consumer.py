@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -23,6 +24,7 @@ from streamer.integrations.delivery import Abandoned, Alert, DeadLetter, Output
 from streamer.integrations.filtering import passes
 
 log = logging.getLogger("streamer.integrations")
+HealthReport = Callable[[str, str, str, str], None]  # HealthReporter.report: (camera, component, state, reason)
 DEAD_MAXLEN = 10_000
 REQUIRED = ("event_id", "camera", "type", "state")
 CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # the alert payload's own pattern
@@ -31,10 +33,13 @@ BLOCK_MS = 500
 
 class OutputConsumer:
     def __init__(self, name: str, output: Output, rule: AlertFilter, redis_url: str, streams: StreamNames,
-                 timeout_s: float = 3.0):
+                 timeout_s: float = 3.0, report: HealthReport | None = None):
         self.name = name
         self.output = output
         self.rule = rule
+        self.report = report
+        self.link_state = ""  # the receiver's last reported state: up | down ("" before the first)
+        output.on_link = self._link
         self.streams = streams
         self.group = f"integration:{name}"
         self._client_factory = lambda: connect(redis_url, timeout_s)
@@ -49,7 +54,23 @@ class OutputConsumer:
         self._tail(self._client_factory())
 
     def start(self) -> None:
+        self.output.start()
         self._thread.start()
+
+    def _link(self, state: str, reason: str) -> None:
+        """The receiver's changes (never each retry): logged, on the health stream, and as streamer_integration_up."""
+        if state == self.link_state:
+            return
+        self.link_state = state
+        kind = self.output.kind
+        metrics.INTEGRATION_UP.labels(self.name, kind).set(1.0 if state == "up" else 0.0)
+        extra = {"fields": {"integration": self.name, "kind": kind}}
+        if state == "up":
+            log.info("integration receiver up: %s", reason or "delivering", extra=extra)
+        else:
+            log.warning("integration receiver down: %s; alerts wait in its group", reason, extra=extra)
+        if self.report is not None:
+            self.report(f"integration:{self.name}", "integration", state, reason)
 
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)

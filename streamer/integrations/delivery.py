@@ -37,8 +37,16 @@ class Alert:
     added_ts: float
 
 
+LinkReport = Callable[[str, str], None]
+"""An output says how its receiver is: ("up", "") once it takes alerts, ("down", why) when it is lost or failing."""
+
+
 class Output(Protocol):
     kind: str
+    on_link: LinkReport  # set by the consumer before the first delivery
+
+    def start(self) -> None:
+        """Connect, where the output holds a connection (MQTT); called once, before the first delivery."""
 
     def deliver(self, alert: Alert, give_up: threading.Event) -> bool:
         """Deliver, retrying as the output's settings say; True when delivered, False when deliberately skipped
@@ -48,18 +56,23 @@ class Output(Protocol):
 
 
 def with_retries(attempt: Callable[[], None], settings: RetrySettings, give_up: threading.Event,
-                 on_retry: Callable[[str], None]) -> None:
-    """Call `attempt` until it returns; after `max_attempts` failures (or one Permanent) raise DeadLetter."""
+                 on_retry: Callable[[str], None], on_link: LinkReport | None = None) -> None:
+    """Call `attempt` until it returns; after `max_attempts` failures (or one Permanent) raise DeadLetter. `on_link`
+    hears "down" at a failure and "up" at a success (the consumer reports only the changes)."""
     backoff = Backoff(settings.backoff_s, settings.backoff_max_s)
     for number in range(1, settings.max_attempts + 1):
         if give_up.is_set():
             raise Abandoned()
         try:
             attempt()
+            if on_link is not None:
+                on_link("up", "")
             return
         except Permanent as error:
             raise DeadLetter(str(error), number) from None
         except Exception as error:  # noqa: BLE001 - any receiver failure is retried, then dead-lettered with its text
+            if on_link is not None:
+                on_link("down", f"{type(error).__name__}: {error}"[:300])
             if number == settings.max_attempts:
                 raise DeadLetter(f"{type(error).__name__}: {error}", number) from None
             on_retry(f"{type(error).__name__}: {error}")

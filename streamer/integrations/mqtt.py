@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 
 from streamer.config.cameras import CameraConfig
 from streamer.config.integrations import MqttIntegration
-from streamer.integrations.delivery import Abandoned, Alert
+from streamer.integrations.delivery import Abandoned, Alert, LinkReport
 from streamer.integrations.homeassistant import OFF, ON, count_topic, discovery_configs, snapshot_topic, state_topic
 from streamer.storage import UnsafePath, resolve_inside
 
@@ -40,10 +40,14 @@ class MqttOutput:
         self._open_labels: dict[tuple[str, str], set[str]] = defaultdict(set)  # (camera, label) → open event ids
         self._connected = threading.Event()
         self._first_connect = True
+        self._closing = False
+        self.on_link: LinkReport = lambda _state, _reason: None
         self.client = self._client()
-        parts = urlsplit(config.url)
+
+    def start(self) -> None:
+        parts = urlsplit(self.config.url)
         self.client.connect_async(parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883),
-                                  keepalive=config.keepalive_s)
+                                  keepalive=self.config.keepalive_s)
         self.client.loop_start()
 
     def _client(self) -> mqtt.Client:
@@ -58,12 +62,13 @@ class MqttOutput:
         client.reconnect_delay_set(min_delay=1, max_delay=5)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
+        client.on_connect_fail = lambda _client, _userdata: self.on_link("down", f"cannot connect to {self._broker()}")
         client.on_disconnect = self._on_disconnect
         return client
 
     def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
-            log.warning("mqtt broker refused the connection: %s", reason_code, extra={"fields": {"integration": self.name}})
+            self.on_link("down", f"the broker {self._broker()} refused the connection: {reason_code}")
             return
         client.publish(f"{self.prefix}/available", "online", qos=1, retain=True)
         if self.config.discovery:
@@ -75,13 +80,12 @@ class MqttOutput:
                     client.publish(state_topic(self.prefix, camera_name, rule.rule_name), OFF, qos=1, retain=True)
             self._first_connect = False
         self._connected.set()
-        log.info("mqtt connected", extra={"fields": {"integration": self.name, "broker": self._broker()}})
+        self.on_link("up", f"connected to {self._broker()}")
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
-        if self._connected.is_set():
-            log.warning("mqtt broker lost: %s; holding the alerts until it is back", reason_code,
-                        extra={"fields": {"integration": self.name, "broker": self._broker()}})
         self._connected.clear()
+        if not self._closing:  # our own disconnect at a stop is no outage
+            self.on_link("down", f"broker {self._broker()} lost: {reason_code}")
 
     def _broker(self) -> str:
         parts = urlsplit(self.config.url)
@@ -136,6 +140,7 @@ class MqttOutput:
                 time.sleep(POLL_S)
 
     def close(self) -> None:
+        self._closing = True
         if self._connected.is_set():
             self.client.publish(f"{self.prefix}/available", "offline", qos=1, retain=True).wait_for_publish(2)
         self.client.disconnect()

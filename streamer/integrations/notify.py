@@ -14,7 +14,7 @@ import apprise
 
 from streamer import metrics
 from streamer.config.integrations import NotifyIntegration
-from streamer.integrations.delivery import Alert, DeadLetter, with_retries
+from streamer.integrations.delivery import Alert, DeadLetter, LinkReport, with_retries
 from streamer.integrations.filtering import Cooldown
 from streamer.storage import UnsafePath, resolve_inside
 
@@ -52,6 +52,10 @@ class NotifyOutput:
                                  "(https://github.com/caronc/apprise/wiki lists the forms)")
             self.targets.append(target)
         self.cooldown = Cooldown(config.cooldown_s)
+        self.on_link: LinkReport = lambda _state, _reason: None
+
+    def start(self) -> None:
+        """Nothing to connect ahead: each delivery is a request of its own."""
 
     def deliver(self, alert: Alert, give_up: threading.Event) -> bool:
         key = (alert.payload.get("camera"), alert.payload.get("type"))
@@ -64,7 +68,7 @@ class NotifyOutput:
         for number, target in enumerate(self.targets):
             try:
                 with_retries(lambda: self._send(target, title, body, attachment), self.config.retry, give_up,
-                             lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc())
+                             lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc(), self.on_link)
             except DeadLetter as dead:  # the other services still get it
                 failed.append(DeadLetter(f"urls[{number}]: {dead.error}", dead.attempts))
         self.cooldown.delivered(key)

@@ -11,7 +11,7 @@ import redis
 from streamer.alerts.streams import StreamNames
 from streamer.config.integrations import MqttIntegration, NotifyIntegration, WebhookIntegration
 from streamer.config.root import StreamerConfig
-from streamer.integrations.consumer import OutputConsumer
+from streamer.integrations.consumer import HealthReport, OutputConsumer
 from streamer.integrations.delivery import Output
 from streamer.redact import redact_url
 
@@ -41,9 +41,12 @@ def build_output(name: str, config: StreamerConfig) -> Output:
 
 
 class IntegrationRunner:
-    def __init__(self, config: StreamerConfig, redis_url: str, names: list[str] | None = None):
+    def __init__(self, config: StreamerConfig, redis_url: str, names: list[str] | None = None,
+                 report: HealthReport | None = None):
+        """`report`: where each output's receiver state goes (HealthReporter.report: the health stream)."""
         self.config = config
         self.redis_url = redis_url
+        self.report = report
         wanted = names if names is not None else list(config.integrations)
         self.names = [name for name in wanted if config.integrations[name].enabled]
         self.consumers: list[OutputConsumer] = []
@@ -58,7 +61,7 @@ class IntegrationRunner:
             except ValueError as error:
                 raise IntegrationError(str(error)) from None
             consumer = OutputConsumer(name, output, self.config.integrations[name].filter, self.redis_url, streams,
-                                      self.config.redis.connect_timeout_s)
+                                      self.config.redis.connect_timeout_s, self.report)
             try:
                 consumer.create_group()
             except redis.RedisError as error:  # the thread waits Redis out; the group is made when it is back
@@ -88,3 +91,5 @@ class IntegrationRunner:
                 consumer.output.close()
             except Exception as error:  # noqa: BLE001 - a receiver's close must not hide the others'
                 log.warning("integration close failed: %s", error, extra={"fields": {"integration": consumer.name}})
+            if self.report is not None:
+                self.report(f"integration:{consumer.name}", "integration", "stopped", "")

@@ -12,7 +12,7 @@ import httpx
 
 from streamer import metrics
 from streamer.config.integrations import WebhookIntegration
-from streamer.integrations.delivery import Alert, Permanent, with_retries
+from streamer.integrations.delivery import Alert, LinkReport, Permanent, with_retries
 from streamer.integrations.filtering import Cooldown
 from streamer.integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from streamer.redact import redact_url
@@ -29,6 +29,10 @@ class WebhookOutput:
         self.client = httpx.Client(timeout=config.timeout_s, follow_redirects=False,
                                    headers={"User-Agent": "streamer-webhook/1", **config.headers})
         self.cooldown = Cooldown(config.cooldown_s)
+        self.on_link: LinkReport = lambda _state, _reason: None
+
+    def start(self) -> None:
+        """Nothing to connect ahead: each delivery is a request of its own."""
 
     def deliver(self, alert: Alert, give_up: threading.Event) -> bool:
         event_id = alert.payload.get("event_id")
@@ -36,7 +40,7 @@ class WebhookOutput:
             return False
         body = json.dumps(alert.payload, separators=(",", ":")).encode()
         with_retries(lambda: self._post(body, alert), self.config.retry, give_up,
-                     lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc())
+                     lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc(), self.on_link)
         self.cooldown.delivered(event_id)
         return True
 
