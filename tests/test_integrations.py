@@ -136,6 +136,8 @@ def test_mqtt_topics_and_home_assistant_discovery(tmp_path, bikes_mp4, redis_ser
     runner.start()
     try:
         assert wait_until(lambda: subscriber.on("yard/available") == [b"online"], 10)
+        assert wait_until(lambda: subscriber.on("yard/street/fall/state") == [b"OFF"], 10)  # nothing open at a start
+        assert subscriber.on("yard/street/bicycle/count") == [b"0"]
         xadd(redis_server, [fall_new])
         assert wait_until(lambda: subscriber.on("yard/street/fall/state")[-1:] == [b"ON"], 10)
         assert subscriber.on("yard/street/person/count")[-1] == b"1"

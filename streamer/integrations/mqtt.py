@@ -78,6 +78,8 @@ class MqttOutput:
             for camera_name, camera in self.cameras.items():
                 for rule in camera.rules:
                     client.publish(state_topic(self.prefix, camera_name, rule.rule_name), OFF, qos=1, retain=True)
+                for label in {label for rule in camera.rules for label in rule.classes}:
+                    client.publish(count_topic(self.prefix, camera_name, label), "0", qos=1, retain=True)
             self._first_connect = False
         self._connected.set()
         self.on_link("up", f"connected to {self._broker()}")
