@@ -8,7 +8,6 @@ paho sends what was in flight again when it is back, so alerts arrive in order."
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import defaultdict
@@ -23,7 +22,6 @@ from streamer.integrations.delivery import Abandoned, Alert, LinkReport
 from streamer.integrations.homeassistant import OFF, ON, count_topic, discovery_configs, snapshot_topic, state_topic
 from streamer.storage import UnsafePath, resolve_inside
 
-log = logging.getLogger("streamer.integrations")
 POLL_S = 0.05
 
 

@@ -58,8 +58,10 @@ class IntegrationRunner:
         for name in self.names:
             try:
                 output = build_output(name, self.config)
-            except ValueError as error:
+            except ValueError as error:  # says which integration and field
                 raise IntegrationError(str(error)) from None
+            except OSError as error:  # a TLS file that cannot be read
+                raise IntegrationError(f"integrations.{name}: {error}") from None
             consumer = OutputConsumer(name, output, self.config.integrations[name].filter, self.redis_url, streams,
                                       self.config.redis.connect_timeout_s, self.report)
             try:
@@ -70,11 +72,6 @@ class IntegrationRunner:
             self.consumers.append(consumer)
             log.info("integration started", extra={"fields": {"integration": name, "kind": output.kind,
                                                               "redis": redact_url(self.redis_url)}})
-
-    def wait(self) -> None:
-        """Until every consumer has ended (`streamer integrations run` stops on a signal)."""
-        while any(not consumer.join(0.5) for consumer in self.consumers):
-            pass
 
     def stop(self, drain_s: float = DRAIN_S) -> None:
         for consumer in self.consumers:
