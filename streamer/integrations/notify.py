@@ -68,12 +68,14 @@ class NotifyOutput:
         for number, target in enumerate(self.targets):
             try:
                 with_retries(lambda: self._send(target, title, body, attachment), self.config.retry, give_up,
-                             lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc(), self.on_link)
+                             lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc())
             except DeadLetter as dead:  # the other services still get it
                 failed.append(DeadLetter(f"urls[{number}]: {dead.error}", dead.attempts))
         self.cooldown.delivered(key)
-        if failed:
+        if failed:  # said once for all the URLs: one broken service must not make the state flap with each alert
+            self.on_link("down", "; ".join(dead.error for dead in failed)[:300])
             raise DeadLetter("; ".join(dead.error for dead in failed), max(dead.attempts for dead in failed))
+        self.on_link("up", "")
         return True
 
     def _snapshot(self, alert: dict) -> str | None:
