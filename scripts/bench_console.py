@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,7 +46,7 @@ PAGES = {  # path (filled in with an event id) → what shows the page is there
     "cameras": ("/", ".tile .figures"),
     "alerts": ("/alerts", "#alerts tbody tr"),
     "event": ("/event/{event_id}", "#facts dt"),
-    "timeline": ("/camera/lobby", ".axis .mark"),
+    "timeline": ("/camera/lobby?day={day}", ".axis .mark"),  # the recording's day: "today" changes at midnight
     "system": ("/system", "[data-part=Storage] td"),
 }
 
@@ -70,14 +72,14 @@ def logged_in(browser, base: str):
     return page
 
 
-def page_loads(browser, base: str, event_id: str, loads: int) -> dict:
+def page_loads(browser, base: str, event_id: str, day: str, loads: int) -> dict:
     page = logged_in(browser, base)
     figures = {}
     for name, (path, ready) in PAGES.items():
         times = []
         for _ in range(loads):
             started = time.perf_counter()
-            page.goto(base + path.format(event_id=event_id))
+            page.goto(base + path.format(event_id=event_id, day=day))
             page.wait_for_selector(ready, timeout=30000)
             times.append((time.perf_counter() - started) * 1000)
         figures[name] = quantiles(times)
@@ -191,7 +193,10 @@ def main() -> None:
                 page = logged_in(browser, served.base)
                 cookies = {c["name"]: c["value"] for c in page.context.cookies()}
                 events = httpx.get(f"{served.base}/events", cookies=cookies, timeout=30).json()["events"]
-                result["page_load"] = page_loads(browser, served.base, events[0]["event_id"], loads)
+                lobby = next(event for event in events if event["camera"] == "lobby")
+                zone = ZoneInfo(yaml.safe_load(config.read_text())["timezone"])
+                day = datetime.fromtimestamp(lobby["start_ts"], zone).date().isoformat()
+                result["page_load"] = page_loads(browser, served.base, events[0]["event_id"], day, loads)
                 result["alert_xadd_to_dom"] = alert_latency(browser, served.base, redis_server.client(), events[0], count)
         finally:
             redis_server.stop()
