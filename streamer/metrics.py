@@ -103,6 +103,13 @@ def process_gone(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid, os.environ[ENV])
 
 
+def count_alert(camera: str, event_type: str, state: str) -> None:
+    """An alert message Redis accepted (by the camera's publisher or the VLM worker's direct writer)."""
+    ALERTS.labels(camera, event_type, state).inc()
+    if state == "new":
+        EVENTS.labels(camera, event_type).inc()
+
+
 def set_source_state(camera: str, state: str) -> None:
     for known in SOURCE_STATES:
         CAMERA_SOURCE_STATE.labels(camera, known).set(1.0 if known == state else 0.0)

@@ -39,7 +39,5 @@ class AlertWriter:
             return PublishOutcome.DUPLICATE
         if result == b"held":
             return PublishOutcome.HELD
-        metrics.ALERTS.labels(payload.camera, payload.type, payload.state).inc()
-        if payload.state == "new":
-            metrics.EVENTS.labels(payload.camera, payload.type).inc()
+        metrics.count_alert(payload.camera, payload.type, payload.state)
         return PublishOutcome.PUBLISHED

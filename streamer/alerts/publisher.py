@@ -175,9 +175,7 @@ class Publisher:
             camera, kind, state = alert["camera"], alert["type"], alert["state"]
         except (ValueError, KeyError, TypeError):
             return
-        metrics.ALERTS.labels(camera, kind, state).inc()
-        if state == "new":
-            metrics.EVENTS.labels(camera, kind).inc()
+        metrics.count_alert(camera, kind, state)
         if record.observed_ts is not None:
             metrics.ALERT_DELAY.labels(camera).observe(max(0.0, now - record.observed_ts))
 
