@@ -132,15 +132,10 @@ class EngineServer:
         except Exception:  # a runtime failing on one batch must not take the engine into a restart loop
             log.exception("inference failed; the batch is answered with no detections",
                           extra={"fields": {"frames": len(jobs), "cameras": ",".join(sorted({w.camera for w in live}))}})
-            self.stats.failed += len(jobs)
-            metrics.ENGINE_FRAMES_FAILED.labels(self.stats.device).inc(len(jobs))
+            self.stats.record_failed(len(jobs))
             results = [{use.name: None for use in job.uses} for job in jobs]
         self.stats.record_batch(len(jobs), (time.perf_counter() - started) * 1000,
                                 [(now - waiting.arrived) * 1000 for waiting in live])
-        if jobs:
-            metrics.ENGINE_BATCH_SIZE.labels(self.stats.device).observe(len(jobs))
-        for waiting in live:
-            metrics.ENGINE_QUEUE_WAIT.labels(self.stats.device).observe(now - waiting.arrived)
         for waiting, boxes in zip(live, results):
             client = by_camera[waiting.camera]
             reply = Detected(waiting.item.seq, boxes, (now - waiting.arrived) * 1000, len(jobs))

@@ -7,6 +7,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
+from streamer import metrics
+
 log = logging.getLogger("streamer.engine")
 
 
@@ -23,10 +25,20 @@ class EngineStats:
     _last: float = field(default_factory=time.monotonic)
 
     def record_batch(self, size: int, infer_ms: float, wait_ms: list[float]) -> None:
+        """For the stats line, and at once for Prometheus."""
         self._sizes.append(size)
         self._infer_ms.append(infer_ms)
         self._wait_ms.extend(wait_ms)
         self.frames_total += size
+        if size:
+            metrics.ENGINE_BATCH_SIZE.labels(self.device).observe(size)
+        queue_wait = metrics.ENGINE_QUEUE_WAIT.labels(self.device)
+        for waited in wait_ms:
+            queue_wait.observe(waited / 1000)
+
+    def record_failed(self, frames: int) -> None:
+        self.failed += frames
+        metrics.ENGINE_FRAMES_FAILED.labels(self.device).inc(frames)
 
     def maybe_log(self, queued: int, cameras: int) -> None:
         now = time.monotonic()
