@@ -99,18 +99,6 @@ class Spool:
         log.error("message refused by redis; kept in %s: %s", self._rejected_path, reason, extra={"fields": {"id": record.id}})
         self._set_rejected(record.to_line())
 
-    @staticmethod
-    def count_waiting(path: Path) -> int:
-        """From another process (the metrics): the complete lines past the delivered offset, read without the lock."""
-        offset_path = path.with_name(path.name + ".offset")
-        try:
-            offset = int(offset_path.read_text().strip() or 0) if offset_path.exists() else 0
-            with open(path, "rb") as reader:
-                reader.seek(offset)
-                return sum(chunk.count(b"\n") for chunk in iter(lambda: reader.read(1 << 20), b""))
-        except (OSError, ValueError):
-            return 0
-
     def backlog_bytes(self) -> int:
         with self._lock:
             return max(0, self._size() - self._offset)
@@ -156,3 +144,33 @@ class Spool:
         temporary.write_text(str(offset))
         os.replace(temporary, self._offset_path)
         self._offset = offset
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What a spool file still holds for Redis, as another process reads it (no lock): the bytes and the complete
+    lines past its delivered offset."""
+
+    name: str
+    pending_bytes: int
+    entries: int
+
+
+def backlogs(folder: Path) -> list[Backlog]:
+    """Every spool file in the folder (the system page and the metrics)."""
+    found = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        offset_path = path.with_name(path.name + ".offset")
+        try:
+            offset = int(offset_path.read_text().strip() or 0) if offset_path.exists() else 0
+        except (OSError, ValueError):
+            offset = 0
+        try:
+            with open(path, "rb") as reader:
+                size = reader.seek(0, os.SEEK_END)
+                reader.seek(min(offset, size))
+                entries = sum(chunk.count(b"\n") for chunk in iter(lambda: reader.read(1 << 20), b""))
+        except OSError:  # delivered and removed meanwhile
+            continue
+        found.append(Backlog(path.stem, max(0, size - offset), entries))
+    return found

@@ -19,7 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from streamer import metrics
 from streamer.alerts.publisher import connect as redis_connect
-from streamer.alerts.spool import Spool
+from streamer.alerts.spool import backlogs
 from streamer.api.security import admin_only
 from streamer.api.system import storage_figures
 from streamer.auth.users import User
@@ -79,11 +79,9 @@ class ServiceCollector:
     def _spool(self):
         family = GaugeMetricFamily("streamer_spool_entries", "Messages in a spool file waiting for Redis.",
                                    labels=["spool"])
-        folder = self.service.storage_dir / "spool"
-        for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-            if path.stem.endswith(".rejected"):
-                continue  # set aside for good, not waiting
-            family.add_metric([path.stem], Spool.count_waiting(path))
+        for backlog in backlogs(self.service.storage_dir / "spool"):
+            if not backlog.name.endswith(".rejected"):  # set aside for good, not waiting
+                family.add_metric([backlog.name], backlog.entries)
         yield family
 
     def _storage(self):

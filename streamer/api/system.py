@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from streamer.alerts.publisher import connect as redis_connect
+from streamer.alerts.spool import backlogs
 from streamer.api.security import admin_only
 from streamer.auth.users import User
 from streamer.query.service import NoIndex
@@ -53,15 +54,7 @@ def storage_figures(service) -> dict:
 
 def _spool(folder) -> list[dict]:
     """Each spool file's bytes not yet delivered (its size past the delivered offset beside it)."""
-    found = []
-    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        offset_file = path.with_name(path.name + ".offset")
-        try:
-            offset = int(offset_file.read_text().strip() or 0) if offset_file.exists() else 0
-        except ValueError:
-            offset = 0
-        found.append({"name": path.stem, "pending_bytes": max(0, path.stat().st_size - offset)})
-    return found
+    return [{"name": backlog.name, "pending_bytes": backlog.pending_bytes} for backlog in backlogs(folder)]
 
 
 def _from_redis(config, redis_url: str | None) -> dict:
