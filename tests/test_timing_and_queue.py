@@ -101,6 +101,14 @@ def test_blocked_put_gives_up_when_stopped() -> None:
         ("rtsps://token@cam.example/x", "rtsps://***@cam.example/x"),
         ("https://cdn.example/live.m3u8?token=abc&x=1", "https://cdn.example/live.m3u8?token=***&x=1"),
         ("/videos/yard.mp4", "/videos/yard.mp4"),
+        # a password holding @: masking stops at the last @ before the host, not the first
+        ("rtsp://admin:p@ss@10.0.0.5/live", "rtsp://admin:***@10.0.0.5/live"),
+        # credentials in query strings, by any of their usual names (Axis, Hikvision, signed CDN and S3 URLs)
+        ("http://cam/mjpg?user=root&pass=hunter2&auth=abc&sig=def&access_token=ghi&resolution=640x480",
+         "http://cam/mjpg?user=root&pass=***&auth=***&sig=***&access_token=***&resolution=640x480"),
+        ("https://s3.example/b/k.m3u8?X-Amz-Credential=AKIA&X-Amz-Signature=ff",
+         "https://s3.example/b/k.m3u8?X-Amz-Credential=***&X-Amz-Signature=***"),
+        ("rtsp://[::1", "rtsp://***"),  # unparsable: nothing of it is shown
     ],
 )
 def test_redact_url(url: str, expected: str) -> None:
@@ -110,3 +118,4 @@ def test_redact_url(url: str, expected: str) -> None:
 def test_scrub_masks_urls_inside_messages() -> None:
     message = "cannot open rtsp://u:p4ss@host/s: Connection refused"
     assert scrub(message) == "cannot open rtsp://u:***@host/s: Connection refused"
+    assert scrub("open 'rtsp://a:p@ss@h/s?token=t' failed") == "open 'rtsp://a:***@h/s?token=***' failed"
