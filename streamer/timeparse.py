@@ -18,6 +18,17 @@ class TimeFormatError(ValueError):
     pass
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|weeks?)$", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a length of time: `30s`, `15m`, `12h`, `90d`, `2w`."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise TimeFormatError(f"cannot read the length {text.strip()!r}: a number and a unit, like 30s, 15m, 12h, 90d, 2w")
+    return float(match[1]) * _UNIT_S[match[2][0].lower()]
+
+
 def parse_time(text: str, tz: tzinfo, now: float | None = None, base: float | None = None) -> float:
     """Epoch seconds. `base` is what a `+N` offset counts from (default: now)."""
     ts = _parse(text, tz, time.time() if now is None else now, base)

@@ -54,6 +54,15 @@ def refuse(message: str) -> None:
     raise typer.Exit(EXIT_CONFIG)
 
 
+def interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, the command's clean stop. Installed explicitly: a command started
+    in the background by a script inherits SIGINT as ignored, and Python then never installs its own handler."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
+
+
 def progress(message: str) -> None:
     """What a long step is doing, on stderr so that stdout stays the command's answer."""
     typer.echo(message, err=True)
@@ -108,16 +117,21 @@ def api_flags(loaded: StreamerConfig, host: str | None, port: int | None, auth: 
     `streamer serve`, which is started to serve it, whatever api.enabled says. Exit 2 before anything starts when
     it asks for a login that nobody could give."""
     from streamer.api.security import NoUsers, auth_mode
+    from streamer.auth.bootstrap import BootstrapError, first_admin
     from streamer.auth.store import UserStore
 
     settings = with_flags("api", loaded.api, {"--api-host": ("host", host), "--api-port": ("port", port),
                                               "--api-auth": ("auth", auth.value if auth else None)},
                           fixed={"enabled": True} if serving else None)
     if settings.enabled:
+        store = UserStore(loaded.storage_dir)
         try:
-            auth_mode(settings, UserStore(loaded.storage_dir))
-        except NoUsers as error:
+            made = first_admin(store)
+            auth_mode(settings, store)
+        except (NoUsers, BootstrapError) as error:
             refuse(str(error))
+        if made:
+            typer.echo(f"added admin '{made}' from the environment (the first user: the API now asks for a login)", err=True)
     return settings
 
 

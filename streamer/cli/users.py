@@ -1,5 +1,7 @@
-"""`streamer users add / list / remove / token`: who may use the API (and, next, the console). Passwords are asked
-for at the prompt (twice) or read from stdin, never from the command line, and never printed or logged."""
+"""`streamer users add / list / remove / passwd / logout / token / tokens`: who may use the API and the console.
+Passwords are asked for at the prompt (twice) or read from stdin, never from the command line, and never printed
+or logged. A running server sees every change at its next request, and streams opened by a login that is gone
+end within seconds."""
 
 from __future__ import annotations
 
@@ -73,17 +75,99 @@ def users_remove(name: Annotated[str, typer.Argument(show_default=False)], confi
     typer.echo(f"removed '{name}'")
 
 
-@users_app.command("token")
-def users_token(
+@users_app.command("passwd")
+def users_passwd(
     name: Annotated[str, typer.Argument(show_default=False)],
     config: ConfigOption,
-    label: Annotated[Optional[str], typer.Option(help="What the token is for (shown nowhere else).", show_default=False)] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin's first line (scripts).")] = False,
 ) -> None:
-    """Make an API token for a program (Authorization: Bearer TOKEN); it is printed once and stored only hashed."""
+    """Give a user a new password; every session they have ends (their API tokens stay)."""
+    from streamer.auth.passwords import WeakPassword
+    from streamer.auth.store import UserError
+
+    _, store = _store(config)
+    if store.user(name) is None:
+        refuse(f"no user '{name}'")
+    try:
+        ended = store.set_password(name, _password(name, password_stdin))
+    except (UserError, WeakPassword) as error:
+        refuse(str(error))
+    typer.echo(f"new password for '{name}'; {ended} session(s) ended")
+
+
+@users_app.command("logout")
+def users_logout(name: Annotated[str, typer.Argument(show_default=False)], config: ConfigOption) -> None:
+    """End every session of a user, in every browser (their streams stop within seconds; tokens stay)."""
     from streamer.auth.store import UserError
 
     _, store = _store(config)
     try:
-        typer.echo(store.new_token(name, label or ""))
+        typer.echo(f"'{name}': {store.end_sessions(name)} session(s) ended")
     except UserError as error:
         refuse(str(error))
+
+
+@users_app.command("token")
+def users_token(
+    name: Annotated[str, typer.Argument(show_default=False)],
+    config: ConfigOption,
+    label: Annotated[Optional[str], typer.Option(help="What the token is for (shown in `users tokens list`).", show_default=False)] = None,
+    expires: Annotated[str, typer.Option("--expires", metavar="LENGTH", help="How long it lasts: 30s, 12h, 90d, 2w (at most 3650d).")] = "90d",
+) -> None:
+    """Make an API token for a program (Authorization: Bearer TOKEN); it is printed once and stored only hashed.
+    `streamer users tokens list` shows its id, `streamer users tokens revoke ID` ends it."""
+    from streamer.auth.store import UserError
+    from streamer.auth.tokens import new_token
+    from streamer.timeparse import TimeFormatError, parse_duration
+
+    _, store = _store(config)
+    try:
+        typer.echo(new_token(store, name, label or "", parse_duration(expires)))
+    except (UserError, TimeFormatError) as error:
+        refuse(str(error))
+
+
+tokens_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="API tokens: list and revoke them one by one.")
+users_app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    config: ConfigOption,
+    name: Annotated[Optional[str], typer.Argument(help="Only this user's tokens.", show_default=False)] = None,
+) -> None:
+    """Each token's id, user, label, when it was made, when it expires and when it was last used."""
+    from streamer.auth.tokens import tokens_of
+
+    loaded, store = _store(config)
+    tokens = tokens_of(store, name)
+    for token in tokens:
+        used = _when(token.last_used_ts, loaded.timezone) if token.last_used_ts else "never used"
+        typer.echo(f"{token.id}  {token.name}  {token.label or '-'}  made {_when(token.created_ts, loaded.timezone)}  "
+                   f"expires {_when(token.expires_ts, loaded.timezone)}  {used}")
+    if not tokens:
+        typer.echo("no tokens" + (f" for '{name}'" if name else ""))
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="The id `users tokens list` shows.", show_default=False)],
+    config: ConfigOption,
+) -> None:
+    """Revoke one token: the next request with it is a 401, and its open streams end within seconds."""
+    from streamer.auth.store import UserError
+    from streamer.auth.tokens import revoke
+
+    _, store = _store(config)
+    try:
+        token = revoke(store, token_id)
+    except UserError as error:
+        refuse(str(error))
+    typer.echo(f"revoked token {token.id} of '{token.name}'{f' ({token.label})' if token.label else ''}")
+
+
+def _when(ts: float, timezone: str) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(ts, ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
