@@ -86,7 +86,8 @@ class ServiceCollector:
 
     def _storage(self):
         figures = storage_figures(self.service)
-        yield GaugeMetricFamily("streamer_storage_used_bytes", "Recordings and clips on disk.", figures["used_bytes"])
+        yield GaugeMetricFamily("streamer_storage_used_bytes", "Recordings, clips and playback cuts on disk.",
+                                figures["used_bytes"])
         yield GaugeMetricFamily("streamer_storage_free_bytes", "Free space on the storage folder's disk.",
                                 figures["free_bytes"])
         if figures["budget_bytes"] is not None:

@@ -46,8 +46,10 @@ def storage_figures(service) -> dict:
         used = 0
     clips = service.storage_dir / "clips"
     used += sum(path.stat().st_size for path in clips.rglob("*.mp4")) if clips.is_dir() else 0
+    cuts = service.cuts.usage()
     disk = shutil.disk_usage(service.storage_dir if service.storage_dir.exists() else service.storage_dir.parent)
-    return {"folder": str(service.storage_dir), "used_bytes": used,
+    return {"folder": str(service.storage_dir), "used_bytes": used + cuts, "cuts_bytes": cuts,
+            "cuts_budget_bytes": service.cuts.max_bytes,
             "budget_bytes": int(config.storage.max_size) if config.storage.max_size is not None else None,
             "free_bytes": disk.free, "min_free_bytes": int(config.storage.min_free)}
 

@@ -1,7 +1,8 @@
 """A camera's day for the console's timeline: `GET /cameras/{name}/timeline?day=YYYY-MM-DD` (the day in the
 config's time zone) gives its recorded segments, its gaps and its events on one time axis, and
 `GET /cameras/{name}/recording.mp4?at=TS&seconds=N` plays the recording from a time (a clip cut on demand from
-the segments, then kept and served with range requests)."""
+the segments, from the whole second at or before `at`, kept in the bounded cache of cuts and served with range
+requests; `X-Clip-Start` says the epoch time of its first frame's second)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from streamer.api.security import CurrentUser, require_camera
+from streamer.api.security import CurrentUser, known_camera
 from streamer.core.timefmt import iso_time
 from streamer.index import store
+from streamer.record.cuts import playback_relpath, snapped
 from streamer.record.export import NoRecording, export_clip
 from streamer.storage import resolve_inside
 
@@ -61,16 +63,10 @@ class Timeline(BaseModel):
     events: list[TimelineEvent]
 
 
-def _camera(request: Request, name: str, user) -> None:
-    if name not in request.app.state.service.config.cameras:
-        raise HTTPException(404, f"no camera '{name}'")
-    require_camera(user, name)
-
-
 @router.get("/cameras/{name}/timeline", response_model=Timeline)
 async def timeline(request: Request, name: CameraName, user: CurrentUser,
                    day: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD in the config's zone (default: today).")] = None):
-    _camera(request, name, user)
+    known_camera(request, user, name)
     return await run_in_threadpool(_timeline, request.app.state.service, name, day)
 
 
@@ -119,23 +115,21 @@ def _merged(spans: list[tuple[float, float]], slack_s: float = 0.5) -> list[tupl
 async def recording(request: Request, name: CameraName, user: CurrentUser,
                     at: Annotated[float, Query(gt=0, lt=1e11, description="Epoch seconds to play from.")],
                     seconds: Annotated[float, Query(gt=0, le=600)] = 60):
-    _camera(request, name, user)
-    path = await run_in_threadpool(_cut, request.app.state.service, name, at, seconds)
-    return FileResponse(path, media_type="video/mp4")
+    known_camera(request, user, name)
+    start, length = snapped(at, seconds)
+    path = await run_in_threadpool(_cut, request.app.state.service, name, start, length)
+    return FileResponse(path, media_type="video/mp4", headers={"X-Clip-Start": f"{start:.3f}"})
 
 
-def _cut(service, name: str, at: float, seconds: float):
-    """Cut once per camera, start (to the millisecond) and length; kept under query/recordings for the next ask."""
-    target = resolve_inside(service.storage_dir, f"query/recordings/{name}-{round(at * 1000)}-{round(seconds * 1000)}.mp4")
-    if target.exists():
-        return target
-    partial = target.with_name(target.stem + ".part.mp4")
-    conn = service.open_index()
-    try:
-        export_clip(service.storage_dir, conn, name, at, at + seconds, partial)
-    except NoRecording as error:
-        raise HTTPException(404, str(error)) from None
-    finally:
-        conn.close()
-    partial.replace(target)
-    return target
+def _cut(service, name: str, start: float, seconds: float):
+    """Cut once per camera, whole second and length; kept in the cache of cuts for the next viewer."""
+    def make(partial) -> None:
+        conn = service.open_index()
+        try:
+            export_clip(service.storage_dir, conn, name, start, start + seconds, partial)
+        except NoRecording as error:
+            raise HTTPException(404, str(error)) from None
+        finally:
+            conn.close()
+
+    return service.cuts.made(resolve_inside(service.storage_dir, playback_relpath(name, start, seconds)), make)

@@ -124,11 +124,13 @@ def _where_recordings_are(conn, camera: str, tz) -> None:
 @recordings_app.command("prune")
 def recordings_prune(config: ConfigOption) -> None:
     """Apply retention now (`streamer run` does it every storage.retention_every_s)."""
+    from streamer.record.cuts import CutCache
     from streamer.record.retention import Retention
 
     loaded = load_or_exit(config)
     max_bytes = int(loaded.storage.max_size) if loaded.storage.max_size is not None else None
-    retention = Retention(loaded.storage_dir, {n: c.record for n, c in loaded.cameras.items()}, max_bytes)
+    cuts = CutCache.for_storage(loaded.storage_dir, loaded.storage)
+    retention = Retention(loaded.storage_dir, {n: c.record for n, c in loaded.cameras.items()}, max_bytes, cuts)
     report = retention.run_once()
     typer.echo(f"deleted {report.deleted_segments} segments and {report.deleted_clips} clips, "
                f"freed {report.freed_bytes / 1e6:.1f} MB; {report.kept_bytes / 1e6:.1f} MB kept")

@@ -43,3 +43,8 @@ class StorageConfig(StrictModel):
         ByteSize(1 << 30), description="Recorders pause (and report on the health stream) below this much free disk."
     )
     retention_every_s: float = Field(60.0, ge=1.0, le=86_400, description="How often retention runs.")
+    cuts_max_size: ByteSize = Field(
+        ByteSize(1 << 30), description="Clips cut on demand for playback and answers (the console's timeline, a hit's "
+                                       "clip) are kept up to this size for the next viewer, the least recently played "
+                                       "deleted first; they count in max_size and go first when it is reached.")
+    cuts_max_age_h: float = Field(24.0, gt=0, le=24 * 365, description="…and a cut not played for this long is deleted.")

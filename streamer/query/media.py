@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import cv2
 
 from streamer.annotate import highlight
 from streamer.query.hits import Hit
+from streamer.record.cuts import CutCache
 from streamer.record.export import NoRecording, export_clip
 from streamer.record.sample import sample_recording
 from streamer.storage import UnsafePath, relative_to_storage, resolve_inside
@@ -35,11 +35,11 @@ class MediaUnavailable(RuntimeError):
 
 
 class HitMedia:
-    def __init__(self, storage_dir: Path, connect: Callable[[], sqlite3.Connection], pad_s: float):
+    def __init__(self, storage_dir: Path, connect: Callable[[], sqlite3.Connection], pad_s: float, cuts: CutCache):
         self.storage_dir = storage_dir
         self._connect = connect
         self.pad_s = pad_s
-        self._lock = threading.Lock()  # one export per file at a time (the API serves several requests)
+        self.cuts = cuts  # clips and snapshots are made once, kept in its bounded cache, cut a few at a time
 
     def register(self, hit: Hit) -> None:
         record = {"camera": hit.camera, "start_ts": hit.start_ts, "end_ts": hit.end_ts or hit.start_ts,
@@ -67,10 +67,7 @@ class HitMedia:
         return self._made_once(record, self._path("snapshots", hit_id, ".jpg"), self._frame_at_start)
 
     def _made_once(self, record: dict, target: Path, make: Callable[[dict, Path], None]) -> Path:
-        with self._lock:
-            if not target.exists():
-                make(record, target)
-        return target
+        return self.cuts.made(target, lambda partial: make(record, partial))
 
     def relative(self, path: Path) -> str:
         return relative_to_storage(self.storage_dir, path)
@@ -87,14 +84,11 @@ class HitMedia:
         return resolve_inside(self.storage_dir, f"query/{kind}/{hit_id}{suffix}")
 
     def _export(self, record: dict, target: Path) -> None:
-        partial = target.with_name(target.stem + ".part.mp4")
         conn = self._connect()
         try:
             export_clip(self.storage_dir, conn, record["camera"], record["start_ts"] - self.pad_s,
-                        record["end_ts"] + self.pad_s, partial)
-            partial.replace(target)  # a half-written clip is never served
+                        record["end_ts"] + self.pad_s, target)
         except (NoRecording, av.FFmpegError, OSError, UnsafePath) as error:
-            partial.unlink(missing_ok=True)
             raise MediaUnavailable(f"clip not exported: {error}") from None
         finally:
             conn.close()

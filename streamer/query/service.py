@@ -24,6 +24,7 @@ from streamer.query.question import Question, QuestionError, understand
 from streamer.query.rank import ordered, rank, score_of
 from streamer.query.report import DOC_VERSION, hit_json, one_line, searched_json, understood_json
 from streamer.query.scan import ScanPlan, plan_scan
+from streamer.record.cuts import CutCache
 from streamer.vlm.backends import VlmBackend, build_backend
 
 SCAN_RELEVANCE = 0.8  # the VLM said the asked thing happens there
@@ -43,7 +44,8 @@ class QueryService:
         folder = self.storage_dir / "query"
         self.embedder = embedder or Embedder(folder / "embeddings.sqlite3")
         self.cache = ResultCache(folder / "cache")
-        self.media = HitMedia(self.storage_dir, self.open_index, config.query.clip_pad_s)
+        self.cuts = CutCache.for_storage(self.storage_dir, config.storage)
+        self.media = HitMedia(self.storage_dir, self.open_index, config.query.clip_pad_s, self.cuts)
         # without a class list the detector's labels are known only from what it tracked
         self._keeps_every_class = any(c.detect.model.classes is None for c in config.cameras.values())
         self.grounder = None

@@ -1,7 +1,8 @@
 """Retention: segments older than their camera's `retain_days` go, except those that overlap an event (± roll),
-which stay for `event_retain_days`; then, over the disk budget, the oldest go first: plain segments, then event
-segments (their event clips stay), and event clips only as a last resort. Files the index does not list (a
-segment still being written) are never touched."""
+which stay for `event_retain_days`; then, over the disk budget, the oldest go first: the cache of playback cuts
+(it is only a copy), plain segments, then event segments (their event clips stay), and event clips only as a last
+resort. A cut of footage whose segment goes, goes with it. Files the index does not list (a segment still being
+written) are never touched."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from streamer.config.recording import RecordConfig
 from streamer.index import db, store
 from streamer.index.rows import SegmentRow
+from streamer.record.cuts import CutCache
 from streamer.storage import UnsafePath, resolve_inside
 
 log = logging.getLogger("streamer.retention")
@@ -38,10 +40,12 @@ class _Clip:
 
 
 class Retention:
-    def __init__(self, storage_dir: Path, cameras: dict[str, RecordConfig], max_bytes: int | None):
+    def __init__(self, storage_dir: Path, cameras: dict[str, RecordConfig], max_bytes: int | None,
+                 cuts: CutCache | None = None):
         self.storage_dir = storage_dir
         self.cameras = cameras
         self.max_bytes = max_bytes
+        self.cuts = cuts
 
     def run_once(self, now: float | None = None) -> RetentionReport:
         now = time.time() if now is None else now
@@ -72,6 +76,10 @@ class Retention:
         old_clips = [c for c in clips if c.end_ts < now - self._config(c.camera).event_retain_days * DAY_S]
         clips = [c for c in clips if c not in old_clips]
         total = sum(s.bytes for s in plain + protected) + sum(c.bytes for c in clips)
+        cut_bytes = self._cut_bytes()
+        if self.max_bytes is not None and total + cut_bytes > self.max_bytes and self.cuts is not None:
+            cut_bytes -= self.cuts.shrink_to(max(0, self.max_bytes - total))  # copies go before any footage
+        total += cut_bytes
         if self.max_bytes is not None:
             for segment in plain + protected:  # each list is oldest first
                 if total <= self.max_bytes:
@@ -88,10 +96,19 @@ class Retention:
                 old_clips.append(clip)
                 total -= clip.bytes
         freed = self._delete(conn, doomed, old_clips)
+        if self.cuts is not None and doomed:  # a cut of footage that is gone goes too
+            freed += self.cuts.drop_overlapping([(s.camera, s.start_ts, s.end_ts) for s in doomed])
         report = RetentionReport(len(doomed), len(old_clips), freed, total)
         if doomed or old_clips:
             log.info("retention", extra={"fields": {**report.__dict__}})
         return report
+
+    def _cut_bytes(self) -> int:
+        """The cache of cuts, pruned of what is past its age and size (before the budget is reckoned)."""
+        if self.cuts is None:
+            return 0
+        self.cuts.prune()
+        return self.cuts.usage()
 
     def _clips(self, conn) -> list[_Clip]:
         out = []

@@ -19,6 +19,7 @@ from streamer.config.engine import EngineMode
 from streamer.config.root import StreamerConfig
 from streamer.core.backoff import Backoff
 from streamer.engine.host import EngineHost
+from streamer.record.cuts import CutCache
 from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
 from streamer.runtime.process import worker_main
@@ -98,7 +99,8 @@ class Supervisor:
         cameras = {name: camera.record for name, camera in self.config.cameras.items()}
         storage = self.config.storage
         max_bytes = int(storage.max_size) if storage.max_size is not None else None
-        return RetentionLoop(Retention(self.options.storage_dir, cameras, max_bytes), storage.retention_every_s)
+        cuts = CutCache.for_storage(self.options.storage_dir, storage)
+        return RetentionLoop(Retention(self.options.storage_dir, cameras, max_bytes, cuts), storage.retention_every_s)
 
     def _engine_host(self) -> EngineHost | None:
         if self.config.engine.mode is not EngineMode.PROCESS:
