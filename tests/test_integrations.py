@@ -340,6 +340,32 @@ def test_a_notification_mail_carries_the_text_and_the_snapshot(tmp_path, bikes_m
     assert len(attached) == 1 and attached[0].get_payload(decode=True) == JPEG
 
 
+def test_a_description_reaches_a_mail_as_text_never_as_markup(tmp_path, bikes_mp4, redis_server) -> None:
+    """A VLM's description is words a person can hold up to a camera: the mail shows them, it does not obey them."""
+    hostile = '<a href="http://evil.example/login">Reset your password</a><img src=x onerror=alert(1)> \x1b[2J'
+    with SmtpServer() as smtp:
+        config = config_for(tmp_path, bikes_mp4,
+                            f"  mail:\n    kind: notify\n    urls: ['mailto://127.0.0.1:{smtp.port}?from=cam@example.com"
+                            "&to=safety@example.com&user=&pass=&mode=insecure']\n"
+                            "    retry: {max_attempts: 2, backoff_s: 0.1}\n")
+        confirmed = event(1, "fall")[0].model_copy(update={"verification": "confirmed", "risk_level": "high",
+                                                           "description": hostile})
+        runner = IntegrationRunner(config, redis_server.url)
+        runner.start()
+        try:
+            xadd(redis_server, [confirmed])
+            assert wait_until(lambda: len(smtp.messages) >= 1, 20)
+        finally:
+            runner.stop()
+    texts = [part for part in smtp.messages[0].walk() if part.get_content_maintype() == "text"]
+    assert texts
+    for part in texts:
+        content = part.get_payload(decode=True).decode()
+        assert "Reset your password" in content and "\x1b" not in content  # the words, without the terminal escape
+        if part.get_content_type() == "text/html":  # a mail reader renders this one: the tags must be text in it
+            assert "<a href" not in content and "<img" not in content and "&lt;a href=" in content
+
+
 def test_integrations_run_delivers_on_its_own_and_reports_on_the_health_stream(tmp_path, bikes_mp4, redis_server) -> None:
     """`streamer integrations run` as a user starts it on another host: the config's Redis, its own process."""
     import signal

@@ -1,6 +1,9 @@
 """Notifications through Apprise (e-mail, Slack, Telegram, ntfy and the rest): a short text from the config's
 templates (camera, type, time in the configured zone, verdict, risk, description), the event's snapshot attached
-where the service takes attachments, at most one per camera and event type per `cooldown_s`."""
+where the service takes attachments, at most one per camera and event type per `cooldown_s`.
+
+The message is sent as plain text (`NotifyFormat.TEXT`): a description is what a VLM wrote, words a person can hold
+up to a camera, and a service that renders HTML or Markdown (e-mail, Telegram) gets it escaped, never as markup."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import apprise
 
 from streamer import metrics
 from streamer.config.integrations import NotifyIntegration
+from streamer.core.text import plain_text
 from streamer.integrations.delivery import Alert, DeadLetter, LinkReport, with_retries
 from streamer.integrations.filtering import Cooldown
 from streamer.storage import UnsafePath, resolve_inside
@@ -30,7 +34,7 @@ def template_fields(alert: dict, zone: ZoneInfo) -> dict[str, str]:
         "label": alert.get("label", ""), "track_id": "" if alert.get("track_id") is None else str(alert["track_id"]),
         "time": shown(alert.get("start_ts")), "end_time": shown(alert.get("end_ts")),
         "verification": alert.get("verification", ""), "risk": f", risk {risk}" if risk else "",
-        "description": alert.get("description") or "", "event_id": alert.get("event_id", ""),
+        "description": plain_text(alert.get("description") or ""), "event_id": alert.get("event_id", ""),
         "confidence": f"{alert.get('confidence', 0):.2f}", "zone": source.get("zone") or "",
         "rule": source.get("rule") or "",
     }
@@ -90,7 +94,7 @@ class NotifyOutput:
     @staticmethod
     def _send(target: apprise.Apprise, title: str, body: str, attachment: str | None) -> None:
         with apprise.LogCapture(level=logging.WARNING) as captured:
-            sent = target.notify(title=title, body=body, attach=attachment)
+            sent = target.notify(title=title, body=body, attach=attachment, body_format=apprise.NotifyFormat.TEXT)
         if not sent:
             said = " ".join(captured.getvalue().split())[:500]
             raise RuntimeError(f"not sent: {said or 'the service refused it'}")

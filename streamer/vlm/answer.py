@@ -8,9 +8,10 @@ import re
 from typing import Literal
 
 import json_repair
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from streamer.config.vlm import RISK_ORDER, RiskLevel
+from streamer.core.text import plain_text
 
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
 
@@ -32,6 +33,11 @@ class AnsweredEvent(BaseModel):
     risk_level: RiskLevel
     description: str = Field(min_length=1, max_length=2000)
     bbox_2d: tuple[float, float, float, float] | None = None
+
+    @field_validator("label", "description")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        return plain_text(value)  # the model's words leave as text: no terminal escapes, no bidi tricks
 
     @model_validator(mode="after")
     def _ordered(self) -> "AnsweredEvent":
