@@ -27,6 +27,7 @@ STREAMER = [sys.executable, "-m", "streamer"]
 SHOTS = Path(__file__).resolve().parents[1] / "data" / "console-screenshots"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PASSWORD = "a console password"
+CSP_VIOLATIONS: list[str] = []  # what any page of these tests printed about its Content-Security-Policy
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (scripts/install_system_deps.sh installs it)")
 
@@ -60,6 +61,7 @@ def browser():
 
 def _logged_in(browser, base: str, name: str, size: str = "desktop"):
     page = browser.new_context(viewport=SIZES[size]).new_page()
+    page.on("console", lambda message: "Content Security Policy" in message.text and CSP_VIOLATIONS.append(message.text))
     page.goto(f"{base}/alerts")
     assert page.url.startswith(f"{base}/login?next=/alerts")  # no login: the page asks for one
     page.fill("input[name=name]", name)
@@ -75,7 +77,8 @@ def _cookies(page) -> dict[str, str]:
 
 
 def _shoot(page, name: str) -> None:
-    """The page at desktop and at phone width, as test artefacts."""
+    """The page at desktop and at phone width, as test artefacts; the page ran under its CSP without a violation."""
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
     SHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in SIZES.items():
         page.set_viewport_size(viewport)
@@ -120,11 +123,11 @@ def test_the_event_page_plays_and_seeks_its_clip_and_takes_a_review(browser, con
     cookies = _cookies(page)
     event = next(e for e in httpx.get(f"{base}/events", cookies=cookies, timeout=30).json()["events"] if e.get("clip"))
     page.goto(f"{base}/event/{event['event_id']}")
-    page.wait_for_function("document.getElementById('clip').readyState >= 2", timeout=20000)
+    page.wait_for_function("() => document.getElementById('clip').readyState >= 2", timeout=20000)
     page.evaluate("document.getElementById('clip').play()")
-    page.wait_for_function("document.getElementById('clip').currentTime > 0.3", timeout=10000)  # it plays
+    page.wait_for_function("() => document.getElementById('clip').currentTime > 0.3", timeout=10000)  # it plays
     page.evaluate("(() => { const v = document.getElementById('clip'); v.pause(); v.currentTime = 2.0; })()")
-    page.wait_for_function("Math.abs(document.getElementById('clip').currentTime - 2.0) < 0.3 && !document.getElementById('clip').seeking",
+    page.wait_for_function("() => Math.abs(document.getElementById('clip').currentTime - 2.0) < 0.3 && !document.getElementById('clip').seeking",
                            timeout=10000)  # and seeks (range requests)
     page.fill("#note", "checked on the console")
     page.click("#true-alarm")
@@ -166,7 +169,7 @@ def test_the_timeline_marks_the_fall_at_its_true_time_and_plays_the_recording_fr
     drawn_ts = line["from_ts"] + (box["x"] + box["width"] / 2 - axis["x"]) / axis["width"] * (line["to_ts"] - line["from_ts"])
     assert abs(drawn_ts - fall.start_ts) < 86400 / axis["width"] * 2  # where it is drawn: within 2 pixels of a day
     mark.click()
-    page.wait_for_function("document.getElementById('player').readyState >= 2", timeout=20000)
+    page.wait_for_function("() => document.getElementById('player').readyState >= 2", timeout=20000)
     assert abs(float(page.get_attribute("#player", "data-at")) - (float(mark.get_attribute("data-start-ts")) - 2)) < 0.01
     _shoot(page, "timeline")
     assert page.goto(f"{base}/camera/plaza").status == 403
@@ -182,7 +185,7 @@ def test_the_question_box_returns_the_fall_with_a_clip(browser, console, recorde
     first = page.wait_for_selector("#hits li", timeout=60000)
     assert first.get_attribute("data-type") == "fall" and first.get_attribute("data-camera") == "lobby"
     assert abs(float(first.get_attribute("data-start-ts")) - fall.start_ts) < 1.0
-    page.wait_for_function("document.querySelector('#hits li video').readyState >= 1", timeout=30000)
+    page.wait_for_function("() => document.querySelector('#hits li video').readyState >= 1", timeout=30000)
     _shoot(page, "ask")
 
 
@@ -197,3 +200,19 @@ def test_the_system_page_is_for_admins(browser, console) -> None:
     viewer = _logged_in(browser, base, "vic")
     assert viewer.goto(f"{base}/system").status == 403
     assert httpx.get(f"{base}/system/status", cookies=_cookies(viewer), timeout=30).status_code == 403
+
+
+def test_the_api_page_is_behind_the_login_and_loads_nothing_from_elsewhere(browser, console) -> None:
+    base, _, _ = console
+    assert httpx.get(f"{base}/openapi.json", timeout=30).status_code == 401
+    anonymous = httpx.get(f"{base}/docs", timeout=30)
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login?next=/docs"
+    page = _logged_in(browser, base, "vic")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30000)  # Swagger UI drew the operations
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/alerts/stream" in paths and "/events/{event_id}/review" in paths
+    assert requested and all(url.startswith(base) for url in requested), [u for u in requested if not u.startswith(base)]
+    _shoot(page, "api-docs")

@@ -152,7 +152,8 @@ def test_a_bug_is_a_500_without_detail_and_its_traceback_is_logged(recorded, cap
 
     service.ask = broken  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR, logger="streamer.api"):
-        response = TestClient(create_app(service)).get("/query", params={"q": "when did the person fall"})
+        client = TestClient(create_app(service), base_url="http://127.0.0.1")  # a Host of this service
+        response = client.get("/query", params={"q": "when did the person fall"})
     assert response.status_code == 500 and response.json() == {"error": "internal error; it is in the service's log"}
     (logged,) = [r for r in caplog.records if r.getMessage() == "request failed"]
     assert logged.exc_info is not None and "the index moved under us" in str(logged.exc_info[1])

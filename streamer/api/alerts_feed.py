@@ -1,12 +1,16 @@
 """The alerts for people and pages: `GET /alerts/stream`, server-sent events read from the Redis alert stream as
 they are XADDed (no polling of the index), resumable with Last-Event-ID; and `GET /events`, each event's latest
-state from the index, newest first. Both keep to the cameras the user may see, and take the same filters."""
+state from the index, newest first. Both keep to the cameras the user may see, and take the same filters.
+
+Every feed of a server shares one reader of the stream (`alert_hub`), counts against the stream limits
+(`streams.StreamGate`) and ends when its login does (`streams.Recheck`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, get_args
 
@@ -14,12 +18,13 @@ import redis
 import redis.asyncio
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from streamer.api.alert_hub import AlertHub, BadStreamId, Entry, Subscription, id_key
 from streamer.api.events import review_summary
-from streamer.api.security import CurrentUser, require_camera
+from streamer.api.security import CurrentUser, cameras_listed, require_camera
+from streamer.api.streams import RECHECK_S, GatedStream, Recheck
 from streamer.auth.users import User
 from streamer.core.types import RiskLevel
 from streamer.index import store
@@ -28,7 +33,7 @@ RISKS = get_args(RiskLevel)  # low < medium < high < critical
 log = logging.getLogger("streamer.api")
 router = APIRouter()
 
-BLOCK_MS = 10_000  # a keep-alive comment at least this often, so proxies and browsers keep the stream open
+KEEP_ALIVE_S = 10.0  # a comment at least this often, so proxies and browsers keep the stream open
 _RISK_ORDER = {level: rank for rank, level in enumerate(RISKS)}
 MAX_NAME = 64
 
@@ -42,6 +47,14 @@ class AlertFilter(BaseModel):
     types: tuple[str, ...] | None = None
     verification: tuple[str, ...] | None = None
     min_risk: RiskLevel | None = None
+
+    def keeps_data(self, data: str) -> bool:
+        """For an entry as XADDed: JSON that is an alert this filter keeps."""
+        try:
+            alert = json.loads(data)
+        except ValueError:
+            return False
+        return isinstance(alert, dict) and self.keeps(alert)
 
     def keeps(self, alert: dict) -> bool:
         if self.cameras is not None and alert.get("camera") not in self.cameras:
@@ -66,9 +79,10 @@ def _filter(request: Request, user: User, camera: list[str] | None, type_: list[
             verification: list[str] | None, min_risk: RiskLevel | None) -> AlertFilter:
     every = list(request.app.state.cameras)
     for name in camera or ():
+        if user.cameras is not None:
+            require_camera(user, name)  # the same 403 for a camera that does not exist: no other names are told
         if name not in every:
-            raise HTTPException(400, f"unknown camera '{name}'; the cameras are: {', '.join(every)}")
-        require_camera(user, name)
+            raise HTTPException(400, f"unknown camera '{name}'; the cameras are: {cameras_listed(user, every)}")
     cameras = tuple(camera) if camera else (tuple(user.visible(every)) if user.cameras is not None else None)
     return AlertFilter(cameras=cameras, types=tuple(type_) if type_ else None,
                        verification=tuple(verification) if verification else None, min_risk=min_risk)
@@ -85,47 +99,65 @@ async def alerts_stream(
     from_start: Annotated[bool, Query(description="Begin at the oldest alert kept instead of the next one.")] = False,
 ):
     """Server-sent events, `event: alert` with the payload as published, `id:` its stream id."""
-    client = request.app.state.redis
-    if client is None:
+    hub: AlertHub | None = request.app.state.alert_hub
+    if hub is None:
         raise HTTPException(503, "no Redis to read alerts from (this API was started without one)")
     keep = _filter(request, user, camera, type, verification, min_risk)
-    stream = request.app.state.streams.alerts
-    after = request.headers.get("last-event-id") or ("0-0" if from_start else await _last_id(client, stream))
-    return StreamingResponse(_events(request, client, stream, after, keep), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-async def _last_id(client, stream: str) -> str:
-    """The stream's newest id now: "$" re-read at every call could miss an alert added between two reads."""
+    resume = request.headers.get("last-event-id")
+    if resume is not None:
+        try:
+            id_key(resume)
+        except BadStreamId as error:
+            raise HTTPException(400, f"Last-Event-ID: {error}") from None
     try:
-        newest = await client.xrevrange(stream, count=1)
+        after = resume or ("0-0" if from_start else await hub.newest_id())
     except redis.RedisError as error:
         raise HTTPException(503, f"redis unreachable: {error}") from None
-    return newest[0][0].decode() if newest else "0-0"
+    slot = request.app.state.stream_gate.take(user)
+    return GatedStream(slot, _events(hub, after, keep, Recheck(request, user)), media_type="text/event-stream",
+                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _events(request: Request, client, stream: str, after: str, keep: AlertFilter) -> AsyncIterator[str]:
-    yield "retry: 2000\n\n"
-    while not await request.is_disconnected():
+async def _events(hub: AlertHub, after: str, keep: AlertFilter, recheck: Recheck) -> AsyncIterator[str]:
+    subscription = await hub.subscribe()
+    try:
+        yield "retry: 2000\n\n"
+        last = id_key(after)
         try:
-            reply = await client.xread({stream: after}, count=100, block=BLOCK_MS)
+            async for entry in hub.missed(after):  # what it missed, then the live entries newer than those
+                last = id_key(entry.id)
+                if keep.keeps_data(entry.data):
+                    yield _message(entry)
         except redis.RedisError as error:
-            yield f": redis unreachable ({type(error).__name__}); retrying\n\n"
-            await asyncio.sleep(2)
+            yield f": redis unreachable ({type(error).__name__}); the live alerts follow\n\n"
+        async for text in _live(subscription, last, keep, recheck):
+            yield text
+    finally:
+        hub.unsubscribe(subscription)
+
+
+async def _live(subscription: Subscription, last: tuple[int, int], keep: AlertFilter,
+                recheck: Recheck) -> AsyncIterator[str]:
+    said = time.monotonic()
+    while await recheck.allowed():
+        if subscription.overflowed and subscription.queue.empty():
+            return  # too slow to keep up: the browser reconnects with its last id and catches up
+        try:
+            item = await asyncio.wait_for(subscription.queue.get(), timeout=RECHECK_S)
+        except TimeoutError:
+            if time.monotonic() - said >= KEEP_ALIVE_S:
+                said = time.monotonic()
+                yield ": keep-alive\n\n"
             continue
-        if not reply:
-            yield ": keep-alive\n\n"
-            continue
-        for _, items in reply:
-            for entry_id, fields in items:
-                after = entry_id.decode()
-                data = fields.get(b"data", b"{}").decode()
-                try:
-                    alert = json.loads(data)
-                except ValueError:
-                    continue
-                if keep.keeps(alert):
-                    yield f"id: {after}\nevent: alert\ndata: {data}\n\n"
+        said = time.monotonic()
+        if not isinstance(item, Entry):
+            yield f": {item.text}\n\n"
+        elif id_key(item.id) > last and keep.keeps_data(item.data):
+            yield _message(item)
+
+
+def _message(entry: Entry) -> str:
+    return f"id: {entry.id}\nevent: alert\ndata: {entry.data}\n\n"
 
 
 class EventList(BaseModel):
@@ -156,26 +188,18 @@ def _latest(service, keep: AlertFilter, limit: int) -> list[dict]:
         conn = service.open_index()
     except NoIndex:
         return []
+    risks = None if keep.min_risk is None else RISKS[_RISK_ORDER[keep.min_risk]:]
     try:
-        where, args = "", []
-        if keep.cameras is not None:
-            where = f"WHERE camera IN ({','.join('?' * len(keep.cameras))})"
-            args = list(keep.cameras)
-        found = []
-        for (payload,) in conn.execute(f"SELECT payload_json FROM events {where} ORDER BY start_ts DESC", args):
-            alert = json.loads(payload)
+        found = store.latest_events(conn, keep.cameras, keep.types, keep.verification, risks, limit)
+        for alert in found:
             review = store.latest_review(conn, alert["event_id"])
             if review is not None:
                 alert["review"] = review_summary(review, service.tz).model_dump()
-            if keep.keeps(alert):
-                found.append(alert)
-                if len(found) >= limit:
-                    break
         return found
     finally:
         conn.close()
 
 
 def redis_client(url: str | None):
-    """An asyncio client for the feed; None when there is no Redis to read."""
-    return redis.asyncio.from_url(url, socket_timeout=BLOCK_MS / 1000 + 10, socket_connect_timeout=3) if url else None
+    """An asyncio client for the feeds and the camera states; None when there is no Redis to read."""
+    return redis.asyncio.from_url(url, socket_timeout=10, socket_connect_timeout=3) if url else None

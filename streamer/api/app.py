@@ -2,13 +2,15 @@
 `GET /snapshots/{id}` serve a hit's files by the hit's id, never by a path.
 
 One error path: every problem with a request is a 4xx with `{"error": message}` (a bad question or time 400, a
-parameter of the wrong form 422, no such id 404, a file gone 410, no index yet 503); anything else is a bug,
-logged with its traceback and answered 500 with the same shape and no detail.
+parameter of the wrong form 422, no such id 404, a file gone 410, a Host this service is not 421, a body over the
+limit 413, no index yet or every clip cutter busy 503); anything else is a bug, logged with its traceback and
+answered 500 with the same shape and no detail. What every request passes first is in `guard.py`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
@@ -19,7 +21,11 @@ from starlette.exceptions import HTTPException
 
 from streamer.alerts.streams import StreamNames
 from streamer.api import alerts_feed, cameras, console, events, login, metrics, system, timeline
-from streamer.api.security import Auth, AuthMode, CurrentUser, auth_mode, require_camera
+from streamer.api.alert_hub import AlertHub
+from streamer.api.guard import BodyLimit, BugsAreLogged, HostGuard, HostRules, SecurityHeaders
+from streamer.api.security import Auth, AuthMode, CurrentUser, NoUsers, require_camera
+from streamer.api.streams import StreamGate
+from streamer.auth import passwords
 from streamer.auth.ratelimit import LoginLimiter
 from streamer.auth.store import UserStore
 from streamer.auth.users import User
@@ -30,6 +36,7 @@ from streamer.query.media import MediaUnavailable, UnknownMedia
 from streamer.query.question import QuestionError
 from streamer.query.service import NoIndex, QueryService
 from streamer.query.timeexpr import TimeExpressionError
+from streamer.record.cuts import CutsBusy
 from streamer.timeparse import TimeFormatError
 
 log = logging.getLogger("streamer.api")
@@ -39,7 +46,7 @@ MAX_TIME = 100
 MAX_ID = 64
 
 _STATUS = {QuestionError: 400, TimeExpressionError: 400, TimeFormatError: 400, UnknownMedia: 404,
-           MediaUnavailable: 410, NoIndex: 503}
+           MediaUnavailable: 410, NoIndex: 503, CutsBusy: 503}
 _UNKNOWN_ID = "no such hit id; ids come from GET /query"
 
 
@@ -50,17 +57,24 @@ def error(status: int, message: str) -> JSONResponse:
 def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: str | None = None) -> FastAPI:
     """`api`: the settings it is served with (the config's, with the command line's flags); raises NoUsers when
     they ask for a login and nobody could log in. `redis_url`: where the alert feed reads (none: no feed)."""
+    api = api or service.config.api
+    # /docs and /openapi.json are the console's, behind the login
     app = FastAPI(title="streamer", summary="Ask the recordings: wall-clock answers with clips and evidence.",
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None)
     if db.index_path(service.config.storage_dir).exists():
-        db.connect(service.config.storage_dir).close()  # an index an older version wrote gets the reviews table
+        db.connect(service.config.storage_dir).close()  # an index an older version wrote gets the later tables
     store = UserStore(service.config.storage_dir)
-    app.state.auth = Auth(store, auth_mode(api or service.config.api, store), LoginLimiter())
+    if api.auth == "users" and not store.exists():
+        raise NoUsers("api.auth is 'users' but no user is defined: add one with `streamer users add NAME --role admin`")
+    app.state.auth = Auth(store, api, LoginLimiter())
+    threading.Thread(target=passwords.verify_unknown, args=("warm-up",), daemon=True).start()  # its hash, made ahead
     app.state.service = service
     app.state.cameras = tuple(service.config.cameras)
+    app.state.stream_gate = StreamGate(api.max_streams, api.max_streams_per_user)
     app.state.streams = StreamNames(service.config.redis.prefix)
     app.state.redis = alerts_feed.redis_client(redis_url)
     app.state.redis_url = redis_url
+    app.state.alert_hub = AlertHub(app.state.redis, app.state.streams.alerts) if app.state.redis is not None else None
     _error_path(app)
     app.include_router(login.router)
     app.include_router(alerts_feed.router)
@@ -70,6 +84,10 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
     app.include_router(system.router)
     app.include_router(metrics.router)
     console.install(app)
+    # the last added is the outermost: headers on every answer, then the Host, then the body's size
+    app.add_middleware(BodyLimit)
+    app.add_middleware(HostGuard, rules=HostRules(api.host, api.allowed_hosts))
+    app.add_middleware(SecurityHeaders, https=api.behind_https)
 
     @app.get("/health")
     def health() -> dict:
@@ -115,14 +133,7 @@ def _error_path(app: FastAPI) -> None:
         response = error(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})  # Retry-After of a rate-limited login
         return response
-
-    @app.middleware("http")
-    async def bugs_are_logged(request: Request, call_next):
-        try:
-            return await call_next(request)
-        except Exception:  # a bug, not the request's fault: the traceback goes to the log, not to the client
-            log.exception("request failed", extra={"fields": {"method": request.method, "path": request.url.path}})
-            return error(500, "internal error; it is in the service's log")
+    app.add_middleware(BugsAreLogged)
 
 
 def _known(status: int):
@@ -132,11 +143,12 @@ def _known(status: int):
 
 
 def _cameras_for(user: User, camera: str | None, every: list[str]) -> str | list[str] | None:
-    """What a question may search: the camera asked for if the user may see it, else the user's cameras."""
+    """What a question may search: the camera asked for if the user may see it, else the user's cameras. A viewer
+    limited to some cameras gets the same 403 for a camera that does not exist: no answer lists the others."""
     if camera is not None:
-        if camera in every:
+        if user.cameras is not None:
             require_camera(user, camera)
-        return camera  # an unknown camera is the question's own 400, with the list of cameras
+        return camera  # an admin's unknown camera is the question's own 400, with the list of cameras
     if user.cameras is None:
         return None
     visible = user.visible(every)

@@ -12,11 +12,12 @@ from typing import Annotated
 
 import redis
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from streamer.api.security import CurrentUser, require_camera
+from streamer.api.security import CurrentUser, known_camera
+from streamer.api.streams import GatedStream, Recheck
 from streamer.storage import live_relpath, resolve_inside
 
 router = APIRouter()
@@ -33,7 +34,7 @@ class CameraStatus(BaseModel):
     name: str
     enabled: bool
     kind: str = Field(description="live (cameras, HLS) or file.")
-    url: str = Field(description="With its password masked.")
+    url: str | None = Field(description="For admins, with its credentials masked; null for viewers, who need none.")
     figures: dict | None = Field(description="The camera's latest stats line (state, fps_in, fps_detected, drops, "
                                              "…, ts): null until its worker has logged one.")
     picture: bool = Field(description="A live picture exists (`live.jpg`, `live.mjpeg`).")
@@ -58,8 +59,8 @@ async def cameras(request: Request, user: CurrentUser):
         if seen is not None and (figures is None or seen["ts"] > figures.get("ts", 0)):
             # a camera without frames writes no stats line: its source's last change on the health stream is newer
             figures = {**(figures or {}), "state": seen["state"], "reason": seen.get("reason", ""), "state_ts": seen["ts"]}
-        found.append(CameraStatus(name=name, enabled=camera.enabled, kind=camera.kind.value, url=camera.safe_url,
-                                  figures=figures,
+        url = camera.safe_url if user.is_admin else None  # a viewer needs no camera's address
+        found.append(CameraStatus(name=name, enabled=camera.enabled, kind=camera.kind.value, url=url, figures=figures,
                                   picture=resolve_inside(service.storage_dir, live_relpath(name, ".jpg")).exists()))
     return {"cameras": found}
 
@@ -92,11 +93,8 @@ def _read_json(path) -> dict | None:
 
 
 def _picture(request: Request, name: str, user):
-    service = request.app.state.service
-    if name not in service.config.cameras:
-        raise HTTPException(404, f"no camera '{name}'")
-    require_camera(user, name)
-    return resolve_inside(service.storage_dir, live_relpath(name, ".jpg"))
+    known_camera(request, user, name)
+    return resolve_inside(request.app.state.service.storage_dir, live_relpath(name, ".jpg"))
 
 
 @router.get("/cameras/{name}/live.jpg")
@@ -111,13 +109,14 @@ async def live_jpeg(request: Request, name: CameraName, user: CurrentUser):
 async def live_mjpeg(request: Request, name: CameraName, user: CurrentUser):
     """multipart/x-mixed-replace: an `<img>` shows each new picture as the worker writes it (about 1 a second)."""
     path = _picture(request, name, user)
-    return StreamingResponse(_frames(request, path), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-                             headers={"Cache-Control": "no-store"})
+    slot = request.app.state.stream_gate.take(user)
+    return GatedStream(slot, _frames(path, Recheck(request, user)), headers={"Cache-Control": "no-store"},
+                       media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
 
 
-async def _frames(request: Request, path) -> AsyncIterator[bytes]:
+async def _frames(path, recheck: Recheck) -> AsyncIterator[bytes]:
     last = None
-    while not await request.is_disconnected():
+    while await recheck.allowed():
         try:
             stamp = path.stat().st_mtime_ns
             if stamp != last:

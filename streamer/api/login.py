@@ -1,5 +1,10 @@
 """POST /login, POST /logout, GET /me: a session for a browser (the cookie and the CSRF token its page sends back
-with every state-changing request). Wrong passwords are rate limited per user name and per address."""
+with every state-changing request).
+
+Wrong passwords are limited (5 in 5 minutes) per key, each attempt counted before its password is checked: a
+browser that once logged in as the user (its device cookie) has a count of its own; any other attempt counts for
+the user name and for the address it comes from. So a stranger's guesses lock out strangers, not the user at their
+own browser. The address is the connection's, or a trusted proxy's X-Forwarded-For (`api.trusted_proxies`)."""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from streamer.api.security import COOKIE, AuthMode, CurrentUser, session_of
+from streamer.auth import devices
 from streamer.auth.store import SESSION_S
-from streamer.auth.users import User
+from streamer.auth.users import LOCAL, User
 
 log = logging.getLogger("streamer.api")
 router = APIRouter()
@@ -43,36 +49,50 @@ def _me(user: User, csrf: str | None, mode: AuthMode) -> Me:
               auth=mode.value)
 
 
+def _limit_keys(request: Request, name: str) -> tuple[str, ...]:
+    auth = request.app.state.auth
+    device = auth.devices.device_of(request.cookies.get(devices.COOKIE), name)
+    if device is not None:
+        return (f"device:{device}",)
+    address = request.client.host if request.client else "unknown"
+    return (f"user:{name}", f"address:{address}")
+
+
 @router.post("/login", response_model=Me)
 async def login(request: Request, body: LoginRequest):
     auth = request.app.state.auth
-    if auth.mode is AuthMode.OPEN:
-        from streamer.auth.users import LOCAL
-
-        return _me(LOCAL, None, auth.mode)
+    mode = auth.mode
+    if mode is AuthMode.OPEN:
+        return _me(LOCAL, None, mode)
     address = request.client.host if request.client else "unknown"
-    keys = (f"user:{body.name}", f"address:{address}")
-    wait = auth.limiter.retry_after(keys)
+    keys = _limit_keys(request, body.name)
+    wait = auth.limiter.begin(keys)  # counted now: parallel guesses cannot all pass before the first is checked
     if wait > 0:
+        log.warning("login refused: too many wrong passwords",
+                    extra={"fields": {"user": body.name, "address": address}})
         raise HTTPException(429, f"too many wrong passwords; try again in {wait:.0f} s",
                             headers={"Retry-After": str(max(1, round(wait)))})
     user = await run_in_threadpool(auth.store.check_password, body.name, body.password)  # scrypt: off the event loop
     if user is None:
-        auth.limiter.failed(keys)
         log.warning("login refused", extra={"fields": {"user": body.name, "address": address}})
         raise HTTPException(401, "wrong user name or password")
     auth.limiter.succeeded(keys)
-    session = await run_in_threadpool(auth.store.new_session, user)
+    previous = request.cookies.get(COOKIE)  # this browser's earlier session ends with this login
+    session = await run_in_threadpool(auth.store.new_session, user, previous)
     log.info("login", extra={"fields": {"user": user.name, "address": address}})
-    response = JSONResponse(_me(user, session.csrf, auth.mode).model_dump())
-    response.set_cookie(COOKIE, session.token, max_age=SESSION_S, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+    response = JSONResponse(_me(user, session.csrf, mode).model_dump())
+    secure = auth.secure_cookies or request.url.scheme == "https"
+    response.set_cookie(COOKIE, session.token, max_age=SESSION_S, httponly=True, samesite="strict", secure=secure,
+                        path="/")
+    device = await run_in_threadpool(auth.devices.issue, user.name)
+    response.set_cookie(devices.COOKIE, device, max_age=devices.MAX_AGE_S, httponly=True, samesite="strict",
+                        secure=secure, path="/login")
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request, user: CurrentUser):
-    session = session_of(request)
+    session = await run_in_threadpool(session_of, request)
     if session is not None:
         await run_in_threadpool(request.app.state.auth.store.end_session, session.token)
     response = JSONResponse({"logged_out": user.name})

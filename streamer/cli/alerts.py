@@ -8,7 +8,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from streamer.cli.common import CamerasOption, RedisUrlOption, checked_cameras, load_or_exit, redis_for, refuse
+from streamer.cli.common import (
+    CamerasOption,
+    RedisUrlOption,
+    checked_cameras,
+    interrupt_on_signals,
+    load_or_exit,
+    redis_for,
+    refuse,
+)
 
 alerts_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Alerts on Redis streams.")
 
@@ -52,6 +60,7 @@ def alerts_tail(
     client, prefix, embedded = redis_for(config, redis_url)
     names = StreamNames(prefix)
     printed = 0
+    interrupt_on_signals()
     try:
         if cameras and not config:
             _known_on_redis(client, names, cameras)

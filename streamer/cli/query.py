@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from typing import Annotated
 
 import typer
@@ -20,6 +19,7 @@ from streamer.cli.common import (
     UntilOption,
     api_flags,
     checked_cameras,
+    interrupt_on_signals,
     load_or_exit,
     progress,
 )
@@ -96,7 +96,7 @@ def serve(
             embedded.stop()
         raise typer.Exit(EXIT_BAD_INPUT)
     typer.echo(f"console: {server.url}/  (the API: {server.url}/docs; Ctrl-C to stop)", err=True)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # systemd's stop: the same clean stop as Ctrl-C
+    interrupt_on_signals()  # Ctrl-C, and systemd's SIGTERM: the same clean stop
     try:
         server.wait()
     except KeyboardInterrupt:

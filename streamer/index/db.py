@@ -148,6 +148,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX reviews_by_time ON reviews (reviewed_ts);
     """,
+    # 5: the alert list's filters, each on an index (a filter that matches nothing must not read every event)
+    """
+    CREATE INDEX events_by_type_time ON events (type, start_ts);
+    CREATE INDEX events_by_verification_time ON events (verification, start_ts);
+    CREATE INDEX events_by_risk_time ON events (risk_level, start_ts);
+    """,
 )
 
 

@@ -176,3 +176,19 @@ def latest_payload(conn: sqlite3.Connection, event_id: str) -> dict | None:
 def next_seq(conn: sqlite3.Connection, event_id: str) -> int:
     row = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM event_states WHERE event_id = ?", (event_id,)).fetchone()
     return int(row[0])
+
+
+def latest_events(conn: sqlite3.Connection, cameras: Iterable[str] | None = None, types: Iterable[str] | None = None,
+                  verifications: Iterable[str] | None = None, risks: Iterable[str] | None = None,
+                  limit: int = 100) -> list[dict]:
+    """Each event's latest payload, newest first, keeping to every filter given (None: any). The filters are in the
+    query, each on an index of its column and time: a filter that matches nothing reads nothing."""
+    where, args = [], []
+    for column, values in (("camera", cameras), ("type", types), ("verification", verifications), ("risk_level", risks)):
+        if values is not None:
+            values = list(values)
+            where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+            args += values
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(f"SELECT payload_json FROM events {clause} ORDER BY start_ts DESC LIMIT ?", (*args, limit))
+    return [json.loads(row[0]) for row in rows]

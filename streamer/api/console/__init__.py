@@ -1,21 +1,28 @@
 """The web console: server-rendered pages (Jinja2) whose small scripts call the same JSON API as any program
 (GET /cameras, /events, /alerts/stream, /events/{id}, POST /events/{id}/review). A page asks for a login the way
-the API does; a viewer's page of another camera is a 403, like the API's."""
+the API does; a viewer's page of another camera is a 403, like the API's. The API's own page (`/docs`, Swagger UI
+served from this service, no CDN) and its OpenAPI document are behind the same login.
+
+Each page's inline script carries the request's CSP nonce; after a login, the page goes back only to a path of
+this site (`safe_next`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote, urlsplit
 
+import fastapi_offline
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from streamer.api.security import AuthMode, require_camera, session_of
+from streamer.api.security import AuthMode, CurrentUser, known_camera, require_camera, session_of
 from streamer.auth.users import LOCAL, User
 from streamer.index import store
 
@@ -23,6 +30,8 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 STATIC = StaticFiles(directory=str(HERE / "static"))
+SWAGGER = StaticFiles(directory=str(Path(fastapi_offline.__file__).parent / "static"))  # Swagger UI's own files
+_UNSAFE_NEXT = re.compile(r"[\\\x00-\x1f\x7f]")  # a backslash or a control character: browsers read /\x as //x
 CameraName = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 EventId = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}-[0-9a-f]{16}$")]
 
@@ -39,8 +48,17 @@ def page_user(request: Request) -> User:
         return LOCAL
     session = session_of(request)
     if session is None:
-        raise LoginFirst(str(request.url.path))
+        raise LoginFirst(request.url.path)
     return session.user
+
+
+def safe_next(target: str) -> str:
+    """Where a login may send the browser: a path of this site, else its front page. `//evil.com`, `/\\evil.com`,
+    `https://evil.com` and anything with a control character are no path of this site."""
+    if not target.startswith("/") or target.startswith("//") or _UNSAFE_NEXT.search(target):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 def _page(request: Request, name: str, user: User, **context) -> HTMLResponse:
@@ -50,8 +68,7 @@ def _page(request: Request, name: str, user: User, **context) -> HTMLResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/"):  # noqa: A002 - the query parameter's name
-    safe = next if next.startswith("/") and not next.startswith("//") else "/"  # never off this site
-    return templates.TemplateResponse(request, "login.html", {"next": safe, "user": None, "open": False})
+    return templates.TemplateResponse(request, "login.html", {"next": safe_next(next), "user": None, "open": False})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -88,9 +105,7 @@ async def event_page(request: Request, event_id: EventId):
 @router.get("/camera/{name}", response_class=HTMLResponse)
 async def timeline_page(request: Request, name: CameraName):
     user = page_user(request)
-    if name not in request.app.state.cameras:
-        raise HTTPException(404, f"no camera '{name}'")
-    require_camera(user, name)
+    known_camera(request, user, name)
     return _page(request, "timeline.html", user, title=f"{name}: timeline", camera=name)
 
 
@@ -107,10 +122,20 @@ async def system_page(request: Request):
     return _page(request, "system.html", user, title="System")
 
 
+@router.get("/docs", response_class=HTMLResponse)
+async def api_page(request: Request):
+    return _page(request, "docs.html", page_user(request), title="API")
+
+
 def install(app) -> None:
     app.include_router(router)
+    app.mount("/static/swagger", SWAGGER, name="swagger")
     app.mount("/static", STATIC, name="static")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_user: CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.exception_handler(LoginFirst)
     async def login_first(_request: Request, exc: LoginFirst):
-        return RedirectResponse(f"/login?next={exc.target}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(exc.target, safe='/')}", status_code=303)

@@ -14,7 +14,8 @@ async function api(path, options = {}) {
 }
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  // a style through the CSSOM: the page's Content-Security-Policy refuses style attributes
+  for (const [k, v] of Object.entries(attrs)) { if (k === "style") node.style.cssText = v; else node.setAttribute(k, v); }
   if (tag === "img") node.addEventListener("error", () => node.classList.add("missing"));  // a snapshot not written (yet)
   for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return node;
