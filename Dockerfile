@@ -10,5 +10,9 @@ COPY configs ./configs
 COPY scripts ./scripts
 RUN streamer models pull --dest /app/models && streamer samples pull --dest /app/data/samples \
     && streamer models export --config configs/example.yaml   # the engine's OpenVINO exports, cached in models/cache
+# an unprivileged user owns what the service writes (data/, the export cache under models/); nothing runs as root
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin streamer \
+    && mkdir -p /app/data && chown -R streamer:streamer /app/data /app/models
+USER streamer
 ENTRYPOINT ["streamer"]
 CMD ["run", "--config", "configs/example.yaml"]
