@@ -14,7 +14,12 @@ Scenarios (full run / --smoke):
   no field (all must be 0);
 - api: the API fuzzed from its OpenAPI schema and with traversal and overflow cases: 5xx and leaks (must be 0);
 - soak: 4 looping cameras for 30 minutes / 2 for 45 s: RSS slope per hour, file descriptors, threads and
-  shared-memory segments per process.
+  shared-memory segments per process;
+- security: the API probed as an attacker would (DNS rebinding in open and users mode, the first user closing an
+  open server, a 1 GB login body, open redirects, camera secrets and names to viewers, the cut cache, stale tokens,
+  sessions and streams, a malformed Last-Event-ID, 40 parallel guesses, X-Forwarded-For, strangers locking a user
+  out, headers and /docs, Ctrl-C with SIGINT ignored): probes still open (must be 0); figures of the 1 GB body's
+  memory, the parallel guesses, and 400 / 50 alert feeds held open.
 
 Exit status 1 when an invariant ("must be 0") is broken; the timings are figures, never a pass mark.
 Usage: .venv/bin/python scripts/chaos.py [--smoke] [--only rtsp,redis,...] [--soak-minutes 30]
@@ -33,10 +38,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.chaos_parts import api_fuzz, configs, corrupt, redis_kill, rtsp_outage, soak, tail_kill  # noqa: E402
+from scripts.chaos_parts import api_fuzz, configs, corrupt, redis_kill, rtsp_outage, security, soak, tail_kill  # noqa: E402
 from scripts.chaos_parts.common import REPO  # noqa: E402
 
-SCENARIOS = ("rtsp", "corrupt", "redis", "tail", "configs", "api", "soak")
+SCENARIOS = ("rtsp", "corrupt", "redis", "tail", "configs", "api", "soak", "security")
 
 
 def scenario(name: str, args: argparse.Namespace, folder: Path) -> dict:
@@ -56,6 +61,8 @@ def scenario(name: str, args: argparse.Namespace, folder: Path) -> dict:
 
         recorded = build(folder / "recorded", models, clip)
         return api_fuzz.run(recorded.config, recorded.storage, 10 if smoke else 200)
+    if name == "security":
+        return security.run(folder, models, clip, smoke)
     if name == "soak":
         seconds = 45 if smoke else args.soak_minutes * 60
         return soak.run(folder, models, clip, 2 if smoke else 4, seconds, 3 if smoke else 15)
@@ -76,6 +83,7 @@ def broken_invariants(figures: dict) -> list[str]:
         "rtsp.worker_restarts": figures.get("rtsp", {}).get("worker_restarts"),
         "soak.worker_restarts": figures.get("soak", {}).get("worker_restarts"),
         "soak.shm_segments_after_stop": figures.get("soak", {}).get("shm_segments_after_stop"),
+        "security.open_probes": figures.get("security", {}).get("open_probes"),
     }
     broken = [f"{name} = {value}" for name, value in checks.items() if value not in (None, 0)]
     broken += [f"{name}: {figures[name]['error']}" for name in figures if isinstance(figures[name], dict)
