@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from streamer import assets
+from tests.helpers.redis_server import RedisServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,3 +50,11 @@ def service_factory():
     yield start
     for service in started:
         service.kill()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1 shared by one test module (a module that needs its own defines its own)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()

@@ -39,13 +39,6 @@ def _users(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedPro
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def site(recorded, tmp_path_factory, redis_server: RedisServer) -> Path:
     """A copy of the recordings with their own users (the shared fixture stays open for the other API tests)."""
     folder = tmp_path_factory.mktemp("site")

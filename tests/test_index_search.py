@@ -7,6 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from streamer.core import migrations
 from streamer.index import db, search, store
 from streamer.index.rows import EventRecord, FindingRow
 
@@ -27,7 +28,7 @@ def found(conn: sqlite3.Connection, *words: str) -> set[str]:
 def test_an_index_from_before_the_upgrade_becomes_searchable(tmp_path: Path) -> None:
     old = sqlite3.connect(db.index_path(tmp_path), isolation_level=None)
     for script in db.MIGRATIONS[:2]:
-        for statement in db._statements(script):
+        for statement in migrations.statements(script):
             old.execute(statement)
     old.execute("PRAGMA user_version = 2")
     store.record_event(old, EventRecord("zone-1", 0, "new", START, json.dumps(payload("zone_intrusion", "loading_dock"))))

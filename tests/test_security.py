@@ -40,13 +40,6 @@ def token(config: Path, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def open_site(recorded, tmp_path_factory, redis_server: RedisServer) -> Path:
     return site_copy(recorded, tmp_path_factory.mktemp("open"), redis_server.url)
 

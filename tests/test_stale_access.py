@@ -26,13 +26,6 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def site(recorded, tmp_path_factory, redis_server: RedisServer) -> Path:
     config = site_copy(recorded, tmp_path_factory.mktemp("stale"), redis_server.url,
                        api={"max_streams": 6, "max_streams_per_user": 4})

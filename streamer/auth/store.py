@@ -20,6 +20,7 @@ from pathlib import Path
 
 from streamer.auth.passwords import hash_password, needs_rehash, verify_password, verify_unknown
 from streamer.auth.users import Role, User
+from streamer.core import migrations
 
 FILE_NAME = "users.sqlite3"
 SESSION_S = 12 * 3600
@@ -57,6 +58,13 @@ class Session:
     csrf: str
     user: User
     expires_ts: float
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0 and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'users'").fetchone():
+        return 1  # the first release wrote no version
+    return version
 
 
 def digest(secret: str) -> str:
@@ -105,19 +113,7 @@ class UserStore:
         self.path.chmod(0o600)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")  # one migrator at a time (`streamer run`, `serve` and the CLI share the file)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0 and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'users'").fetchone():
-                version = 1  # the first release wrote no version
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        migrations.migrate(conn, MIGRATIONS, _version)  # `streamer run`, `serve` and the CLI share the file
         self._migrated = True
 
     def add(self, name: str, role: Role, password: str, cameras: tuple[str, ...] | None = None) -> User:

@@ -91,13 +91,11 @@ def serve(
     setup_logging(loaded.logging.level, log_format.value if log_format else loaded.logging.format)
     redis_url, embedded = alerts_redis(loaded)
     server = ApiServer(create_app(QueryService(loaded), api, redis_url), api)
-    if not server.start():
-        if embedded is not None:
-            embedded.stop()
-        raise typer.Exit(EXIT_BAD_INPUT)
-    typer.echo(f"console: {server.url}/  (the API: {server.url}/docs; Ctrl-C to stop)", err=True)
-    interrupt_on_signals()  # Ctrl-C, and systemd's SIGTERM: the same clean stop
+    interrupt_on_signals()  # before the server starts: a Ctrl-C (or systemd's SIGTERM) is never lost to a gap
     try:
+        if not server.start():
+            raise typer.Exit(EXIT_BAD_INPUT)
+        typer.echo(f"console: {server.url}/  (the API: {server.url}/docs; Ctrl-C to stop)", err=True)
         server.wait()
     except KeyboardInterrupt:
         pass

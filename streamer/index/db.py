@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from streamer.core import migrations
+
 INDEX_FILE = "index.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 
@@ -185,30 +187,9 @@ def connect(storage_dir: Path, readonly: bool = False) -> sqlite3.Connection:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    conn.execute("BEGIN IMMEDIATE")  # one migrator at a time when several workers start together
-    try:
-        version = _check_version(conn)
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    """One migrator at a time when several workers start together (see core/migrations.py)."""
+    migrations.migrate(conn, MIGRATIONS, _check_version)
     return len(MIGRATIONS)
-
-
-def _statements(script: str) -> list[str]:
-    """Split at the semicolons that end a statement (a trigger's body has its own)."""
-    statements, pending = [], ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                statements.append(pending.strip())
-            pending = ""
-    return statements
 
 
 def _check_version(conn: sqlite3.Connection) -> int:
