@@ -267,6 +267,47 @@ def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_pa
     broker.kill()
 
 
+def test_a_message_handed_over_as_the_link_drops_goes_out_on_reconnect(tmp_path, bikes_mp4) -> None:
+    """The race the benchmark met: the output still believed the broker up when paho found the link gone, and paho's
+    'not connected' answer dead-lettered an alert that paho itself had queued for the reconnect."""
+    import threading
+
+    from streamer.integrations.mqtt import MqttOutput
+
+    needs_mosquitto()
+    broker = Broker(tmp_path / "broker").start()
+    config = config_for(tmp_path, bikes_mp4, mqtt_output(broker, "discovery: false"))
+    output = MqttOutput("ha", config.integrations["ha"], config.cameras, config.storage_dir)
+    output.start()
+    try:
+        assert wait_until(output._connected.is_set, 10)
+        broker.kill()
+        assert wait_until(lambda: not output.client.is_connected(), 10)
+        output._connected.set()  # the moment between the link dropping and the output hearing of it
+        outcome: list[object] = []
+
+        def publish() -> None:
+            try:
+                output._publish("streamer/race", "once", True, threading.Event())
+                outcome.append("published")
+            except Exception as error:  # what the consumer would have dead-lettered
+                outcome.append(error)
+
+        sender = threading.Thread(target=publish)
+        sender.start()
+        time.sleep(1.0)
+        assert not outcome  # waiting for the broker, not failed
+        broker.start()
+        sender.join(30)
+        assert outcome == ["published"]
+        subscriber = Subscriber(broker, "streamer/race")
+        assert wait_until(lambda: subscriber.on("streamer/race") == [b"once"], 10)  # retained: delivered, once
+        subscriber.close()
+    finally:
+        output.close()
+        broker.kill()
+
+
 def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_path, bikes_mp4, redis_server) -> None:
     receiver = WebhookReceiver().start()
     refusing = WebhookReceiver(fail_with=500).start()

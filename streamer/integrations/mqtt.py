@@ -127,10 +127,18 @@ class MqttOutput:
     def _publish(self, topic: str, payload: bytes | str, retain: bool, give_up: threading.Event) -> None:
         """Returns once the broker has the message (its PUBACK for QoS 1). Waits out an outage: a message handed to
         paho is never handed again (paho resends it after a reconnect), so waiting cannot duplicate it."""
-        while not self._connected.wait(POLL_S):
-            if give_up.is_set():
-                raise Abandoned()
-        info = self.client.publish(topic, payload, qos=self.config.qos, retain=retain)
+        while True:
+            while not self._connected.wait(POLL_S):
+                if give_up.is_set():
+                    raise Abandoned()
+            info = self.client.publish(topic, payload, qos=self.config.qos, retain=retain)
+            if info.rc != mqtt.MQTT_ERR_NO_CONN:
+                break
+            # the link dropped between the check and the hand-over: paho keeps a QoS 1/2 message and sends it on
+            # reconnect (it is pending, as MQTT_ERR_AGAIN says), while a QoS 0 one is gone and is published again
+            if self.config.qos > 0:
+                info.rc = mqtt.MQTT_ERR_AGAIN
+                break
         while not info.is_published():
             if give_up.is_set():
                 raise Abandoned()
