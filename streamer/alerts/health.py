@@ -23,16 +23,18 @@ class HealthPayload(BaseModel):
     ts: float = Field(gt=0)
     iso: str
     camera: str
-    component: Literal["worker", "source", "service", "recorder", "engine", "redis", "integration"]
+    component: Literal["worker", "source", "service", "recorder", "engine", "redis", "integration", "site"]
     state: str = Field(description="worker: started|finished|stopped|crashed|failed; source: connecting|streaming|reconnecting|"
                        "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
                        "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up; "
-                       "integration (camera is 'integration:<name>'): up|down (its receiver), stopped")
+                       "integration (camera is 'integration:<name>'): up|down (its receiver), stopped; site (camera "
+                       "is a camera, or 'site'): acquired|handed_over|lease_lost for a camera, down|up for the site's Redis")
     reason: str = ""
     pid: int | None = None
     down_s: float | None = Field(None, ge=0, description="redis up: how long the outage lasted (to one heartbeat).")
     since_ts: float | None = Field(None, description="redis up: when the outage started (unix seconds).")
     host_pid: int = Field(default_factory=os.getpid, description="The supervisor's pid.")
+    node: str | None = Field(None, description="The host that said it, on a site of many hosts.")
 
 
 def link_payload(change: LinkChange, seen_by: str) -> HealthPayload:
@@ -41,9 +43,10 @@ def link_payload(change: LinkChange, seen_by: str) -> HealthPayload:
 
 
 class HealthReporter:
-    def __init__(self, publisher: Publisher, streams: StreamNames, watch_redis: bool = False):
+    def __init__(self, publisher: Publisher, streams: StreamNames, watch_redis: bool = False, node: str | None = None):
         """`watch_redis`: also report this publisher's Redis outages (one process should, not every worker)."""
         self.publisher = publisher
+        self.node = node
         self.stream = streams.health
         if watch_redis:
             publisher.liveness.on_change = self.report_link
@@ -58,6 +61,8 @@ class HealthReporter:
         self._submit(link_payload(change, "service"))
 
     def _submit(self, payload: HealthPayload) -> None:
+        if self.node is not None:
+            payload = payload.model_copy(update={"node": self.node})
         self.publisher.submit([SpoolRecord(uuid.uuid4().hex, (self.stream,), payload.model_dump_json())])
 
     def close(self, flush_timeout_s: float = 3.0) -> None:

@@ -17,6 +17,7 @@ from streamer.core.timefmt import iso_time
 from streamer.core.types import EventState, RiskLevel
 
 SCHEMA_VERSION = 1
+CAMERA_OFFLINE = "camera_offline"  # a camera's own health: `new` when it goes offline, `end` when frames come again
 
 
 class Verification(str, enum.Enum):
@@ -96,6 +97,9 @@ class AlertPayload(BaseModel):
     source: AlertSource
     vlm: VlmSummary | None = Field(None, description="The VLM's finding; absent or null until it answered.")
     review: ReviewSummary | None = Field(None, description="A person's verdict; absent or null until one is given.")
+    end_reason: str | None = Field(None, max_length=300, description="Why an `end` came from no rule: the host that ran "
+                                   "the camera stopped answering (the host that took the camera over ends its open "
+                                   "events). Absent or null otherwise.")
 
     @model_validator(mode="after")
     def _times_agree(self) -> "AlertPayload":

@@ -50,6 +50,7 @@ class Publisher:
         timeout_s: float = 3.0,
         client_factory: Callable[[], redis.Redis] | None = None,
         heartbeat_s: float = 1.0,
+        fence: tuple[str, str] | None = None,
     ):
         self.name = name
         self.spool = spool
@@ -67,8 +68,10 @@ class Publisher:
         # a reconnect attempt is cheap, and neither alerts nor the outage's reported end should wait long after one
         self._backoff = Backoff(0.1, heartbeat_s)
         self.liveness = RedisLiveness(name, heartbeat_s)  # HealthReporter(watch_redis=True) listens to it
+        self.fence = fence  # (lease key, value): a camera's writer on a site of many hosts (deliver_script.py)
         self.delivered = 0
         self.duplicates = 0
+        self.fenced = 0
         self._thread = threading.Thread(target=self._run, name=f"publish-{name}", daemon=True)
 
     def start(self) -> "Publisher":
@@ -125,7 +128,7 @@ class Publisher:
         pipe = client.pipeline(transaction=False)
         for record, _ in batch:
             keys, args = deliver_script.script_call(self.prefix, record.id, record.streams, record.data, self.maxlen,
-                                                    self.dedupe_ttl_s)
+                                                    self.dedupe_ttl_s, fence=self.fence)
             self._script(keys=keys, args=args, client=pipe)
         results = pipe.execute(raise_on_error=False)
         now = time.time()
@@ -137,6 +140,10 @@ class Publisher:
             elif result is None or result is False:
                 self.duplicates += 1
                 log.debug("already delivered; dropped", extra={"fields": {"id": record.id}})
+            elif result == b"fenced":  # another host holds the camera's lease now: it speaks for the camera
+                self.fenced += 1
+                log.warning("not published: this host no longer holds the camera's lease",
+                            extra={"fields": {"id": record.id, "publisher": self.name}})
             else:
                 self.delivered += 1
                 self._log_published(record, result, now)

@@ -23,6 +23,7 @@ class AlertTarget:
     url: str
     config: RedisConfig
     spool_dir: Path
+    fence: tuple[str, str] | None = None  # a camera's lease on a site (key, value): its writes are refused without it
 
     @property
     def streams(self) -> StreamNames:
@@ -32,7 +33,7 @@ class AlertTarget:
         spool = Spool(self.spool_dir / f"{name}.jsonl")
         cfg = self.config
         return Publisher(name, spool, self.url, cfg.prefix, cfg.maxlen, cfg.dedupe_ttl_s, cfg.connect_timeout_s,
-                         heartbeat_s=cfg.heartbeat_s).start()
+                         heartbeat_s=cfg.heartbeat_s, fence=self.fence).start()
 
 
 def embedded_for(storage_dir: Path, config: RedisConfig) -> EmbeddedRedis:
