@@ -147,6 +147,8 @@ class CameraConfig(StrictModel):
     live_every_s: float = Field(1.0, ge=0, le=60, description="The console's live picture of this camera (an annotated "
                                 "JPEG in <storage_dir>/live) is refreshed this often; 0: no picture.")
     watch: list[WatchConfig] = Field(default_factory=list, description="Open-vocabulary prompts the VLM checks periodically.")
+    node: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", description="On a site of many hosts: "
+                             "run this camera only on this host (its --node name); it is offline while that host is.")
 
     @property
     def kind(self) -> SourceKind:

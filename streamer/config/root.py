@@ -16,6 +16,7 @@ from streamer.config.integrations import IntegrationConfig, check_integrations
 from streamer.config.query import ApiConfig, QueryConfig
 from streamer.config.recording import StorageConfig
 from streamer.config.redis import RedisConfig
+from streamer.config.site import HealthConfig, SiteConfig
 from streamer.config.vlm import VlmConfig
 
 
@@ -38,6 +39,10 @@ class StreamerConfig(StrictModel):
     query: QueryConfig = QueryConfig()
     api: ApiConfig = ApiConfig()
     engine: EngineConfig = EngineConfig()
+    health: HealthConfig = HealthConfig()
+    site: SiteConfig | None = Field(None, description="Many hosts, one site: every host runs `streamer run` on this "
+                                    "file and the live hosts share the cameras under leases on the shared Redis "
+                                    "(redis.url). Omitted: this host runs every enabled camera.")
     integrations: dict[Slug, IntegrationConfig] = Field(
         default_factory=dict, description="Named outputs besides the Redis stream (MQTT and Home Assistant, webhooks, "
         "notifications), each a consumer group of the alert stream; `streamer run` runs them, and so does "
@@ -64,6 +69,12 @@ class StreamerConfig(StrictModel):
                 raise ValueError(f"cameras.{name}.detect.fps ({camera.detect.fps:g}) is below vlm.sampling.fps "
                                  f"({self.vlm.sampling.fps:g}); the VLM clip is sampled from the detected frames")
         check_integrations(self.integrations, set(self.cameras))
+        if self.site is not None and self.redis.url is None:
+            raise ValueError("site needs redis.url: the hosts of a site share one Redis (an embedded one is each host's own)")
+        if self.site is None:
+            pinned = sorted(name for name, camera in self.cameras.items() if camera.node is not None)
+            if pinned:
+                raise ValueError(f"cameras.{pinned[0]}.node pins a camera to a host of a site: add a 'site:' section")
         return self
 
     def enabled_cameras(self) -> dict[str, CameraConfig]:
