@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -48,6 +49,14 @@ def event(n: int, kind: str = "zone_intrusion") -> list[AlertPayload]:
                   source=AlertSource(rule=kind, model="yolo26n.pt"), event_id=f"ev-{n:04d}")
     return [AlertPayload(state="new", end_ts=None, end_iso=None, **common),
             AlertPayload(state="end", end_ts=start + 2, end_iso=iso_time(start + 2), **common)]
+
+
+def _camera_offline(n: int, state: str) -> AlertPayload:
+    """A camera_offline alert as the service's camera health publishes it."""
+    from streamer.runtime.camera_health import offline_payload
+
+    return offline_payload("street", f"street-{n:016x}", T0 + n, "connection refused", "source", ZoneInfo("UTC"),
+                           T0 + n + 40 if state == "end" else None)
 
 
 def mqtt_output(broker: Broker, *extra: str) -> str:
@@ -147,19 +156,29 @@ def test_mqtt_topics_and_home_assistant_discovery(tmp_path, bikes_mp4, redis_ser
         assert subscriber.on("yard/street/person/count")[-1] == b"0"
         events = [json.loads(p) for p in subscriber.on("yard/events")]
         assert [(e["event_id"], e["state"]) for e in events] == [("ev-0001", "new"), ("ev-0001", "end")]
+        assert subscriber.on("yard/street/available") == [b"online"]  # the camera's own availability, at a start
+        offline = _camera_offline(2, "new"), _camera_offline(2, "end")
+        xadd(redis_server, [offline[0]])
+        assert wait_until(lambda: subscriber.on("yard/street/available")[-1:] == [b"offline"], 10)
+        xadd(redis_server, [offline[1]])
+        assert wait_until(lambda: subscriber.on("yard/street/available")[-1:] == [b"online"], 10)
+        assert not subscriber.on("yard/street/camera_health/state")  # no rule's state for the camera's health
     finally:
         runner.stop()
     assert wait_until(lambda: subscriber.on("yard/available")[-1:] == [b"offline"], 10)
 
     # discovery: a late subscriber gets every config retained, each with a unique id and the keys Home Assistant needs
     late = Subscriber(broker, "homeassistant/#")
-    assert wait_until(lambda: len(late.messages) >= 5, 10)
+    assert wait_until(lambda: len(late.messages) >= 6, 10)
     configs = {topic: json.loads(payload) for topic, payload, retained, _ in late.messages if retained}
     assert set(configs) == {
         "homeassistant/binary_sensor/yard_street/zone_intrusion/config", "homeassistant/binary_sensor/yard_street/fall/config",
         "homeassistant/sensor/yard_street/person_count/config", "homeassistant/sensor/yard_street/bicycle_count/config",
-        "homeassistant/image/yard_street/snapshot/config"}
-    assert len({c["unique_id"] for c in configs.values()}) == 5
+        "homeassistant/image/yard_street/snapshot/config", "homeassistant/binary_sensor/yard_street/online/config"}
+    assert len({c["unique_id"] for c in configs.values()}) == 6
+    online = configs["homeassistant/binary_sensor/yard_street/online/config"]
+    assert online["state_topic"] == "yard/street/available" and online["device_class"] == "connectivity"
+    assert (online["payload_on"], online["payload_off"]) == ("online", "offline")
     fall = configs["homeassistant/binary_sensor/yard_street/fall/config"]
     assert fall["state_topic"] == "yard/street/fall/state" and fall["device_class"] == "safety"
     assert (fall["payload_on"], fall["payload_off"]) == ("ON", "OFF")

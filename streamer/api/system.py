@@ -59,13 +59,35 @@ def _spool(folder) -> list[dict]:
     return [{"name": backlog.name, "pending_bytes": backlog.pending_bytes} for backlog in backlogs(folder)]
 
 
+def _site(client, config) -> dict | None:
+    """On a site of many hosts: each host (live or silent, with its cameras) and who holds each camera's lease."""
+    if config.site is None:
+        return None
+    import time
+
+    from streamer.site.leases import Leases
+    from streamer.site.membership import Membership
+
+    now = time.time()
+    members = Membership(client, config.redis.prefix, "-", config.site.lease_s)
+    holders = Leases(client, config.redis.prefix, "-", config.site.lease_s).holders(sorted(config.enabled_cameras()))
+    nodes = []
+    for node in members.nodes(now):
+        raw = client.get(f"{config.redis.prefix}:site:node:{node.name}")
+        info = json.loads(raw) if raw else {}
+        nodes.append({"node": node.name, "live": node.live, "seen_s_ago": round(now - node.seen_ts, 1),
+                      "cameras": sorted(camera for camera, holder in holders.items() if holder == node.name),
+                      "pid": info.get("pid"), "started_ts": info.get("started_ts")})
+    return {"nodes": nodes, "leases": holders}
+
+
 def _from_redis(config, redis_url: str | None) -> dict:
     from streamer.alerts.streams import StreamNames
 
     names = StreamNames(config.redis.prefix)
     if redis_url is None:
         return {"redis": {"reachable": False, "alerts": None, "error": "no Redis configured for this API"},
-                "components": [], "vlm": None}
+                "components": [], "vlm": None, "site": None}
     client = redis_connect(redis_url, config.redis.connect_timeout_s)
     try:
         latest: dict[tuple[str, str], dict] = {}
@@ -80,8 +102,9 @@ def _from_redis(config, redis_url: str | None) -> dict:
 
             vlm = JobQueue(client, names, config.vlm.queue).stats()
         return {"redis": {"reachable": True, "alerts": int(client.xlen(names.alerts)), "error": None},
-                "components": components, "vlm": vlm}
+                "components": components, "vlm": vlm, "site": _site(client, config)}
     except redis.RedisError as error:
-        return {"redis": {"reachable": False, "alerts": None, "error": str(error)}, "components": [], "vlm": None}
+        return {"redis": {"reachable": False, "alerts": None, "error": str(error)}, "components": [], "vlm": None,
+                "site": None}
     finally:
         client.close()

@@ -54,13 +54,22 @@ def run(
     api_host: ApiHostOption = None,
     api_port: ApiPortOption = None,
     api_auth: ApiAuthOption = None,
+    node: Annotated[Optional[str], typer.Option("--node", envvar="STREAMER_NODE", metavar="NAME", help="This host's name "
+                                                "on a site of many hosts (the config's site: section); default: the "
+                                                "host name.", show_default=False)] = None,
 ) -> None:
-    """Run the service: one worker process per enabled camera until stopped (file sources: until played)."""
+    """Run the service: one worker process per enabled camera until stopped (file sources: until played). With a
+    `site:` section, the cameras this host's share of the site holds, as they come and go."""
     from streamer.alerts.wiring import resolve_target
     from streamer.runtime.options import WorkerOptions
     from streamer.runtime.supervisor import Supervisor
 
     loaded = load_or_exit(config, models=True)
+    if loaded.site is not None and camera:
+        typer.echo("error: --camera does not apply to a site (the hosts share every enabled camera; pin one with "
+                   "cameras.<name>.node)", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    node_label = _node(loaded, node)
     api_settings = api_flags(loaded, api_host, api_port, api_auth)
     if log_format is not None:
         loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format.value})})
@@ -77,7 +86,8 @@ def run(
         vlm=loaded.vlm,
     )
     target, embedded = resolve_target(loaded.storage_dir, loaded.redis)
-    health = _hold_storage(loaded, target)
+    health = _hold_storage(loaded, target, node_label)
+    camera_health, site = _camera_health_and_site(loaded, target, health, node_label)
     pool = None
     if loaded.vlm is not None and loaded.vlm.workers:
         from streamer.vlm.pool import WorkerPool
@@ -87,7 +97,7 @@ def run(
     integrations = None
     try:
         integrations = _start_integrations(loaded, target.url, health.report)
-        code = Supervisor(loaded, options, selected, target, health).run()
+        code = Supervisor(loaded, options, selected, target, health, camera_health, site).run()
     finally:
         if integrations is not None:
             integrations.stop()  # after the workers' last alerts reached Redis: those are delivered too
@@ -95,13 +105,49 @@ def run(
             api.stop()
         if pool is not None:
             pool.drain_and_stop()
+        camera_health.close()
         health.close()
         if embedded is not None:
             embedded.stop()
     raise typer.Exit(code)
 
 
-def _hold_storage(loaded: StreamerConfig, target):
+def _node(loaded: StreamerConfig, flag: str | None) -> str | None:
+    """This host's name on the site (None alone)."""
+    if loaded.site is None:
+        return None
+    from streamer.site.node import BadNodeName, node_name
+
+    try:
+        return node_name(flag)
+    except BadNodeName as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _camera_health_and_site(loaded: StreamerConfig, target, health, node: str | None):
+    """Camera health alerts (always), and on a site this host's coordinator of leases."""
+    from zoneinfo import ZoneInfo
+
+    from streamer.alerts.publisher import connect
+    from streamer.runtime.camera_health import CameraHealth
+
+    tz = ZoneInfo(loaded.timezone)
+    client = lambda: connect(target.url, loaded.redis.connect_timeout_s)  # noqa: E731
+    camera_health = CameraHealth(loaded.health, health.publisher.submit, client, target.streams, tz)
+    if loaded.site is None:
+        return camera_health, None
+    from streamer.runtime.site_link import SiteLink
+    from streamer.site.coordinator import SiteCoordinator
+
+    pins = {name: camera.node for name, camera in loaded.enabled_cameras().items()}
+    coordinator = SiteCoordinator(loaded.site, node, pins, client(), loaded.redis.prefix,
+                                  report=lambda camera, state, reason: health.report(camera, "site", state, reason))
+    typer.echo(f"site: this host is '{node}'", err=True)
+    return camera_health, SiteLink(coordinator, camera_health, health.publisher.submit, client, target.streams, tz)
+
+
+def _hold_storage(loaded: StreamerConfig, target, node: str | None = None):
     """The health reporter, whose spool's lock makes this run the storage folder's only one; then the metrics folder
     there, before any process starts (they inherit it)."""
     from streamer import metrics
@@ -109,7 +155,7 @@ def _hold_storage(loaded: StreamerConfig, target):
     from streamer.alerts.spool import SpoolBusy
 
     try:
-        health = HealthReporter(target.publisher("health"), target.streams, watch_redis=True)
+        health = HealthReporter(target.publisher("health"), target.streams, watch_redis=True, node=node)
     except SpoolBusy as error:
         typer.echo(f"error: {error}: is another `streamer run` using storage_dir {loaded.storage_dir}?", err=True)
         raise typer.Exit(EXIT_CONFIG) from None

@@ -1,6 +1,7 @@
 """Home Assistant MQTT discovery: retained configs under `<discovery_prefix>/<component>/<node>/<object>/config` so
 each camera appears as a device with a binary sensor per rule ("fall detected"), a sensor per watched label (the
-events open now), and an image entity showing the latest event's snapshot, with no YAML written by hand."""
+events open now), an image entity showing the latest event's snapshot, and a connectivity sensor that is off while
+the camera is offline (its `camera_offline` alerts), with no YAML written by hand."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def state_topic(prefix: str, camera: str, rule: str) -> str:
 
 def count_topic(prefix: str, camera: str, label: str) -> str:
     return f"{prefix}/{camera}/{label}/count"
+
+
+def camera_available_topic(prefix: str, camera: str) -> str:
+    """`online` / `offline`, retained: the camera's own availability (the service's is `<prefix>/available`)."""
+    return f"{prefix}/{camera}/available"
 
 
 def snapshot_topic(prefix: str, camera: str) -> str:
@@ -54,6 +60,8 @@ def discovery_configs(settings: MqttIntegration, cameras: dict[str, CameraConfig
             add("sensor", f"{label}_count", {
                 "name": f"{label} events open", "state_topic": count_topic(prefix, name, label),
                 "state_class": "measurement", "icon": "mdi:counter"})
+        add("binary_sensor", "online", {"name": "online", "state_topic": camera_available_topic(prefix, name),
+                                         "payload_on": "online", "payload_off": "offline", "device_class": "connectivity"})
         if settings.snapshots:
             add("image", "snapshot", {"name": "latest event", "image_topic": snapshot_topic(prefix, name),
                                       "content_type": "image/jpeg"})

@@ -19,7 +19,16 @@ import paho.mqtt.client as mqtt
 from streamer.config.cameras import CameraConfig
 from streamer.config.integrations import MqttIntegration
 from streamer.integrations.delivery import Abandoned, Alert, LinkReport
-from streamer.integrations.homeassistant import OFF, ON, count_topic, discovery_configs, snapshot_topic, state_topic
+from streamer.alerts.payload import CAMERA_OFFLINE
+from streamer.integrations.homeassistant import (
+    OFF,
+    ON,
+    camera_available_topic,
+    count_topic,
+    discovery_configs,
+    snapshot_topic,
+    state_topic,
+)
 from streamer.storage import UnsafePath, resolve_inside
 
 POLL_S = 0.05
@@ -74,6 +83,7 @@ class MqttOutput:
                 client.publish(topic, config, qos=1, retain=True)
         if self._first_connect:  # nothing is open when the service starts: clear what an earlier run left ON
             for camera_name, camera in self.cameras.items():
+                client.publish(camera_available_topic(self.prefix, camera_name), "online", qos=1, retain=True)
                 for rule in camera.rules:
                     client.publish(state_topic(self.prefix, camera_name, rule.rule_name), OFF, qos=1, retain=True)
                 for label in {label for rule in camera.rules for label in rule.classes}:
@@ -98,6 +108,9 @@ class MqttOutput:
 
     def _messages(self, alert: dict) -> list[tuple[str, bytes | str, bool]]:
         camera, event_id, ended = alert["camera"], alert["event_id"], alert["state"] == "end"
+        if alert.get("type") == CAMERA_OFFLINE:  # the camera's availability, not a rule's state
+            return [(f"{self.prefix}/events", json.dumps(alert, separators=(",", ":")), False),
+                    (camera_available_topic(self.prefix, camera), "online" if ended else "offline", True)]
         rule = (alert.get("source") or {}).get("rule") or alert["type"]
         label = alert.get("label") or "object"
         for opened in (self._open[(camera, rule)], self._open_labels[(camera, label)]):

@@ -1,4 +1,7 @@
-"""`streamer run`: one worker process per camera, restarted with backoff when it crashes, stopped on a signal."""
+"""`streamer run`: one worker process per camera, restarted with backoff when it crashes, stopped on a signal.
+
+On a site of many hosts (`site`), the cameras are the ones this host holds the lease of, and they change while it
+runs: a camera it takes over starts, one it hands over (or loses) stops, and its worker writes under that lease."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import multiprocessing as mp
 import queue
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
@@ -21,8 +24,11 @@ from streamer.core.backoff import Backoff
 from streamer.engine.host import EngineHost
 from streamer.record.cuts import CutCache
 from streamer.record.retention import Retention, RetentionLoop
+from streamer.runtime.camera_health import CameraHealth
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
 from streamer.runtime.process import worker_main
+from streamer.runtime.site_link import SiteLink
+from streamer.site.leases import lease_key
 
 log = logging.getLogger("streamer.supervisor")
 
@@ -33,6 +39,7 @@ HEALTHY_RUN_S = 60.0
 class WorkerPhase(str, enum.Enum):
     RUNNING = "running"
     WAITING_RESTART = "waiting_restart"
+    STOPPING = "stopping"  # asked to stop: its camera moved to another host (or its lease was lost)
     FINISHED = "finished"
     FAILED = "failed"
 
@@ -49,6 +56,8 @@ class WorkerSlot:
     source_state: str = "starting"
     reason: str = ""
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
+    fence: str | None = None  # on a site: the lease value its writes carry
+    stop_deadline: float = 0.0
 
 
 class Supervisor:
@@ -59,14 +68,19 @@ class Supervisor:
         cameras: list[str] | None = None,
         target: AlertTarget | None = None,
         health: HealthReporter | None = None,
+        camera_health: CameraHealth | None = None,
+        site: SiteLink | None = None,
     ):
         self.config = config
         self.options = options
         self.target = target
         self.health = health
+        self.camera_health = camera_health
+        self.site = site
         self.camera_names = cameras or list(config.enabled_cameras())
         self._ctx = mp.get_context("spawn")
-        self.slots = {name: WorkerSlot(name) for name in self.camera_names}
+        # on a site the slots follow the leases; alone, every camera has one from the start
+        self.slots = {} if site is not None else {name: WorkerSlot(name) for name in self.camera_names}
         self.engine: EngineHost | None = None
         self._stop_requested = False  # set by the signal handler: a plain flag is the only thing safe to set there
 
@@ -78,16 +92,26 @@ class Supervisor:
             self.engine = self._engine_host()
             if self.engine is not None:
                 self.engine.start()  # first: it loads the models while the workers open their sources
+            if self.site is not None:
+                self.site.start()
             for slot in self.slots.values():
                 self._start(slot)
-            while not self._stop_requested and not self._all_done():
+            while not self._stop_requested and (self.site is not None or not self._all_done()):
                 self._drain_changes()
+                if self.site is not None:
+                    self._follow_site()
                 self._check_workers()
+                if self.camera_health is not None:
+                    self.camera_health.check()
                 if self.engine is not None:
                     self.engine.check()
                 time.sleep(0.2)
         finally:
+            if self.site is not None:
+                self.site.leave()  # the others work out their shares while this host's workers stop
             self._shutdown()
+            if self.site is not None:
+                self.site.stop()
             if self.engine is not None:
                 self.engine.stop()
             retention.stop()
@@ -119,10 +143,13 @@ class Supervisor:
         camera = self.config.cameras[slot.camera]
         logging_cfg = self.config.logging
         slot.changes = self._ctx.Queue()
+        target = self.target
+        if slot.fence is not None and target is not None:  # its writes are refused once the lease is another's
+            target = replace(target, fence=(lease_key(target.config.prefix, slot.camera), slot.fence))
         slot.process = self._ctx.Process(
             target=worker_main,
             name=f"streamer-{slot.camera}",
-            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes, self.target,
+            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes, target,
                   self.engine.link(slot.camera) if self.engine is not None else None),
             daemon=False,
         )
@@ -130,6 +157,45 @@ class Supervisor:
         slot.phase, slot.started_at = WorkerPhase.RUNNING, time.monotonic()
         log.info("worker started", extra={"fields": {"camera": slot.camera, "pid": slot.process.pid, "url": camera.safe_url}})
         self._health(slot.camera, "worker", "started", pid=slot.process.pid)
+
+    def _follow_site(self) -> None:
+        """Start the cameras this host now holds, stop the ones it gave up or lost, and restart one whose lease
+        was taken again under a new value (its writes must carry the new one)."""
+        running = self.site.running()
+        now = time.monotonic()
+        for camera, value in running.items():
+            slot = self.slots.get(camera)
+            if slot is None:
+                self.slots[camera] = slot = WorkerSlot(camera, fence=value)
+                self._start(slot)
+            elif slot.fence != value and slot.phase is not WorkerPhase.STOPPING:
+                self._stop_slot(slot, now, "its lease was taken again")
+        for slot in list(self.slots.values()):
+            if slot.camera not in running and slot.phase is not WorkerPhase.STOPPING:
+                self._stop_slot(slot, now, "handed over to another host")
+            if slot.phase is WorkerPhase.STOPPING:
+                self._finish_stop(slot, now)
+        self.site.service()
+
+    def _stop_slot(self, slot: WorkerSlot, now: float, why: str) -> None:
+        slot.phase, slot.stop_deadline, slot.reason = WorkerPhase.STOPPING, now + STOP_GRACE_S, why
+        if slot.process is not None and slot.process.is_alive():
+            slot.process.terminate()  # it ends its open events and closes its recording
+        log.info("camera stopping here", extra={"fields": {"camera": slot.camera, "reason": why}})
+
+    def _finish_stop(self, slot: WorkerSlot, now: float) -> None:
+        alive = slot.process is not None and slot.process.is_alive()
+        if alive and now < slot.stop_deadline:
+            return
+        if alive:
+            log.warning("worker did not stop in time; killing it", extra={"fields": {"camera": slot.camera}})
+            slot.process.kill()
+            slot.process.join(1.0)
+        self._drain_changes()
+        metrics.process_gone(slot.process.pid if slot.process is not None else None)
+        del self.slots[slot.camera]
+        self.site.stopped(slot.camera)
+        self._health(slot.camera, "worker", "stopped", slot.reason)
 
     def _check_workers(self) -> None:
         now = time.monotonic()
@@ -173,6 +239,8 @@ class Supervisor:
                 slot.source_state, slot.reason = change["state"].value, change["reason"]
                 metrics.set_source_state(slot.camera, slot.source_state)
                 self._health(slot.camera, "source", slot.source_state, slot.reason)
+                if self.camera_health is not None:
+                    self.camera_health.source(slot.camera, slot.source_state, slot.reason, change.get("ts"))
 
     def _health(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
         if self.health is not None:

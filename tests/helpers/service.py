@@ -17,10 +17,11 @@ STREAMER = [sys.executable, "-m", "streamer"]
 class Service:
     """`streamer run --log-format json` in a subprocess, its log lines parsed as they arrive."""
 
-    def __init__(self, config: Path, *extra: str):
+    def __init__(self, config: Path, *extra: str, env: dict[str, str] | None = None):
         self.process = subprocess.Popen(
             [*STREAMER, "run", "--config", str(config), "--log-format", "json", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)

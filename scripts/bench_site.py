@@ -1,0 +1,137 @@
+"""Site figures, printed as JSON: three `streamer run --node` hosts on one config and one real redis-server, six
+cameras replayed live from a looping file, each host with its own storage folder. Then, `--kills` times: one host
+SIGKILLed with its whole process group (the host running the most cameras), and measured:
+
+- failover: from the kill to every one of its cameras streaming on another host (the supervisors' `source
+  streaming` entries on the health stream), p50 / p95 over the kills;
+- the recording gap of each camera that moved: from the end of the last segment the dead host indexed to the start
+  of the first the new host indexed (each host's own index);
+- alerts: (event_id, state) pairs published twice (must be 0); events announced and never ended (must be 0 at the
+  end, when every host has stopped cleanly); `camera_offline` alerts, a `new` and an `end` per moved camera;
+- the killed host is started again and takes its share before the next kill.
+
+Usage: .venv/bin/python scripts/bench_site.py data/samples/bikes.mp4 [--models models] [--kills 5] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.helpers.redis_server import RedisServer  # noqa: E402
+from tests.helpers.service import Service  # noqa: E402
+from tests.helpers.site_hosts import CAMERAS, holders, site_config, streaming_since  # noqa: E402
+
+HOSTS = ("a", "b", "c")
+SETTLE_S = 8.0  # before a kill, each camera has finished a segment or two where it runs (the gap is measured)
+
+
+def wait(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def segments(folder: Path, host: str, camera: str) -> list[tuple[float, float]]:
+    path = folder / "hosts" / host / "index.sqlite3"
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(path, timeout=10)  # read-write: a killed host's WAL is recovered by its next reader
+    try:
+        return conn.execute("SELECT start_ts, end_ts FROM segments WHERE camera = ? ORDER BY start_ts", (camera,)).fetchall()
+    finally:
+        conn.close()
+
+
+def recording_gap(folder: Path, camera: str, dead: str, new: str, killed_at: float) -> float | None:
+    before = [end for _, end in segments(folder, dead, camera) if end <= killed_at + 1]
+    after = [start for start, _ in segments(folder, new, camera) if start >= killed_at - 1]
+    return round(min(after) - max(before), 2) if before and after else None
+
+
+def one_kill(folder: Path, config: Path, client, hosts: dict[str, Service]) -> dict:
+    held = holders(client)
+    victim = max(HOSTS, key=lambda h: sum(1 for n in held.values() if n == h))
+    cameras = sorted(c for c, n in held.items() if n == victim)
+    killed_at = time.time()
+    hosts.pop(victim).kill()
+    moved = wait(lambda: all(c in streaming_since(client, killed_at) for c in cameras), 60)
+    failover_s = round(time.time() - killed_at, 2) if moved else None
+    new_hosts = streaming_since(client, killed_at)
+    # the new hosts' first segments are indexed once finished (the file's keyframes cut them)
+    wait(lambda: all(recording_gap(folder, c, victim, new_hosts.get(c) or "?", killed_at) is not None for c in cameras), 40)
+    gaps = {c: recording_gap(folder, c, victim, new_hosts.get(c) or "?", killed_at) for c in cameras}
+    hosts[victim] = Service(config, env={"STREAMER_NODE": victim})  # it comes back and takes its share
+    rejoined = wait(lambda: sorted(collections.Counter(holders(client).values()).values()) == [2, 2, 2], 120)
+    time.sleep(SETTLE_S)
+    return {"killed": victim, "cameras": cameras, "failover_s": failover_s, "recording_gap_s": gaps,
+            "rejoined_share": rejoined}
+
+
+def alerts_check(client) -> dict:
+    alerts = [json.loads(fields[b"data"]) for _, fields in client.xrange("streamer:alerts")]
+    said = collections.Counter((a["event_id"], a["state"]) for a in alerts if a["state"] in ("new", "end"))
+    ended = {a["event_id"] for a in alerts if a["state"] == "end"}
+    return {"alerts": len(alerts), "doubled": sum(1 for count in said.values() if count > 1),
+            "never_ended": len({a["event_id"] for a in alerts if a["state"] == "new"} - ended),
+            "ended_by_takeover": sum(1 for a in alerts if a.get("end_reason")),
+            "camera_offline": sum(1 for a in alerts if a["type"] == "camera_offline")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clip", type=Path)
+    parser.add_argument("--models", type=Path, default=REPO / "models")
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="One kill (as `make test` runs it); not a figure.")
+    args = parser.parse_args()
+    kills = 1 if args.smoke else args.kills
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as name:
+        folder = Path(name)
+        server = RedisServer(folder / "redis").start()
+        client = server.client()
+        config = site_config(folder, args.clip.resolve(), args.models.resolve(), server.url)
+        started = time.monotonic()
+        hosts = {host: Service(config, env={"STREAMER_NODE": host}) for host in HOSTS}
+        try:
+            up = wait(lambda: set(streaming_since(client, 0)) == set(CAMERAS)
+                      and sorted(collections.Counter(holders(client).values()).values()) == [2, 2, 2], 180)
+            start_s = round(time.monotonic() - started, 1)
+            time.sleep(SETTLE_S)
+            runs = [one_kill(folder, config, client, hosts) for _ in range(kills)] if up else []
+        finally:
+            for host in hosts.values():
+                host.stop()
+            time.sleep(1)
+        failovers = [run["failover_s"] for run in runs if run["failover_s"] is not None]
+        gaps = [gap for run in runs for gap in run["recording_gap_s"].values() if gap is not None]
+        figures = {
+            "mode": "smoke" if args.smoke else "full", "hosts": len(HOSTS), "cameras": len(CAMERAS),
+            "site_up_s": start_s if up else None, "kills": runs,
+            "failover_s": {"n": len(failovers), "p50": statistics.median(failovers) if failovers else None,
+                           "p95": sorted(failovers)[min(len(failovers) - 1, round(0.95 * (len(failovers) - 1)))]
+                           if failovers else None, "max": max(failovers, default=None)},
+            "recording_gap_s": {"n": len(gaps), "p50": statistics.median(gaps) if gaps else None,
+                                "max": max(gaps, default=None)},
+            **alerts_check(client),
+        }
+        server.stop()
+    print(json.dumps(figures, indent=2))
+    return 0 if up and figures["doubled"] == 0 and figures["never_ended"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""A site of hosts on one machine, for the tests and the site benchmark: one config for every `streamer run --node`
+(each host's storage folder named after it through ${STREAMER_NODE}), six cameras replayed live from a looping
+file, and what Redis says of them: who holds each camera's lease, and which host last said it streams."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CAMERAS = [f"cam-{n}" for n in range(6)]
+
+
+def site_config(folder: Path, clip: Path, models: Path, redis_url: str, segment_s: float = 2.0) -> Path:
+    cameras = "".join(f"""
+  {name}:
+    url: {clip}
+    loop: true
+    realtime: true
+    start_time: now
+    live_every_s: 0
+    record: {{segment_s: {segment_s:g}}}
+    detect: {{fps: 2, model: {{weights: yolo26n.pt, classes: [person, bicycle]}}}}
+    zones: {{crossing: {{polygon: [[300, 150], [640, 150], [640, 272], [300, 272]]}}}}
+    rules: [{{type: zone_intrusion, zone: crossing, classes: [person, bicycle], end_after_s: 1.0}}]
+""" for name in CAMERAS)
+    config = folder / "site.yaml"
+    config.write_text(f"storage_dir: {folder}/hosts/${{STREAMER_NODE}}\nmodels_dir: {models}\nredis: {{url: '{redis_url}'}}\n"
+                      f"site: {{lease_s: 6, renew_every_s: 1}}\napi: {{enabled: false}}\nlogging: {{stats_interval_s: 2}}\n"
+                      f"cameras:{cameras}")
+    return config
+
+
+def holders(client) -> dict[str, str | None]:
+    """camera → the host holding its lease now (None: nobody)."""
+    values = client.mget([f"streamer:site:lease:{camera}" for camera in CAMERAS])
+    return {camera: value.decode().split("|")[0] if value else None for camera, value in zip(CAMERAS, values)}
+
+
+def streaming_since(client, since_ts: float = 0.0) -> dict[str, str]:
+    """camera → the first host whose supervisor said its source streams, at or after `since_ts`."""
+    found: dict[str, str] = {}
+    for _, fields in client.xrange("streamer:health"):
+        entry = json.loads(fields[b"data"])
+        if entry["component"] == "source" and entry["state"] == "streaming" and entry["ts"] >= since_ts:
+            found.setdefault(entry["camera"], entry.get("node"))
+    return found
