@@ -9,8 +9,11 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from sqlalchemy import delete, func, select, update
+
 from streamer.auth.store import DEFAULT_TOKEN_DAYS, UserError, UserStore, digest, user_of
 from streamer.auth.users import User
+from streamer.index.schema import tokens, users
 
 PREFIX = "stk_"
 ID_LENGTH = 12
@@ -35,10 +38,11 @@ def new_token(store: UserStore, name: str, label: str = "", lifetime_s: float = 
     now = time.time() if now is None else now
     token = PREFIX + secrets.token_urlsafe(32)
     with store.conn() as conn:
-        if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+        if conn.execute(select(users.c.name).where(users.c.name == name)).first() is None:
             raise UserError(f"no user '{name}'")
-        conn.execute("INSERT INTO tokens (digest, name, label, created_ts, last_used_ts, expires_ts) "
-                     "VALUES (?,?,?,?,NULL,?)", (digest(token), name, label, now, now + lifetime_s))
+        conn.execute(tokens.insert().values(digest=digest(token), name=name, label=label, created_ts=now,
+                                            last_used_ts=None, expires_ts=now + lifetime_s))
+        store.changed(conn)
     return token
 
 
@@ -46,21 +50,26 @@ def token_user(store: UserStore, token: str, touch: bool = True, now: float | No
     """The user of a token that exists and has not expired; `touch`: note its use (a request, not a re-check)."""
     now = time.time() if now is None else now
     key = digest(token)
-    with store.conn() as conn:
-        row = conn.execute("SELECT u.name, u.role, u.cameras FROM tokens t JOIN users u ON u.name = t.name "
-                           "WHERE t.digest = ? AND t.expires_ts > ?", (key, now)).fetchone()
-        if row and touch:
-            conn.execute("UPDATE tokens SET last_used_ts = ? WHERE digest = ? AND COALESCE(last_used_ts, 0) < ?",
-                         (now, key, now - _TOUCH_S))
-    return user_of(row) if row else None
+    with store.reading() as conn:
+        row = conn.execute(select(users.c.name, users.c.role, users.c.cameras, tokens.c.last_used_ts)
+                           .join_from(tokens, users, users.c.name == tokens.c.name)
+                           .where(tokens.c.digest == key, tokens.c.expires_ts > now)).first()
+    if row and touch and (row[3] or 0) < now - _TOUCH_S:
+        with store.conn() as conn:
+            conn.execute(update(tokens).where(tokens.c.digest == key).values(last_used_ts=now))
+    return user_of(row[:3]) if row else None
+
+
+_INFO = select(tokens.c.digest, tokens.c.name, tokens.c.label, tokens.c.created_ts, tokens.c.expires_ts,
+               tokens.c.last_used_ts)
 
 
 def tokens_of(store: UserStore, name: str | None = None) -> list[TokenInfo]:
-    if not store.path.exists():
+    if not store.shared and not store.path.exists():
         return []
-    with store.conn() as conn:
-        rows = conn.execute("SELECT digest, name, label, created_ts, expires_ts, last_used_ts FROM tokens "
-                            "WHERE ? IS NULL OR name = ? ORDER BY name, created_ts", (name, name)).fetchall()
+    query = _INFO.where(tokens.c.name == name) if name is not None else _INFO
+    with store.reading() as conn:
+        rows = conn.execute(query.order_by(tokens.c.name, tokens.c.created_ts)).all()
     return [TokenInfo(row[0][:ID_LENGTH], *row[1:]) for row in rows]
 
 
@@ -69,9 +78,9 @@ def revoke(store: UserStore, token_id: str) -> TokenInfo:
     if len(token_id) != ID_LENGTH or any(c not in "0123456789abcdef" for c in token_id):
         raise UserError(f"'{token_id}' is not a token id (12 hex digits, as `streamer users tokens list` shows)")
     with store.conn() as conn:
-        rows = conn.execute("SELECT digest, name, label, created_ts, expires_ts, last_used_ts FROM tokens "
-                            "WHERE substr(digest, 1, ?) = ?", (ID_LENGTH, token_id)).fetchall()
+        rows = conn.execute(_INFO.where(func.substr(tokens.c.digest, 1, ID_LENGTH) == token_id)).all()
         if len(rows) != 1:
             raise UserError(f"no token {token_id}" if not rows else f"{len(rows)} tokens share the id {token_id}")
-        conn.execute("DELETE FROM tokens WHERE digest = ?", (rows[0][0],))
+        conn.execute(delete(tokens).where(tokens.c.digest == rows[0][0]))
+        store.changed(conn)
     return TokenInfo(token_id, *rows[0][1:])

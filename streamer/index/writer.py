@@ -1,14 +1,19 @@
-"""Batched index writes on a thread of their own: the live path hands rows over and never waits on SQLite."""
+"""Batched index writes on a thread of their own: the live path hands rows over and never waits on the database.
+A database that cannot be reached (a PostgreSQL restart, a locked file) costs nothing but time: the batch is kept
+and written again, with backoff, when it answers; only track summary rows are dropped past MAX_PENDING."""
 
 from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
+import time
 from collections.abc import Callable
-from pathlib import Path
 
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from streamer.core.backoff import Backoff
 from streamer.index import db, store
 from streamer.index.rows import EventRecord, TrackSecond
 
@@ -18,14 +23,20 @@ FLUSH_EVERY_S = 0.5
 MAX_BATCH = 2000
 MAX_PENDING = 50_000  # a wedged disk must not grow memory without bound: beyond this, track rows are dropped
 
-Write = Callable[[sqlite3.Connection], None]
+Write = Callable[[Connection], None]
 
 
 class IndexWriter:
-    def __init__(self, storage_dir: Path, name: str = "index"):
-        self.conn = db.connect(storage_dir)
+    def __init__(self, target: db.IndexTarget, name: str = "index",
+                 on_state: Callable[[str, str], None] | None = None):
+        self.target = target
+        self.on_state = on_state  # (unreachable|reachable, reason): said on the health stream (component `index`)
+        self._unreachable_since: float | None = None
+        self.conn: Connection | None = None  # made on the writer's thread at the first batch (the database may be away)
         self._queue: queue.Queue[Write | None] = queue.Queue()
         self.dropped_track_rows = 0
+        self.retried_batches = 0
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"index-{name}", daemon=True)
         self._thread.start()
 
@@ -49,7 +60,10 @@ class IndexWriter:
     def close(self, timeout_s: float = 10.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout_s)
-        self.conn.close()
+        self._stopping.set()  # a database still away: give up the retries (what is left is logged)
+        self._thread.join(2.0)
+        if self.conn is not None:
+            self.conn.close()
         if self.dropped_track_rows:
             log.warning("index fell behind; track summary rows dropped", extra={"fields": {"rows": self.dropped_track_rows}})
 
@@ -76,24 +90,66 @@ class IndexWriter:
                 return
 
     def _commit(self, batch: list[Write]) -> None:
-        if not batch:
-            return
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
+        backoff = Backoff(0.2, 5.0)
+        while batch:
+            try:
+                self._write(batch)
+                self._reached()
+                return
+            except DBAPIError as error:
+                if not _unreachable(error):
+                    log.error("index write failed: %s", error, extra={"fields": {"rows": len(batch)}})
+                    return
+                self._drop_connection()
+                self.retried_batches += 1
+                self._lost(error)
+                delay = backoff.next_delay()
+                log.warning("index unreachable, batch kept: %s", str(error).splitlines()[0],
+                            extra={"fields": {"rows": len(batch), "retry_in_s": round(delay, 2)}})
+                if self._stopping.wait(delay):
+                    log.error("index unreachable at stop: batch lost", extra={"fields": {"rows": len(batch)}})
+                    return
+            except SQLAlchemyError as error:  # a row the database refuses: that batch goes, the next may not
+                log.error("index write failed: %s", error, extra={"fields": {"rows": len(batch)}})
+                return
+
+    def _lost(self, error: DBAPIError) -> None:
+        if self._unreachable_since is None:
+            self._unreachable_since = time.monotonic()
+            if self.on_state is not None:
+                self.on_state("unreachable", f"rows wait in memory: {str(error).splitlines()[0]}")
+
+    def _reached(self) -> None:
+        if self._unreachable_since is not None:
+            away = time.monotonic() - self._unreachable_since
+            self._unreachable_since = None
+            if self.on_state is not None:
+                self.on_state("reachable", f"after {away:.1f} s: the rows that waited are written")
+
+    def _write(self, batch: list[Write]) -> None:
+        if self.conn is None:
+            self.conn = db.connect(self.target)
+        with db.transaction(self.conn):
             for write in batch:
                 write(self.conn)
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            log.error("index write failed: %s", error, extra={"fields": {"rows": len(batch)}})
+
+    def _drop_connection(self) -> None:
+        if self.conn is not None:
             try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
+                self.conn.close()
+            except SQLAlchemyError:
                 pass
+            self.conn = None
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    """The database is away or busy (worth writing the same batch again), not refusing the rows."""
+    return error.connection_invalidated or isinstance(error, db.UNREACHABLE)
 
 
 class _AfterCommit:
     def __init__(self, callback: Callable[[], None]):
         self.callback = callback
 
-    def __call__(self, conn: sqlite3.Connection) -> None:  # pragma: no cover - never run inside the transaction
+    def __call__(self, conn: Connection) -> None:  # pragma: no cover - never run inside the transaction
         pass
