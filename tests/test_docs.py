@@ -84,7 +84,7 @@ def test_config_blocks_load(block: Block, tmp_path: Path) -> None:
     if "cameras" not in tree:
         text += f"cameras:\n  street: {{url: {REPO / 'data/samples/bikes.mp4'}}}\n"
     names = ("CAMERA_PASSWORD", "LOBBY_PASSWORD", "REDIS_PASSWORD", "OPENAI_API_KEY", "MQTT_PASSWORD", "WEBHOOK_SECRET",
-             "HOOK_TOKEN", "SMTP_PASSWORD", "NTFY_TOPIC", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")
+             "HOOK_TOKEN", "SMTP_PASSWORD", "NTFY_TOPIC", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "PG_PASSWORD")
     environ = dict.fromkeys(names, "secret-of-the-docs-test")  # long enough for a webhook's secret
     parse_config_text(text, block.where, tmp_path, environ)
 

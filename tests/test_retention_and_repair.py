@@ -14,7 +14,7 @@ import av
 import pytest
 
 from streamer.config.recording import RecordConfig
-from streamer.index import db, store
+from streamer.index import db, migrate, store
 from streamer.index.rows import EventRecord
 from streamer.record.export import export_clip
 from streamer.record.recorder import Recorder
@@ -74,7 +74,7 @@ def test_age_limits_keep_event_segments_longer(storage: Path) -> None:
     assert starts(storage) == []
     assert not (storage / "clips/cam/2026-11-21/e1.mp4").exists()
     conn = db.connect(storage)
-    assert conn.execute("SELECT clip FROM events WHERE event_id = 'e1'").fetchone()[0] is None
+    assert conn.exec_driver_sql("SELECT clip FROM events WHERE event_id = 'e1'").scalar() is None
     conn.close()
 
 
@@ -121,10 +121,12 @@ def test_a_recorder_killed_mid_segment_leaves_nothing_broken_behind(tmp_path: Pa
 
 def test_index_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
     conn = db.connect(tmp_path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(db.MIGRATIONS)
-    conn.execute(f"PRAGMA user_version = {len(db.MIGRATIONS) + 1}")
+    assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert migrate.current(conn) == migrate.head()
+    conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")  # a later streamer's revision
     conn.close()
+    with pytest.raises(db.IndexVersionError, match="knows up to"):
+        db.connect(tmp_path, readonly=True)
     with pytest.raises(db.IndexVersionError, match="knows up to"):
         db.connect(tmp_path)
 

@@ -202,7 +202,7 @@ def test_the_alert_list_filters_read_through_an_index(tmp_path: Path) -> None:
     conn = db.connect(tmp_path)
     for column, value in (("type", "nothing"), ("verification", "confirmed"), ("risk_level", "high"), ("camera", "x")):
         query = f"SELECT payload_json FROM events WHERE {column} IN (?) ORDER BY start_ts DESC LIMIT 5"
-        plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, (value,)))
+        plan = " ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + query, (value,)))
         assert "USING INDEX" in plan and "SCAN events" not in plan, (column, plan)
     assert store.latest_events(conn, types=["nothing"]) == [] and store.latest_events(conn, cameras=[]) == []
     conn.close()

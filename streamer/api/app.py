@@ -31,6 +31,7 @@ from streamer.auth.store import UserStore
 from streamer.auth.users import User
 from streamer.config.query import ApiConfig
 from streamer.index import db
+from streamer.media.objects import ObjectStoreError
 from streamer.query.document import AnswerDocument
 from streamer.query.media import MediaUnavailable, UnknownMedia
 from streamer.query.question import QuestionError
@@ -61,9 +62,9 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
     # /docs and /openapi.json are the console's, behind the login
     app = FastAPI(title="streamer", summary="Ask the recordings: wall-clock answers with clips and evidence.",
                   docs_url=None, redoc_url=None, openapi_url=None)
-    if db.index_path(service.config.storage_dir).exists():
-        db.connect(service.config.storage_dir).close()  # an index an older version wrote gets the later tables
-    store = UserStore(service.config.storage_dir)
+    if db.exists(service.config.index_target):
+        db.connect(service.config.index_target).close()  # an index an older version wrote gets the later tables
+    store = UserStore.for_config(service.config)
     if api.auth == "users" and not store.exists():
         raise NoUsers("api.auth is 'users' but no user is defined: add one with `streamer users add NAME --role admin`")
     app.state.auth = Auth(store, api, LoginLimiter())
@@ -123,6 +124,9 @@ def _error_path(app: FastAPI) -> None:
     for kind, status in _STATUS.items():
         app.add_exception_handler(kind, _known(status))
 
+    for kind in (*db.UNREACHABLE, ObjectStoreError):
+        app.add_exception_handler(kind, _unreachable)
+
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in exc.errors()]
@@ -134,6 +138,13 @@ def _error_path(app: FastAPI) -> None:
         response.headers.update(exc.headers or {})  # Retry-After of a rate-limited login
         return response
     app.add_middleware(BugsAreLogged)
+
+
+async def _unreachable(_request: Request, exc: Exception) -> JSONResponse:
+    """The site's database or object store away (a restart, a failover): try again, nothing is wrong with the
+    request. What it said is logged, not answered (it names hosts)."""
+    log.warning("a store cannot be reached: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return error(503, "the index's database or the object store cannot be reached; try again shortly")
 
 
 def _known(status: int):

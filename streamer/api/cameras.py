@@ -12,12 +12,13 @@ from typing import Annotated
 
 import redis
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from streamer.api.security import CurrentUser, known_camera
 from streamer.api.streams import GatedStream, Recheck
+from streamer.runtime.live_relay import live_key
 from streamer.storage import live_relpath, resolve_inside
 
 router = APIRouter()
@@ -55,13 +56,18 @@ async def cameras(request: Request, user: CurrentUser):
         if not user.may_see(name):
             continue
         figures = _read_json(resolve_inside(service.storage_dir, live_relpath(name, ".json")))
+        shared = await _shared(request, name, "json") if figures is None else None
+        if shared is not None:  # run by another host of the site
+            figures = _parse_json(shared)
         seen = sources.get(name)
         if seen is not None and (figures is None or seen["ts"] > figures.get("ts", 0)):
             # a camera without frames writes no stats line: its source's last change on the health stream is newer
             figures = {**(figures or {}), "state": seen["state"], "reason": seen.get("reason", ""), "state_ts": seen["ts"]}
         url = camera.safe_url if user.is_admin else None  # a viewer needs no camera's address
+        picture = resolve_inside(service.storage_dir, live_relpath(name, ".jpg")).exists()
+        picture = picture or await _shared(request, name, "jpg", exists=True) is not None
         found.append(CameraStatus(name=name, enabled=camera.enabled, kind=camera.kind.value, url=url, figures=figures,
-                                  picture=resolve_inside(service.storage_dir, live_relpath(name, ".jpg")).exists()))
+                                  picture=picture))
     return {"cameras": found}
 
 
@@ -92,6 +98,28 @@ def _read_json(path) -> dict | None:
         return None
 
 
+def _parse_json(data: bytes) -> dict | None:
+    try:
+        found = json.loads(data)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+async def _shared(request: Request, name: str, kind: str, exists: bool = False):
+    """The camera's live picture or figures as its host put them in the site's Redis (None: none, or no Redis)."""
+    client = request.app.state.redis
+    if client is None:
+        return None
+    key = live_key(request.app.state.streams.prefix, name, kind)
+    try:
+        if exists:
+            return b"" if await client.exists(key) else None
+        return await client.get(key)
+    except redis.RedisError:
+        return None
+
+
 def _picture(request: Request, name: str, user):
     known_camera(request, user, name)
     return resolve_inside(request.app.state.service.storage_dir, live_relpath(name, ".jpg"))
@@ -101,7 +129,10 @@ def _picture(request: Request, name: str, user):
 async def live_jpeg(request: Request, name: CameraName, user: CurrentUser):
     path = _picture(request, name, user)
     if not path.exists():
-        raise HTTPException(404, f"no live picture of '{name}' yet (is `streamer run` running it?)")
+        shared = await _shared(request, name, "jpg")
+        if shared is None:
+            raise HTTPException(404, f"no live picture of '{name}' yet (is `streamer run` running it?)")
+        return Response(shared, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
@@ -110,20 +141,25 @@ async def live_mjpeg(request: Request, name: CameraName, user: CurrentUser):
     """multipart/x-mixed-replace: an `<img>` shows each new picture as the worker writes it (about 1 a second)."""
     path = _picture(request, name, user)
     slot = request.app.state.stream_gate.take(user)
-    return GatedStream(slot, _frames(path, Recheck(request, user)), headers={"Cache-Control": "no-store"},
+    return GatedStream(slot, _frames(path, Recheck(request, user), lambda: _shared(request, name, "jpg")),
+                       headers={"Cache-Control": "no-store"},
                        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
 
 
-async def _frames(path, recheck: Recheck) -> AsyncIterator[bytes]:
+async def _frames(path, recheck: Recheck, shared) -> AsyncIterator[bytes]:
+    """Each new picture: from the local file while this host runs the camera, else from the site's Redis."""
     last = None
     while await recheck.allowed():
+        data = None
         try:
             stamp = path.stat().st_mtime_ns
             if stamp != last:
-                data = path.read_bytes()
-                last = stamp
-                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-                       + data + b"\r\n")
-        except OSError:
-            pass  # not written yet, or being replaced
+                data, last = path.read_bytes(), stamp
+        except OSError:  # not written here (another host runs it), or being replaced
+            picture = await shared()
+            if picture is not None and hash(picture) != last:
+                data, last = picture, hash(picture)
+        if data:
+            yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                   + data + b"\r\n")
         await asyncio.sleep(MJPEG_POLL_S)

@@ -5,7 +5,6 @@ a true or false alarm with an optional note, stored in the index with who and wh
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Annotated, Literal
@@ -25,6 +24,7 @@ from streamer.auth.users import User
 from streamer.core.timefmt import iso_time
 from streamer.index import db, store
 from streamer.index.rows import EventRecord, ReviewRow
+from streamer.api.object_response import object_response
 from streamer.storage import UnsafePath, resolve_inside
 
 log = logging.getLogger("streamer.api")
@@ -84,8 +84,7 @@ def _detail(service, event_id: str, user: User) -> dict:
     conn = service.open_index()
     try:
         payload = _event_or_404(conn, event_id, user)
-        history = [json.loads(row[0]) for row in conn.execute(
-            "SELECT payload_json FROM event_states WHERE event_id = ? ORDER BY observed_ts, seq", (event_id,))]
+        history = store.event_states_of(conn, event_id)
         reviews = [review_summary(row, service.tz) for row in store.reviews_of(conn, event_id)]
     finally:
         conn.close()
@@ -104,8 +103,9 @@ async def event_snapshot(request: Request, event_id: EventId, user: CurrentUser)
     return await _event_file(request, event_id, user, "snapshot", "image/jpeg")
 
 
-async def _event_file(request: Request, event_id: str, user: User, field: str, media_type: str) -> FileResponse:
+async def _event_file(request: Request, event_id: str, user: User, field: str, media_type: str):
     service = _state(request).service
+    files = service.files
 
     def locate():
         conn = service.open_index()
@@ -119,11 +119,15 @@ async def _event_file(request: Request, event_id: str, user: User, field: str, m
             path = resolve_inside(service.storage_dir, relative)
         except UnsafePath:
             raise HTTPException(404, f"the event's {field} is not in the storage folder") from None
-        if not path.exists():
+        if path.exists():
+            return path, relative
+        if not files.uploads:
             raise HTTPException(410, f"the event's {field} was deleted (retention)")
-        return path
+        return None, relative  # uploaded, and its local copy gone: from the object store
 
-    path = await run_in_threadpool(locate)
+    path, relative = await run_in_threadpool(locate)
+    if path is None:
+        return await run_in_threadpool(object_response, files.objects, relative, media_type, request.headers.get("range"))
     return FileResponse(path, media_type=media_type)  # Starlette answers Range requests: the video can seek
 
 
@@ -135,13 +139,13 @@ async def review(request: Request, event_id: EventId, body: ReviewRequest, user:
 def _review(state, event_id: str, body: ReviewRequest, user: User) -> ReviewResult:
     service = state.service
     now = time.time()
-    conn = db.connect(service.storage_dir)  # writable: the review goes into the index first
+    conn = db.connect(service.config.index_target)  # writable: the review goes into the index first
     try:
         payload = _event_or_404(conn, event_id, user)
         row = ReviewRow(event_id, body.verdict, body.note, user.name, now)
         summary = review_summary(row, service.tz)
         message = AlertPayload.model_validate({**payload, "state": "update", "review": summary.model_dump()})
-        with conn:
+        with db.transaction(conn):
             seq = REVIEW_SEQ + len(store.reviews_of(conn, event_id))
             store.record_review(conn, row)
             store.record_event(conn, EventRecord(event_id, seq, "update", now, message.to_json()))

@@ -16,7 +16,10 @@ from streamer.alerts.publisher import connect as redis_connect
 from streamer.alerts.spool import backlogs
 from streamer.api.security import admin_only
 from streamer.auth.users import User
+from streamer.index import store
+from streamer.media.outbox import OutboxReader
 from streamer.query.service import NoIndex
+from streamer.redact import redact_url
 
 router = APIRouter()
 HEALTH_SCAN = 2000  # the newest health entries read for the latest state of each component
@@ -39,7 +42,7 @@ def storage_figures(service) -> dict:
     try:
         conn = service.open_index()
         try:
-            used = int(conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM segments").fetchone()[0])
+            used = store.recorded_bytes(conn)
         finally:
             conn.close()
     except NoIndex:  # nothing recorded yet
@@ -48,10 +51,22 @@ def storage_figures(service) -> dict:
     used += sum(path.stat().st_size for path in clips.rglob("*.mp4")) if clips.is_dir() else 0
     cuts = service.cuts.usage()
     disk = shutil.disk_usage(service.storage_dir if service.storage_dir.exists() else service.storage_dir.parent)
+    index = config.index.url
     return {"folder": str(service.storage_dir), "used_bytes": used + cuts, "cuts_bytes": cuts,
+            "index": redact_url(index) if index else str(service.storage_dir / "index.sqlite3"),
+            "object_store": config.storage.url, "upload_backlog": _uploads(service),
             "cuts_budget_bytes": service.cuts.max_bytes,
             "budget_bytes": int(config.storage.max_size) if config.storage.max_size is not None else None,
             "free_bytes": disk.free, "min_free_bytes": int(config.storage.min_free)}
+
+
+def _uploads(service) -> dict | None:
+    """This host's files not in the object store yet (the host serving this page; each camera host says its own
+    on the health stream)."""
+    if service.config.storage.url is None:
+        return None
+    files, size = OutboxReader(service.storage_dir).backlog()
+    return {"files": files, "bytes": size}
 
 
 def _spool(folder) -> list[dict]:

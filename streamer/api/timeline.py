@@ -87,14 +87,11 @@ def _timeline(service, name: str, day: str | None) -> dict:
     try:
         segments = _merged([(s.start_ts, s.end_ts) for s in store.segments_overlapping(conn, name, start, end)])
         gaps = [(g.start_ts, g.end_ts) for g in store.gaps_of(conn, name) if g.end_ts > start and g.start_ts < end]
-        rows = conn.execute(
-            "SELECT event_id, type, label, start_ts, end_ts, verification FROM events WHERE camera = ? "
-            "AND start_ts < ? AND COALESCE(end_ts, start_ts) >= ? ORDER BY start_ts", (name, end, start)).fetchall()
-        reviews = {r[0]: store.latest_review(conn, r[0]) for r in rows}
+        rows = store.day_events(conn, name, start, end)
     finally:
         conn.close()
     events = [TimelineEvent(event_id=r[0], type=r[1], label=r[2], start_ts=r[3], end_ts=r[4], start_iso=iso_time(r[3], tz),
-                            verification=r[5], review=reviews[r[0]].verdict if reviews[r[0]] else None) for r in rows]
+                            verification=r[5], review=r[6]) for r in rows]
     span = lambda a, b: Span(start_ts=a, end_ts=b, start_iso=iso_time(a, tz), end_iso=iso_time(b, tz))  # noqa: E731
     return {"camera": name, "day": chosen.isoformat(), "from_ts": start, "to_ts": end,
             "segments": [span(a, b) for a, b in segments], "gaps": [span(a, b) for a, b in gaps], "events": events}
@@ -126,7 +123,7 @@ def _cut(service, name: str, start: float, seconds: float):
     def make(partial) -> None:
         conn = service.open_index()
         try:
-            export_clip(service.storage_dir, conn, name, start, start + seconds, partial)
+            export_clip(service.files, conn, name, start, start + seconds, partial)
         except NoRecording as error:
             raise HTTPException(404, str(error)) from None
         finally:

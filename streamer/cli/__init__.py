@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from streamer.cli import alerts, dataset, integrations, models, probe, query, recordings, redis_cmd, run, users, vlm
+from streamer.cli import (alerts, dataset, index_cmd, integrations, models, probe, query, recordings, redis_cmd, run,
+                          users, vlm)
 from streamer.cli.common import plain_metavars
 
 
@@ -42,6 +43,7 @@ app.add_typer(redis_cmd.redis_app, name="redis")
 app.add_typer(users.users_app, name="users")
 app.add_typer(dataset.dataset_app, name="dataset")
 app.add_typer(integrations.integrations_app, name="integrations")
+app.add_typer(index_cmd.index_app, name="index")
 vlm.register(app)
 query.register(app)
 probe.register(app)

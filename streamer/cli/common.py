@@ -124,7 +124,7 @@ def api_flags(loaded: StreamerConfig, host: str | None, port: int | None, auth: 
                                               "--api-auth": ("auth", auth.value if auth else None)},
                           fixed={"enabled": True} if serving else None)
     if settings.enabled:
-        store = UserStore(loaded.storage_dir)
+        store = UserStore.for_config(loaded)
         try:
             made = first_admin(store)
             auth_mode(settings, store)
@@ -157,10 +157,10 @@ def redis_for(config: Path | None, redis_url: str | None):
 def read_index(loaded: StreamerConfig):
     from streamer.index import db
 
-    if not db.index_path(loaded.storage_dir).exists():
+    if not db.exists(loaded.index_target):
         typer.echo(f"error: no recordings index in {loaded.storage_dir} yet (has `streamer run` recorded anything?)", err=True)
         raise typer.Exit(1)
-    return db.connect(loaded.storage_dir, readonly=True)
+    return db.connect(loaded.index_target, readonly=True)
 
 
 def time_range(loaded: StreamerConfig, start: str, end: str) -> tuple[float, float]:

@@ -38,6 +38,7 @@ def clip_export(
     import time as clock
 
     from streamer.core.timefmt import iso_time
+    from streamer.media.files import MediaFiles
     from streamer.record.export import NoRecording, export_clip
     from streamer.storage import UnsafePath
 
@@ -54,7 +55,8 @@ def clip_export(
         progress("decoding, drawing and re-encoding (about 10 s of work per minute of video)…")
     started = clock.perf_counter()
     try:
-        clip = export_clip(loaded.storage_dir, conn, camera, start_ts, end_ts, output, annotate, dict(loaded.cameras[camera].zones))
+        files = MediaFiles.for_storage(loaded.storage_dir, loaded.storage)  # local copies, else the object store
+        clip = export_clip(files, conn, camera, start_ts, end_ts, output, annotate, dict(loaded.cameras[camera].zones))
     except NoRecording as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
@@ -124,13 +126,15 @@ def _where_recordings_are(conn, camera: str, tz) -> None:
 @recordings_app.command("prune")
 def recordings_prune(config: ConfigOption) -> None:
     """Apply retention now (`streamer run` does it every storage.retention_every_s)."""
+    from streamer.media.files import MediaFiles
     from streamer.record.cuts import CutCache
     from streamer.record.retention import Retention
 
     loaded = load_or_exit(config)
     max_bytes = int(loaded.storage.max_size) if loaded.storage.max_size is not None else None
     cuts = CutCache.for_storage(loaded.storage_dir, loaded.storage)
-    retention = Retention(loaded.storage_dir, {n: c.record for n, c in loaded.cameras.items()}, max_bytes, cuts)
+    retention = Retention(loaded.storage_dir, {n: c.record for n, c in loaded.cameras.items()}, max_bytes, cuts,
+                          index=loaded.index_target, files=MediaFiles.for_storage(loaded.storage_dir, loaded.storage))
     report = retention.run_once()
     typer.echo(f"deleted {report.deleted_segments} segments and {report.deleted_clips} clips, "
                f"freed {report.freed_bytes / 1e6:.1f} MB; {report.kept_bytes / 1e6:.1f} MB kept")

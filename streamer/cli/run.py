@@ -84,6 +84,9 @@ def run(
         stats_interval_s=loaded.logging.stats_interval_s,
         save_annotated=save_annotated.resolve() if save_annotated else None,
         vlm=loaded.vlm,
+        index_url=loaded.index.url,
+        storage=loaded.storage,
+        share_live=loaded.site is not None,
     )
     target, embedded = resolve_target(loaded.storage_dir, loaded.redis)
     health = _hold_storage(loaded, target, node_label)

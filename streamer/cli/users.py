@@ -20,7 +20,7 @@ def _store(config):
     from streamer.auth.store import UserStore
 
     loaded = load_or_exit(config)
-    return loaded, UserStore(loaded.storage_dir)
+    return loaded, UserStore.for_config(loaded)
 
 
 def _password(name: str, from_stdin: bool) -> str:
@@ -51,7 +51,8 @@ def users_add(
     except (UserError, WeakPassword) as error:
         refuse(str(error))
     seen = ", ".join(user.cameras) if user.cameras else "every camera"
-    typer.echo(f"added {user.role.value} '{user.name}' ({seen}) to {store.path}")
+    where = "the site's database" if store.shared else store.path
+    typer.echo(f"added {user.role.value} '{user.name}' ({seen}) to {where}")
 
 
 @users_app.command("list")

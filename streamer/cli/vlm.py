@@ -36,6 +36,7 @@ def vlm_worker(
     from streamer.alerts.streams import StreamNames
     from streamer.cli.common import load_or_exit, redis_for
     from streamer.logs import setup_logging
+    from streamer.media.files import MediaFiles
     from streamer.runtime.stop import SignalStop
     from streamer.vlm.backends import build_backend
     from streamer.vlm.queue import JobQueue, default_consumer
@@ -55,7 +56,8 @@ def vlm_worker(
         raise typer.Exit(1) from None
     queue = JobQueue(client, StreamNames(prefix), vlm.queue)
     worker = VlmWorker(backend, queue, AlertWriter(client, loaded.redis), vlm, loaded.storage_dir,
-                       consumer or default_consumer(), ZoneInfo(loaded.timezone))
+                       consumer or default_consumer(), ZoneInfo(loaded.timezone), index=loaded.index_target,
+                       files=MediaFiles.for_storage(loaded.storage_dir, loaded.storage))
     try:
         done = worker.run(stop.is_set, max_jobs, exit_when_idle)
     finally:

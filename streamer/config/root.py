@@ -15,6 +15,7 @@ from streamer.config.engine import EngineConfig
 from streamer.config.integrations import IntegrationConfig, check_integrations
 from streamer.config.query import ApiConfig, QueryConfig
 from streamer.config.recording import StorageConfig
+from streamer.config.index import IndexConfig
 from streamer.config.redis import RedisConfig
 from streamer.config.site import HealthConfig, SiteConfig
 from streamer.config.vlm import VlmConfig
@@ -35,6 +36,7 @@ class StreamerConfig(StrictModel):
     logging: LoggingConfig = LoggingConfig()
     redis: RedisConfig = RedisConfig()
     storage: StorageConfig = StorageConfig()
+    index: IndexConfig = IndexConfig()
     vlm: VlmConfig | None = Field(None, description="Qwen2.5-VL verification; omitted: alerts stay 'unverified'.")
     query: QueryConfig = QueryConfig()
     api: ApiConfig = ApiConfig()
@@ -79,3 +81,8 @@ class StreamerConfig(StrictModel):
 
     def enabled_cameras(self) -> dict[str, CameraConfig]:
         return {name: cam for name, cam in self.cameras.items() if cam.enabled}
+
+    @property
+    def index_target(self) -> Path | str:
+        """Where the index is: its database URL, or the storage folder that holds its SQLite file."""
+        return self.index.url or self.storage_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,8 +25,9 @@ def snapshot_path(event: Event) -> str:
 
 
 class SnapshotWriter:
-    def __init__(self, storage_dir: Path, camera: CameraConfig):
+    def __init__(self, storage_dir: Path, camera: CameraConfig, on_written: Callable[[str], None] | None = None):
         self.storage_dir = storage_dir
+        self.on_written = on_written  # the object store's upload list, when there is one
         self.zones = dict(camera.zones)
         self.lines = [(rule.rule_name, rule.start, rule.end) for rule in camera.rules if rule.type == "line_crossing"]
 
@@ -44,6 +46,9 @@ class SnapshotWriter:
                 raise OSError("cv2.imwrite returned False")
         except OSError as error:
             log.error("snapshot not written: %s", error, extra={"fields": {"camera": event.camera, "path": str(target)}})
+            return relative
+        if self.on_written is not None:
+            self.on_written(relative)
         return relative
 
 

@@ -4,13 +4,13 @@ there (from the per-second track summary)."""
 
 from __future__ import annotations
 
-import sqlite3
 
 import numpy as np
 import supervision as sv
 
 from pipelines.phrases import match_sentences, presence_sentence
 from pipelines.zone_intrusion import polygon_zone
+from sqlalchemy import Connection
 from streamer.config.root import StreamerConfig
 from streamer.index import search
 from streamer.index.rows import FindingRow, TrackSecond
@@ -48,7 +48,7 @@ def watch_hits(rows: list[FindingRow]) -> list[Hit]:
     ) for row in rows]
 
 
-def presence_hits(conn: sqlite3.Connection, question: Question, config: StreamerConfig, since: float,
+def presence_hits(conn: Connection, question: Question, config: StreamerConfig, since: float,
                   until: float) -> list[Hit]:
     """Stays of the named classes (in the named zones); nothing when the question names neither."""
     if not question.classes and not question.zones:

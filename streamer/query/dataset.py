@@ -6,16 +6,18 @@ in the `messages` + `videos` layout (a `<video>` placeholder in the user turn, t
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 
 from pipelines.prompts import SYSTEM, question_for, user_prompt
+from sqlalchemy import Connection
 from streamer.config.root import StreamerConfig
 from streamer.config.vlm import SamplingConfig
 from streamer.core.timefmt import iso_time
+from streamer.index import store
+from streamer.media.files import MediaFiles
 from streamer.record.sample import sample_recording
 
 FRAMES = "frames"
@@ -29,7 +31,7 @@ class ExportReport:
     path: Path
 
 
-def export_reviews(config: StreamerConfig, conn: sqlite3.Connection, since_ts: float, until_ts: float, out: Path,
+def export_reviews(config: StreamerConfig, conn: Connection, since_ts: float, until_ts: float, out: Path,
                    cameras: list[str]) -> ExportReport:
     sampling = config.vlm.sampling if config.vlm is not None else SamplingConfig()
     out.mkdir(parents=True, exist_ok=True)
@@ -46,21 +48,16 @@ def export_reviews(config: StreamerConfig, conn: sqlite3.Connection, since_ts: f
 
 
 def _reviewed(conn, since_ts: float, until_ts: float, cameras: list[str]):
-    marks = ",".join("?" * len(cameras))
-    rows = conn.execute(
-        f"SELECT e.payload_json, r.verdict, r.note, r.reviewer, r.reviewed_ts FROM events e JOIN reviews r "
-        f"ON r.event_id = e.event_id AND r.reviewed_ts = (SELECT MAX(reviewed_ts) FROM reviews WHERE event_id = e.event_id) "
-        f"WHERE e.start_ts >= ? AND e.start_ts < ? AND e.camera IN ({marks}) ORDER BY e.start_ts",
-        (since_ts, until_ts, *cameras))
-    for payload, verdict, note, reviewer, reviewed_ts in rows:
-        yield json.loads(payload), {"verdict": verdict, "note": note, "reviewer": reviewer, "reviewed_ts": reviewed_ts}
+    for payload, review in store.reviewed_events(conn, since_ts, until_ts, cameras):
+        yield payload, {"verdict": review.verdict, "note": review.note, "reviewer": review.reviewer,
+                        "reviewed_ts": review.reviewed_ts}
 
 
 def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampling: SamplingConfig, out: Path):
     start, end = event["start_ts"], event["end_ts"] or event["start_ts"]
     window_start = start - sampling.pre_s
     window_end = min(end + sampling.post_s, window_start + sampling.max_window_s)
-    frames = sample_recording(config.storage_dir, conn, event["camera"], window_start, window_end, sampling.fps)
+    frames = sample_recording(MediaFiles.for_storage(config.storage_dir, config.storage), conn, event["camera"], window_start, window_end, sampling.fps)
     if len(frames) < 2:
         return "fewer than 2 frames recorded around it (retention, or a gap)"
     folder = out / FRAMES / event["event_id"]

@@ -13,7 +13,6 @@ import hashlib
 import logging
 import re
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -25,8 +24,10 @@ from pathlib import Path
 import cv2
 
 from pipelines import prompts
+from sqlalchemy import Connection
 from streamer.config.vlm import VlmConfig
 from streamer.core.timefmt import iso_time
+from streamer.media.files import MediaFiles
 from streamer.record.sample import sample_recording
 from streamer.vlm.answer import AnswerError, parse_answer
 from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest
@@ -104,17 +105,18 @@ class _Call:
 
 
 class Grounder:
-    def __init__(self, vlm: VlmConfig, storage_dir: Path, backend_factory: Callable[[], VlmBackend], timeout_s: float,
+    def __init__(self, vlm: VlmConfig, files: MediaFiles, backend_factory: Callable[[], VlmBackend], timeout_s: float,
                  tz: tzinfo | None = None):
         self.vlm = vlm
-        self.storage_dir = storage_dir
+        self.files = files  # the recordings: local copies, else the object store
+        self.storage_dir = files.storage_dir
         self._factory = backend_factory
         self._backend: VlmBackend | None = None
         self._busy = threading.Lock()
         self.timeout_s = timeout_s
         self.tz = tz
 
-    def ground(self, question: str, windows: list[GroundWindow], conn: sqlite3.Connection) -> GroundingReport:
+    def ground(self, question: str, windows: list[GroundWindow], conn: Connection) -> GroundingReport:
         started = time.monotonic()
         try:
             folder = self._call_folder()
@@ -173,10 +175,10 @@ class Grounder:
         frames_root.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix="call-", dir=frames_root))
 
-    def _request(self, question: str, window: GroundWindow, conn: sqlite3.Connection,
+    def _request(self, question: str, window: GroundWindow, conn: Connection,
                  call_folder: Path) -> VlmRequest | None:
         sampling = self.vlm.sampling
-        frames = sample_recording(self.storage_dir, conn, window.camera, window.start_ts, window.end_ts, sampling.fps)
+        frames = sample_recording(self.files, conn, window.camera, window.start_ts, window.end_ts, sampling.fps)
         if not frames:
             return None
         height, width = frames[0].image.shape[:2]

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import av
 import cv2
+from sqlalchemy import Connection
 
 from streamer.annotate import highlight
+from streamer.media.files import MediaFiles, NotStored
 from streamer.query.hits import Hit
 from streamer.record.cuts import CutCache
 from streamer.record.export import NoRecording, export_clip
@@ -35,8 +36,9 @@ class MediaUnavailable(RuntimeError):
 
 
 class HitMedia:
-    def __init__(self, storage_dir: Path, connect: Callable[[], sqlite3.Connection], pad_s: float, cuts: CutCache):
-        self.storage_dir = storage_dir
+    def __init__(self, files: MediaFiles, connect: Callable[[], Connection], pad_s: float, cuts: CutCache):
+        self.files = files  # the recordings: local copies, else the object store
+        self.storage_dir = files.storage_dir
         self._connect = connect
         self.pad_s = pad_s
         self.cuts = cuts  # clips and snapshots are made once, kept in its bounded cache, cut a few at a time
@@ -59,11 +61,11 @@ class HitMedia:
         record = self._record(hit_id)
         if record.get("snapshot"):
             try:
-                own = resolve_inside(self.storage_dir, record["snapshot"])
+                return self.files.local_copy(record["snapshot"])  # the event's own, downloaded once if need be
             except UnsafePath as error:
                 raise MediaUnavailable(f"snapshot refused: {error}") from None
-            if own.exists():
-                return own
+            except NotStored:
+                pass  # deleted: a frame of the recording instead
         return self._made_once(record, self._path("snapshots", hit_id, ".jpg"), self._frame_at_start)
 
     def _made_once(self, record: dict, target: Path, make: Callable[[dict, Path], None]) -> Path:
@@ -86,7 +88,7 @@ class HitMedia:
     def _export(self, record: dict, target: Path) -> None:
         conn = self._connect()
         try:
-            export_clip(self.storage_dir, conn, record["camera"], record["start_ts"] - self.pad_s,
+            export_clip(self.files, conn, record["camera"], record["start_ts"] - self.pad_s,
                         record["end_ts"] + self.pad_s, target)
         except (NoRecording, av.FFmpegError, OSError, UnsafePath) as error:
             raise MediaUnavailable(f"clip not exported: {error}") from None
@@ -96,7 +98,7 @@ class HitMedia:
     def _frame_at_start(self, record: dict, target: Path) -> None:
         conn = self._connect()
         try:
-            frames = sample_recording(self.storage_dir, conn, record["camera"], record["start_ts"], record["start_ts"] + 1.0, 4.0)
+            frames = sample_recording(self.files, conn, record["camera"], record["start_ts"], record["start_ts"] + 1.0, 4.0)
         except (av.FFmpegError, OSError, UnsafePath) as error:
             raise MediaUnavailable(f"snapshot not made: {error}") from None
         finally:

@@ -7,8 +7,9 @@ many there were."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from sqlalchemy import Connection
 
 from streamer.index import search, store
 from streamer.query.ground import GroundWindow
@@ -26,7 +27,7 @@ class ScanPlan:
     narrowed_by: tuple[str, ...]  # the classes that chose them (empty: all recorded footage)
 
 
-def plan_scan(conn: sqlite3.Connection, question: Question, since: float, until: float,
+def plan_scan(conn: Connection, question: Question, since: float, until: float,
               busy: list[tuple[str, float, float]], window_s: float, max_windows: int) -> ScanPlan:
     spans: list[tuple[str, float, float]] = []
     if question.classes:

@@ -4,15 +4,17 @@ answer and make each hit's clip and snapshot. Reads the index only; writes under
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from streamer.config.root import StreamerConfig
 from streamer.index import db, search
 from streamer.index.search import StoredEvent
+from streamer.media.files import MediaFiles
 from streamer.query import candidates
 from streamer.query.cache import ResultCache
 from streamer.query.document import checked
@@ -45,18 +47,19 @@ class QueryService:
         self.embedder = embedder or Embedder(folder / "embeddings.sqlite3")
         self.cache = ResultCache(folder / "cache")
         self.cuts = CutCache.for_storage(self.storage_dir, config.storage)
-        self.media = HitMedia(self.storage_dir, self.open_index, config.query.clip_pad_s, self.cuts)
+        self.files = MediaFiles.for_storage(self.storage_dir, config.storage)  # local copies, else the object store
+        self.media = HitMedia(self.files, self.open_index, config.query.clip_pad_s, self.cuts)
         # without a class list the detector's labels are known only from what it tracked
         self._keeps_every_class = any(c.detect.model.classes is None for c in config.cameras.values())
         self.grounder = None
         if config.vlm is not None:
             factory = backend_factory or (lambda: build_backend(config.vlm))
-            self.grounder = Grounder(config.vlm, self.storage_dir, factory, config.query.vlm_timeout_s, self.tz)
+            self.grounder = Grounder(config.vlm, self.files, factory, config.query.vlm_timeout_s, self.tz)
 
-    def open_index(self) -> sqlite3.Connection:
-        if not db.index_path(self.storage_dir).exists():
+    def open_index(self) -> Connection:
+        if not db.exists(self.config.index_target):
             raise NoIndex(f"no recordings index in {self.storage_dir} yet: has `streamer run` recorded anything?")
-        return db.connect(self.storage_dir, readonly=True)
+        return db.connect(self.config.index_target, readonly=True)
 
     def ask(self, text: str, camera: str | Sequence[str] | None = None, since: str | None = None, until: str | None = None,
             scan: bool = False, export: bool = True, now: float | None = None) -> dict:
@@ -64,7 +67,7 @@ class QueryService:
         started, now = time.monotonic(), time.time() if now is None else now
         conn = self.open_index()
         try:
-            labels = search.labels_seen(conn, tracks=self._keeps_every_class)
+            labels = search.labels_seen(conn, tracks_too=self._keeps_every_class)
             question = understand(text, self.config, self.tz, now, labels, camera, since, until)
             extent = search.earliest(conn, question.cameras), search.latest(conn, question.cameras)
             since_ts, until_ts = self._range(question, extent, now)
@@ -83,7 +86,7 @@ class QueryService:
         doc["elapsed_s"] = round(time.monotonic() - started, 3)
         return checked(doc)
 
-    def _cache_key(self, conn: sqlite3.Connection, question: Question, extent: tuple[float | None, float | None],
+    def _cache_key(self, conn: Connection, question: Question, extent: tuple[float | None, float | None],
                    since: float, until: float, scan: bool) -> str:
         """The range as far as it holds anything: "everything" asked twice a second apart is the same question,
         while the fingerprint makes any new event or recording a new one."""
@@ -108,14 +111,14 @@ class QueryService:
         until = present if until is None else min(until, present)
         return since, max(until, since + 1e-3)
 
-    def _answer(self, conn: sqlite3.Connection, question: Question, since: float, until: float, scan: bool,
+    def _answer(self, conn: Connection, question: Question, since: float, until: float, scan: bool,
                 now: float) -> dict:
         events = search.events_between(conn, question.cameras, since, until)
         hits = candidates.event_hits(events)
         hits += candidates.watch_hits(search.watch_findings(conn, question.cameras, since, until))
         hits += candidates.presence_hits(conn, question, self.config, since, until)
-        query = search.fts_query(question.subject.split())
-        keywords = search.keyword_scores(conn, query, [e.event_id for e in events]) if query and not question.only_time else {}
+        terms = search.search_terms(question.subject.split())
+        keywords = search.keyword_scores(conn, terms, [e.event_id for e in events]) if terms and not question.only_time else {}
         ranked = rank(hits, question, self.embedder, keywords, self.config.query)
         notes: list[str] = []
         report, plan = self._ground(conn, question, ranked, events, since, until, scan, notes)
@@ -134,7 +137,7 @@ class QueryService:
             self.media.register(hit)
         return doc
 
-    def _ground(self, conn: sqlite3.Connection, question: Question, ranked: list[Hit], events: list[StoredEvent],
+    def _ground(self, conn: Connection, question: Question, ranked: list[Hit], events: list[StoredEvent],
                 since: float, until: float, scan: bool, notes: list[str]) -> tuple[GroundingReport | None, ScanPlan | None]:
         if self.grounder is None:
             notes.append("answered from the index alone: no VLM is configured (`vlm:` in the config)"

@@ -10,7 +10,6 @@ drawn, and the clip is re-encoded (by the same writer as `--save-annotated`) fro
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,13 +18,14 @@ from pathlib import Path
 import av
 import numpy as np
 import supervision as sv
+from sqlalchemy import Connection
 
 from streamer.config.cameras import ZoneConfig
 from streamer.frame import Frame, TrackedFrame
 from streamer.index import store
 from streamer.index.rows import SegmentRow, TrackSecond
+from streamer.media.files import MediaFiles, as_files
 from streamer.record.annotated_writer import AnnotatedVideoWriter
-from streamer.storage import resolve_inside
 
 CLIP_OPTIONS = {"movflags": "+faststart"}  # moov first: a browser starts playing before the whole file arrives
 
@@ -54,7 +54,7 @@ class _Timed:
     time_base: Fraction
 
 
-def export_clip(storage_dir: Path, conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float, out: Path,
+def export_clip(storage: Path | MediaFiles, conn: Connection, camera: str, start_ts: float, end_ts: float, out: Path,
                 annotate: bool = False, zones: dict[str, ZoneConfig] | None = None) -> ExportedClip:
     if end_ts <= start_ts:
         raise ValueError("the end of the range must be after its start")
@@ -62,7 +62,7 @@ def export_clip(storage_dir: Path, conn: sqlite3.Connection, camera: str, start_
     if not segments:
         raise NoRecording(_nothing_recorded(conn, camera, start_ts, end_ts))
     out.parent.mkdir(parents=True, exist_ok=True)
-    packets = _packets_from_keyframe(storage_dir, segments, start_ts, end_ts)
+    packets = _packets_from_keyframe(as_files(storage), segments, start_ts, end_ts)
     if annotate:
         tracks = store.track_seconds(conn, camera, start_ts, end_ts)
         written, first, last = _write_annotated(packets, out, camera, start_ts, end_ts, tracks, zones or {})
@@ -74,11 +74,10 @@ def export_clip(storage_dir: Path, conn: sqlite3.Connection, camera: str, start_
     return ExportedClip(out, camera, (start_ts, end_ts), first, last, written, len(segments), annotate)
 
 
-def _packets_from_keyframe(storage_dir: Path, segments: list[SegmentRow], start_ts: float, end_ts: float) -> Iterator[tuple[_Timed, av.video.stream.VideoStream]]:
+def _packets_from_keyframe(files: MediaFiles, segments: list[SegmentRow], start_ts: float, end_ts: float) -> Iterator[tuple[_Timed, av.video.stream.VideoStream]]:
     first = True
     for segment in segments:
-        path = resolve_inside(storage_dir, segment.path)
-        with av.open(str(path)) as container:
+        with av.open(files.source(segment.path)) as container:  # the local file, or the object (ranged reads)
             stream = container.streams.video[0]
             timed = [t for t in (_timed(p, segment, stream) for p in container.demux(stream)) if t is not None]
             if first:
@@ -166,7 +165,7 @@ def _detections(rows: list[TrackSecond]) -> sv.Detections:
     )
 
 
-def _nothing_recorded(conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float) -> str:
+def _nothing_recorded(conn: Connection, camera: str, start_ts: float, end_ts: float) -> str:
     from streamer.core.timefmt import iso_time
 
     kept = store.segments_of(conn, camera)

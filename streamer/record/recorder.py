@@ -21,6 +21,7 @@ import av
 
 from streamer.config.recording import RecordConfig, RecordMode
 from streamer.index import db, store
+from streamer.index.patient import PatientWrites
 from streamer.index.rows import GapRow, SegmentRow
 from streamer.record.keep import EventWindows
 from streamer.record.repair import repair_camera
@@ -48,7 +49,8 @@ StateListener = Callable[[RecorderState, str], None]
 
 class Recorder:
     def __init__(self, storage_dir: Path, camera: str, config: RecordConfig, min_free_bytes: int, live: bool,
-                 on_state: StateListener | None = None, remux_codecs: frozenset[str] = REMUX_CODECS):
+                 on_state: StateListener | None = None, remux_codecs: frozenset[str] = REMUX_CODECS,
+                 index: db.IndexTarget | None = None, file_done: Callable[[str], None] | None = None):
         self.storage_dir = storage_dir
         self.camera = camera
         self.config = config
@@ -58,8 +60,10 @@ class Recorder:
         self.remux_codecs = remux_codecs  # the benchmark passes none, to measure the re-encode path on H.264
         self.state = RecorderState.WAITING
         self.windows = EventWindows(config.pre_roll_s, config.post_roll_s)
-        self.conn = db.connect(storage_dir)
-        self.repaired = repair_camera(storage_dir, camera, self.conn)
+        self.index = PatientWrites(index or storage_dir, f"recorder-{camera}")  # index.url: the site's shared index
+        self.file_done = file_done or (lambda relative: None)  # a file written in full: the object store's upload list
+        self.repaired: list = []
+        self.index.write(self._repair)  # now, or once the index answers (the files wait either way)
         self.dropped_packets = 0
         self.segments_written = 0
         self.bytes_written = 0
@@ -142,7 +146,14 @@ class Recorder:
             with self._covered:
                 self.finished = True
                 self._covered.notify_all()
-            self.conn.close()
+            self.index.close()
+
+    def _repair(self, conn) -> None:
+        """What an unclean stop left: torn segments made playable and indexed, finished ones the index missed."""
+        self.repaired = repair_camera(self.storage_dir, self.camera, conn)
+        for result in self.repaired:
+            if result.outcome in ("repaired", "indexed"):
+                self.file_done(result.path)
 
     def _on_begin(self, template: StreamTemplate) -> None:
         self._close_segment()
@@ -222,7 +233,8 @@ class Recorder:
         self._last_disk_check = time.monotonic()
         if shutil.disk_usage(self.storage_dir).free < self.min_free_bytes:
             return False
-        store.insert_gap(self.conn, GapRow(self.camera, self._paused_since, packet.wall_ts, "recorder paused: disk full"))
+        gap = GapRow(self.camera, self._paused_since, packet.wall_ts, "recorder paused: disk full")
+        self.index.write(lambda conn: store.insert_gap(conn, gap))
         self._paused_since = None
         self._last_end_ts = packet.wall_ts
         log.info("recorder resumed", extra={"fields": {"camera": self.camera}})
@@ -232,7 +244,8 @@ class Recorder:
         """Record the hole between the last closed segment and this packet, when there is one; a PTS jump is
         recorded even when the timeline made it seamless (a jump back), so it can be found later."""
         if self._last_end_ts is not None and (always or wall_ts - self._last_end_ts > min(self.config.max_gap_s, 0.5)):
-            store.insert_gap(self.conn, GapRow(self.camera, self._last_end_ts, wall_ts, reason))
+            gap = GapRow(self.camera, self._last_end_ts, wall_ts, reason)
+            self.index.write(lambda conn: store.insert_gap(conn, gap))
             log.info("recording gap", extra={"fields": {"camera": self.camera, "seconds": round(wall_ts - self._last_end_ts, 3), "reason": reason}})
         self._last_end_ts = None
 
@@ -256,7 +269,8 @@ class Recorder:
             self._pending.append(row)
             self._judge_pending(row.end_ts - DECISION_DELAY_S)
         else:
-            store.insert_segment(self.conn, row)
+            self.index.write(lambda conn: store.insert_segment(conn, row))
+            self.file_done(row.path)
         self._mark_covered(row.end_ts)
 
     def _mark_covered(self, end_ts: float) -> None:
@@ -271,7 +285,8 @@ class Recorder:
             if verdict is None:
                 undecided.append(row)
             elif verdict:
-                store.insert_segment(self.conn, row)
+                self.index.write(lambda conn, row=row: store.insert_segment(conn, row))
+                self.file_done(row.path)
             else:
                 (self.storage_dir / row.path).unlink(missing_ok=True)
         self._pending = undecided

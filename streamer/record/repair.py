@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
+from sqlalchemy import Connection
 
 from streamer.index import store
 from streamer.index.rows import SegmentRow
@@ -26,7 +26,7 @@ class RepairResult:
     frames: int = 0
 
 
-def repair_camera(storage_dir: Path, camera: str, conn: sqlite3.Connection) -> list[RepairResult]:
+def repair_camera(storage_dir: Path, camera: str, conn: Connection) -> list[RepairResult]:
     folder = storage_dir / "recordings" / camera
     if not folder.is_dir():
         return []
@@ -46,7 +46,7 @@ def repair_camera(storage_dir: Path, camera: str, conn: sqlite3.Connection) -> l
     return results
 
 
-def _repair_part(storage_dir: Path, camera: str, part: Path, conn: sqlite3.Connection) -> RepairResult:
+def _repair_part(storage_dir: Path, camera: str, part: Path, conn: Connection) -> RepairResult:
     final = part.with_name(part.name.removesuffix(PART_SUFFIX))
     relpath = relative_to_storage(storage_dir, final)
     repaired = part.with_name(part.name + ".repaired.mp4")  # never written over a finished file of the same name

@@ -15,6 +15,8 @@ from pathlib import Path
 from streamer.config.recording import RecordConfig
 from streamer.index import db, store
 from streamer.index.rows import SegmentRow
+from streamer.media.files import MediaFiles
+from streamer.media.objects import ObjectStoreError
 from streamer.record.cuts import CutCache
 from streamer.storage import UnsafePath, resolve_inside
 
@@ -41,15 +43,20 @@ class _Clip:
 
 class Retention:
     def __init__(self, storage_dir: Path, cameras: dict[str, RecordConfig], max_bytes: int | None,
-                 cuts: CutCache | None = None):
+                 cuts: CutCache | None = None, index: db.IndexTarget | None = None, files: MediaFiles | None = None):
         self.storage_dir = storage_dir
+        self.index = index or storage_dir
+        self.files = files or MediaFiles(storage_dir)  # with an object store, a file goes from both places
+        # a site's shared index lists every host's footage: without an object store, which they all share, this
+        # host weighs and deletes only the files on its own disk
+        self.local_only = not db.is_sqlite(self.index) and not self.files.uploads
         self.cameras = cameras
         self.max_bytes = max_bytes
         self.cuts = cuts
 
     def run_once(self, now: float | None = None) -> RetentionReport:
         now = time.time() if now is None else now
-        conn = db.connect(self.storage_dir)
+        conn = db.connect(self.index)
         try:
             return self._run(conn, now)
         finally:
@@ -64,7 +71,7 @@ class Retention:
             cfg = self._config(camera)
             windows.setdefault(camera, []).append((start - cfg.pre_roll_s, (end if end is not None else now) + cfg.post_roll_s))
         plain, protected, doomed = [], [], []
-        for segment in store.segments_of(conn):
+        for segment in self._segments(conn):
             cfg = self._config(segment.camera)
             is_event = any(a < segment.end_ts and segment.start_ts < b for a, b in windows.get(segment.camera, []))
             limit_days = cfg.event_retain_days if is_event else cfg.retain_days
@@ -112,42 +119,49 @@ class Retention:
 
     def _clips(self, conn) -> list[_Clip]:
         out = []
-        for event_id, camera, clip, end_ts in conn.execute("SELECT event_id, camera, clip, end_ts FROM events WHERE clip IS NOT NULL"):
+        for event_id, camera, clip, end_ts in store.event_clips(conn):
             try:
                 size = resolve_inside(self.storage_dir, clip).stat().st_size
             except (UnsafePath, OSError):
-                size = 0
+                if self.local_only:
+                    continue  # another host's clip
+                size = 0  # in the object store only: not weighed (a HEAD per clip per pass would cost more)
             out.append(_Clip(event_id, camera, clip, end_ts or 0.0, size))
         return out
 
     def _delete(self, conn, segments: list[SegmentRow], clips: list[_Clip]) -> int:
         freed = 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction(conn):
             for segment in segments:
-                freed += self._unlink(segment.path)
-                store.delete_segment(conn, segment.path)
+                gone = self._remove(segment.path, segment.bytes)
+                if gone is not None:
+                    freed += gone
+                    store.delete_segment(conn, segment.path)
             for clip in clips:
-                freed += self._unlink(clip.path)
-                conn.execute("UPDATE events SET clip = NULL WHERE event_id = ?", (clip.event_id,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                gone = self._remove(clip.path, clip.bytes)
+                if gone is not None:
+                    freed += gone
+                    store.set_event_clip(conn, clip.event_id, None)
         return freed
 
-    def _unlink(self, relative: str) -> int:
+    def _segments(self, conn) -> list[SegmentRow]:
+        found = store.segments_of(conn)
+        if self.local_only:
+            found = [s for s in found if _is_file(self.storage_dir, s.path)]
+        return found
+
+    def _remove(self, relative: str, stored_bytes: int) -> int | None:
+        """Delete the file (and its object): the bytes freed, or None when it must stay listed (the object store
+        could not be reached: the next pass tries again, and nothing is left without its row)."""
         try:
-            path = resolve_inside(self.storage_dir, relative)
+            freed = self.files.delete(relative)
         except UnsafePath as error:
             log.error("retention refused a path from the index: %s", error)
             return 0
-        try:
-            size = path.stat().st_size
-            path.unlink()
-            return size
-        except FileNotFoundError:
-            return 0
+        except ObjectStoreError as error:
+            log.warning("retention: object not deleted, kept listed: %s", error, extra={"fields": {"path": relative}})
+            return None
+        return stored_bytes if self.files.uploads else freed
 
 
 class RetentionLoop:
@@ -174,3 +188,10 @@ class RetentionLoop:
                 log.exception("retention pass failed")
             if self._stop.wait(self.every_s):
                 return
+
+
+def _is_file(storage_dir: Path, relative: str) -> bool:
+    try:
+        return resolve_inside(storage_dir, relative).is_file()
+    except UnsafePath:
+        return False

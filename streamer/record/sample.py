@@ -4,15 +4,15 @@ frame nearest the slot, with its true time (from its PTS). This is how stored fo
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
+from sqlalchemy import Connection
 
 from streamer.index import store
-from streamer.storage import resolve_inside
+from streamer.media.files import MediaFiles, as_files
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,16 +27,16 @@ def slot_range(start_ts: float, end_ts: float, step: float) -> range:
     return range(math.ceil(start_ts / step - 1e-6), math.ceil(end_ts / step - 1e-6))
 
 
-def sample_recording(storage_dir: Path, conn: sqlite3.Connection, camera: str, start_ts: float, end_ts: float,
+def sample_recording(storage: Path | MediaFiles, conn: Connection, camera: str, start_ts: float, end_ts: float,
                      fps: float) -> list[RecordedFrame]:
     """Frames whose slot lies in [start, end), in time order; slots with no frame near them (a gap) are empty."""
     step = 1.0 / fps
     slots = slot_range(start_ts, end_ts, step)
     best: dict[int, RecordedFrame] = {}
+    files = as_files(storage)
     for segment in store.segments_overlapping(conn, camera, start_ts - step, end_ts + step):
-        path = resolve_inside(storage_dir, segment.path)
         origin = segment.start_ts - segment.media_start_s
-        with av.open(str(path)) as container:
+        with av.open(files.source(segment.path)) as container:
             stream = container.streams.video[0]
             for frame in container.decode(stream):
                 if frame.pts is None:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -24,8 +25,10 @@ JPEG_QUALITY = 75
 
 
 class LiveView:
-    def __init__(self, storage_dir: Path, camera: str, zones: dict[str, ZoneConfig], every_s: float):
+    def __init__(self, storage_dir: Path, camera: str, zones: dict[str, ZoneConfig], every_s: float,
+                 relay: Callable[[str, bytes], None] | None = None):
         self.camera = camera
+        self.relay = relay  # on a site: also to the shared Redis (live_relay.py), for a console on another host
         self.zones = zones
         self.every_s = every_s
         self.picture = storage_dir / live_relpath(camera, ".jpg")
@@ -42,12 +45,17 @@ class LiveView:
         ok, encoded = cv2.imencode(".jpg", annotate(tracked, self.zones), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if ok:
             self._replace(self.picture, encoded.tobytes())
+            if self.relay is not None:
+                self.relay("jpg", encoded.tobytes())
 
     def write_figures(self, fields: dict) -> None:
         """The stats line's fields, with when they were taken and when the picture was last drawn."""
         now = time.time()
         doc = {**fields, "ts": now, "iso": iso_time(now), "picture_every_s": self.every_s}
-        self._replace(self.figures, json.dumps(doc, default=str).encode())
+        data = json.dumps(doc, default=str).encode()
+        self._replace(self.figures, data)
+        if self.relay is not None:
+            self.relay("json", data)
 
     def _replace(self, target: Path, data: bytes) -> None:
         aside = target.with_name(f".{target.name}.{os.getpid()}")

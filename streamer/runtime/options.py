@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamer.config.recording import StorageConfig
 from streamer.config.vlm import VlmConfig
 
 EXIT_OK = 0
@@ -23,3 +24,10 @@ class WorkerOptions:
     save_annotated: Path | None = None
     max_batch: int = 4  # in-process models: frames taken from the queue per call when detection falls behind
     vlm: VlmConfig | None = None  # events are sent to the VLM job queue when set
+    index_url: str | None = None  # index.url: the site's PostgreSQL index (None: the SQLite file in storage_dir)
+    storage: StorageConfig | None = None  # storage.url: finished files go to the object store too
+    share_live: bool = False  # on a site: live pictures and figures go to the shared Redis too
+
+    @property
+    def index_target(self) -> Path | str:
+        return self.index_url or self.storage_dir

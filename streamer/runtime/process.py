@@ -25,15 +25,18 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     from streamer.alerts.health import HealthReporter
     from streamer.config.recording import RecordMode
     from streamer.index.writer import IndexWriter
+    from streamer.media.files import MediaFiles
     from streamer.record.recorder import Recorder, RecorderState
     from streamer.runtime.live_view import LiveView
     from streamer.runtime.track_summary import TrackSummarySink
 
-    index = IndexWriter(options.storage_dir, name)
     health = None
     if target is not None:
         publisher = target.publisher(f"alerts-{name}")  # started even without rules: it delivers an earlier run's spool
         health = HealthReporter(publisher, target.streams)
+    index = IndexWriter(options.index_target, name, on_state=None if health is None else
+                        lambda state, reason: health.report(name, "index", state, reason))
+    files = MediaFiles.for_storage(options.storage_dir, options.storage)
 
     def on_recorder_state(state: RecorderState, reason: str) -> None:
         if health is not None:
@@ -42,16 +45,23 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     recorder = None
     if camera.record.mode is not RecordMode.OFF:
         recorder = Recorder(options.storage_dir, name, camera.record, options.min_free_bytes,
-                            live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state)
-    live = LiveView(options.storage_dir, name, dict(camera.zones), camera.live_every_s)
+                            live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state, index=options.index_target,
+                            file_done=files.finished)
+    relay = None
+    if options.share_live and target is not None and target.url is not None:
+        from streamer.runtime.live_relay import LiveRelay
+
+        relay = LiveRelay(target.url, target.config.prefix, name, camera.live_every_s).send
+    live = LiveView(options.storage_dir, name, dict(camera.zones), camera.live_every_s, relay)
     sinks: list = [TrackSummarySink(name, index), live]
     if target is not None:
-        sinks.append(_event_stage(name, camera, options, target, publisher, index, recorder))
+        sinks.append(_event_stage(name, camera, options, target, publisher, index, recorder, files))
     sinks.append(_Closing(index))
     return sinks, recorder, live
 
 
-def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder):
+def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder,
+                 files):
     """The one place a camera's event path is put together: rules → lifecycle → snapshot, alert message (with
     its copies in the index and the VLM sampler), the recorder's event windows, the event clips."""
     from streamer.alerts.outbox import AlertOutbox
@@ -63,20 +73,21 @@ def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target
     from streamer.record.event_windows import RecorderWindows
 
     tz = ZoneInfo(options.timezone)
-    sampler, hold = _vlm_outputs(name, camera, options, target, publisher)
+    sampler, hold = _vlm_outputs(name, camera, options, target, publisher, files)
 
     def indexed(event, record) -> None:
         index.add_event(EventRecord(event.event_id, event.seq, event.state.value, event.observed_ts, record.data))
 
     taps = [indexed] + ([lambda event, record: sampler.on_event(event, record.data)] if sampler is not None else [])
     outbox = AlertOutbox(name, camera, publisher, target.streams, tz, options.vlm, hold, taps)
-    sinks: list = [SnapshotSink(SnapshotWriter(options.storage_dir, camera)), outbox]
+    sinks: list = [SnapshotSink(SnapshotWriter(options.storage_dir, camera, on_written=files.finished)), outbox]
     if recorder is not None:
-        sinks += [RecorderWindows(recorder), EventClipper(options.storage_dir, recorder, camera.record, outbox.send_clip)]
+        sinks += [RecorderWindows(recorder), EventClipper(options.storage_dir, recorder, camera.record, outbox.send_clip,
+                                               index=options.index_target, files=files)]
     return EventStage(name, EventLifecycle.for_camera(name, camera), sinks, [sampler] if sampler is not None else [], tz)
 
 
-def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher):
+def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, files):
     """The sampler that sends each event's clip to the VLM queue, and the hold of chosen `new` alerts."""
     if options.vlm is None:
         return None, None
@@ -87,7 +98,7 @@ def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target
 
     timeout = target.config.connect_timeout_s
     submitter = JobSubmitter.for_redis(name, options.storage_dir, options.vlm, target.url, target.streams, timeout,
-                                       target.config.heartbeat_s)
+                                       target.config.heartbeat_s, on_frames=files.publish_now)
     sampler = VlmSampler(name, camera, options.vlm, submitter, on_close=submitter.close)
     hold = None
     if options.vlm.hold.types:
@@ -125,6 +136,9 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
     log = logging.getLogger("streamer.worker")
     try:
         sinks, recorder, live = _outputs(name, camera, options, target)
+    except _unreachable() as error:  # the site's index away as the camera starts: tried again, with backoff
+        log.error("camera cannot start yet: %s", str(error).splitlines()[0], extra={"fields": {"camera": name}})
+        code = EXIT_CRASHED
     except Exception as error:  # a spool held by another process, a rule that cannot be built
         log.error("camera cannot start: %s", error, extra={"fields": {"camera": name}})
         report(StateChange(name, None, SourceState.FAILED, str(error), time.time()))
@@ -142,3 +156,9 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
     changes.close()
     changes.join_thread()  # deliver the last state changes before the process ends
     sys.exit(code)
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    from streamer.index.db import UNREACHABLE
+
+    return UNREACHABLE

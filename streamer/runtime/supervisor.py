@@ -22,6 +22,9 @@ from streamer.config.engine import EngineMode
 from streamer.config.root import StreamerConfig
 from streamer.core.backoff import Backoff
 from streamer.engine.host import EngineHost
+from streamer.media.files import MediaFiles
+from streamer.media.objects import ObjectStore
+from streamer.media.uploader import Uploader
 from streamer.record.cuts import CutCache
 from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.camera_health import CameraHealth
@@ -88,6 +91,9 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         retention = self._retention()
         retention.start()
+        uploader = self._uploader()
+        if uploader is not None:
+            uploader.start()
         try:
             self.engine = self._engine_host()
             if self.engine is not None:
@@ -115,6 +121,8 @@ class Supervisor:
             if self.engine is not None:
                 self.engine.stop()
             retention.stop()
+            if uploader is not None:
+                uploader.stop()  # after the workers: their last segments and clips go too
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self._summary()
@@ -124,7 +132,18 @@ class Supervisor:
         storage = self.config.storage
         max_bytes = int(storage.max_size) if storage.max_size is not None else None
         cuts = CutCache.for_storage(self.options.storage_dir, storage)
-        return RetentionLoop(Retention(self.options.storage_dir, cameras, max_bytes, cuts), storage.retention_every_s)
+        files = MediaFiles.for_storage(self.options.storage_dir, storage)
+        return RetentionLoop(Retention(self.options.storage_dir, cameras, max_bytes, cuts,
+                                       index=self.options.index_target, files=files), storage.retention_every_s)
+
+    def _uploader(self) -> Uploader | None:
+        """With storage.url: the host's uploads of its finished files, in order, waiting out the store's outages."""
+        storage = self.config.storage
+        if storage.url is None:
+            return None
+        objects = ObjectStore(storage)
+        return Uploader(self.options.storage_dir, objects, storage.s3.local_keep_h * 3600,
+                        on_state=lambda state, reason: self._health("uploads", "uploads", state, reason))
 
     def _engine_host(self) -> EngineHost | None:
         if self.config.engine.mode is not EngineMode.PROCESS:

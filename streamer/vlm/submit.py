@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,8 +32,10 @@ def frames_folder(camera: str, job_id: str, start_ts: float) -> str:
 
 
 class JobSubmitter:
-    def __init__(self, camera: str, storage_dir: Path, vlm: VlmConfig, queue_factory, heartbeat_s: float = 1.0):
+    def __init__(self, camera: str, storage_dir: Path, vlm: VlmConfig, queue_factory, heartbeat_s: float = 1.0,
+                 on_frames: Callable[[list[str]], None] | None = None):
         self.camera = camera
+        self.on_frames = on_frames  # with an object store: the frames go there before the job (a worker elsewhere reads them)
         self.storage_dir = storage_dir
         self.vlm = vlm
         self._queue_factory = queue_factory  # () → JobQueue; called on this thread, again after a failure
@@ -48,8 +51,9 @@ class JobSubmitter:
 
     @classmethod
     def for_redis(cls, camera: str, storage_dir: Path, vlm: VlmConfig, url: str, names, timeout_s: float,
-                  heartbeat_s: float = 1.0) -> "JobSubmitter":
-        return cls(camera, storage_dir, vlm, lambda: JobQueue(connect(url, timeout_s), names, vlm.queue), heartbeat_s)
+                  heartbeat_s: float = 1.0, on_frames: Callable[[list[str]], None] | None = None) -> "JobSubmitter":
+        return cls(camera, storage_dir, vlm, lambda: JobQueue(connect(url, timeout_s), names, vlm.queue), heartbeat_s,
+                   on_frames)
 
     def __call__(self, request: ClipRequest) -> None:
         """From the live path: only appends; the JPEGs are written on this object's thread."""
@@ -152,6 +156,8 @@ class JobSubmitter:
             relative = f"{folder}/{number:03d}.jpg"
             write_jpeg(self.storage_dir / relative, sampled.image)
             frames.append(JobFrame(relative, round(sampled.wall_ts, 3), sampled.boxes))
+        if self.on_frames is not None:
+            self.on_frames([frame.path for frame in frames])
         first = request.frames[0]
         height, width = first.image.shape[:2]
         event, watch = request.event, request.watch

@@ -27,6 +27,7 @@ from streamer.config.vlm import VlmConfig
 from streamer.core.timefmt import iso_time
 from streamer.index import db, store
 from streamer.index.rows import FindingRow
+from streamer.media.files import MediaFiles, NotStored, as_files
 from streamer.vlm.answer import AnswerError, VlmAnswer, parse_answer
 from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest
 from streamer.vlm.finding import Finding, to_finding
@@ -48,11 +49,11 @@ class Attempt:
     error: AnswerError | None = None
 
 
-def build_request(job: VlmJob, storage_dir: Path, config: VlmConfig, tz: tzinfo | None) -> VlmRequest:
+def build_request(job: VlmJob, storage: Path | MediaFiles, config: VlmConfig, tz: tzinfo | None) -> VlmRequest:
     question = prompts.question_for(job.event_type, job.label, job.prompt)
     hint = _detector_hint(job) if job.kind is JobKind.VERIFY else None
     text = prompts.user_prompt(question, iso_time(job.window_start_ts, tz), job.frame_times, job.fps, job.model_wh, hint)
-    return VlmRequest(job.job_id, job.event_type, prompts.SYSTEM, text, tuple(storage_dir / f.path for f in job.frames),
+    return VlmRequest(job.job_id, job.event_type, prompts.SYSTEM, text, tuple(as_files(storage).local_copy(f.path) for f in job.frames),
                       job.frame_times, job.fps, config.sampling.min_pixels, config.sampling.max_pixels)
 
 
@@ -71,12 +72,15 @@ def _detector_hint(job: VlmJob) -> str | None:
 
 class VlmWorker:
     def __init__(self, backend: VlmBackend, queue: JobQueue, writer: AlertWriter, config: VlmConfig, storage_dir: Path,
-                 consumer: str, tz: tzinfo | None = None):
+                 consumer: str, tz: tzinfo | None = None, index: db.IndexTarget | None = None,
+                 files: MediaFiles | None = None):
         self.backend = backend
         self.queue = queue
         self.writer = writer
         self.config = config
         self.storage_dir = storage_dir
+        self.index = index or storage_dir
+        self.files = files or MediaFiles(storage_dir)  # the frames: local, else from the object store
         self.consumer = consumer
         self.tz = tz
         self.done = 0
@@ -124,8 +128,13 @@ class VlmWorker:
             elif item.attempt > self.config.queue.max_deliveries:
                 self._give_up(item)
             else:
+                try:
+                    request = build_request(item.job, self.files, self.config, self.tz)
+                except NotStored as error:  # its frames not uploaded yet (the store away): redelivered later
+                    log.warning("VLM job's frames not reachable yet: %s", error, extra={"fields": {"job": item.job.job_id}})
+                    continue
                 self._log_state(item, JobState.RUNNING)
-                attempts.append(Attempt(item, build_request(item.job, self.storage_dir, self.config, self.tz)))
+                attempts.append(Attempt(item, request))
         if not attempts:
             return
         self._ask(attempts)
@@ -217,13 +226,13 @@ class VlmWorker:
             model=summary.model, answer_text=answer_text, error=summary.error, answered_ts=time.time())
         try:
             if self._index is None:
-                self._index = db.connect(self.storage_dir)
-            self._index.execute("BEGIN IMMEDIATE")
-            store.record_finding(self._index, row)
-            self._index.execute("COMMIT")
+                self._index = db.connect(self.index)
+            with db.transaction(self._index):
+                store.record_finding(self._index, row)
         except Exception as error:  # the alert is out; the index is a convenience here
-            if self._index is not None and self._index.in_transaction:
-                self._index.execute("ROLLBACK")
+            if self._index is not None:
+                self._index.close()  # a connection the error broke is not used again
+                self._index = None
             log.warning("finding not indexed: %s", error, extra={"fields": {"job": job.job_id}})
 
     def _log_state(self, taken: TakenJob, state: JobState, **fields) -> None:

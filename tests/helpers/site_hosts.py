@@ -10,23 +10,27 @@ from pathlib import Path
 CAMERAS = [f"cam-{n}" for n in range(6)]
 
 
-def site_config(folder: Path, clip: Path, models: Path, redis_url: str, segment_s: float = 2.0) -> Path:
+def site_config(folder: Path, clip: Path, models: Path, redis_url: str, segment_s: float = 2.0,
+                index_url: str | None = None, storage: dict | None = None, live_every_s: float = 0) -> Path:
+    """`index_url`: the site's PostgreSQL index (else each host's SQLite); `storage`: the `storage:` section (an
+    object store), as a dict."""
     cameras = "".join(f"""
   {name}:
     url: {clip}
     loop: true
     realtime: true
     start_time: now
-    live_every_s: 0
+    live_every_s: {live_every_s:g}
     record: {{segment_s: {segment_s:g}}}
     detect: {{fps: 2, model: {{weights: yolo26n.pt, classes: [person, bicycle]}}}}
     zones: {{crossing: {{polygon: [[300, 150], [640, 150], [640, 272], [300, 272]]}}}}
     rules: [{{type: zone_intrusion, zone: crossing, classes: [person, bicycle], end_after_s: 1.0}}]
 """ for name in CAMERAS)
     config = folder / "site.yaml"
+    shared = (f"index: {{url: '{index_url}'}}\n" if index_url else "") + (f"storage: {json.dumps(storage)}\n" if storage else "")
     config.write_text(f"storage_dir: {folder}/hosts/${{STREAMER_NODE}}\nmodels_dir: {models}\nredis: {{url: '{redis_url}'}}\n"
                       f"site: {{lease_s: 6, renew_every_s: 1}}\napi: {{enabled: false}}\nlogging: {{stats_interval_s: 2}}\n"
-                      f"cameras:{cameras}")
+                      f"{shared}cameras:{cameras}")
     return config
 
 
