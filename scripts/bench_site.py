@@ -7,7 +7,7 @@ process group (the host running the most cameras), and measured:
 - failover: from the kill to every one of its cameras streaming on another host (the supervisors' `source
   streaming` entries on the health stream), p50 / p95 over the kills;
 - the recording gap of each camera that moved: from the end of the last segment the dead host indexed to the start
-  of the first the new host indexed (each host's own index);
+  of the first the new host indexed (both in the shared index);
 - alerts: (event_id, state) pairs published twice (must be 0); events announced and never ended (must be 0 at the
   end, when every host has stopped cleanly); `camera_offline` alerts, a `new` and an `end` per moved camera;
 - the killed host is started again and takes its share before the next kill.

@@ -1,6 +1,7 @@
 """Three hosts, one site (issue 24): three real `streamer run --node` processes on one config, one real
 redis-server, one PostgreSQL (the index) and one S3-compatible server (the recordings), each host with its own
-local folder, six cameras replayed live from looping files. Every camera runs on exactly one host; a host
+local folder, six cameras: five replayed live from looping files and one RTSP camera (GStreamer's RTSP server).
+Every camera runs on exactly one host; a host
 SIGKILLed with its whole process group has its cameras streaming on the others within 15 s, with a
 `camera_offline` alert and its `end` for each, and no alert doubled; a clean stop hands its cameras over at once
 with no offline alert; a host that joins takes its share. PostgreSQL and the object store away together for 20 s
@@ -26,6 +27,7 @@ import pytest
 from streamer.alerts.payload import AlertPayload
 from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.redis_server import RedisServer
+from tests.helpers.rtsp import RtspServer, free_port
 from tests.helpers.s3_server import CREDENTIALS, S3Server
 from tests.helpers.service import Service
 from tests.helpers.site_hosts import CAMERAS, site_config, streaming_since
@@ -52,12 +54,14 @@ def site(tmp_path, models_dir, bikes_mp4) -> Site:
     postgres = PostgresServer().start()
     s3 = S3Server().start()
     s3.client().create_bucket(Bucket=BUCKET)
+    camera = RtspServer(free_port(), fps=10, size="640x272").start()  # the frame of bikes.mp4, for the same zone
     storage = {"url": f"s3://{BUCKET}/site", "s3": {
         "endpoint_url": s3.endpoint, "region": "us-east-1", "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
         "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "local_keep_h": 0, "timeout_s": 3}}
     config = site_config(tmp_path, bikes_mp4, models_dir, server.url, index_url=postgres.create_database("site"),
-                         storage=storage, live_every_s=1)
+                         storage=storage, live_every_s=1, rtsp_url=camera.url)
     yield Site(config, server, postgres, s3)
+    camera.stop()
     server.stop()
     s3.stop()
     postgres.remove()

@@ -28,9 +28,10 @@ def gst_rtsp_available() -> bool:
 
 
 class RtspServer:
-    def __init__(self, port: int, fps: int = 10, file: Path | None = None):
+    def __init__(self, port: int, fps: int = 10, file: Path | None = None, size: str = "320x240"):
         self.port = port
         self.fps = fps
+        self.size = size
         self.file = file
         self.process: subprocess.Popen[str] | None = None
 
@@ -40,7 +41,7 @@ class RtspServer:
 
     def start(self, timeout: float = 15.0) -> "RtspServer":
         self.process = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), str(self.port), "--fps", str(self.fps),
+            [SYSTEM_PYTHON, str(SERVER), str(self.port), "--fps", str(self.fps), "--size", self.size,
              *(["--file", str(self.file)] if self.file is not None else [])],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )

@@ -11,15 +11,18 @@ CAMERAS = [f"cam-{n}" for n in range(6)]
 
 
 def site_config(folder: Path, clip: Path, models: Path, redis_url: str, segment_s: float = 2.0,
-                index_url: str | None = None, storage: dict | None = None, live_every_s: float = 0) -> Path:
+                index_url: str | None = None, storage: dict | None = None, live_every_s: float = 0,
+                rtsp_url: str | None = None) -> Path:
     """`index_url`: the site's PostgreSQL index (else each host's SQLite); `storage`: the `storage:` section (an
-    object store), as a dict."""
+    object store), as a dict; `rtsp_url`: the last camera is that RTSP camera instead of a looping file."""
+    def source(name: str) -> str:
+        if rtsp_url is not None and name == CAMERAS[-1]:
+            return f"url: {rtsp_url}"
+        return f"url: {clip}\n    loop: true\n    realtime: true\n    start_time: now"
+
     cameras = "".join(f"""
   {name}:
-    url: {clip}
-    loop: true
-    realtime: true
-    start_time: now
+    {source(name)}
     live_every_s: {live_every_s:g}
     record: {{segment_s: {segment_s:g}}}
     detect: {{fps: 2, model: {{weights: yolo26n.pt, classes: [person, bicycle]}}}}
