@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from streamer.index import migrate
@@ -124,3 +124,13 @@ def connect(target: IndexTarget, readonly: bool = False) -> Connection:
         conn.close()
         raise
     return conn
+
+
+def close_quietly(conn: Connection | None) -> None:
+    """Close a connection that may already be broken (the database went away): nothing to tell anyone."""
+    if conn is None:
+        return
+    try:
+        conn.close()
+    except SQLAlchemyError:
+        pass

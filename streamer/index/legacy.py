@@ -5,10 +5,7 @@ here: later changes are Alembic revisions."""
 
 from __future__ import annotations
 
-# what keyword search sees of a row: the type and rule as words, the object, its zone, and what the VLM said
-_EVENT_TEXT = ("replace(new.type, '_', ' ') || ' ' || replace(replace(new.rule, '_', ' '), '-', ' ') || ' ' || new.label"
-               " || ' ' || coalesce(json_extract(new.source_json, '$.zone'), '') || ' ' || coalesce(new.description, '')")
-_FINDING_TEXT = "coalesce(new.label, '') || ' ' || coalesce(new.description, '')"
+from streamer.index import fulltext
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: segments, gaps, events with their state history, per-second track summary
@@ -107,31 +104,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX vlm_findings_by_camera_time ON vlm_findings (camera, window_start_ts);
     """,
     # 3: keyword search (FTS5, Porter stemming) over what events and VLM findings say, kept by triggers so that
-    # every writer (camera workers, VLM workers, older versions' rows on upgrade) feeds it
-    """
-    CREATE VIRTUAL TABLE events_text USING fts5(body, tokenize = 'porter unicode61');
-    CREATE VIRTUAL TABLE findings_text USING fts5(body, tokenize = 'porter unicode61');
-    CREATE TRIGGER events_text_insert AFTER INSERT ON events BEGIN
-        DELETE FROM events_text WHERE rowid = new.rowid;
-        INSERT INTO events_text (rowid, body) VALUES (new.rowid, """ + _EVENT_TEXT + """);
-    END;
-    CREATE TRIGGER events_text_update AFTER UPDATE ON events BEGIN
-        DELETE FROM events_text WHERE rowid = old.rowid;
-        INSERT INTO events_text (rowid, body) VALUES (new.rowid, """ + _EVENT_TEXT + """);
-    END;
-    CREATE TRIGGER events_text_delete AFTER DELETE ON events BEGIN
-        DELETE FROM events_text WHERE rowid = old.rowid;
-    END;
-    CREATE TRIGGER findings_text_insert AFTER INSERT ON vlm_findings BEGIN
-        DELETE FROM findings_text WHERE rowid = new.rowid;
-        INSERT INTO findings_text (rowid, body) VALUES (new.rowid, """ + _FINDING_TEXT + """);
-    END;
-    CREATE TRIGGER findings_text_delete AFTER DELETE ON vlm_findings BEGIN
-        DELETE FROM findings_text WHERE rowid = old.rowid;
-    END;
-    INSERT INTO events_text (rowid, body) SELECT rowid, """ + _EVENT_TEXT.replace("new.", "") + """ FROM events;
-    INSERT INTO findings_text (rowid, body) SELECT rowid, """ + _FINDING_TEXT.replace("new.", "") + """ FROM vlm_findings;
-    """,
+    # every writer (camera workers, VLM workers, older versions' rows on upgrade) feeds it: the same DDL as the
+    # baseline's, so an upgraded file ends as a new one starts
+    fulltext.SQLITE_DDL,
     # 4: people's verdicts on events (the console's true / false alarm), every one kept, the latest wins
     """
     CREATE TABLE reviews (

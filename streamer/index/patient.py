@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from streamer.index import db
 
@@ -59,9 +59,5 @@ class PatientWrites:
         self._drop_connection()
 
     def _drop_connection(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except SQLAlchemyError:
-                pass
-            self.conn = None
+        db.close_quietly(self.conn)
+        self.conn = None

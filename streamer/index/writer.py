@@ -134,12 +134,8 @@ class IndexWriter:
                 write(self.conn)
 
     def _drop_connection(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except SQLAlchemyError:
-                pass
-            self.conn = None
+        db.close_quietly(self.conn)
+        self.conn = None
 
 
 def _unreachable(error: DBAPIError) -> bool:
