@@ -13,7 +13,6 @@ from streamer.detect.weights import WeightsNotFound
 from streamer.engine.client import RemoteDetection
 from streamer.engine.errors import ModelLoadError
 from streamer.engine.geometry import camera_geometry
-from streamer.engine.local import LocalDetection
 from streamer.engine.protocol import EngineLink
 from streamer.engine.settings import LoadSettings
 from streamer.engine.stage import DetectedFrame, DetectionStage
@@ -50,6 +49,7 @@ def detection_stage(name: str, camera: CameraConfig, options: WorkerOptions, sto
     if link is not None:
         return RemoteDetection(name, camera, options.models_dir, link, stop, live=camera.kind is SourceKind.LIVE)
     from streamer.engine.host import resolve_device
+    from streamer.engine.local import LocalDetection  # the models in this process: torch only here
 
     settings = LoadSettings(resolve_device(camera.detect.device), options.models_dir / "cache", options.max_batch,
                             camera_geometry(camera).largest, None)
@@ -160,7 +160,7 @@ class CameraWorker:
         frame = detected.frame
         if self._frame_size != (frame.width, frame.height):
             self._check_geometry(frame.width, frame.height)
-        tracks = self.tracker.update(detected.detections, (frame.height, frame.width))
+        tracks = self.tracker.update(detected.detections)
         tracked = TrackedFrame(frame, tracks, detected.extra)
         self.stats.record(tracked, detected.latency_ms)
         if writer is not None:
