@@ -6,11 +6,13 @@ process group (the host running the most cameras), and measured:
 
 - failover: from the kill to every one of its cameras streaming on another host (the supervisors' `source
   streaming` entries on the health stream), p50 / p95 over the kills;
-- the recording gap of each camera that moved: from the end of the last segment the dead host indexed to the start
-  of the first the new host indexed (both in the shared index);
+- the recording gap of each camera that moved: the longest hole between its segments around the kill, from the end
+  of the last segment the dead host indexed to the start of the first the new host indexed (both in the shared
+  index; the dead host's unfinished segment is on its disk, indexed when it comes back);
 - alerts: (event_id, state) pairs published twice (must be 0); events announced and never ended (must be 0 at the
   end, when every host has stopped cleanly); `camera_offline` alerts, a `new` and an `end` per moved camera;
-- the killed host is started again and takes its share before the next kill.
+- the killed host is started again and takes its share back before the next kill, cameras handed over cleanly:
+  the handover gap, the longest hole in each handed-back camera's recording around it.
 
 And at the end, on what the site recorded: a question's latency over the three hosts' PostgreSQL index against the
 same rows in one SQLite file (a copy made here, as one host alone would have them), cold each time; and the index's
@@ -39,7 +41,7 @@ from tests.helpers.postgres_server import PostgresServer  # noqa: E402
 from tests.helpers.redis_server import RedisServer  # noqa: E402
 from tests.helpers.s3_server import CREDENTIALS, S3Server  # noqa: E402
 from tests.helpers.service import Service  # noqa: E402
-from tests.helpers.site_hosts import CAMERAS, holders, site_config, streaming_since  # noqa: E402
+from tests.helpers.site_hosts import CAMERAS, holders, latest_streaming, shares, site_config, streaming_since  # noqa: E402
 from scripts.bench_site_parts import index_write_rates, question_latency, upload_lags  # noqa: E402
 
 HOSTS = ("a", "b", "c")
@@ -64,13 +66,19 @@ def segments(index_url: str, camera: str) -> list[tuple[float, float]]:
         conn.close()
 
 
-def recording_gap(index_url: str, camera: str, killed_at: float) -> float | None:
-    """From the end of the camera's last segment before the kill to the start of its first after it (the shared
-    index has both hosts' segments)."""
-    rows = segments(index_url, camera)
-    before = [end for _, end in rows if end <= killed_at + 1]
-    after = [start for start, _ in rows if start >= killed_at - 1]
-    return round(min(after) - max(before), 2) if before and after else None
+def largest_hole(index_url: str, camera: str, since: float, until: float) -> float | None:
+    """The longest stretch without recording between the camera's segments around [since, until] (the shared index
+    has every host's segments); None until segments exist on both sides of `since`."""
+    rows = [row for row in segments(index_url, camera) if row[1] >= since - 10 and row[0] <= until]
+    if not rows or rows[0][0] > since or rows[-1][0] < since:
+        return None
+    return round(max((b[0] - a[1] for a, b in zip(rows, rows[1:])), default=0.0), 2)
+
+
+def recording_where_they_run(index_url: str, client) -> bool:
+    """Every camera has indexed a segment since its source last said it streams (on the host that runs it now)."""
+    started = latest_streaming(client)
+    return all(any(start >= started.get(c, 0) - 1 for start, _ in segments(index_url, c)) for c in CAMERAS)
 
 
 def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service]) -> dict:
@@ -83,13 +91,19 @@ def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service]) ->
     failover_s = round(time.time() - killed_at, 2) if moved else None
     new_hosts = streaming_since(client, killed_at)
     # the new hosts' first segments are indexed once finished (the file's keyframes cut them)
-    wait(lambda: all(recording_gap(index_url, c, killed_at) is not None for c in cameras), 40)
-    gaps = {c: recording_gap(index_url, c, killed_at) for c in cameras}
+    wait(lambda: recording_where_they_run(index_url, client), 40)
+    gaps = {c: largest_hole(index_url, c, killed_at, time.time()) for c in cameras}
+    joined_at = time.time()
     hosts[victim] = Service(config, env={"STREAMER_NODE": victim})  # it comes back and takes its share
-    rejoined = wait(lambda: sorted(collections.Counter(holders(client).values()).values()) == [2, 2, 2], 120)
+    rejoined = wait(lambda: shares(client) == [2, 2, 2]
+                    and all(c in streaming_since(client, joined_at) for c, n in holders(client).items() if n == victim)
+                    and recording_where_they_run(index_url, client), 120)
+    handed_back = sorted(c for c, n in holders(client).items() if n == victim)
+    handover_gaps = {c: largest_hole(index_url, c, joined_at, time.time()) for c in handed_back}
     time.sleep(SETTLE_S)
     return {"killed": victim, "cameras": cameras, "moved_to": {c: new_hosts.get(c) for c in cameras},
-            "failover_s": failover_s, "recording_gap_s": gaps, "rejoined_share": rejoined}
+            "failover_s": failover_s, "recording_gap_s": gaps, "rejoined_share": rejoined,
+            "handover_gap_s": handover_gaps}
 
 
 def alerts_check(client) -> dict:
@@ -126,7 +140,7 @@ def main() -> int:
         hosts = {host: Service(config, env={"STREAMER_NODE": host}) for host in HOSTS}
         try:
             up = wait(lambda: set(streaming_since(client, 0)) == set(CAMERAS)
-                      and sorted(collections.Counter(holders(client).values()).values()) == [2, 2, 2], 180)
+                      and shares(client) == [2, 2, 2], 180)
             start_s = round(time.monotonic() - started, 1)
             lags = upload_lags(s3, BUCKET, "site/", index_url, 10.0 if args.smoke else 40.0)
             runs = [one_kill(index_url, config, client, hosts) for _ in range(kills)] if up else []
@@ -138,6 +152,7 @@ def main() -> int:
         writes = index_write_rates(postgres, folder, rows=2_000 if args.smoke else 20_000)
         failovers = [run["failover_s"] for run in runs if run["failover_s"] is not None]
         gaps = [gap for run in runs for gap in run["recording_gap_s"].values() if gap is not None]
+        handovers = [gap for run in runs for gap in run["handover_gap_s"].values() if gap is not None]
         figures = {
             "mode": "smoke" if args.smoke else "full", "hosts": len(HOSTS), "cameras": len(CAMERAS),
             "site_up_s": start_s if up else None, "kills": runs,
@@ -146,6 +161,8 @@ def main() -> int:
                            if failovers else None, "max": max(failovers, default=None)},
             "recording_gap_s": {"n": len(gaps), "p50": statistics.median(gaps) if gaps else None,
                                 "max": max(gaps, default=None)},
+            "handover_gap_s": {"n": len(handovers), "p50": statistics.median(handovers) if handovers else None,
+                               "max": max(handovers, default=None)},
             **alerts_check(client),
             "upload_lag_s": lags, "question_ms": question, "index_writes_per_s": writes,
         }

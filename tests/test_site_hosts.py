@@ -30,7 +30,7 @@ from tests.helpers.redis_server import RedisServer
 from tests.helpers.rtsp import RtspServer, free_port
 from tests.helpers.s3_server import CREDENTIALS, S3Server
 from tests.helpers.service import Service
-from tests.helpers.site_hosts import CAMERAS, site_config, streaming_since
+from tests.helpers.site_hosts import CAMERAS, latest_streaming, shares, site_config, streaming_since
 from tests.helpers.site_hosts import holders as _holders
 
 FAILOVER_S = 15.0
@@ -98,7 +98,7 @@ def test_three_hosts_are_one_site_through_failover_outages_and_questions(site: S
         _wait(lambda: set(streaming_since(client)) == set(CAMERAS) and all(_holders(client).values()), 120,
               "all six cameras streaming")
         time.sleep(3)  # the shares settle: a host that started first gives back what it took alone
-        holders = _wait(lambda: (h := _holders(client)) and sorted(collections.Counter(h.values()).values()) == [2, 2, 2] and h,
+        holders = _wait(lambda: shares(client) == [2, 2, 2] and _holders(client),
                         30, "two cameras a host")
         on_b = sorted(camera for camera, node in holders.items() if node == "b")
 
@@ -132,7 +132,7 @@ def test_three_hosts_are_one_site_through_failover_outages_and_questions(site: S
 
         joined_at = time.time()
         hosts["b"] = _host(config, "b")  # b comes back: it takes its share, the others keep streaming
-        _wait(lambda: sorted(collections.Counter(_holders(client).values()).values()) == [3, 3]
+        _wait(lambda: shares(client) == [3, 3]
               and all(streaming_since(client, joined_at).get(c) == "b" for c, n in _holders(client).items() if n == "b"),
               90, "b running its share again")
         _outage_loses_nothing(site, client)
@@ -152,12 +152,27 @@ def _health(client, component: str) -> list[tuple[str, str]]:
             if e["component"] == component]
 
 
+def _around(client, ts: float) -> list[tuple]:
+    """What the hosts said of their workers, sources and leases in the 15 s before `ts` and 5 s after."""
+    return [(round(e["ts"] - ts, 1), e.get("node"), e["camera"], e["component"], e["state"], e["reason"][:50])
+            for e in (json.loads(f[b"data"]) for _, f in client.xrange("streamer:health"))
+            if ts - 15 <= e["ts"] <= ts + 5 and e["component"] in ("worker", "source", "site", "recorder")]
+
+
 def _outage_loses_nothing(site: Site, client) -> None:
     """PostgreSQL stopped and the object store cut off together for 20 s while every camera records: the rows and
     files wait on the hosts, go in when they return, and the health stream says so."""
     from streamer.index import db, store
 
-    time.sleep(8)  # the cameras that just moved to the joining host have recorded their first segments there
+    def recording_where_they_run() -> bool:  # the cameras that just moved have indexed a segment on their new host
+        started = latest_streaming(client)
+        conn = db.connect(site.postgres.url("site"), readonly=True)
+        try:
+            return all(any(s.start_ts >= started[c] - 1 for s in store.segments_of(conn, c)) for c in CAMERAS)
+        finally:
+            conn.close()
+
+    _wait(recording_where_they_run, 30, "every camera recording where it runs now")
     began = time.time()
     site.postgres.stop()
     site.s3.pause()
@@ -191,7 +206,7 @@ def _outage_loses_nothing(site: Site, client) -> None:
         spans = {c: [(round(s.start_ts - began, 1), round(s.end_ts - began, 1)) for s in segments]
                  for c, segments in recorded().items()}
         raise AssertionError(f"holes around the outage (seconds from its start, {ended - began:.0f} s long): {spans}; "
-                             f"health: {_health(client, 'index')[-6:]}") from None
+                             f"health: {_health(client, 'index')[-6:]}; around it: {_around(client, began)}") from None
     in_store = site.s3.keys(BUCKET)
     _wait(lambda: all(in_store.get(f"site/{s.path}") == s.bytes for segments in found.values() for s in segments)
           or in_store.update(site.s3.keys(BUCKET)), 60, "every segment of the outage in the object store, whole")

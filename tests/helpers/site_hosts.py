@@ -5,6 +5,7 @@ file, and what Redis says of them: who holds each camera's lease, and which host
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 CAMERAS = [f"cam-{n}" for n in range(6)]
@@ -50,4 +51,23 @@ def streaming_since(client, since_ts: float = 0.0) -> dict[str, str]:
         entry = json.loads(fields[b"data"])
         if entry["component"] == "source" and entry["state"] == "streaming" and entry["ts"] >= since_ts:
             found.setdefault(entry["camera"], entry.get("node"))
+    return found
+
+
+def shares(client) -> list[int] | None:
+    """How many cameras each host holds, smallest first; None while a camera is held by nobody (a handover in
+    flight: the giving host has let go and the taking host has not yet taken it)."""
+    held = holders(client)
+    if None in held.values():
+        return None
+    return sorted(Counter(held.values()).values())
+
+
+def latest_streaming(client) -> dict[str, float]:
+    """camera → when a supervisor last said its source streams."""
+    found: dict[str, float] = {}
+    for _, fields in client.xrange("streamer:health"):
+        entry = json.loads(fields[b"data"])
+        if entry["component"] == "source" and entry["state"] == "streaming":
+            found[entry["camera"]] = entry["ts"]
     return found
