@@ -116,7 +116,11 @@ def test_a_recorder_killed_mid_segment_leaves_nothing_broken_behind(tmp_path: Pa
     (segment,) = indexed(storage)
     frames = decoded_pts(storage / segment.path)
     assert len(frames) == segment.frames >= 25  # the fragments finished before the kill, every frame playable
-    assert segment.start_ts == START_TS and segment.end_ts - segment.start_ts == pytest.approx(len(frames) / 25, abs=0.05)
+    # the row spans the frames kept: first to last, plus one frame (a fragment cut inside a group of pictures, as
+    # the one-second fragments are, may leave out a reordered frame or two before the last one it holds)
+    span = max(frames) - min(frames) + 1 / 25
+    assert segment.start_ts == START_TS and segment.end_ts - segment.start_ts == pytest.approx(span, abs=0.05)
+    assert span - len(frames) / 25 < 0.2
 
 
 def test_index_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:

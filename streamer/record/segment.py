@@ -17,7 +17,7 @@ from streamer.storage import segment_relpath
 # Browsers and every player take these in MP4 as they are; anything else (MPEG-4 part 2 and MS-MPEG4 of old
 # AVI files, MJPEG, VP8…) is re-encoded to H.264 so a clip plays wherever it is opened.
 REMUX_CODECS = frozenset({"h264", "hevc", "av1"})
-FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}  # a fragment a second at least: what a crash loses
 PART_SUFFIX = ".part"
 
 log = logging.getLogger("streamer.record")
