@@ -140,7 +140,8 @@ def test_an_outage_of_the_store_costs_only_local_disk(s3: S3Server, tmp_path: Pa
     try:
         for n in range(3, 10):  # finished while the store cannot be reached
             finish(n)
-        _wait(lambda: uploader.state is UploadState.BACKLOGGED, timeout_s=30)
+        # the state changes before its report is made (on the uploader's thread): wait for both
+        _wait(lambda: uploader.state is UploadState.BACKLOGGED and states and states[-1][0] == "backlogged", timeout_s=30)
         files, size = uploader.reader.backlog()
         assert files >= 6 and size >= 60_000  # waiting on the local disk, and said so
         assert states[-1][0] == "backlogged" and "wait on the local disk" in states[-1][1]
