@@ -168,8 +168,10 @@ def baseline_track(clip: Path, limit: int) -> list[float]:
     return stamps
 
 
-def run_service(config: dict, folder: Path, seconds: float, sample_rss_at: float | None = None) -> dict:
-    """`streamer run` on a generated config with JSON logs; its records, and the memory of its process tree."""
+def run_service(config: dict, folder: Path, seconds: float, sample_rss_at: float | None = None,
+                stop_after: float | None = None) -> dict:
+    """`streamer run` on a generated config with JSON logs; its records, and the memory of its process tree.
+    `stop_after`: stopped (SIGTERM, as a user stops it) that many seconds after its start, for looping sources."""
     path = folder / "bench.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     log_path = folder / "service.log"
@@ -182,6 +184,11 @@ def run_service(config: dict, folder: Path, seconds: float, sample_rss_at: float
             if sample_rss_at is not None:
                 time.sleep(sample_rss_at)
                 memory = tree_memory(proc.pid)
+            if stop_after is not None:
+                try:
+                    proc.wait(timeout=max(0.0, stop_after - (time.monotonic() - started)))
+                except subprocess.TimeoutExpired:
+                    proc.terminate()
             proc.wait(timeout=seconds + 240)
         finally:
             if proc.poll() is None:
@@ -223,11 +230,12 @@ def walker_cameras(clip: Path, count: int) -> dict:
 
 
 def steady_fps(records: list[dict]) -> dict[str, float]:
-    """Per camera: the median detected fps of its stats lines while streaming, the first and last dropped."""
+    """Per camera: the median sampled fps (frames tracked, whether the motion gate let the detector run or not) of
+    its stats lines while streaming, the first and last dropped."""
     lines: dict[str, list[float]] = {}
     for record in records:
         if record.get("msg") == "camera stats" and record.get("state") == "streaming":
-            lines.setdefault(record["camera"], []).append(float(record["fps_detected"]))
+            lines.setdefault(record["camera"], []).append(float(record["fps_sampled"]))  # every frame tracked
     return {camera: round(statistics.median(values[1:-1] or values), 2) for camera, values in lines.items()}
 
 

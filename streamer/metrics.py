@@ -24,10 +24,21 @@ SOURCE_STATES = ("starting", "connecting", "streaming", "reconnecting", "stopped
 # -- cameras (each camera's worker) -----------------------------------------------------------------------------
 CAMERA_FPS_IN = Gauge("streamer_camera_fps_in", "Frames decoded per second over the last stats interval.",
                       ["camera"], multiprocess_mode="livemostrecent")
-CAMERA_FPS_DETECTED = Gauge("streamer_camera_fps_detected", "Frames detected and tracked per second over the last "
+CAMERA_FPS_DETECTED = Gauge("streamer_camera_fps_detected", "Frames the detector ran on per second over the last "
                             "stats interval.", ["camera"], multiprocess_mode="livemostrecent")
+CAMERA_FPS_SAMPLED = Gauge("streamer_camera_fps_sampled", "Frames sampled and tracked per second over the last stats "
+                           "interval (detected, or skipped as still by the motion gate).", ["camera"],
+                           multiprocess_mode="livemostrecent")
 CAMERA_FRAMES_DECODED = Counter("streamer_camera_frames_decoded_total", "Frames decoded.", ["camera"])
-CAMERA_FRAMES_DETECTED = Counter("streamer_camera_frames_detected_total", "Frames detected and tracked.", ["camera"])
+CAMERA_FRAMES_DETECTED = Counter("streamer_camera_frames_detected_total", "Frames the detector ran on.", ["camera"])
+CAMERA_FRAMES_SAMPLED = Counter("streamer_camera_frames_sampled_total", "Frames sampled at detect.fps and tracked "
+                                "(detected, or skipped as still by the motion gate).", ["camera"])
+CAMERA_FRAMES_MOTION = Counter("streamer_camera_frames_with_motion_total", "Sampled frames the motion check found "
+                               "moving.", ["camera"])
+CAMERA_FRAMES_STILL = Counter("streamer_camera_frames_skipped_still_total", "Sampled frames that skipped the "
+                              "detector: still, no track alive, no keyframe due.", ["camera"])
+CAMERA_MOTION_BUSY = Gauge("streamer_camera_motion_busy", "1 while the camera's scene moves nearly all the time and "
+                           "every sampled frame is detected.", ["camera"], multiprocess_mode="livemostrecent")
 CAMERA_FRAMES_DROPPED = Counter("streamer_camera_frames_dropped_total", "Frames dropped: waited too long for "
                                 "detection on a live camera, or lost with a restarted engine.", ["camera"])
 CAMERA_CORRUPT_PACKETS = Counter("streamer_camera_corrupt_packets_total", "Packets the decoder refused, skipped.",

@@ -36,7 +36,8 @@ class CameraStatus(BaseModel):
     enabled: bool
     kind: str = Field(description="live (cameras, HLS) or file.")
     url: str | None = Field(description="For admins, with its credentials masked; null for viewers, who need none.")
-    figures: dict | None = Field(description="The camera's latest stats line (state, fps_in, fps_detected, drops, "
+    figures: dict | None = Field(description="The camera's latest stats line (state, fps_in, fps_sampled, "
+                                             "fps_detected, motion, drops, "
                                              "…, ts): null until its worker has logged one.")
     picture: bool = Field(description="A live picture exists (`live.jpg`, `live.mjpeg`).")
 

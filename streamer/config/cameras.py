@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamer.config.base import Point, StrictModel, check_url_form
+from streamer.config.motion import MotionConfig
 from streamer.config.recording import RecordConfig
 from streamer.config.rules import RuleConfig
 from streamer.config.vlm import WatchConfig
@@ -90,6 +91,9 @@ class DetectConfig(StrictModel):
     precision: Precision = Field(Precision.AUTO, description="auto: fp16 on CUDA, fp32 on a CPU.")
     input_size: tuple[int, int] | None = Field(
         None, description="Model input [height, width], multiples of 32; omitted: imgsz fitted to the camera's aspect.")
+    motion: MotionConfig = MotionConfig()
+    keyframe_s: float = Field(2.0, gt=0, le=600, description="With motion gating: the detector also runs this often "
+                              "on a still scene, so an object that never moves is found and counts stay right.")
 
     @field_validator("input_size")
     @classmethod
@@ -190,13 +194,14 @@ class CameraConfig(StrictModel):
             seen.add(rule.rule_name)
 
     def points_outside(self, width: int, height: int) -> list[str]:
-        """Zones and lines with a point past the frame (a polygon drawn for the main stream, say, on a sub-stream):
+        """Zones, lines and motion masks with a point past the frame (a polygon drawn for the main stream, say, on a sub-stream):
         they still work, clipped, but most likely not as meant."""
         def outside(points) -> bool:
             return any(x > width or y > height for x, y in points)
 
         found = [f"zones.{name}" for name, zone in self.zones.items() if outside(zone.polygon)]
         found += [f"rules[{index}]" for index, rule in enumerate(self.rules) if outside(rule.points())]
+        found += [f"detect.motion.masks[{index}]" for index, mask in enumerate(self.detect.motion.masks) if outside(mask)]
         return found
 
     def with_url(self, url: str) -> "CameraConfig":

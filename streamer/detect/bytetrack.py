@@ -108,6 +108,9 @@ class ByteTracker:
         self.kalman = BoxKalman()
         self._ids = itertools.count(1)
 
+    def has_tracks(self) -> bool:
+        return bool(self.tracked or self.lost)
+
     def update(self, xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> list[tuple[int, int]]:
         """One detected frame (float32 arrays). Returns (detection index, track id) for each confirmed track that
         this frame's detections continue or start, in the tracker's order."""

@@ -47,5 +47,9 @@ class CameraTracker:
         tracked.tracker_id = np.array([track_id for _, track_id in tracks], dtype=int)
         return tracked
 
+    def has_tracks(self) -> bool:
+        """Any track tracked or lost and not yet given up: the motion gate keeps the detector running meanwhile."""
+        return self._tracker.has_tracks()
+
     def reset(self) -> None:
         self._tracker.reset()

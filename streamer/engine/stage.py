@@ -23,6 +23,7 @@ class DetectedFrame:
     detections: sv.Detections  # the tracked model's, not yet tracked
     extra: Mapping[str, sv.Detections]  # extra models by config key; empty detections where run_when skipped them
     latency_ms: float  # from hand-over to answer
+    ran: bool = True  # False: the motion gate let the frame skip the detector (it is still tracked, with nothing)
 
 
 class DetectionStage(Protocol):

@@ -12,6 +12,7 @@ from streamer import metrics
 from streamer.engine.stage import DetectionStage
 from streamer.frame import TrackedFrame
 from streamer.runtime.frame_queue import FrameQueue
+from streamer.runtime.gate import MotionGate
 from streamer.source.reader import VideoSource
 
 log = logging.getLogger("streamer.stats")
@@ -22,6 +23,8 @@ class CameraStats:
     camera: str
     interval_s: float
     on_log: Callable[[dict], None] | None = None  # also given each line's fields (the console's live figures)
+    gate: MotionGate | None = None  # the camera's motion gate, when it has one
+    sampled: int = 0
     detected: int = 0
     detect_ms_total: float = 0.0
     track_ids_seen: set[int] = field(default_factory=set)
@@ -29,11 +32,14 @@ class CameraStats:
     _last_log: float = field(default_factory=time.monotonic)
     _decoded_at_last: int = 0
     _detected_at_last: int = 0
+    _sampled_at_last: int = 0
     _counted: dict[str, int] = field(default_factory=dict)  # what the Prometheus counters have been given so far
 
-    def record(self, tracked: TrackedFrame, detect_ms: float) -> None:
-        self.detected += 1
-        self.detect_ms_total += detect_ms
+    def record(self, tracked: TrackedFrame, detect_ms: float, ran: bool = True) -> None:
+        self.sampled += 1
+        if ran:
+            self.detected += 1
+            self.detect_ms_total += detect_ms
         ids = tracked.detections.tracker_id
         self.track_ids_seen.update(int(i) for i in (ids if ids is not None else []))
         self.labels_now = Counter(tracked.detections.data.get("class_name", []))
@@ -49,14 +55,17 @@ class CameraStats:
             "camera": self.camera,
             "state": source.state.state.value if source.state.state else "starting",
             "fps_in": (counters.decoded - self._decoded_at_last) / max(elapsed, 1e-9),
-            "fps_detected": (self.detected - self._detected_at_last) / max(elapsed, 1e-9),
+            "fps_sampled": (self.sampled - self._sampled_at_last) / max(elapsed, 1e-9),  # tracked, detected or not
+            "fps_detected": (self.detected - self._detected_at_last) / max(elapsed, 1e-9),  # the detector ran
             "detect_ms": self.detect_ms_total / self.detected if self.detected else 0.0,  # hand-over to answer
             "drops": queue.dropped + detection.dropped,  # waiting too long for detection, or lost with the engine
             "queued": len(queue),
             "frames": counters.decoded,
             "corrupt_packets": counters.corrupt_packets,
             "corrupt_frames": counters.corrupt_frames,
+            "sampled": self.sampled,
             "detected": self.detected,
+            **self._gate_fields(),
             "tracks_active": sum(self.labels_now.values()),
             "tracks_total": len(self.track_ids_seen),
             "objects": ",".join(f"{label}:{n}" for label, n in sorted(self.labels_now.items())) or "-",
@@ -68,15 +77,30 @@ class CameraStats:
             self.on_log(fields)
         self._export(fields)
         self._last_log, self._decoded_at_last, self._detected_at_last = now, counters.decoded, self.detected
+        self._sampled_at_last = self.sampled
+
+    def _gate_fields(self) -> dict[str, object]:
+        """What the motion gate did with the sampled frames (running totals); `motion: off` without a gate."""
+        if self.gate is None:
+            return {"motion": "off"}
+        counts = self.gate.counts
+        return {"motion": self.gate.mode.value, "motion_checked": counts.motion_checked,
+                "with_motion": counts.with_motion, "skipped_still": counts.skipped_still, "lighting": counts.lighting}
 
     def _export(self, fields: dict[str, object]) -> None:
         """The line's figures as Prometheus metrics: the rates as gauges, the running totals as counters (their
         growth since the last line, so a counter never moves backwards)."""
         metrics.CAMERA_FPS_IN.labels(self.camera).set(float(fields["fps_in"]))  # type: ignore[arg-type]
         metrics.CAMERA_FPS_DETECTED.labels(self.camera).set(float(fields["fps_detected"]))  # type: ignore[arg-type]
+        metrics.CAMERA_FPS_SAMPLED.labels(self.camera).set(float(fields["fps_sampled"]))  # type: ignore[arg-type]
+        metrics.CAMERA_MOTION_BUSY.labels(self.camera).set(1.0 if fields["motion"] == "busy" else 0.0)
         for key, counter in (("frames", metrics.CAMERA_FRAMES_DECODED), ("detected", metrics.CAMERA_FRAMES_DETECTED),
+                             ("sampled", metrics.CAMERA_FRAMES_SAMPLED), ("with_motion", metrics.CAMERA_FRAMES_MOTION),
+                             ("skipped_still", metrics.CAMERA_FRAMES_STILL),
                              ("drops", metrics.CAMERA_FRAMES_DROPPED),
                              ("corrupt_packets", metrics.CAMERA_CORRUPT_PACKETS)):
+            if key not in fields:
+                continue  # no motion gate on this camera
             total = int(fields[key])  # type: ignore[call-overload]
             grown = total - self._counted.get(key, 0)
             if grown > 0:

@@ -20,6 +20,7 @@ from streamer.frame import TrackedFrame
 from streamer.record.annotated_writer import AnnotatedVideoWriter
 from streamer.record.recorder import Recorder
 from streamer.runtime.frame_queue import DropPolicy, FrameQueue
+from streamer.runtime.gate import GatedDetection, MotionGate
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, WorkerOptions
 from streamer.runtime.stats import CameraStats
 from streamer.source.reader import VideoSource
@@ -77,10 +78,15 @@ class CameraWorker:
         self.source = VideoSource(name, camera, stop, on_state, packet_tap=recorder)  # type: ignore[arg-type]
         policy = DropPolicy.DROP_OLDEST if camera.kind is SourceKind.LIVE else DropPolicy.BLOCK
         self.queue = FrameQueue(camera.connection.queue_size, policy)
-        self.stats = CameraStats(name, options.stats_interval_s, on_log=on_stats)
         self.sinks = list(sinks)
-        self.detection = detection_stage(name, camera, options, stop, engine)
         self.tracker = CameraTracker(camera.tracker, camera.detect.fps)
+        detection = detection_stage(name, camera, options, stop, engine)
+        self.gate: MotionGate | None = None
+        if camera.detect.motion.enabled:
+            self.gate = MotionGate(camera, self.tracker.has_tracks)
+            detection = GatedDetection(detection, self.gate, tuple(camera.detect.extra_models))
+        self.detection = detection
+        self.stats = CameraStats(name, options.stats_interval_s, on_log=on_stats, gate=self.gate)
         self.decode_crashed = False
         self._aborted = False  # the models cannot run: the source's own ending no longer matters
         self._frame_size: tuple[int, int] | None = None
@@ -162,7 +168,7 @@ class CameraWorker:
             self._check_geometry(frame.width, frame.height)
         tracks = self.tracker.update(detected.detections)
         tracked = TrackedFrame(frame, tracks, detected.extra)
-        self.stats.record(tracked, detected.latency_ms)
+        self.stats.record(tracked, detected.latency_ms, detected.ran)
         if writer is not None:
             writer.write(tracked)
         for sink in self.sinks:
