@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""How many cameras a machine holds, printed as one JSON document, motion-gated against ungated in the same run:
+
+- quiet site: N cameras replaying the quiet scene live (tests/helpers/quiet.py: a still 768x576 street with sensor
+  noise, a cloud, one person crossing a minute, an infrared switch and back), each detected at 5 fps with a zone-intrusion
+  rule, through `streamer run` with its shared engine. Per N and mode: the slowest camera's sampled fps (frames
+  tracked a second), the part of sampled frames the detector ran on, frames dropped for lack of time, and every
+  crossing: alerted or not, and its frame-to-alert latency (the event's log line against the frame it starts at).
+  A count "keeps up" when every crossing is alerted within 2.5 s, the p95 latency is <= 2 s and <= 1 % of the
+  sampled frames were dropped; the largest such count is the figure;
+- busy scene: the same for the walking people (tests/helpers/walkers.py: something moves all the time), where
+  gating must cost nothing;
+- memory: USS and RSS of each process (supervisor, engine, workers) at the largest quiet count, and the start-up
+  time until every camera streams with its engine connected.
+
+Usage: .venv/bin/python scripts/bench_capacity.py [--smoke] [--quiet 8,12,16] [--busy 4,6] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scripts.bench_engine import BIKES, parse_ts, run_service, service_config  # noqa: E402
+from tests.helpers.quiet import WIDTH, HEIGHT, QuietTruth, quiet_scene  # noqa: E402
+from tests.helpers.walkers import walkers_clip  # noqa: E402
+
+TARGET_FPS = 5.0
+ALERT_WITHIN_S = 2.5
+RIGHT_HALF = {"polygon": [[WIDTH // 2, 0], [WIDTH, 0], [WIDTH, HEIGHT], [WIDTH // 2, HEIGHT]]}
+
+
+def cameras(clip: Path, count: int, gated: bool) -> dict:
+    return {f"cam{n:02d}": {
+        "url": str(clip), "loop": True, "realtime": True, "start_time": "now",
+        "detect": {"fps": TARGET_FPS, "model": {"weights": "yolo26n.pt", "classes": ["person"]},
+                   "motion": {"enabled": gated}},
+        "zones": {"right": RIGHT_HALF},
+        "rules": [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.0, "end_after_s": 1.0}],
+        "record": {"mode": "off"}, "live_every_s": 0} for n in range(count)}
+
+
+def steady(records: list[dict], key: str) -> dict[str, float]:
+    """Per camera: the median of a stats field over its lines while streaming, the first and last left out."""
+    lines: dict[str, list[float]] = {}
+    for record in records:
+        if record.get("msg") == "camera stats" and record.get("state") == "streaming":
+            lines.setdefault(record["camera"], []).append(float(record[key]))
+    return {camera: statistics.median(values[1:-1] or values) for camera, values in lines.items()}
+
+
+def last_stats(records: list[dict]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for record in records:
+        if record.get("msg") == "camera stats":
+            found[record["camera"]] = record
+    return found
+
+
+def crossings(records: list[dict], started: float, seconds: float, count: int, truth: QuietTruth) -> dict:
+    """Each camera's replay crosses at `enters_zone_at` of every loop: which loops were alerted, and how late."""
+    first_frame = {}
+    for record in records:
+        if record.get("msg") == "source state" and record.get("state") == "streaming":
+            first_frame.setdefault(record["camera"], parse_ts(record["ts"]))
+    news = [r for r in records if r.get("msg") == "event" and r.get("state") == "new"]
+    latencies, missed, expected = [], 0, 0
+    for camera, begun in first_frame.items():
+        mine = sorted((parse_ts(r["start"]), parse_ts(r["ts"])) for r in news if r["camera"] == camera)
+        loop = 0
+        while begun + loop * truth.seconds + truth.enters_zone_at + ALERT_WITHIN_S < started + seconds:
+            due = begun + loop * truth.seconds + truth.enters_zone_at
+            expected += 1
+            match = [said - start for start, said in mine if abs(start - due) <= 1.0]
+            if match:
+                latencies.append(match[0])
+            else:
+                missed += 1
+            loop += 1
+    on_time = sum(1 for s in latencies if s <= ALERT_WITHIN_S)
+    p95 = sorted(latencies)[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))] if latencies else None
+    return {"expected": expected, "alerted": len(latencies), "missed": missed, "on_time": on_time,
+            "latency_p50_s": round(statistics.median(latencies), 2) if latencies else None,
+            "latency_p95_s": round(p95, 2) if p95 is not None else None, "cameras_streaming": len(first_frame)}
+
+
+def one_run(clip: Path, count: int, gated: bool, seconds: float, truth: QuietTruth | None, memory_at: float | None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
+        config = service_config(Path(tmp), cameras(clip, count, gated))
+        result = run_service(config, Path(tmp), 30.0, sample_rss_at=memory_at, stop_after=seconds)
+    records = result["records"]
+    sampled = steady(records, "fps_sampled")
+    final = last_stats(records)
+    total_sampled = sum(int(r.get("sampled", 0)) for r in final.values())
+    total_detected = sum(int(r.get("detected", 0)) for r in final.values())
+    drops = sum(int(r.get("drops", 0)) for r in final.values())
+    row = {"cameras": count, "gated": gated, "min_fps_sampled": round(min(sampled.values()), 2) if sampled else 0.0,
+           "detected_share": round(total_detected / total_sampled, 3) if total_sampled else None,
+           "dropped_share": round(drops / max(total_sampled + drops, 1), 4),
+           "busy_cameras": sum(1 for r in final.values() if r.get("motion") == "busy"), "exit_code": result["exit_code"]}
+    if truth is not None:
+        row["crossings"] = crossings(records, result["started_wall"], seconds, count, truth)
+        c = row["crossings"]
+        row["keeps_up"] = bool(c["expected"]) and c["on_time"] == c["expected"] and (c["latency_p95_s"] or 99) <= 2.0 \
+            and row["dropped_share"] <= 0.01
+    else:
+        row["keeps_up"] = len(sampled) == count and row["min_fps_sampled"] >= 0.95 * TARGET_FPS
+    if memory_at is not None:
+        row["memory"] = result["memory"]
+        row["startup_s"] = startup_seconds(records, result["started_wall"], count)
+    return row
+
+
+def startup_seconds(records: list[dict], started: float, count: int) -> float | None:
+    ready: dict[str, dict[str, float]] = {}
+    for record in records:
+        if record.get("msg") == "engine connected" or (record.get("msg") == "source state" and record.get("state") == "streaming"):
+            ready.setdefault(record.get("camera"), {})[record["msg"]] = parse_ts(record["ts"])
+    done = [max(v.values()) for v in ready.values() if len(v) == 2]
+    return round(max(done) - started, 2) if len(done) == count else None
+
+
+def search(clip: Path, counts: list[int], seconds: float, truth: QuietTruth | None) -> dict:
+    rows = [one_run(clip, n, gated, seconds, truth, None) for n in counts for gated in (False, True)]
+    best = {mode: max([r["cameras"] for r in rows if r["gated"] == (mode == "gated") and r["keeps_up"]], default=0)
+            for mode in ("ungated", "gated")}
+    return {"runs": rows, "most_cameras_keeping_up": best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one gated quiet camera up to its first crossing (make test)")
+    parser.add_argument("--quiet", default="8,12,16", help="camera counts of the quiet site")
+    parser.add_argument("--busy", default="4,7", help="camera counts of the busy scene")
+    parser.add_argument("--seconds", type=float, default=64.0, help="how long each count runs")
+    args = parser.parse_args()
+    truth = QuietTruth(seconds=60.0)  # one crossing a minute; the infrared picture stays until the loop starts again
+    quiet = quiet_scene(REPO / "data" / "bench", BIKES, truth)
+    busy = walkers_clip(REPO / "data" / "bench", BIKES, seconds=20.0)
+    if args.smoke:
+        report = {"smoke": True, "quiet": {"runs": [one_run(quiet, 1, True, truth.enters_zone_at + 6, truth, None)]}}
+    else:
+        counts = [int(n) for n in args.quiet.split(",")]
+        report = {"smoke": False, "quiet": search(quiet, counts, args.seconds, truth),
+                  "busy": search(busy, [int(n) for n in args.busy.split(",")], 30.0, None),
+                  "memory": {str(n): one_run(quiet, n, True, 30.0, None, 25.0) for n in (1, 4, counts[-1])}}
+    report["machine"] = {"cpu_count": os.cpu_count(), "python": platform.python_version()}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
