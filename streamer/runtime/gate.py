@@ -41,8 +41,22 @@ class GateCounts:
     because: collections.Counter = field(default_factory=collections.Counter)  # why frames were detected
 
 
+@dataclass(frozen=True)
+class Look:
+    """What the motion check said of one frame, before the decision."""
+
+    verdict: MotionVerdict
+    busy: bool  # the scene was judged busy at this frame
+
+    @property
+    def needs_tracker(self) -> bool:
+        """Only a still frame of a calm scene can skip, and whether it may depends on the tracks alive."""
+        return self.verdict is MotionVerdict.STILL and not self.busy
+
+
 class MotionGate:
-    """Decides, frame by frame, whether the detector must see it."""
+    """Decides, frame by frame, whether the detector must see it: `look` at every frame in order, then `decide`
+    in order, each still frame once the tracker has seen every frame before it."""
 
     def __init__(self, camera: CameraConfig, has_tracks: Callable[[], bool]):
         self.detector = MotionDetector(camera.detect.motion)
@@ -53,28 +67,35 @@ class MotionGate:
         self._recent: collections.deque[bool] = collections.deque(maxlen=BUSY_WINDOW)
         self._last_detected_pts: float | None = None
 
-    def needs_detection(self, frame: Frame) -> bool:
+    def look(self, frame: Frame) -> Look:
         counts = self.counts
         counts.sampled += 1
-        result = self.detector.check(frame.image)
+        verdict = self.detector.check(frame.image).verdict
         counts.motion_checked += 1
-        counts.with_motion += result.verdict is MotionVerdict.MOTION
-        counts.lighting += result.verdict is MotionVerdict.LIGHTING
-        self._follow_busy(result.verdict is not MotionVerdict.STILL)
-        reason = self._reason(frame, result.verdict)
+        counts.with_motion += verdict is MotionVerdict.MOTION
+        counts.lighting += verdict is MotionVerdict.LIGHTING
+        self._follow_busy(verdict is not MotionVerdict.STILL)
+        return Look(verdict, self.mode is GateMode.BUSY)
+
+    def decide(self, frame: Frame, look: Look) -> bool:
+        reason = self._reason(frame, look)
         if reason is None:
-            counts.skipped_still += 1
+            self.counts.skipped_still += 1
             return False
-        counts.detected += 1
-        counts.because[reason] += 1
+        self.counts.detected += 1
+        self.counts.because[reason] += 1
         self._last_detected_pts = frame.pts_s
         return True
 
-    def _reason(self, frame: Frame, verdict: MotionVerdict) -> str | None:
-        if self.mode is GateMode.BUSY:
+    def needs_detection(self, frame: Frame) -> bool:
+        """Both at once, for a caller whose tracker is always up to date (one frame at a time)."""
+        return self.decide(frame, self.look(frame))
+
+    def _reason(self, frame: Frame, look: Look) -> str | None:
+        if look.busy:
             return "busy"
-        if verdict is not MotionVerdict.STILL:
-            return verdict.value
+        if look.verdict is not MotionVerdict.STILL:
+            return look.verdict.value
         if self.has_tracks():
             return "tracks"
         last = self._last_detected_pts
@@ -94,15 +115,29 @@ class MotionGate:
             self.mode = GateMode.GATING
 
 
+@dataclass
+class _Entry:
+    frame: Frame
+    look: Look
+    state: str = "undecided"  # → "detecting" (handed to the detector) or "skipped"
+    answer: DetectedFrame | None = None
+
+
 class GatedDetection:
-    """A `DetectionStage` in front of another: frames the gate lets through go to it, the others come back at once
-    with no detections, every answer in frame order."""
+    """A `DetectionStage` in front of another: frames the gate lets through go to it, the others come back with no
+    detections, every answer in frame order.
+
+    The decisions are the ones a frame-by-frame loop would make, however many frames the detector holds: a still
+    frame is decided only once every frame before it has been answered and tracked (the worker tracks what
+    `collect` returned before it calls in again), so the tracks alive are those after the frame before it; a
+    frame with motion goes to the detector at once. Files give the same events through the shared engine
+    (pipelined) as with the models in the worker."""
 
     def __init__(self, inner: DetectionStage, gate: MotionGate, extra_models: tuple[str, ...]):
         self.inner = inner
         self.gate = gate
         self.extra_models = extra_models
-        self._order: collections.deque[tuple[Frame, DetectedFrame | None]] = collections.deque()
+        self._order: collections.deque[_Entry] = collections.deque()
         self._answers: collections.deque[DetectedFrame] = collections.deque()
 
     @property
@@ -120,21 +155,22 @@ class GatedDetection:
         return self.inner.free()
 
     def submit(self, frame: Frame) -> None:
-        if self.gate.needs_detection(frame):
-            self.inner.submit(frame)
-            self._order.append((frame, None))
-        else:
-            self._order.append((frame, self._nothing(frame)))
+        self._order.append(_Entry(frame, self.gate.look(frame)))
+        self._decide()
 
     def collect(self, timeout: float) -> list[DetectedFrame]:
-        waiting_on_inner = bool(self._order) and self._order[0][1] is None
+        self._decide()
+        head = self._order[0].state if self._order else None
+        waiting_on_inner = head == "detecting" or (head == "undecided" and not self.inner.free())
         self._answers.extend(self.inner.collect(timeout if waiting_on_inner else 0.0))
         out: list[DetectedFrame] = []
         while self._order:
-            frame, skipped = self._order[0]
-            if skipped is not None:
-                out.append(skipped)
-            elif self._answers and self._answers[0].frame is frame:
+            entry = self._order[0]
+            if entry.state == "skipped":
+                out.append(entry.answer)  # type: ignore[arg-type]
+            elif entry.state == "undecided":
+                break  # decided at the next call, once what is returned now has been tracked
+            elif self._answers and self._answers[0].frame is entry.frame:
                 out.append(self._answers.popleft())
             elif self._answers or not self.inner.inflight:
                 pass  # the detector dropped this frame (an engine that died with it): nothing will come for it
@@ -145,6 +181,21 @@ class GatedDetection:
 
     def close(self) -> None:
         self.inner.close()
+
+    def _decide(self) -> None:
+        """Decide the undecided frames in order, as far as can be decided now."""
+        for index, entry in enumerate(self._order):
+            if entry.state != "undecided":
+                continue
+            if entry.look.needs_tracker and index > 0:
+                return  # frames before it are not tracked yet
+            if not self.inner.free():
+                return  # it may need a slot of the detector's: decided when one is free
+            if self.gate.decide(entry.frame, entry.look):
+                self.inner.submit(entry.frame)
+                entry.state = "detecting"
+            else:
+                entry.state, entry.answer = "skipped", self._nothing(entry.frame)
 
     def _nothing(self, frame: Frame) -> DetectedFrame:
         return DetectedFrame(frame, to_detections(None, {}), {key: to_detections(None, {}) for key in self.extra_models},
