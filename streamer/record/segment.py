@@ -17,7 +17,9 @@ from streamer.storage import segment_relpath
 # Browsers and every player take these in MP4 as they are; anything else (MPEG-4 part 2 and MS-MPEG4 of old
 # AVI files, MJPEG, VP8…) is re-encoded to H.264 so a clip plays wherever it is opened.
 REMUX_CODECS = frozenset({"h264", "hevc", "av1"})
-FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}  # a fragment a second at least: what a crash loses
+# A fragment a second at least, each on disk as soon as it is written (without flush_packets the muxer's buffer
+# held several seconds, so a crash lost them all): a crash loses at most the last second.
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000", "flush_packets": "1"}
 PART_SUFFIX = ".part"
 
 log = logging.getLogger("streamer.record")
