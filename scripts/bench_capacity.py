@@ -2,7 +2,7 @@
 """How many cameras a machine holds, printed as one JSON document, motion-gated against ungated in the same run:
 
 - quiet site: N cameras replaying the quiet scene live (tests/helpers/quiet.py: a still 768x576 street with sensor
-  noise, a cloud, one person crossing a minute, an infrared switch and back), each detected at 5 fps with a zone-intrusion
+  noise and a cloud, one person crossing a minute, at a different moment on each of four variants), each detected at 5 fps with a zone-intrusion
   rule, through `streamer run` with its shared engine. Per N and mode: the slowest camera's sampled fps (frames
   tracked a second), the part of sampled frames the detector ran on, frames dropped for lack of time, and every
   crossing: alerted or not, and its frame-to-alert latency (the event's log line against the frame it starts at).
@@ -39,9 +39,18 @@ ALERT_WITHIN_S = 2.5
 RIGHT_HALF = {"polygon": [[WIDTH // 2, 0], [WIDTH, 0], [WIDTH, HEIGHT], [WIDTH // 2, HEIGHT]]}
 
 
-def cameras(clip: Path, count: int, gated: bool) -> dict:
+WALKS_AT = (8.0, 20.0, 32.0, 44.0)  # the crossing's start in each variant of the scene: cameras do not all see
+# their person at once, as on a real site (the first camera's variant crosses at 8 s, the next at 20 s, ...)
+
+
+def quiet_variants(count: int = len(WALKS_AT)) -> list[tuple[Path, QuietTruth]]:
+    truths = [QuietTruth(seconds=60.0, walk=(at, at + 9.0), infrared_at=1e9) for at in WALKS_AT[:count]]
+    return [(quiet_scene(REPO / "data" / "bench", BIKES, truth), truth) for truth in truths]
+
+
+def cameras(clips: list[Path], count: int, gated: bool) -> dict:
     return {f"cam{n:02d}": {
-        "url": str(clip), "loop": True, "realtime": True, "start_time": "now",
+        "url": str(clips[n % len(clips)]), "loop": True, "realtime": True, "start_time": "now",
         "detect": {"fps": TARGET_FPS, "model": {"weights": "yolo26n.pt", "classes": ["person"]},
                    "motion": {"enabled": gated}},
         "zones": {"right": RIGHT_HALF},
@@ -66,7 +75,7 @@ def last_stats(records: list[dict]) -> dict[str, dict]:
     return found
 
 
-def crossings(records: list[dict], started: float, seconds: float, count: int, truth: QuietTruth) -> dict:
+def crossings(records: list[dict], started: float, seconds: float, truths: list[QuietTruth]) -> dict:
     """Each camera's replay crosses at `enters_zone_at` of every loop: which loops were alerted, and how late."""
     first_frame = {}
     for record in records:
@@ -75,6 +84,7 @@ def crossings(records: list[dict], started: float, seconds: float, count: int, t
     news = [r for r in records if r.get("msg") == "event" and r.get("state") == "new"]
     latencies, missed, expected = [], 0, 0
     for camera, begun in first_frame.items():
+        truth = truths[int(camera.removeprefix("cam")) % len(truths)]
         mine = sorted((parse_ts(r["start"]), parse_ts(r["ts"])) for r in news if r["camera"] == camera)
         loop = 0
         while begun + loop * truth.seconds + truth.enters_zone_at + ALERT_WITHIN_S < started + seconds:
@@ -93,9 +103,10 @@ def crossings(records: list[dict], started: float, seconds: float, count: int, t
             "latency_p95_s": round(p95, 2) if p95 is not None else None, "cameras_streaming": len(first_frame)}
 
 
-def one_run(clip: Path, count: int, gated: bool, seconds: float, truth: QuietTruth | None, memory_at: float | None) -> dict:
+def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: list[QuietTruth] | None,
+            memory_at: float | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
-        config = service_config(Path(tmp), cameras(clip, count, gated))
+        config = service_config(Path(tmp), cameras(clips, count, gated))
         result = run_service(config, Path(tmp), 30.0, sample_rss_at=memory_at, stop_after=seconds)
     records = result["records"]
     sampled = steady(records, "fps_sampled")
@@ -107,8 +118,8 @@ def one_run(clip: Path, count: int, gated: bool, seconds: float, truth: QuietTru
            "detected_share": round(total_detected / total_sampled, 3) if total_sampled else None,
            "dropped_share": round(drops / max(total_sampled + drops, 1), 4),
            "busy_cameras": sum(1 for r in final.values() if r.get("motion") == "busy"), "exit_code": result["exit_code"]}
-    if truth is not None:
-        row["crossings"] = crossings(records, result["started_wall"], seconds, count, truth)
+    if truths is not None:
+        row["crossings"] = crossings(records, result["started_wall"], seconds, truths)
         c = row["crossings"]
         row["keeps_up"] = bool(c["expected"]) and c["on_time"] == c["expected"] and (c["latency_p95_s"] or 99) <= 2.0 \
             and row["dropped_share"] <= 0.01
@@ -129,8 +140,8 @@ def startup_seconds(records: list[dict], started: float, count: int) -> float | 
     return round(max(done) - started, 2) if len(done) == count else None
 
 
-def search(clip: Path, counts: list[int], seconds: float, truth: QuietTruth | None) -> dict:
-    rows = [one_run(clip, n, gated, seconds, truth, None) for n in counts for gated in (False, True)]
+def search(clips: list[Path], counts: list[int], seconds: float, truths: list[QuietTruth] | None) -> dict:
+    rows = [one_run(clips, n, gated, seconds, truths, None) for n in counts for gated in (False, True)]
     best = {mode: max([r["cameras"] for r in rows if r["gated"] == (mode == "gated") and r["keeps_up"]], default=0)
             for mode in ("ungated", "gated")}
     return {"runs": rows, "most_cameras_keeping_up": best}
@@ -143,16 +154,17 @@ def main() -> None:
     parser.add_argument("--busy", default="4,7", help="camera counts of the busy scene")
     parser.add_argument("--seconds", type=float, default=64.0, help="how long each count runs")
     args = parser.parse_args()
-    truth = QuietTruth(seconds=60.0)  # one crossing a minute; the infrared picture stays until the loop starts again
-    quiet = quiet_scene(REPO / "data" / "bench", BIKES, truth)
-    busy = walkers_clip(REPO / "data" / "bench", BIKES, seconds=20.0)
+    variants = quiet_variants(1 if args.smoke else len(WALKS_AT))
+    clips, truths = [clip for clip, _ in variants], [truth for _, truth in variants]
+    busy = [walkers_clip(REPO / "data" / "bench", BIKES, seconds=20.0)]
     if args.smoke:
-        report = {"smoke": True, "quiet": {"runs": [one_run(quiet, 1, True, truth.enters_zone_at + 6, truth, None)]}}
+        first = truths[0]
+        report = {"smoke": True, "quiet": {"runs": [one_run(clips, 1, True, first.enters_zone_at + 6, truths, None)]}}
     else:
         counts = [int(n) for n in args.quiet.split(",")]
-        report = {"smoke": False, "quiet": search(quiet, counts, args.seconds, truth),
+        report = {"smoke": False, "quiet": search(clips, counts, args.seconds, truths),
                   "busy": search(busy, [int(n) for n in args.busy.split(",")], 30.0, None),
-                  "memory": {str(n): one_run(quiet, n, True, 30.0, None, 25.0) for n in (1, 4, counts[-1])}}
+                  "memory": {str(n): one_run(clips, n, True, 30.0, None, 25.0) for n in (1, counts[-1])}}
     report["machine"] = {"cpu_count": os.cpu_count(), "python": platform.python_version()}
     print(json.dumps(report, indent=2))
 

@@ -92,7 +92,7 @@ class DetectConfig(StrictModel):
     input_size: tuple[int, int] | None = Field(
         None, description="Model input [height, width], multiples of 32; omitted: imgsz fitted to the camera's aspect.")
     motion: MotionConfig = MotionConfig()
-    keyframe_s: float = Field(2.0, gt=0, le=600, description="With motion gating: the detector also runs this often "
+    keyframe_s: float = Field(5.0, gt=0, le=600, description="With motion gating: the detector also runs this often "
                               "on a still scene, so an object that never moves is found and counts stay right.")
 
     @field_validator("input_size")

@@ -19,7 +19,7 @@ from streamer.detect.motion import MotionDetector, MotionVerdict
 from streamer.engine.stage import DetectedFrame, DetectionStage, to_detections
 from streamer.frame import Frame
 
-BUSY_WINDOW = 50  # motion checks (10 s at 5 fps) over which a scene is judged busy
+BUSY_WINDOW = 150  # motion checks (30 s at 5 fps) over which a scene is judged busy: longer than a person passing
 BUSY_ENTER, BUSY_LEAVE = 0.8, 0.5  # parts of that window with motion: apart, so the state does not flap
 
 
