@@ -88,7 +88,7 @@ def said_since(client, since: float) -> list[tuple]:
             if e["ts"] >= since and e["component"] in ("site", "worker", "source", "engine")]
 
 
-def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service]) -> dict:
+def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service], settle: bool = True) -> dict:
     held = holders(client)
     victim = max(HOSTS, key=lambda h: sum(1 for n in held.values() if n == h))
     cameras = sorted(c for c, n in held.items() if n == victim)
@@ -109,7 +109,8 @@ def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service]) ->
                     and recording_where_they_run(index_url, client), 120)
     handed_back = sorted(c for c, n in holders(client).items() if n == victim)
     handover_gaps = {c: largest_hole(index_url, c, joined_at, time.time()) for c in handed_back}
-    time.sleep(SETTLE_S)
+    if settle:  # another kill follows
+        time.sleep(SETTLE_S)
     # back, the host repaired and indexed what it was writing when it died (for the cameras it runs again, which
     # rendezvous hashing gives back to it): the hole left is from its last fragment to the new host's first frame
     gaps_after = {c: largest_hole(index_url, c, killed_at, joined_at) for c in cameras}
@@ -154,8 +155,8 @@ def main() -> int:
             up = wait(lambda: set(streaming_since(client, 0)) == set(CAMERAS)
                       and shares(client) == [2, 2, 2], 180)
             start_s = round(time.monotonic() - started, 1)
-            lags = upload_lags(s3, BUCKET, "site/", index_url, 10.0 if args.smoke else 40.0)
-            runs = [one_kill(index_url, config, client, hosts) for _ in range(kills)] if up else []
+            lags = upload_lags(s3, BUCKET, "site/", index_url, 6.0 if args.smoke else 40.0)
+            runs = [one_kill(index_url, config, client, hosts, settle=n < kills - 1) for n in range(kills)] if up else []
         finally:
             for host in hosts.values():
                 host.stop()
