@@ -49,11 +49,12 @@ class MotionDetector:
         self.background: np.ndarray | None = None
         self.calibrating = True
         self.moving_frames = 0
-        self.mask = np.zeros(self.small, dtype=np.uint8)  # 255 where motion is ignored
+        drawn = np.zeros(self.small, dtype=np.uint8)
         for polygon in self.config.masks:
             points = np.round(np.array(polygon, dtype=np.float64) / self.scale).astype(np.int32)
-            cv2.fillPoly(self.mask, [points], 255)
-        self.unmasked = max(1, int(np.count_nonzero(self.mask == 0)))
+            cv2.fillPoly(drawn, [points], 255)
+        self.masked = drawn > 0  # where motion is ignored, worked out once per frame size
+        self.unmasked = max(1, int(np.count_nonzero(~self.masked)))
 
     def check(self, image: np.ndarray) -> MotionResult:
         """One BGR frame (any size); returns what moved since the background."""
@@ -66,7 +67,7 @@ class MotionDetector:
             return MotionResult(MotionVerdict.CALIBRATING, (), 0.0)
         delta = cv2.absdiff(small, cv2.convertScaleAbs(self.background))
         changed_mask = cv2.dilate(cv2.threshold(delta, self.config.threshold, 255, cv2.THRESH_BINARY)[1], None, iterations=1)
-        changed_mask[self.mask > 0] = 0
+        changed_mask[self.masked] = 0
         changed = float(np.count_nonzero(changed_mask)) / self.unmasked
         if changed > self.config.lighting_change:
             self.background = small.astype(np.float32)  # the light changed: start again from this picture
@@ -86,7 +87,7 @@ class MotionDetector:
         low, high = np.percentile(grey, (4, 96))
         if low < high:  # a picture of one colour (a lens cap, a black frame) stays as it is
             grey = ((np.clip(grey, low, high) - low) * (255.0 / (high - low))).astype(np.uint8)
-        grey[self.mask > 0] = 0
+        grey[self.masked] = 0
         return cv2.GaussianBlur(grey, (3, 3), 0)
 
     def _blobs(self, changed_mask: np.ndarray) -> tuple[tuple[int, int, int, int], ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from streamer.config.cameras import CameraConfig
 from streamer.detect.motion import MotionDetector, MotionVerdict
@@ -38,7 +38,6 @@ class GateCounts:
     lighting: int = 0
     detected: int = 0
     skipped_still: int = 0
-    because: collections.Counter = field(default_factory=collections.Counter)  # why frames were detected
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,6 @@ class MotionGate:
             self.counts.skipped_still += 1
             return False
         self.counts.detected += 1
-        self.counts.because[reason] += 1
         self._last_detected_pts = frame.pts_s
         return True
 
