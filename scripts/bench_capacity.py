@@ -30,7 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from scripts.bench_engine import BIKES, parse_ts, run_service, service_config  # noqa: E402
+from scripts.bench_engine import (BIKES, parse_ts, run_service, seconds_to_all_streaming,  # noqa: E402
+                                  service_config, steady_fps)
 from tests.helpers.quiet import WIDTH, HEIGHT, QuietTruth, quiet_scene  # noqa: E402
 from tests.helpers.walkers import walkers_clip  # noqa: E402
 
@@ -56,15 +57,6 @@ def cameras(clips: list[Path], count: int, gated: bool) -> dict:
         "zones": {"right": RIGHT_HALF},
         "rules": [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.0, "end_after_s": 1.0}],
         "record": {"mode": "off"}, "live_every_s": 0} for n in range(count)}
-
-
-def steady(records: list[dict], key: str) -> dict[str, float]:
-    """Per camera: the median of a stats field over its lines while streaming, the first and last left out."""
-    lines: dict[str, list[float]] = {}
-    for record in records:
-        if record.get("msg") == "camera stats" and record.get("state") == "streaming":
-            lines.setdefault(record["camera"], []).append(float(record[key]))
-    return {camera: statistics.median(values[1:-1] or values) for camera, values in lines.items()}
 
 
 def last_stats(records: list[dict]) -> dict[str, dict]:
@@ -109,7 +101,7 @@ def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: 
         config = service_config(Path(tmp), cameras(clips, count, gated))
         result = run_service(config, Path(tmp), 30.0, sample_rss_at=memory_at, stop_after=seconds)
     records = result["records"]
-    sampled = steady(records, "fps_sampled")
+    sampled = steady_fps(records)
     final = last_stats(records)
     total_sampled = sum(int(r.get("sampled", 0)) for r in final.values())
     total_detected = sum(int(r.get("detected", 0)) for r in final.values())
@@ -127,17 +119,8 @@ def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: 
         row["keeps_up"] = len(sampled) == count and row["min_fps_sampled"] >= 0.95 * TARGET_FPS
     if memory_at is not None:
         row["memory"] = result["memory"]
-        row["startup_s"] = startup_seconds(records, result["started_wall"], count)
+        row["startup_s"] = seconds_to_all_streaming(records, result["started_wall"], count)
     return row
-
-
-def startup_seconds(records: list[dict], started: float, count: int) -> float | None:
-    ready: dict[str, dict[str, float]] = {}
-    for record in records:
-        if record.get("msg") == "engine connected" or (record.get("msg") == "source state" and record.get("state") == "streaming"):
-            ready.setdefault(record.get("camera"), {})[record["msg"]] = parse_ts(record["ts"])
-    done = [max(v.values()) for v in ready.values() if len(v) == 2]
-    return round(max(done) - started, 2) if len(done) == count else None
 
 
 def search(clips: list[Path], counts: list[int], seconds: float, truths: list[QuietTruth] | None) -> dict:

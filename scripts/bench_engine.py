@@ -273,15 +273,18 @@ def demo() -> dict:
 def startup(clip: Path, count: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
         result = run_service(service_config(Path(tmp), walker_cameras(clip, count)), Path(tmp), 20, sample_rss_at=12)
-    ready: dict[str, dict[str, float]] = {}
-    for record in result["records"]:
-        camera = record.get("camera")
-        when = record.get("ts")
-        if record.get("msg") == "engine connected" or (record.get("msg") == "source state" and record.get("state") == "streaming"):
-            ready.setdefault(camera, {})[record["msg"]] = parse_ts(when)
-    done = [max(v.values()) for v in ready.values() if len(v) == 2]
-    seconds = round(max(done) - result["started_wall"], 2) if len(done) == count else None
+    seconds = seconds_to_all_streaming(result["records"], result["started_wall"], count)
     return {"cameras": count, "seconds_to_all_streaming": seconds, "memory_at_12s": result["memory"]}
+
+
+def seconds_to_all_streaming(records: list[dict], started: float, count: int) -> float | None:
+    """From `streamer run`'s start to the last of `count` cameras streaming with its engine connected."""
+    ready: dict[str, dict[str, float]] = {}
+    for record in records:
+        if record.get("msg") == "engine connected" or (record.get("msg") == "source state" and record.get("state") == "streaming"):
+            ready.setdefault(record.get("camera"), {})[record["msg"]] = parse_ts(record["ts"])
+    done = [max(v.values()) for v in ready.values() if len(v) == 2]
+    return round(max(done) - started, 2) if len(done) == count else None
 
 
 def parse_ts(iso: str) -> float:

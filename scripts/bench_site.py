@@ -42,7 +42,8 @@ from tests.helpers.postgres_server import PostgresServer  # noqa: E402
 from tests.helpers.redis_server import RedisServer  # noqa: E402
 from tests.helpers.s3_server import CREDENTIALS, S3Server  # noqa: E402
 from tests.helpers.service import Service  # noqa: E402
-from tests.helpers.site_hosts import CAMERAS, holders, latest_streaming, shares, site_config, streaming_since  # noqa: E402
+from tests.helpers.site_hosts import (CAMERAS, holders, latest_streaming, said_between, shares,  # noqa: E402
+                                     site_config, streaming_since)
 from scripts.bench_site_parts import index_write_rates, question_latency, upload_lags  # noqa: E402
 
 HOSTS = ("a", "b", "c")
@@ -82,12 +83,6 @@ def recording_where_they_run(index_url: str, client) -> bool:
     return all(any(start >= started.get(c, 0) - 1 for start, _ in segments(index_url, c)) for c in CAMERAS)
 
 
-def said_since(client, since: float) -> list[tuple]:
-    return [(round(e["ts"] - since, 1), e.get("node"), e["camera"], e["component"], e["state"], e["reason"][:60])
-            for e in (json.loads(f[b"data"]) for _, f in client.xrange("streamer:health"))
-            if e["ts"] >= since and e["component"] in ("site", "worker", "source", "engine")]
-
-
 def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service], settle: bool = True) -> dict:
     held = holders(client)
     victim = max(HOSTS, key=lambda h: sum(1 for n in held.values() if n == h))
@@ -97,7 +92,7 @@ def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service], se
     moved = wait(lambda: all(c in streaming_since(client, killed_at) for c in cameras), 60)
     failover_s = round(time.time() - killed_at, 2) if moved else None
     if not moved:  # what the hosts said since the kill, to see why (the figure is missing, not made up)
-        print(json.dumps({"not_moved": cameras, "since_kill": said_since(client, killed_at)}), file=sys.stderr)
+        print(json.dumps({"not_moved": cameras, "since_kill": said_between(client, killed_at)}), file=sys.stderr)
     new_hosts = streaming_since(client, killed_at)
     # the new hosts' first segments are indexed once finished (the file's keyframes cut them)
     wait(lambda: recording_where_they_run(index_url, client), 40)

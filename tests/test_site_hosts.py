@@ -30,7 +30,7 @@ from tests.helpers.redis_server import RedisServer
 from tests.helpers.rtsp import RtspServer, free_port
 from tests.helpers.s3_server import CREDENTIALS, S3Server
 from tests.helpers.service import Service
-from tests.helpers.site_hosts import CAMERAS, latest_streaming, shares, site_config, streaming_since
+from tests.helpers.site_hosts import CAMERAS, latest_streaming, said_between, shares, site_config, streaming_since
 from tests.helpers.site_hosts import holders as _holders
 
 FAILOVER_S = 15.0
@@ -152,13 +152,6 @@ def _health(client, component: str) -> list[tuple[str, str]]:
             if e["component"] == component]
 
 
-def _around(client, ts: float) -> list[tuple]:
-    """What the hosts said of their workers, sources and leases in the 15 s before `ts` and 5 s after."""
-    return [(round(e["ts"] - ts, 1), e.get("node"), e["camera"], e["component"], e["state"], e["reason"][:50])
-            for e in (json.loads(f[b"data"]) for _, f in client.xrange("streamer:health"))
-            if ts - 15 <= e["ts"] <= ts + 5 and e["component"] in ("worker", "source", "site", "recorder")]
-
-
 def _outage_loses_nothing(site: Site, client) -> None:
     """PostgreSQL stopped and the object store cut off together for 20 s while every camera records: the rows and
     files wait on the hosts, go in when they return, and the health stream says so."""
@@ -206,7 +199,7 @@ def _outage_loses_nothing(site: Site, client) -> None:
         spans = {c: [(round(s.start_ts - began, 1), round(s.end_ts - began, 1)) for s in segments]
                  for c, segments in recorded().items()}
         raise AssertionError(f"holes around the outage (seconds from its start, {ended - began:.0f} s long): {spans}; "
-                             f"health: {_health(client, 'index')[-6:]}; around it: {_around(client, began)}") from None
+                             f"health: {_health(client, 'index')[-6:]}; around it: {said_between(client, began - 15, began + 5)}") from None
     in_store = site.s3.keys(BUCKET)
     _wait(lambda: all(in_store.get(f"site/{s.path}") == s.bytes for segments in found.values() for s in segments)
           or in_store.update(site.s3.keys(BUCKET)), 60, "every segment of the outage in the object store, whole")

@@ -71,3 +71,11 @@ def latest_streaming(client) -> dict[str, float]:
         if entry["component"] == "source" and entry["state"] == "streaming":
             found[entry["camera"]] = entry["ts"]
     return found
+
+
+def said_between(client, since: float, until: float = float("inf"),
+                 components: tuple[str, ...] = ("site", "worker", "source", "engine", "recorder")) -> list[tuple]:
+    """What the hosts said on the health stream between two times, seconds from `since`: for failure messages."""
+    return [(round(e["ts"] - since, 1), e.get("node"), e["camera"], e["component"], e["state"], e["reason"][:60])
+            for e in (json.loads(f[b"data"]) for _, f in client.xrange("streamer:health"))
+            if since <= e["ts"] <= until and e["component"] in components]
