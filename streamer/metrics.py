@@ -22,14 +22,16 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 SOURCE_STATES = ("starting", "connecting", "streaming", "reconnecting", "stopped", "failed")
 
 # -- cameras (each camera's worker) -----------------------------------------------------------------------------
-CAMERA_FPS_IN = Gauge("streamer_camera_fps_in", "Frames decoded per second over the last stats interval.",
+CAMERA_FPS_IN = Gauge("streamer_camera_fps_in", "Frames received per second over the last stats interval.",
                       ["camera"], multiprocess_mode="livemostrecent")
 CAMERA_FPS_DETECTED = Gauge("streamer_camera_fps_detected", "Frames the detector ran on per second over the last "
                             "stats interval.", ["camera"], multiprocess_mode="livemostrecent")
 CAMERA_FPS_SAMPLED = Gauge("streamer_camera_fps_sampled", "Frames sampled and tracked per second over the last stats "
                            "interval (detected, or skipped as still by the motion gate).", ["camera"],
                            multiprocess_mode="livemostrecent")
-CAMERA_FRAMES_DECODED = Counter("streamer_camera_frames_decoded_total", "Frames decoded.", ["camera"])
+CAMERA_FRAMES_DECODED = Counter("streamer_camera_frames_decoded_total",
+                                "Frames decoded (fewer than received where non-reference frames are skipped).",
+                                ["camera"])
 CAMERA_FRAMES_DETECTED = Counter("streamer_camera_frames_detected_total", "Frames the detector ran on.", ["camera"])
 CAMERA_FRAMES_SAMPLED = Counter("streamer_camera_frames_sampled_total", "Frames sampled at detect.fps and tracked "
                                 "(detected, or skipped as still by the motion gate).", ["camera"])

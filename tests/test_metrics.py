@@ -98,7 +98,7 @@ cameras:
     assert counted == on_redis
     assert value(after, "streamer_events_total", camera="street", type="zone_intrusion") == on_redis[("street", "zone_intrusion", "new")]
     decoded = value(after, "streamer_camera_frames_decoded_total", camera="street")
-    assert decoded == stats[-1]["frames"] == 250  # every frame of the 10 s file
+    assert decoded == stats[-1]["decoded"] == stats[-1]["frames"] == 250  # every frame of the 10 s file
     assert value(after, "streamer_camera_fps_in", camera="street") is None  # a finished camera's live gauge is gone
 
     # the integrations delivered every alert of the run before it ended, in the stream's order

@@ -128,3 +128,28 @@ def test_a_looping_replay_as_live_never_stamps_a_frame_in_the_future(tmp_path: P
             stop.set()
     assert len(ahead) >= 6  # 2 fps over more than three loops of a 1 s clip
     assert max(ahead) < 0.05, [round(a, 3) for a in ahead]
+
+
+def test_b_frames_are_not_decoded_where_sampling_allows_and_every_sample_keeps_its_own_time(bikes_mp4: Path) -> None:
+    """bikes.mp4 (25 fps, with B-frames) sampled at 5 fps: with `skip_nonref_frames` the frames nothing refers to
+    are never decoded; every frame still counts as received, and each sample is a real frame at its own PTS, at
+    most a few frames after the one it replaces. A file by default decodes every frame (the same samples each run)."""
+    import av
+
+    with av.open(str(bikes_mp4)) as container:
+        every_pts = sorted(float(f.pts * f.time_base) for f in container.decode(video=0))
+    full = play(camera(str(bikes_mp4), start_time=START.isoformat(), detect={"fps": 5}))
+    skipping = play(camera(str(bikes_mp4), start_time=START.isoformat(), detect={"fps": 5, "skip_nonref_frames": True}))
+    assert full.source.counters.decoded == full.source.counters.received == len(every_pts)
+    assert skipping.source.counters.received == len(every_pts)
+    assert skipping.source.counters.decoded < 0.8 * len(every_pts)  # the B-frames were skipped
+    assert all(min(abs(f.pts_s - p) for p in every_pts) < 1e-6 for f in skipping.frames)
+    assert [f.wall_ts - f.pts_s for f in skipping.frames] == pytest.approx([START.timestamp()] * len(skipping.frames))
+    assert abs(len(skipping.frames) - len(full.frames)) <= 1
+    for ours, regular in zip(skipping.frames, full.frames):
+        assert 0 <= ours.pts_s - regular.pts_s <= 0.125  # a sample moves to the next decoded frame, never earlier
+
+
+def test_sampling_every_frame_decodes_every_frame(bikes_mp4: Path) -> None:
+    got = play(camera(str(bikes_mp4), detect={"fps": 25, "skip_nonref_frames": True}))
+    assert got.source.counters.decoded == got.source.counters.received == len(got.frames)

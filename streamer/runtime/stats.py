@@ -30,7 +30,7 @@ class CameraStats:
     track_ids_seen: set[int] = field(default_factory=set)
     labels_now: Counter[str] = field(default_factory=Counter)
     _last_log: float = field(default_factory=time.monotonic)
-    _decoded_at_last: int = 0
+    _received_at_last: int = 0
     _detected_at_last: int = 0
     _sampled_at_last: int = 0
     _counted: dict[str, int] = field(default_factory=dict)  # what the Prometheus counters have been given so far
@@ -54,13 +54,14 @@ class CameraStats:
         fields: dict[str, object] = {
             "camera": self.camera,
             "state": source.state.state.value if source.state.state else "starting",
-            "fps_in": (counters.decoded - self._decoded_at_last) / max(elapsed, 1e-9),
+            "fps_in": (counters.received - self._received_at_last) / max(elapsed, 1e-9),  # what the camera sends
             "fps_sampled": (self.sampled - self._sampled_at_last) / max(elapsed, 1e-9),  # tracked, detected or not
             "fps_detected": (self.detected - self._detected_at_last) / max(elapsed, 1e-9),  # the detector ran
             "detect_ms": self.detect_ms_total / self.detected if self.detected else 0.0,  # hand-over to answer
             "drops": queue.dropped + detection.dropped,  # waiting too long for detection, or lost with the engine
             "queued": len(queue),
-            "frames": counters.decoded,
+            "frames": counters.received,
+            "decoded": counters.decoded,  # fewer than frames where non-reference frames are not decoded
             "corrupt_packets": counters.corrupt_packets,
             "corrupt_frames": counters.corrupt_frames,
             "sampled": self.sampled,
@@ -76,7 +77,7 @@ class CameraStats:
         if self.on_log is not None:
             self.on_log(fields)
         self._export(fields)
-        self._last_log, self._decoded_at_last, self._detected_at_last = now, counters.decoded, self.detected
+        self._last_log, self._received_at_last, self._detected_at_last = now, counters.received, self.detected
         self._sampled_at_last = self.sampled
 
     def _gate_fields(self) -> dict[str, object]:
@@ -94,7 +95,7 @@ class CameraStats:
         metrics.CAMERA_FPS_DETECTED.labels(self.camera).set(float(fields["fps_detected"]))  # type: ignore[arg-type]
         metrics.CAMERA_FPS_SAMPLED.labels(self.camera).set(float(fields["fps_sampled"]))  # type: ignore[arg-type]
         metrics.CAMERA_MOTION_BUSY.labels(self.camera).set(1.0 if fields["motion"] == "busy" else 0.0)
-        for key, counter in (("frames", metrics.CAMERA_FRAMES_DECODED), ("detected", metrics.CAMERA_FRAMES_DETECTED),
+        for key, counter in (("decoded", metrics.CAMERA_FRAMES_DECODED), ("detected", metrics.CAMERA_FRAMES_DETECTED),
                              ("sampled", metrics.CAMERA_FRAMES_SAMPLED), ("with_motion", metrics.CAMERA_FRAMES_MOTION),
                              ("skipped_still", metrics.CAMERA_FRAMES_STILL),
                              ("drops", metrics.CAMERA_FRAMES_DROPPED),

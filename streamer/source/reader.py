@@ -32,7 +32,8 @@ class StreamStalled(Exception):
 
 @dataclass
 class SourceCounters:
-    decoded: int = 0  # every frame the decoder produced
+    received: int = 0  # every frame the camera sent (one packet each)
+    decoded: int = 0  # every frame the decoder produced (fewer than received where non-reference frames are skipped)
     converted: int = 0  # frames turned into pixels (sampled for detection)
     connections: int = 0
     last_pts_s: float | None = None
@@ -149,7 +150,7 @@ class VideoSource:
 
     def _play(self, container: av.container.InputContainer) -> Iterator[Frame]:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        configure_decoder(stream, self.camera)
         time_base = stream.time_base
         stamp = _PacketStamper(self._clock_for(container), MediaTimeline(self.is_live, self.camera.record.max_gap_s))
         stall_after = self._stall_timeout(stream)
@@ -161,7 +162,8 @@ class VideoSource:
         for packet in container.demux(stream):
             if self.stop_event.is_set():
                 return
-            stamp.packet(packet, time_base, self._now(), self.packet_tap)
+            if stamp.packet(packet, time_base, self._now(), self.packet_tap):
+                self.counters.received += 1
             for av_frame in self._decode(packet):
                 if av_frame.pts is None:
                     continue  # undecodable timing: never invent a PTS from a counter
@@ -246,6 +248,29 @@ class VideoSource:
             self.stop_event.wait(delay)
 
 
+def configure_decoder(stream: VideoStream, camera: CameraConfig) -> None:
+    """Decode as cheaply as the camera's use allows (figures: scripts/bench_decode.py, docs/figures.md#decode).
+
+    One thread per decoder unless a file is read as fast as it decodes: FFmpeg's frame threads cost 6-15 % more
+    CPU for the same frames, and a box of many cameras is bound by CPU, not by one decoder's latency. Where at
+    most every second frame is sampled, frames that no other frame refers to (B-frames) are not decoded at all:
+    about 30 % less decoding of a stream with two B-frames. A sample that falls on one is taken from the next
+    decoded frame, at that frame's own time; so by default only live sources skip them, and a file gives the
+    same samples, tracks and events on every run."""
+    context = stream.codec_context
+    if camera.kind is SourceKind.FILE and not camera.realtime:
+        stream.thread_type = "AUTO"
+    else:
+        stream.thread_type = "NONE"
+        context.thread_count = 1
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    skip = camera.detect.skip_nonref_frames
+    if skip is None:
+        skip = camera.kind is SourceKind.LIVE
+    if skip and rate >= 2 * camera.detect.fps:
+        context.skip_frame = "NONREF"
+
+
 class _LoopingFileClock(FileClock):
     """A FileClock that, when the file starts again, continues after the last frame of the previous loop."""
 
@@ -267,15 +292,17 @@ class _PacketStamper:
         self.timeline = timeline
         self._walls = WallsByPts()
 
-    def packet(self, packet: av.Packet, time_base, received_at: float, tap: PacketTap | None) -> None:
+    def packet(self, packet: av.Packet, time_base, received_at: float, tap: PacketTap | None) -> bool:
+        """Stamps a packet that carries a frame (True); the demuxer's empty flush packets are not frames."""
         if packet.pts is None or not packet.size:
-            return
+            return False
         dts = packet.dts if packet.dts is not None else packet.pts
         placed, jump = self.timeline.place(float(packet.pts * time_base), float(dts * time_base), received_at)
         wall_ts = self.clock(placed, received_at)
         self._walls.remember(packet.pts, wall_ts)
         if tap is not None:
             tap.put(EncodedPacket(bytes(packet), packet.pts, dts, packet.duration or 0, packet.is_keyframe, wall_ts, jump))
+        return True
 
     def frame(self, pts: int, pts_s: float, received_at: float) -> float:
         wall_ts = self._walls.take(pts)
