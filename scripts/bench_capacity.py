@@ -14,6 +14,7 @@
   time until every camera streams with its engine connected.
 
 Usage: .venv/bin/python scripts/bench_capacity.py [--smoke] [--quiet 8,12,16] [--busy 4,6] [--seconds 60]
+       [--precision auto|fp32|bf16|int8] [--parts quiet,busy,memory]
 """
 
 from __future__ import annotations
@@ -49,11 +50,14 @@ def quiet_variants() -> list[tuple[Path, QuietTruth]]:
     return [(quiet_scene(REPO / "data" / "bench", BIKES, truth), truth) for truth in truths]
 
 
+PRECISION = {"value": "auto"}  # --precision: the detector's, for every camera of every run
+
+
 def cameras(clips: list[Path], count: int, gated: bool) -> dict:
     return {f"cam{n:02d}": {
         "url": str(clips[n % len(clips)]), "loop": True, "realtime": True, "start_time": "now",
         "detect": {"fps": TARGET_FPS, "model": {"weights": "yolo26n.pt", "classes": ["person"]},
-                   "motion": {"enabled": gated}},
+                   "motion": {"enabled": gated}, "precision": PRECISION["value"]},
         "zones": {"right": RIGHT_HALF},
         "rules": [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.0, "end_after_s": 1.0}],
         "record": {"mode": "off"}, "live_every_s": 0} for n in range(count)}
@@ -136,7 +140,11 @@ def main() -> None:
     parser.add_argument("--quiet", default="8,12,16", help="camera counts of the quiet site")
     parser.add_argument("--busy", default="4,7", help="camera counts of the busy scene")
     parser.add_argument("--seconds", type=float, default=64.0, help="how long each count runs")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
+                        help="the detector's precision (int8: calibrated on the benchmark's clips)")
+    parser.add_argument("--parts", default="quiet,busy,memory", help="which parts to run (not in --smoke)")
     args = parser.parse_args()
+    PRECISION["value"] = args.precision
     if args.smoke:  # a short variant of the scene: its crossing comes early
         truth = QuietTruth(seconds=16.0, walk=(2.0, 11.0), infrared_at=1e9)
         clip = quiet_scene(REPO / "data" / "bench", BIKES, truth)
@@ -146,9 +154,14 @@ def main() -> None:
         clips, truths = [clip for clip, _ in variants], [truth for _, truth in variants]
         busy = [walkers_clip(REPO / "data" / "bench", BIKES, seconds=20.0)]
         counts = [int(n) for n in args.quiet.split(",")]
-        report = {"smoke": False, "quiet": search(clips, counts, args.seconds, truths),
-                  "busy": search(busy, [int(n) for n in args.busy.split(",")], 30.0, None),
-                  "memory": {str(n): one_run(clips, n, True, 30.0, None, 25.0) for n in (1, counts[-1])}}
+        parts = args.parts.split(",")
+        report = {"smoke": False, "precision": args.precision}
+        if "quiet" in parts:
+            report["quiet"] = search(clips, counts, args.seconds, truths)
+        if "busy" in parts:
+            report["busy"] = search(busy, [int(n) for n in args.busy.split(",")], 30.0, None)
+        if "memory" in parts:
+            report["memory"] = {str(n): one_run(clips, n, True, 30.0, None, 25.0) for n in (1, counts[-1])}
     report["machine"] = {"cpu_count": os.cpu_count(), "python": platform.python_version()}
     print(json.dumps(report, indent=2))
 

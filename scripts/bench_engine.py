@@ -2,7 +2,8 @@
 """Figures of the shared inference engine, printed as one JSON document, with baselines measured in the same run:
 
 - equivalence: per backend, the engine's boxes against ultralytics' own `.pt` predictions on the same frames of
-  bikes.mp4 (same class and IoU >= 0.9, both ways);
+  bikes.mp4 (same class and IoU >= 0.9, both ways); int8 calibrated on the 768x576 clip below;
+- runtime_ms: the OpenVINO runtime alone per frame at fp32, bf16 and int8;
 - one_camera: every frame of a 768x576 10 fps clip through the engine process (letterbox in the worker, shared
   memory, batched inference, ByteTrack), against a plain `model.track(stream=True)` loop on the same file and weights;
 - capacity: N cameras of that clip played at their own pace by `streamer run`, each detected at 5 fps; the largest
@@ -43,20 +44,23 @@ BIKES = REPO / "data" / "samples" / "bikes.mp4"
 TARGET_FPS = 5.0
 
 
-def equivalence(variants: list[tuple[str, str]], frames_wanted: int) -> dict:
+def equivalence(variants: list[tuple[str, str]], frames_wanted: int, calibration: Path) -> dict:
+    """Each runtime's boxes against ultralytics' `.pt` on bikes.mp4; int8 is calibrated on `calibration` (another
+    video: bikes' tiny, distant cyclists are all held out), and its agreement on that video's held-out frames,
+    measured when it was made, is given beside it."""
     import av
-    import numpy as np
-    import supervision as sv
     from ultralytics import YOLO
 
+    from streamer.engine.agreement import box_agreement
     from streamer.engine.geometry import InputGeometry, to_source_pixels
     from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry, NmsParams
+    from streamer.engine.quantize import recorded_agreement
 
     with av.open(str(BIKES)) as container:
         frames = [f.to_ndarray(format="bgr24") for _, f in zip(range(frames_wanted), container.decode(video=0))]
     reference = [r.boxes.data.numpy() for r in YOLO(str(MODELS / "yolo26n.pt")).predict(frames, verbose=False, conf=0.25)]
     geometry = InputGeometry(640)
-    registry = ModelRegistry(LoadSettings("cpu", MODELS / "cache", 8, (640, 640), None))
+    registry = ModelRegistry(LoadSettings("cpu", MODELS / "cache", 8, (640, 640), None, (calibration,)))
     out = {}
     for backend, precision in variants:
         model = registry.get(ModelKey(str(MODELS / "yolo26n.pt"), Backend(backend), Precision(precision)))
@@ -68,28 +72,35 @@ def equivalence(variants: list[tuple[str, str]], frames_wanted: int) -> dict:
                 input_hw = geometry.letterbox(frame).shape[:2]
                 boxes[:, :4] = to_source_pixels(boxes[:, :4], input_hw, frame.shape[:2])
                 ours.append(boxes)
-        out[f"{backend}_{precision}"] = agreement(ours, reference, sv, np)
+        out[f"{backend}_{precision}"] = box_agreement(reference, ours).as_dict()
+        if precision == "int8":
+            out[f"{backend}_{precision}"]["held_out_of_its_calibration_video"] = recorded_agreement(model.artifact)
     return out
 
 
-def agreement(ours, reference, sv, np) -> dict:
-    def matched(a, b) -> tuple[int, int]:
-        hits = 0
-        for rows, others in zip(a, b):
-            if not len(rows):
-                continue
-            if not len(others):
-                continue
-            iou = sv.box_iou_batch(rows[:, :4], others[:, :4])
-            same = rows[:, 5][:, None] == others[:, 5][None, :]
-            hits += int(((iou >= 0.9) & same).any(axis=1).sum())
-        return hits, sum(len(rows) for rows in a)
+def runtime_ms(precisions: list[str], input_hw: tuple[int, int], runs: int, calibration: Path) -> dict:
+    """Milliseconds a frame of the OpenVINO runtime alone (no decoding, no NMS) at the 768x576 cameras' input,
+    one frame and a batch of 4 per call; medians of `runs` calls."""
+    import numpy as np
 
-    ours_hit, ours_total = matched(ours, reference)
-    ref_hit, ref_total = matched(reference, ours)
-    return {"frames": len(reference), "boxes_engine": ours_total, "boxes_pt": ref_total,
-            "engine_matched_pct": round(100 * ours_hit / max(1, ours_total), 2),
-            "pt_matched_pct": round(100 * ref_hit / max(1, ref_total), 2)}
+    from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry
+
+    registry = ModelRegistry(LoadSettings("cpu", MODELS / "cache", 8, (640, 640), None, (calibration,)))
+    out: dict[str, dict] = {}
+    for precision in precisions:
+        runner = registry.get(ModelKey(str(MODELS / "yolo26n.pt"), Backend.OPENVINO, Precision(precision))).runner
+        out[precision] = {}
+        for batch in (1, 4):
+            frames = np.random.default_rng(0).integers(0, 255, (batch, *input_hw, 3), dtype=np.uint8)
+            for _ in range(3):
+                runner.run(frames)
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                runner.run(frames)
+                times.append(time.perf_counter() - started)
+            out[precision][f"batch_{batch}_ms_per_frame"] = round(1000 * statistics.median(times) / batch, 2)
+    return out
 
 
 def rate(stamps: list[float]) -> float:
@@ -97,18 +108,21 @@ def rate(stamps: list[float]) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
 
 
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
 def one_camera(clip: Path, limit: int | None, runs: int) -> dict:
-    """Ours at fp32 (the CPU default) and at bf16, and the baseline, alternated `runs` times; medians."""
-    samples: dict[str, list[dict]] = {"fp32": [], "bf16": [], "baseline": []}
+    """Ours at fp32 (the CPU default), bf16 and int8, and the baseline, alternated `runs` times; medians."""
+    samples: dict[str, list[dict]] = {**{precision: [] for precision in PRECISIONS}, "baseline": []}
     for _ in range(runs):
-        for precision in ("fp32", "bf16"):
+        for precision in PRECISIONS:
             samples[precision].append(ours_one_camera(clip, limit, precision))
         stamps = baseline_track(clip, samples["fp32"][-1]["frames"])
         samples["baseline"].append({"fps": rate(stamps)})
     base = statistics.median(run["fps"] for run in samples["baseline"])
     report: dict[str, object] = {"clip": clip.name, "frames": samples["fp32"][0]["frames"], "runs": runs,
                                  "baseline_model_track_fps": round(base, 2)}
-    for precision in ("fp32", "bf16"):
+    for precision in PRECISIONS:
         fps = statistics.median(run["fps"] for run in samples[precision])
         report[f"ours_{precision}_fps"] = round(fps, 2)
         report[f"ratio_{precision}_over_baseline"] = round(fps / base, 2) if base else None
@@ -302,14 +316,17 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 4.0 if args.smoke else args.seconds
     clip = walkers_clip(REPO / "data" / "bench", BIKES, seconds=seconds)
+    calibration = walkers_clip(REPO / "data" / "bench", BIKES, seconds=20.0)  # int8's, in smoke runs too
     counts = [1] if args.smoke else [int(n) for n in args.cameras.split(",")]
     report = {
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "smoke": args.smoke,
         "equivalence_iou_0_9": equivalence(
-            [("openvino", "fp32")] if args.smoke else
-            [("openvino", "fp32"), ("onnxruntime", "fp32"), ("pytorch", "fp32"), ("openvino", "bf16")],
-            8 if args.smoke else 250),
+            [("openvino", "fp32"), ("openvino", "int8")] if args.smoke else
+            [("openvino", "fp32"), ("onnxruntime", "fp32"), ("pytorch", "fp32"), ("openvino", "bf16"),
+             ("openvino", "int8")],
+            8 if args.smoke else 250, calibration),
+        "runtime_ms_768x576": runtime_ms(list(PRECISIONS), (480, 640), 5 if args.smoke else 50, calibration),
         "one_camera_every_frame": one_camera(clip, 20 if args.smoke else None, 1 if args.smoke else args.runs),
         "capacity": capacity(clip, counts, seconds),
     }

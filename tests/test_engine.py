@@ -11,10 +11,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import supervision as sv
 from ultralytics import YOLO
 
 from streamer.config.cameras import Backend, Precision
+from streamer.engine.agreement import box_agreement
 from streamer.engine.geometry import InputGeometry, to_source_pixels
 from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry, NmsParams
 from streamer.runtime.worker import EXIT_OK, CameraWorker, WorkerOptions
@@ -116,20 +116,9 @@ def test_each_cpu_backend_finds_the_boxes_ultralytics_finds(backend: Backend, bi
         for image, frame, boxes in zip(inputs, chunk, model.infer(inputs, [NmsParams(0.25, 0.7, None)] * len(chunk))):
             boxes[:, :4] = to_source_pixels(boxes[:, :4], image.shape[:2], frame.shape[:2])
             ours.append(boxes)
-    total = sum(len(b) for b in reference)
-    assert total > 100
-    assert matched_share(ours, reference) >= 0.98
-    assert matched_share(reference, ours) >= 0.98
-
-
-def matched_share(found: list[np.ndarray], other: list[np.ndarray]) -> float:
-    hits = total = 0
-    for rows, against in zip(found, other):
-        total += len(rows)
-        if len(rows) and len(against):
-            same_class = rows[:, 5][:, None] == against[:, 5][None, :]
-            hits += int(((sv.box_iou_batch(rows[:, :4], against[:, :4]) >= 0.9) & same_class).any(axis=1).sum())
-    return hits / max(1, total)
+    agreement = box_agreement(reference, ours)
+    assert agreement.boxes_reference > 100
+    assert agreement.reference_pct >= 98 and agreement.candidate_pct >= 98, agreement.as_dict()
 
 
 def test_a_killed_engine_is_restarted_and_a_file_loses_no_frame_nor_its_track_ids(bikes_mp4: Path, models_dir: Path) -> None:

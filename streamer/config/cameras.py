@@ -76,6 +76,7 @@ class Precision(str, enum.Enum):
     FP32 = "fp32"
     FP16 = "fp16"  # CUDA (PyTorch half, TensorRT, ONNX Runtime CUDA); OpenVINO on a CPU computes in f16
     BF16 = "bf16"  # OpenVINO on CPUs with native bfloat16 (AMX, AVX512-BF16): about twice as fast as fp32
+    INT8 = "int8"  # OpenVINO, quantised by NNCF on the site's own frames (docs/figures.md#int8 for its agreement)
 
 
 class DetectConfig(StrictModel):
@@ -92,6 +93,10 @@ class DetectConfig(StrictModel):
     input_size: tuple[int, int] | None = Field(
         None, description="Model input [height, width], multiples of 32; omitted: imgsz fitted to the camera's aspect.")
     motion: MotionConfig = MotionConfig()
+    skip_nonref_frames: bool | None = Field(
+        None, description="Where at most every second frame is sampled, do not decode frames no other frame refers "
+        "to (B-frames): a sample falling on one is taken from the next decoded frame, at that frame's own time. "
+        "Default: on for live sources; off for files, whose every sampled frame stays where it was, run after run.")
     keyframe_s: float = Field(5.0, gt=0, le=600, description="With motion gating: the detector also runs this often "
                               "on a still scene, so an object that never moves is found and counts stay right.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from pathlib import Path
 
 from pydantic import Field
 
@@ -23,3 +24,6 @@ class EngineConfig(StrictModel):
     inflight_per_camera: int = Field(4, ge=1, le=16, description="Frames a camera may have in the engine at once.")
     threads: int | None = Field(
         None, ge=1, le=256, description="CPU inference threads (default: every core; the decoders share them).")
+    calibration: list[Path] = Field(
+        default_factory=list, description="Video files whose frames calibrate `detect.precision: int8` models, "
+        "before the cameras' newest recordings, their files and the sample videos.")

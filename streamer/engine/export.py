@@ -47,7 +47,7 @@ def export_key(weights: Path, backend: str, imgsz: tuple[int, int], batch: int, 
 
 
 @contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def locked(folder: Path) -> Iterator[None]:
     """Two processes exporting the same entry (`streamer models export` beside a running engine) take turns."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with (folder.parent / f".{folder.name}.lock").open("w") as lock:
@@ -58,7 +58,7 @@ def _locked(folder: Path) -> Iterator[None]:
 def cached_export(weights: Path, key: ExportKey, cache_dir: Path, device: str) -> tuple[Path, bool]:
     """The exported artifact for `key`, and whether it was exported now (False: taken from the cache)."""
     folder = cache_dir / key.folder_name(weights.stem)
-    with _locked(folder):
+    with locked(folder):
         artifact = cached_artifact(folder, key)
         if artifact is not None:
             return artifact, False
@@ -72,7 +72,7 @@ def cached_artifact(folder: Path, key: ExportKey) -> Path | None:
     except (OSError, ValueError):
         return None
     artifact = folder / str(entry.get("artifact", ""))
-    if entry.get("key") != _key_json(key) or not entry.get("artifact") or not artifact.exists():
+    if entry.get("key") != key_json(key) or not entry.get("artifact") or not artifact.exists():
         return None
     return artifact
 
@@ -84,7 +84,7 @@ def discard(artifact: Path, cache_dir: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _key_json(key: ExportKey) -> dict[str, object]:
+def key_json(key: ExportKey) -> dict[str, object]:
     return {**asdict(key), "imgsz": list(key.imgsz)}
 
 
@@ -112,6 +112,6 @@ def _export(weights: Path, key: ExportKey, folder: Path, device: str) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         raise ExportError(f"cannot export {weights.name} to {key.backend}: {error}") from None
     local.unlink()
-    entry = {"key": _key_json(key), "artifact": str(artifact.relative_to(folder))}
+    entry = {"key": key_json(key), "artifact": str(artifact.relative_to(folder))}
     (folder / "entry.json").write_text(json.dumps(entry, indent=2), encoding="utf-8")
     return artifact

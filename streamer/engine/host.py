@@ -18,6 +18,7 @@ from pathlib import Path
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
 from streamer.core.backoff import Backoff
+from streamer.engine.calibration import calibration_sources
 from streamer.engine.entry import engine_main
 from streamer.engine.geometry import camera_geometry
 from streamer.engine.protocol import EngineLink
@@ -38,16 +39,18 @@ def resolve_device(requested: str) -> str:
     return "cuda:0" if gpus.is_dir() and any(gpus.iterdir()) else "cpu"
 
 
-def device_settings(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path) -> dict[str, LoadSettings]:
+def device_settings(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
+                    storage_dir: Path | None = None) -> dict[str, LoadSettings]:
     """Per device, how its engine loads models: exports take the largest input of its cameras (they are dynamic
-    below it) and the engine's batch."""
+    below it) and the engine's batch; int8 calibrates on the site's own video."""
     largest: dict[str, tuple[int, int]] = {}
     for camera in cameras.values():
         height, width = camera_geometry(camera).largest
         device = resolve_device(camera.detect.device)
         previous = largest.get(device, (0, 0))
         largest[device] = (max(previous[0], height), max(previous[1], width))
-    return {device: LoadSettings(device, models_dir / "cache", config.max_batch, imgsz, config.threads)
+    calibration = calibration_sources(cameras, storage_dir, config.calibration, models_dir)
+    return {device: LoadSettings(device, models_dir / "cache", config.max_batch, imgsz, config.threads, calibration)
             for device, imgsz in largest.items()}
 
 
@@ -72,7 +75,8 @@ class EngineSlot:
 
 class EngineHost:
     def __init__(self, cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
-                 logging_args: tuple[str, str], stats_interval_s: float, on_health: EngineHealth | None = None):
+                 logging_args: tuple[str, str], stats_interval_s: float, on_health: EngineHealth | None = None,
+                 storage_dir: Path | None = None):
         self.config = config
         self.logging_args = logging_args
         self.stats_interval_s = stats_interval_s
@@ -87,7 +91,7 @@ class EngineHost:
                          for name, camera in cameras.items()}
         self.device_of = {name: resolve_device(camera.detect.device) for name, camera in cameras.items()}
         self.engines = {device: EngineSlot(device, str(self._runtime / f"engine-{device.replace(':', '-')}.sock"), settings)
-                        for device, settings in device_settings(cameras, config, models_dir).items()}
+                        for device, settings in device_settings(cameras, config, models_dir, storage_dir).items()}
 
     def link(self, camera: str) -> EngineLink:
         segment = self.segments[camera]

@@ -13,6 +13,7 @@ import torch
 
 from streamer.config.cameras import Backend, Precision
 from streamer.detect.class_names import remember_names, unknown_classes
+from streamer.engine.agreement import BoxAgreement, box_agreement
 from streamer.engine.errors import ModelLoadError
 from streamer.engine.export import ExportError, cached_export, discard, export_key
 from streamer.engine.runners import AutoBackendRunner, OnnxRuntimeRunner, OpenVinoRunner, Runner
@@ -73,6 +74,10 @@ class LoadedModel:
         output = self.runner.run(batch)
         return [self._nms(output[i : i + 1], p) for i, p in enumerate(params)]
 
+    def detect_each(self, inputs: Sequence[np.ndarray], params: NmsParams = NmsParams(0.25, 0.7, None)) -> list[np.ndarray]:
+        """One frame at a time (letterboxed inputs of any shapes), ultralytics' default thresholds: for checks."""
+        return [self.infer([image], [params])[0] for image in inputs]
+
     def _nms(self, prediction: torch.Tensor, params: NmsParams) -> np.ndarray:
         from ultralytics.utils import nms
 
@@ -130,6 +135,8 @@ class ModelRegistry:
         settings = self.settings
         if precision == "bf16" and backend is not Backend.OPENVINO:
             raise ModelLoadError("bf16 is an OpenVINO precision (CPUs with AMX or AVX512-BF16)")
+        if precision == "int8" and (backend is not Backend.OPENVINO or weights.suffix != ".pt"):
+            raise ModelLoadError("int8 is made from `.pt` weights for OpenVINO (NNCF quantisation)")
         if backend is Backend.PYTORCH or weights.suffix != ".pt":  # an exported file runs as it is
             return AutoBackendRunner(weights, settings.device, precision == "fp16", backend.value), weights, False
         # bf16 is a runtime choice of OpenVINO's over the same fp32 model: one export serves both
@@ -137,13 +144,31 @@ class ModelRegistry:
         key = export_key(weights, backend.value, settings.imgsz, settings.max_batch, stored)
         artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
         try:
-            return self._open(artifact, backend, precision), artifact, exported
+            opened = self._open(artifact, backend, precision)
         except Exception:
             if exported:
                 raise  # made just now and still unusable: exporting again would not help
             discard(artifact, settings.cache_dir)
             artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
-            return self._open(artifact, backend, precision), artifact, exported
+            opened = self._open(artifact, backend, precision)
+        if precision != "int8":
+            return opened, artifact, exported
+        return self._int8(weights, artifact, opened)
+
+    def _int8(self, weights: Path, fp32_dir: Path, fp32: Runner) -> tuple[Runner, Path, bool]:
+        """The fp32 export quantised on the site's frames; its boxes checked against fp32's on held-out frames."""
+        from streamer.engine.quantize import quantized_export
+
+        settings = self.settings
+        reference = LoadedModel(ModelKey(str(weights), Backend.OPENVINO, Precision.FP32), fp32, {}, fp32_dir)
+
+        def check(int8_dir: Path, held_out: list[np.ndarray]) -> BoxAgreement:
+            candidate = LoadedModel(reference.key, OpenVinoRunner(int8_dir, settings.threads, "int8"), {}, int8_dir)
+            return box_agreement(reference.detect_each(held_out), candidate.detect_each(held_out))
+
+        key = export_key(weights, Backend.OPENVINO.value, settings.imgsz, settings.max_batch, "int8")
+        artifact, made = quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check)
+        return OpenVinoRunner(artifact, settings.threads, "int8"), artifact, made
 
     def _open(self, artifact: Path, backend: Backend, precision: str) -> Runner:
         settings = self.settings

@@ -26,9 +26,11 @@ class PreparedModel:
     artifact: Path
 
 
-def prepare(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path) -> list[PreparedModel]:
+def prepare(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
+            storage_dir: Path | None = None) -> list[PreparedModel]:
     """Raises ModelLoadError (one line naming the model and the backend) or WeightsNotFound."""
-    registries = {device: ModelRegistry(settings) for device, settings in device_settings(cameras, config, models_dir).items()}
+    settings = device_settings(cameras, config, models_dir, storage_dir)
+    registries = {device: ModelRegistry(device_settings) for device, device_settings in settings.items()}
     prepared = []
     for name, camera in cameras.items():
         device = resolve_device(camera.detect.device)

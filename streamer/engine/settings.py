@@ -13,3 +13,4 @@ class LoadSettings:
     max_batch: int
     imgsz: tuple[int, int]  # the largest input of the engine's cameras: exports are dynamic below it
     threads: int | None
+    calibration: tuple[Path, ...] = ()  # video files whose frames calibrate an int8 model, best first

@@ -152,7 +152,8 @@ class Supervisor:
         logging_cfg = self.config.logging
         return EngineHost(cameras, self.config.engine, self.options.models_dir, (logging_cfg.level, logging_cfg.format),
                           logging_cfg.stats_interval_s,
-                          lambda device, state, reason: self._health(f"engine:{device}", "engine", state, reason))
+                          lambda device, state, reason: self._health(f"engine:{device}", "engine", state, reason),
+                          self.options.storage_dir)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop_requested = True
