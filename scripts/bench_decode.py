@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each clip")
     parser.add_argument("--runs", type=int, default=3, help="runs of each mode; medians")
     args = parser.parse_args()
-    seconds, runs = (4.0, 1) if args.smoke else (args.seconds, args.runs)
+    seconds, runs = (2.0, 1) if args.smoke else (args.seconds, args.runs)
     folder = REPO / "data" / "bench"
     report: dict[str, object] = {
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "pyav": av.__version__,

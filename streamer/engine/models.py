@@ -139,36 +139,45 @@ class ModelRegistry:
             raise ModelLoadError("int8 is made from `.pt` weights for OpenVINO (NNCF quantisation)")
         if backend is Backend.PYTORCH or weights.suffix != ".pt":  # an exported file runs as it is
             return AutoBackendRunner(weights, settings.device, precision == "fp16", backend.value), weights, False
-        # bf16 is a runtime choice of OpenVINO's over the same fp32 model: one export serves both
+        # bf16 is a runtime choice of OpenVINO's over the same fp32 model: one export serves both (and int8 is
+        # made from it)
         stored = "fp16" if precision == "fp16" else "fp32"
         key = export_key(weights, backend.value, settings.imgsz, settings.max_batch, stored)
         artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
+        if precision == "int8":
+            return self._int8(weights, artifact)
         try:
-            opened = self._open(artifact, backend, precision)
+            return self._open(artifact, backend, precision), artifact, exported
         except Exception:
             if exported:
                 raise  # made just now and still unusable: exporting again would not help
             discard(artifact, settings.cache_dir)
             artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
-            opened = self._open(artifact, backend, precision)
-        if precision != "int8":
-            return opened, artifact, exported
-        return self._int8(weights, artifact, opened)
+            return self._open(artifact, backend, precision), artifact, exported
 
-    def _int8(self, weights: Path, fp32_dir: Path, fp32: Runner) -> tuple[Runner, Path, bool]:
-        """The fp32 export quantised on the site's frames; its boxes checked against fp32's on held-out frames."""
+    def _int8(self, weights: Path, fp32_dir: Path) -> tuple[Runner, Path, bool]:
+        """The fp32 export quantised on the site's frames; its boxes checked against fp32's on held-out frames
+        (fp32 is loaded only for that check, not when the int8 export is cached)."""
         from streamer.engine.quantize import quantized_export
 
         settings = self.settings
-        reference = LoadedModel(ModelKey(str(weights), Backend.OPENVINO, Precision.FP32), fp32, {}, fp32_dir)
 
         def check(int8_dir: Path, held_out: list[np.ndarray]) -> BoxAgreement:
-            candidate = LoadedModel(reference.key, OpenVinoRunner(int8_dir, settings.threads, "int8"), {}, int8_dir)
+            key = ModelKey(str(weights), Backend.OPENVINO, Precision.FP32)
+            reference = LoadedModel(key, OpenVinoRunner(fp32_dir, settings.threads, "fp32"), {}, fp32_dir)
+            candidate = LoadedModel(key, OpenVinoRunner(int8_dir, settings.threads, "int8"), {}, int8_dir)
             return box_agreement(reference.detect_each(held_out), candidate.detect_each(held_out))
 
         key = export_key(weights, Backend.OPENVINO.value, settings.imgsz, settings.max_batch, "int8")
         artifact, made = quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check)
-        return OpenVinoRunner(artifact, settings.threads, "int8"), artifact, made
+        try:
+            return OpenVinoRunner(artifact, settings.threads, "int8"), artifact, made
+        except Exception:
+            if made:
+                raise
+            discard(artifact, settings.cache_dir)  # a cached int8 model that does not load: quantised again
+            artifact, made = quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check)
+            return OpenVinoRunner(artifact, settings.threads, "int8"), artifact, made
 
     def _open(self, artifact: Path, backend: Backend, precision: str) -> Runner:
         settings = self.settings

@@ -251,10 +251,10 @@ class VideoSource:
 def configure_decoder(stream: VideoStream, camera: CameraConfig) -> None:
     """Decode as cheaply as the camera's use allows (figures: scripts/bench_decode.py, docs/figures.md#decode).
 
-    One thread per decoder unless a file is read as fast as it decodes: FFmpeg's frame threads cost 6-15 % more
+    One thread per decoder unless a file is read as fast as it decodes: FFmpeg's frame threads cost 9-13 % more
     CPU for the same frames, and a box of many cameras is bound by CPU, not by one decoder's latency. Where at
     most every second frame is sampled, frames that no other frame refers to (B-frames) are not decoded at all:
-    about 30 % less decoding of a stream with two B-frames. A sample that falls on one is taken from the next
+    25 % less decoding of a stream with two B-frames. A sample that falls on one is taken from the next
     decoded frame, at that frame's own time; so by default only live sources skip them, and a file gives the
     same samples, tracks and events on every run."""
     context = stream.codec_context
