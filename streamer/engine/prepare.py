@@ -29,8 +29,8 @@ class PreparedModel:
 def prepare(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
             storage_dir: Path | None = None) -> list[PreparedModel]:
     """Raises ModelLoadError (one line naming the model and the backend) or WeightsNotFound."""
-    settings = device_settings(cameras, config, models_dir, storage_dir)
-    registries = {device: ModelRegistry(device_settings) for device, device_settings in settings.items()}
+    registries = {device: ModelRegistry(loading)
+                  for device, loading in device_settings(cameras, config, models_dir, storage_dir).items()}
     prepared = []
     for name, camera in cameras.items():
         device = resolve_device(camera.detect.device)
