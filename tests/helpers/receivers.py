@@ -4,6 +4,7 @@ port), an HTTP server that records the webhook requests it gets (or fails them o
 
 from __future__ import annotations
 
+import atexit
 import email
 import getpass
 import shutil
@@ -56,6 +57,7 @@ class Broker:
     def start(self, timeout: float = 10.0) -> "Broker":
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.folder / "mosquitto.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        atexit.register(self.kill)  # a test that fails before its own kill() must not leave the broker running
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
