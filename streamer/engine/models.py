@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,17 +143,25 @@ class ModelRegistry:
         # made from it)
         stored = "fp16" if precision == "fp16" else "fp32"
         key = export_key(weights, backend.value, settings.imgsz, settings.max_batch, stored)
-        artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
         if precision == "int8":
-            return self._int8(weights, artifact)
+            fp32_dir, _ = cached_export(weights, key, settings.cache_dir, settings.device)
+            return self._int8(weights, fp32_dir)
+        return self._opened(lambda: cached_export(weights, key, settings.cache_dir, settings.device),
+                            lambda artifact: self._open(artifact, backend, precision))
+
+    def _opened(self, make: Callable[[], tuple[Path, bool]],
+                open_artifact: Callable[[Path], Runner]) -> tuple[Runner, Path, bool]:
+        """A cached artifact opened; one that does not load is made again, once (not one made just now: making it
+        again would not help)."""
+        artifact, made = make()
         try:
-            return self._open(artifact, backend, precision), artifact, exported
+            return open_artifact(artifact), artifact, made
         except Exception:
-            if exported:
-                raise  # made just now and still unusable: exporting again would not help
-            discard(artifact, settings.cache_dir)
-            artifact, exported = cached_export(weights, key, settings.cache_dir, settings.device)
-            return self._open(artifact, backend, precision), artifact, exported
+            if made:
+                raise
+            discard(artifact, self.settings.cache_dir)
+            artifact, made = make()
+            return open_artifact(artifact), artifact, made
 
     def _int8(self, weights: Path, fp32_dir: Path) -> tuple[Runner, Path, bool]:
         """The fp32 export quantised on the site's frames; its boxes checked against fp32's on held-out frames
@@ -169,15 +177,8 @@ class ModelRegistry:
             return box_agreement(reference.detect_each(held_out), candidate.detect_each(held_out))
 
         key = export_key(weights, Backend.OPENVINO.value, settings.imgsz, settings.max_batch, "int8")
-        artifact, made = quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check)
-        try:
-            return OpenVinoRunner(artifact, settings.threads, "int8"), artifact, made
-        except Exception:
-            if made:
-                raise
-            discard(artifact, settings.cache_dir)  # a cached int8 model that does not load: quantised again
-            artifact, made = quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check)
-            return OpenVinoRunner(artifact, settings.threads, "int8"), artifact, made
+        return self._opened(lambda: quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check),
+                            lambda artifact: OpenVinoRunner(artifact, settings.threads, "int8"))
 
     def _open(self, artifact: Path, backend: Backend, precision: str) -> Runner:
         settings = self.settings
