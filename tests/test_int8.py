@@ -81,9 +81,13 @@ def test_calibration_prefers_the_sites_own_video(tmp_path: Path, camera_clip: Pa
     (models.parent / "data" / "samples").mkdir(parents=True, exist_ok=True)
     sample = models.parent / "data" / "samples" / "bikes.mp4"
     shutil.copyfile(bikes_mp4, sample)
-    cameras = {"door": CameraConfig.model_validate({"url": "rtsp://127.0.0.1:1/door"}),
-               "file": CameraConfig.model_validate({"url": str(camera_clip)})}
+    int8 = {"precision": "int8"}
+    cameras = {"door": CameraConfig.model_validate({"url": "rtsp://127.0.0.1:1/door", "detect": int8}),
+               "file": CameraConfig.model_validate({"url": str(camera_clip), "detect": int8})}
     named = tmp_path / "named.mp4"
     shutil.copyfile(camera_clip, named)
     found = calibration_sources(cameras, storage, [named, tmp_path / "gone.mp4"], models)
     assert found == (named, new, old, camera_clip, sample)
+    fp32 = {name: camera.model_copy(update={"detect": camera.detect.model_copy(update={"precision": "fp32"})})
+            for name, camera in cameras.items()}
+    assert calibration_sources(fp32, storage, [named], models) == ()  # nothing looked for without int8
