@@ -50,14 +50,11 @@ def quiet_variants() -> list[tuple[Path, QuietTruth]]:
     return [(quiet_scene(REPO / "data" / "bench", BIKES, truth), truth) for truth in truths]
 
 
-PRECISION = {"value": "auto"}  # --precision: the detector's, for every camera of every run
-
-
-def cameras(clips: list[Path], count: int, gated: bool) -> dict:
+def cameras(clips: list[Path], count: int, gated: bool, precision: str) -> dict:
     return {f"cam{n:02d}": {
         "url": str(clips[n % len(clips)]), "loop": True, "realtime": True, "start_time": "now",
         "detect": {"fps": TARGET_FPS, "model": {"weights": "yolo26n.pt", "classes": ["person"]},
-                   "motion": {"enabled": gated}, "precision": PRECISION["value"]},
+                   "motion": {"enabled": gated}, "precision": precision},
         "zones": {"right": RIGHT_HALF},
         "rules": [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.0, "end_after_s": 1.0}],
         "record": {"mode": "off"}, "live_every_s": 0} for n in range(count)}
@@ -100,9 +97,9 @@ def crossings(records: list[dict], started: float, seconds: float, truths: list[
 
 
 def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: list[QuietTruth] | None,
-            memory_at: float | None) -> dict:
+            memory_at: float | None, precision: str = "auto") -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
-        config = service_config(Path(tmp), cameras(clips, count, gated))
+        config = service_config(Path(tmp), cameras(clips, count, gated, precision))
         result = run_service(config, Path(tmp), 30.0, sample_rss_at=memory_at, stop_after=seconds)
     records = result["records"]
     sampled = steady_fps(records)
@@ -127,8 +124,9 @@ def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: 
     return row
 
 
-def search(clips: list[Path], counts: list[int], seconds: float, truths: list[QuietTruth] | None) -> dict:
-    rows = [one_run(clips, n, gated, seconds, truths, None) for n in counts for gated in (False, True)]
+def search(clips: list[Path], counts: list[int], seconds: float, truths: list[QuietTruth] | None,
+           precision: str) -> dict:
+    rows = [one_run(clips, n, gated, seconds, truths, None, precision) for n in counts for gated in (False, True)]
     best = {mode: max([r["cameras"] for r in rows if r["gated"] == (mode == "gated") and r["keeps_up"]], default=0)
             for mode in ("ungated", "gated")}
     return {"runs": rows, "most_cameras_keeping_up": best}
@@ -144,7 +142,6 @@ def main() -> None:
                         help="the detector's precision (int8: calibrated on the benchmark's clips)")
     parser.add_argument("--parts", default="quiet,busy,memory", help="which parts to run (not in --smoke)")
     args = parser.parse_args()
-    PRECISION["value"] = args.precision
     if args.smoke:  # a short variant of the scene: its crossing comes early
         truth = QuietTruth(seconds=16.0, walk=(2.0, 11.0), infrared_at=1e9)
         clip = quiet_scene(REPO / "data" / "bench", BIKES, truth)
@@ -157,11 +154,11 @@ def main() -> None:
         parts = args.parts.split(",")
         report = {"smoke": False, "precision": args.precision}
         if "quiet" in parts:
-            report["quiet"] = search(clips, counts, args.seconds, truths)
+            report["quiet"] = search(clips, counts, args.seconds, truths, args.precision)
         if "busy" in parts:
-            report["busy"] = search(busy, [int(n) for n in args.busy.split(",")], 30.0, None)
+            report["busy"] = search(busy, [int(n) for n in args.busy.split(",")], 30.0, None, args.precision)
         if "memory" in parts:
-            report["memory"] = {str(n): one_run(clips, n, True, 30.0, None, 25.0) for n in (1, counts[-1])}
+            report["memory"] = {str(n): one_run(clips, n, True, 30.0, None, 25.0, args.precision) for n in (1, counts[-1])}
     report["machine"] = {"cpu_count": os.cpu_count(), "python": platform.python_version()}
     print(json.dumps(report, indent=2))
 

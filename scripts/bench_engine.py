@@ -44,8 +44,14 @@ BIKES = REPO / "data" / "samples" / "bikes.mp4"
 TARGET_FPS = 5.0
 
 
-def equivalence(variants: list[tuple[str, str]], frames_wanted: int, calibration: Path) -> dict:
-    """Each runtime's boxes against ultralytics' `.pt` on bikes.mp4; int8 is calibrated on `calibration` (another
+def models_calibrated_on(calibration: Path):  # noqa: ANN201 (the engine's modules are imported on use)
+    from streamer.engine.models import LoadSettings, ModelRegistry
+
+    return ModelRegistry(LoadSettings("cpu", MODELS / "cache", 8, (640, 640), None, (calibration,)))
+
+
+def equivalence(variants: list[tuple[str, str]], frames_wanted: int, registry) -> dict:  # noqa: ANN001
+    """Each runtime's boxes against ultralytics' `.pt` on bikes.mp4; int8 is calibrated on the registry's video (another
     video: bikes' tiny, distant cyclists are all held out), and its agreement on that video's held-out frames,
     measured when it was made, is given beside it."""
     import av
@@ -53,14 +59,13 @@ def equivalence(variants: list[tuple[str, str]], frames_wanted: int, calibration
 
     from streamer.engine.agreement import box_agreement
     from streamer.engine.geometry import InputGeometry, to_source_pixels
-    from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry, NmsParams
+    from streamer.engine.models import ModelKey, NmsParams
     from streamer.engine.quantize import recorded_agreement
 
     with av.open(str(BIKES)) as container:
         frames = [f.to_ndarray(format="bgr24") for _, f in zip(range(frames_wanted), container.decode(video=0))]
     reference = [r.boxes.data.numpy() for r in YOLO(str(MODELS / "yolo26n.pt")).predict(frames, verbose=False, conf=0.25)]
     geometry = InputGeometry(640)
-    registry = ModelRegistry(LoadSettings("cpu", MODELS / "cache", 8, (640, 640), None, (calibration,)))
     out = {}
     for backend, precision in variants:
         model = registry.get(ModelKey(str(MODELS / "yolo26n.pt"), Backend(backend), Precision(precision)))
@@ -78,14 +83,13 @@ def equivalence(variants: list[tuple[str, str]], frames_wanted: int, calibration
     return out
 
 
-def runtime_ms(precisions: list[str], input_hw: tuple[int, int], runs: int, calibration: Path) -> dict:
+def runtime_ms(precisions: list[str], input_hw: tuple[int, int], runs: int, registry) -> dict:  # noqa: ANN001
     """Milliseconds a frame of the OpenVINO runtime alone (no decoding, no NMS) at the 768x576 cameras' input,
     one frame and a batch of 4 per call; medians of `runs` calls."""
     import numpy as np
 
-    from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry
+    from streamer.engine.models import ModelKey
 
-    registry = ModelRegistry(LoadSettings("cpu", MODELS / "cache", 8, (640, 640), None, (calibration,)))
     out: dict[str, dict] = {}
     for precision in precisions:
         runner = registry.get(ModelKey(str(MODELS / "yolo26n.pt"), Backend.OPENVINO, Precision(precision))).runner
@@ -317,6 +321,7 @@ def main() -> None:
     seconds = 4.0 if args.smoke else args.seconds
     clip = walkers_clip(REPO / "data" / "bench", BIKES, seconds=seconds)
     calibration = walkers_clip(REPO / "data" / "bench", BIKES, seconds=20.0)  # int8's, in smoke runs too
+    registry = models_calibrated_on(calibration)  # each model loaded once for the checks and the runtime figures
     counts = [1] if args.smoke else [int(n) for n in args.cameras.split(",")]
     report = {
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -325,8 +330,8 @@ def main() -> None:
             [("openvino", "fp32"), ("openvino", "int8")] if args.smoke else
             [("openvino", "fp32"), ("onnxruntime", "fp32"), ("pytorch", "fp32"), ("openvino", "bf16"),
              ("openvino", "int8")],
-            8 if args.smoke else 250, calibration),
-        "runtime_ms_768x576": runtime_ms(list(PRECISIONS), (480, 640), 5 if args.smoke else 50, calibration),
+            8 if args.smoke else 250, registry),
+        "runtime_ms_768x576": runtime_ms(list(PRECISIONS), (480, 640), 5 if args.smoke else 50, registry),
         "one_camera_every_frame": one_camera(clip, 20 if args.smoke else None, 1 if args.smoke else args.runs),
         "capacity": capacity(clip, counts, seconds),
     }
