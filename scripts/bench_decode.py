@@ -21,15 +21,19 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the clip is made with the tests' own scene writer
+
+from tests.helpers.scenes import write_scene  # noqa: E402
+from tests.helpers.walkers import street_frames  # noqa: E402
+
 BIKES = REPO / "data" / "samples" / "bikes.mp4"
 FPS = 25
 SAMPLED_FPS = 5.0
@@ -41,29 +45,23 @@ def camera_clip(folder: Path, label: str, b_frames: int, seconds: float) -> Path
     """bikes.mp4's street scaled to the camera's size with a sensor's noise, encoded like a camera's H.264 at its
     usual bit rate (not ultrafast: CABAC and the deblocking filter are on, and with the bit rate they are most of
     what decoding costs)."""
-    width, height = size = SIZES[label]
+    width, height = SIZES[label]
     path = folder / f"camera-{label}-{FPS}fps-bf{b_frames}-{BITRATES[label] // 1000}k-{seconds:g}s.mp4"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    with av.open(str(BIKES)) as source:
-        street = [cv2.resize(f.to_ndarray(format="bgr24"), size) for f in source.decode(video=0)]
+    street = street_frames(BIKES, width, height)
     street = street + street[::-1]
     noise = np.random.default_rng(0)
-    partial = path.with_suffix(".partial.mp4")
-    with av.open(str(partial), mode="w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "bf": str(b_frames), "g": str(2 * FPS), "keyint_min": str(2 * FPS),
-                          "sc_threshold": "0"}
-        stream.bit_rate = BITRATES[label]
-        for index in range(round(seconds * FPS)):
-            grain = noise.normal(0, 3, street[0].shape).astype(np.int16)
-            image = np.clip(street[index % len(street)] + grain, 0, 255).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = index, Fraction(1, FPS)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+
+    def render(t: float) -> np.ndarray:
+        grain = noise.normal(0, 3, street[0].shape).astype(np.int16)
+        return np.clip(street[round(t * FPS) % len(street)] + grain, 0, 255).astype(np.uint8)
+
+    options = {"preset": "veryfast", "bf": str(b_frames), "g": str(2 * FPS), "keyint_min": str(2 * FPS),
+               "sc_threshold": "0"}
+    partial = write_scene(path.with_suffix(".partial.mp4"), seconds, render, width, height, FPS, options,
+                          BITRATES[label])
     partial.replace(path)
     return path
 

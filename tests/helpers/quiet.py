@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from tests.helpers.scenes import write_scene
-from tests.helpers.walkers import _paste, _street_frames, _walker
+from tests.helpers.walkers import _paste, street_frames, _walker
 
 WIDTH, HEIGHT, FPS = 768, 576, 10
 
@@ -54,7 +54,7 @@ def quiet_scene(folder: Path, bikes_mp4: Path, truth: QuietTruth = QuietTruth())
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    street = _street_frames(bikes_mp4, WIDTH, HEIGHT)[0].astype(np.float32)
+    street = street_frames(bikes_mp4, WIDTH, HEIGHT)[0].astype(np.float32)
     walker = _walker(truth.person_height)
     rng = np.random.default_rng(7)
 

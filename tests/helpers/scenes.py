@@ -44,12 +44,16 @@ def paste(background: np.ndarray, cutout: np.ndarray, foot: tuple[float, float],
 
 
 def write_scene(path: Path, seconds: float, render: Callable[[float], np.ndarray], width: int = WIDTH,
-                height: int = HEIGHT, fps: int = FPS) -> Path:
+                height: int = HEIGHT, fps: int = FPS, options: dict[str, str] | None = None,
+                bit_rate: int | None = None) -> Path:
+    """`options`: x264's, instead of the fast, B-frame-free encode the tests use; `bit_rate` for a camera's."""
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = stream.codec_context.time_base = TIME_BASE
-        stream.options = {"bf": "0", "preset": "ultrafast", "crf": "18"}
+        stream.options = options or {"bf": "0", "preset": "ultrafast", "crf": "18"}
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
         for index in range(round(seconds * fps)):
             t = index / fps
             frame = av.VideoFrame.from_ndarray(render(t), format="bgr24").reformat(format="yuv420p")

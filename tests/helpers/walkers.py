@@ -15,7 +15,7 @@ from tests.helpers.scenes import write_scene
 PERSON_IN_BUS = (45, 390, 245, 910)  # the man on the left of ultralytics' bus.jpg
 
 
-def _street_frames(bikes_mp4: Path, width: int, height: int) -> list[np.ndarray]:
+def street_frames(bikes_mp4: Path, width: int, height: int) -> list[np.ndarray]:
     with av.open(str(bikes_mp4)) as container:
         return [cv2.resize(frame.to_ndarray(format="bgr24"), (width, height)) for frame in container.decode(video=0)]
 
@@ -34,7 +34,7 @@ def walkers_clip(folder: Path, bikes_mp4: Path, width: int = 768, height: int = 
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    street = _street_frames(bikes_mp4, width, height)
+    street = street_frames(bikes_mp4, width, height)
     street = street + street[::-1]
     walkers = [(_walker(round(height * scale)), speed, foot_y) for scale, speed, foot_y in
                ((0.45, 60.0, 0.95), (0.35, -45.0, 0.8), (0.3, 90.0, 0.7))]
