@@ -98,6 +98,15 @@ def test_the_console_plays_an_event_clip_from_the_store_with_range_requests(uplo
         assert full.status_code == 200 and full.content == whole
         snapshot = httpx.get(f"{served.base}/events/{event['event_id']}/snapshot", timeout=30)
         assert snapshot.status_code == 200 and snapshot.content[:3] == b"\xff\xd8\xff"
+        key = f"site-a/{event['clip']}"
+        s3.client().delete_object(Bucket=BUCKET, Key=key)  # as if its host had not uploaded it yet
+        try:
+            for range_header in ({"range": "bytes=0-99"}, {"range": "bytes=-100"}, {}):
+                pending = httpx.get(f"{served.base}/events/{event['event_id']}/clip", headers=range_header, timeout=30)
+                assert pending.status_code == 503 and pending.headers["retry-after"] == "5", range_header
+                assert "not in the object store yet" in pending.json()["error"]
+        finally:
+            s3.client().put_object(Bucket=BUCKET, Key=key, Body=whole)
 
 
 def test_retention_deletes_from_the_store(uploaded, s3: S3Server) -> None:

@@ -230,8 +230,14 @@ def _a_fourth_process_sees_every_host(site: Site, client, moved: str) -> None:
         listed = httpx.get(f"{served.base}/events", params={"camera": moved}, timeout=30).json()["events"]
         assert {e["event_id"] for e in listed} >= {a.event_id for a in events[:3]}
         done = next(e for e in listed if e.get("clip"))
-        clip = httpx.get(f"{served.base}/events/{done['event_id']}/clip", headers={"range": "bytes=0-99"}, timeout=30)
-        assert clip.status_code == 206 and len(clip.content) == 100
+        answers = []
+
+        def clip_served():  # a clip its host has not uploaded yet is 503 with Retry-After, never 410 (gone)
+            answers.append(httpx.get(f"{served.base}/events/{done['event_id']}/clip", headers={"range": "bytes=0-99"},
+                                     timeout=30))
+            return answers[-1].status_code != 503 or answers[-1].headers.get("retry-after") is None
+        _wait(clip_served, 60, "the clip uploaded")
+        assert answers[-1].status_code == 206 and len(answers[-1].content) == 100, [a.status_code for a in answers]
         cameras = httpx.get(f"{served.base}/cameras", timeout=30).json()["cameras"]
         assert all(c["picture"] for c in cameras)  # every camera's live picture, from whichever host runs it
         picture = httpx.get(f"{served.base}/cameras/{moved}/live.jpg", timeout=30)

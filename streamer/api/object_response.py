@@ -1,5 +1,9 @@
 """A stored file the API serves from the object store (its local copy gone): the browser's Range request becomes
-one ranged GET of the object, streamed through, so a video seeks as it does from a local file."""
+one ranged GET of the object, streamed through, so a video seeks as it does from a local file.
+
+The index lists a file before its host has uploaded it (uploads go in order, after an outage of the store
+perhaps minutes later), and retention takes a file out of the index when it deletes it: an object that is listed
+but missing is one not uploaded yet, answered 503 with Retry-After, never 410 as if it were gone for good."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from streamer.media.objects import ObjectStore, ObjectStoreError
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
+RETRY_AFTER_S = 5
 
 
 def object_response(objects: ObjectStore, relative: str, media_type: str, range_header: str | None) -> StreamingResponse:
@@ -20,12 +25,12 @@ def object_response(objects: ObjectStore, relative: str, media_type: str, range_
         if start is None and end is not None:  # the last `end` bytes
             size = objects.size(relative)
             if size is None:
-                raise HTTPException(410, "the file was deleted (retention)")
+                raise _not_uploaded_yet()
             start, end = max(0, size - end), None
         part = objects.read_range(relative, start or 0, end)
     except ObjectStoreError as error:
         if "NoSuchKey" in str(error) or "404" in str(error):
-            raise HTTPException(410, "the file was deleted (retention)") from None
+            raise _not_uploaded_yet() from None
         if "InvalidRange" in str(error) or "416" in str(error):
             raise HTTPException(416, "the range is past the end of the file") from None
         raise HTTPException(503, "the object store cannot be reached; try again") from None
@@ -35,6 +40,11 @@ def object_response(objects: ObjectStore, relative: str, media_type: str, range_
         status = 206
         headers["content-range"] = f"bytes {part.start}-{part.end}/{part.total}"
     return StreamingResponse(_chunks(part.body), status_code=status, media_type=media_type, headers=headers)
+
+
+def _not_uploaded_yet() -> HTTPException:
+    return HTTPException(503, "the file is not in the object store yet: its host uploads it; try again",
+                         headers={"retry-after": str(RETRY_AFTER_S)})
 
 
 def _asked(header: str | None) -> tuple[int | None, int | None]:
