@@ -31,6 +31,24 @@ page and the loader cannot disagree. Unknown keys are errors; `${NAME}` is repla
 (unset: an error naming the field); relative paths are relative to the config file's folder. How the pieces fit
 together, with examples: [cameras](cameras.md), [rules](rules.md), [alerts](alerts.md),
 [recordings](recordings.md), [VLM](vlm.md), [query](query.md). `streamer validate-config -c FILE` checks a file.
+
+## Defaults for every camera
+
+A top-level `defaults:` section holds any [CameraConfig](#cameraconfig) keys but `url` and `node`; each camera
+inherits them and may override them. A camera's own keys win: mappings merge key by key at every depth (a camera
+can set `detect.model.confidence` alone, and its `zones` are added to the default zones, one of the same name
+replacing the default's); anything else (a number, a string, a list such as `rules` or `classes`) is taken whole
+from the camera when it has it, else from `defaults`. Every camera is then validated as if written out in full;
+a bad value it inherited is reported once, at its line in `defaults`, naming the cameras that inherit it.
+
+```yaml
+defaults:
+  detect: {fps: 5, model: {weights: yolo26n.pt, classes: [person], confidence: 0.4}}
+  record: {mode: events, retain_days: 14}
+cameras:
+  entrance: {url: "rtsp://…/102"}                                    # all of the defaults
+  yard: {url: "rtsp://…/202", detect: {model: {confidence: 0.6}}}    # the same model, a higher threshold
+```
 """
 
 CLI_INTRO = """# Command reference

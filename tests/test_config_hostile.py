@@ -42,10 +42,10 @@ def test_an_alias_bomb_is_refused_at_once_in_little_memory() -> None:
 
 
 def test_a_small_alias_still_works() -> None:
-    text = "defaults: &d {fps: 2}\ncameras:\n  a: {url: a.mp4, detect: *d}\n  b: {url: b.mp4, detect: *d}\n"
-    with pytest.raises(ConfigError) as caught:  # 'defaults' is not a setting: the error is about that alone
+    text = "shared: &d {fps: 2}\ncameras:\n  a: {url: a.mp4, detect: *d}\n  b: {url: b.mp4, detect: *d}\n"
+    with pytest.raises(ConfigError) as caught:  # "shared" is not a setting: the error is about that alone
         parse_config_text(text, "t.yaml", Path("."), {})
-    assert [i.path for i in caught.value.issues] == ["defaults"]
+    assert [i.path for i in caught.value.issues] == ["shared"]
 
 
 @pytest.mark.parametrize("depth", [65, 2000, 100_000])

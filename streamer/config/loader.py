@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from streamer.config.cameras import SourceKind
+from streamer.config.defaults import SECTION as DEFAULTS, apply_defaults
 from streamer.config.env import Location, substitute_env
 from streamer.config.root import StreamerConfig
 from streamer.config.yaml_guard import duplicate_keys, scan
@@ -49,18 +50,29 @@ class _YamlLines:
         self.root = root
 
     def locate(self, loc: Location) -> tuple[str, int | None]:
-        node, parts, line = self.root, [], None
+        path, line, _ = self._walk(loc)
+        return path, line
+
+    def _walk(self, loc: Location) -> tuple[str, int | None, int]:
+        """The dotted path, the line, and how many steps of `loc` have a node in the file."""
+        node, parts, line, found = self.root, [], None, 0
         for position, key in enumerate(loc):
             child, child_line = self._child(node, key)
             if child is not None:
-                node, line = child, child_line
+                node, line, found = child, child_line, found + 1
                 parts.append(f"[{key}]" if isinstance(key, int) else str(key))
             elif position == len(loc) - 1:
                 parts.append(str(key))  # a missing field: name it, keep the parent's line
             # else: a pydantic-internal step (union tag, validator name) that has no YAML node
-        return ".".join(parts).replace(".[", "["), line
+        return ".".join(parts).replace(".[", "["), line, found
 
     def issue(self, loc: Location, message: str) -> ConfigIssue:
+        if len(loc) > 2 and loc[0] == "cameras":  # a value the camera may have taken from `defaults:`
+            own_path, own_line, own_found = self._walk(loc)
+            inherited_path, inherited_line, inherited_found = self._walk((DEFAULTS, *loc[2:]))
+            if inherited_found - 1 > own_found - 2:  # deeper in `defaults` than in the camera's own keys
+                return ConfigIssue(inherited_path, f"{message} {_INHERITED.format(loc[1])}", inherited_line)
+            return ConfigIssue(own_path, message, own_line)
         path, line = self.locate(loc)
         return ConfigIssue(path, message, line)
 
@@ -101,13 +113,15 @@ def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[s
         raise ConfigError(source, duplicates)
     lines = _YamlLines(root_node)
     tree, missing_env = substitute_env(tree, environ)
-    issues = [lines.issue(loc, message) for loc, message in missing_env]
+    tree, bad_defaults = apply_defaults(tree)
+    issues = [lines.issue(loc, message) for loc, message in missing_env + bad_defaults]
     if issues:
         raise ConfigError(source, issues)
     try:
         config = StreamerConfig.model_validate(tree)
     except ValidationError as error:
-        raise ConfigError(source, [_issue_from_pydantic(item, lines) for item in error.errors()]) from None
+        found = [_issue_from_pydantic(item, lines) for item in error.errors()]
+        raise ConfigError(source, _once_per_default(found)) from None
     config = _resolve_paths(config, base_dir)
     extra = [lines.issue(loc, message) for check in checks for loc, message in check(config)]
     if extra:
@@ -126,6 +140,29 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None,
         line = error.object[: error.start].count(b"\n") + 1
         raise ConfigError(str(path), [ConfigIssue("", f"cannot read the config: not utf-8 text (byte {error.object[error.start]:#04x})", line)]) from None
     return parse_config_text(text, str(path), path.resolve().parent, environ, checks)
+
+
+_INHERITED = "(inherited by camera '{}')"
+
+
+def _once_per_default(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """A bad value in `defaults:` is one issue naming every camera that inherits it, not one per camera."""
+    merged: dict[tuple, list[str]] = {}
+    for issue in issues:
+        message, camera = issue.message, None
+        head, marker, rest = message.rpartition(" (inherited by camera '")
+        if marker and rest.endswith("')"):
+            message, camera = head, rest[:-2]
+        cameras = merged.setdefault((issue.path, message, issue.line), [])
+        if camera is not None:
+            cameras.append(camera)
+    out = []
+    for (path, message, line), cameras in merged.items():
+        if cameras:
+            named = ", ".join(f"'{c}'" for c in cameras)
+            message = f"{message} (inherited by camera{'s' if len(cameras) > 1 else ''} {named})"
+        out.append(ConfigIssue(path, message, line))
+    return out
 
 
 def _issue_from_pydantic(item: Mapping[str, Any], lines: _YamlLines) -> ConfigIssue:
