@@ -4,8 +4,9 @@
   made of clips with known events;
 - alert latency: from the XADD of an alert to its row in the alerts page's DOM (median and p95);
 - the console's CPU: `streamer run` with 4 live cameras for a while with no browser (the baseline, in the same
-  run), then as long with a browser on the cameras page (4 MJPEG tiles) and the alerts feed; the difference in the
-  service's own process (the API runs there) is what the console costs.
+  run), then as long with a browser on the cameras page (4 MJPEG tiles) and the alerts feed, then as long with a
+  live-video page on every camera (full frame rate): the service's own process (the API runs there), its whole
+  process tree (workers and engine too) and the browser's, in CPU-seconds.
 
     python scripts/bench_console.py [--loads 10] [--alerts 20] [--cpu-s 30] [--smoke]
 
@@ -138,7 +139,38 @@ def cpu_s(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+def tree_cpu(roots: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds so far of each process of these trees (the service: its API, workers and engine)."""
+    found = {}
+    for root in roots:
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                found[process.pid] = cpu_s(process)
+            except psutil.Error:
+                pass
+    return found
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
+def browsers() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or "") and p.parent() is not None
+            and "chrom" not in (p.parent().name() or "")]
+
+
+def measured(service: psutil.Process, seconds: float) -> dict:
+    """CPU-seconds over `seconds`: the service's process alone (where the API runs), its whole tree, the browser's."""
+    own, tree, browser = cpu_s(service), tree_cpu([service]), tree_cpu(browsers())
+    time.sleep(seconds)
+    return {"api_process": round(cpu_s(service) - own, 2), "service": round(spent(tree, tree_cpu([service])), 2),
+            "browser": round(spent(browser, tree_cpu(browsers())), 2)}
+
+
 def console_cpu(browser, folder: Path, cameras: int, seconds: float) -> dict:
+    """The same `streamer run` of `cameras` live cameras, watched three ways in turn: by nobody, by the cameras
+    page (MJPEG tiles) and the alerts feed, and by one live-video page per camera (full frame rate)."""
     port = free_port()
     config = live_config(folder, cameras, port)
     service = subprocess.Popen([sys.executable, "-m", "streamer", "run", "-c", str(config)], stdout=subprocess.DEVNULL,
@@ -152,25 +184,40 @@ def console_cpu(browser, folder: Path, cameras: int, seconds: float) -> dict:
         while not picture.exists() and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(5)  # every camera streaming
-        before = cpu_s(own)
-        time.sleep(seconds)
-        idle = cpu_s(own) - before
+        nobody = measured(own, seconds)
         tiles = logged_in(browser, base)
         feed = logged_in(browser, base)
         feed.goto(f"{base}/alerts")
         tiles.goto(f"{base}/")
         tiles.wait_for_selector(".tile img")
-        before = cpu_s(own)
-        time.sleep(seconds)
-        watched = cpu_s(own) - before
+        console = measured(own, seconds)
         shown = httpx.get(f"{base}/cameras", timeout=10, cookies={c["name"]: c["value"] for c in tiles.context.cookies()})
         states = [camera["figures"]["state"] for camera in shown.json()["cameras"] if camera.get("figures")]
+        tiles.close()
+        feed.close()
+        players = []
+        for number in range(cameras):
+            page = logged_in(browser, base)
+            page.goto(f"{base}/live/cam{number}")
+            players.append(page)
+        for page in players:
+            page.wait_for_function("() => Number(document.getElementById('player').dataset.frames || 0) > 25",
+                                   timeout=60_000)
+        frames = [int(page.evaluate("() => window.player.frames")) for page in players]
+        live = measured(own, seconds)
+        rates = [round((int(page.evaluate("() => window.player.frames")) - before) / seconds, 1)
+                 for page, before in zip(players, frames, strict=True)]
+        for page in players:
+            page.close()
     finally:
         service.terminate()
         service.wait(60)
-    return {"cameras": cameras, "seconds": seconds, "service_cpu_s_no_browser": round(idle, 2),
-            "service_cpu_s_with_console": round(watched, 2),
-            "console_share_of_a_core": f"{100 * (watched - idle) / seconds:.1f} %", "camera_states": states}
+    return {"cameras": cameras, "seconds": seconds, "cpu_s_nobody_watching": nobody,
+            "cpu_s_cameras_page_and_alerts": console, "cpu_s_live_video_every_camera": live,
+            "live_video_fps_shown": rates,
+            "console_share_of_a_core": f"{100 * (console['api_process'] - nobody['api_process']) / seconds:.1f} %",
+            "live_video_service_share_of_a_core": f"{100 * (live['service'] - nobody['service']) / seconds:.1f} %",
+            "camera_states": states}
 
 
 def main() -> None:

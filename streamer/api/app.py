@@ -20,9 +20,25 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from streamer.alerts.streams import StreamNames
-from streamer.api import alerts_feed, cameras, console, events, login, metrics, system, timeline
+from streamer.api import (
+    alerts_feed,
+    cameras,
+    console,
+    events,
+    live_video,
+    login,
+    metrics,
+    system,
+    timeline,
+)
 from streamer.api.alert_hub import AlertHub
-from streamer.api.guard import BodyLimit, BugsAreLogged, HostGuard, HostRules, SecurityHeaders
+from streamer.api.guard import (
+    BodyLimit,
+    BugsAreLogged,
+    HostGuard,
+    HostRules,
+    SecurityHeaders,
+)
 from streamer.api.security import Auth, AuthMode, CurrentUser, NoUsers, require_camera
 from streamer.api.streams import StreamGate
 from streamer.auth import passwords
@@ -81,6 +97,7 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
     app.include_router(alerts_feed.router)
     app.include_router(events.router)
     app.include_router(cameras.router)
+    app.include_router(live_video.router)
     app.include_router(timeline.router)
     app.include_router(system.router)
     app.include_router(metrics.router)

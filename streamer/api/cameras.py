@@ -12,7 +12,7 @@ from typing import Annotated
 
 import redis
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -129,12 +129,15 @@ def _picture(request: Request, name: str, user):
 @router.get("/cameras/{name}/live.jpg")
 async def live_jpeg(request: Request, name: CameraName, user: CurrentUser):
     path = _picture(request, name, user)
-    if not path.exists():
-        shared = await _shared(request, name, "jpg")
-        if shared is None:
-            raise HTTPException(404, f"no live picture of '{name}' yet (is `streamer run` running it?)")
-        return Response(shared, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    try:
+        # read whole, not streamed from the path: the worker replaces the file every second, and a response
+        # whose length was taken from the old file and whose bytes come from the new one is cut off mid-way
+        data = path.read_bytes()
+    except OSError:  # not written here (another host runs the camera)
+        data = await _shared(request, name, "jpg")
+        if data is None:
+            raise HTTPException(404, f"no live picture of '{name}' yet (is `streamer run` running it?)") from None
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/cameras/{name}/live.mjpeg")

@@ -54,10 +54,16 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
         relay = LiveRelay(target.url, target.config.prefix, name, camera.live_every_s).send
     live = LiveView(options.storage_dir, name, dict(camera.zones), camera.live_every_s, relay)
     sinks: list = [TrackSummarySink(name, index), live]
+    taps: list = []
     if target is not None:
+        from streamer.runtime.live_video import LiveVideo
+
+        video = LiveVideo(target.url, target.config.prefix, name)  # the console's live video, while watched
+        sinks.append(video)
+        taps.append(video)
         sinks.append(_event_stage(name, camera, options, target, publisher, index, recorder, files))
     sinks.append(_Closing(index))
-    return sinks, recorder, live
+    return sinks, recorder, live, taps
 
 
 def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder,
@@ -135,7 +141,7 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
 
     log = logging.getLogger("streamer.worker")
     try:
-        sinks, recorder, live = _outputs(name, camera, options, target)
+        sinks, recorder, live, taps = _outputs(name, camera, options, target)
     except _unreachable() as error:  # the site's index away as the camera starts: tried again, with backoff
         log.error("camera cannot start yet: %s", str(error).splitlines()[0], extra={"fields": {"camera": name}})
         code = EXIT_CRASHED
@@ -149,7 +155,7 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
 
         try:
             code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,
-                                engine=engine, on_stats=live.write_figures).run()
+                                engine=engine, on_stats=live.write_figures, packet_taps=taps).run()
         except Exception:
             log.exception("worker crashed", extra={"fields": {"camera": name}})
             code = EXIT_CRASHED

@@ -23,6 +23,7 @@ from streamer.runtime.frame_queue import DropPolicy, FrameQueue
 from streamer.runtime.gate import GatedDetection, MotionGate
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, WorkerOptions
 from streamer.runtime.stats import CameraStats
+from streamer.source.packets import PacketTap, PacketTaps
 from streamer.source.reader import VideoSource
 from streamer.source.state import SourceState, StateListener
 
@@ -69,13 +70,16 @@ class CameraWorker:
         recorder: Recorder | None = None,
         engine: EngineLink | None = None,
         on_stats: Callable[[dict], None] | None = None,
+        packet_taps: Sequence[PacketTap] = (),
     ):
         self.name = name
         self.camera = camera
         self.options = options
         self.stop = stop
         self.recorder = recorder
-        self.source = VideoSource(name, camera, stop, on_state, packet_tap=recorder)  # type: ignore[arg-type]
+        taps = [recorder, *packet_taps] if recorder is not None else list(packet_taps)
+        tap = taps[0] if len(taps) == 1 else PacketTaps(taps) if taps else None  # the recorder, the live video
+        self.source = VideoSource(name, camera, stop, on_state, packet_tap=tap)  # type: ignore[arg-type]
         policy = DropPolicy.DROP_OLDEST if camera.kind is SourceKind.LIVE else DropPolicy.BLOCK
         self.queue = FrameQueue(camera.connection.queue_size, policy)
         self.sinks = list(sinks)

@@ -79,3 +79,22 @@ class PacketTap(Protocol):
     def put(self, packet: EncodedPacket) -> None: ...
 
     def end(self, reason: str) -> None: ...
+
+
+class PacketTaps:
+    """Several taps fed the same packets, in the order given (the recorder first: a file's packets wait for it)."""
+
+    def __init__(self, taps: list[PacketTap]):
+        self.taps = taps
+
+    def begin(self, template: StreamTemplate) -> None:
+        for tap in self.taps:
+            tap.begin(template)
+
+    def put(self, packet: EncodedPacket) -> None:
+        for tap in self.taps:
+            tap.put(packet)
+
+    def end(self, reason: str) -> None:
+        for tap in self.taps:
+            tap.end(reason)

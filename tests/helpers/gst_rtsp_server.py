@@ -3,12 +3,14 @@
 
 Runs under Debian's system Python (python3-gi, gir1.2-gst-rtsp-server-1.0), not the project's venv.
 Usage: gst_rtsp_server.py PORT [--fps N] [--size WxH] [--file MP4]; serves rtsp://127.0.0.1:PORT/cam until SIGTERM.
+Prints `ready URL` once listening, then `playing EPOCH` each time the stream starts playing.
 With --file, the file's own H.264 packets are sent as they are (a corrupt file makes a stream of corrupt packets).
 """
 
 import argparse
 import signal
 import sys
+import time
 
 import gi
 
@@ -39,6 +41,10 @@ def main() -> int:
             f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} ! rtph264pay name=pay0 pt=96 )"
         )
     factory.set_shared(True)
+    # when the shared media starts playing (the first client's PLAY): its first frame leaves then, frame n
+    # n / fps later; a test measuring glass-to-glass latency reads this line
+    factory.connect("media-configure", lambda _factory, media: media.connect(
+        "new-state", lambda _media, state: state == Gst.State.PLAYING and print(f"playing {time.time():.6f}", flush=True)))
     server.get_mount_points().add_factory("/cam", factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

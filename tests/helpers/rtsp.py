@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -51,7 +52,15 @@ class RtspServer:
         if not line.startswith("ready") or time.monotonic() > deadline:
             self.stop()
             raise RuntimeError(f"RTSP server did not start: {line!r}")
+        self.playing: list[float] = []  # when the stream started playing (epoch seconds), each time it did
+        threading.Thread(target=self._read_rest, daemon=True).start()  # and the pipe never fills
         return self
+
+    def _read_rest(self) -> None:
+        process = self.process
+        for line in process.stdout if process is not None and process.stdout is not None else ():
+            if line.startswith("playing "):
+                self.playing.append(float(line.split()[1]))
 
     def stop(self) -> None:
         if self.process is None:

@@ -109,6 +109,13 @@ async def timeline_page(request: Request, name: CameraName):
     return _page(request, "timeline.html", user, title=f"{name}: timeline", camera=name)
 
 
+@router.get("/live/{name}", response_class=HTMLResponse)
+async def live_page(request: Request, name: CameraName):
+    user = page_user(request)
+    known_camera(request, user, name)
+    return _page(request, "live.html", user, title=f"{name}: live", camera=name)
+
+
 @router.get("/ask", response_class=HTMLResponse)
 async def ask_page(request: Request):
     return _page(request, "ask.html", page_user(request), title="Ask")

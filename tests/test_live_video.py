@@ -1,0 +1,235 @@
+"""Live video in the console (issue 26), in a real browser (Debian's chromium through Playwright) against a real
+`streamer run`, whose camera is a real RTSP server replaying a 25 fps clip in real time. Each frame of the clip
+carries its own number in pixels (a strip of 16 black or white blocks at the top) and a person walking to and fro
+at a known place. The page reads the number back from the video it shows (a canvas, in requestVideoFrameCallback):
+
+- the video advances at the camera's rate (distinct frame numbers a second);
+- glass-to-glass latency: from when the RTSP server sent frame n (the moment it started playing, which it
+  prints, plus n / 25 s) to when the browser showed it: p95 under 1 s;
+- the boxes drawn over frame n are the tracks of frame n: their centre is where the person is in that frame.
+The figures are printed (`pytest -s`) and quoted in docs/console.md."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import time
+from pathlib import Path
+
+import av
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from tests.helpers.api import wait_for_api
+from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
+from tests.helpers.scenes import HEIGHT, WIDTH, paste, person, write_scene
+
+CHROMIUM = Path("/usr/bin/chromium")
+FPS = 25
+BITS, BLOCK, STRIP, READ_Y = 16, 40, 64, 56  # the frame number: 16 blocks 40 px wide in the top 64 rows, read
+# at row 56, below the time the live picture's annotation writes in the corner
+LEFT, RIGHT, PERIOD_S = 120.0, 520.0, 4.0  # the walker's foot x goes LEFT → RIGHT → LEFT every PERIOD_S
+FOOT_Y, WALKER_H = 340, 200
+
+pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium"),
+              pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer's RTSP server")]
+
+
+def walker_x(t: float) -> float:
+    phase = (t % PERIOD_S) / PERIOD_S
+    return LEFT + (RIGHT - LEFT) * (2 * phase if phase < 0.5 else 2 - 2 * phase)
+
+
+def numbered_clip(path: Path, bikes_mp4: Path, seconds: float) -> Path:
+    background, cutout = np.full((HEIGHT, WIDTH, 3), 128, np.uint8), person(WALKER_H)  # nobody else to detect
+
+    def render(t: float) -> np.ndarray:
+        image = paste(background, cutout, (walker_x(t), FOOT_Y))
+        number = round(t * FPS)
+        for bit in range(BITS):
+            image[:STRIP, bit * BLOCK:(bit + 1) * BLOCK] = 255 if number >> bit & 1 else 0
+        return image
+
+    # a camera's encode: a keyframe a second, no B-frames
+    return write_scene(path, seconds, render, options={"bf": "0", "preset": "ultrafast", "crf": "23", "g": str(FPS)})
+
+
+READ_FRAMES = """async ({seconds, bits, block, strip, y}) => {
+  const player = window.player, video = player.video;
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  const g = canvas.getContext("2d", {willReadFrequently: true});
+  const seen = [];
+  return await new Promise((resolve) => {
+    const started = performance.now();
+    const frame = (now, meta) => {
+      g.drawImage(video, 0, 0);
+      const px = g.getImageData(0, 0, bits * block, strip).data;
+      let n = 0;
+      for (let b = 0; b < bits; b++) if (px[(y * bits * block + b * block + (block >> 1)) * 4] > 128) n |= 1 << b;
+      const shown = player.draw(meta.mediaTime);
+      seen.push({n, shown_at: performance.timeOrigin + meta.expectedDisplayTime, media: meta.mediaTime,
+                 arrived: player.arrived.get(meta.mediaTime.toFixed(3)) ?? null,
+                 track_t: shown ? shown.t : null, boxes: shown ? shown.boxes : []});
+      if (now - started < seconds * 1000) video.requestVideoFrameCallback(frame); else resolve(seen);
+    };
+    video.requestVideoFrameCallback(frame);
+  });
+}"""
+
+
+def test_the_live_page_plays_the_camera_at_its_rate_under_a_second_behind_with_its_boxes(
+        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    from playwright.sync_api import sync_playwright
+
+    clip = numbered_clip(tmp_path / "numbered.mp4", bikes_mp4, seconds=40)
+    server = RtspServer(free_port(), file=clip).start()
+    port = free_port()
+    config = tmp_path / "live.yaml"
+    config.write_text(f"""
+storage_dir: {tmp_path / 'data'}
+models_dir: {models_dir}
+logging: {{stats_interval_s: 1}}
+api: {{port: {port}}}
+cameras:
+  walk:
+    url: {server.url}
+    detect: {{fps: 5, model: {{weights: yolo26n.pt, classes: [person]}}, motion: {{enabled: false}}}}
+    record: {{mode: "off"}}
+""")
+    service = service_factory(config)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_api(base, service.process)
+        with sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{base}/live/walk")
+            page.wait_for_function("() => document.getElementById('player').dataset.mode === 'video' "
+                                   "&& Number(document.getElementById('player').dataset.frames || 0) > 25", timeout=60_000)
+            seen = page.evaluate(READ_FRAMES, {"seconds": 8, "bits": BITS, "block": BLOCK, "strip": STRIP, "y": READ_Y})
+            start = server.playing[0]
+            picture = _jpeg_latencies(base, start)
+            browser.close()
+        _another_process_relays_it(config)
+    finally:
+        server.stop()
+    figures = _figures(seen, picture, start)
+    print("live video figures:", json.dumps(figures))
+    assert figures["rate_fps"] >= 0.9 * FPS, figures
+    assert figures["video_p95_ms"] < 1000, figures
+    assert figures["boxes_checked"] >= 20 and figures["box_error_p95_px"] <= 25, figures
+
+
+def _another_process_relays_it(config: Path) -> None:
+    """`streamer serve` in its own process (as on another host: it reads the Redis the worker writes) serves the
+    same video; a page of another origin cannot open it."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from tests.helpers.api import Served
+
+    with Served(config) as served:
+        url = f"ws://127.0.0.1:{served.port}/cameras/walk/live.ws"
+        heads = []
+        with connect(url, max_size=None, open_timeout=10) as socket:
+            while sum(h["type"] == "fragment" for h, _ in heads) < 40:
+                message = socket.recv(timeout=10)
+                length = int.from_bytes(message[:4], "big")
+                heads.append((json.loads(message[4:4 + length]), message[4 + length:]))
+        assert heads[0][0]["type"] == "init"
+        last_init = max(i for i, (h, _) in enumerate(heads) if h["type"] == "init")  # a new one: the muxer restarted
+        init, payload = heads[last_init]
+        assert init["mime"].startswith('video/mp4; codecs="avc1.') and payload[4:8] == b"ftyp"
+        fragments = [(h, data) for h, data in heads[last_init:] if h["type"] == "fragment"]
+        assert len(fragments) >= 20
+        assert fragments[0][0]["key"] and all(data[4:8] == b"moof" for _, data in fragments)
+        gaps = [b["pts_s"] - a["pts_s"] for (a, _), (b, _) in itertools.pairwise(fragments)]
+        assert all(abs(gap - 1 / FPS) < 1e-3 for gap in gaps), gaps  # every frame, in order: none dropped
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, origin="http://elsewhere.example", open_timeout=10)
+        assert refused.value.response.status_code == 403
+        with pytest.raises(InvalidStatus) as unknown:
+            connect(f"ws://127.0.0.1:{served.port}/cameras/nope/live.ws", open_timeout=10)
+        assert unknown.value.response.status_code == 403
+
+
+def test_a_codec_browsers_cannot_play_falls_back_to_the_live_picture(
+        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    """MPEG-4 part 2 (an old camera's codec): the page says why and shows the JPEG picture instead."""
+    from playwright.sync_api import sync_playwright
+
+    clip = tmp_path / "mpeg4.avi"
+    with av.open(str(bikes_mp4)) as source, av.open(str(clip), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 272, "yuv420p"
+        for frame in source.decode(video=0):
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    port = free_port()
+    config = tmp_path / "old.yaml"
+    config.write_text(f"""
+storage_dir: {tmp_path / 'data'}
+models_dir: {models_dir}
+api: {{port: {port}}}
+cameras:
+  old:
+    url: {clip}
+    realtime: true
+    loop: true
+    detect: {{fps: 2, model: {{weights: yolo26n.pt}}}}
+    record: {{mode: "off"}}
+""")
+    service = service_factory(config)
+    base = f"http://127.0.0.1:{port}"
+    wait_for_api(base, service.process)
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/live/old")
+        page.wait_for_function("() => document.getElementById('player').dataset.mode === 'jpeg'", timeout=60_000)
+        assert "mpeg4 is not played by browsers" in page.locator(".live-status").inner_text()
+        page.wait_for_function("() => document.querySelector('#player img').naturalWidth === 640", timeout=30_000)
+        browser.close()
+
+
+def _jpeg_latencies(base: str, start: float) -> list[float]:
+    """The JPEG tile's latency over the same clip, as a viewer sees it: every 50 ms, how old the frame in
+    live.jpg is (its number read from its pixels); the tile shows each picture until the next one."""
+    out = []
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        got = httpx.get(f"{base}/cameras/walk/live.jpg", timeout=10)
+        at = time.time()
+        image = cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)
+        strip = image[READ_Y, BLOCK // 2::BLOCK][:BITS].mean(axis=1)
+        n = sum(1 << bit for bit, level in enumerate(strip) if level > 128)
+        out.append((at - (start + n / FPS)) * 1000)
+        time.sleep(0.05)
+    return out
+
+
+def _figures(seen: list[dict], picture: list[float], start: float) -> dict:
+    numbers = [f["n"] for f in seen]
+    span_s = (seen[-1]["shown_at"] - seen[0]["shown_at"]) / 1000
+    latencies = sorted(f["shown_at"] - (start + f["n"] / FPS) * 1000 for f in seen)
+    errors = []
+    for f in seen:
+        if f["track_t"] is None or abs(f["track_t"] - f["media"]) > 0.5 / FPS:
+            continue  # boxes of a detected frame (5 a second): compare those with the truth of the same frame
+        centres = [(b["box"][0] + b["box"][2]) / 2 * WIDTH for b in f["boxes"] if b["label"] == "person"]
+        if centres:
+            errors.append(min(abs(c - walker_x(f["n"] / FPS)) for c in centres))
+    errors.sort()
+    return {"frames_shown": len(seen), "rate_fps": round((len(set(numbers)) - 1) / span_s, 1),
+            "video_p50_ms": round(statistics.median(latencies)), "video_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))]),
+            "jpeg_p50_ms": round(statistics.median(picture)) if picture else None,
+            "jpeg_p95_ms": round(sorted(picture)[int(0.95 * (len(picture) - 1))]) if picture else None,
+            "boxes_checked": len(errors), "box_error_p50_px": round(statistics.median(errors), 1) if errors else None,
+            "box_error_p95_px": round(errors[int(0.95 * (len(errors) - 1))], 1) if errors else None, "height": HEIGHT}
