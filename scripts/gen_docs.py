@@ -41,6 +41,7 @@ replacing the default's); anything else (a number, a string, a list such as `rul
 from the camera when it has it, else from `defaults`. Every camera is then validated as if written out in full;
 a bad value it inherited is reported once, at its line in `defaults`, naming the cameras that inherit it.
 
+<!-- config -->
 ```yaml
 defaults:
   detect: {fps: 5, model: {weights: yolo26n.pt, classes: [person], confidence: 0.4}}

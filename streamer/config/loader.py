@@ -12,7 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from streamer.config.cameras import SourceKind
-from streamer.config.defaults import SECTION as DEFAULTS, apply_defaults
+from streamer.config.defaults import SECTION as DEFAULTS
+from streamer.config.defaults import apply_defaults
 from streamer.config.env import Location, substitute_env
 from streamer.config.root import StreamerConfig
 from streamer.config.yaml_guard import duplicate_keys, scan
