@@ -24,14 +24,15 @@ class HealthPayload(BaseModel):
     iso: str
     camera: str
     component: Literal["worker", "source", "service", "recorder", "engine", "redis", "integration", "site", "index",
-                       "uploads"]
+                       "uploads", "config"]
     state: str = Field(description="worker: started|finished|stopped|crashed|failed; source: connecting|streaming|reconnecting|"
                        "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
                        "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up; "
                        "integration (camera is 'integration:<name>'): up|down (its receiver), stopped; site (camera "
                        "is a camera, or 'site'): acquired|handed_over|lease_lost for a camera, down|up for the site's Redis; "
                        "index (camera is a camera): unreachable|reachable (a shared index's database); uploads (camera "
-                       "is 'uploads'): backlogged|caught_up (the object store)")
+                       "is 'uploads'): backlogged|caught_up (the object store); config (camera is 'config'): reloaded|refused "
+                       "(the reason says what changed, or the file's errors)")
     reason: str = ""
     pid: int | None = None
     down_s: float | None = Field(None, ge=0, description="redis up: how long the outage lasted (to one heartbeat).")

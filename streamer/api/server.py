@@ -16,6 +16,7 @@ log = logging.getLogger("streamer.api")
 
 class ApiServer:
     def __init__(self, app, config: ApiConfig):
+        self.app = app
         self.config = config
         # X-Forwarded-For and -Proto only from the proxies named (uvicorn believes loopback's by default, which let
         # anyone on this machine pick their address for the login limit); connections past the stream limit plus
@@ -56,6 +57,12 @@ class ApiServer:
             self._server.run()
         except SystemExit:  # uvicorn exits when it cannot bind; the service runs on without the API
             pass
+
+    def follow_config(self, running) -> None:
+        """`streamer run` reloaded its config: the cameras listed, and their zones and rules, are the new ones."""
+        service = self.app.state.service
+        service.config = service.config.model_copy(update={"cameras": running.cameras})
+        self.app.state.cameras = tuple(running.cameras)
 
     def wait(self) -> None:
         while self._thread is not None and self._thread.is_alive():

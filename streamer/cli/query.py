@@ -90,7 +90,7 @@ def serve(
     api = api_flags(loaded, api_host, api_port, api_auth, serving=True)
     setup_logging(loaded.logging.level, log_format.value if log_format else loaded.logging.format)
     redis_url, embedded = alerts_redis(loaded)
-    server = ApiServer(create_app(QueryService(loaded), api, redis_url), api)
+    server = ApiServer(create_app(QueryService(loaded), api, redis_url, config.resolve()), api)
     interrupt_on_signals()  # before the server starts: a Ctrl-C (or systemd's SIGTERM) is never lost to a gap
     try:
         if not server.start():

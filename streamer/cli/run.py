@@ -42,6 +42,13 @@ def validate_config(config: ConfigOption) -> None:
     for name, output in loaded.integrations.items():
         flag = "" if output.enabled else " (disabled)"
         typer.echo(f"  integration {name}: {output.kind}{flag}")
+    from streamer.config.diff import config_changes, running_fingerprint
+
+    running = running_fingerprint(loaded.storage_dir)
+    if running is not None:
+        typer.echo("against what `streamer run` on this storage_dir runs (or last ran), a reload would change:")
+        for line in config_changes(running, loaded).lines():
+            typer.echo(f"  {line}")
 
 
 @app.command()
@@ -71,9 +78,13 @@ def run(
         raise typer.Exit(EXIT_CONFIG)
     node_label = _node(loaded, node)
     api_settings = api_flags(loaded, api_host, api_port, api_auth)
-    if log_format is not None:
-        loaded = loaded.model_copy(update={"logging": loaded.logging.model_copy(update={"format": log_format.value})})
-    loaded = loaded.model_copy(update={"redis": with_flags("redis", loaded.redis, {"--redis-url": ("url", redis_url)})})
+
+    def with_command_line(read: StreamerConfig) -> StreamerConfig:  # at start, and on each reload
+        if log_format is not None:
+            read = read.model_copy(update={"logging": read.logging.model_copy(update={"format": log_format.value})})
+        return read.model_copy(update={"redis": with_flags("redis", read.redis, {"--redis-url": ("url", redis_url)})})
+
+    loaded = with_command_line(loaded)
     selected = checked_cameras(loaded, camera, enabled_only=True)
     setup_logging(loaded.logging.level, loaded.logging.format)
     options = WorkerOptions(
@@ -96,11 +107,15 @@ def run(
         from streamer.vlm.pool import WorkerPool
 
         pool = WorkerPool(config.resolve(), loaded.vlm, target.url, loaded.redis.prefix, loaded.logging.format)
-    api = _start_api(loaded, api_settings, target.url)
+    api = _start_api(loaded, api_settings, target.url, config.resolve())
     integrations = None
     try:
         integrations = _start_integrations(loaded, target.url, health.report)
-        code = Supervisor(loaded, options, selected, target, health, camera_health, site).run()
+        watcher = _watcher(config, loaded, target.url, with_command_line)
+        code = Supervisor(loaded, options, selected, target, health, camera_health, site, watcher,
+                          on_reloaded=api.follow_config if api is not None else None,
+                          only=set(selected) if camera else None).run()
+        watcher.close()
     finally:
         if integrations is not None:
             integrations.stop()  # after the workers' last alerts reached Redis: those are delivered too
@@ -166,7 +181,15 @@ def _hold_storage(loaded: StreamerConfig, target, node: str | None = None):
     return health
 
 
-def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str):
+def _watcher(config: Path, loaded: StreamerConfig, redis_url: str, adjust):
+    """The config read again when the file changes, on SIGHUP, or on an admin's POST /config/reload."""
+    from streamer.detect.model_checks import MODEL_CHECKS
+    from streamer.runtime.reload import ConfigWatcher
+
+    return ConfigWatcher(config.resolve(), MODEL_CHECKS, redis_url, loaded.redis.prefix, adjust)
+
+
+def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str, config_path: Path):
     """The question API beside the cameras (api.enabled); None when it is off or could not listen."""
     if not settings.enabled:
         return None
@@ -174,7 +197,7 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str):
     from streamer.api.server import ApiServer
     from streamer.query.service import QueryService
 
-    server = ApiServer(create_app(QueryService(loaded), settings, redis_url), settings)
+    server = ApiServer(create_app(QueryService(loaded), settings, redis_url, config_path), settings)
     if not server.start():
         return None
     typer.echo(f"console: {server.url}/  (the API: {server.url}/docs)", err=True)

@@ -93,6 +93,21 @@ class EngineHost:
         self.engines = {device: EngineSlot(device, str(self._runtime / f"engine-{device.replace(':', '-')}.sock"), settings)
                         for device, settings in device_settings(cameras, config, models_dir, storage_dir).items()}
 
+    def add_camera(self, name: str, camera: CameraConfig) -> bool:
+        """A camera added (or changed) by a config reload: its shared frames, sized for it. False when its device has
+        no engine running (that needs a restart); its models load when its worker first asks for them."""
+        device = resolve_device(camera.detect.device)
+        if device not in self.engines:
+            return False
+        needed = camera_geometry(camera).max_bytes
+        segment = self.segments.get(name)
+        if segment is None or segment.slot_bytes < needed:
+            if segment is not None:
+                segment.close()
+            self.segments[name] = SlotSegment.create(name, needed, self.config.inflight_per_camera)
+        self.device_of[name] = device
+        return True
+
     def link(self, camera: str) -> EngineLink:
         segment = self.segments[camera]
         engine = self.engines[self.device_of[camera]]

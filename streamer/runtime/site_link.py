@@ -45,6 +45,10 @@ class SiteLink:
     def running(self) -> dict[str, str]:
         return self.coordinator.running()
 
+    def set_cameras(self, cameras) -> None:
+        """A reloaded config's enabled cameras (with their pins): the shares are worked out again at the next tick."""
+        self.coordinator.set_pins({name: camera.node for name, camera in cameras.items()})
+
     def stopped(self, camera: str) -> None:
         self.coordinator.stopped(camera)
 

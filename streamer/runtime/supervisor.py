@@ -1,7 +1,11 @@
 """`streamer run`: one worker process per camera, restarted with backoff when it crashes, stopped on a signal.
 
 On a site of many hosts (`site`), the cameras are the ones this host holds the lease of, and they change while it
-runs: a camera it takes over starts, one it hands over (or loses) stops, and its worker writes under that lease."""
+runs: a camera it takes over starts, one it hands over (or loses) stops, and its worker writes under that lease.
+
+With a `watcher` (runtime/reload.py) the config is read again when it changes: a camera added starts, one removed
+(or switched off) stops, one whose settings changed restarts alone; the others are not touched. Sections a
+running service cannot change (Redis, storage, the engine…) are said to need a restart and keep their values."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import multiprocessing as mp
 import queue
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -18,7 +23,9 @@ from multiprocessing.queues import Queue
 from streamer import metrics
 from streamer.alerts.health import HealthReporter
 from streamer.alerts.wiring import AlertTarget
+from streamer.config.diff import config_changes, remember_running
 from streamer.config.engine import EngineMode
+from streamer.config.loader import ConfigError
 from streamer.config.root import StreamerConfig
 from streamer.core.backoff import Backoff
 from streamer.engine.host import EngineHost
@@ -30,6 +37,7 @@ from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.camera_health import CameraHealth
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
 from streamer.runtime.process import worker_main
+from streamer.runtime.reload import ConfigWatcher
 from streamer.runtime.site_link import SiteLink
 from streamer.site.leases import lease_key
 
@@ -73,8 +81,15 @@ class Supervisor:
         health: HealthReporter | None = None,
         camera_health: CameraHealth | None = None,
         site: SiteLink | None = None,
+        watcher: ConfigWatcher | None = None,
+        on_reloaded: Callable[[StreamerConfig], None] | None = None,
+        only: set[str] | None = None,
     ):
         self.config = config
+        self.watcher = watcher
+        self.on_reloaded = on_reloaded  # the API in this process: its camera list follows
+        self.selected = only  # --camera: a reload touches only these
+        self._restart_after_stop: set[str] = set()
         self.options = options
         self.target = target
         self.health = health
@@ -89,6 +104,10 @@ class Supervisor:
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if self.watcher is not None:
+            previous[signal.SIGHUP] = self.watcher.install_sighup()
+        if self.watcher is not None:
+            remember_running(self.options.storage_dir, self.watcher.read)  # what `validate-config` compares a file with
         retention = self._retention()
         retention.start()
         uploader = self._uploader()
@@ -104,8 +123,12 @@ class Supervisor:
                 self._start(slot)
             while not self._stop_requested and (self.site is not None or not self._all_done()):
                 self._drain_changes()
+                if self.watcher is not None:
+                    self._reload_if_due()
                 if self.site is not None:
                     self._follow_site()
+                else:
+                    self._finish_stops()
                 self._check_workers()
                 if self.camera_health is not None:
                     self.camera_health.check()
@@ -197,6 +220,61 @@ class Supervisor:
                 self._finish_stop(slot, now)
         self.site.service()
 
+    def _reload_if_due(self) -> None:
+        why = self.watcher.due()
+        if why is None:
+            return
+        try:
+            loaded = self.watcher.load()
+        except ConfigError as error:
+            log.error("config reload refused (%s); the running config stays:\n%s", why, error)
+            self._health("config", "config", "refused", str(error)[:2000])
+            return
+        changes = config_changes(self.config, loaded)
+        if self.selected is not None:  # --camera: the others are not this run's
+            changes = replace(changes, added=tuple(c for c in changes.added if c in self.selected),
+                              changed=tuple(c for c in changes.changed if c.camera in self.selected))
+        log.info("config reloaded (%s): %s", why, "; ".join(changes.lines()),
+                 extra={"fields": {"added": changes.added, "removed": changes.removed,
+                                   "changed": [c.camera for c in changes.changed], "restart_needed": changes.restart_needed}})
+        self.config = self.config.model_copy(update={"cameras": loaded.cameras})  # the other sections: at restart
+        self._apply(changes)
+        remember_running(self.options.storage_dir, self.watcher.read)
+        self._health("config", "config", "reloaded", "; ".join(changes.lines()))
+        if self.on_reloaded is not None:
+            self.on_reloaded(self.config)
+
+    def _apply(self, changes) -> None:
+        now = time.monotonic()
+        for name in changes.added:
+            if self.engine is not None and not self.engine.add_camera(name, self.config.cameras[name]):
+                log.warning("camera added, but it needs a restart: its device has no engine running",
+                            extra={"fields": {"camera": name}})
+                continue
+            if self.site is None:
+                self.slots[name] = WorkerSlot(name)
+                self._start(self.slots[name])
+        for name in changes.removed:
+            self._restart_after_stop.discard(name)
+            if name in self.slots:
+                self._stop_slot(self.slots[name], now, "removed from the config")
+        for change in changes.changed:
+            slot = self.slots.get(change.camera)
+            if slot is not None:  # on a site, a camera another host runs: that host restarts it
+                if self.engine is not None:
+                    self.engine.add_camera(change.camera, self.config.cameras[change.camera])
+                self._restart_after_stop.add(change.camera)
+                self._stop_slot(slot, now, f"its settings changed: {', '.join(change.keys)}")
+        if self.site is not None:
+            self.site.set_cameras(self.config.enabled_cameras())
+        self.camera_names = [n for n in self.config.enabled_cameras() if self.selected is None or n in self.selected]
+
+    def _finish_stops(self) -> None:
+        now = time.monotonic()
+        for slot in list(self.slots.values()):
+            if slot.phase is WorkerPhase.STOPPING:
+                self._finish_stop(slot, now)
+
     def _stop_slot(self, slot: WorkerSlot, now: float, why: str) -> None:
         slot.phase, slot.stop_deadline, slot.reason = WorkerPhase.STOPPING, now + STOP_GRACE_S, why
         if slot.process is not None and slot.process.is_alive():
@@ -214,8 +292,14 @@ class Supervisor:
         self._drain_changes()
         metrics.process_gone(slot.process.pid if slot.process is not None else None)
         del self.slots[slot.camera]
-        self.site.stopped(slot.camera)
+        if self.site is not None:
+            self.site.stopped(slot.camera)
         self._health(slot.camera, "worker", "stopped", slot.reason)
+        if slot.camera in self._restart_after_stop:
+            self._restart_after_stop.discard(slot.camera)
+            if self.site is None:  # on a site, _follow_site starts it again under its lease
+                self.slots[slot.camera] = WorkerSlot(slot.camera)
+                self._start(self.slots[slot.camera])
 
     def _check_workers(self) -> None:
         now = time.monotonic()

@@ -81,6 +81,11 @@ class SiteCoordinator:
         with self._lock:
             return set(self._held)
 
+    def set_pins(self, pins: Mapping[str, str | None]) -> None:
+        """The site's cameras changed (a reloaded config): the next tick assigns the new set."""
+        with self._lock:
+            self.pins = dict(pins)
+
     def stopped(self, camera: str) -> None:
         """A worker of a camera this host no longer runs has ended: its lease is given back at the next tick."""
         with self._lock:
