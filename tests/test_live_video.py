@@ -24,37 +24,22 @@ import numpy as np
 import pytest
 
 from tests.helpers.api import wait_for_api
+from tests.helpers.numbered import (
+    BITS,
+    BLOCK,
+    FPS,
+    READ_Y,
+    STRIP,
+    numbered_clip,
+    walker_x,
+)
 from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
-from tests.helpers.scenes import HEIGHT, WIDTH, paste, person, write_scene
+from tests.helpers.scenes import HEIGHT, WIDTH
 
 CHROMIUM = Path("/usr/bin/chromium")
-FPS = 25
-BITS, BLOCK, STRIP, READ_Y = 16, 40, 64, 56  # the frame number: 16 blocks 40 px wide in the top 64 rows, read
-# at row 56, below the time the live picture's annotation writes in the corner
-LEFT, RIGHT, PERIOD_S = 120.0, 520.0, 4.0  # the walker's foot x goes LEFT → RIGHT → LEFT every PERIOD_S
-FOOT_Y, WALKER_H = 340, 200
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium"),
               pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer's RTSP server")]
-
-
-def walker_x(t: float) -> float:
-    phase = (t % PERIOD_S) / PERIOD_S
-    return LEFT + (RIGHT - LEFT) * (2 * phase if phase < 0.5 else 2 - 2 * phase)
-
-
-def numbered_clip(path: Path, bikes_mp4: Path, seconds: float) -> Path:
-    background, cutout = np.full((HEIGHT, WIDTH, 3), 128, np.uint8), person(WALKER_H)  # nobody else to detect
-
-    def render(t: float) -> np.ndarray:
-        image = paste(background, cutout, (walker_x(t), FOOT_Y))
-        number = round(t * FPS)
-        for bit in range(BITS):
-            image[:STRIP, bit * BLOCK:(bit + 1) * BLOCK] = 255 if number >> bit & 1 else 0
-        return image
-
-    # a camera's encode: a keyframe a second, no B-frames
-    return write_scene(path, seconds, render, options={"bf": "0", "preset": "ultrafast", "crf": "23", "g": str(FPS)})
 
 
 READ_FRAMES = """async ({seconds, bits, block, strip, y}) => {
@@ -82,10 +67,10 @@ READ_FRAMES = """async ({seconds, bits, block, strip, y}) => {
 
 
 def test_the_live_page_plays_the_camera_at_its_rate_under_a_second_behind_with_its_boxes(
-        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+        tmp_path: Path, models_dir: Path, service_factory) -> None:
     from playwright.sync_api import sync_playwright
 
-    clip = numbered_clip(tmp_path / "numbered.mp4", bikes_mp4, seconds=40)
+    clip = numbered_clip(tmp_path / "numbered.mp4", seconds=40)
     server = RtspServer(free_port(), file=clip).start()
     port = free_port()
     config = tmp_path / "live.yaml"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
@@ -23,8 +24,10 @@ from streamer.alerts.streams import StreamNames
 from streamer.api import (
     alerts_feed,
     cameras,
+    config_admin,
     console,
     events,
+    geometry,
     live_video,
     login,
     metrics,
@@ -71,7 +74,8 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: str | None = None) -> FastAPI:
+def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: str | None = None,
+               config_path: Path | None = None) -> FastAPI:
     """`api`: the settings it is served with (the config's, with the command line's flags); raises NoUsers when
     they ask for a login and nobody could log in. `redis_url`: where the alert feed reads (none: no feed)."""
     api = api or service.config.api
@@ -86,6 +90,7 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
     app.state.auth = Auth(store, api, LoginLimiter())
     threading.Thread(target=passwords.verify_unknown, args=("warm-up",), daemon=True).start()  # its hash, made ahead
     app.state.service = service
+    app.state.config_path = config_path  # for an admin's POST /config/reload
     app.state.cameras = tuple(service.config.cameras)
     app.state.stream_gate = StreamGate(api.max_streams, api.max_streams_per_user)
     app.state.streams = StreamNames(service.config.redis.prefix)
@@ -98,6 +103,8 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
     app.include_router(events.router)
     app.include_router(cameras.router)
     app.include_router(live_video.router)
+    app.include_router(config_admin.router)
+    app.include_router(geometry.router)
     app.include_router(timeline.router)
     app.include_router(system.router)
     app.include_router(metrics.router)

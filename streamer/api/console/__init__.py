@@ -116,6 +116,15 @@ async def live_page(request: Request, name: CameraName):
     return _page(request, "live.html", user, title=f"{name}: live", camera=name)
 
 
+@router.get("/camera/{name}/zones", response_class=HTMLResponse)
+async def zones_page(request: Request, name: CameraName):
+    user = page_user(request)
+    known_camera(request, user, name)
+    if not user.is_admin:
+        raise HTTPException(403, "the zone editor is for admins")
+    return _page(request, "zones.html", user, title=f"{name}: zones", camera=name)
+
+
 @router.get("/ask", response_class=HTMLResponse)
 async def ask_page(request: Request):
     return _page(request, "ask.html", page_user(request), title="Ask")

@@ -1,0 +1,105 @@
+"""The zone editor (issue 26) in a real browser (Debian's chromium through Playwright) against a real `streamer run`:
+a zone drawn with the mouse on the camera's picture is written into the YAML file with its comments intact, the
+running camera takes it without the service restarting, and a person walking into it raises an event; a polygon
+the loader refuses is refused in the page with the loader's message, and the file stays as it was."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.api import wait_for_api
+from tests.helpers.numbered import numbered_clip
+from tests.helpers.rtsp import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium")
+
+
+def _click(page, x: float, y: float) -> None:
+    """A click at picture pixel (x, y) of the 640x360 frame, wherever the page laid the picture out."""
+    box = page.locator("#canvas svg").bounding_box()
+    page.mouse.click(box["x"] + x * box["width"] / 640, box["y"] + y * box["height"] / 360)
+
+
+def test_a_zone_drawn_in_the_page_is_saved_with_the_comments_and_raises_events(
+        tmp_path: Path, models_dir: Path, service_factory) -> None:
+    from playwright.sync_api import sync_playwright
+
+    clip = numbered_clip(tmp_path / "walk.mp4", seconds=20)
+    port = free_port()
+    config = tmp_path / "site.yaml"
+    config.write_text(f"""# the site's cameras: kept by the editor
+storage_dir: {tmp_path / 'data'}
+models_dir: {models_dir}
+api: {{port: {port}}}
+cameras:
+  walk:   # the corridor camera
+    url: {clip}
+    realtime: true
+    loop: true
+    start_time: now
+    detect: {{fps: 5, model: {{weights: yolo26n.pt, classes: [person]}}}}   # five a second is enough here
+    record: {{mode: "off"}}
+""")
+    service = service_factory(config)
+    base = f"http://127.0.0.1:{port}"
+    wait_for_api(base, service.process)
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{base}/cameras/walk/live.jpg", timeout=10).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        page.goto(f"{base}/camera/walk/zones")
+        page.wait_for_function("() => document.querySelector('#canvas img').naturalWidth === 640")
+
+        page.click("#draw-zone")  # a polygon that two points cannot make: the loader's message, the file untouched
+        _click(page, 100, 100)
+        _click(page, 300, 100)
+        page.click("#finish")
+        before = config.read_text()
+        page.click("#save")
+        page.wait_for_function("() => document.getElementById('editor-error').textContent.length > 0")
+        refused = page.locator("#editor-error").inner_text()
+        assert "cameras.walk.zones.zone-1.polygon" in refused and "at least 3" in refused, refused
+        assert config.read_text() == before
+        page.locator(".shapes li button").first.click()  # delete it
+
+        page.click("#draw-zone")
+        for x, y in ((60, 120), (600, 120), (600, 355), (60, 355)):
+            _click(page, x, y)
+        page.click("#finish")
+        page.fill(".zone-name", "floor")
+        page.dispatch_event(".zone-name", "change")
+        page.select_option(".zone-rule", "zone_intrusion")
+        page.fill(".zone-seconds", "0.4")
+        page.dispatch_event(".zone-seconds", "change")
+        saved_at = time.time()
+        page.click("#save")
+        page.wait_for_function("() => document.getElementById('editor-status').textContent.startsWith('saved')")
+        browser.close()
+
+    text = config.read_text()
+    assert text.startswith("# the site's cameras: kept by the editor\n")
+    assert "  walk:   # the corridor camera\n" in text and "# five a second is enough here" in text
+    assert "    zones:\n      floor:\n        polygon: [[60, 120], [600, 120], [600, 355], [60, 355]]\n" in text
+    assert "    - {type: zone_intrusion, zone: floor, min_inside_s: 0.4}\n" in text
+    service.wait_for(15, msg="config reloaded (the file changed): camera changed: walk (rules, zones.floor.polygon)")
+    service.wait_for(15, count=2, msg="worker started")  # the camera alone restarted, not the service
+
+    def event():
+        events = httpx.get(f"{base}/events", params={"camera": "walk"}, timeout=10).json()["events"]
+        return [e for e in events if e["type"] == "zone_intrusion" and (e.get("source") or {}).get("zone") == "floor"]
+    deadline = time.monotonic() + 40
+    while not event() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    (first, *_) = event()
+    assert first["start_ts"] > saved_at
+    audit = [json.loads(line) for line in (tmp_path / "data" / "audit" / "config.jsonl").read_text().splitlines()]
+    assert [(a["user"], a["camera"]) for a in audit] == [("local", "walk")]
+    assert audit[0]["changes"] == ["camera changed: walk (rules, zones.floor.polygon)"]
