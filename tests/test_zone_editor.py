@@ -6,6 +6,8 @@ the loader refuses is refused in the page with the loader's message, and the fil
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,3 +105,20 @@ cameras:
     audit = [json.loads(line) for line in (tmp_path / "data" / "audit" / "config.jsonl").read_text().splitlines()]
     assert [(a["user"], a["camera"]) for a in audit] == [("local", "walk")]
     assert audit[0]["changes"] == ["camera changed: walk (rules, zones.floor.polygon)"]
+
+    # once users exist, a viewer reaches neither the editor's API nor its page (an admin's token does)
+    streamer = [sys.executable, "-m", "streamer"]
+    tokens = {}
+    for name, role in (("ann", "admin"), ("vic", "viewer")):
+        added = subprocess.run([*streamer, "users", "add", name, "--role", role, "--password-stdin", "-c", str(config)],
+                               input="a long password", capture_output=True, text=True, timeout=60, check=False)
+        assert added.returncode == 0, added.stderr
+        tokens[name] = subprocess.run([*streamer, "users", "token", name, "-c", str(config)], capture_output=True,
+                                      text=True, timeout=60, check=True).stdout.strip()
+    as_viewer = {"authorization": f"Bearer {tokens['vic']}"}
+    assert httpx.get(f"{base}/cameras/walk/geometry", headers=as_viewer, timeout=10).status_code == 403
+    assert httpx.put(f"{base}/cameras/walk/geometry", headers=as_viewer, json={"zones": {}}, timeout=10).status_code == 403
+    assert httpx.get(f"{base}/camera/walk/zones", headers=as_viewer, timeout=10, follow_redirects=False).status_code in (302, 303, 403)
+    as_admin = {"authorization": f"Bearer {tokens['ann']}"}
+    shown = httpx.get(f"{base}/cameras/walk/geometry", headers=as_admin, timeout=10).json()
+    assert shown["zones"] == {"floor": [[60, 120], [600, 120], [600, 355], [60, 355]]}
