@@ -20,12 +20,11 @@ import yaml
 
 from tests.helpers.api import Served
 from tests.helpers.redis_server import RedisServer
+from tests.helpers.screens import SIZES, shoot
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the dev extras install Playwright")
 CHROMIUM = Path("/usr/bin/chromium")
 STREAMER = [sys.executable, "-m", "streamer"]
-SHOTS = Path(__file__).resolve().parents[1] / "data" / "console-screenshots"
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PASSWORD = "a console password"
 CSP_VIOLATIONS: list[str] = []  # what any page of these tests printed about its Content-Security-Policy
 
@@ -79,10 +78,7 @@ def _cookies(page) -> dict[str, str]:
 def _shoot(page, name: str) -> None:
     """The page at desktop and at phone width, as test artefacts; the page ran under its CSP without a violation."""
     assert not CSP_VIOLATIONS, CSP_VIOLATIONS
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
+    shoot(page, name)
 
 
 def test_a_wrong_password_is_said_on_the_page(browser, console) -> None:

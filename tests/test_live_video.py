@@ -35,6 +35,7 @@ from tests.helpers.numbered import (
 )
 from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
 from tests.helpers.scenes import HEIGHT, WIDTH
+from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -97,6 +98,7 @@ cameras:
             page.wait_for_function("() => document.getElementById('player').dataset.mode === 'video' "
                                    "&& Number(document.getElementById('player').dataset.frames || 0) > 25", timeout=60_000)
             seen = page.evaluate(READ_FRAMES, {"seconds": 8, "bits": BITS, "block": BLOCK, "strip": STRIP, "y": READ_Y})
+            shoot(page, "live")
             start = server.playing[0]
             picture = _jpeg_latencies(base, start)
             browser.close()

@@ -17,6 +17,7 @@ import pytest
 from tests.helpers.api import wait_for_api
 from tests.helpers.numbered import numbered_clip
 from tests.helpers.rtsp import free_port
+from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium")
@@ -84,6 +85,7 @@ cameras:
         saved_at = time.time()
         page.click("#save")
         page.wait_for_function("() => document.getElementById('editor-status').textContent.startsWith('saved')")
+        shoot(page, "zones")
         browser.close()
 
     text = config.read_text()

@@ -109,7 +109,7 @@ def _from_redis(config, redis_url: str | None) -> dict:
         for _, fields in client.xrevrange(names.health, count=HEALTH_SCAN):
             entry = json.loads(fields.get(b"data", b"{}"))
             latest.setdefault((entry.get("camera", "?"), entry.get("component", "?")), entry)
-        components = [{key: entry.get(key) for key in ("camera", "component", "state", "reason", "iso")}
+        components = [{key: entry.get(key) for key in ("camera", "component", "state", "reason", "iso", "ts")}
                       for (_, _), entry in sorted(latest.items())]
         vlm = None
         if config.vlm is not None:
