@@ -99,10 +99,10 @@ def test_cameras_are_added_removed_and_changed_under_a_running_service(
     listed = httpx.get(f"http://127.0.0.1:{port}/cameras", timeout=30).json()["cameras"]
     assert [c["name"] for c in listed] == ["steady", "joining", "late"]  # the console follows
 
-    steady = [r for r in _stats(service, "steady") if _epoch(r["ts"]) >= saved - 2]
-    frames = [r["frames"] for r in steady]
-    gaps = [b - a for a, b in itertools.pairwise(frames)]
-    assert frames == sorted(frames) and len(steady) > 10 and max(gaps) <= 25, gaps  # ~12 a line at 25 fps: no hole
+    steady = [(_epoch(r["ts"]), r["frames"]) for r in _stats(service, "steady") if _epoch(r["ts"]) >= saved - 2]
+    assert len(steady) >= 6 and steady[-1][0] - steady[0][0] > 4  # through every reload above
+    rates = [(f2 - f1) / (t2 - t1) for (t1, f1), (t2, f2) in itertools.pairwise(steady)]
+    assert min(rates) > 15, rates  # frames received a second, line to line: 25 at the camera's rate, no hole
     assert len(service.find(msg="worker started", camera="steady")) == 1
     print(f"reload figures: added camera streaming {added_after_s:.2f} s after the save; "
           f"changed camera restarted {_restarted_after(service, changed_at):.2f} s after the save")
