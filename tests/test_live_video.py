@@ -22,6 +22,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+import yaml
 
 from tests.helpers.api import wait_for_api
 from tests.helpers.numbered import (
@@ -84,6 +85,11 @@ cameras:
   walk:
     url: {server.url}
     detect: {{fps: 5, model: {{weights: yolo26n.pt, classes: [person]}}, motion: {{enabled: false}}}}
+    zones: {{hall: {{polygon: [[0, 100], [200, 100], [200, 360], [0, 360]]}}}}
+    record: {{mode: "off"}}
+  dark:
+    url: rtsp://127.0.0.1:9/nothing-listens
+    connection: {{max_attempts: 1, open_timeout_s: 1, read_timeout_s: 1}}
     record: {{mode: "off"}}
 """)
     service = service_factory(config)
@@ -120,7 +126,11 @@ def _another_process_relays_it(config: Path) -> None:
 
     from tests.helpers.api import Served
 
-    with Served(config) as served:
+    tree = yaml.safe_load(config.read_text())
+    tree["api"]["max_streams_per_user"] = 2
+    limited = config.with_name("limited.yaml")
+    limited.write_text(yaml.safe_dump(tree))
+    with Served(limited) as served:
         url = f"ws://127.0.0.1:{served.port}/cameras/walk/live.ws"
         heads = []
         with connect(url, max_size=None, open_timeout=10) as socket:
@@ -132,6 +142,7 @@ def _another_process_relays_it(config: Path) -> None:
         last_init = max(i for i, (h, _) in enumerate(heads) if h["type"] == "init")  # a new one: the muxer restarted
         init, payload = heads[last_init]
         assert init["mime"].startswith('video/mp4; codecs="avc1.') and payload[4:8] == b"ftyp"
+        assert init["zones"] == {"hall": [[0, 100], [200, 100], [200, 360], [0, 360]]}  # drawn under the boxes
         fragments = [(h, data) for h, data in heads[last_init:] if h["type"] == "fragment"]
         assert len(fragments) >= 20
         assert fragments[0][0]["key"] and all(data[4:8] == b"moof" for _, data in fragments)
@@ -143,6 +154,13 @@ def _another_process_relays_it(config: Path) -> None:
         with pytest.raises(InvalidStatus) as unknown:
             connect(f"ws://127.0.0.1:{served.port}/cameras/nope/live.ws", open_timeout=10)
         assert unknown.value.response.status_code == 403
+        dark = f"ws://127.0.0.1:{served.port}/cameras/dark/live.ws"  # a camera that sends nothing
+        for _ in range(3):  # each viewer who leaves gives its stream back (2 a user here), though nothing was sent
+            with connect(dark, open_timeout=10):
+                pass
+            time.sleep(1.5)
+        with connect(dark, open_timeout=10) as socket, pytest.raises(TimeoutError):
+            socket.recv(timeout=1)  # open, and quiet
 
 
 def test_a_codec_browsers_cannot_play_falls_back_to_the_live_picture(

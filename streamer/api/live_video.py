@@ -13,6 +13,7 @@ and a page of another origin cannot open it (its Origin must be this Host: no cr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import time
@@ -58,8 +59,8 @@ async def live_video(websocket: WebSocket, name: str):
             await websocket.close()
             return
         await _relay(websocket, client, app.state.streams.prefix, name, Recheck(websocket, user))
-    except (WebSocketDisconnect, RuntimeError):
-        pass  # the viewer left (a send on a closed socket is a RuntimeError in Starlette)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the viewer left (a send on a closed socket: Starlette's RuntimeError, uvicorn's ClientDisconnected)
     except redis.RedisError:
         await websocket.close(TRY_AGAIN_LATER, reason="Redis cannot be reached")
     finally:
@@ -76,17 +77,31 @@ async def _relay(websocket: WebSocket, client, prefix: str, name: str, recheck: 
     key, watched = video_key(prefix, name), watched_key(prefix, name)
     await client.set(watched, b"1", ex=WATCHED_TTL_S)
     renewed = time.monotonic()
-    last = await _catch_up(websocket, client, key)
-    while await recheck.allowed():
-        if time.monotonic() - renewed >= RENEW_S:
-            await client.set(watched, b"1", ex=WATCHED_TTL_S)
-            renewed = time.monotonic()
-        found = await client.xread({key: last}, count=PAGE, block=BLOCK_MS)
-        for _, entries in found or ():
-            for entry_id, fields in entries:
-                last = entry_id
-                await _forward(websocket, fields)
-    await websocket.close(POLICY_VIOLATION, reason="the login ended")
+    gone = asyncio.create_task(_until_closed(websocket))  # a viewer who left while the camera sends nothing
+    try:
+        last = await _catch_up(websocket, client, key)
+        while not gone.done():
+            if not await recheck.allowed():
+                await websocket.close(POLICY_VIOLATION, reason="the login ended")
+                return
+            if time.monotonic() - renewed >= RENEW_S:
+                await client.set(watched, b"1", ex=WATCHED_TTL_S)
+                renewed = time.monotonic()
+            found = await client.xread({key: last}, count=PAGE, block=BLOCK_MS)
+            for _, entries in found or ():
+                for entry_id, fields in entries:
+                    last = entry_id
+                    await _forward(websocket, fields)
+    finally:
+        gone.cancel()
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """The viewer sends nothing: whatever comes is read and dropped, until the socket closes."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
 
 
 async def _catch_up(websocket: WebSocket, client, key: str) -> bytes | str:

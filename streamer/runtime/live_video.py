@@ -29,6 +29,7 @@ log = logging.getLogger("streamer.worker")
 
 QUEUE_PACKETS = 250
 GOP_PACKETS = 600  # the longest group of pictures kept for a viewer's start (24 s at 25 fps)
+GOP_BYTES = 16 << 20  # and at most this much of it: past that a new viewer waits for the next keyframe
 STREAM_ENTRIES = 1500  # entries kept on the Redis stream: a late viewer finds the latest keyframe in it
 STREAM_TTL_S = 15  # the stream goes soon after the last viewer (or the camera) does
 WATCH_POLL_S = 0.5
@@ -61,9 +62,11 @@ class _Received:
 class LiveVideo:
     """A PacketTap (beside the recorder) and a FrameSink (for the tracks): both feed one sender thread."""
 
-    def __init__(self, url: str, prefix: str, camera: str, timeout_s: float = 1.0):
+    def __init__(self, url: str, prefix: str, camera: str, timeout_s: float = 1.0,
+                 shapes: dict | None = None):
         self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self.camera = camera
+        self.shapes = shapes or {}  # the camera's zones and lines in its pixels, drawn by the player under the boxes
         self.key = video_key(prefix, camera)
         self.watched_key = watched_key(prefix, camera)
         self.watched = False
@@ -155,6 +158,7 @@ class _Sender:
         self.owner = owner
         self.template: StreamTemplate | None = None
         self.gop: deque[_Received] = deque(maxlen=GOP_PACKETS)
+        self.gop_bytes = 0
         self.muxer: Fmp4Muxer | None = None
         self.watching = False
         self._received_at = 0.0
@@ -180,18 +184,21 @@ class _Sender:
 
     def take(self, item) -> None:
         if isinstance(item, _Begin):
-            self.template, self.gop = item.template, deque(maxlen=GOP_PACKETS)
+            self.template, self.gop, self.gop_bytes = item.template, deque(maxlen=GOP_PACKETS), 0
             self.restart()
         elif isinstance(item, _End):
             self.gop.clear()
+            self.gop_bytes = 0
             self.restart()
             if self.watching:
                 self._send({"type": "ended", "reason": item.reason})
         elif isinstance(item, _Received):
-            if item.packet.is_keyframe:
+            if item.packet.is_keyframe or self.gop_bytes > GOP_BYTES:
                 self.gop.clear()
+                self.gop_bytes = 0
             if self.gop or item.packet.is_keyframe:
                 self.gop.append(item)
+                self.gop_bytes += len(item.packet.data)
             if self.muxer is not None:
                 self._fragment(item)
             elif self.watching and item.packet.is_keyframe and self.template.codec in BROWSER_CODECS:
@@ -209,7 +216,7 @@ class _Sender:
         self.muxer = Fmp4Muxer(self.template, self.gop[0].packet)
         self._send({"type": "init", "mime": f'video/mp4; codecs="{self.muxer.codec_string}"',
                     "width": self.template.width, "height": self.template.height,
-                    "origin_s": self.muxer.origin_s}, self.muxer.init)
+                    "origin_s": self.muxer.origin_s, **self.owner.shapes}, self.muxer.init)
         for received in list(self.gop):
             self._fragment(received)
 
@@ -240,3 +247,12 @@ def _tracks(tracked: TrackedFrame, origin_s: float) -> dict:
               "box": [round(float(v) / s, 4) for v, s in zip(xyxy, scale)]}  # fractions of the picture
              for xyxy, track, name in zip(found.xyxy, ids, names)]
     return {"type": "tracks", "t": round(frame.pts_s - origin_s, 4), "wall_ts": frame.wall_ts, "boxes": boxes}
+
+
+def camera_shapes(camera) -> dict:
+    """What the player draws of the camera's config: `zones` (name → polygon) and `lines` (a crossing rule's
+    name, start and end), in the camera's pixels."""
+    lines = [{"name": rule.rule_name, "start": list(rule.start), "end": list(rule.end)}
+             for rule in camera.rules if rule.type == "line_crossing"]
+    return {"zones": {name: [list(point) for point in zone.polygon] for name, zone in camera.zones.items()},
+            "lines": lines}

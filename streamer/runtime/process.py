@@ -56,9 +56,10 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     sinks: list = [TrackSummarySink(name, index), live]
     taps: list = []
     if target is not None:
-        from streamer.runtime.live_video import LiveVideo
+        from streamer.runtime.live_video import LiveVideo, camera_shapes
 
-        video = LiveVideo(target.url, target.config.prefix, name)  # the console's live video, while watched
+        # the console's live video, while watched
+        video = LiveVideo(target.url, target.config.prefix, name, shapes=camera_shapes(camera))
         sinks.append(video)
         taps.append(video)
         sinks.append(_event_stage(name, camera, options, target, publisher, index, recorder, files))

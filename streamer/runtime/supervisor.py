@@ -106,7 +106,6 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         if self.watcher is not None:
             previous[signal.SIGHUP] = self.watcher.install_sighup()
-        if self.watcher is not None:
             remember_running(self.options.storage_dir, self.watcher.read)  # what `validate-config` compares a file with
         retention = self._retention()
         retention.start()

@@ -42,6 +42,7 @@ class LivePlayer {
   start(head, init) {
     if (!MediaSource.isTypeSupported(head.mime)) return this.fallback(`this browser cannot play ${head.mime}`);
     this.queue = [init]; this.tracks = []; this.sourceBuffer = null; this.origin = head.origin_s; this.arrived.clear();
+    this.shapes = {zones: head.zones || {}, lines: head.lines || [], width: head.width, height: head.height};
     this.media = new MediaSource();
     this.video.src = URL.createObjectURL(this.media);
     this.media.addEventListener("sourceopen", () => {
@@ -83,6 +84,7 @@ class LivePlayer {
     if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
     const g = c.getContext("2d");
     g.clearRect(0, 0, w, h);
+    this.drawShapes(g, w, h);
     let best = null;
     for (const t of this.tracks) if (Math.abs(t.t - mediaTime) <= TRACK_MATCH_S && (!best || Math.abs(t.t - mediaTime) < Math.abs(best.t - mediaTime))) best = t;
     this.shown = best;
@@ -96,6 +98,21 @@ class LivePlayer {
       g.fillStyle = "#000"; g.fillText(label, x1 * w + 3, y1 * h - 4);
     }
     return best;
+  }
+  drawShapes(g, w, h) {  // the camera's zones and crossing lines, from its config, under the boxes
+    const s = this.shapes;
+    if (!s || !s.width) return;
+    const x = (p) => p[0] * w / s.width, y = (p) => p[1] * h / s.height;
+    g.lineWidth = 2; g.font = "12px sans-serif";
+    for (const [name, polygon] of Object.entries(s.zones)) {
+      g.beginPath(); polygon.forEach((p, i) => i ? g.lineTo(x(p), y(p)) : g.moveTo(x(p), y(p))); g.closePath();
+      g.fillStyle = "rgba(77, 163, 255, .15)"; g.fill(); g.strokeStyle = "#4da3ff"; g.stroke();
+      g.fillStyle = "#4da3ff"; g.fillText(name, x(polygon[0]) + 4, y(polygon[0]) + 14);
+    }
+    for (const line of s.lines) {
+      g.beginPath(); g.moveTo(x(line.start), y(line.start)); g.lineTo(x(line.end), y(line.end));
+      g.strokeStyle = "#ffb000"; g.stroke(); g.fillStyle = "#ffb000"; g.fillText(line.name, x(line.start) + 4, y(line.start) - 4);
+    }
   }
   fallback(why) {
     this.fellBack = true;
