@@ -37,7 +37,7 @@ def _write(config: Path, head: str, cameras: dict[str, float], video: Path) -> f
 
 
 def _stats(service, camera: str) -> list[dict]:
-    return [r for r in service.find(msg="camera stats", camera=camera)]
+    return service.find(msg="camera stats", camera=camera)
 
 
 def _wait(condition, timeout: float, what: str, service):

@@ -84,6 +84,7 @@ def run(
             read = read.model_copy(update={"logging": read.logging.model_copy(update={"format": log_format.value})})
         return read.model_copy(update={"redis": with_flags("redis", read.redis, {"--redis-url": ("url", redis_url)})})
 
+    as_read = loaded  # the file itself: what a reload compares the file with
     loaded = with_command_line(loaded)
     selected = checked_cameras(loaded, camera, enabled_only=True)
     setup_logging(loaded.logging.level, loaded.logging.format)
@@ -111,7 +112,7 @@ def run(
     integrations = None
     try:
         integrations = _start_integrations(loaded, target.url, health.report)
-        watcher = _watcher(config, loaded, target.url, with_command_line)
+        watcher = _watcher(config, as_read, target.url, with_command_line)
         code = Supervisor(loaded, options, selected, target, health, camera_health, site, watcher,
                           on_reloaded=api.follow_config if api is not None else None,
                           only=set(selected) if camera else None).run()
@@ -181,12 +182,12 @@ def _hold_storage(loaded: StreamerConfig, target, node: str | None = None):
     return health
 
 
-def _watcher(config: Path, loaded: StreamerConfig, redis_url: str, adjust):
+def _watcher(config: Path, as_read: StreamerConfig, redis_url: str, adjust):
     """The config read again when the file changes, on SIGHUP, or on an admin's POST /config/reload."""
     from streamer.detect.model_checks import MODEL_CHECKS
     from streamer.runtime.reload import ConfigWatcher
 
-    return ConfigWatcher(config.resolve(), MODEL_CHECKS, redis_url, loaded.redis.prefix, adjust)
+    return ConfigWatcher(config.resolve(), as_read, MODEL_CHECKS, redis_url, as_read.redis.prefix, adjust)
 
 
 def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str, config_path: Path):

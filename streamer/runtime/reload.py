@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from streamer.config.loader import ConfigCheck, ConfigError, load_config
+from streamer.config.loader import ConfigCheck, load_config
 from streamer.config.root import StreamerConfig
 
 log = logging.getLogger("streamer.supervisor")
@@ -27,16 +27,19 @@ def reload_key(prefix: str) -> str:
 
 
 class ConfigWatcher:
-    def __init__(self, path: Path, checks: Sequence[ConfigCheck] = (), redis_url: str | None = None,
-                 prefix: str = "streamer", adjust: Callable[[StreamerConfig], StreamerConfig] = lambda c: c):
+    def __init__(self, path: Path, read: StreamerConfig, checks: Sequence[ConfigCheck] = (),
+                 redis_url: str | None = None, prefix: str = "streamer",
+                 adjust: Callable[[StreamerConfig], StreamerConfig] = lambda c: c):
+        """`read`: the file as the command loaded it at start (not loaded again here)."""
         self.path = path
+        self.read = read  # the file as last read, without the flags
         self.checks = tuple(checks)
         self.adjust = adjust  # the command line's flags, laid over the file as at start
-        self.read = load_config(path, checks=self.checks)  # the file as last read, without the flags
         self.key = reload_key(prefix)
         self.client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0) if redis_url else None
         self._digest = self._read_digest()
         self._asked: str | None = None
+        self._requests: bytes | None = None
         self._requests = self._requests_now()
         self._next_look = 0.0
 
@@ -88,7 +91,4 @@ class ConfigWatcher:
         try:
             return self.client.get(self.key)
         except redis.RedisError:
-            return self._requests if hasattr(self, "_requests") else None
-
-
-__all__ = ["ConfigError", "ConfigWatcher", "reload_key"]
+            return self._requests  # unknown: no change seen
