@@ -215,3 +215,30 @@ def test_each_subject_goes_through_explicit_states():
     # gone 0.4 s at frame 5 (ends at 0.8 s, the first frame without it); back at 1.4 s: quiet until 1.8 s
     assert seen == [open_, open_, ending, open_, ending, cooldown, cooldown, cooldown, cooldown, cooldown, cooldown,
                     open_, open_]
+
+
+def test_a_reload_keeps_unchanged_rules_running_and_ends_changed_ones_with_the_reason():
+    """Two zones, a person inside both; the config is reloaded with `door` moved and `yard` untouched."""
+    zones = {"door": {"polygon": [[300, 0], [640, 0], [640, 360], [300, 360]]},
+             "yard": {"polygon": [[0, 0], [640, 0], [640, 360], [0, 360]]}}
+    rules = [{"type": "zone_intrusion", "name": "at_door", "zone": "door", "min_inside_s": 0.0},
+             {"type": "zone_intrusion", "name": "in_yard", "zone": "yard", "min_inside_s": 0.0}]
+    lifecycle = EventLifecycle.for_camera("cam", camera(rules, zones))
+    frames = walker(30, lambda i: 400)
+    events = run(lifecycle, frames[:10], close=False)
+    assert sorted(e.rule for e in events if e.state is EventState.NEW) == ["at_door", "in_yard"]
+
+    moved = {**zones, "door": {"polygon": [[0, 0], [200, 0], [200, 360], [0, 360]]}}  # the person is no longer in it
+    ended = lifecycle.reconfigure(camera(rules, moved), frames[9])
+    assert [(e.rule, e.state, e.end_reason) for e in ended] == [("at_door", EventState.END, "its rule changed in the config")]
+    assert ended[0].end_ts == pytest.approx(at(9))
+    later = run(lifecycle, frames[10:20], close=False)
+    assert [e for e in later if e.state is not EventState.UPDATE] == []  # the yard's event goes on; nobody at the new door
+
+    without_yard = lifecycle.reconfigure(camera(rules[:1], moved), frames[19])
+    assert [(e.rule, e.end_reason) for e in without_yard] == [("in_yard", "its rule was removed from the config")]
+    assert [rule.name for rule, _ in lifecycle.rules] == ["at_door"] and lifecycle.remembered == 0
+    back = lifecycle.reconfigure(camera(rules[:1], zones), frames[19])  # the door as it was: a fresh rule, a new event
+    assert back == [] and [e.rule for e in run(lifecycle, frames[20:22], close=False)] == ["at_door"]
+    closed = lifecycle.close(frames[21], "the camera was stopped: removed from the config")
+    assert [e.end_reason for e in closed] == ["the camera was stopped: removed from the config"]

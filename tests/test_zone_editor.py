@@ -1,6 +1,6 @@
 """The zone editor (issue 26) in a real browser (Debian's chromium through Playwright) against a real `streamer run`:
 a zone drawn with the mouse on the camera's picture is written into the YAML file with its comments intact, the
-running camera takes it without the service restarting, and a person walking into it raises an event; a polygon
+running camera's worker takes it in place (not even the camera restarts), and a person walking into it raises an event; a polygon
 the loader refuses is refused in the page with the loader's message, and the file stays as it was."""
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def test_a_zone_drawn_in_the_page_is_saved_with_the_comments_and_raises_events(
     clip = numbered_clip(tmp_path / "walk.mp4", seconds=20)
     port = free_port()
     config = tmp_path / "site.yaml"
+    # 10 detected fps: the walker moves 200 px/s, and at 5 fps ByteTrack (as ultralytics') loses it where it turns
+    # (a new track is confirmed only on IoU >= 0.3 with its next box, before it has any velocity)
     config.write_text(f"""# the site's cameras: kept by the editor
 storage_dir: {tmp_path / 'data'}
 models_dir: {models_dir}
@@ -46,7 +48,7 @@ cameras:
     realtime: true
     loop: true
     start_time: now
-    detect: {{fps: 5, model: {{weights: yolo26n.pt, classes: [person]}}}}   # five a second is enough here
+    detect: {{fps: 10, model: {{weights: yolo26n.pt, classes: [person]}}}}   # ten a second for a quick walker
     record: {{mode: "off"}}
 """)
     service = service_factory(config)
@@ -90,11 +92,12 @@ cameras:
 
     text = config.read_text()
     assert text.startswith("# the site's cameras: kept by the editor\n")
-    assert "  walk:   # the corridor camera\n" in text and "# five a second is enough here" in text
+    assert "  walk:   # the corridor camera\n" in text and "# ten a second for a quick walker" in text
     assert "    zones:\n      floor:\n        polygon: [[60, 120], [600, 120], [600, 355], [60, 355]]\n" in text
     assert "    - {type: zone_intrusion, zone: floor, min_inside_s: 0.4}\n" in text
-    service.wait_for(15, msg="config reloaded (the file changed): camera changed: walk (rules, zones.floor.polygon)")
-    service.wait_for(15, count=2, msg="worker started")  # the camera alone restarted, not the service
+    service.wait_for(15, msg="config reloaded (the file changed): camera changed: walk (rules, zones.floor.polygon; "
+                         "in place)")
+    service.wait_for(15, msg="config applied in place", camera="walk")
 
     def event():
         events = httpx.get(f"{base}/events", params={"camera": "walk"}, timeout=10).json()["events"]
@@ -106,7 +109,8 @@ cameras:
     assert first["start_ts"] > saved_at
     audit = [json.loads(line) for line in (tmp_path / "data" / "audit" / "config.jsonl").read_text().splitlines()]
     assert [(a["user"], a["camera"]) for a in audit] == [("local", "walk")]
-    assert audit[0]["changes"] == ["camera changed: walk (rules, zones.floor.polygon)"]
+    assert audit[0]["changes"] == ["camera changed: walk (rules, zones.floor.polygon; in place)"]
+    assert len(service.find(msg="worker started")) == 1  # the running worker took the zone: no restart at all
 
     # once users exist, a viewer reaches neither the editor's API nor its page (an admin's token does)
     streamer = [sys.executable, "-m", "streamer"]

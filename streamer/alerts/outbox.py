@@ -38,6 +38,10 @@ class AlertOutbox:
         records = [record for event in events if (record := self._message(event)) is not None]
         self.publisher.submit(records)
 
+    def reconfigure(self, camera: CameraConfig) -> None:
+        """A reload changed the rules: the model each names follows."""
+        self.camera = camera
+
     def send_clip(self, ended: Event, clip: str) -> None:
         """From the clipper's thread: the event's clip is written; say so with an `update` of the event."""
         record = self._message(replace(ended, seq=ended.seq + 1, state=EventState.UPDATE), clip)

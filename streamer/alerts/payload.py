@@ -97,9 +97,11 @@ class AlertPayload(BaseModel):
     source: AlertSource
     vlm: VlmSummary | None = Field(None, description="The VLM's finding; absent or null until it answered.")
     review: ReviewSummary | None = Field(None, description="A person's verdict; absent or null until one is given.")
-    end_reason: str | None = Field(None, max_length=300, description="Why an `end` came from no rule: the host that ran "
-                                   "the camera stopped answering (the host that took the camera over ends its open "
-                                   "events). Absent or null otherwise.")
+    end_reason: str | None = Field(None, max_length=300, description="Why an `end` came from no rule: the camera was "
+                                   "stopped (removed from the config, moved to another host, the service stopping), "
+                                   "its rule changed or was removed in the config, or the host that ran the camera "
+                                   "stopped answering (the host that took the camera over ends its open events). "
+                                   "Absent or null otherwise.")
 
     @model_validator(mode="after")
     def _times_agree(self) -> "AlertPayload":
@@ -135,6 +137,7 @@ def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None,
         bbox_xyxy=tuple(round(value, 1) for value in event.bbox_xyxy), frame_wh=event.frame_wh,
         verification=verification, risk_level=None, description=None, snapshot=snapshot, clip=clip,
         source=AlertSource(rule=event.rule, model=model, signal=event.signal, zone=event.zone),
+        end_reason=event.end_reason,
     )
 
 

@@ -41,6 +41,12 @@ class MotionDetector:
         self.config = config
         self._shape: tuple[int, int] | None = None
 
+    def set_masks(self, masks: list) -> None:
+        """A reload changed the masks: the background starts again, since it was learned with the old ones blanked."""
+        self.config = self.config.model_copy(update={"masks": masks})
+        if self._shape is not None:
+            self._start(*self._shape)
+
     def _start(self, height: int, width: int) -> None:
         """A new background for frames of this size (the first frame, or a camera that changed resolution)."""
         self._shape = (height, width)

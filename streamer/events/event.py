@@ -27,6 +27,7 @@ class Event:
     zone: str | None
     observed_ts: float  # wall_ts of the frame this message was decided on (for latency)
     frame_index: int
+    end_reason: str | None = None  # an `end` no rule decided: the camera stopped, or its rule changed in the config
 
     @property
     def message_id(self) -> str:

@@ -10,11 +10,16 @@ changed, `end` on entering `cooldown` (a lost track stops hitting, so it ends th
 such as a line crossing goes straight from idle through open to cooldown). In cooldown the same rule and
 subject stay quiet for `cooldown_s`, so one fall is one event, and a new event never starts before the last
 one ended. All times are the frames' wall-clock times, never the processing time.
+
+A config reload changes the rules in place (`reconfigure`): a rule whose settings and zones are unchanged keeps its
+subjects (an open event goes on); a changed or removed rule's open events end at the last frame with an
+`end_reason`, and a changed rule starts afresh.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -79,16 +84,31 @@ Slot = tuple[str, str]  # (rule name, subject key)
 
 
 class EventLifecycle:
-    def __init__(self, camera: str, rules: Sequence[tuple[Rule, RuleTiming]]):
+    def __init__(self, camera: str, rules: Sequence[tuple[Rule, RuleTiming]], signatures: dict[str, str] | None = None):
+        """`signatures`: each rule's settings and zones as configured, to tell a changed rule on `reconfigure`."""
         self.camera = camera
         self.rules = list(rules)
+        self.signatures = signatures or {}
         self._subjects: dict[Slot, Subject] = {}
         self._pruned_at = float("-inf")
 
     @classmethod
     def for_camera(cls, name: str, camera: CameraConfig) -> "EventLifecycle":
-        timings = [RuleTiming(c.cooldown_s, c.end_after_s, c.update_every_s) for c in camera.rules]
-        return cls(name, list(zip(build_rules(camera), timings)))
+        return cls(name, _camera_rules(camera), rule_signatures(camera))
+
+    def reconfigure(self, camera: CameraConfig, tracked: TrackedFrame | None) -> list[Event]:
+        """The camera's rules as a reload gives them; returns the `end`s of the events of changed or removed rules."""
+        signatures = rule_signatures(camera)
+        kept = {rule.name: (rule, timing) for rule, timing in self.rules
+                if signatures.get(rule.name) == self.signatures.get(rule.name)}
+        out: list[Event] = []
+        for rule, _ in self.rules:
+            if rule.name not in kept:
+                why = "its rule changed in the config" if rule.name in signatures else "its rule was removed from the config"
+                out.extend(self._drop_rule(rule.name, tracked, why))
+        self.rules = [kept.get(rule.name, (rule, timing)) for rule, timing in _camera_rules(camera)]
+        self.signatures = signatures
+        return out
 
     @property
     def remembered(self) -> int:
@@ -112,15 +132,22 @@ class EventLifecycle:
         self._forget(tracked.frame.wall_ts)
         return out
 
-    def close(self, tracked: TrackedFrame | None) -> list[Event]:
-        """The stream is over: end every running event at the last frame seen."""
-        out = []
-        for slot, subject in list(self._subjects.items()):
-            if subject.state is SubjectState.COOLDOWN:
-                continue
-            end_ts = subject.gone_since or (tracked.frame.wall_ts if tracked else subject.last_hit_ts)
-            out.append(self._end(subject, end_ts, tracked, cooldown_s=0.0))
+    def close(self, tracked: TrackedFrame | None, reason: str | None = None) -> list[Event]:
+        """The stream is over: end every running event at the last frame seen (`reason`: why, when not played out)."""
+        return [self._end_now(subject, tracked, reason) for subject in list(self._subjects.values())
+                if subject.state is not SubjectState.COOLDOWN]
+
+    def _drop_rule(self, rule: str, tracked: TrackedFrame | None, reason: str) -> list[Event]:
+        slots = [slot for slot in self._subjects if slot[0] == rule]
+        out = [self._end_now(self._subjects[slot], tracked, reason) for slot in slots
+               if self._subjects[slot].state is not SubjectState.COOLDOWN]
+        for slot in slots:
+            del self._subjects[slot]
         return out
+
+    def _end_now(self, subject: Subject, tracked: TrackedFrame | None, reason: str | None) -> Event:
+        end_ts = subject.gone_since or (tracked.frame.wall_ts if tracked else subject.last_hit_ts)
+        return self._end(subject, end_ts, tracked, cooldown_s=0.0, reason=reason)
 
     def _on_hit(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: RuleHit, tracked: TrackedFrame) -> list[Event]:
         ts = tracked.frame.wall_ts
@@ -171,11 +198,13 @@ class EventLifecycle:
             return []
         return [self._end(subject, subject.gone_since, tracked, timing.cooldown_s)]
 
-    def _end(self, subject: Subject, end_ts: float, tracked: TrackedFrame | None, cooldown_s: float) -> Event:
+    def _end(self, subject: Subject, end_ts: float, tracked: TrackedFrame | None, cooldown_s: float,
+             reason: str | None = None) -> Event:
         subject.to(SubjectState.COOLDOWN)
         end_ts = max(end_ts, subject.last.start_ts)
         subject.quiet_until = end_ts + cooldown_s
-        subject.last = self._message(subject.last, EventState.END, subject.hit, tracked, end_ts=end_ts)
+        subject.last = replace(self._message(subject.last, EventState.END, subject.hit, tracked, end_ts=end_ts),
+                               end_reason=reason)
         return subject.last
 
     def _forget(self, now: float) -> None:
@@ -197,6 +226,19 @@ class EventLifecycle:
             end_ts=end_ts, observed_ts=observed.wall_ts if observed else last.observed_ts,
             frame_index=observed.index if observed else last.frame_index,
         )
+
+
+def _camera_rules(camera: CameraConfig) -> list[tuple[Rule, RuleTiming]]:
+    timings = [RuleTiming(c.cooldown_s, c.end_after_s, c.update_every_s) for c in camera.rules]
+    return list(zip(build_rules(camera), timings))
+
+
+def rule_signatures(camera: CameraConfig) -> dict[str, str]:
+    """Each rule's settings with the zones it uses, as text: equal text, the same rule."""
+    return {config.rule_name: json.dumps([config.model_dump(mode="json"),
+                                          {zone: camera.zones[zone].model_dump(mode="json")
+                                           for zone in sorted(config.zones_used())}], sort_keys=True)
+            for config in camera.rules}
 
 
 def _changed(last: Event, hit: RuleHit) -> bool:

@@ -28,6 +28,10 @@ class SnapshotWriter:
     def __init__(self, storage_dir: Path, camera: CameraConfig, on_written: Callable[[str], None] | None = None):
         self.storage_dir = storage_dir
         self.on_written = on_written  # the object store's upload list, when there is one
+        self.reconfigure(camera)
+
+    def reconfigure(self, camera: CameraConfig) -> None:
+        """The zones and crossing lines drawn on the snapshots (a reload may change them)."""
         self.zones = dict(camera.zones)
         self.lines = [(rule.rule_name, rule.start, rule.end) for rule in camera.rules if rule.type == "line_crossing"]
 
@@ -57,6 +61,9 @@ class SnapshotSink:
 
     def __init__(self, writer: SnapshotWriter):
         self.writer = writer
+
+    def reconfigure(self, camera: CameraConfig) -> None:
+        self.writer.reconfigure(camera)
 
     def on_events(self, events: list[Event], tracked: TrackedFrame | None) -> None:
         if tracked is None:

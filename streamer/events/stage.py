@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import tzinfo
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from streamer.config.cameras import CameraConfig
 from streamer.core.timefmt import iso_time
 from streamer.events.event import Event
 from streamer.events.lifecycle import EventLifecycle
@@ -23,6 +24,20 @@ class EventSink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Reconfigurable(Protocol):
+    """A part that takes a reloaded camera config in place (its zones, lines, rules, motion masks)."""
+
+    def reconfigure(self, camera: CameraConfig) -> None: ...
+
+
+@runtime_checkable
+class StopNoted(Protocol):
+    """A part that says why the stream ends when the camera is stopped (the events it ends carry the reason)."""
+
+    def note_stop(self, reason: str) -> None: ...
 
 
 class FrameTap(Protocol):
@@ -46,6 +61,7 @@ class EventStage:
         self.taps = list(taps)
         self.tz = tz
         self._last: TrackedFrame | None = None
+        self.stop_reason: str | None = None  # why the stream ends, when it is stopped rather than played out
 
     def __call__(self, tracked: TrackedFrame) -> None:
         self._last = tracked
@@ -55,9 +71,22 @@ class EventStage:
         if events:
             self._dispatch(events, tracked)
 
+    def reconfigure(self, camera: CameraConfig) -> None:
+        """A reload changed the camera's rules or zones: the changed rules' open events end, then the sinks that
+        draw or name them follow."""
+        events = self.lifecycle.reconfigure(camera, self._last)
+        if events:
+            self._dispatch(events, self._last)
+        for part in (*self.taps, *self.sinks):
+            if isinstance(part, Reconfigurable):
+                part.reconfigure(camera)
+
+    def note_stop(self, reason: str) -> None:
+        self.stop_reason = reason
+
     def close(self) -> None:
         """End the events still open at the last frame seen, then close taps and sinks."""
-        events = self.lifecycle.close(self._last)
+        events = self.lifecycle.close(self._last, self.stop_reason)
         if events:
             self._dispatch(events, self._last)
         for tap in self.taps:
@@ -71,6 +100,7 @@ class EventStage:
                 "camera": self.camera, "type": event.type, "state": event.state.value, "event_id": event.event_id,
                 "track": event.track_id, "label": event.label, "signal": event.signal,
                 "start": iso_time(event.start_ts, self.tz),
-                "end": iso_time(event.end_ts, self.tz) if event.end_ts is not None else "-"}})
+                "end": iso_time(event.end_ts, self.tz) if event.end_ts is not None else "-",
+                **({"end_reason": event.end_reason} if event.end_reason else {})}})
         for sink in self.sinks:
             sink.on_events(events, tracked)

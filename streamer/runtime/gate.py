@@ -66,6 +66,11 @@ class MotionGate:
         self._recent: collections.deque[bool] = collections.deque(maxlen=BUSY_WINDOW)
         self._last_detected_pts: float | None = None
 
+    def reconfigure(self, camera: CameraConfig) -> None:
+        """A reload changed the motion masks (the other motion settings restart the camera)."""
+        if camera.detect.motion.masks != self.detector.config.masks:
+            self.detector.set_masks(camera.detect.motion.masks)
+
     def look(self, frame: Frame) -> Look:
         counts = self.counts
         counts.sampled += 1

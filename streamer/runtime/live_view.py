@@ -48,6 +48,10 @@ class LiveView:
             if self.relay is not None:
                 self.relay("jpg", encoded.tobytes())
 
+    def reconfigure(self, camera) -> None:
+        """A reload changed the zones drawn on the picture."""
+        self.zones = dict(camera.zones)
+
     def write_figures(self, fields: dict) -> None:
         """The stats line's fields, with when they were taken and when the picture was last drawn."""
         now = time.time()

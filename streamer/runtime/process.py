@@ -15,6 +15,7 @@ from streamer.config.cameras import CameraConfig, SourceKind
 from streamer.engine.protocol import EngineLink
 from streamer.logs import setup_logging
 from streamer.parent import stop_when_orphaned
+from streamer.runtime.control import ControlInbox
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, WorkerOptions
 from streamer.runtime.stop import SignalStop
 from streamer.source.state import SourceState, StateChange
@@ -128,9 +129,10 @@ class _Closing:
 
 
 def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_level: str, log_format: str, changes: Queue,
-                target: AlertTarget | None = None, engine: EngineLink | None = None) -> None:
+                target: AlertTarget | None = None, engine: EngineLink | None = None, controls: Queue | None = None) -> None:
     """The supervisor asks for a stop with SIGTERM; Ctrl-C reaches the whole process group, and only the
-    supervisor decides about it. No lock is shared with the supervisor, so killing this process wedges nothing."""
+    supervisor decides about it. No lock is shared with the supervisor, so killing this process wedges nothing.
+    `changes` carries the source's states up; `controls` carries reloaded settings and stop reasons down."""
     stop = SignalStop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, stop.set)
@@ -156,7 +158,8 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
 
         try:
             code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,
-                                engine=engine, on_stats=live.write_figures, packet_taps=taps).run()
+                                engine=engine, on_stats=live.write_figures, packet_taps=taps,
+                                controls=ControlInbox(controls)).run()
         except Exception:
             log.exception("worker crashed", extra={"fields": {"camera": name}})
             code = EXIT_CRASHED

@@ -4,21 +4,19 @@ On a site of many hosts (`site`), the cameras are the ones this host holds the l
 runs: a camera it takes over starts, one it hands over (or loses) stops, and its worker writes under that lease.
 
 With a `watcher` (runtime/reload.py) the config is read again when it changes: a camera added starts, one removed
-(or switched off) stops, one whose settings changed restarts alone; the others are not touched. Sections a
-running service cannot change (Redis, storage, the engine…) are said to need a restart and keep their values."""
+(or switched off) stops, one whose zones, rules or motion masks changed takes them in place (runtime/control.py),
+one whose other settings changed restarts alone; the others are not touched. Sections a running service cannot
+change (Redis, storage, the engine…) are said to need a restart and keep their values."""
 
 from __future__ import annotations
 
-import enum
 import logging
 import multiprocessing as mp
 import queue
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
+from dataclasses import replace
 
 from streamer import metrics
 from streamer.alerts.health import HealthReporter
@@ -27,7 +25,6 @@ from streamer.config.diff import config_changes, remember_running
 from streamer.config.engine import EngineMode
 from streamer.config.loader import ConfigError
 from streamer.config.root import StreamerConfig
-from streamer.core.backoff import Backoff
 from streamer.engine.host import EngineHost
 from streamer.media.files import MediaFiles
 from streamer.media.objects import ObjectStore
@@ -35,40 +32,18 @@ from streamer.media.uploader import Uploader
 from streamer.record.cuts import CutCache
 from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.camera_health import CameraHealth
+from streamer.runtime.control import Reconfigure
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
 from streamer.runtime.process import worker_main
 from streamer.runtime.reload import ConfigWatcher
 from streamer.runtime.site_link import SiteLink
+from streamer.runtime.slots import WorkerPhase, WorkerSlot
 from streamer.site.leases import lease_key
 
 log = logging.getLogger("streamer.supervisor")
 
 STOP_GRACE_S = 8.0  # SIGTERM, then SIGKILL after this: the whole stop stays under 10 s
 HEALTHY_RUN_S = 60.0
-
-
-class WorkerPhase(str, enum.Enum):
-    RUNNING = "running"
-    WAITING_RESTART = "waiting_restart"
-    STOPPING = "stopping"  # asked to stop: its camera moved to another host (or its lease was lost)
-    FINISHED = "finished"
-    FAILED = "failed"
-
-
-@dataclass
-class WorkerSlot:
-    camera: str
-    process: BaseProcess | None = None
-    changes: Queue | None = None  # one per process: a killed worker must not hold a lock others need
-    phase: WorkerPhase = WorkerPhase.RUNNING
-    restarts: int = 0
-    restart_at: float = 0.0
-    started_at: float = 0.0
-    source_state: str = "starting"
-    reason: str = ""
-    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
-    fence: str | None = None  # on a site: the lease value its writes carry
-    stop_deadline: float = 0.0
 
 
 class Supervisor:
@@ -185,6 +160,8 @@ class Supervisor:
         camera = self.config.cameras[slot.camera]
         logging_cfg = self.config.logging
         slot.changes = self._ctx.Queue()
+        slot.controls = self._ctx.Queue()
+        slot.controls.cancel_join_thread()  # a worker gone before reading must not hold up the supervisor's exit
         target = self.target
         if slot.fence is not None and target is not None:  # its writes are refused once the lease is another's
             target = replace(target, fence=(lease_key(target.config.prefix, slot.camera), slot.fence))
@@ -192,7 +169,7 @@ class Supervisor:
             target=worker_main,
             name=f"streamer-{slot.camera}",
             args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes, target,
-                  self.engine.link(slot.camera) if self.engine is not None else None),
+                  self.engine.link(slot.camera) if self.engine is not None else None, slot.controls),
             daemon=False,
         )
         slot.process.start()
@@ -236,7 +213,8 @@ class Supervisor:
         log.info("config reloaded (%s): %s", why, "; ".join(changes.lines()),
                  extra={"fields": {"added": changes.added, "removed": changes.removed,
                                    "changed": [c.camera for c in changes.changed], "restart_needed": changes.restart_needed}})
-        self.config = self.config.model_copy(update={"cameras": loaded.cameras})  # the other sections: at restart
+        # the other sections: at restart
+        self.config = self.config.model_copy(update={"cameras": loaded.cameras, "integrations": loaded.integrations})
         self._apply(changes)
         remember_running(self.options.storage_dir, self.watcher.read)
         self._health("config", "config", "reloaded", "; ".join(changes.lines()))
@@ -259,6 +237,9 @@ class Supervisor:
                 self._stop_slot(self.slots[name], now, "removed from the config")
         for change in changes.changed:
             slot = self.slots.get(change.camera)
+            if slot is not None and change.in_place and slot.tell(Reconfigure(
+                    self.config.cameras[change.camera], change.keys)):
+                continue  # its zones, rules or masks: taken by the running worker, no frame lost
             if slot is not None:  # on a site, a camera another host runs: that host restarts it
                 if self.engine is not None:
                     self.engine.add_camera(change.camera, self.config.cameras[change.camera])
@@ -277,7 +258,8 @@ class Supervisor:
     def _stop_slot(self, slot: WorkerSlot, now: float, why: str) -> None:
         slot.phase, slot.stop_deadline, slot.reason = WorkerPhase.STOPPING, now + STOP_GRACE_S, why
         if slot.process is not None and slot.process.is_alive():
-            slot.process.terminate()  # it ends its open events and closes its recording
+            slot.tell_stop(f"the camera was stopped: {why}")
+            slot.process.terminate()  # it ends its open events (saying why) and closes its recording
         log.info("camera stopping here", extra={"fields": {"camera": slot.camera, "reason": why}})
 
     def _finish_stop(self, slot: WorkerSlot, now: float) -> None:
@@ -356,6 +338,9 @@ class Supervisor:
         """SIGTERM asks each worker to stop (it finishes its frame and closes its outputs); SIGKILL after the grace."""
         deadline = time.monotonic() + STOP_GRACE_S
         live = [s.process for s in self.slots.values() if s.process is not None and s.process.is_alive()]
+        for slot in self.slots.values():
+            if slot.process in live:
+                slot.tell_stop("the service is stopping")
         for process in live:
             process.terminate()
         for process in live:

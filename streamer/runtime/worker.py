@@ -16,9 +16,11 @@ from streamer.engine.geometry import camera_geometry
 from streamer.engine.protocol import EngineLink
 from streamer.engine.settings import LoadSettings
 from streamer.engine.stage import DetectedFrame, DetectionStage
+from streamer.events.stage import Reconfigurable, StopNoted
 from streamer.frame import TrackedFrame
 from streamer.record.annotated_writer import AnnotatedVideoWriter
 from streamer.record.recorder import Recorder
+from streamer.runtime.control import ControlInbox, Reconfigure
 from streamer.runtime.frame_queue import DropPolicy, FrameQueue
 from streamer.runtime.gate import GatedDetection, MotionGate
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_CRASHED, EXIT_OK, WorkerOptions
@@ -71,6 +73,7 @@ class CameraWorker:
         engine: EngineLink | None = None,
         on_stats: Callable[[dict], None] | None = None,
         packet_taps: Sequence[PacketTap] = (),
+        controls: ControlInbox | None = None,
     ):
         self.name = name
         self.camera = camera
@@ -83,6 +86,8 @@ class CameraWorker:
         policy = DropPolicy.DROP_OLDEST if camera.kind is SourceKind.LIVE else DropPolicy.BLOCK
         self.queue = FrameQueue(camera.connection.queue_size, policy)
         self.sinks = list(sinks)
+        self.controls = controls or ControlInbox(None)
+        self._stop_reason: str | None = None
         self.tracker = CameraTracker(camera.tracker, camera.detect.fps)
         detection = detection_stage(name, camera, options, stop, engine)
         self.gate: MotionGate | None = None
@@ -123,6 +128,8 @@ class CameraWorker:
                 else:
                     log.warning("no annotated video: no frame was detected", extra={"fields": {**fields, "path": str(writer.path)}})
             self.queue.close()
+            if self.stop.is_set() and self._stop_reason is None:  # said just before the SIGTERM that stopped it
+                self._follow_controls(wait_s=0.3)
             self.stats.maybe_log(self.source, self.queue, self.detection, force=True)
             reader.join(READER_JOIN_S)
             self.detection.close()
@@ -165,6 +172,28 @@ class CameraWorker:
             for detected in detection.collect(timeout=0.02 if free else 0.2):
                 self._track(detected, writer)
             self.stats.maybe_log(self.source, self.queue, detection)
+            self._follow_controls()
+
+    def _follow_controls(self, wait_s: float = 0.0) -> None:
+        """Between frames, on the thread the sinks run on: nothing else touches the rules while they change."""
+        for control in self.controls.take(wait_s):
+            if isinstance(control, Reconfigure):
+                self._reconfigure(control)
+            else:
+                self._stop_reason = control.reason
+                for sink in self.sinks:
+                    if isinstance(sink, StopNoted):
+                        sink.note_stop(control.reason)
+
+    def _reconfigure(self, control: Reconfigure) -> None:
+        self.camera = control.camera
+        self._frame_size = None  # its points are checked against the frame again
+        if self.gate is not None:
+            self.gate.reconfigure(control.camera)
+        for sink in self.sinks:
+            if isinstance(sink, Reconfigurable):
+                sink.reconfigure(control.camera)
+        log.info("config applied in place", extra={"fields": {"camera": self.name, "keys": list(control.keys)}})
 
     def _track(self, detected: DetectedFrame, writer: AnnotatedVideoWriter | None) -> None:
         frame = detected.frame

@@ -1,0 +1,54 @@
+"""A camera's worker process as the supervisor holds it: its phase, restarts and backoff, the queues to and from it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+
+from streamer.core.backoff import Backoff
+from streamer.runtime.control import Control, StopReason
+
+class WorkerPhase(str, enum.Enum):
+    RUNNING = "running"
+    WAITING_RESTART = "waiting_restart"
+    STOPPING = "stopping"  # asked to stop: its camera moved to another host (or its lease was lost)
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass
+class WorkerSlot:
+    camera: str
+    process: BaseProcess | None = None
+    changes: Queue | None = None  # one per process: a killed worker must not hold a lock others need
+    controls: Queue | None = None  # the other way: reloaded settings and stop reasons (runtime/control.py)
+    phase: WorkerPhase = WorkerPhase.RUNNING
+    restarts: int = 0
+    restart_at: float = 0.0
+    started_at: float = 0.0
+    source_state: str = "starting"
+    reason: str = ""
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
+    fence: str | None = None  # on a site: the lease value its writes carry
+    stop_deadline: float = 0.0
+
+    def tell(self, control: Control) -> bool:
+        """Hand the running worker a control; False when it cannot hear it (it is not running)."""
+        if self.phase is not WorkerPhase.RUNNING or self.controls is None or self.process is None \
+                or not self.process.is_alive():
+            return self.phase is WorkerPhase.WAITING_RESTART  # it restarts with the config now held
+        try:
+            self.controls.put(control)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def tell_stop(self, reason: str) -> None:
+        """Said just before SIGTERM, so the events the worker ends carry the reason."""
+        if self.controls is not None:
+            try:
+                self.controls.put(StopReason(reason))
+            except (OSError, ValueError):
+                pass  # its events then end without a reason
