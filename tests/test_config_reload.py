@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.helpers.api import wait_for_api
+from tests.helpers.receivers import WebhookReceiver
 from tests.helpers.rtsp import free_port
 
 CAMERA = """  {name}:
@@ -28,8 +29,20 @@ CAMERA = """  {name}:
 """
 
 
-def _write(config: Path, head: str, cameras: dict[str, float], video: Path) -> float:
-    body = "".join(CAMERA.format(name=name, video=video, fps=fps) for name, fps in cameras.items())
+ZONE_RULE = """    zones:
+      street: {{polygon: {polygon}}}
+    rules:
+      - {{type: zone_intrusion, name: on_street, zone: street, classes: [person], min_inside_s: 0}}
+"""
+WHOLE_FRAME = "[[0, 0], [640, 0], [640, 272], [0, 272]]"
+EMPTY_CORNER = "[[0, 0], [8, 0], [8, 8], [0, 8]]"
+SECRET = "a-webhook-secret-of-32-characters"
+
+
+def _write(config: Path, head: str, cameras: dict[str, float], video: Path, extra: dict[str, str] | None = None) -> float:
+    """`extra`: more YAML for a camera (its zones and rules), indented under it."""
+    body = "".join(CAMERA.format(name=name, video=video, fps=fps) + (extra or {}).get(name, "")
+                   for name, fps in cameras.items())
     aside = config.with_suffix(".tmp")
     aside.write_text(f"{head}cameras:\n{body}")
     aside.replace(config)  # as editors save: the watcher never reads half a file
@@ -73,7 +86,7 @@ def test_cameras_are_added_removed_and_changed_under_a_running_service(
     assert service.find(msg="worker started", camera="steady").__len__() == 1  # never restarted
 
     changed_at = _write(config, head, {"steady": 2, "joining": 3}, bikes_mp4)
-    service.wait_for(10, msg="config reloaded (the file changed): camera changed: joining (detect.fps)")
+    service.wait_for(10, msg="config reloaded (the file changed): camera changed: joining (detect.fps; restarts alone)")
     _wait(lambda: len(service.find(msg="worker started", camera="joining")) == 2, 10, "joining restarted alone", service)
 
     broken = config.read_text().replace("detect: {fps: 3}", "detect: {fps: 500}")
@@ -92,12 +105,14 @@ def test_cameras_are_added_removed_and_changed_under_a_running_service(
                              capture_output=True, text=True, timeout=120, check=False)
     assert "a reload would change:" in checked.stdout
     service.process.send_signal(signal.SIGHUP)
-    service.wait_for(10, msg="config reloaded (SIGHUP): camera changed: late (live_every_s)")
+    service.wait_for(10, msg="config reloaded (SIGHUP): camera changed: late (live_every_s; restarts alone)")
     answer = httpx.post(f"http://127.0.0.1:{port}/config/reload", timeout=30)
     assert answer.status_code == 200 and answer.json() == {"asked": True, "changes": ["no change"]}
     service.wait_for(10, msg="config reloaded (asked through the API): no change")
     listed = httpx.get(f"http://127.0.0.1:{port}/cameras", timeout=30).json()["cameras"]
     assert [c["name"] for c in listed] == ["steady", "joining", "late"]  # the console follows
+
+    _rules_and_integrations_in_place(config, head, bikes_mp4, service)
 
     steady = [(_epoch(r["ts"]), r["frames"]) for r in _stats(service, "steady") if _epoch(r["ts"]) >= saved - 2]
     assert len(steady) >= 6 and steady[-1][0] - steady[0][0] > 4  # through every reload above
@@ -108,9 +123,62 @@ def test_cameras_are_added_removed_and_changed_under_a_running_service(
           f"changed camera restarted {_restarted_after(service, changed_at):.2f} s after the save")
 
 
+def _rules_and_integrations_in_place(config: Path, head: str, video: Path, service) -> None:
+    """A zone and its rule given to `steady`, and a webhook added: the running worker takes the rule (no restart),
+    an event in the zone is raised and reaches the new webhook; the zone moved away ends it, saying why."""
+    receiver = WebhookReceiver().start()
+    try:
+        hook = f"integrations:\n  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}}}\n"
+        cameras = {"steady": 2, "joining": 3, "late": 2}
+        late = "    live_every_s: 2\n"  # as the SIGHUP step above left it
+        _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=WHOLE_FRAME), "late": late})
+        reloads = len(_reloads(service))
+        _wait(lambda: len(_reloads(service)) > reloads, 10, "the edit read", service)
+        assert _reloads(service)[-1]["msg"] == ("config reloaded (the file changed): camera changed: steady (rules, "
+                                                "zones.street.polygon; in place); integration changed: hook")
+        service.wait_for(10, msg="config applied in place", camera="steady")
+        new = service.wait_for(30, msg="event", camera="steady", type="zone_intrusion", state="new")
+        _wait(lambda: [r for r in receiver.requests if new["event_id"].encode() in r.body], 20,
+              "the event delivered by the webhook added in the reload", service)
+        _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=EMPTY_CORNER), "late": late})
+        ended = service.wait_for(10, msg="event", camera="steady", event_id=new["event_id"], state="end")
+        assert ended["end_reason"] == "its rule changed in the config"
+    finally:
+        receiver.stop()
+
+
+def _reloads(service) -> list[dict]:
+    return [r for r in service.records if r.get("msg", "").startswith("config reloaded")]
+
+
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
 def _restarted_after(service, saved: float) -> float:
     return _epoch(service.find(msg="worker started", camera="joining")[-1]["ts"]) - saved
+
+
+def test_streamer_serve_lists_the_cameras_of_the_edited_file(tmp_path: Path, bikes_mp4: Path) -> None:
+    """The console on its own (`streamer serve`) follows the file too; a broken edit keeps its cameras."""
+    from tests.helpers.api import Served
+
+    config = tmp_path / "site.yaml"
+    head = f"storage_dir: {tmp_path / 'data'}\n"
+    _write(config, head, {"gate": 2}, bikes_mp4)
+    with Served(config) as served:
+        def listed() -> list[str]:
+            return [c["name"] for c in httpx.get(f"{served.base}/cameras", timeout=10).json()["cameras"]]
+
+        assert listed() == ["gate"]
+        _write(config, head, {"gate": 2, "yard": 2}, bikes_mp4)
+        deadline = time.monotonic() + 10
+        while listed() != ["gate", "yard"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert listed() == ["gate", "yard"]
+        config.write_text(config.read_text().replace("fps: 2", "fps: 500"))
+        time.sleep(2.5)  # read (every second) and refused
+        assert listed() == ["gate", "yard"]
+    assert "config reloaded (the file changed): the console lists gate, yard" in served.log
+    assert "config reload refused (the file changed); the console keeps its cameras" in served.log
+    assert "Traceback" not in served.log

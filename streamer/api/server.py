@@ -64,9 +64,14 @@ class ApiServer:
         service.config = service.config.model_copy(update={"cameras": running.cameras})
         self.app.state.cameras = tuple(running.cameras)
 
-    def wait(self) -> None:
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Until the server ends (or `timeout_s` passed); True while it still runs."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            self._thread.join(0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic())))
+        return False
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._server.should_exit = True

@@ -80,7 +80,8 @@ def serve(
     api_auth: ApiAuthOption = None,
     log_format: LogFormatOption = None,
 ) -> None:
-    """Serve the HTTP API (GET /query, /clips/{id}, /snapshots/{id}) over the stores, without running cameras."""
+    """Serve the HTTP API (GET /query, /clips/{id}, /snapshots/{id}) over the stores, without running cameras. The
+    camera list follows the config file as it is edited (and on SIGHUP or POST /config/reload)."""
     from streamer.api.app import create_app
     from streamer.api.server import ApiServer
     from streamer.logs import setup_logging
@@ -96,13 +97,39 @@ def serve(
         if not server.start():
             raise typer.Exit(EXIT_BAD_INPUT)
         typer.echo(f"console: {server.url}/  (the API: {server.url}/docs; Ctrl-C to stop)", err=True)
-        server.wait()
+        _serve_following(server, config.resolve(), loaded, redis_url)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
         if embedded is not None:
             embedded.stop()
+
+
+def _serve_following(server, path, loaded, redis_url: str | None) -> None:
+    """Until the server ends: a config that changed (and loads) gives the console its cameras; one that does not
+    load is logged with its errors, and the console keeps the cameras it has."""
+    import logging
+
+    from streamer.config.loader import ConfigError
+    from streamer.runtime.reload import ConfigWatcher
+
+    log = logging.getLogger("streamer.api")
+    watcher = ConfigWatcher(path, loaded, (), redis_url, loaded.redis.prefix)
+    watcher.install_sighup()
+    try:
+        while server.wait(0.5):
+            why = watcher.due()
+            if why is None:
+                continue
+            try:
+                server.follow_config(watcher.load())
+            except ConfigError as error:
+                log.error("config reload refused (%s); the console keeps its cameras:\n%s", why, error)
+                continue
+            log.info("config reloaded (%s): the console lists %s", why, ", ".join(server.app.state.cameras) or "no camera")
+    finally:
+        watcher.close()
 
 
 def alerts_redis(loaded):

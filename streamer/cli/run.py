@@ -114,8 +114,7 @@ def run(
         integrations = _start_integrations(loaded, target.url, health.report)
         watcher = _watcher(config, as_read, target.url, with_command_line)
         code = Supervisor(loaded, options, selected, target, health, camera_health, site, watcher,
-                          on_reloaded=api.follow_config if api is not None else None,
-                          only=set(selected) if camera else None).run()
+                          on_reloaded=_followers(api, integrations), only=set(selected) if camera else None).run()
         watcher.close()
     finally:
         if integrations is not None:
@@ -205,11 +204,19 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str, conf
     return server
 
 
+def _followers(api, integrations):
+    """What follows a reload in this process: the API's camera list, the integrations (each changed one restarts)."""
+    def follow(config: StreamerConfig) -> None:
+        if api is not None:
+            api.follow_config(config)
+        integrations.reload(config)
+
+    return follow
+
+
 def _start_integrations(loaded: StreamerConfig, redis_url: str, report):
     """The config's integrations as consumer groups beside the cameras; their groups exist before any alert. Their
-    receivers' states go to the health stream through `report`."""
-    if not any(output.enabled for output in loaded.integrations.values()):
-        return None
+    receivers' states go to the health stream through `report`. A runner even with none: a reload may add one."""
     from streamer.integrations.runner import IntegrationError, IntegrationRunner
 
     runner = IntegrationRunner(loaded, redis_url, report=report)

@@ -1,6 +1,7 @@
 """What changes between two validated configs, as a running `streamer run` applies it: cameras added, removed
-(or switched off) and changed (each with the keys that differ), and the other sections, which a running service
-cannot take without a restart (Redis, storage, the engine…). `streamer validate-config` prints the same."""
+(or switched off) and changed (each with the keys that differ), integrations changed (each restarted alone), and
+the other sections, which a running service cannot take without a restart (Redis, storage, the engine…).
+`streamer validate-config` prints the same."""
 
 from __future__ import annotations
 
@@ -12,14 +13,23 @@ from typing import Any
 
 from streamer.config.root import StreamerConfig
 
-# top-level keys a running service takes in place: the cameras (each started, stopped or restarted alone)
-IN_PLACE = frozenset({"cameras", "version"})
+# top-level keys a running service takes in place: the cameras (each started, stopped, changed in place or restarted
+# alone) and the integrations (each restarted alone)
+IN_PLACE = frozenset({"cameras", "integrations", "version"})
+# a camera's keys its running worker takes without a restart (runtime/control.py)
+CAMERA_IN_PLACE = ("zones", "rules", "detect.motion.masks")
 
 
 @dataclass(frozen=True)
 class CameraChange:
     camera: str
     keys: tuple[str, ...]  # dotted paths that differ, e.g. detect.fps, zones.door
+
+    @property
+    def in_place(self) -> bool:
+        """Only zones, rules and motion masks: the running worker takes them, no frame lost."""
+        return bool(self.keys) and all(any(key == prefix or key.startswith(f"{prefix}.") for prefix in CAMERA_IN_PLACE)
+                                       for key in self.keys)
 
 
 @dataclass(frozen=True)
@@ -28,15 +38,18 @@ class ConfigChanges:
     removed: tuple[str, ...] = ()
     changed: tuple[CameraChange, ...] = ()
     restart_needed: tuple[str, ...] = field(default=())  # top-level sections that differ
+    integrations: tuple[str, ...] = ()  # integrations added, removed or changed
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.restart_needed)
+        return not (self.added or self.removed or self.changed or self.restart_needed or self.integrations)
 
     def lines(self) -> list[str]:
         out = [f"camera added: {name}" for name in self.added]
         out += [f"camera removed: {name}" for name in self.removed]
-        out += [f"camera changed: {c.camera} ({', '.join(c.keys)})" for c in self.changed]
+        out += [f"camera changed: {c.camera} ({', '.join(c.keys)}; "
+                f"{'in place' if c.in_place else 'restarts alone'})" for c in self.changed]
+        out += [f"integration changed: {name}" for name in self.integrations]
         out += [f"needs a restart (not applied by a reload): {key}" for key in self.restart_needed]
         return out or ["no change"]
 
@@ -56,8 +69,11 @@ def config_changes(running: StreamerConfig | dict, loaded: StreamerConfig) -> Co
     old_sections, new_sections = before["sections"], after["sections"]
     sections = tuple(sorted(key for key in old_sections.keys() | new_sections.keys()
                             if old_sections.get(key) != new_sections.get(key)))
+    old_outputs, new_outputs = before.get("integrations", {}), after["integrations"]
+    outputs = tuple(sorted(name for name in old_outputs.keys() | new_outputs.keys()
+                           if old_outputs.get(name) != new_outputs.get(name)))
     return ConfigChanges(tuple(sorted(new_cameras.keys() - old_cameras.keys())),
-                         tuple(sorted(old_cameras.keys() - new_cameras.keys())), tuple(changed), sections)
+                         tuple(sorted(old_cameras.keys() - new_cameras.keys())), tuple(changed), sections, outputs)
 
 
 def fingerprint(config: StreamerConfig) -> dict:
@@ -67,7 +83,8 @@ def fingerprint(config: StreamerConfig) -> dict:
     cameras = {name: {path: _digest(value) for path, value in _leaves(tree["cameras"][name])}
                for name in config.enabled_cameras()}
     sections = {key: _digest(value) for key, value in tree.items() if key not in IN_PLACE}
-    return {"cameras": cameras, "sections": sections}
+    outputs = {name: _digest(value) for name, value in tree.get("integrations", {}).items()}
+    return {"cameras": cameras, "sections": sections, "integrations": outputs}
 
 
 def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
