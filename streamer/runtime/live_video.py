@@ -4,10 +4,11 @@ stream per camera, `<prefix>:live:<camera>:video`. The console (`streamer serve`
 that stream and hands it to the browser; nothing here knows about HTTP.
 
 Nothing is muxed or sent while nobody watches: a viewer keeps `<prefix>:live:<camera>:watched` alive (a key with a
-short expiry), and this side looks at it twice a second. The last group of pictures is always kept in memory, so
-a viewer's video starts at once, from the latest keyframe, not at the next one. The source never waits: `put`
-only appends to a bounded queue (full: dropped until the next keyframe, as the recorder does), and a Redis that is
-away costs the live video, never a frame."""
+short expiry), and this side looks at it twice a second. The last group of pictures is always kept in memory (on
+the source's thread, under a lock: an unwatched camera never wakes the sender thread, which would cost the
+detector the GIL), so a viewer's video starts at once, from the latest keyframe, not at the next one. The source
+never waits: while watched, `put` also appends to a bounded queue (full: dropped until the next keyframe, as the
+recorder does), and a Redis that is away costs the live video, never a frame."""
 
 from __future__ import annotations
 
@@ -54,9 +55,42 @@ class _End:
 
 
 @dataclass(frozen=True)
+class _Shapes:
+    shapes: dict
+
+
+@dataclass(frozen=True)
 class _Received:
     packet: EncodedPacket
     at: float  # when the source demuxed it (epoch s): the viewer's "behind the camera" counts from here
+    seq: int  # in the order received: a packet both in the kept group and in the queue is muxed once
+
+
+class _KeptGroup:
+    """The last group of pictures, from its keyframe: kept by the source's thread, copied by the sender's."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._packets: deque[_Received] = deque(maxlen=GOP_PACKETS)
+        self._bytes = 0
+
+    def keep(self, received: _Received) -> None:
+        with self._lock:
+            if received.packet.is_keyframe or self._bytes > GOP_BYTES:
+                self._packets.clear()
+                self._bytes = 0
+            if self._packets or received.packet.is_keyframe:
+                self._packets.append(received)
+                self._bytes += len(received.packet.data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._packets.clear()
+            self._bytes = 0
+
+    def copy(self) -> list[_Received]:
+        with self._lock:
+            return list(self._packets)
 
 
 class LiveVideo:
@@ -73,6 +107,8 @@ class LiveVideo:
         self.dropped = 0
         self._inbox: queue.Queue = queue.Queue(QUEUE_PACKETS)
         self._resync = False
+        self.kept = _KeptGroup()
+        self._received = 0
         self._stop = threading.Event()
         self._failed = False
         self._thread = threading.Thread(target=self._run, name=f"live-video-{camera}", daemon=True)
@@ -80,15 +116,27 @@ class LiveVideo:
 
     # the source's side (PacketTap): never blocks
     def begin(self, template: StreamTemplate) -> None:
+        self.kept.clear()
         self._offer(_Begin(template), force=True)
 
     def put(self, packet: EncodedPacket) -> None:
-        if self._resync and not packet.is_keyframe:
+        self._received += 1
+        received = _Received(packet, time.time(), self._received)
+        self.kept.keep(received)  # before `watched` is read: a viewer's start finds it in the copy or the queue
+        if not self.watched or (self._resync and not packet.is_keyframe):
             return
-        self._resync = not self._offer(_Received(packet, time.time()))
+        self._resync = not self._offer(received)
 
     def end(self, reason: str) -> None:
+        self.kept.clear()
         self._offer(_End(reason), force=True)
+
+    def reconfigure(self, camera) -> None:
+        """A reload changed the zones or lines: viewers get a new init segment carrying them (the player starts
+        again from the last keyframe, as on a new connection)."""
+        shapes = camera_shapes(camera)
+        if shapes != self.shapes:
+            self._offer(_Shapes(shapes), force=True)
 
     # the detected frames' side (FrameSink)
     def __call__(self, tracked: TrackedFrame) -> None:
@@ -124,7 +172,7 @@ class LiveVideo:
                 next_poll = now + WATCH_POLL_S
                 sender.watch(self._is_watched())
             try:
-                item = self._inbox.get(timeout=0.1)
+                item = self._inbox.get(timeout=0.1 if sender.watching else WATCH_POLL_S)  # idle: 2 wakes a second
             except queue.Empty:
                 continue
             try:
@@ -152,14 +200,13 @@ class LiveVideo:
 
 
 class _Sender:
-    """The sender thread's state: the current connection's template, the last group of pictures, the muxer."""
+    """The sender thread's state: the current connection's template, the muxer, the last packet it muxed."""
 
     def __init__(self, owner: LiveVideo):
         self.owner = owner
         self.template: StreamTemplate | None = None
-        self.gop: deque[_Received] = deque(maxlen=GOP_PACKETS)
-        self.gop_bytes = 0
         self.muxer: Fmp4Muxer | None = None
+        self.muxed = 0  # the seq of the last packet muxed
         self.watching = False
         self._received_at = 0.0
 
@@ -184,24 +231,23 @@ class _Sender:
 
     def take(self, item) -> None:
         if isinstance(item, _Begin):
-            self.template, self.gop, self.gop_bytes = item.template, deque(maxlen=GOP_PACKETS), 0
+            self.template = item.template
+            self.restart()
+        elif isinstance(item, _Shapes):
+            self.owner.shapes = item.shapes  # read by _open
             self.restart()
         elif isinstance(item, _End):
-            self.gop.clear()
-            self.gop_bytes = 0
+            self.template = None  # the next connection begins with its own
             self.restart()
             if self.watching:
                 self._send({"type": "ended", "reason": item.reason})
         elif isinstance(item, _Received):
-            if item.packet.is_keyframe or self.gop_bytes > GOP_BYTES:
-                self.gop.clear()
-                self.gop_bytes = 0
-            if self.gop or item.packet.is_keyframe:
-                self.gop.append(item)
-                self.gop_bytes += len(item.packet.data)
+            if item.seq <= self.muxed:
+                return  # muxed already, from the kept group
             if self.muxer is not None:
                 self._fragment(item)
-            elif self.watching and item.packet.is_keyframe and self.template.codec in BROWSER_CODECS:
+            elif self.watching and item.packet.is_keyframe and self.template is not None \
+                    and self.template.codec in BROWSER_CODECS:
                 self._open()
         elif isinstance(item, TrackedFrame) and self.muxer is not None:
             self._send(_tracks(item, self.muxer.origin_s))
@@ -211,16 +257,18 @@ class _Sender:
         if self.template is not None and self.template.codec not in BROWSER_CODECS:
             self._send({"type": "unplayable", "codec": self.template.codec})  # the viewer shows the JPEG picture
             return
-        if self.template is None or not self.gop:
+        group = self.owner.kept.copy()
+        if self.template is None or not group:
             return
-        self.muxer = Fmp4Muxer(self.template, self.gop[0].packet)
+        self.muxer = Fmp4Muxer(self.template, group[0].packet)
         self._send({"type": "init", "mime": f'video/mp4; codecs="{self.muxer.codec_string}"',
                     "width": self.template.width, "height": self.template.height,
                     "origin_s": self.muxer.origin_s, **self.owner.shapes}, self.muxer.init)
-        for received in list(self.gop):
+        for received in group:
             self._fragment(received)
 
     def _fragment(self, received: _Received) -> None:
+        self.muxed = received.seq
         done = self.muxer.mux(received.packet)
         if done is not None:  # the previous packet's fragment
             carried, data = done

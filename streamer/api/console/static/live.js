@@ -2,7 +2,7 @@
 // the tracked boxes drawn over it from the tracks sent beside the video (matched by the frame's time on the
 // video's clock), and the JPEG picture when the browser cannot play the codec or the video cannot be had.
 // Message framing (streamer/api/live_video.py): 4 bytes big-endian head length, a JSON head, the payload.
-const LIVE_EDGE_S = 0.15, MAX_BEHIND_S = 0.6, KEEP_S = 20, TRACK_MATCH_S = 0.25;
+const LIVE_EDGE_S = 0.15, MAX_BEHIND_S = 0.6, KEEP_S = 20, TRACK_MATCH_S = 0.25, CATCH_UP_RATE = 1.1;
 
 class LivePlayer {
   constructor(box, camera) {
@@ -66,7 +66,9 @@ class LivePlayer {
     try { sb.appendBuffer(this.queue.shift()); } catch (e) { this.status.textContent = `video error: ${e.message}`; return; }
     if (buffered.length) {
       const end = buffered.end(buffered.length - 1);
-      if (end - this.video.currentTime > MAX_BEHIND_S) this.video.currentTime = end - LIVE_EDGE_S;  // stay live
+      const behind = end - this.video.currentTime;
+      if (behind > MAX_BEHIND_S) this.video.currentTime = end - LIVE_EDGE_S;  // stay live
+      else this.video.playbackRate = behind > LIVE_EDGE_S + 0.1 ? CATCH_UP_RATE : 1;  // back to the edge, unseen
       if (this.video.paused) this.video.play().catch(() => {});
     }
   }
