@@ -11,6 +11,7 @@ The figures are printed (`pytest -s`) and quoted in docs/console.md."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import statistics
@@ -163,34 +164,73 @@ def _another_process_relays_it(config: Path) -> None:
             socket.recv(timeout=1)  # open, and quiet
 
 
-def test_a_codec_browsers_cannot_play_falls_back_to_the_live_picture(
-        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
-    """MPEG-4 part 2 (an old camera's codec): the page says why and shows the JPEG picture instead."""
-    from playwright.sync_api import sync_playwright
-
-    clip = tmp_path / "mpeg4.avi"
-    with av.open(str(bikes_mp4)) as source, av.open(str(clip), "w") as out:
-        stream = out.add_stream("mpeg4", rate=25)
+def _reencoded(source_path: Path, target: Path, codec: str, frames: int | None = None, **options: str) -> Path:
+    with av.open(str(source_path)) as source, av.open(str(target), "w") as out:
+        stream = out.add_stream(codec, rate=25, options=options)
         stream.width, stream.height, stream.pix_fmt = 640, 272, "yuv420p"
-        for frame in source.decode(video=0):
+        for index, frame in enumerate(source.decode(video=0)):
+            if frames is not None and index == frames:
+                break
             for packet in stream.encode(frame.reformat(format="yuv420p")):
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
+    return target
+
+
+def _h265(source_path: Path, target: Path, frames: int | None = None) -> Path:
+    return _reencoded(source_path, target, "libx265", frames, preset="ultrafast",
+                      **{"x265-params": "log-level=error:keyint=25"})
+
+
+def test_an_h265_camera_is_muxed_for_the_browser_without_re_encoding(tmp_path: Path, bikes_mp4: Path) -> None:
+    """The camera's own H.265 packets as fragmented MP4: tagged hvc1 with the codec string read from its hvcC
+    box (profile, compatibility, tier and level, constraints), and every packet decodes back from the fragments."""
+    from streamer.record.fmp4 import Fmp4Muxer
+    from streamer.source.packets import EncodedPacket, StreamTemplate
+
+    clip = _h265(bikes_mp4, tmp_path / "h265.mp4", frames=50)
+    with av.open(str(clip)) as source:
+        stream = source.streams.video[0]
+        template = StreamTemplate.copy_of(stream)
+        packets = [EncodedPacket(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, 0.0)
+                   for p in source.demux(stream) if p.size]
+    muxer = Fmp4Muxer(template, packets[0])
+    assert muxer.codec_string == "hvc1.1.6.L63.90"  # Main, level 2.1 (x265's pick for 640x272), progressive
+    assert b"hvc1" in muxer.init and b"hvcC" in muxer.init
+    data = muxer.init + b"".join(done[1] for packet in packets if (done := muxer.mux(packet)) is not None)
+    muxer.close()
+    with av.open(io.BytesIO(data)) as back:
+        frames = list(back.decode(video=0))
+    assert len(frames) == len(packets) - 1  # the last packet's fragment closes with the next packet
+    assert (frames[0].width, frames[0].height) == (640, 272)
+
+
+def test_a_codec_browsers_cannot_play_falls_back_to_the_live_picture(
+        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    """MPEG-4 part 2 (an old camera's codec): the page says why and shows the JPEG picture instead. An H.265
+    camera plays where the browser has H.265 in MSE; Debian's chromium has not, and says so the same way."""
+    from playwright.sync_api import sync_playwright
+
+    old = _reencoded(bikes_mp4, tmp_path / "mpeg4.avi", "mpeg4")
+    newer = _h265(bikes_mp4, tmp_path / "h265.mp4")
     port = free_port()
     config = tmp_path / "old.yaml"
+    camera = """    realtime: true
+    loop: true
+    detect: {fps: 2, model: {weights: yolo26n.pt}}
+    record: {mode: "off"}
+"""
     config.write_text(f"""
 storage_dir: {tmp_path / 'data'}
 models_dir: {models_dir}
 api: {{port: {port}}}
 cameras:
   old:
-    url: {clip}
-    realtime: true
-    loop: true
-    detect: {{fps: 2, model: {{weights: yolo26n.pt}}}}
-    record: {{mode: "off"}}
-""")
+    url: {old}
+{camera}  newer:
+    url: {newer}
+{camera}""")
     service = service_factory(config)
     base = f"http://127.0.0.1:{port}"
     wait_for_api(base, service.process)
@@ -201,6 +241,17 @@ cameras:
         page.wait_for_function("() => document.getElementById('player').dataset.mode === 'jpeg'", timeout=60_000)
         assert "mpeg4 is not played by browsers" in page.locator(".live-status").inner_text()
         page.wait_for_function("() => document.querySelector('#player img').naturalWidth === 640", timeout=30_000)
+
+        page.goto(f"{base}/live/newer")
+        plays = page.evaluate("() => MediaSource.isTypeSupported('video/mp4; codecs=\"hvc1.1.6.L63.90\"')")
+        if plays:  # a browser with H.265: the camera's own video
+            page.wait_for_function("() => Number(document.getElementById('player').dataset.frames || 0) > 25",
+                                   timeout=60_000)
+        else:
+            page.wait_for_function("() => document.getElementById('player').dataset.mode === 'jpeg'", timeout=60_000)
+            said = page.locator(".live-status").inner_text()
+            assert 'cannot play video/mp4; codecs="hvc1.1.6.L63.90"' in said, said
+            page.wait_for_function("() => document.querySelector('#player img').naturalWidth === 640", timeout=30_000)
         browser.close()
 
 

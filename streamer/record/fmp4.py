@@ -77,11 +77,23 @@ class Fmp4Muxer:
 
 
 def codec_string(init: bytes, codec: str) -> str:
-    """The RFC 6381 codec string MSE wants (`avc1.64001f`), read from the avcC box of the init segment."""
+    """The RFC 6381 codec string MSE wants, read from the init segment: `avc1.64001f` from the avcC box, or
+    `hvc1.1.6.L93.B0` from the hvcC box (ISO/IEC 14496-15, annex E)."""
     if codec == "h264":
         at = init.find(b"avcC")
         if at >= 0 and len(init) >= at + 8:
             profile, compat, level = init[at + 5], init[at + 6], init[at + 7]
             return f"avc1.{profile:02x}{compat:02x}{level:02x}"
         return "avc1.42e01e"
-    return "hvc1.1.6.L93.B0"
+    at = init.find(b"hvcC")
+    if at < 0 or len(init) < at + 17:
+        return "hvc1.1.6.L93.B0"  # Main profile, level 3.1: what most cameras send
+    box = init[at + 4:at + 17]  # configurationVersion, then the general profile, flags and level
+    space, tier, profile = box[1] >> 6, box[1] >> 5 & 1, box[1] & 0x1F
+    compat = int.from_bytes(box[2:6], "big")
+    reversed_compat = int(f"{compat:032b}"[::-1], 2)
+    constraints = list(box[6:12])
+    while constraints and constraints[-1] == 0:
+        constraints.pop()
+    parts = ["hvc1", f"{['', 'A', 'B', 'C'][space]}{profile}", f"{reversed_compat:X}", f"{'H' if tier else 'L'}{box[12]}"]
+    return ".".join(parts + [f"{byte:X}" for byte in constraints])
