@@ -32,7 +32,7 @@ CAMERA = """  {name}:
 ZONE_RULE = """    zones:
       street: {{polygon: {polygon}}}
     rules:
-      - {{type: zone_intrusion, name: on_street, zone: street, classes: [person], min_inside_s: 0}}
+      - {{type: zone_intrusion, name: on_street, zone: street, classes: [person], min_inside_s: 0, end_after_s: {end}}}
 """
 WHOLE_FRAME = "[[0, 0], [640, 0], [640, 272], [0, 272]]"
 EMPTY_CORNER = "[[0, 0], [8, 0], [8, 8], [0, 8]]"
@@ -112,7 +112,7 @@ def test_cameras_are_added_removed_and_changed_under_a_running_service(
     listed = httpx.get(f"http://127.0.0.1:{port}/cameras", timeout=30).json()["cameras"]
     assert [c["name"] for c in listed] == ["steady", "joining", "late"]  # the console follows
 
-    _rules_and_integrations_in_place(config, head, bikes_mp4, service)
+    in_place_s = _rules_and_integrations_in_place(config, head, bikes_mp4, service)
 
     steady = [(_epoch(r["ts"]), r["frames"]) for r in _stats(service, "steady") if _epoch(r["ts"]) >= saved - 2]
     assert len(steady) >= 6 and steady[-1][0] - steady[0][0] > 4  # through every reload above
@@ -120,29 +120,38 @@ def test_cameras_are_added_removed_and_changed_under_a_running_service(
     assert min(rates) > 15, rates  # frames received a second, line to line: 25 at the camera's rate, no hole
     assert len(service.find(msg="worker started", camera="steady")) == 1
     print(f"reload figures: added camera streaming {added_after_s:.2f} s after the save; "
-          f"changed camera restarted {_restarted_after(service, changed_at):.2f} s after the save")
+          f"changed camera restarted {_restarted_after(service, changed_at):.2f} s after the save; "
+          f"a zone and rule applied in place {in_place_s:.2f} s after the save")
 
 
-def _rules_and_integrations_in_place(config: Path, head: str, video: Path, service) -> None:
-    """A zone and its rule given to `steady`, and a webhook added: the running worker takes the rule (no restart),
-    an event in the zone is raised and reaches the new webhook; the zone moved away ends it, saying why."""
+def _rules_and_integrations_in_place(config: Path, head: str, video: Path, service) -> float:
+    """A zone and its rule given to `steady` and `late`, and a webhook added: the running workers take the rule (no
+    restart), an event in the zone is raised (held open by a long end_after_s) and reaches the new webhook. Then
+    the zone moved away ends `steady`'s event, and `late` removed ends its own, each saying why."""
     receiver = WebhookReceiver().start()
     try:
         hook = f"integrations:\n  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}}}\n"
         cameras = {"steady": 2, "joining": 3, "late": 2}
-        late = "    live_every_s: 2\n"  # as the SIGHUP step above left it
-        _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=WHOLE_FRAME), "late": late})
+        late = "    live_every_s: 2\n" + ZONE_RULE.format(polygon=WHOLE_FRAME, end=600)  # as SIGHUP left it, and a rule
         reloads = len(_reloads(service))
+        saved = _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=WHOLE_FRAME, end=600),
+                                                             "late": late})
         _wait(lambda: len(_reloads(service)) > reloads, 10, "the edit read", service)
-        assert _reloads(service)[-1]["msg"] == ("config reloaded (the file changed): camera changed: steady (rules, "
-                                                "zones.street.polygon; in place); integration changed: hook")
-        service.wait_for(10, msg="config applied in place", camera="steady")
+        assert _reloads(service)[-1]["msg"] == (
+            "config reloaded (the file changed): camera changed: late (rules, zones.street.polygon; in place); camera "
+            "changed: steady (rules, zones.street.polygon; in place); integration changed: hook")
+        applied = service.wait_for(10, msg="config applied in place", camera="steady")
         new = service.wait_for(30, msg="event", camera="steady", type="zone_intrusion", state="new")
+        held = service.wait_for(30, msg="event", camera="late", type="zone_intrusion", state="new")
         _wait(lambda: [r for r in receiver.requests if new["event_id"].encode() in r.body], 20,
               "the event delivered by the webhook added in the reload", service)
-        _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=EMPTY_CORNER), "late": late})
+        del cameras["late"]
+        _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=EMPTY_CORNER, end=600)})
         ended = service.wait_for(10, msg="event", camera="steady", event_id=new["event_id"], state="end")
         assert ended["end_reason"] == "its rule changed in the config"
+        stopped = service.wait_for(15, msg="event", camera="late", event_id=held["event_id"], state="end")
+        assert stopped["end_reason"] == "the camera was stopped: removed from the config"
+        return _epoch(applied["ts"]) - saved
     finally:
         receiver.stop()
 
