@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.helpers.api import wait_for_api
 from tests.helpers.numbered import numbered_clip
@@ -27,6 +28,25 @@ def _click(page, x: float, y: float) -> None:
     """A click at picture pixel (x, y) of the 640x360 frame, wherever the page laid the picture out."""
     box = page.locator("#canvas svg").bounding_box()
     page.mouse.click(box["x"] + x * box["width"] / 640, box["y"] + y * box["height"] / 360)
+
+
+MASK = ((10, 10), (200, 10), (200, 60))  # over the frame-number strip: a phone's taps land within a picture pixel or two
+
+
+def _mask_drawn_by_touch(browser, base: str) -> None:
+    """On a phone (touch, 390 px wide): a motion mask over the frame-number strip, tapped corner by corner."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = phone.new_page()
+    page.goto(f"{base}/camera/walk/zones")
+    page.wait_for_function("() => document.querySelector('#canvas img').naturalWidth === 640")
+    page.tap("#draw-mask")
+    box = page.locator("#canvas svg").bounding_box()
+    for x, y in MASK:
+        page.touchscreen.tap(box["x"] + x * box["width"] / 640, box["y"] + y * box["height"] / 360)
+    page.tap("#finish")
+    page.tap("#save")
+    page.wait_for_function("() => document.getElementById('editor-status').textContent.startsWith('saved')")
+    phone.close()
 
 
 def test_a_zone_drawn_in_the_page_is_saved_with_the_comments_and_raises_events(
@@ -88,6 +108,8 @@ cameras:
         page.click("#save")
         page.wait_for_function("() => document.getElementById('editor-status').textContent.startsWith('saved')")
         shoot(page, "zones")
+        service.wait_for(15, msg="config applied in place", camera="walk")
+        _mask_drawn_by_touch(browser, base)
         browser.close()
 
     text = config.read_text()
@@ -108,8 +130,9 @@ cameras:
     (first, *_) = event()
     assert first["start_ts"] > saved_at
     audit = [json.loads(line) for line in (tmp_path / "data" / "audit" / "config.jsonl").read_text().splitlines()]
-    assert [(a["user"], a["camera"]) for a in audit] == [("local", "walk")]
+    assert [(a["user"], a["camera"]) for a in audit] == [("local", "walk")] * 2
     assert audit[0]["changes"] == ["camera changed: walk (rules, zones.floor.polygon; in place)"]
+    assert audit[1]["changes"] == ["camera changed: walk (detect.motion.masks; in place)"]
     assert len(service.find(msg="worker started")) == 1  # the running worker took the zone: no restart at all
 
     # once users exist, a viewer reaches neither the editor's API nor its page (an admin's token does)
