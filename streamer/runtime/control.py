@@ -10,6 +10,7 @@ from multiprocessing.queues import Queue
 
 from streamer.config.cameras import CameraConfig
 
+
 @dataclass(frozen=True)
 class Reconfigure:
     camera: CameraConfig
