@@ -33,9 +33,12 @@ ANSWER_FORMAT = (
     'words>", "start_time": <seconds>, "end_time": <seconds>, "risk_level": "low" | "medium" | "high" | '
     '"critical", "description": "<one or two sentences>", "bbox_2d": [x1, y1, x2, y2]}}]}}. '
     "\"confirmed\" needs at least one event; \"rejected\" has an empty events list. start_time and end_time are "
-    "between 0 and {duration:.1f}. bbox_2d is optional: the main subject at start_time, in pixels of the "
-    "{width}x{height} frames."
+    "between 0 and {duration:.1f}. bbox_2d is optional: the main subject at start_time, {box_space}."
 )
+BOX_SPACES = {
+    "input_pixels": "in pixels of the {width}x{height} frames",
+    "relative_1000": "in coordinates from 0 to 1000 (thousandths of the frame's width and height)",
+}
 
 
 def question_for(event_type: str, label: str, prompt: str | None = None) -> str:
@@ -46,7 +49,7 @@ def question_for(event_type: str, label: str, prompt: str | None = None) -> str:
 
 
 def user_prompt(question: str, clip_start_iso: str, frame_times: tuple[float, ...], fps: float,
-                model_wh: tuple[int, int], detector_hint: str | None) -> str:
+                model_wh: tuple[int, int], detector_hint: str | None, box_space: str = "input_pixels") -> str:
     times = ", ".join(f"{t:.1f}" for t in frame_times)
     duration = frame_times[-1] + 1.0 / fps
     lines = [
@@ -55,7 +58,8 @@ def user_prompt(question: str, clip_start_iso: str, frame_times: tuple[float, ..
     ]
     if detector_hint:
         lines.append(detector_hint)
-    lines += [question, ANSWER_FORMAT.format(duration=duration, width=model_wh[0], height=model_wh[1])]
+    where = BOX_SPACES[box_space].format(width=model_wh[0], height=model_wh[1])
+    lines += [question, ANSWER_FORMAT.format(duration=duration, box_space=where)]
     return "\n".join(lines)
 
 

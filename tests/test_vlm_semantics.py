@@ -102,7 +102,7 @@ def test_out_of_window_answer_is_asked_again_with_the_reason(client, tmp_path: P
 
 
 @pytest.mark.parametrize("first, second, kind", [
-    ("The person clearly fell. Yes.", "Yes, confirmed.", "malformed"),
+    ("The person clearly fell. Yes.", "Yes, confirmed.", "no_json"),
     ('{"verdict": "confirmed", "events": []}', '{"verdict": "confirmed"}', "policy"),
     ('{"verdict": "maybe", "events": []}', '{"verdict": "yes"}', "schema"),
     (answer(start=9.0, end=30.0), answer(start=0.5, end=25.0), "out_of_window"),

@@ -22,6 +22,9 @@ class BackendKind(str, enum.Enum):
     SCRIPTED = "scripted"  # a test double: canned answers from a file
 
 
+BoxSpace = Literal["input_pixels", "relative_1000"]
+
+
 class SamplingConfig(StrictModel):
     fps: float = Field(2.0, gt=0, le=8, description="Frames per second sent to the model; 2 / fps must be a whole number.")
     pre_s: float = Field(3.0, ge=0, le=30, description="The clip starts this long before the event.")
@@ -102,6 +105,10 @@ class VlmConfig(StrictModel):
     sampling: SamplingConfig = SamplingConfig()
     queue: QueueConfig = QueueConfig()
     hold: HoldConfig = HoldConfig()
+    box_coordinates: Literal["auto", "input_pixels", "relative_1000"] = Field(
+        "auto", description="How the model writes bbox_2d: Qwen2.5-VL in pixels of its resized input (input_pixels), "
+                            "Qwen2-VL and Qwen3-VL in thousandths of the width and height (relative_1000); auto "
+                            "reads it from the model's name.")
     workers: int = Field(0, ge=0, le=8, description="VLM workers `streamer run` starts itself (0: run `streamer vlm-worker`).")
     drain_timeout_s: float = Field(120.0, ge=0, le=3600, description="At the end of a run, wait this long for its jobs.")
 
@@ -112,6 +119,13 @@ class VlmConfig(StrictModel):
         if self.backend is BackendKind.SCRIPTED and self.scripted is None:
             raise ValueError("backend 'scripted' needs a 'scripted:' section with responses")
         return self
+
+    def box_space(self, model_name: str) -> BoxSpace:
+        """`box_coordinates`, with auto settled by the model's name (Qwen2-VL, Qwen3-VL: 0–1000; else pixels)."""
+        if self.box_coordinates != "auto":
+            return self.box_coordinates
+        name = model_name.lower().replace("_", "-")
+        return "relative_1000" if any(f"qwen{v}-vl" in name for v in ("2", "3")) else "input_pixels"
 
     def verifies(self, event_type: str) -> bool:
         return self.verify == "all" or event_type in self.verify

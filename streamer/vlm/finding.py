@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import supervision as sv
 
+from streamer.config.vlm import BoxSpace
 from streamer.vlm.answer import VlmAnswer
 from streamer.vlm.job import VlmJob
 
@@ -28,26 +29,45 @@ class Finding:
     track_id: int | None  # the tracked object the box overlaps most
 
 
-def to_finding(job: VlmJob, answer: VlmAnswer, input_wh: tuple[int, int] | None = None) -> Finding:
+def to_finding(job: VlmJob, answer: VlmAnswer, input_wh: tuple[int, int] | None = None,
+               box_space: BoxSpace = "input_pixels") -> Finding:
     """`input_wh`: the size the model saw (from `video_grid_thw`); the job's stored frame size otherwise."""
     event = answer.main_event
     if event is None:
         return Finding(answer.verdict, None, None, None, None, None, None, None)
-    clip_start, clip_end = job.window_start_ts, job.window_end_ts
-    start = min(clip_start + event.start_time, clip_end)
-    end = min(clip_start + event.end_time, clip_end)
+    walls = tuple(frame.wall_ts for frame in job.frames)
+    start = wall_time(walls, job.fps, event.start_time)
+    end = wall_time(walls, job.fps, event.end_time)
     bbox = track = None
     if event.bbox_2d is not None:
-        bbox = rescale_box(event.bbox_2d, input_wh or job.model_wh, job.frame_wh)
+        bbox = rescale_box(event.bbox_2d, input_wh or job.model_wh, job.frame_wh, box_space)
         track = link_track(job, bbox, start)
     return Finding(answer.verdict, event.risk_level, event.description, event.label,
                    round(start, 3), round(end, 3), bbox, track)
 
 
-def rescale_box(bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int]) -> tuple[float, float, float, float] | None:
-    """Qwen2.5-VL boxes are absolute pixels of its resized input; supervision maps them to the source frame."""
+def wall_time(walls: tuple[float, ...], fps: float, seconds: float) -> float:
+    """The model's clip seconds on the wall clock. Qwen2.5-VL places the i-th sampled frame at i / fps (its time
+    positions step by second_per_grid_ts for every 2 frames); the frames were taken at their own real times, up to
+    half a detect interval off that grid, so a time between two frames is placed between their real times. Past
+    the last frame it runs on at the clip's rate, to the clip's end."""
+    position = max(0.0, seconds) * fps
+    index = int(position)
+    if index >= len(walls) - 1:
+        last = len(walls) - 1
+        return round(min(walls[last] + (position - last) / fps, walls[last] + 1.0 / fps), 3)
+    return round(walls[index] + (position - index) * (walls[index + 1] - walls[index]), 3)
+
+
+def rescale_box(bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int],
+                box_space: BoxSpace = "input_pixels") -> tuple[float, float, float, float] | None:
+    """Qwen2.5-VL boxes are absolute pixels of its resized input, Qwen2-VL's and Qwen3-VL's thousandths of the
+    frame; supervision maps either to the source frame."""
     reply = json.dumps([{"bbox_2d": list(bbox_2d), "label": "subject"}])
-    detections = sv.Detections.from_vlm(sv.VLM.QWEN_2_5_VL, reply, input_wh=input_wh, resolution_wh=frame_wh)
+    if box_space == "relative_1000":
+        detections = sv.Detections.from_vlm(sv.VLM.QWEN_3_VL, reply, resolution_wh=frame_wh)
+    else:
+        detections = sv.Detections.from_vlm(sv.VLM.QWEN_2_5_VL, reply, input_wh=input_wh, resolution_wh=frame_wh)
     if len(detections) == 0:  # supervision drops a box that is degenerate after clipping
         return None
     return tuple(round(float(v), 1) for v in detections.xyxy[0])

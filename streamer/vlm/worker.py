@@ -23,7 +23,7 @@ from streamer.alerts.direct import AlertWriter
 from streamer.alerts.health import link_payload
 from streamer.alerts.liveness import LinkChange, LinkState, RedisLiveness
 from streamer.alerts.streams import StreamNames
-from streamer.config.vlm import VlmConfig
+from streamer.config.vlm import BoxSpace, VlmConfig
 from streamer.core.timefmt import iso_time
 from streamer.index import db, store
 from streamer.index.rows import FindingRow
@@ -49,25 +49,29 @@ class Attempt:
     error: AnswerError | None = None
 
 
-def build_request(job: VlmJob, storage: Path | MediaFiles, config: VlmConfig, tz: tzinfo | None) -> VlmRequest:
+def build_request(job: VlmJob, storage: Path | MediaFiles, config: VlmConfig, tz: tzinfo | None,
+                  box_space: BoxSpace = "input_pixels") -> VlmRequest:
     question = prompts.question_for(job.event_type, job.label, job.prompt)
-    hint = _detector_hint(job) if job.kind is JobKind.VERIFY else None
-    text = prompts.user_prompt(question, iso_time(job.window_start_ts, tz), job.frame_times, job.fps, job.model_wh, hint)
+    hint = _detector_hint(job, box_space) if job.kind is JobKind.VERIFY else None
+    text = prompts.user_prompt(question, iso_time(job.window_start_ts, tz), job.frame_times, job.fps, job.model_wh, hint,
+                               box_space)
     return VlmRequest(job.job_id, job.event_type, prompts.SYSTEM, text, tuple(as_files(storage).local_copy(f.path) for f in job.frames),
                       job.frame_times, job.fps, config.sampling.min_pixels, config.sampling.max_pixels)
 
 
-def _detector_hint(job: VlmJob) -> str | None:
-    """Where the detector saw the object, in the model's pixels, at the frame nearest the event's start."""
+def _detector_hint(job: VlmJob, box_space: BoxSpace) -> str | None:
+    """Where the detector saw the object, in the model's coordinates, at the frame nearest the event's start."""
     frame = min(job.frames, key=lambda f: abs(f.wall_ts - job.event_start_ts))
     box = next((b for b in frame.boxes if b.track_id is not None and b.track_id == job.track_id), None)
     if box is None:
         return None
-    sx, sy = job.model_wh[0] / job.frame_wh[0], job.model_wh[1] / job.frame_wh[1]
+    space_wh = (1000, 1000) if box_space == "relative_1000" else job.model_wh
+    sx, sy = space_wh[0] / job.frame_wh[0], space_wh[1] / job.frame_wh[1]
     x1, y1, x2, y2 = box.xyxy
     at = frame.wall_ts - job.window_start_ts
+    where = "in 0-1000 coordinates" if box_space == "relative_1000" else f"in the {job.model_wh[0]}x{job.model_wh[1]} frames"
     return (f"The detector flagged a {box.label} at {at:.1f} s, box [{x1 * sx:.0f}, {y1 * sy:.0f}, {x2 * sx:.0f}, "
-            f"{y2 * sy:.0f}] in the {job.model_wh[0]}x{job.model_wh[1]} frames.")
+            f"{y2 * sy:.0f}] {where}.")
 
 
 class VlmWorker:
@@ -83,6 +87,7 @@ class VlmWorker:
         self.files = files or MediaFiles(storage_dir)  # the frames: local, else from the object store
         self.consumer = consumer
         self.tz = tz
+        self.box_space = config.box_space(backend.model_name)  # how this model writes boxes: asked and read alike
         self.done = 0
         self._index = None
         # every take blocks at most 500 ms, so the loop itself is the heartbeat
@@ -129,7 +134,7 @@ class VlmWorker:
                 self._give_up(item)
             else:
                 try:
-                    request = build_request(item.job, self.files, self.config, self.tz)
+                    request = build_request(item.job, self.files, self.config, self.tz, self.box_space)
                 except NotStored as error:  # its frames not uploaded yet (the store away): redelivered later
                     log.warning("VLM job's frames not reachable yet: %s", error, extra={"fields": {"job": item.job.job_id}})
                     continue
@@ -183,7 +188,7 @@ class VlmWorker:
             return
         finding = None
         if attempt.answer is not None:
-            finding = to_finding(job, attempt.answer, attempt.reply.input_wh if attempt.reply else None)
+            finding = to_finding(job, attempt.answer, attempt.reply.input_wh if attempt.reply else None, self.box_space)
         status = "answered" if finding is not None else "invalid"
         error = None if attempt.error is None else str(attempt.error)
         self._publish(job, status, taken.attempt, finding, error, attempt.reply.text if attempt.reply else None)
