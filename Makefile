@@ -59,7 +59,8 @@ bench-smoke:
 	$(BIN)/python scripts/bench_site.py data/samples/bikes.mp4 --smoke > /dev/null
 	$(BIN)/python scripts/bench_capacity.py --smoke > /dev/null
 	$(BIN)/python scripts/bench_decode.py --smoke > /dev/null
-	@echo "benchmarks: 10 ran in smoke mode"
+	$(BIN)/python scripts/bench_window_read.py --smoke > /dev/null
+	@echo "benchmarks: 11 ran in smoke mode"
 
 eval: models samples
 	$(BIN)/python scripts/eval_query.py --sets 3
@@ -75,6 +76,7 @@ bench: models samples
 	$(BIN)/python scripts/bench_site.py data/samples/bikes.mp4
 	$(BIN)/python scripts/bench_capacity.py
 	$(BIN)/python scripts/bench_decode.py
+	$(BIN)/python scripts/bench_window_read.py
 
 clean:
 	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/chaos-smoke.json data/index.sqlite3* data/live data/users.sqlite3 data/console-screenshots .pytest_cache
