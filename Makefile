@@ -36,6 +36,7 @@ test: system-deps models samples
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/eval_query.py --sets 2 --min-hit-rate 0.8 --max-false-answers 1
+	$(BIN)/python scripts/eval_vlm.py --smoke > /dev/null
 	$(MAKE) bench-smoke
 	$(MAKE) chaos-smoke
 
@@ -64,6 +65,7 @@ bench-smoke:
 
 eval: models samples
 	$(BIN)/python scripts/eval_query.py --sets 3
+	$(BIN)/python scripts/eval_vlm.py
 
 bench: models samples
 	$(BIN)/python scripts/bench_engine.py
@@ -79,4 +81,4 @@ bench: models samples
 	$(BIN)/python scripts/bench_window_read.py
 
 clean:
-	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/chaos-smoke.json data/index.sqlite3* data/live data/users.sqlite3 data/console-screenshots .pytest_cache
+	rm -rf $(VENV) data/annotated data/snapshots data/spool data/redis data/recordings data/clips data/vlm data/vlm-demo data/query data/bench data/eval-vlm data/chaos-smoke.json data/index.sqlite3* data/live data/users.sqlite3 data/console-screenshots .pytest_cache

@@ -74,6 +74,18 @@ def _detector_hint(job: VlmJob, box_space: BoxSpace) -> str | None:
             f"{y2 * sy:.0f}] {where}.")
 
 
+def correction(request: VlmRequest, reply_text: str, error: AnswerError, duration_s: float) -> VlmRequest:
+    """The request asked again once, with the reason its answer was refused (a backend failure: as it was)."""
+    if error.kind == "backend":
+        return request
+    if error.kind == "out_of_window":
+        note = prompts.RETRY_OUT_OF_WINDOW.format(duration=duration_s)
+    else:
+        note = (f"Your previous answer was not valid ({error.detail}). Answer again with one JSON object "
+                "in the format given, and nothing else.")
+    return replace(request, history=(*request.history, (reply_text, note)))
+
+
 class VlmWorker:
     def __init__(self, backend: VlmBackend, queue: JobQueue, writer: AlertWriter, config: VlmConfig, storage_dir: Path,
                  consumer: str, tz: tzinfo | None = None, index: db.IndexTarget | None = None,
@@ -170,15 +182,8 @@ class VlmWorker:
 
     def _correction(self, attempt: Attempt) -> VlmRequest:
         job = attempt.taken.job
-        duration = job.window_end_ts - job.window_start_ts
-        if attempt.error.kind == "backend":
-            return attempt.request
-        if attempt.error.kind == "out_of_window":
-            note = prompts.RETRY_OUT_OF_WINDOW.format(duration=duration)
-        else:
-            note = (f"Your previous answer was not valid ({attempt.error.detail}). Answer again with one JSON object "
-                    "in the format given, and nothing else.")
-        return replace(attempt.request, history=(*attempt.request.history, (attempt.reply.text, note)))
+        return correction(attempt.request, attempt.reply.text if attempt.reply else "", attempt.error,
+                          job.window_end_ts - job.window_start_ts)
 
     def _finish(self, attempt: Attempt) -> None:
         taken, job = attempt.taken, attempt.taken.job

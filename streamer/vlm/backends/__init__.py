@@ -31,6 +31,8 @@ class VlmReply:
     text: str
     input_wh: tuple[int, int] | None = None  # the frame size the model saw (from video_grid_thw)
     vision_tokens: int | None = None
+    prompt_tokens: int | None = None  # the whole prompt, vision included, where the backend says
+    completion_tokens: int | None = None
 
 
 class VlmBackend(Protocol):

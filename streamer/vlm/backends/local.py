@@ -86,7 +86,11 @@ class TransformersBackend:
         grids = inputs["video_grid_thw"].tolist()
         patch = self.processor.video_processor.patch_size
         merge = self.processor.video_processor.merge_size
-        return [VlmReply(text, (w * patch, h * patch), t * h * w // (merge * merge)) for text, (t, h, w) in zip(texts, grids)]
+        pad = self.processor.tokenizer.pad_token_id
+        prompts = inputs["attention_mask"].sum(dim=1).tolist()
+        answered = (new_tokens != pad).sum(dim=1).tolist()
+        return [VlmReply(text, (w * patch, h * patch), t * h * w // (merge * merge), int(prompt), int(count))
+                for text, (t, h, w), prompt, count in zip(texts, grids, prompts, answered)]
 
     def close(self) -> None:
         self.model = None

@@ -119,8 +119,13 @@ class OpenAICompatibleBackend:
             return ServerError(f"not a chat completion: {response.text[:300]}")
         if not isinstance(text, str):
             return ServerError("the completion has no text content")
-        return VlmReply(text, None, None)
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        return VlmReply(text, None, None, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
 
     def close(self) -> None:
         self.pool.shutdown(wait=False)
         self.client.close()
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
