@@ -58,8 +58,11 @@ def run(folder: Path, models: Path, clip: Path, smoke: bool) -> dict:
             results["bad_last_event_id"] = {"closed": bad_id.status_code == 400}
             figures["alert_feeds_held"] = _feeds(api, admin, server, 50 if smoke else 400, 5 if smoke else 20)
             feeds = figures["alert_feeds_held"]
-            results["feeds_share_one_reader"] = {"closed": feeds["feeds_held"] == (50 if smoke else 400) and
-                                                 feeds["server_redis_connections_held"] <= 3}
+            # the feeds add one reader, and the pool may have opened one more connection for the requests that
+            # arrived together (a CI run saw 3 → 4): one connection per feed would add 50 or 400
+            added = feeds["server_redis_connections_held"] - feeds["server_redis_connections_without"]
+            results["feeds_share_one_reader"] = {"closed": feeds["feeds_held"] == (50 if smoke else 400) and added <= 2,
+                                                 "connections_added": added}
         with Served(config) as fresh:  # the login limit counts per server: each probe of it on a fresh one
             figures["parallel_guesses"] = _parallel_guesses(fresh)
             results["parallel_guesses"] = {"closed": figures["parallel_guesses"]["checked"] == 5}

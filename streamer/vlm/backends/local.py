@@ -88,7 +88,8 @@ class TransformersBackend:
         merge = self.processor.video_processor.merge_size
         pad = self.processor.tokenizer.pad_token_id
         prompts = inputs["attention_mask"].sum(dim=1).tolist()
-        answered = (new_tokens != pad).sum(dim=1).tolist()
+        answered = ((new_tokens != pad).sum(dim=1) if pad is not None else [new_tokens.shape[1]] * len(texts))
+        answered = [int(count) for count in answered]
         return [VlmReply(text, (w * patch, h * patch), t * h * w // (merge * merge), int(prompt), int(count))
                 for text, (t, h, w), prompt, count in zip(texts, grids, prompts, answered)]
 
