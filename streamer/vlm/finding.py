@@ -55,8 +55,8 @@ def wall_time(walls: tuple[float, ...], fps: float, seconds: float) -> float:
     index = int(position)
     if index >= len(walls) - 1:
         last = len(walls) - 1
-        return round(min(walls[last] + (position - last) / fps, walls[last] + 1.0 / fps), 3)
-    return round(walls[index] + (position - index) * (walls[index + 1] - walls[index]), 3)
+        return min(walls[last] + (position - last) / fps, walls[last] + 1.0 / fps)
+    return walls[index] + (position - index) * (walls[index + 1] - walls[index])
 
 
 def rescale_box(bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int],

@@ -5,7 +5,6 @@ checked exactly (the scripted test double's answers have known outcomes)."""
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
@@ -43,8 +42,8 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def _median(values: list[int | float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return round(float(statistics.median(known)), 3) if known else None
+    """The nearest-rank median of the values known, as every median of this report."""
+    return percentile([float(v) for v in values if v is not None], 0.5)
 
 
 def score_type(outcomes: list[ClipOutcome]) -> dict:
