@@ -41,6 +41,15 @@ BOX_SPACES = {
 }
 
 
+def detector_hint(label: str, at_s: float, box: tuple[float, float, float, float], box_space: str,
+                  model_wh: tuple[int, int]) -> str:
+    """Where the detector saw the object, `box` already in the answer's coordinates (the model's frame pixels, or
+    0-1000): the worker's prompt and the fine-tuning set's say it in the same words."""
+    where = "in 0-1000 coordinates" if box_space == "relative_1000" else f"in the {model_wh[0]}x{model_wh[1]} frames"
+    x1, y1, x2, y2 = box
+    return f"The detector flagged a {label} at {at_s:.1f} s, box [{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}] {where}."
+
+
 def question_for(event_type: str, label: str, prompt: str | None = None) -> str:
     if prompt is not None:
         return WATCH_QUESTION.format(prompt=prompt.strip().rstrip("."))

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import cv2
 
-from pipelines.prompts import SYSTEM, question_for, user_prompt
+from pipelines.prompts import SYSTEM, detector_hint, question_for, user_prompt
 from sqlalchemy import Connection
 from streamer.config.root import StreamerConfig
-from streamer.config.vlm import SamplingConfig
+from streamer.config.vlm import BackendKind, SamplingConfig
 from streamer.core.timefmt import iso_time
 from streamer.index import store
 from streamer.media.files import MediaFiles
 from streamer.record.sample import sample_recording
+from streamer.vlm.frames import model_size
+from streamer.vlm.worker import scaled_box
 
 FRAMES = "frames"
 JSONL = "train.jsonl"
@@ -60,6 +62,13 @@ def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampl
     frames = sample_recording(MediaFiles.for_storage(config.storage_dir, config.storage), conn, event["camera"], window_start, window_end, sampling.fps)
     if len(frames) < 2:
         return "fewer than 2 frames recorded around it (retention, or a gap)"
+    return conversation(config, event, review, frames, sampling, out)
+
+
+def conversation(config: StreamerConfig, event: dict, review: dict, frames: list, sampling: SamplingConfig,
+                 out: Path) -> dict:
+    """One reviewed event's line, its frames (each with `.image`, BGR, and `.wall_ts`) written under `out`."""
+    start = event["start_ts"]
     folder = out / FRAMES / event["event_id"]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -70,11 +79,7 @@ def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampl
     clip_start = frames[0].wall_ts
     times = tuple(round(frame.wall_ts - clip_start, 3) for frame in frames)
     height, width = frames[0].image.shape[:2]
-    x1, y1, x2, y2 = event["bbox_xyxy"]
-    hint = (f"The detector flagged a {event['label']} at {max(0.0, start - clip_start):.1f} s in the box "
-            f"[{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}] (pixels of the {width}x{height} frames).")
-    prompt = user_prompt(question_for(event["type"], event["label"]), iso_time(clip_start, _tz(config)), times,
-                         sampling.fps, (width, height), hint)
+    prompt = _prompt(config, event, sampling, iso_time(clip_start, _tz(config)), times, (width, height), start - clip_start)
     return {
         "id": event["event_id"],
         "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "<video>" + prompt},
@@ -86,6 +91,24 @@ def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampl
         "event": {key: event[key] for key in ("camera", "type", "label", "start_iso", "end_iso", "verification")},
         "review": {**review, "reviewed_iso": iso_time(review["reviewed_ts"], _tz(config))},
     }
+
+
+def _prompt(config: StreamerConfig, event: dict, sampling: SamplingConfig, clip_start_iso: str,
+            times: tuple[float, ...], frame_wh: tuple[int, int], at_s: float) -> str:
+    """The words the VLM worker would use for this event (the model's frame size, the model's box coordinates), so
+    that a model tuned on them is asked the same at the site."""
+    model_wh = model_size(*frame_wh, sampling)
+    box_space = config.vlm.box_space(_model_name(config)) if config.vlm is not None else "input_pixels"
+    space_wh = (1000, 1000) if box_space == "relative_1000" else model_wh
+    hint = detector_hint(event["label"], max(0.0, at_s), scaled_box(event["bbox_xyxy"], frame_wh, space_wh), box_space,
+                         model_wh)
+    return user_prompt(question_for(event["type"], event["label"]), clip_start_iso, times, sampling.fps, model_wh, hint,
+                       box_space)
+
+
+def _model_name(config: StreamerConfig) -> str:
+    vlm = config.vlm
+    return vlm.openai.model if vlm.backend is BackendKind.OPENAI else vlm.transformers.model
 
 
 def _answer(event: dict, review: dict, clip_start: float, last_s: float) -> dict:

@@ -66,12 +66,14 @@ def _detector_hint(job: VlmJob, box_space: BoxSpace) -> str | None:
     if box is None:
         return None
     space_wh = (1000, 1000) if box_space == "relative_1000" else job.model_wh
-    sx, sy = space_wh[0] / job.frame_wh[0], space_wh[1] / job.frame_wh[1]
-    x1, y1, x2, y2 = box.xyxy
-    at = frame.wall_ts - job.window_start_ts
-    where = "in 0-1000 coordinates" if box_space == "relative_1000" else f"in the {job.model_wh[0]}x{job.model_wh[1]} frames"
-    return (f"The detector flagged a {box.label} at {at:.1f} s, box [{x1 * sx:.0f}, {y1 * sy:.0f}, {x2 * sx:.0f}, "
-            f"{y2 * sy:.0f}] {where}.")
+    return prompts.detector_hint(box.label, frame.wall_ts - job.window_start_ts, scaled_box(box.xyxy, job.frame_wh, space_wh),
+                                 box_space, job.model_wh)
+
+
+def scaled_box(xyxy, frame_wh: tuple[int, int], space_wh: tuple[int, int]) -> tuple[float, float, float, float]:
+    sx, sy = space_wh[0] / frame_wh[0], space_wh[1] / frame_wh[1]
+    x1, y1, x2, y2 = xyxy
+    return (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
 
 
 def correction(request: VlmRequest, reply_text: str, error: AnswerError, duration_s: float) -> VlmRequest:

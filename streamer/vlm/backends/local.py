@@ -72,8 +72,10 @@ class TransformersBackend:
         texts = [self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) for chat in chats]
         images, videos, video_kwargs = process_vision_info(chats, return_video_kwargs=True, return_video_metadata=True)
         frames, metadata = (list(part) for part in zip(*videos)) if videos else (None, None)
+        # qwen-vl-utils has already resized the frames to the request's pixel budget (sides multiples of 28); the
+        # processor resizing again would apply its own budget instead (qwen-vl-utils' README passes this too)
         return self.processor(text=texts, images=images, videos=frames, video_metadata=metadata, padding=True,
-                              return_tensors="pt", **video_kwargs)
+                              return_tensors="pt", do_resize=False, **video_kwargs)
 
     def answer(self, requests: Sequence[VlmRequest]) -> list[VlmReply | Exception]:
         import torch
