@@ -34,6 +34,7 @@ system-deps:
 
 test: system-deps models samples
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_cycles.py
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/eval_query.py --sets 2 --min-hit-rate 0.8 --max-false-answers 1
 	$(BIN)/python scripts/eval_vlm.py --smoke > /dev/null

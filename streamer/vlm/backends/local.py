@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 
 from streamer.config.vlm import TransformersConfig
-from streamer.vlm.backends import VlmReply, VlmRequest
+from streamer.vlm.backends.contract import VlmReply, VlmRequest
 
 log = logging.getLogger("streamer.vlm")
 

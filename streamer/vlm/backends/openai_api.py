@@ -20,7 +20,7 @@ import httpx
 
 from streamer.config.vlm import OpenAIConfig
 from streamer.core.backoff import Backoff
-from streamer.vlm.backends import VlmReply, VlmRequest
+from streamer.vlm.backends.contract import VlmReply, VlmRequest
 
 log = logging.getLogger("streamer.vlm")
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}

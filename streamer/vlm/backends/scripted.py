@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from streamer.vlm.backends import VlmReply, VlmRequest
+from streamer.vlm.backends.contract import VlmReply, VlmRequest
 
 
 class ScriptedError(RuntimeError):
