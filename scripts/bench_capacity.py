@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """How many cameras a machine holds, printed as one JSON document, motion-gated against ungated in the same run:
 
-- quiet site: N cameras replaying the quiet scene live (tests/helpers/quiet.py: a still 768x576 street with sensor
+- quiet site: N cameras replaying the quiet scene live (testkit/quiet.py: a still 768x576 street with sensor
   noise and a cloud, one person crossing a minute, at a different moment on each of four variants), each detected at 5 fps with a zone-intrusion
   rule, through `streamer run` with its shared engine. Per N and mode: the slowest camera's sampled fps (frames
   tracked a second), the part of sampled frames the detector ran on, frames dropped for lack of time, and every
   crossing: alerted or not, and its frame-to-alert latency (the event's log line against the frame it starts at).
   A count "keeps up" when every crossing is alerted within 2.5 s, the p95 latency is <= 2 s and <= 1 % of the
   sampled frames were dropped; the largest such count is the figure;
-- busy scene: the same for the walking people (tests/helpers/walkers.py: something moves all the time), where
+- busy scene: the same for the walking people (testkit/walkers.py: something moves all the time), where
   gating must cost nothing;
 - memory: USS and RSS of each process (supervisor, engine, workers) at the largest quiet count, and the start-up
   time until every camera streams with its engine connected.
@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 
 from scripts.bench_engine import (BIKES, parse_ts, run_service, seconds_to_all_streaming,  # noqa: E402
                                   service_config, steady_fps)
-from tests.helpers.quiet import WIDTH, HEIGHT, QuietTruth, quiet_scene  # noqa: E402
-from tests.helpers.walkers import walkers_clip  # noqa: E402
+from testkit.quiet import WIDTH, HEIGHT, QuietTruth, quiet_scene  # noqa: E402
+from testkit.walkers import walkers_clip  # noqa: E402
 
 TARGET_FPS = 5.0
 ALERT_WITHIN_S = 2.5

@@ -35,10 +35,10 @@ import yaml  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from streamer import assets  # noqa: E402
-from tests.helpers.api import Served, wait_for_api  # noqa: E402
-from tests.helpers.query_scenes import build  # noqa: E402
-from tests.helpers.redis_server import RedisServer  # noqa: E402
-from tests.helpers.rtsp import free_port  # noqa: E402
+from testkit.api import Served, wait_for_api  # noqa: E402
+from testkit.query_scenes import build  # noqa: E402
+from testkit.redis_server import RedisServer  # noqa: E402
+from testkit.rtsp import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -29,10 +29,10 @@ import av
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the clip is made with the tests' own scene writer
+sys.path.insert(0, str(REPO))  # testkit: the clip is made with the scene writer the tests use
 
-from tests.helpers.scenes import write_scene  # noqa: E402
-from tests.helpers.walkers import street_frames  # noqa: E402
+from testkit.scenes import write_scene  # noqa: E402
+from testkit.walkers import street_frames  # noqa: E402
 
 BIKES = REPO / "data" / "samples" / "bikes.mp4"
 FPS = 25

@@ -32,12 +32,12 @@ import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the benchmark clip is made by the tests' own helper
+sys.path.insert(0, str(REPO))  # testkit: the benchmark clip is made as the tests make theirs
 
 from streamer.config import CameraConfig  # noqa: E402
 from streamer.config.cameras import Backend, Precision  # noqa: E402
 from streamer.config.engine import EngineConfig  # noqa: E402
-from tests.helpers.walkers import walkers_clip  # noqa: E402
+from testkit.walkers import walkers_clip  # noqa: E402
 
 MODELS = REPO / "models"
 BIKES = REPO / "data" / "samples" / "bikes.mp4"

@@ -33,9 +33,9 @@ from streamer.alerts.streams import StreamNames  # noqa: E402
 from streamer.config.loader import parse_config_text  # noqa: E402
 from streamer.core.timefmt import iso_time  # noqa: E402
 from streamer.integrations.runner import IntegrationRunner  # noqa: E402
-from tests.helpers.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver  # noqa: E402
-from tests.helpers.redis_server import RedisServer  # noqa: E402
-from tests.helpers.service import Service  # noqa: E402
+from testkit.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver  # noqa: E402
+from testkit.redis_server import RedisServer  # noqa: E402
+from testkit.service import Service  # noqa: E402
 
 SECRET = "bench-webhook-secret-0123456789"
 

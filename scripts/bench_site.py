@@ -38,11 +38,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamer.index import db, store  # noqa: E402
-from tests.helpers.postgres_server import PostgresServer  # noqa: E402
-from tests.helpers.redis_server import RedisServer  # noqa: E402
-from tests.helpers.s3_server import CREDENTIALS, S3Server  # noqa: E402
-from tests.helpers.service import Service  # noqa: E402
-from tests.helpers.site_hosts import (CAMERAS, holders, latest_streaming, said_between, shares,  # noqa: E402
+from testkit.postgres_server import PostgresServer  # noqa: E402
+from testkit.redis_server import RedisServer  # noqa: E402
+from testkit.s3_server import CREDENTIALS, S3Server  # noqa: E402
+from testkit.service import Service  # noqa: E402
+from testkit.site_hosts import (CAMERAS, holders, latest_streaming, said_between, shares,  # noqa: E402
                                      site_config, streaming_since)
 from scripts.bench_site_parts import index_write_rates, question_latency, upload_lags  # noqa: E402
 

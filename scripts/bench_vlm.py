@@ -27,9 +27,9 @@ from streamer.config.vlm import SamplingConfig, TransformersConfig  # noqa: E402
 from streamer.vlm.backends.local import TransformersBackend  # noqa: E402
 from streamer.vlm.frames import model_size  # noqa: E402
 from streamer.vlm.worker import build_request  # noqa: E402
-from tests.helpers.redis_server import RedisServer  # noqa: E402
-from tests.helpers.tiny_qwen import build_tiny_model, qwen_tokenizer_json  # noqa: E402
-from tests.helpers.vlm import announce, answer, answers, make_job, video_frames, vlm_config, worker_for  # noqa: E402
+from testkit.redis_server import RedisServer  # noqa: E402
+from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json  # noqa: E402
+from testkit.vlm import announce, answer, answers, make_job, video_frames, vlm_config, worker_for  # noqa: E402
 
 
 def vision_tokens(backend: TransformersBackend, storage: Path, video: Path) -> dict:

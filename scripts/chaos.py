@@ -57,7 +57,7 @@ def scenario(name: str, args: argparse.Namespace, folder: Path) -> dict:
     if name == "configs":
         return configs.run(300 if smoke else 10_000)
     if name == "api":
-        from tests.helpers.query_scenes import build
+        from testkit.query_scenes import build
 
         recorded = build(folder / "recorded", models, clip)
         return api_fuzz.run(recorded.config, recorded.storage, 10 if smoke else 200)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from streamer import assets  # noqa: E402
 from streamer.config import load_config  # noqa: E402
 from streamer.query.service import QueryService  # noqa: E402
-from tests.helpers.query_scenes import build  # noqa: E402
+from testkit.query_scenes import build  # noqa: E402
 
 QUESTIONS: dict[str, list[str]] = {
     "fall": ["when did the person fall", "did anyone fall down", "show me when someone collapsed",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streamer import assets
-from tests.helpers.redis_server import RedisServer
+from testkit.redis_server import RedisServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,8 +30,8 @@ def bikes_mp4() -> Path:
 @pytest.fixture(scope="session")
 def recorded(tmp_path_factory, models_dir: Path, bikes_mp4: Path):
     """Recordings made by `streamer run` of clips with known events (a fall, a line crossing, a zone entry), shared
-    by the question tests; see tests/helpers/query_scenes.py."""
-    from tests.helpers.query_scenes import build
+    by the question tests; see testkit/query_scenes.py."""
+    from testkit.query_scenes import build
 
     return build(tmp_path_factory.mktemp("recorded"), models_dir, bikes_mp4)
 
@@ -39,7 +39,7 @@ def recorded(tmp_path_factory, models_dir: Path, bikes_mp4: Path):
 @pytest.fixture
 def service_factory():
     """Start `streamer run` services; each is killed (with its process group) when the test ends."""
-    from tests.helpers.service import Service
+    from testkit.service import Service
 
     started: list[Service] = []
 

@@ -15,9 +15,9 @@ import pytest
 from streamer.alerts.publisher import Publisher
 from streamer.alerts.spool import Spool, SpoolBusy, SpoolRecord
 from streamer.alerts.streams import StreamNames
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.rtsp import free_port
-from tests.helpers.waiting import wait_until
+from testkit.redis_server import RedisServer
+from testkit.rtsp import free_port
+from testkit.waiting import wait_until
 
 STREAMS = StreamNames("streamer")
 REPO = Path(__file__).resolve().parent.parent

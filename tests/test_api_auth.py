@@ -24,9 +24,9 @@ import yaml
 
 from streamer.auth.passwords import hash_password, verify_password
 from streamer.auth.ratelimit import LoginLimiter
-from tests.helpers.api import Served, wait_for_api
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.rtsp import free_port
+from testkit.api import Served, wait_for_api
+from testkit.redis_server import RedisServer
+from testkit.rtsp import free_port
 
 STREAMER = [sys.executable, "-m", "streamer"]
 ADMIN_PASSWORD = "correct horse battery"

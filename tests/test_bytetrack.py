@@ -16,7 +16,7 @@ import pytest
 
 from streamer.detect.bytetrack import ByteTracker, ByteTrackSettings
 from streamer.engine.geometry import InputGeometry
-from tests.helpers.walkers import walkers_clip
+from testkit.walkers import walkers_clip
 
 FRAMES = 120
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from streamer.index import db, store
 from streamer.record.segment import recorded_seconds
-from tests.helpers.service import Service
+from testkit.service import Service
 
 STREAMER = [sys.executable, "-m", "streamer"]
 

@@ -14,8 +14,8 @@ import pytest
 from streamer.alerts.payload import json_schema
 from streamer.index import db, store
 from tests.helpers.recording import START_TS, decoded_pts
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.rtsp import free_port
+from testkit.redis_server import RedisServer
+from testkit.rtsp import free_port
 
 STREAMER = [sys.executable, "-m", "streamer"]
 SCHEMA = json.loads(json_schema())

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from streamer.cli import app, command
 from streamer.vlm.queue import STATS_KEYS
-from tests.helpers.rtsp import free_port
-from tests.helpers.waiting import wait_until
+from testkit.rtsp import free_port
+from testkit.waiting import wait_until
 
 STREAMER = [sys.executable, "-m", "streamer"]
 CLI = command()
@@ -114,7 +114,7 @@ def test_an_unknown_camera_is_named_with_the_cameras_everywhere(args, tmp_path, 
 
 
 def test_alerts_tail_without_a_config_checks_cameras_against_the_streams_on_redis(tmp_path: Path) -> None:
-    from tests.helpers.redis_server import RedisServer
+    from testkit.redis_server import RedisServer
 
     server = RedisServer(tmp_path / "redis").start()
     try:
@@ -128,7 +128,7 @@ def test_alerts_tail_without_a_config_checks_cameras_against_the_streams_on_redi
 
 
 def test_a_repeated_camera_tails_each_cameras_stream_in_time_order(tmp_path: Path) -> None:
-    from tests.helpers.redis_server import RedisServer
+    from testkit.redis_server import RedisServer
 
     server = RedisServer(tmp_path / "redis").start()
     client = server.client()

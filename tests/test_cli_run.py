@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from tests.helpers.clips import constant_rate, write_clip
-from tests.helpers.rtsp import free_port
-from tests.helpers.service import STREAMER, write_config
+from testkit.rtsp import free_port
+from testkit.service import STREAMER, write_config
 
 
 def test_bad_cameras_are_reported_while_the_good_one_runs_and_sigterm_stops_all(

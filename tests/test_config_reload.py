@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers.api import wait_for_api
-from tests.helpers.receivers import WebhookReceiver
-from tests.helpers.rtsp import free_port
+from testkit.api import wait_for_api
+from testkit.receivers import WebhookReceiver
+from testkit.rtsp import free_port
 
 CAMERA = """  {name}:
     url: {video}
@@ -170,7 +170,7 @@ def _restarted_after(service, saved: float) -> float:
 
 def test_streamer_serve_lists_the_cameras_of_the_edited_file(tmp_path: Path, bikes_mp4: Path) -> None:
     """The console on its own (`streamer serve`) follows the file too; a broken edit keeps its cameras."""
-    from tests.helpers.api import Served
+    from testkit.api import Served
 
     config = tmp_path / "site.yaml"
     head = f"storage_dir: {tmp_path / 'data'}\n"

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.helpers.api import Served
-from tests.helpers.redis_server import RedisServer
+from testkit.api import Served
+from testkit.redis_server import RedisServer
 from tests.helpers.screens import SIZES, shoot
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the dev extras install Playwright")

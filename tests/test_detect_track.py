@@ -21,7 +21,7 @@ from streamer.runtime.worker import (
     WorkerOptions,
     detection_stage,
 )
-from tests.helpers.sources import camera
+from testkit.sources import camera
 
 
 class Collect:

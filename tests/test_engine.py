@@ -19,10 +19,10 @@ from streamer.engine.geometry import InputGeometry, to_source_pixels
 from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry, NmsParams
 from streamer.runtime.worker import EXIT_OK, CameraWorker, WorkerOptions
 from tests.helpers.engine import Collect, Supervising, engine_host, start_workers
-from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
-from tests.helpers.sources import camera
-from tests.helpers.waiting import wait_until
-from tests.helpers.walkers import walkers_clip
+from testkit.rtsp import RtspServer, free_port, gst_rtsp_available
+from testkit.sources import camera
+from testkit.waiting import wait_until
+from testkit.walkers import walkers_clip
 
 PEOPLE_AND_CARS = ["person", "car", "bicycle"]
 

@@ -21,9 +21,9 @@ from streamer.engine.models import LoadSettings, ModelKey, ModelLoadError, Model
 from streamer.engine.shm import NAME_PREFIX
 from streamer.frame import Frame
 from tests.helpers.engine import engine_host
-from tests.helpers.service import write_config
-from tests.helpers.sources import camera
-from tests.helpers.waiting import wait_until
+from testkit.service import write_config
+from testkit.sources import camera
+from testkit.waiting import wait_until
 
 SHM = Path("/dev/shm")
 

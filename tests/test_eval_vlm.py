@@ -18,8 +18,8 @@ from streamer.vlm.evaluation import ClipSetError, LabelledClip, evaluate, load_c
 from streamer.vlm.frames import model_size
 from streamer.vlm.scores import percentile, score
 from tests.conftest import REPO
-from tests.helpers.eval_clips import generated_clip_set
-from tests.helpers.tiny_qwen import build_tiny_model, qwen_tokenizer_json
+from testkit.eval_clips import generated_clip_set
+from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
 
 ANSWERS = REPO / "configs" / "eval-vlm-scripted-answers.yaml"
 

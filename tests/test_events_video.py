@@ -19,7 +19,7 @@ from streamer.events.lifecycle import EventLifecycle
 from streamer.events.snapshots import SnapshotWriter
 from streamer.frame import TrackedFrame
 from streamer.runtime.worker import CameraWorker, WorkerOptions
-from tests.helpers.scenes import fall_scene, walk_scene
+from testkit.scenes import fall_scene, walk_scene
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 T0 = START.timestamp()

@@ -20,7 +20,7 @@ from streamer.index import db, migrate, search, store
 from streamer.index.rows import EventRecord, FindingRow, GapRow, ReviewRow, SegmentRow, TrackSecond
 from streamer.index.patient import PatientWrites
 from streamer.index.writer import IndexWriter
-from tests.helpers.postgres_server import PostgresServer, binaries
+from testkit.postgres_server import PostgresServer, binaries
 
 pytestmark = pytest.mark.skipif(binaries() is None, reason="PostgreSQL is not installed (scripts/install_system_deps.sh)")
 START = 1795251600.0
@@ -230,7 +230,7 @@ def test_api_replicas_on_one_database_share_users_sessions_and_events(recorded, 
     import httpx
 
     from streamer.index.copy import copy_index
-    from tests.helpers.api import Served
+    from testkit.api import Served
 
     lite, pg = db.connect(recorded.storage, readonly=True), db.connect(pg_url)
     copy_index(lite, pg)

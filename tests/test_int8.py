@@ -15,7 +15,7 @@ from streamer.engine.calibration import calibration_sources
 from streamer.engine.geometry import to_source_pixels
 from streamer.engine.models import LoadSettings, ModelKey, ModelLoadError, ModelRegistry
 from streamer.engine.quantize import CalibrationError, sample_frames
-from tests.helpers.walkers import walkers_clip
+from testkit.walkers import walkers_clip
 
 IMGSZ = (640, 640)
 

@@ -17,9 +17,9 @@ from streamer.config.loader import ConfigError, parse_config_text
 from streamer.core.timefmt import iso_time
 from streamer.integrations.runner import IntegrationRunner
 from streamer.integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tests.helpers.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver, needs_mosquitto
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.waiting import wait_until
+from testkit.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver, needs_mosquitto
+from testkit.redis_server import RedisServer
+from testkit.waiting import wait_until
 
 T0 = 1_795_000_000.0
 SECRET = "a-webhook-secret-of-32-characters"

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.helpers.api import wait_for_api
+from testkit.api import wait_for_api
 from tests.helpers.numbered import (
     BITS,
     BLOCK,
@@ -35,8 +35,8 @@ from tests.helpers.numbered import (
     numbered_clip,
     walker_x,
 )
-from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
-from tests.helpers.scenes import HEIGHT, WIDTH
+from testkit.rtsp import RtspServer, free_port, gst_rtsp_available
+from testkit.scenes import HEIGHT, WIDTH
 from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -125,7 +125,7 @@ def _another_process_relays_it(config: Path) -> None:
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    from tests.helpers.api import Served
+    from testkit.api import Served
 
     tree = yaml.safe_load(config.read_text())
     tree["api"]["max_streams_per_user"] = 2

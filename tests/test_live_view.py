@@ -13,9 +13,9 @@ import cv2
 import httpx
 import numpy as np
 
-from tests.helpers.api import wait_for_api
-from tests.helpers.rtsp import free_port
-from tests.helpers.waiting import wait_until
+from testkit.api import wait_for_api
+from testkit.rtsp import free_port
+from testkit.waiting import wait_until
 
 STREAMER = [sys.executable, "-m", "streamer"]
 

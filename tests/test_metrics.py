@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers.api import Served
-from tests.helpers.receivers import Broker, Subscriber, WebhookReceiver, needs_mosquitto
-from tests.helpers.rtsp import free_port
-from tests.helpers.service import Service
+from testkit.api import Served
+from testkit.receivers import Broker, Subscriber, WebhookReceiver, needs_mosquitto
+from testkit.rtsp import free_port
+from testkit.service import Service
 
 STREAMER = [sys.executable, "-m", "streamer"]
 SECRET = "a-webhook-secret-of-32-characters"

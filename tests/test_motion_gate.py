@@ -18,9 +18,9 @@ from streamer.detect.motion import MotionDetector, MotionVerdict
 from streamer.events.event import EventState
 from streamer.runtime.gate import GateMode, MotionGate
 from streamer.runtime.worker import CameraWorker, WorkerOptions
-from tests.helpers.quiet import HEIGHT, WIDTH, QuietTruth, quiet_scene
-from tests.helpers.scenes import fall_scene, walk_scene
-from tests.helpers.walkers import walkers_clip
+from testkit.quiet import HEIGHT, WIDTH, QuietTruth, quiet_scene
+from testkit.scenes import fall_scene, walk_scene
+from testkit.walkers import walkers_clip
 from tests.test_config import errors_of
 from tests.test_events_video import EventRecorder
 

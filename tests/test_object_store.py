@@ -21,7 +21,7 @@ from streamer.index import db, store
 from streamer.media.objects import ObjectStore
 from streamer.media.outbox import OutboxReader, UploadOutbox
 from streamer.media.uploader import Uploader, UploadState
-from tests.helpers.s3_server import CREDENTIALS, S3Server
+from testkit.s3_server import CREDENTIALS, S3Server
 
 BUCKET = "footage"
 
@@ -44,7 +44,7 @@ def storage_section(s3: S3Server, prefix: str, keep_h: float = 0.0, timeout_s: f
 def uploaded(s3: S3Server, tmp_path_factory, models_dir: Path, bikes_mp4: Path):
     """The question scenes (a fall on `lobby`, a walk on `yard-cam`) recorded by `streamer run` with storage.url:
     every local copy is deleted once uploaded (local_keep_h: 0)."""
-    from tests.helpers.query_scenes import build
+    from testkit.query_scenes import build
 
     section = "storage: " + json.dumps(storage_section(s3, "site-a"))  # JSON is YAML, on one line
     return build(tmp_path_factory.mktemp("uploaded"), models_dir, bikes_mp4, vlm_section=section, with_plaza=False)
@@ -80,7 +80,7 @@ def test_questions_and_exports_read_the_recordings_from_the_store(uploaded) -> N
 
 
 def test_the_console_plays_an_event_clip_from_the_store_with_range_requests(uploaded, s3: S3Server) -> None:
-    from tests.helpers.api import Served
+    from testkit.api import Served
 
     tree = yaml.safe_load(uploaded.config.read_text())
     tree["api"] = {"auth": "none"}

@@ -1,4 +1,4 @@
-"""Questions over recordings that `streamer run` made of clips with known events (tests/helpers/query_scenes.py):
+"""Questions over recordings that `streamer run` made of clips with known events (testkit/query_scenes.py):
 the fall, the line crossing and the zone entry come back at their true times with playable clips and their
 snapshots; questions with no answer, only a time, a future or empty range, or an unknown camera get clear answers."""
 

@@ -16,8 +16,8 @@ import av
 import httpx
 import pytest
 
-from tests.helpers.api import wait_for_api
-from tests.helpers.rtsp import free_port
+from testkit.api import wait_for_api
+from testkit.rtsp import free_port
 
 SECRET = b"not for the api"
 

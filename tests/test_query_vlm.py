@@ -1,4 +1,4 @@
-"""Grounding questions with the VLM stage's backends, on the recordings of `streamer run` (tests/helpers/
+"""Grounding questions with the VLM stage's backends, on the recordings of `streamer run` (testkit/
 query_scenes.py). The semantics use the scripted test double (named so: no Qwen2.5-VL weights can run here);
 the real transformers path runs once with a tiny random Qwen2.5-VL and the real processor, whose answers are
 noise and must leave the index's answer standing."""
@@ -16,7 +16,7 @@ from streamer.query.service import QueryService
 from streamer.vlm.backends.local import TransformersBackend
 from streamer.vlm.backends.scripted import ScriptedTestDouble
 from tests.conftest import REPO
-from tests.helpers.tiny_qwen import build_tiny_model, qwen_tokenizer_json
+from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
 
 FALL = {"verdict": "confirmed", "events": [{"label": "a man tips over", "start_time": 2.5, "end_time": 4.0,
                                             "risk_level": "high", "description": "A man tips over onto the pavement."}]}

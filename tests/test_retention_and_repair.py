@@ -21,7 +21,7 @@ from streamer.record.recorder import Recorder
 from streamer.record.retention import DAY_S, Retention
 from tests.helpers.clips import constant_rate, write_clip
 from tests.helpers.recording import START_TS, decoded_pts, indexed, record
-from tests.helpers.waiting import terminate, wait_until
+from testkit.waiting import terminate, wait_until
 
 CONFIG = RecordConfig(segment_s=2.0, pre_roll_s=0.5, post_roll_s=0.5, retain_days=7, event_retain_days=30)
 

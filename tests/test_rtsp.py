@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.helpers.rtsp import RtspServer, free_port, gst_rtsp_available
-from tests.helpers.sources import Recorder, camera
+from testkit.rtsp import RtspServer, free_port, gst_rtsp_available
+from testkit.sources import Recorder, camera
 
 pytestmark = [
     pytest.mark.rtsp,

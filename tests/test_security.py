@@ -21,11 +21,11 @@ import psutil
 import pytest
 import yaml
 
-from tests.helpers.api import Served
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.sites import STREAMER, add_user, site_copy, users
-from tests.helpers.sites import token as new_token
-from tests.helpers.streams import RawStream
+from testkit.api import Served
+from testkit.redis_server import RedisServer
+from testkit.sites import STREAMER, add_user, site_copy, users
+from testkit.sites import token as new_token
+from testkit.streams import RawStream
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "a long enough password"

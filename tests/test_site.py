@@ -24,8 +24,8 @@ from streamer.runtime.camera_health import CameraHealth
 from streamer.site.assign import assign
 from streamer.site.coordinator import SiteCoordinator
 from streamer.site.leases import Leases, lease_key
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.waiting import wait_until
+from testkit.redis_server import RedisServer
+from testkit.waiting import wait_until
 
 CAMERAS = {f"cam-{n}": None for n in range(6)}
 UTC = ZoneInfo("UTC")

@@ -25,13 +25,13 @@ import yaml
 import pytest
 
 from streamer.alerts.payload import AlertPayload
-from tests.helpers.postgres_server import PostgresServer
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.rtsp import RtspServer, free_port
-from tests.helpers.s3_server import CREDENTIALS, S3Server
-from tests.helpers.service import Service
-from tests.helpers.site_hosts import CAMERAS, latest_streaming, said_between, shares, site_config, streaming_since
-from tests.helpers.site_hosts import holders as _holders
+from testkit.postgres_server import PostgresServer
+from testkit.redis_server import RedisServer
+from testkit.rtsp import RtspServer, free_port
+from testkit.s3_server import CREDENTIALS, S3Server
+from testkit.service import Service
+from testkit.site_hosts import CAMERAS, latest_streaming, said_between, shares, site_config, streaming_since
+from testkit.site_hosts import holders as _holders
 
 FAILOVER_S = 15.0
 
@@ -208,7 +208,7 @@ def _outage_loses_nothing(site: Site, client) -> None:
 def _a_fourth_process_sees_every_host(site: Site, client, moved: str) -> None:
     """`streamer query` and `streamer serve` on their own folder (no recording of theirs): a camera that moved
     between hosts has its events in the answers, its clips from the object store, its live picture through Redis."""
-    from tests.helpers.api import Served
+    from testkit.api import Served
 
     events = [a for a in _alerts(client) if a.camera == moved and a.type == "zone_intrusion" and a.state == "new"]
     assert events, "no event on the camera that moved"

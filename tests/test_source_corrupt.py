@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.corrupt import corrupted_copy
-from tests.helpers.sources import Recorder, camera
+from testkit.corrupt import corrupted_copy
+from testkit.sources import Recorder, camera
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.clips import constant_rate, variable_rate, write_clip
-from tests.helpers.sources import camera, play
+from testkit.sources import camera, play
 
 START = datetime(2026, 11, 21, 9, 0, 0, tzinfo=timezone.utc)
 
@@ -96,7 +96,7 @@ def test_a_slow_consumer_is_not_mistaken_for_a_stalled_file(tmp_path: Path) -> N
     """Files never drop frames: the decoder waits for detection. That wait is not the file stalling."""
     import time
 
-    from tests.helpers.sources import Recorder
+    from testkit.sources import Recorder
 
     clip = write_clip(tmp_path / "c.mp4", constant_rate(10, 2))
     cam = camera(str(clip), connection={"stall_timeout_min_s": 0.3, "stall_frames": 1})

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.api import Served
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.sites import add_user, site_copy, token, users
-from tests.helpers.streams import RawStream as Stream
+from testkit.api import Served
+from testkit.redis_server import RedisServer
+from testkit.sites import add_user, site_copy, token, users
+from testkit.streams import RawStream as Stream
 
 PASSWORD = "a long enough password"
 

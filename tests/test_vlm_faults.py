@@ -15,9 +15,9 @@ import yaml
 
 from streamer.alerts.streams import StreamNames
 from streamer.vlm.queue import JobQueue
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.vlm import announce, answer, make_job, published, video_frames, vlm_config
-from tests.helpers.waiting import terminate
+from testkit.redis_server import RedisServer
+from testkit.vlm import announce, answer, make_job, published, video_frames, vlm_config
+from testkit.waiting import terminate
 
 
 def write_config(tmp_path: Path, redis_url: str, scripted: dict, **queue) -> Path:

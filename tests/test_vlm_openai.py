@@ -17,7 +17,7 @@ import pytest
 from streamer.config.vlm import OpenAIConfig
 from streamer.vlm.backends.openai_api import OpenAICompatibleBackend, ServerError
 from streamer.vlm.worker import build_request
-from tests.helpers.vlm import answer, make_job, video_frames, vlm_config
+from testkit.vlm import answer, make_job, video_frames, vlm_config
 
 
 class FakeServer:

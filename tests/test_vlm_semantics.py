@@ -13,8 +13,8 @@ from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
 from streamer.index import db, store
 from streamer.vlm.queue import JobQueue
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.vlm import (
+from testkit.redis_server import RedisServer
+from testkit.vlm import (
     WINDOW_START,
     announce,
     answer,

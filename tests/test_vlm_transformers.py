@@ -13,9 +13,9 @@ from streamer.config.vlm import TransformersConfig
 from streamer.vlm.backends.local import TransformersBackend
 from streamer.vlm.worker import build_request
 from tests.conftest import REPO
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.tiny_qwen import SPECIAL_IDS, build_tiny_model, qwen_tokenizer_json
-from tests.helpers.vlm import announce, make_job, published, video_frames, vlm_config, worker_for
+from testkit.redis_server import RedisServer
+from testkit.tiny_qwen import SPECIAL_IDS, build_tiny_model, qwen_tokenizer_json
+from testkit.vlm import announce, make_job, published, video_frames, vlm_config, worker_for
 
 
 @pytest.fixture(scope="module")

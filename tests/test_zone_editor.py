@@ -15,9 +15,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.helpers.api import wait_for_api
+from testkit.api import wait_for_api
 from tests.helpers.numbered import numbered_clip
-from tests.helpers.rtsp import free_port
+from testkit.rtsp import free_port
 from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")

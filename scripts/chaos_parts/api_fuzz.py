@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from tests.helpers.api import wait_for_api
-from tests.helpers.rtsp import free_port
+from testkit.api import wait_for_api
+from testkit.rtsp import free_port
 
 SECRET = b"chaos-secret-not-for-the-api"
 LEAK_MARKS = (SECRET, b"root:x:0:0", b"SQLite format 3")

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from streamer.source.state import SourceState
-from tests.helpers.corrupt import corrupted_copy
-from tests.helpers.rtsp import RtspServer, free_port
-from tests.helpers.sources import Recorder, camera
+from testkit.corrupt import corrupted_copy
+from testkit.rtsp import RtspServer, free_port
+from testkit.sources import Recorder, camera
 
 SHARES = (0.001, 0.01, 0.05)
 

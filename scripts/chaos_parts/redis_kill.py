@@ -13,7 +13,7 @@ from streamer.alerts.health import HealthReporter
 from streamer.alerts.publisher import Publisher
 from streamer.alerts.spool import Spool, SpoolRecord
 from streamer.alerts.streams import StreamNames
-from tests.helpers.redis_server import RedisServer
+from testkit.redis_server import RedisServer
 
 NAMES = StreamNames("chaos")
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from scripts.chaos_parts.common import Service, percentiles
-from tests.helpers.rtsp import RtspServer, free_port
+from testkit.rtsp import RtspServer, free_port
 
 CAMERA_YAML = """  {name}:
     url: {url}

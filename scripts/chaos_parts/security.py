@@ -20,11 +20,11 @@ import psutil
 import yaml
 
 from scripts.chaos_parts.common import fd_count, percentiles
-from tests.helpers.api import Served
-from tests.helpers.query_scenes import build
-from tests.helpers.redis_server import RedisServer
-from tests.helpers.sites import add_user, site_copy, token, users
-from tests.helpers.streams import RawStream
+from testkit.api import Served
+from testkit.query_scenes import build
+from testkit.redis_server import RedisServer
+from testkit.sites import add_user, site_copy, token, users
+from testkit.streams import RawStream
 
 PASSWORD = "a long enough password"
 SECRET_URL = "rtsp://admin:p@ss@10.0.0.9:554/live?token=t0ps3cret&channel=1"

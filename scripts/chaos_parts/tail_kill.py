@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from streamer.alerts.streams import StreamNames
-from tests.helpers.redis_server import RedisServer
+from testkit.redis_server import RedisServer
 
 NAMES = StreamNames("streamer")  # what `alerts tail` reads with no config
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.helpers.scenes import HEIGHT, WIDTH, paste, person, write_scene
+from testkit.scenes import HEIGHT, WIDTH, paste, person, write_scene
 
 FPS = 25
 BITS, BLOCK, STRIP, READ_Y = 16, 40, 64, 56  # the frame number: 16 blocks 40 px wide in the top 64 rows, read

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.helpers.scenes import fall_scene, walk_scene
+from testkit.scenes import fall_scene, walk_scene
 
 ZONE = "[[400, 200], [640, 200], [640, 345], [400, 345]]"
 LINE = "start: [320, 150], end: [320, 345]"

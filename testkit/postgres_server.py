@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.helpers.rtsp import free_port
+from testkit.rtsp import free_port
 
 
 def binaries() -> Path | None:

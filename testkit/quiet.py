@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.helpers.scenes import write_scene
-from tests.helpers.walkers import _paste, street_frames, _walker
+from testkit.scenes import write_scene
+from testkit.walkers import _paste, street_frames, _walker
 
 WIDTH, HEIGHT, FPS = 768, 576, 10
 

@@ -9,7 +9,7 @@ from streamer.config import CameraConfig
 from streamer.frame import Frame
 from streamer.source.reader import VideoSource
 from streamer.source.state import StateChange
-from tests.helpers.waiting import wait_until
+from testkit.waiting import wait_until
 
 
 def camera(url: str, **fields: object) -> CameraConfig:

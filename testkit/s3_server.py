@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from tests.helpers.rtsp import free_port
+from testkit.rtsp import free_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "streamer-test", "AWS_SECRET_ACCESS_KEY": "streamer-test-secret",
                "AWS_DEFAULT_REGION": "us-east-1"}

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.helpers.waiting import terminate
+from testkit.waiting import terminate
 
 SERVER = Path(__file__).with_name("gst_rtsp_server.py")
 SYSTEM_PYTHON = "/usr/bin/python3"

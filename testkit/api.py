@@ -30,7 +30,7 @@ class Served:
     def __init__(self, config, *extra: str):
         import sys
 
-        from tests.helpers.rtsp import free_port
+        from testkit.rtsp import free_port
 
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

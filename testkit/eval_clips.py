@@ -1,5 +1,5 @@
 """A labelled clip set for the VLM stage's evaluation (streamer/vlm/evaluation.py), with known truth: a real person
-photo over a real street (tests/helpers/scenes.py) that falls, sits down, bends or stands; and walks into a marked
+photo over a real street (testkit/scenes.py) that falls, sits down, bends or stands; and walks into a marked
 area or past it. `scripts/eval_vlm.py` and the tests use the same set."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import yaml
 
-from tests.helpers.scenes import HEIGHT, paste, person, street, write_scene
+from testkit.scenes import HEIGHT, paste, person, street, write_scene
 
 SECONDS = 6.0
 AREA = (380, 250, 620, 350)  # the marked area of the zone clips: x1, y1, x2, y2 (its left edge at x=380)

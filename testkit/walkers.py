@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from ultralytics.utils import ASSETS
 
-from tests.helpers.scenes import write_scene
+from testkit.scenes import write_scene
 
 PERSON_IN_BUS = (45, 390, 245, 910)  # the man on the left of ultralytics' bus.jpg
 

