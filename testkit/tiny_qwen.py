@@ -56,8 +56,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_tiny_model(folder: Path, tokenizer_json: Path) -> Path:
-    """Two text layers of width 64 and a two-block vision tower: a few seconds per clip on the CPU."""
+def build_tiny_model(folder: Path, tokenizer_json: Path, head_std: float | None = None,
+                     intermediate_size: int = 128) -> Path:
+    """Two text layers of width 64 and a two-block vision tower: a few seconds per clip on the CPU. `head_std`
+    draws the output head wider than the usual 0.02: a 64-wide head that narrow gives logits nearly flat over
+    152k tokens (cross-entropy stays near ln 152k), too flat for a minute's LoRA training to move."""
     import torch
     from transformers import (
         Qwen2_5_VLConfig,
@@ -73,7 +76,7 @@ def build_tiny_model(folder: Path, tokenizer_json: Path) -> Path:
                                     video_processor=Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE)
     config = Qwen2_5_VLConfig(
         text_config=dict(vocab_size=151936, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=8192,
+                         num_key_value_heads=2, intermediate_size=intermediate_size, max_position_embeddings=8192,
                          rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
         vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
                            fullatt_block_indexes=[1]),
@@ -82,6 +85,9 @@ def build_tiny_model(folder: Path, tokenizer_json: Path) -> Path:
         eos_token_id=SPECIAL_IDS["<|im_end|>"], pad_token_id=SPECIAL_IDS["<|endoftext|>"])
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(config)
+    if head_std is not None:
+        with torch.no_grad():
+            model.lm_head.weight.normal_(0.0, head_std)
     model.generation_config.eos_token_id = SPECIAL_IDS["<|im_end|>"]
     model.generation_config.pad_token_id = SPECIAL_IDS["<|endoftext|>"]
     model.save_pretrained(folder)

@@ -314,6 +314,14 @@ def test_reviewed_events_export_as_a_fine_tuning_set(api: str, site: Path, tmp_p
     clip_start = datetime.fromisoformat(event["clip_start_iso"]).timestamp()
     assert abs(clip_start + answer["events"][0]["start_time"] - confirmed["start_ts"]) < 0.1
     assert answer["events"][0]["description"] == "it happened"
+    # `streamer vlm finetune` reads the export back: one clip of each verdict, too few to hold one of each out
+    from streamer.vlm.finetune.export import ExportError, read_export, split
+
+    clips = read_export(tmp_path / "set")
+    assert sorted(clip.verdict for clip in clips) == ["confirmed", "rejected"]
+    assert all(clip.prompt.startswith("The clip starts at ") and "The detector flagged a " in clip.prompt for clip in clips)
+    with pytest.raises(ExportError, match="at least 2 of each verdict"):
+        split(clips, 0.25, 0)
 
 
 def _iso(ts: float) -> str:

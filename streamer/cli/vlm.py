@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from streamer.cli.common import ConfigOption, LogFormatOption, RedisUrlOption
+from streamer.cli.common import ConfigOption, LogFormatOption, MaybeConfigOption, RedisUrlOption, load_or_exit
 
-vlm_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The VLM job queue.")
+vlm_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The VLM job queue, and fine-tuning from reviews.")
 
 
 def _vlm_config(loaded):
@@ -34,7 +35,7 @@ def vlm_worker(
 
     from streamer.alerts.direct import AlertWriter
     from streamer.alerts.streams import StreamNames
-    from streamer.cli.common import load_or_exit, redis_for
+    from streamer.cli.common import redis_for
     from streamer.logs import setup_logging
     from streamer.media.files import MediaFiles
     from streamer.runtime.stop import SignalStop
@@ -72,7 +73,7 @@ def vlm_stats(
     """The queue's figures as one JSON object whose keys are always there (docs/vlm.md says what each counts):
     waiting, running, dead, and the enqueue and drop counters."""
     from streamer.alerts.streams import StreamNames
-    from streamer.cli.common import load_or_exit, redis_for
+    from streamer.cli.common import redis_for
     from streamer.vlm.queue import JobQueue
 
     vlm = _vlm_config(load_or_exit(config))
@@ -80,7 +81,45 @@ def vlm_stats(
     typer.echo(json.dumps(JobQueue(client, StreamNames(prefix), vlm.queue).stats(), sort_keys=True))
 
 
+def vlm_finetune(
+    export: Annotated[Path, typer.Argument(help="A `streamer dataset export` folder.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="New folder for the LoRA adapter and finetune.json.", show_default=False)],
+    config: MaybeConfigOption = None,
+    base: Annotated[Optional[str], typer.Option(help="Base model folder or id (default: the config's vlm.transformers.model).", show_default=False)] = None,
+    epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training clips.")] = 3.0,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, max=1.0, help="AdamW's rate for the LoRA weights.")] = 1e-4,
+    rank: Annotated[int, typer.Option(min=1, max=256, help="LoRA rank (alpha is twice it).")] = 16,
+    held_out: Annotated[float, typer.Option(min=0.05, max=0.9, help="Share of each verdict held out to measure on.")] = 0.25,
+    seed: Annotated[int, typer.Option(help="The split's and the training's seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+) -> None:
+    """LoRA on the language model from the reviewed events of an export, the vision tower frozen; the held-out
+    clips are asked before and after as the VLM stage asks them. Prints the report (also in OUTPUT/finetune.json);
+    load the adapter with `vlm.transformers.adapter`, or serve it with vLLM's --enable-lora (docs/vlm.md)."""
+    from streamer.config.vlm import SamplingConfig, TransformersConfig
+    from streamer.vlm.backends.adapter import AdapterError
+    from streamer.vlm.finetune.export import ExportError
+    from streamer.vlm.finetune.lora import LoraSettings
+    from streamer.vlm.finetune.run import finetune
+
+    vlm = load_or_exit(config).vlm if config is not None else None
+    sampling = vlm.sampling if vlm is not None else SamplingConfig()
+    model = vlm.transformers if vlm is not None else TransformersConfig()
+    model = model.model_copy(update={"model": base or model.model, "device": device})
+    settings = LoraSettings(rank=rank, alpha=2 * rank, epochs=epochs, learning_rate=learning_rate, seed=seed)
+    try:
+        report = finetune(export, output, model, sampling, settings, held_out)
+    except (ExportError, AdapterError, FileExistsError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as error:
+        typer.echo(f"error: the base model '{model.model}' cannot be loaded: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report))
+
+
 def register(app: typer.Typer) -> None:
     app.command("vlm-worker")(vlm_worker)
     vlm_app.command("stats")(vlm_stats)
+    vlm_app.command("finetune")(vlm_finetune)
     app.add_typer(vlm_app, name="vlm")

@@ -192,5 +192,10 @@ def _resolve_paths(config: StreamerConfig, base_dir: Path) -> StreamerConfig:
     vlm = config.vlm
     if vlm is not None and vlm.scripted is not None:
         scripted = vlm.scripted.model_copy(update={"responses": absolute(vlm.scripted.responses)})
-        update["vlm"] = vlm.model_copy(update={"scripted": scripted})
+        vlm = vlm.model_copy(update={"scripted": scripted})
+    if vlm is not None and vlm.transformers.adapter is not None:
+        adapted = vlm.transformers.model_copy(update={"adapter": absolute(vlm.transformers.adapter)})
+        vlm = vlm.model_copy(update={"transformers": adapted})
+    if vlm is not None:
+        update["vlm"] = vlm
     return config.model_copy(update=update)

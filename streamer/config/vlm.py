@@ -69,6 +69,8 @@ class TransformersConfig(StrictModel):
     model: str = Field("Qwen/Qwen2.5-VL-3B-Instruct", description="A local folder or a Hugging Face id (your own cache).")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     max_new_tokens: int = Field(512, ge=16, le=8192)
+    adapter: Path | None = Field(None, description="A LoRA adapter folder (`streamer vlm finetune`, or any peft LoRA "
+                                                   "of this base), merged into `model` when it loads.")
 
 
 class OpenAIConfig(StrictModel):

@@ -57,10 +57,16 @@ class TransformersBackend:
             has_flash = importlib.util.find_spec("flash_attn") is not None
             kwargs["attn_implementation"] = "flash_attention_2" if has_flash else "sdpa"
         started = time.monotonic()
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(config.model, **kwargs).to(device).eval()
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(config.model, **kwargs)
+        if config.adapter is not None:
+            from streamer.vlm.backends.adapter import apply_adapter
+
+            model = apply_adapter(model, config.adapter)
+        model = model.to(device).eval()
         processor = AutoProcessor.from_pretrained(config.model)
         log.info("VLM loaded", extra={"fields": {"model": config.model, "device": device, "dtype": str(kwargs["dtype"]),
                                                  "attention": kwargs.get("attn_implementation", "default"),
+                                                 "adapter": str(config.adapter) if config.adapter else None,
                                                  "load_s": round(time.monotonic() - started, 1)}})
         return cls(model, processor, config.max_new_tokens, config.model.rstrip("/").rsplit("/", 1)[-1])
 
