@@ -59,3 +59,13 @@ def live_relpath(camera: str, suffix: str) -> str:
 
 def event_clip_relpath(camera: str, event_id: str, start_ts: float) -> str:
     return f"clips/{camera}/{_utc(start_ts):%Y-%m-%d}/{event_id}.mp4"
+
+
+def snapshot_relpath(camera: str, event_id: str, start_ts: float) -> str:
+    """An event's snapshot, derived from the event alone, so every message can name it."""
+    return f"snapshots/{camera}/{_utc(start_ts):%Y-%m-%d}/{event_id}.jpg"
+
+
+def vlm_frames_relpath(camera: str, job_id: str, start_ts: float) -> str:
+    """The folder of a VLM job's frames."""
+    return f"vlm/{camera}/{_utc(start_ts):%Y-%m-%d}/{job_id}"

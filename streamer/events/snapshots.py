@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -13,6 +12,7 @@ from streamer.annotate import annotate, draw_line, highlight
 from streamer.config.cameras import CameraConfig
 from streamer.events.event import Event, EventState
 from streamer.frame import TrackedFrame
+from streamer.storage import snapshot_relpath
 
 log = logging.getLogger("streamer.events")
 JPEG_QUALITY = 85
@@ -20,8 +20,7 @@ JPEG_QUALITY = 85
 
 def snapshot_path(event: Event) -> str:
     """Relative to the storage folder; derived from the event alone, so every message can name it."""
-    day = datetime.fromtimestamp(event.start_ts, timezone.utc).strftime("%Y-%m-%d")
-    return f"snapshots/{event.camera}/{day}/{event.event_id}.jpg"
+    return snapshot_relpath(event.camera, event.event_id, event.start_ts)
 
 
 class SnapshotWriter:

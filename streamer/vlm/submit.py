@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 import redis
@@ -17,6 +16,7 @@ from streamer.alerts.liveness import RedisLiveness
 from streamer.alerts.publisher import connect
 from streamer.config.vlm import RISK_ORDER, VlmConfig
 from streamer.core.backoff import Backoff
+from streamer.storage import vlm_frames_relpath
 from streamer.vlm.frames import write_jpeg
 from streamer.vlm.job import JobFrame, JobKind, JobState, VlmJob
 from streamer.vlm.queue import EnqueueOutcome, JobQueue
@@ -27,8 +27,7 @@ MAX_WAITING = 64
 
 
 def frames_folder(camera: str, job_id: str, start_ts: float) -> str:
-    day = datetime.fromtimestamp(start_ts, timezone.utc).strftime("%Y-%m-%d")
-    return f"vlm/{camera}/{day}/{job_id}"
+    return vlm_frames_relpath(camera, job_id, start_ts)
 
 
 class JobSubmitter:
