@@ -38,8 +38,15 @@ class CountRule:
         x2, y2 = inside.xyxy[:, 2:].max(axis=0)
         names = sorted(set(np.asarray(inside.data["class_name"], dtype=str)))
         confidence = float(np.mean(inside.confidence)) if inside.confidence is not None else 1.0
-        return [RuleHit(
-            key=self._key, label=",".join(names), track_id=None, since_ts=since, confidence=confidence,
-            bbox_xyxy=(float(x1), float(y1), float(x2), float(y2)), signal=f"count>{self.config.max_count}:{len(inside)}",
-            zone=self.config.zone,
-        )]
+        return [
+            RuleHit(
+                key=self._key,
+                label=",".join(names),
+                track_id=None,
+                since_ts=since,
+                confidence=confidence,
+                bbox_xyxy=(float(x1), float(y1), float(x2), float(y2)),
+                signal=f"count>{self.config.max_count}:{len(inside)}",
+                zone=self.config.zone,
+            )
+        ]

@@ -12,4 +12,6 @@ class DwellRule(ZonePresenceRule):
 
     @classmethod
     def from_config(cls, config: DwellRuleConfig, zones: dict[str, ZoneConfig]) -> "DwellRule":
-        return cls(config.rule_name, config.zone, zones[config.zone], config.classes, config.min_dwell_s, config.end_after_s)
+        return cls(
+            config.rule_name, config.zone, zones[config.zone], config.classes, config.min_dwell_s, config.end_after_s
+        )

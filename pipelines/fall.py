@@ -19,7 +19,9 @@ from streamer.frame import TrackedFrame
 STANDING_TOLERANCE = 0.05  # share of the standing height the top edge may move before we call it a drop
 STANDING_WIDENING = 1.25  # how much wider (relative to its height) the box may get before we call it tilting
 MODEL_MATCH_IOU = 0.3
-RELINK_S = 1.5  # ByteTrack often starts a new id when a box turns on its side; this is how far back we look for the old one
+RELINK_S = (
+    1.5  # ByteTrack often starts a new id when a box turns on its side; this is how far back we look for the old one
+)
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,17 @@ class FallRule:
             since = self._down.observe(key, ts)
             began = self._fall_began(key, since, history)
             if ts - since >= self.config.min_down_s:
-                hits.append(RuleHit(
-                    key=key, label=class_name(people, index), track_id=track_id, since_ts=began,
-                    confidence=confidence, bbox_xyxy=box_of(people, index), signal="+".join(signals),
-                ))
+                hits.append(
+                    RuleHit(
+                        key=key,
+                        label=class_name(people, index),
+                        track_id=track_id,
+                        since_ts=began,
+                        confidence=confidence,
+                        bbox_xyxy=box_of(people, index),
+                        signal="+".join(signals),
+                    )
+                )
         self._forget(ts)
         return hits
 

@@ -35,10 +35,16 @@ class LineCrossingRule:
         hits = []
         for index in np.flatnonzero(wanted):
             track_id = int(candidates.tracker_id[index])
-            hits.append(RuleHit(
-                key=track_key(track_id), label=class_name(candidates, index), track_id=track_id,
-                since_ts=tracked.frame.wall_ts, confidence=confidence_of(candidates, index),
-                bbox_xyxy=box_of(candidates, index), signal="crossed_in" if crossed_in[index] else "crossed_out",
-                instant=True,
-            ))
+            hits.append(
+                RuleHit(
+                    key=track_key(track_id),
+                    label=class_name(candidates, index),
+                    track_id=track_id,
+                    since_ts=tracked.frame.wall_ts,
+                    confidence=confidence_of(candidates, index),
+                    bbox_xyxy=box_of(candidates, index),
+                    signal="crossed_in" if crossed_in[index] else "crossed_out",
+                    instant=True,
+                )
+            )
         return hits

@@ -34,8 +34,14 @@ def _words(name: str | None) -> str:
 def _fields(event_type: str, label: str, zone: str | None, rule: str | None, camera: str = "") -> dict[str, str]:
     label = label or "object"
     article = "An" if label[:1].lower() in "aeiou" else "A"
-    return {"label": label, "a_label": f"{article} {label}", "zone": _words(zone) or "?", "rule": _words(rule) or "?",
-            "type": _words(event_type), "camera": camera}
+    return {
+        "label": label,
+        "a_label": f"{article} {label}",
+        "zone": _words(zone) or "?",
+        "rule": _words(rule) or "?",
+        "type": _words(event_type),
+        "camera": camera,
+    }
 
 
 def match_sentences(event_type: str, label: str, zone: str | None, rule: str | None) -> list[str]:

@@ -39,11 +39,18 @@ class ZonePresenceRule:
                 track_id = int(candidates.tracker_id[index])
                 since = self._inside.observe(track_key(track_id), ts)
                 if ts - since >= self.min_s:
-                    hits.append(RuleHit(
-                        key=track_key(track_id), label=class_name(candidates, index), track_id=track_id,
-                        since_ts=since, confidence=confidence_of(candidates, index),
-                        bbox_xyxy=box_of(candidates, index), signal="inside", zone=self.zone_name,
-                    ))
+                    hits.append(
+                        RuleHit(
+                            key=track_key(track_id),
+                            label=class_name(candidates, index),
+                            track_id=track_id,
+                            since_ts=since,
+                            confidence=confidence_of(candidates, index),
+                            bbox_xyxy=box_of(candidates, index),
+                            signal="inside",
+                            zone=self.zone_name,
+                        )
+                    )
         self._inside.forget_stale(ts)
         return hits
 
@@ -51,4 +58,6 @@ class ZonePresenceRule:
 class ZoneIntrusionRule(ZonePresenceRule):
     @classmethod
     def from_config(cls, config: ZoneIntrusionRuleConfig, zones: dict[str, ZoneConfig]) -> "ZoneIntrusionRule":
-        return cls(config.rule_name, config.zone, zones[config.zone], config.classes, config.min_inside_s, config.end_after_s)
+        return cls(
+            config.rule_name, config.zone, zones[config.zone], config.classes, config.min_inside_s, config.end_after_s
+        )

@@ -27,8 +27,20 @@ from streamer.alerts.embedded import EmbeddedRedis
 from streamer.alerts.publisher import Publisher, connect
 from streamer.alerts.spool import Spool, SpoolRecord
 
-PAYLOAD = json.dumps({"schema_version": 1, "event_id": "x", "camera": "bench", "type": "zone_intrusion", "state": "new",
-                      "label": "person", "track_id": 1, "start_ts": 1.0, "bbox_xyxy": [1, 2, 3, 4], "pad": "x" * 400})
+PAYLOAD = json.dumps(
+    {
+        "schema_version": 1,
+        "event_id": "x",
+        "camera": "bench",
+        "type": "zone_intrusion",
+        "state": "new",
+        "label": "person",
+        "track_id": 1,
+        "start_ts": 1.0,
+        "bbox_xyxy": [1, 2, 3, 4],
+        "pad": "x" * 400,
+    }
+)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -65,16 +77,22 @@ def throughput(folder: Path, url: str, count: int) -> dict:
     pipe.execute()
     baseline = count / (time.perf_counter() - started)
     client.close()
-    return {"alerts": count, "ours_per_s": round(ours), "baseline_xadd_pipeline_per_s": round(baseline),
-            "ratio": round(ours / baseline, 3)}
+    return {
+        "alerts": count,
+        "ours_per_s": round(ours),
+        "baseline_xadd_pipeline_per_s": round(baseline),
+        "ratio": round(ours / baseline, 3),
+    }
 
 
 def spool_flush(folder: Path, server: EmbeddedRedis, count: int) -> dict:
     server.stop()
-    publisher = Publisher("flush", Spool(folder / "flush.jsonl"), server.url, "bench", 1_000_000, 3600, timeout_s=0.5).start()
+    publisher = Publisher(
+        "flush", Spool(folder / "flush.jsonl"), server.url, "bench", 1_000_000, 3600, timeout_s=0.5
+    ).start()
     batch = records(count, f"fl{time.time_ns()}")
     for start in range(0, count, 500):
-        publisher.submit(batch[start:start + 500])
+        publisher.submit(batch[start : start + 500])
     time.sleep(0.5)
     assert publisher.delivered == 0
     started = time.perf_counter()
@@ -88,7 +106,7 @@ def spool_flush(folder: Path, server: EmbeddedRedis, count: int) -> dict:
 def latency(folder: Path, video: Path, models: Path, seconds: float) -> dict:
     config = folder / "replay.yaml"
     config.write_text(f"""
-storage_dir: {folder / 'replay'}
+storage_dir: {folder / "replay"}
 models_dir: {models.resolve()}
 logging: {{stats_interval_s: 5}}
 cameras:
@@ -109,8 +127,11 @@ cameras:
 """)
     log_path = folder / "replay.log"
     with open(log_path, "w") as log_file:  # a file, not a pipe: a full pipe would block the service's logging
-        process = subprocess.Popen([sys.executable, "-m", "streamer", "run", "--config", str(config), "--log-format", "json"],
-                                   stderr=log_file, stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamer", "run", "--config", str(config), "--log-format", "json"],
+            stderr=log_file,
+            stdout=subprocess.DEVNULL,
+        )
         time.sleep(seconds)
         process.send_signal(signal.SIGTERM)
         process.wait(60)
@@ -118,17 +139,24 @@ cameras:
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     # `new` and `end`: what the live path sends as it sees it (an event's clip is an `update` sent once the
     # recording covers the clip, seconds later by design, so updates are not latencies of the live path)
-    latencies = [r["age_ms"] for r in lines if r.get("msg") == "published" and "age_ms" in r
-                 and r.get("id", "").endswith((":new", ":end"))]
+    latencies = [
+        r["age_ms"]
+        for r in lines
+        if r.get("msg") == "published" and "age_ms" in r and r.get("id", "").endswith((":new", ":end"))
+    ]
     if os.environ.get("BENCH_LOG"):
         Path(os.environ["BENCH_LOG"]).write_text(log)
     detect = [r["detect_ms"] for r in lines if r.get("msg") == "camera stats" and r.get("detect_ms")]
     if not latencies:
         return {"error": "no alerts published", "log_tail": log[-2000:]}
-    return {"alerts": len(latencies), "p50_ms": round(statistics.median(latencies), 1),
-            "p95_ms": round(percentile(latencies, 0.95), 1), "max_ms": round(max(latencies), 1),
-            "baseline_detect_ms_per_frame_median": round(statistics.median(detect), 1) if detect else None,
-            "replay_seconds": seconds}
+    return {
+        "alerts": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+        "max_ms": round(max(latencies), 1),
+        "baseline_detect_ms_per_frame_median": round(statistics.median(detect), 1) if detect else None,
+        "replay_seconds": seconds,
+    }
 
 
 def main() -> None:

@@ -31,8 +31,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from scripts.bench_engine import (BIKES, parse_ts, run_service, seconds_to_all_streaming,  # noqa: E402
-                                  service_config, steady_fps)
+from scripts.bench_engine import (
+    BIKES,
+    parse_ts,
+    run_service,
+    seconds_to_all_streaming,  # noqa: E402
+    service_config,
+    steady_fps,
+)
 from testkit.quiet import WIDTH, HEIGHT, QuietTruth, quiet_scene  # noqa: E402
 from testkit.walkers import walkers_clip  # noqa: E402
 
@@ -51,13 +57,25 @@ def quiet_variants() -> list[tuple[Path, QuietTruth]]:
 
 
 def cameras(clips: list[Path], count: int, gated: bool, precision: str) -> dict:
-    return {f"cam{n:02d}": {
-        "url": str(clips[n % len(clips)]), "loop": True, "realtime": True, "start_time": "now",
-        "detect": {"fps": TARGET_FPS, "model": {"weights": "yolo26n.pt", "classes": ["person"]},
-                   "motion": {"enabled": gated}, "precision": precision},
-        "zones": {"right": RIGHT_HALF},
-        "rules": [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.0, "end_after_s": 1.0}],
-        "record": {"mode": "off"}, "live_every_s": 0} for n in range(count)}
+    return {
+        f"cam{n:02d}": {
+            "url": str(clips[n % len(clips)]),
+            "loop": True,
+            "realtime": True,
+            "start_time": "now",
+            "detect": {
+                "fps": TARGET_FPS,
+                "model": {"weights": "yolo26n.pt", "classes": ["person"]},
+                "motion": {"enabled": gated},
+                "precision": precision,
+            },
+            "zones": {"right": RIGHT_HALF},
+            "rules": [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.0, "end_after_s": 1.0}],
+            "record": {"mode": "off"},
+            "live_every_s": 0,
+        }
+        for n in range(count)
+    }
 
 
 def last_stats(records: list[dict]) -> dict[str, dict]:
@@ -91,13 +109,26 @@ def crossings(records: list[dict], started: float, seconds: float, truths: list[
             loop += 1
     on_time = sum(1 for s in latencies if s <= ALERT_WITHIN_S)
     p95 = sorted(latencies)[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))] if latencies else None
-    return {"expected": expected, "alerted": len(latencies), "missed": missed, "on_time": on_time,
-            "latency_p50_s": round(statistics.median(latencies), 2) if latencies else None,
-            "latency_p95_s": round(p95, 2) if p95 is not None else None, "cameras_streaming": len(first_frame)}
+    return {
+        "expected": expected,
+        "alerted": len(latencies),
+        "missed": missed,
+        "on_time": on_time,
+        "latency_p50_s": round(statistics.median(latencies), 2) if latencies else None,
+        "latency_p95_s": round(p95, 2) if p95 is not None else None,
+        "cameras_streaming": len(first_frame),
+    }
 
 
-def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: list[QuietTruth] | None,
-            memory_at: float | None, precision: str = "auto") -> dict:
+def one_run(
+    clips: list[Path],
+    count: int,
+    gated: bool,
+    seconds: float,
+    truths: list[QuietTruth] | None,
+    memory_at: float | None,
+    precision: str = "auto",
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
         config = service_config(Path(tmp), cameras(clips, count, gated, precision))
         result = run_service(config, Path(tmp), 30.0, sample_rss_at=memory_at, stop_after=seconds)
@@ -107,15 +138,24 @@ def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: 
     total_sampled = sum(int(r.get("sampled", 0)) for r in final.values())
     total_detected = sum(int(r.get("detected", 0)) for r in final.values())
     drops = sum(int(r.get("drops", 0)) for r in final.values())
-    row = {"cameras": count, "gated": gated, "min_fps_sampled": round(min(sampled.values()), 2) if sampled else 0.0,
-           "detected_share": round(total_detected / total_sampled, 3) if total_sampled else None,
-           "dropped_share": round(drops / max(total_sampled + drops, 1), 4),
-           "busy_cameras": sum(1 for r in final.values() if r.get("motion") == "busy"), "exit_code": result["exit_code"]}
+    row = {
+        "cameras": count,
+        "gated": gated,
+        "min_fps_sampled": round(min(sampled.values()), 2) if sampled else 0.0,
+        "detected_share": round(total_detected / total_sampled, 3) if total_sampled else None,
+        "dropped_share": round(drops / max(total_sampled + drops, 1), 4),
+        "busy_cameras": sum(1 for r in final.values() if r.get("motion") == "busy"),
+        "exit_code": result["exit_code"],
+    }
     if truths is not None:
         row["crossings"] = crossings(records, result["started_wall"], seconds, truths)
         c = row["crossings"]
-        row["keeps_up"] = bool(c["expected"]) and c["on_time"] == c["expected"] and (c["latency_p95_s"] or 99) <= 2.0 \
+        row["keeps_up"] = (
+            bool(c["expected"])
+            and c["on_time"] == c["expected"]
+            and (c["latency_p95_s"] or 99) <= 2.0
             and row["dropped_share"] <= 0.01
+        )
     else:
         row["keeps_up"] = len(sampled) == count and row["min_fps_sampled"] >= 0.95 * TARGET_FPS
     if memory_at is not None:
@@ -124,22 +164,31 @@ def one_run(clips: list[Path], count: int, gated: bool, seconds: float, truths: 
     return row
 
 
-def search(clips: list[Path], counts: list[int], seconds: float, truths: list[QuietTruth] | None,
-           precision: str) -> dict:
+def search(
+    clips: list[Path], counts: list[int], seconds: float, truths: list[QuietTruth] | None, precision: str
+) -> dict:
     rows = [one_run(clips, n, gated, seconds, truths, None, precision) for n in counts for gated in (False, True)]
-    best = {mode: max([r["cameras"] for r in rows if r["gated"] == (mode == "gated") and r["keeps_up"]], default=0)
-            for mode in ("ungated", "gated")}
+    best = {
+        mode: max([r["cameras"] for r in rows if r["gated"] == (mode == "gated") and r["keeps_up"]], default=0)
+        for mode in ("ungated", "gated")
+    }
     return {"runs": rows, "most_cameras_keeping_up": best}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="one gated quiet camera up to its first crossing (make test)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one gated quiet camera up to its first crossing (make test)"
+    )
     parser.add_argument("--quiet", default="8,12,16", help="camera counts of the quiet site")
     parser.add_argument("--busy", default="4,7", help="camera counts of the busy scene")
     parser.add_argument("--seconds", type=float, default=64.0, help="how long each count runs")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
-                        help="the detector's precision (int8: calibrated on the benchmark's clips)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "int8"],
+        help="the detector's precision (int8: calibrated on the benchmark's clips)",
+    )
     parser.add_argument("--parts", default="quiet,busy,memory", help="which parts to run (not in --smoke)")
     args = parser.parse_args()
     if args.smoke:  # a short variant of the scene: its crossing comes early
@@ -158,7 +207,9 @@ def main() -> None:
         if "busy" in parts:
             report["busy"] = search(busy, [int(n) for n in args.busy.split(",")], 30.0, None, args.precision)
         if "memory" in parts:
-            report["memory"] = {str(n): one_run(clips, n, True, 30.0, None, 25.0, args.precision) for n in (1, counts[-1])}
+            report["memory"] = {
+                str(n): one_run(clips, n, True, 30.0, None, 25.0, args.precision) for n in (1, counts[-1])
+            }
     report["machine"] = {"cpu_count": os.cpu_count(), "python": platform.python_version()}
     print(json.dumps(report, indent=2))
 

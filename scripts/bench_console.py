@@ -54,13 +54,34 @@ PAGES = {  # path (filled in with an event id) → what shows the page is there
 
 def quantiles(values: list[float]) -> dict:
     ordered = sorted(values)
-    return {"median_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1), "n": len(ordered)}
+    return {
+        "median_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
+        "n": len(ordered),
+    }
 
 
 def add_user(config: Path) -> None:
-    subprocess.run([sys.executable, "-m", "streamer", "users", "add", "ann", "--role", "admin", "--password-stdin",
-                    "-c", str(config)], input=PASSWORD, check=True, capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamer",
+            "users",
+            "add",
+            "ann",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "-c",
+            str(config),
+        ],
+        input=PASSWORD,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def logged_in(browser, base: str):
@@ -117,7 +138,8 @@ def recorded_site(folder: Path, redis_url: str) -> Path:
 def live_config(folder: Path, cameras: int, port: int) -> Path:
     bikes = assets.pull(assets.SAMPLES[0], REPO / "data" / "samples")[0]
     names = [f"cam{n}" for n in range(cameras)]
-    body = "".join(f"""
+    body = "".join(
+        f"""
   {name}:
     url: {bikes}
     start_time: now
@@ -126,10 +148,13 @@ def live_config(folder: Path, cameras: int, port: int) -> Path:
     detect: {{fps: 5, model: {{weights: yolo26n.pt, classes: [person, bicycle, car]}}}}
     zones: {{crossing: {{polygon: [[200, 120], [460, 120], [460, 272], [200, 272]]}}}}
     rules: [{{type: zone_intrusion, zone: crossing, min_inside_s: 1.0}}]
-""" for name in names)
+"""
+        for name in names
+    )
     config = folder / "live.yaml"
-    config.write_text(f"storage_dir: {folder / 'live-data'}\nmodels_dir: {REPO / 'models'}\napi: {{port: {port}}}\n"
-                      f"cameras:{body}")
+    config.write_text(
+        f"storage_dir: {folder / 'live-data'}\nmodels_dir: {REPO / 'models'}\napi: {{port: {port}}}\ncameras:{body}"
+    )
     add_user(config)
     return config
 
@@ -156,16 +181,23 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def browsers() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or "") and p.parent() is not None
-            and "chrom" not in (p.parent().name() or "")]
+    return [
+        p
+        for p in psutil.process_iter(["name"])
+        if "chrom" in (p.info["name"] or "") and p.parent() is not None and "chrom" not in (p.parent().name() or "")
+    ]
 
 
 def measured(service: psutil.Process, seconds: float) -> dict:
     """CPU-seconds over `seconds`: the service's process alone (where the API runs), its whole tree, the browser's."""
     own, tree, browser = cpu_s(service), tree_cpu([service]), tree_cpu(browsers())
     time.sleep(seconds)
-    return {"api_process": round(cpu_s(service) - own, 2), "service": round(spent(tree, tree_cpu([service])), 2),
-            "browser": round(spent(browser, tree_cpu(browsers())), 2), "seconds": seconds}
+    return {
+        "api_process": round(cpu_s(service) - own, 2),
+        "service": round(spent(tree, tree_cpu([service])), 2),
+        "browser": round(spent(browser, tree_cpu(browsers())), 2),
+        "seconds": seconds,
+    }
 
 
 def _readers(base: str, cameras: int, cookie: str, measure) -> dict:
@@ -178,12 +210,15 @@ def _readers(base: str, cameras: int, cookie: str, measure) -> dict:
     stop, counts = threading.Event(), [0] * cameras
 
     def read(number: int) -> None:
-        with connect(f"{base.replace('http', 'ws')}/cameras/cam{number}/live.ws", max_size=None,
-                     additional_headers={"cookie": cookie}) as socket:
+        with connect(
+            f"{base.replace('http', 'ws')}/cameras/cam{number}/live.ws",
+            max_size=None,
+            additional_headers={"cookie": cookie},
+        ) as socket:
             while not stop.is_set():
                 message = socket.recv(timeout=5)
                 length = int.from_bytes(message[:4], "big")
-                counts[number] += b'"fragment"' in message[4:4 + length]
+                counts[number] += b'"fragment"' in message[4 : 4 + length]
 
     threads = [threading.Thread(target=read, args=(n,), daemon=True) for n in range(cameras)]
     for thread in threads:
@@ -203,8 +238,12 @@ def console_cpu(browser, folder: Path, cameras: int, seconds: float) -> dict:
     page (MJPEG tiles) and the alerts feed, and by one live-video page per camera (full frame rate)."""
     port = free_port()
     config = live_config(folder, cameras, port)
-    service = subprocess.Popen([sys.executable, "-m", "streamer", "run", "-c", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "run", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_api(base, service, 180)
@@ -221,7 +260,9 @@ def console_cpu(browser, folder: Path, cameras: int, seconds: float) -> dict:
         tiles.goto(f"{base}/")
         tiles.wait_for_selector(".tile img")
         console = measured(own, seconds)
-        shown = httpx.get(f"{base}/cameras", timeout=10, cookies={c["name"]: c["value"] for c in tiles.context.cookies()})
+        shown = httpx.get(
+            f"{base}/cameras", timeout=10, cookies={c["name"]: c["value"] for c in tiles.context.cookies()}
+        )
         states = [camera["figures"]["state"] for camera in shown.json()["cameras"] if camera.get("figures")]
         cookie = "; ".join(f"{c['name']}={c['value']}" for c in tiles.context.cookies())
         tiles.close()
@@ -233,24 +274,33 @@ def console_cpu(browser, folder: Path, cameras: int, seconds: float) -> dict:
             page.goto(f"{base}/live/cam{number}")
             players.append(page)
         for page in players:
-            page.wait_for_function("() => Number(document.getElementById('player').dataset.frames || 0) > 25",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => Number(document.getElementById('player').dataset.frames || 0) > 25", timeout=60_000
+            )
         frames = [int(page.evaluate("() => window.player.frames")) for page in players]
         live = measured(own, seconds)
-        rates = [round((int(page.evaluate("() => window.player.frames")) - before) / seconds, 1)
-                 for page, before in zip(players, frames, strict=True)]
+        rates = [
+            round((int(page.evaluate("() => window.player.frames")) - before) / seconds, 1)
+            for page, before in zip(players, frames, strict=True)
+        ]
         for page in players:
             page.close()
     finally:
         service.terminate()
         service.wait(60)
-    return {"cameras": cameras, "seconds": seconds, "cpu_s_nobody_watching": nobody,
-            "cpu_s_cameras_page_and_alerts": console, "cpu_s_live_video_read_by_a_program": relayed["cpu_s"],
-            "live_video_fragments_a_second_relayed": relayed["rates"],
-            "cpu_s_live_video_every_camera_in_the_browser": live, "live_video_fps_shown": rates,
-            "live_video_relay_share_of_a_core": f"{100 * (relayed['cpu_s']['service'] - nobody['service']) / seconds:.1f} %",
-            "console_share_of_a_core": f"{100 * (console['api_process'] - nobody['api_process']) / seconds:.1f} %",
-            "camera_states": states}
+    return {
+        "cameras": cameras,
+        "seconds": seconds,
+        "cpu_s_nobody_watching": nobody,
+        "cpu_s_cameras_page_and_alerts": console,
+        "cpu_s_live_video_read_by_a_program": relayed["cpu_s"],
+        "live_video_fragments_a_second_relayed": relayed["rates"],
+        "cpu_s_live_video_every_camera_in_the_browser": live,
+        "live_video_fps_shown": rates,
+        "live_video_relay_share_of_a_core": f"{100 * (relayed['cpu_s']['service'] - nobody['service']) / seconds:.1f} %",
+        "console_share_of_a_core": f"{100 * (console['api_process'] - nobody['api_process']) / seconds:.1f} %",
+        "camera_states": states,
+    }
 
 
 def main() -> None:
@@ -261,7 +311,9 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=4)
     parser.add_argument("--smoke", action="store_true", help="a short run of every part (make test): not figures")
     args = parser.parse_args()
-    loads, count, seconds, cameras = (2, 3, 3.0, 1) if args.smoke else (args.loads, args.alerts, args.cpu_s, args.cameras)
+    loads, count, seconds, cameras = (
+        (2, 3, 3.0, 1) if args.smoke else (args.loads, args.alerts, args.cpu_s, args.cameras)
+    )
     result: dict = {"smoke": args.smoke}
     with tempfile.TemporaryDirectory() as name, sync_playwright() as driver:
         folder = Path(name)
@@ -277,7 +329,9 @@ def main() -> None:
                 zone = ZoneInfo(yaml.safe_load(config.read_text())["timezone"])
                 day = datetime.fromtimestamp(lobby["start_ts"], zone).date().isoformat()
                 result["page_load"] = page_loads(browser, served.base, events[0]["event_id"], day, loads)
-                result["alert_xadd_to_dom"] = alert_latency(browser, served.base, redis_server.client(), events[0], count)
+                result["alert_xadd_to_dom"] = alert_latency(
+                    browser, served.base, redis_server.client(), events[0], count
+                )
         finally:
             redis_server.stop()
         result["console_cpu"] = console_cpu(browser, folder, cameras, seconds)

@@ -58,10 +58,16 @@ def camera_clip(folder: Path, label: str, b_frames: int, seconds: float) -> Path
         grain = noise.normal(0, 3, street[0].shape).astype(np.int16)
         return np.clip(street[round(t * FPS) % len(street)] + grain, 0, 255).astype(np.uint8)
 
-    options = {"preset": "veryfast", "bf": str(b_frames), "g": str(2 * FPS), "keyint_min": str(2 * FPS),
-               "sc_threshold": "0"}
-    partial = write_scene(path.with_suffix(".partial.mp4"), seconds, render, width, height, FPS, options,
-                          BITRATES[label])
+    options = {
+        "preset": "veryfast",
+        "bf": str(b_frames),
+        "g": str(2 * FPS),
+        "keyint_min": str(2 * FPS),
+        "sc_threshold": "0",
+    }
+    partial = write_scene(
+        path.with_suffix(".partial.mp4"), seconds, render, width, height, FPS, options, BITRATES[label]
+    )
     partial.replace(path)
     return path
 
@@ -87,8 +93,12 @@ def decode_cost(clip: Path, threads: bool, skip: str | None, convert_sampled: bo
                 frame.to_ndarray(format="bgr24")
                 converted += 1
     cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
-    return {"cpu_ms_per_video_s": 1000 * cpu / duration, "wall_ms_per_video_s": 1000 * wall / duration,
-            "frames": decoded, "converted": converted}
+    return {
+        "cpu_ms_per_video_s": 1000 * cpu / duration,
+        "wall_ms_per_video_s": 1000 * wall / duration,
+        "frames": decoded,
+        "converted": converted,
+    }
 
 
 MODES = {  # name: (threads, skip_frame, convert the sampled frames)
@@ -104,9 +114,11 @@ def measure(clip: Path, runs: int) -> dict:
     out: dict[str, dict] = {}
     for name, (threads, skip, convert) in MODES.items():
         samples = [decode_cost(clip, threads, skip, convert) for _ in range(runs)]
-        out[name] = {"cpu_ms_per_video_s": round(statistics.median(s["cpu_ms_per_video_s"] for s in samples), 1),
-                     "wall_ms_per_video_s": round(statistics.median(s["wall_ms_per_video_s"] for s in samples), 1),
-                     "frames": samples[0]["frames"]}
+        out[name] = {
+            "cpu_ms_per_video_s": round(statistics.median(s["cpu_ms_per_video_s"] for s in samples), 1),
+            "wall_ms_per_video_s": round(statistics.median(s["wall_ms_per_video_s"] for s in samples), 1),
+            "frames": samples[0]["frames"],
+        }
     base = out["every_frame_one_thread"]["cpu_ms_per_video_s"]
     total = out["every_frame_one_thread_plus_5fps_bgr"]["cpu_ms_per_video_s"]
     out["cameras_per_core_decode_and_5fps_bgr"] = round(1000 / total, 1) if total else None
@@ -123,9 +135,18 @@ def main() -> None:
     seconds, runs = (2.0, 1) if args.smoke else (args.seconds, args.runs)
     folder = REPO / "data" / "bench"
     report: dict[str, object] = {
-        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "pyav": av.__version__,
-                    "ffmpeg": av.library_versions.get("libavcodec")},
-        "smoke": args.smoke, "fps": FPS, "sampled_fps": SAMPLED_FPS, "seconds": seconds, "runs": runs}
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "pyav": av.__version__,
+            "ffmpeg": av.library_versions.get("libavcodec"),
+        },
+        "smoke": args.smoke,
+        "fps": FPS,
+        "sampled_fps": SAMPLED_FPS,
+        "seconds": seconds,
+        "runs": runs,
+    }
     for label in SIZES:
         for b_frames in (0, 2):
             clip = camera_clip(folder, label, b_frames, seconds)

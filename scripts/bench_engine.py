@@ -64,7 +64,9 @@ def equivalence(variants: list[tuple[str, str]], frames_wanted: int, registry) -
 
     with av.open(str(BIKES)) as container:
         frames = [f.to_ndarray(format="bgr24") for _, f in zip(range(frames_wanted), container.decode(video=0))]
-    reference = [r.boxes.data.numpy() for r in YOLO(str(MODELS / "yolo26n.pt")).predict(frames, verbose=False, conf=0.25)]
+    reference = [
+        r.boxes.data.numpy() for r in YOLO(str(MODELS / "yolo26n.pt")).predict(frames, verbose=False, conf=0.25)
+    ]
     geometry = InputGeometry(640)
     out = {}
     for backend, precision in variants:
@@ -124,15 +126,20 @@ def one_camera(clip: Path, limit: int | None, runs: int) -> dict:
         stamps = baseline_track(clip, samples["fp32"][-1]["frames"])
         samples["baseline"].append({"fps": rate(stamps)})
     base = statistics.median(run["fps"] for run in samples["baseline"])
-    report: dict[str, object] = {"clip": clip.name, "frames": samples["fp32"][0]["frames"], "runs": runs,
-                                 "baseline_model_track_fps": round(base, 2)}
+    report: dict[str, object] = {
+        "clip": clip.name,
+        "frames": samples["fp32"][0]["frames"],
+        "runs": runs,
+        "baseline_model_track_fps": round(base, 2),
+    }
     for precision in PRECISIONS:
         fps = statistics.median(run["fps"] for run in samples[precision])
         report[f"ours_{precision}_fps"] = round(fps, 2)
         report[f"ratio_{precision}_over_baseline"] = round(fps / base, 2) if base else None
         report[f"cpu_ms_per_frame_{precision}"] = {
             name: round(statistics.median(run["cpu_ms_per_frame"][name] for run in samples[precision]), 1)
-            for name in ("worker", "engine")}
+            for name in ("worker", "engine")
+        }
     return report
 
 
@@ -140,8 +147,13 @@ def ours_one_camera(clip: Path, limit: int | None, precision: str) -> dict:
     from streamer.engine.host import EngineHost
     from streamer.runtime.worker import CameraWorker, WorkerOptions
 
-    camera = CameraConfig.model_validate({"url": str(clip), "record": {"mode": "off"},
-                                          "detect": {"fps": 10, "precision": precision, "model": {"weights": "yolo26n.pt"}}})
+    camera = CameraConfig.model_validate(
+        {
+            "url": str(clip),
+            "record": {"mode": "off"},
+            "detect": {"fps": 10, "precision": precision, "model": {"weights": "yolo26n.pt"}},
+        }
+    )
     host = EngineHost({"bench": camera}, EngineConfig(), MODELS, ("warning", "text"), 3600)
     host.start()
     stamps: list[float] = []
@@ -165,8 +177,11 @@ def ours_one_camera(clip: Path, limit: int | None, precision: str) -> dict:
         cpu = {name: cpu_seconds(process) - before[name] for name, process in processes.items()}
     finally:
         host.stop()
-    return {"frames": len(stamps), "fps": rate(stamps),
-            "cpu_ms_per_frame": {name: 1000 * seconds / len(stamps) for name, seconds in cpu.items()}}
+    return {
+        "frames": len(stamps),
+        "fps": rate(stamps),
+        "cpu_ms_per_frame": {name: 1000 * seconds / len(stamps) for name, seconds in cpu.items()},
+    }
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -186,8 +201,9 @@ def baseline_track(clip: Path, limit: int) -> list[float]:
     return stamps
 
 
-def run_service(config: dict, folder: Path, seconds: float, sample_rss_at: float | None = None,
-                stop_after: float | None = None) -> dict:
+def run_service(
+    config: dict, folder: Path, seconds: float, sample_rss_at: float | None = None, stop_after: float | None = None
+) -> dict:
     """`streamer run` on a generated config with JSON logs; its records, and the memory of its process tree.
     `stop_after`: stopped (SIGTERM, as a user stops it) that many seconds after its start, for looping sources."""
     path = folder / "bench.yaml"
@@ -195,8 +211,12 @@ def run_service(config: dict, folder: Path, seconds: float, sample_rss_at: float
     log_path = folder / "service.log"
     started = time.monotonic()
     with log_path.open("w") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "streamer"), "run", "--config", str(path),
-                                 "--log-format", "json"], stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "streamer"), "run", "--config", str(path), "--log-format", "json"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
         memory = None
         try:
             if sample_rss_at is not None:
@@ -218,8 +238,12 @@ def run_service(config: dict, folder: Path, seconds: float, sample_rss_at: float
             records.append(json.loads(line))
         except ValueError:
             pass
-    return {"records": records, "started_wall": time.time() - (time.monotonic() - started), "memory": memory,
-            "exit_code": proc.returncode}
+    return {
+        "records": records,
+        "started_wall": time.time() - (time.monotonic() - started),
+        "memory": memory,
+        "exit_code": proc.returncode,
+    }
 
 
 def tree_memory(pid: int) -> dict:
@@ -231,20 +255,36 @@ def tree_memory(pid: int) -> dict:
             rows.append((process.name(), " ".join(process.cmdline()[1:3]), info.rss, info.uss))
         except psutil.Error:
             pass
-    return {"processes": len(rows), "rss_mb_total": round(sum(r[2] for r in rows) / 2**20),
-            "uss_mb_total": round(sum(r[3] for r in rows) / 2**20),
-            "by_process": [{"name": n, "rss_mb": round(r / 2**20), "uss_mb": round(u / 2**20)} for n, _, r, u in rows]}
+    return {
+        "processes": len(rows),
+        "rss_mb_total": round(sum(r[2] for r in rows) / 2**20),
+        "uss_mb_total": round(sum(r[3] for r in rows) / 2**20),
+        "by_process": [{"name": n, "rss_mb": round(r / 2**20), "uss_mb": round(u / 2**20)} for n, _, r, u in rows],
+    }
 
 
 def service_config(folder: Path, cameras: dict) -> dict:
-    return {"version": 1, "storage_dir": str(folder / "data"), "models_dir": str(MODELS), "api": {"enabled": False},
-            "logging": {"level": "info", "format": "json", "stats_interval_s": 1.0}, "cameras": cameras}
+    return {
+        "version": 1,
+        "storage_dir": str(folder / "data"),
+        "models_dir": str(MODELS),
+        "api": {"enabled": False},
+        "logging": {"level": "info", "format": "json", "stats_interval_s": 1.0},
+        "cameras": cameras,
+    }
 
 
 def walker_cameras(clip: Path, count: int) -> dict:
-    return {f"cam{n}": {"url": str(clip), "realtime": True, "start_time": "now",
-                        "detect": {"fps": TARGET_FPS, "model": {"weights": "yolo26n.pt", "classes": ["person", "car", "bicycle"]}},
-                        "record": {"mode": "off"}} for n in range(count)}
+    return {
+        f"cam{n}": {
+            "url": str(clip),
+            "realtime": True,
+            "start_time": "now",
+            "detect": {"fps": TARGET_FPS, "model": {"weights": "yolo26n.pt", "classes": ["person", "car", "bicycle"]}},
+            "record": {"mode": "off"},
+        }
+        for n in range(count)
+    }
 
 
 def steady_fps(records: list[dict]) -> dict[str, float]:
@@ -266,11 +306,23 @@ def capacity(clip: Path, counts: list[int], seconds: float) -> dict:
         fps = steady_fps(result["records"])
         engine = [r for r in result["records"] if r.get("msg") == "engine stats" and r.get("frames", 0) > 0]
         ok = len(fps) == count and min(fps.values()) >= 0.95 * TARGET_FPS
-        rows.append({"cameras": count, "min_fps": min(fps.values()) if fps else 0.0, "per_camera_fps": fps, "keeps_95pct": ok,
-                     "engine_batch_mean": round(statistics.median(r["batch_mean"] for r in engine), 2) if engine else None,
-                     "engine_infer_ms_frame": round(statistics.median(r["infer_ms_frame"] for r in engine), 2) if engine else None,
-                     "drops": sum(r.get("drops", 0) for r in result["records"] if r.get("msg") == "camera stats"
-                                  and r.get("progress") == "100%")})
+        rows.append(
+            {
+                "cameras": count,
+                "min_fps": min(fps.values()) if fps else 0.0,
+                "per_camera_fps": fps,
+                "keeps_95pct": ok,
+                "engine_batch_mean": round(statistics.median(r["batch_mean"] for r in engine), 2) if engine else None,
+                "engine_infer_ms_frame": round(statistics.median(r["infer_ms_frame"] for r in engine), 2)
+                if engine
+                else None,
+                "drops": sum(
+                    r.get("drops", 0)
+                    for r in result["records"]
+                    if r.get("msg") == "camera stats" and r.get("progress") == "100%"
+                ),
+            }
+        )
         if ok:
             best = count
     return {"target_fps": TARGET_FPS, "runs": rows, "max_cameras_at_95pct": best}
@@ -281,8 +333,14 @@ def demo() -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         camera = config["cameras"]["street"]
         camera.update({"url": str(BIKES), "realtime": True})
-        config.update({"storage_dir": str(Path(tmp) / "data"), "models_dir": str(MODELS), "api": {"enabled": False},
-                       "logging": {"level": "info", "format": "json", "stats_interval_s": 1.0}})
+        config.update(
+            {
+                "storage_dir": str(Path(tmp) / "data"),
+                "models_dir": str(MODELS),
+                "api": {"enabled": False},
+                "logging": {"level": "info", "format": "json", "stats_interval_s": 1.0},
+            }
+        )
         result = run_service(config, Path(tmp), 10)
     fps = steady_fps(result["records"])
     return {"config": "configs/example.yaml (realtime: true)", "fps_detected": fps.get("street"), "target_fps": 5.0}
@@ -299,7 +357,9 @@ def seconds_to_all_streaming(records: list[dict], started: float, count: int) ->
     """From `streamer run`'s start to the last of `count` cameras streaming with its engine connected."""
     ready: dict[str, dict[str, float]] = {}
     for record in records:
-        if record.get("msg") == "engine connected" or (record.get("msg") == "source state" and record.get("state") == "streaming"):
+        if record.get("msg") == "engine connected" or (
+            record.get("msg") == "source state" and record.get("state") == "streaming"
+        ):
             ready.setdefault(record.get("camera"), {})[record["msg"]] = parse_ts(record["ts"])
     done = [max(v.values()) for v in ready.values() if len(v) == 2]
     return round(max(done) - started, 2) if len(done) == count else None
@@ -327,10 +387,18 @@ def main() -> None:
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "smoke": args.smoke,
         "equivalence_iou_0_9": equivalence(
-            [("openvino", "fp32"), ("openvino", "int8")] if args.smoke else
-            [("openvino", "fp32"), ("onnxruntime", "fp32"), ("pytorch", "fp32"), ("openvino", "bf16"),
-             ("openvino", "int8")],
-            8 if args.smoke else 250, registry),
+            [("openvino", "fp32"), ("openvino", "int8")]
+            if args.smoke
+            else [
+                ("openvino", "fp32"),
+                ("onnxruntime", "fp32"),
+                ("pytorch", "fp32"),
+                ("openvino", "bf16"),
+                ("openvino", "int8"),
+            ],
+            8 if args.smoke else 250,
+            registry,
+        ),
         "runtime_ms_768x576": runtime_ms(list(PRECISIONS), (480, 640), 5 if args.smoke else 50, registry),
         "one_camera_every_frame": one_camera(clip, 20 if args.smoke else None, 1 if args.smoke else args.runs),
         "capacity": capacity(clip, counts, seconds),

@@ -48,8 +48,12 @@ def percentile(values: list[float], q: float) -> float:
 def summary_ms(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
-    return {"n": len(values), "p50_ms": round(statistics.median(values) * 1000, 1),
-            "p95_ms": round(percentile(values, 0.95) * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
+    return {
+        "n": len(values),
+        "p50_ms": round(statistics.median(values) * 1000, 1),
+        "p95_ms": round(percentile(values, 0.95) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
 
 
 def alerts(count: int) -> list[AlertPayload]:
@@ -57,20 +61,36 @@ def alerts(count: int) -> list[AlertPayload]:
     out = []
     for n in range(count // 2):
         start = 1_795_000_000.0 + n
-        common = dict(event_id=f"bench-{n:06d}", camera="street", type="zone_intrusion", label="person", track_id=n,
-                      start_ts=start, start_iso=iso_time(start), confidence=0.9, bbox_xyxy=(1, 2, 30, 40),
-                      frame_wh=(640, 272), verification="unverified", risk_level=None, description=None,
-                      snapshot="snapshots/street/x.jpg", clip=None, source=AlertSource(rule="zone_intrusion", model="m"))
+        common = dict(
+            event_id=f"bench-{n:06d}",
+            camera="street",
+            type="zone_intrusion",
+            label="person",
+            track_id=n,
+            start_ts=start,
+            start_iso=iso_time(start),
+            confidence=0.9,
+            bbox_xyxy=(1, 2, 30, 40),
+            frame_wh=(640, 272),
+            verification="unverified",
+            risk_level=None,
+            description=None,
+            snapshot="snapshots/street/x.jpg",
+            clip=None,
+            source=AlertSource(rule="zone_intrusion", model="m"),
+        )
         out.append(AlertPayload(state="new", end_ts=None, end_iso=None, **common))
         out.append(AlertPayload(state="end", end_ts=start + 1, end_iso=iso_time(start + 1), **common))
     return out
 
 
 def integrations_config(folder: Path, video: Path, broker: Broker, receiver: WebhookReceiver, extra: str = ""):
-    text = (f"storage_dir: {folder / 'data'}\ncameras:\n  street: {{url: {video}}}\nintegrations:\n"
-            f"  ha: {{kind: mqtt, url: '{broker.url}', username: streamer, password: '{broker.password}', discovery: false}}\n"
-            f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}, "
-            "retry: {max_attempts: 1000, backoff_s: 0.2, backoff_max_s: 1}}\n" + extra)
+    text = (
+        f"storage_dir: {folder / 'data'}\ncameras:\n  street: {{url: {video}}}\nintegrations:\n"
+        f"  ha: {{kind: mqtt, url: '{broker.url}', username: streamer, password: '{broker.password}', discovery: false}}\n"
+        f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}, "
+        "retry: {max_attempts: 1000, backoff_s: 0.2, backoff_max_s: 1}}\n" + extra
+    )
     return parse_config_text(text, "bench.yaml", folder, {})
 
 
@@ -97,8 +117,12 @@ class Feed:
 
 
 def received(subscriber: Subscriber, receiver: WebhookReceiver) -> dict[str, list[tuple[tuple[str, str], float]]]:
-    mqtt = [((a["event_id"], a["state"]), at) for topic, body, _, at in list(subscriber.messages)
-            if topic == "streamer/events" for a in [json.loads(body)]]
+    mqtt = [
+        ((a["event_id"], a["state"]), at)
+        for topic, body, _, at in list(subscriber.messages)
+        if topic == "streamer/events"
+        for a in [json.loads(body)]
+    ]
     hook = [((a["event_id"], a["state"]), r.at) for r in list(receiver.requests) for a in [json.loads(r.body)]]
     return {"mqtt": mqtt, "webhook": hook}
 
@@ -146,8 +170,13 @@ def delivery(folder: Path, video: Path, count: int, rate: float, outage_s: float
         for kind, got in received(subscriber, receiver).items():
             keys = [key for key, _ in got]
             figures[f"{kind}_outage"] = {
-                "outage_s": outage_s, "sent": len(wanted), "received": len(keys), "lost": len(set(wanted) - set(keys)),
-                "duplicated": len(keys) - len(set(keys)), "in_order": keys == wanted}
+                "outage_s": outage_s,
+                "sent": len(wanted),
+                "received": len(keys),
+                "lost": len(set(wanted) - set(keys)),
+                "duplicated": len(keys) - len(set(keys)),
+                "in_order": keys == wanted,
+            }
     finally:
         runner.stop(drain_s=2)
         subscriber.close()
@@ -161,7 +190,7 @@ def live_config(folder: Path, video: Path, models: Path, extra: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "live.yaml"
     config.write_text(f"""
-storage_dir: {folder / 'data'}
+storage_dir: {folder / "data"}
 models_dir: {models}
 logging: {{stats_interval_s: 2}}
 api: {{enabled: false}}
@@ -197,9 +226,12 @@ def live_run(config: Path, seconds: float) -> dict:
         service.stop()
     stats = [r["fps_detected"] for r in service.records if r.get("msg") == "camera stats"][1:]  # past the warm-up
     alerts_published = len([r for r in service.records if r.get("msg") == "published"])
-    return {"fps_detected_median": round(statistics.median(stats), 2) if stats else None,
-            "stats_lines": len(stats), "alerts_published": alerts_published,
-            "supervisor_cpu_percent_of_a_core": round(100 * supervisor_cpu, 2)}
+    return {
+        "fps_detected_median": round(statistics.median(stats), 2) if stats else None,
+        "stats_lines": len(stats),
+        "alerts_published": alerts_published,
+        "supervisor_cpu_percent_of_a_core": round(100 * supervisor_cpu, 2),
+    }
 
 
 def live_cost(folder: Path, video: Path, models: Path, runs: int, seconds: float) -> dict:
@@ -209,11 +241,13 @@ def live_cost(folder: Path, video: Path, models: Path, runs: int, seconds: float
     subscriber = Subscriber(broker, "streamer/events")
     results: dict[str, list[dict]] = {"without": [], "with_3": []}
     with SmtpServer() as smtp:
-        three = ("integrations:\n"
-                 f"  ha: {{kind: mqtt, url: '{broker.url}', username: streamer, password: '{broker.password}'}}\n"
-                 f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}}}\n"
-                 f"  mail: {{kind: notify, cooldown_s: 0, urls: ['mailto://127.0.0.1:{smtp.port}?from=a@example.com"
-                 "&to=b@example.com&user=&pass=&mode=insecure']}\n")
+        three = (
+            "integrations:\n"
+            f"  ha: {{kind: mqtt, url: '{broker.url}', username: streamer, password: '{broker.password}'}}\n"
+            f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}}}\n"
+            f"  mail: {{kind: notify, cooldown_s: 0, urls: ['mailto://127.0.0.1:{smtp.port}?from=a@example.com"
+            "&to=b@example.com&user=&pass=&mode=insecure']}\n"
+        )
         try:
             for run in range(runs):
                 for name, extra in (("without", ""), ("with_3", three)):
@@ -221,8 +255,9 @@ def live_cost(folder: Path, video: Path, models: Path, runs: int, seconds: float
                     redis = f"redis: {{url: '{redis_server.url}', prefix: bench-{name}-{run}}}\n"
                     figures = live_run(live_config(folder / f"{name}-{run}", video, models, redis + extra), seconds)
                     if name == "with_3":
-                        figures.update(mqtt=len(subscriber.messages), webhooks=len(receiver.requests),
-                                       mails=len(smtp.messages))
+                        figures.update(
+                            mqtt=len(subscriber.messages), webhooks=len(receiver.requests), mails=len(smtp.messages)
+                        )
                         subscriber.messages.clear()
                         receiver.requests.clear()
                         smtp.messages.clear()
@@ -232,12 +267,21 @@ def live_cost(folder: Path, video: Path, models: Path, runs: int, seconds: float
             receiver.stop()
             broker.kill()
             redis_server.kill()
-    medians = {name: statistics.median(r["fps_detected_median"] for r in runs_ if r["fps_detected_median"])
-               for name, runs_ in results.items() if any(r["fps_detected_median"] for r in runs_)}
+    medians = {
+        name: statistics.median(r["fps_detected_median"] for r in runs_ if r["fps_detected_median"])
+        for name, runs_ in results.items()
+        if any(r["fps_detected_median"] for r in runs_)
+    }
     ratio = medians["with_3"] / medians["without"] if len(medians) == 2 else None
-    cpu = {name: statistics.median(r["supervisor_cpu_percent_of_a_core"] for r in runs_) for name, runs_ in results.items()}
-    return {"runs": results, "fps_detected_median": medians, "with_over_without": None if ratio is None else round(ratio, 3),
-            "supervisor_cpu_percent_of_a_core_median": cpu}
+    cpu = {
+        name: statistics.median(r["supervisor_cpu_percent_of_a_core"] for r in runs_) for name, runs_ in results.items()
+    }
+    return {
+        "runs": results,
+        "fps_detected_median": medians,
+        "with_over_without": None if ratio is None else round(ratio, 3),
+        "supervisor_cpu_percent_of_a_core_median": cpu,
+    }
 
 
 def main() -> None:
@@ -256,10 +300,15 @@ def main() -> None:
         args.alerts, args.rate, args.outage_s, args.runs, args.seconds = 60, 50.0, 1.0, 1, 4.0
     with tempfile.TemporaryDirectory(prefix="bench-integrations-") as temp:
         folder = Path(temp)
-        result = {"alerts": args.alerts, "rate_per_s": args.rate, "smoke": args.smoke,
-                  "delivery": delivery(folder / "delivery", args.video.resolve(), args.alerts, args.rate, args.outage_s),
-                  "live_path": live_cost(folder / "live", args.video.resolve(), args.models.resolve(), args.runs,
-                                         args.seconds)}
+        result = {
+            "alerts": args.alerts,
+            "rate_per_s": args.rate,
+            "smoke": args.smoke,
+            "delivery": delivery(folder / "delivery", args.video.resolve(), args.alerts, args.rate, args.outage_s),
+            "live_path": live_cost(
+                folder / "live", args.video.resolve(), args.models.resolve(), args.runs, args.seconds
+            ),
+        }
     print(json.dumps(result, indent=2))
     outages = [v for k, v in result["delivery"].items() if k.endswith("_outage")]
     if any(o["lost"] or o["duplicated"] or not o["in_order"] for o in outages):

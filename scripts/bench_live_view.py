@@ -30,11 +30,27 @@ from streamer.runtime.live_view import LiveView  # noqa: E402
 
 def tracked_frame(image: np.ndarray) -> tuple[TrackedFrame, dict[str, ZoneConfig]]:
     height, width = image.shape[:2]
-    boxes = np.array([[0.1, 0.2, 0.3, 0.9], [0.5, 0.3, 0.7, 0.95], [0.75, 0.1, 0.95, 0.6]]) * [width, height, width, height]
-    detections = sv.Detections(xyxy=boxes, confidence=np.array([0.9, 0.8, 0.7]), class_id=np.array([0, 1, 2]),
-                               tracker_id=np.array([3, 4, 5]), data={"class_name": np.array(["person", "bicycle", "car"])})
-    zone = ZoneConfig(polygon=[[int(width * 0.3), int(height * 0.4)], [int(width * 0.7), int(height * 0.4)],
-                               [int(width * 0.7), height - 1], [int(width * 0.3), height - 1]])
+    boxes = np.array([[0.1, 0.2, 0.3, 0.9], [0.5, 0.3, 0.7, 0.95], [0.75, 0.1, 0.95, 0.6]]) * [
+        width,
+        height,
+        width,
+        height,
+    ]
+    detections = sv.Detections(
+        xyxy=boxes,
+        confidence=np.array([0.9, 0.8, 0.7]),
+        class_id=np.array([0, 1, 2]),
+        tracker_id=np.array([3, 4, 5]),
+        data={"class_name": np.array(["person", "bicycle", "car"])},
+    )
+    zone = ZoneConfig(
+        polygon=[
+            [int(width * 0.3), int(height * 0.4)],
+            [int(width * 0.7), int(height * 0.4)],
+            [int(width * 0.7), height - 1],
+            [int(width * 0.3), height - 1],
+        ]
+    )
     return TrackedFrame(Frame("bench", 0, 0.0, time.time(), image), detections), {"crossing": zone}
 
 
@@ -76,8 +92,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for label, frame in (("source", image), ("1920x1080", cv2.resize(image, (1920, 1080)))):
             ms, size = picture_ms(frame, repeats, Path(folder))
-            result[label] = {"picture_ms_median": round(ms, 2), "jpeg_bytes": size,
-                             "share_of_a_core_at_1_per_s": f"{ms / 10:.2f} %"}
+            result[label] = {
+                "picture_ms_median": round(ms, 2),
+                "jpeg_bytes": size,
+                "share_of_a_core_at_1_per_s": f"{ms / 10:.2f} %",
+            }
     baseline = decode_second_ms(args.video, fps)
     result["baseline_decode_ms_per_video_second"] = round(baseline, 1)
     result["picture_vs_decoding_a_second"] = f"{100 * result['source']['picture_ms_median'] / baseline:.1f} %"

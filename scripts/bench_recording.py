@@ -81,8 +81,9 @@ def decode_all(video: Path) -> None:
 def record_with(video: Path, storage: Path, force_transcode: bool = False) -> None:
     config = CameraConfig(url=str(video), start_time=START, record=RecordConfig(segment_s=10))
     # force_transcode: the path an MPEG-4 part 2 camera takes (decode + H.264 encode), measured on the same video
-    recorder = Recorder(storage, "bench", config.record, 0, live=False,
-                        remux_codecs=frozenset() if force_transcode else REMUX_CODECS)
+    recorder = Recorder(
+        storage, "bench", config.record, 0, live=False, remux_codecs=frozenset() if force_transcode else REMUX_CODECS
+    )
     for _ in _packets_only(VideoSource("bench", config, threading.Event(), packet_tap=recorder)):
         pass
     recorder.close(300)
@@ -95,13 +96,26 @@ def _packets_only(source: VideoSource):
 
 
 def bench_cpu(video: Path, seconds: float, repeats: int, folder: Path) -> dict:
-    runs: dict[str, list[float]] = {"demux_only": [], "source_decode": [], "source_decode_plus_remux": [],
-                                    "source_decode_plus_reencode": [], "decode_every_frame_alone": []}
+    runs: dict[str, list[float]] = {
+        "demux_only": [],
+        "source_decode": [],
+        "source_decode_plus_remux": [],
+        "source_decode_plus_reencode": [],
+        "decode_every_frame_alone": [],
+    }
     for index in range(repeats):
         runs["demux_only"].append(cpu_of(lambda: demux_only(video)))
         runs["decode_every_frame_alone"].append(cpu_of(lambda: decode_all(video)))
-        runs["source_decode"].append(cpu_of(lambda: [None for _ in _packets_only(VideoSource(
-            "bench", CameraConfig(url=str(video), start_time=START), threading.Event()))]))
+        runs["source_decode"].append(
+            cpu_of(
+                lambda: [
+                    None
+                    for _ in _packets_only(
+                        VideoSource("bench", CameraConfig(url=str(video), start_time=START), threading.Event())
+                    )
+                ]
+            )
+        )
         runs["source_decode_plus_remux"].append(cpu_of(lambda: record_with(video, folder / f"remux{index}")))
         runs["source_decode_plus_reencode"].append(cpu_of(lambda: record_with(video, folder / f"reenc{index}", True)))
     per_s = {name: round(1000 * statistics.median(values) / seconds, 2) for name, values in runs.items()}
@@ -115,13 +129,21 @@ def bench_index(folder: Path, rows: int = 100_000) -> dict:
     batch = 50  # a busy camera: 50 tracks a second
     started = time.perf_counter()
     for second in range(rows // batch):
-        writer.add_track_seconds([TrackSecond("bench", 1795251600 + second, track, "person", (1.0, 2.0, 3.0, 4.0), 0.9)
-                                  for track in range(batch)])
+        writer.add_track_seconds(
+            [
+                TrackSecond("bench", 1795251600 + second, track, "person", (1.0, 2.0, 3.0, 4.0), 0.9)
+                for track in range(batch)
+            ]
+        )
     handed_over = time.perf_counter() - started
     writer.flush(120)
     total = time.perf_counter() - started
     writer.close()
-    return {"track_rows": rows, "rows_per_s_committed": round(rows / total), "live_path_handover_us_per_row": round(1e6 * handed_over / rows, 2)}
+    return {
+        "track_rows": rows,
+        "rows_per_s_committed": round(rows / total),
+        "live_path_handover_us_per_row": round(1e6 * handed_over / rows, 2),
+    }
 
 
 def bench_export(video: Path, folder: Path, repeats: int) -> dict:
@@ -158,10 +180,19 @@ def main() -> None:
         video, seconds = looped(args.video, args.loops, folder)
         with av.open(str(video)) as probe:
             stream = probe.streams.video[0]
-            source = {"codec": stream.codec_context.name, "size": f"{stream.width}x{stream.height}", "seconds": round(seconds, 2),
-                      "fps": float(stream.average_rate)}
-        result = {"video": source, **bench_cpu(video, seconds, args.repeats, folder), "index": bench_index(folder),
-                  "export": bench_export(video, folder, args.repeats), "encoder": TranscodedSegmentFile.ENCODER}
+            source = {
+                "codec": stream.codec_context.name,
+                "size": f"{stream.width}x{stream.height}",
+                "seconds": round(seconds, 2),
+                "fps": float(stream.average_rate),
+            }
+        result = {
+            "video": source,
+            **bench_cpu(video, seconds, args.repeats, folder),
+            "index": bench_index(folder),
+            "export": bench_export(video, folder, args.repeats),
+            "encoder": TranscodedSegmentFile.ENCODER,
+        }
     print(json.dumps(result, indent=2))
 
 

@@ -42,8 +42,15 @@ from testkit.postgres_server import PostgresServer  # noqa: E402
 from testkit.redis_server import RedisServer  # noqa: E402
 from testkit.s3_server import CREDENTIALS, S3Server  # noqa: E402
 from testkit.service import Service  # noqa: E402
-from testkit.site_hosts import (CAMERAS, holders, latest_streaming, said_between, shares,  # noqa: E402
-                                     site_config, streaming_since)
+from testkit.site_hosts import (
+    CAMERAS,
+    holders,
+    latest_streaming,
+    said_between,
+    shares,  # noqa: E402
+    site_config,
+    streaming_since,
+)
 from scripts.bench_site_parts import index_write_rates, question_latency, upload_lags  # noqa: E402
 
 HOSTS = ("a", "b", "c")
@@ -99,9 +106,14 @@ def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service], se
     gaps = {c: largest_hole(index_url, c, killed_at, time.time()) for c in cameras}
     joined_at = time.time()
     hosts[victim] = Service(config, env={"STREAMER_NODE": victim})  # it comes back and takes its share
-    rejoined = wait(lambda: shares(client) == [2, 2, 2]
-                    and all(c in streaming_since(client, joined_at) for c, n in holders(client).items() if n == victim)
-                    and recording_where_they_run(index_url, client), 120)
+    rejoined = wait(
+        lambda: (
+            shares(client) == [2, 2, 2]
+            and all(c in streaming_since(client, joined_at) for c, n in holders(client).items() if n == victim)
+            and recording_where_they_run(index_url, client)
+        ),
+        120,
+    )
     handed_back = sorted(c for c, n in holders(client).items() if n == victim)
     handover_gaps = {c: largest_hole(index_url, c, joined_at, time.time()) for c in handed_back}
     if settle:  # another kill follows
@@ -109,19 +121,29 @@ def one_kill(index_url: str, config: Path, client, hosts: dict[str, Service], se
     # back, the host repaired and indexed what it was writing when it died (for the cameras it runs again, which
     # rendezvous hashing gives back to it): the hole left is from its last fragment to the new host's first frame
     gaps_after = {c: largest_hole(index_url, c, killed_at, joined_at) for c in cameras}
-    return {"killed": victim, "cameras": cameras, "moved_to": {c: new_hosts.get(c) for c in cameras},
-            "failover_s": failover_s, "recording_gap_s": gaps, "recording_gap_after_return_s": gaps_after,
-            "rejoined_share": rejoined, "handover_gap_s": handover_gaps}
+    return {
+        "killed": victim,
+        "cameras": cameras,
+        "moved_to": {c: new_hosts.get(c) for c in cameras},
+        "failover_s": failover_s,
+        "recording_gap_s": gaps,
+        "recording_gap_after_return_s": gaps_after,
+        "rejoined_share": rejoined,
+        "handover_gap_s": handover_gaps,
+    }
 
 
 def alerts_check(client) -> dict:
     alerts = [json.loads(fields[b"data"]) for _, fields in client.xrange("streamer:alerts")]
     said = collections.Counter((a["event_id"], a["state"]) for a in alerts if a["state"] in ("new", "end"))
     ended = {a["event_id"] for a in alerts if a["state"] == "end"}
-    return {"alerts": len(alerts), "doubled": sum(1 for count in said.values() if count > 1),
-            "never_ended": len({a["event_id"] for a in alerts if a["state"] == "new"} - ended),
-            "ended_by_takeover": sum(1 for a in alerts if a.get("end_reason")),
-            "camera_offline": sum(1 for a in alerts if a["type"] == "camera_offline")}
+    return {
+        "alerts": len(alerts),
+        "doubled": sum(1 for count in said.values() if count > 1),
+        "never_ended": len({a["event_id"] for a in alerts if a["state"] == "new"} - ended),
+        "ended_by_takeover": sum(1 for a in alerts if a.get("end_reason")),
+        "camera_offline": sum(1 for a in alerts if a["type"] == "camera_offline"),
+    }
 
 
 def main() -> int:
@@ -134,24 +156,32 @@ def main() -> int:
     kills = 1 if args.smoke else args.kills
     postgres, s3 = PostgresServer().start(), S3Server().start()
     s3.client().create_bucket(Bucket=BUCKET)
-    storage = {"url": f"s3://{BUCKET}/site", "s3": {
-        "endpoint_url": s3.endpoint, "region": "us-east-1", "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}}
+    storage = {
+        "url": f"s3://{BUCKET}/site",
+        "s3": {
+            "endpoint_url": s3.endpoint,
+            "region": "us-east-1",
+            "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        },
+    }
     index_url = postgres.create_database("site")
     with tempfile.TemporaryDirectory(prefix="bench-site-") as name:
         folder = Path(name)
         server = RedisServer(folder / "redis").start()
         client = server.client()
-        config = site_config(folder, args.clip.resolve(), args.models.resolve(), server.url, index_url=index_url,
-                             storage=storage)
+        config = site_config(
+            folder, args.clip.resolve(), args.models.resolve(), server.url, index_url=index_url, storage=storage
+        )
         started = time.monotonic()
         hosts = {host: Service(config, env={"STREAMER_NODE": host}) for host in HOSTS}
         try:
-            up = wait(lambda: set(streaming_since(client, 0)) == set(CAMERAS)
-                      and shares(client) == [2, 2, 2], 180)
+            up = wait(lambda: set(streaming_since(client, 0)) == set(CAMERAS) and shares(client) == [2, 2, 2], 180)
             start_s = round(time.monotonic() - started, 1)
             lags = upload_lags(s3, BUCKET, "site/", index_url, 6.0 if args.smoke else 40.0)
-            runs = [one_kill(index_url, config, client, hosts, settle=n < kills - 1) for n in range(kills)] if up else []
+            runs = (
+                [one_kill(index_url, config, client, hosts, settle=n < kills - 1) for n in range(kills)] if up else []
+            )
         finally:
             for host in hosts.values():
                 host.stop()
@@ -163,19 +193,38 @@ def main() -> int:
         handovers = [gap for run in runs for gap in run["handover_gap_s"].values() if gap is not None]
         repaired = [gap for run in runs for gap in run["recording_gap_after_return_s"].values() if gap is not None]
         figures = {
-            "mode": "smoke" if args.smoke else "full", "hosts": len(HOSTS), "cameras": len(CAMERAS),
-            "site_up_s": start_s if up else None, "kills": runs,
-            "failover_s": {"n": len(failovers), "p50": statistics.median(failovers) if failovers else None,
-                           "p95": sorted(failovers)[min(len(failovers) - 1, round(0.95 * (len(failovers) - 1)))]
-                           if failovers else None, "max": max(failovers, default=None)},
-            "recording_gap_s": {"n": len(gaps), "p50": statistics.median(gaps) if gaps else None,
-                                "max": max(gaps, default=None)},
-            "recording_gap_after_return_s": {"n": len(repaired), "p50": statistics.median(repaired) if repaired else None,
-                                             "max": max(repaired, default=None)},
-            "handover_gap_s": {"n": len(handovers), "p50": statistics.median(handovers) if handovers else None,
-                               "max": max(handovers, default=None)},
+            "mode": "smoke" if args.smoke else "full",
+            "hosts": len(HOSTS),
+            "cameras": len(CAMERAS),
+            "site_up_s": start_s if up else None,
+            "kills": runs,
+            "failover_s": {
+                "n": len(failovers),
+                "p50": statistics.median(failovers) if failovers else None,
+                "p95": sorted(failovers)[min(len(failovers) - 1, round(0.95 * (len(failovers) - 1)))]
+                if failovers
+                else None,
+                "max": max(failovers, default=None),
+            },
+            "recording_gap_s": {
+                "n": len(gaps),
+                "p50": statistics.median(gaps) if gaps else None,
+                "max": max(gaps, default=None),
+            },
+            "recording_gap_after_return_s": {
+                "n": len(repaired),
+                "p50": statistics.median(repaired) if repaired else None,
+                "max": max(repaired, default=None),
+            },
+            "handover_gap_s": {
+                "n": len(handovers),
+                "p50": statistics.median(handovers) if handovers else None,
+                "max": max(handovers, default=None),
+            },
             **alerts_check(client),
-            "upload_lag_s": lags, "question_ms": question, "index_writes_per_s": writes,
+            "upload_lag_s": lags,
+            "question_ms": question,
+            "index_writes_per_s": writes,
         }
         server.stop()
     s3.stop()

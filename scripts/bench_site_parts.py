@@ -42,8 +42,9 @@ def upload_lags(s3, bucket: str, prefix: str, index_url: str, watch_s: float) ->
 
         from streamer.index.schema import segments
 
-        rows = conn.execute(select(segments.c.path, segments.c.created_ts)
-                            .where(segments.c.created_ts > deadline - watch_s + 1)).all()
+        rows = conn.execute(
+            select(segments.c.path, segments.c.created_ts).where(segments.c.created_ts > deadline - watch_s + 1)
+        ).all()
     finally:
         conn.close()
     lags = [seen[path] - created for path, created in rows if path in seen and seen[path] > created - 0.05]
@@ -62,12 +63,14 @@ def question_latency(config_path: Path, index_url: str, folder: Path, repeats: i
     target.close()
     config = load_config(config_path, environ={"STREAMER_NODE": "asker"})
     figures = {}
-    for name, changes in (("postgresql", {"storage_dir": folder / "asker-pg"}),
-                          ("sqlite", {"storage_dir": lite_dir, "index": config.index.model_copy(update={"url": None})})):
+    for name, changes in (
+        ("postgresql", {"storage_dir": folder / "asker-pg"}),
+        ("sqlite", {"storage_dir": lite_dir, "index": config.index.model_copy(update={"url": None})}),
+    ):
         service = QueryService(config.model_copy(update=changes))
         times, hits = [], 0
         for _ in range(repeats):
-            for cached in (service.cache.folder.glob("*") if service.cache.folder.exists() else []):
+            for cached in service.cache.folder.glob("*") if service.cache.folder.exists() else []:
                 cached.unlink()
             started = time.perf_counter()
             doc = service.ask(QUESTION, export=False)
@@ -90,10 +93,15 @@ def index_write_rates(postgres, folder: Path, rows: int) -> dict:
     """Track summary rows and events written through the index's own functions, `BATCH` to a transaction (as the
     camera workers' writer does), into a fresh database of each kind: rows per second."""
     figures = {}
-    for name, target in (("postgresql", postgres.create_database(f"writes_{int(time.time())}")),
-                         ("sqlite", folder / "writes")):
+    for name, target in (
+        ("postgresql", postgres.create_database(f"writes_{int(time.time())}")),
+        ("sqlite", folder / "writes"),
+    ):
         conn = db.connect(target)
-        figures[name] = {"track_rows": _rate(conn, _track_batches(rows)), "events": _rate(conn, _event_batches(rows // 10))}
+        figures[name] = {
+            "track_rows": _rate(conn, _track_batches(rows)),
+            "events": _rate(conn, _event_batches(rows // 10)),
+        }
         conn.close()
     return figures
 
@@ -113,8 +121,10 @@ def _rate(conn, batches) -> float:
 def _track_batches(rows: int):
     base = int(time.time())
     for start in range(0, rows, BATCH):
-        batch = [TrackSecond(f"cam-{n % 6}", base + n, n % 7, "person", (1.0, 2.0, 3.0, 4.0), 0.9)
-                 for n in range(start, min(rows, start + BATCH))]
+        batch = [
+            TrackSecond(f"cam-{n % 6}", base + n, n % 7, "person", (1.0, 2.0, 3.0, 4.0), 0.9)
+            for n in range(start, min(rows, start + BATCH))
+        ]
         yield (lambda conn, batch=batch: store.insert_track_seconds(conn, batch)), len(batch)
 
 
@@ -123,10 +133,24 @@ def _event_batches(events: int):
     for start in range(0, events, BATCH):
         records = []
         for n in range(start, min(events, start + BATCH)):
-            payload = {"event_id": f"e{n}", "camera": f"cam-{n % 6}", "type": "zone_intrusion",
-                       "source": {"rule": "zone_intrusion", "model": "m", "zone": "crossing"}, "state": "new",
-                       "label": "person", "track_id": n, "start_ts": base + n, "end_ts": None, "confidence": 0.9,
-                       "bbox_xyxy": [1, 2, 3, 4], "frame_wh": [768, 576], "verification": "unverified",
-                       "risk_level": None, "description": None, "snapshot": f"s/{n}.jpg", "clip": None}
+            payload = {
+                "event_id": f"e{n}",
+                "camera": f"cam-{n % 6}",
+                "type": "zone_intrusion",
+                "source": {"rule": "zone_intrusion", "model": "m", "zone": "crossing"},
+                "state": "new",
+                "label": "person",
+                "track_id": n,
+                "start_ts": base + n,
+                "end_ts": None,
+                "confidence": 0.9,
+                "bbox_xyxy": [1, 2, 3, 4],
+                "frame_wh": [768, 576],
+                "verification": "unverified",
+                "risk_level": None,
+                "description": None,
+                "snapshot": f"s/{n}.jpg",
+                "clip": None,
+            }
             records.append(EventRecord(f"e{n}", 0, "new", base + n, json.dumps(payload)))
         yield (lambda conn, records=records: [store.record_event(conn, r) for r in records]), len(records)

@@ -47,8 +47,13 @@ def vision_tokens(backend: TransformersBackend, storage: Path, video: Path) -> d
             job = make_job(storage, images, event_id=f"lobby-{name}-{label}".replace("_", "-"))
             inputs = backend.prepare([build_request(job, storage, vlm_config(storage), None)])
             t, gh, gw = inputs["video_grid_thw"][0].tolist()
-            out[f"{name}/{label}"] = {"model_input_wh": list(size), "frames": frames, "video_grid_thw": [t, gh, gw],
-                                      "vision_tokens": t * gh * gw // 4, "prompt_tokens": int(inputs["input_ids"].shape[1])}
+            out[f"{name}/{label}"] = {
+                "model_input_wh": list(size),
+                "frames": frames,
+                "video_grid_thw": [t, gh, gw],
+                "vision_tokens": t * gh * gw // 4,
+                "prompt_tokens": int(inputs["input_ids"].shape[1]),
+            }
     return out
 
 
@@ -117,21 +122,27 @@ def main() -> None:
         client = server.client()
         try:
             images = video_frames(args.video, 16)  # an 8 s clip at 2 fps, 504×224
-            scripted = [throughput(client, storage, answers({"*": [answer(start=1.0, end=2.0)]}), args.jobs, images, 4)
-                        for _ in range(args.repeats)]
+            scripted = [
+                throughput(client, storage, answers({"*": [answer(start=1.0, end=2.0)]}), args.jobs, images, 4)
+                for _ in range(args.repeats)
+            ]
             tiny_1 = [throughput(client, storage, tiny, max(4, args.jobs // 4), images, 1) for _ in range(args.repeats)]
             tiny_4 = [throughput(client, storage, tiny, max(4, args.jobs // 4), images, 4) for _ in range(args.repeats)]
             latency = queue_latency(client, storage, images, 20)
             report = {
-                "video": str(args.video), "repeats": args.repeats,
+                "video": str(args.video),
+                "repeats": args.repeats,
                 "vision_tokens_default_sampling": vision_tokens(tiny, storage, args.video),
                 "jobs_per_s": {
                     "scripted_test_double_plumbing": round(statistics.median(scripted), 1),
                     "tiny_qwen2_5_vl_cpu_batch1": round(statistics.median(tiny_1), 2),
                     "tiny_qwen2_5_vl_cpu_batch4": round(statistics.median(tiny_4), 2),
                 },
-                "queue_latency_ms": {"median": round(statistics.median(latency), 1),
-                                     "p90": round(sorted(latency)[int(0.9 * (len(latency) - 1))], 1), "samples": len(latency)},
+                "queue_latency_ms": {
+                    "median": round(statistics.median(latency), 1),
+                    "p90": round(sorted(latency)[int(0.9 * (len(latency) - 1))], 1),
+                    "samples": len(latency),
+                },
             }
         finally:
             client.close()

@@ -128,12 +128,23 @@ def main() -> None:
             if [round(t, 2) for t in times] != [round(t, 2) for t in expected]:
                 raise SystemExit(f"{name} read other frames at {where}: {times} != {expected}")
             results[name][f"{where}_ms"] = round(statistics.median(took), 1)
-    print(json.dumps({
-        "segment": {"seconds": seconds, "size": f"{SIZE[0]}x{SIZE[1]}", "fps": FPS, "keyframe_every_s": GOP / FPS},
-        "window": {"seconds": WINDOW_S, "sampled_fps": SAMPLE_FPS, "frames": int(WINDOW_S * SAMPLE_FPS)},
-        "runs": runs, "median_ms_per_window": results,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "pyav": av.__version__},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "segment": {
+                    "seconds": seconds,
+                    "size": f"{SIZE[0]}x{SIZE[1]}",
+                    "fps": FPS,
+                    "keyframe_every_s": GOP / FPS,
+                },
+                "window": {"seconds": WINDOW_S, "sampled_fps": SAMPLE_FPS, "frames": int(WINDOW_S * SAMPLE_FPS)},
+                "runs": runs,
+                "median_ms_per_window": results,
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "pyav": av.__version__},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

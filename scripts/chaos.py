@@ -86,8 +86,11 @@ def broken_invariants(figures: dict) -> list[str]:
         "security.open_probes": figures.get("security", {}).get("open_probes"),
     }
     broken = [f"{name} = {value}" for name, value in checks.items() if value not in (None, 0)]
-    broken += [f"{name}: {figures[name]['error']}" for name in figures if isinstance(figures[name], dict)
-               and "error" in figures[name]]
+    broken += [
+        f"{name}: {figures[name]['error']}"
+        for name in figures
+        if isinstance(figures[name], dict) and "error" in figures[name]
+    ]
     return broken
 
 

@@ -33,18 +33,40 @@ from streamer.query.service import QueryService  # noqa: E402
 from testkit.query_scenes import build  # noqa: E402
 
 QUESTIONS: dict[str, list[str]] = {
-    "fall": ["when did the person fall", "did anyone fall down", "show me when someone collapsed",
-             "when did somebody fall over on the lobby camera", "find the fall", "has somebody tripped",
-             "was anyone lying on the ground"],
-    "line_crossing": ["when did someone cross the gate", "when did a person cross the gate line",
-                      "who crossed the gate", "when did a pedestrian go through the gate"],
-    "zone_intrusion": ["when did a person walk into the loading zone", "was anyone in the loading zone",
-                       "when did somebody enter the loading zone", "intruder in the loading area"],
+    "fall": [
+        "when did the person fall",
+        "did anyone fall down",
+        "show me when someone collapsed",
+        "when did somebody fall over on the lobby camera",
+        "find the fall",
+        "has somebody tripped",
+        "was anyone lying on the ground",
+    ],
+    "line_crossing": [
+        "when did someone cross the gate",
+        "when did a person cross the gate line",
+        "who crossed the gate",
+        "when did a pedestrian go through the gate",
+    ],
+    "zone_intrusion": [
+        "when did a person walk into the loading zone",
+        "was anyone in the loading zone",
+        "when did somebody enter the loading zone",
+        "intruder in the loading area",
+    ],
     "presence": ["when was a person on the plaza camera", "was anyone seen on the plaza camera"],
 }
-NO_ANSWER = ["when did the red car park", "when did a dog bark", "was there a fire", "when did the truck crash",
-             "when did the person fall the day before yesterday", "did anyone fall on the plaza camera",
-             "was a bicycle in the loading zone", "when did someone climb the fence", "was a car in the loading zone"]
+NO_ANSWER = [
+    "when did the red car park",
+    "when did a dog bark",
+    "was there a fire",
+    "when did the truck crash",
+    "when did the person fall the day before yesterday",
+    "did anyone fall on the plaza camera",
+    "was a bicycle in the loading zone",
+    "when did someone climb the fence",
+    "was a car in the loading zone",
+]
 SETS = [  # (fall_at s, walking speed px/s): different true times per set
     (3.1, 80.0),
     (2.2, 110.0),
@@ -52,7 +74,9 @@ SETS = [  # (fall_at s, walking speed px/s): different true times per set
 ]
 
 
-def evaluate_set(folder: Path, fall_at: float, speed: float, models_dir: Path, bikes: Path, tolerance_s: float) -> list[dict]:
+def evaluate_set(
+    folder: Path, fall_at: float, speed: float, models_dir: Path, bikes: Path, tolerance_s: float
+) -> list[dict]:
     recorded = build(folder, models_dir, bikes, fall_at=fall_at, walk_speed=speed)
     truths = {t.type: t for t in recorded.truths}
     service = QueryService(load_config(recorded.config))
@@ -66,13 +90,22 @@ def evaluate_set(folder: Path, fall_at: float, speed: float, models_dir: Path, b
     return rows
 
 
-def _ask(service: QueryService, question: str, expected: str | None, truths: dict, recorded, tolerance_s: float) -> dict:
+def _ask(
+    service: QueryService, question: str, expected: str | None, truths: dict, recorded, tolerance_s: float
+) -> dict:
     started = time.perf_counter()
     doc = service.ask(question, export=False)
     elapsed_ms = (time.perf_counter() - started) * 1000
     top = doc["hits"][0] if doc["hits"] else None
-    row = {"question": question, "expected": expected, "got": None if top is None else f"{top['camera']}/{top['type']}",
-           "hits": len(doc["hits"]), "ask_ms": round(elapsed_ms, 1), "error_s": None, "correct": False}
+    row = {
+        "question": question,
+        "expected": expected,
+        "got": None if top is None else f"{top['camera']}/{top['type']}",
+        "hits": len(doc["hits"]),
+        "ask_ms": round(elapsed_ms, 1),
+        "error_s": None,
+        "correct": False,
+    }
     if expected is None:
         row["correct"] = top is None
         return row
@@ -98,10 +131,15 @@ def summary(rows: list[dict]) -> dict:
     unanswerable = [r for r in rows if r["expected"] is None]
     errors = [r["error_s"] for r in answerable if r["error_s"] is not None]
     return {
-        "questions": len(rows), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
         "top1_hit_rate": round(sum(r["correct"] for r in answerable) / len(answerable), 3),
-        "time_error_s": {"median": None if not errors else round(statistics.median(errors), 3), "p90": p90(errors),
-                         "max": max(errors, default=None)},
+        "time_error_s": {
+            "median": None if not errors else round(statistics.median(errors), 3),
+            "p90": p90(errors),
+            "max": max(errors, default=None),
+        },
         "false_answers": sum(not r["correct"] for r in unanswerable),
         "ask_ms_median": round(statistics.median(r["ask_ms"] for r in rows), 1),
         "misses": [r for r in rows if not r["correct"]],
@@ -124,11 +162,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="streamer-eval-") as tmp:
         for number, (fall_at, speed) in enumerate(SETS[: args.sets]):
             rows += evaluate_set(Path(tmp) / f"set{number}", fall_at, speed, models_dir, bikes, args.tolerance_s)
-    result = {"eval": "query", "sets": args.sets, "tolerance_s": args.tolerance_s, "vlm": "none (index only)",
-              **summary(rows), "seconds": round(time.perf_counter() - started, 1)}
+    result = {
+        "eval": "query",
+        "sets": args.sets,
+        "tolerance_s": args.tolerance_s,
+        "vlm": "none (index only)",
+        **summary(rows),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     print(json.dumps(result, indent=2))
     failed = result["top1_hit_rate"] < args.min_hit_rate or (
-        args.max_false_answers is not None and result["false_answers"] > args.max_false_answers)
+        args.max_false_answers is not None and result["false_answers"] > args.max_false_answers
+    )
     return 1 if failed else 0
 
 

@@ -35,13 +35,17 @@ from testkit.eval_clips import generated_clip_set  # noqa: E402
 BIKES = REPO / "data" / "samples" / "bikes.mp4"
 GENERATED = REPO / "data" / "eval-vlm"
 SCRIPTED_ANSWERS = REPO / "configs" / "eval-vlm-scripted-answers.yaml"
+
+
 def vlm_config(args: argparse.Namespace) -> VlmConfig:
     if args.backend == "scripted":
         return VlmConfig.model_validate({"backend": "scripted", "scripted": {"responses": str(args.answers)}})
     if args.backend == "openai":
         openai = {"base_url": args.base_url, "model": args.model, "api_key": args.api_key, "retries": 1}
         return VlmConfig.model_validate({"backend": "openai", "openai": openai})
-    return VlmConfig.model_validate({"backend": "transformers", "transformers": {"model": args.model, "device": args.device}})
+    return VlmConfig.model_validate(
+        {"backend": "transformers", "transformers": {"model": args.model, "device": args.device}}
+    )
 
 
 def main() -> None:
@@ -49,7 +53,9 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, help="a labelled clip set: a folder with clips.yaml (default: generated)")
     parser.add_argument("--backend", choices=["scripted", "transformers", "openai"], default="scripted")
     parser.add_argument("--answers", type=Path, default=SCRIPTED_ANSWERS, help="the scripted double's answers")
-    parser.add_argument("--model", default="Qwen/Qwen2.5-VL-7B-Instruct", help="transformers: folder or id; openai: served name")
+    parser.add_argument(
+        "--model", default="Qwen/Qwen2.5-VL-7B-Instruct", help="transformers: folder or id; openai: served name"
+    )
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--api-key")
     parser.add_argument("--device", default="auto")
@@ -66,10 +72,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="eval-vlm-") as scratch:
         outcomes = list(evaluate(folder, clips, backend, config, Path(scratch), space))
     backend.close()
-    report = {"backend": args.backend, "model": backend.model_name, "clip_set": str(folder),
-              "sampling_fps": config.sampling.fps, **score(outcomes),
-              "clips_each": [{"file": o.clip, "happens": o.happens, "verdict": o.verdict, "refusal": o.refusal,
-                              "start_error_s": o.start_error_s, "latency_s": o.latency_s} for o in outcomes]}
+    report = {
+        "backend": args.backend,
+        "model": backend.model_name,
+        "clip_set": str(folder),
+        "sampling_fps": config.sampling.fps,
+        **score(outcomes),
+        "clips_each": [
+            {
+                "file": o.clip,
+                "happens": o.happens,
+                "verdict": o.verdict,
+                "refusal": o.refusal,
+                "start_error_s": o.start_error_s,
+                "latency_s": o.latency_s,
+            }
+            for o in outcomes
+        ],
+    }
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 

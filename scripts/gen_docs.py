@@ -107,7 +107,14 @@ def _default(field: FieldInfo) -> str:
 def _bounds(field: FieldInfo) -> str:
     found = []
     for item in field.metadata:
-        for name, sign in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"), ("min_length", "length ≥"), ("max_length", "length ≤")):
+        for name, sign in (
+            ("gt", ">"),
+            ("ge", "≥"),
+            ("lt", "<"),
+            ("le", "≤"),
+            ("min_length", "length ≥"),
+            ("max_length", "length ≤"),
+        ):
             value = getattr(item, name, None)
             if value is not None:
                 found.append(f"{sign} {value}")
@@ -136,8 +143,10 @@ def config_page() -> str:
         out += ["| key | type | default | bounds | meaning |", "|---|---|---|---|---|"]
         for name, field in model.model_fields.items():
             key = field.alias or name
-            out.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | "
-                       f"{_cell(field.description or '')} |")
+            out.append(
+                f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | "
+                f"{_cell(field.description or '')} |"
+            )
             for sub in _models_in(field.annotation):
                 queue.append((sub, f"`{key}` of {model.__name__}"))
         out.append("")

@@ -20,12 +20,16 @@ def annotate(tracked: TrackedFrame, zones: dict[str, ZoneConfig]) -> np.ndarray:
     detections = tracked.detections
     labels = [
         f"#{track_id} {name} {conf:.2f}"
-        for track_id, name, conf in zip(detections.tracker_id, detections.data.get("class_name", []), detections.confidence)
+        for track_id, name, conf in zip(
+            detections.tracker_id, detections.data.get("class_name", []), detections.confidence
+        )
     ]
     image = _BOXES.annotate(image, detections)
     image = _LABELS.annotate(image, detections, labels=labels)
     stamp = datetime.fromtimestamp(tracked.frame.wall_ts, timezone.utc).isoformat(timespec="milliseconds")
-    return sv.draw_text(image, stamp, sv.Point(10 + 6 * len(stamp), 20), text_color=sv.Color.WHITE, background_color=sv.Color.BLACK)
+    return sv.draw_text(
+        image, stamp, sv.Point(10 + 6 * len(stamp), 20), text_color=sv.Color.WHITE, background_color=sv.Color.BLACK
+    )
 
 
 _BOXES = sv.BoxAnnotator(color_lookup=sv.ColorLookup.TRACK)

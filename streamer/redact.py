@@ -11,8 +11,25 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 MASK = "***"
 # query parameter names that carry a secret: exact names, and names that end with one of these words
-_SECRET_WORDS = ("password", "passwd", "pwd", "pass", "secret", "token", "key", "auth", "sig", "signature",
-                 "credential", "credentials", "session", "jwt", "apikey", "api_key", "access_key")
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "sig",
+    "signature",
+    "credential",
+    "credentials",
+    "session",
+    "jwt",
+    "apikey",
+    "api_key",
+    "access_key",
+)
 _SECRET_NAME = re.compile(r"(?i)^(?:.*[_.-])?(?:" + "|".join(re.escape(w) for w in _SECRET_WORDS) + r")$|^x-amz-")
 # a URL inside free text: a scheme, then anything up to white space or a quote
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
@@ -53,5 +70,7 @@ def _masked_query(query: str) -> str:
     if not query:
         return query
     pairs = parse_qsl(query, keep_blank_values=True)
-    return "&".join(f"{quote(name, safe='')}={MASK if is_secret_parameter(name) else quote(value, safe='/:,')}"
-                    for name, value in pairs)
+    return "&".join(
+        f"{quote(name, safe='')}={MASK if is_secret_parameter(name) else quote(value, safe='/:,')}"
+        for name, value in pairs
+    )

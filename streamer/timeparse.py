@@ -7,7 +7,9 @@ import re
 import time
 from datetime import datetime, tzinfo
 
-_RELATIVE = re.compile(r"^([+-])\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|weeks?)$", re.IGNORECASE)
+_RELATIVE = re.compile(
+    r"^([+-])\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|weeks?)$", re.IGNORECASE
+)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _EPOCH_MIN = 100_000_000  # 1973: smaller numbers are not meant as epoch seconds
 _EPOCH_MIN_SHOWN = 0.0
@@ -25,7 +27,9 @@ def parse_duration(text: str) -> float:
     """Seconds in a length of time: `30s`, `15m`, `12h`, `90d`, `2w`."""
     match = _DURATION.match(text.strip())
     if match is None:
-        raise TimeFormatError(f"cannot read the length {text.strip()!r}: a number and a unit, like 30s, 15m, 12h, 90d, 2w")
+        raise TimeFormatError(
+            f"cannot read the length {text.strip()!r}: a number and a unit, like 30s, 15m, 12h, 90d, 2w"
+        )
     return float(match[1]) * _UNIT_S[match[2][0].lower()]
 
 

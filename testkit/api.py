@@ -35,7 +35,17 @@ class Served:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = ""
-        self._command = [sys.executable, "-m", "streamer", "serve", "-c", str(config), "--api-port", str(self.port), *extra]
+        self._command = [
+            sys.executable,
+            "-m",
+            "streamer",
+            "serve",
+            "-c",
+            str(config),
+            "--api-port",
+            str(self.port),
+            *extra,
+        ]
 
     def __enter__(self) -> "Served":
         self.process = subprocess.Popen(self._command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

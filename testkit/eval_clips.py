@@ -25,6 +25,7 @@ def _sit(background, cutout, at: float):
         squash = 1.0 - 0.4 * min(1.0, max(0.0, (t - at) / 1.0))  # lowers itself in a second, stays upright
         height = max(1, round(cutout.shape[0] * squash))
         return paste(background, np.ascontiguousarray(cutout[-height:]) if squash < 1 else cutout, (200, 340))
+
     return render
 
 
@@ -33,6 +34,7 @@ def _bend(background, cutout, at: float):
         phase = max(0.0, t - at)
         angle = 40.0 * (min(1.0, phase / 0.8) if phase < 1.8 else max(0.0, 1 - (phase - 1.8) / 0.8))
         return paste(background, cutout, (200, 340), angle)
+
     return render
 
 
@@ -53,9 +55,33 @@ def generated_clip_set(folder: Path, bikes_mp4: Path) -> Path:
         ("bends.mp4", "fall", _bend(background, standing, 2.0), False, None, None, "lookalike: bends 40° and back"),
         ("stands.mp4", "fall", _fall(background, standing, 99.0), False, None, None, "stands still"),
         # the foot enters the area (x=380) at (380 - start_x) / speed seconds
-        ("enters-at-3.0.mp4", "zone_intrusion", _walk(background, walker, 200, 60, 330), True, 3.0, SECONDS, "walks in"),
-        ("passes-by.mp4", "zone_intrusion", _walk(background, walker, 40, 60, 200), False, None, None, "walks past above it"),
-        ("enters-at-1.5.mp4", "zone_intrusion", _walk(background, walker, 290, 60, 330), True, 1.5, SECONDS, "walks in"),
+        (
+            "enters-at-3.0.mp4",
+            "zone_intrusion",
+            _walk(background, walker, 200, 60, 330),
+            True,
+            3.0,
+            SECONDS,
+            "walks in",
+        ),
+        (
+            "passes-by.mp4",
+            "zone_intrusion",
+            _walk(background, walker, 40, 60, 200),
+            False,
+            None,
+            None,
+            "walks past above it",
+        ),
+        (
+            "enters-at-1.5.mp4",
+            "zone_intrusion",
+            _walk(background, walker, 290, 60, 330),
+            True,
+            1.5,
+            SECONDS,
+            "walks in",
+        ),
     ]
     entries = []
     for file, event_type, render, happens, start, end, note in clips:

@@ -33,8 +33,9 @@ def main() -> int:
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
     if args.file:
-        factory.set_launch(f"( filesrc location={args.file} ! qtdemux ! h264parse config-interval=-1 "
-                           f"! rtph264pay name=pay0 pt=96 )")
+        factory.set_launch(
+            f"( filesrc location={args.file} ! qtdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+        )
     else:
         factory.set_launch(
             f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
@@ -43,8 +44,13 @@ def main() -> int:
     factory.set_shared(True)
     # when the shared media starts playing (the first client's PLAY): its first frame leaves then, frame n
     # n / fps later; a test measuring glass-to-glass latency reads this line
-    factory.connect("media-configure", lambda _factory, media: media.connect(
-        "new-state", lambda _media, state: state == Gst.State.PLAYING and print(f"playing {time.time():.6f}", flush=True)))
+    factory.connect(
+        "media-configure",
+        lambda _factory, media: media.connect(
+            "new-state",
+            lambda _media, state: state == Gst.State.PLAYING and print(f"playing {time.time():.6f}", flush=True),
+        ),
+    )
     server.get_mount_points().add_factory("/cam", factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

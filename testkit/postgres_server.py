@@ -27,7 +27,9 @@ class PostgresServer:
         self.port = port or free_port()
         self.bin = binaries()
         if self.bin is None:
-            raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql; scripts/install_system_deps.sh)")
+            raise RuntimeError(
+                "PostgreSQL is not installed (Debian: apt-get install postgresql; scripts/install_system_deps.sh)"
+            )
         # not under pytest's tmp folder: the server's own user must be able to reach it
         self.folder = Path(tempfile.mkdtemp(prefix="streamer-pg-"))
         self.data = self.folder / "data"
@@ -48,8 +50,20 @@ class PostgresServer:
                 shutil.chown(self.folder, "postgres", "postgres")
             self._run("initdb", "-D", str(self.data), "-U", "streamer", "--auth=trust", "-E", "UTF8", "--no-sync")
         options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c max_connections=200"
-        done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-o", options, "-w",
-                         "-t", "30", "start", check=False)
+        done = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "start",
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"postgres did not start: {done.stdout}{done.stderr}{self.log()}")
         return self

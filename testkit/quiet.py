@@ -49,8 +49,10 @@ def brightness(t: float, truth: QuietTruth) -> float:
 
 
 def quiet_scene(folder: Path, bikes_mp4: Path, truth: QuietTruth = QuietTruth()) -> Path:
-    path = folder / (f"quiet-768x576-10fps-{truth.seconds:g}s-walk{truth.walk[0]:g}"
-                     f"{'' if truth.infrared_at < truth.seconds else '-no-ir'}.mp4")
+    path = folder / (
+        f"quiet-768x576-10fps-{truth.seconds:g}s-walk{truth.walk[0]:g}"
+        f"{'' if truth.infrared_at < truth.seconds else '-no-ir'}.mp4"
+    )
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,9 @@ class Broker:
         self.ca_file: Path | None = None
         folder.mkdir(parents=True, exist_ok=True)
         passwords = folder / "passwords"
-        subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), user, password], check=True, capture_output=True)
+        subprocess.run(
+            ["mosquitto_passwd", "-c", "-b", str(passwords), user, password], check=True, capture_output=True
+        )
         passwords.chmod(0o600)
         tls_lines = ""
         if tls:
@@ -52,11 +54,13 @@ class Broker:
         # run as whoever runs the tests: as root, mosquitto would switch to its own user, who cannot read pytest's folders
         (folder / "mosquitto.conf").write_text(
             f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\n{tls_lines}allow_anonymous false\n"
-            f"password_file {passwords}\npersistence false\nlog_dest stderr\n")
+            f"password_file {passwords}\npersistence false\nlog_dest stderr\n"
+        )
 
     def start(self, timeout: float = 10.0) -> "Broker":
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.folder / "mosquitto.conf")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.folder / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         atexit.register(self.kill)  # a test that fails before its own kill() must not leave the broker running
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -80,15 +84,46 @@ class Broker:
 
 def make_certificates(folder: Path) -> None:
     """A throwaway CA and a server certificate for 127.0.0.1 it signed (openssl, a day's validity)."""
+
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
-            "-subj", "/CN=streamer test CA")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=streamer test CA",
+    )
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"
+    )
     (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
-            "server.crt", "-days", "1", "-extfile", "san.ext")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    )
 
 
 class Subscriber:

@@ -42,9 +42,19 @@ class RtspServer:
 
     def start(self, timeout: float = 15.0) -> "RtspServer":
         self.process = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), str(self.port), "--fps", str(self.fps), "--size", self.size,
-             *(["--file", str(self.file)] if self.file is not None else [])],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                SYSTEM_PYTHON,
+                str(SERVER),
+                str(self.port),
+                "--fps",
+                str(self.fps),
+                "--size",
+                self.size,
+                *(["--file", str(self.file)] if self.file is not None else []),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + timeout
         assert self.process.stdout is not None

@@ -14,8 +14,11 @@ import httpx
 
 from testkit.rtsp import free_port
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "streamer-test", "AWS_SECRET_ACCESS_KEY": "streamer-test-secret",
-               "AWS_DEFAULT_REGION": "us-east-1"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "streamer-test",
+    "AWS_SECRET_ACCESS_KEY": "streamer-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 class S3Server:
@@ -25,8 +28,11 @@ class S3Server:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 30.0) -> "S3Server":
-        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -40,9 +46,13 @@ class S3Server:
     def client(self):
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def keys(self, bucket: str) -> dict[str, int]:
         """Every object of the bucket, with its size."""

@@ -43,9 +43,16 @@ def paste(background: np.ndarray, cutout: np.ndarray, foot: tuple[float, float],
     return out
 
 
-def write_scene(path: Path, seconds: float, render: Callable[[float], np.ndarray], width: int = WIDTH,
-                height: int = HEIGHT, fps: int = FPS, options: dict[str, str] | None = None,
-                bit_rate: int | None = None) -> Path:
+def write_scene(
+    path: Path,
+    seconds: float,
+    render: Callable[[float], np.ndarray],
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    fps: int = FPS,
+    options: dict[str, str] | None = None,
+    bit_rate: int | None = None,
+) -> Path:
     """`options`: x264's, instead of the fast, B-frame-free encode the tests use; `bit_rate` for a camera's."""
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)

@@ -20,7 +20,10 @@ class Service:
     def __init__(self, config: Path, *extra: str, env: dict[str, str] | None = None):
         self.process = subprocess.Popen(
             [*STREAMER, "run", "--config", str(config), "--log-format", "json", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
             env={**os.environ, **env} if env else None,
         )
         self.lines: list[str] = []

@@ -11,17 +11,27 @@ from pathlib import Path
 CAMERAS = [f"cam-{n}" for n in range(6)]
 
 
-def site_config(folder: Path, clip: Path, models: Path, redis_url: str, segment_s: float = 2.0,
-                index_url: str | None = None, storage: dict | None = None, live_every_s: float = 0,
-                rtsp_url: str | None = None) -> Path:
+def site_config(
+    folder: Path,
+    clip: Path,
+    models: Path,
+    redis_url: str,
+    segment_s: float = 2.0,
+    index_url: str | None = None,
+    storage: dict | None = None,
+    live_every_s: float = 0,
+    rtsp_url: str | None = None,
+) -> Path:
     """`index_url`: the site's PostgreSQL index (else each host's SQLite); `storage`: the `storage:` section (an
     object store), as a dict; `rtsp_url`: the last camera is that RTSP camera instead of a looping file."""
+
     def source(name: str) -> str:
         if rtsp_url is not None and name == CAMERAS[-1]:
             return f"url: {rtsp_url}"
         return f"url: {clip}\n    loop: true\n    realtime: true\n    start_time: now"
 
-    cameras = "".join(f"""
+    cameras = "".join(
+        f"""
   {name}:
     {source(name)}
     live_every_s: {live_every_s:g}
@@ -29,12 +39,18 @@ def site_config(folder: Path, clip: Path, models: Path, redis_url: str, segment_
     detect: {{fps: 2, model: {{weights: yolo26n.pt, classes: [person, bicycle]}}}}
     zones: {{crossing: {{polygon: [[300, 150], [640, 150], [640, 272], [300, 272]]}}}}
     rules: [{{type: zone_intrusion, zone: crossing, classes: [person, bicycle], end_after_s: 1.0}}]
-""" for name in CAMERAS)
+"""
+        for name in CAMERAS
+    )
     config = folder / "site.yaml"
-    shared = (f"index: {{url: '{index_url}'}}\n" if index_url else "") + (f"storage: {json.dumps(storage)}\n" if storage else "")
-    config.write_text(f"storage_dir: {folder}/hosts/${{STREAMER_NODE}}\nmodels_dir: {models}\nredis: {{url: '{redis_url}'}}\n"
-                      f"site: {{lease_s: 6, renew_every_s: 1}}\napi: {{enabled: false}}\nlogging: {{stats_interval_s: 2}}\n"
-                      f"{shared}cameras:{cameras}")
+    shared = (f"index: {{url: '{index_url}'}}\n" if index_url else "") + (
+        f"storage: {json.dumps(storage)}\n" if storage else ""
+    )
+    config.write_text(
+        f"storage_dir: {folder}/hosts/${{STREAMER_NODE}}\nmodels_dir: {models}\nredis: {{url: '{redis_url}'}}\n"
+        f"site: {{lease_s: 6, renew_every_s: 1}}\napi: {{enabled: false}}\nlogging: {{stats_interval_s: 2}}\n"
+        f"{shared}cameras:{cameras}"
+    )
     return config
 
 
@@ -73,9 +89,15 @@ def latest_streaming(client) -> dict[str, float]:
     return found
 
 
-def said_between(client, since: float, until: float = float("inf"),
-                 components: tuple[str, ...] = ("site", "worker", "source", "engine", "recorder")) -> list[tuple]:
+def said_between(
+    client,
+    since: float,
+    until: float = float("inf"),
+    components: tuple[str, ...] = ("site", "worker", "source", "engine", "recorder"),
+) -> list[tuple]:
     """What the hosts said on the health stream between two times, seconds from `since`: for failure messages."""
-    return [(round(e["ts"] - since, 1), e.get("node"), e["camera"], e["component"], e["state"], e["reason"][:60])
-            for e in (json.loads(f[b"data"]) for _, f in client.xrange("streamer:health"))
-            if since <= e["ts"] <= until and e["component"] in components]
+    return [
+        (round(e["ts"] - since, 1), e.get("node"), e["camera"], e["component"], e["state"], e["reason"][:60])
+        for e in (json.loads(f[b"data"]) for _, f in client.xrange("streamer:health"))
+        if since <= e["ts"] <= until and e["component"] in components
+    ]

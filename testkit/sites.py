@@ -25,8 +25,9 @@ def site_copy(recorded, folder: Path, redis_url: str, **sections) -> Path:
 
 def users(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """`streamer users …` on this config, as an admin types it."""
-    return subprocess.run([*STREAMER, "users", *args, "-c", str(config)], input=stdin, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [*STREAMER, "users", *args, "-c", str(config)], input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 def add_user(config: Path, name: str, password: str, *extra: str) -> None:

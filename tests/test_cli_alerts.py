@@ -24,7 +24,7 @@ SCHEMA = json.loads(json_schema())
 def street_config(folder: Path, models_dir: Path, bikes_mp4: Path, redis: str = "", storage: str = "") -> Path:
     config = folder / "street.yaml"
     config.write_text(f"""
-storage_dir: {folder / 'data'}
+storage_dir: {folder / "data"}
 models_dir: {models_dir}
 {redis}
 {storage}
@@ -62,7 +62,9 @@ def test_run_publishes_schema_valid_alerts_that_tail_prints(tmp_path: Path, mode
     assert [(a["event_id"], a["state"]) for a in alerts if a["clip"] is None] == logged, tail.stderr
     for alert in alerts:
         jsonschema.validate(alert, SCHEMA)
-        assert alert["camera"] == "street" and alert["type"] == "zone_intrusion" and alert["source"]["zone"] == "crossing"
+        assert (
+            alert["camera"] == "street" and alert["type"] == "zone_intrusion" and alert["source"]["zone"] == "crossing"
+        )
         assert (tmp_path / "data" / alert["snapshot"]).is_file()
     by_event: dict[str, list[str]] = {}
     for alert in alerts:
@@ -88,7 +90,9 @@ def test_run_publishes_schema_valid_alerts_that_tail_prints(tmp_path: Path, mode
     assert ("recorder", "recording") in states and ("recorder", "stopped") in states
 
 
-def test_a_full_disk_pauses_recording_and_alerts_still_flow_without_clips(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
+def test_a_full_disk_pauses_recording_and_alerts_still_flow_without_clips(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path
+) -> None:
     config = street_config(tmp_path, models_dir, bikes_mp4, storage="storage: {min_free: 1PB}")
     service = run("run", "--config", str(config))
     assert service.returncode == 0, service.stderr[-3000:]
@@ -96,13 +100,21 @@ def test_a_full_disk_pauses_recording_and_alerts_still_flow_without_clips(tmp_pa
     alerts = [json.loads(line) for line in tail.stdout.splitlines()]
     assert alerts and {a["state"] for a in alerts} == {"new", "end"} and all(a["clip"] is None for a in alerts)
     health = run("alerts", "tail", "--config", str(config), "--health", "--from-start", "--no-follow", timeout=60)
-    paused = [h for h in map(json.loads, health.stdout.splitlines()) if h["component"] == "recorder" and h["state"] == "paused"]
+    paused = [
+        h
+        for h in map(json.loads, health.stdout.splitlines())
+        if h["component"] == "recorder" and h["state"] == "paused"
+    ]
     assert len(paused) == 1 and "disk full" in paused[0]["reason"] and paused[0]["camera"] == "street"
 
 
-def test_alerts_of_a_run_without_redis_are_delivered_once_by_the_next_run(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
+def test_alerts_of_a_run_without_redis_are_delivered_once_by_the_next_run(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path
+) -> None:
     port = free_port()
-    config = street_config(tmp_path, models_dir, bikes_mp4, redis=f"redis: {{url: 'redis://127.0.0.1:{port}/0', connect_timeout_s: 0.5}}")
+    config = street_config(
+        tmp_path, models_dir, bikes_mp4, redis=f"redis: {{url: 'redis://127.0.0.1:{port}/0', connect_timeout_s: 0.5}}"
+    )
     offline = run("run", "--config", str(config))
     assert offline.returncode == 0, offline.stderr[-3000:]  # Redis down is not a failure of the service
     assert "redis unreachable" in offline.stderr

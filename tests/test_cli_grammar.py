@@ -42,14 +42,14 @@ def commands(group=CLI, path=()):
 def two_cameras(folder: Path, models_dir: Path, video: Path) -> Path:
     config = folder / "two.yaml"
     config.write_text(f"""
-storage_dir: {folder / 'data'}
+storage_dir: {folder / "data"}
 models_dir: {models_dir}
 cameras:
   street: {{url: {video}, detect: {{model: {{weights: yolo26n.pt}}}}}}
   yard: {{url: {video}, detect: {{model: {{weights: yolo26n.pt}}}}}}
-vlm: {{backend: scripted, scripted: {{responses: {folder / 'answers.yaml'}}}}}
+vlm: {{backend: scripted, scripted: {{responses: {folder / "answers.yaml"}}}}}
 """)
-    (folder / "answers.yaml").write_text("\"*\":\n  - '{{\"verdict\": \"rejected\", \"events\": []}}'\n")
+    (folder / "answers.yaml").write_text('"*":\n  - \'{{"verdict": "rejected", "events": []}}\'\n')
     return config
 
 
@@ -81,32 +81,66 @@ def test_help_shows_plain_metavars_and_the_version() -> None:
     assert version.exit_code == 0 and version.output.startswith("streamer 0.")
 
 
-@pytest.mark.parametrize("args", [
-    ("run", "--log-format", "xml"), ("serve", "--log-format", "xml"), ("vlm-worker", "--log-format", "xml"),
-    ("run", "--api-auth", "open"), ("serve", "--api-auth", "yes"), ("serve", "--api-port", "70000"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "--log-format", "xml"),
+        ("serve", "--log-format", "xml"),
+        ("vlm-worker", "--log-format", "xml"),
+        ("run", "--api-auth", "open"),
+        ("serve", "--api-auth", "yes"),
+        ("serve", "--api-port", "70000"),
+    ],
+)
 def test_enum_and_range_options_refuse_unknown_values(args, tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
     result = invoke(*args, "-c", str(two_cameras(tmp_path, models_dir, bikes_mp4)))
     assert result.exit_code == 2 and "Invalid value" in result.output, result.output
 
 
-@pytest.mark.parametrize("args, reason", [
-    (("alerts", "tail", "--consumer", "me"), "--consumer needs --group"),
-    (("alerts", "tail", "--claim-idle-s", "5"), "--claim-idle-s needs --group"),
-    (("alerts", "tail", "--health", "--json"), "--json does not apply to --health"),
-    (("alerts", "tail", "--health", "--camera", "street"), "--camera does not apply to --health"),
-    (("clip", "export", "--camera", "street", "--camera", "yard", "--since", "-1m", "--until", "now", "-o", "x.mp4"),
-     "a clip is of one camera"),
-])
-def test_options_that_make_no_sense_together_are_refused_with_a_reason(args, reason, tmp_path, models_dir, bikes_mp4) -> None:
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (("alerts", "tail", "--consumer", "me"), "--consumer needs --group"),
+        (("alerts", "tail", "--claim-idle-s", "5"), "--claim-idle-s needs --group"),
+        (("alerts", "tail", "--health", "--json"), "--json does not apply to --health"),
+        (("alerts", "tail", "--health", "--camera", "street"), "--camera does not apply to --health"),
+        (
+            (
+                "clip",
+                "export",
+                "--camera",
+                "street",
+                "--camera",
+                "yard",
+                "--since",
+                "-1m",
+                "--until",
+                "now",
+                "-o",
+                "x.mp4",
+            ),
+            "a clip is of one camera",
+        ),
+    ],
+)
+def test_options_that_make_no_sense_together_are_refused_with_a_reason(
+    args, reason, tmp_path, models_dir, bikes_mp4
+) -> None:
     result = invoke(*args, "-c", str(two_cameras(tmp_path, models_dir, bikes_mp4)))
     assert result.exit_code == 2 and reason in result.output, result.output
 
 
-@pytest.mark.parametrize("args", [
-    ("run",), ("models", "export"), ("recordings", "list"), ("alerts", "tail", "--no-follow"), ("query", "what happened"),
-    ("clip", "export", "--since", "-1m", "--until", "now", "-o", "x.mp4"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run",),
+        ("models", "export"),
+        ("recordings", "list"),
+        ("alerts", "tail", "--no-follow"),
+        ("query", "what happened"),
+        ("clip", "export", "--since", "-1m", "--until", "now", "-o", "x.mp4"),
+    ],
+)
 def test_an_unknown_camera_is_named_with_the_cameras_everywhere(args, tmp_path, models_dir, bikes_mp4) -> None:
     result = invoke(*args, "-c", str(two_cameras(tmp_path, models_dir, bikes_mp4)), "--camera", "stret")
     assert result.exit_code == 2, result.output
@@ -121,7 +155,9 @@ def test_alerts_tail_without_a_config_checks_cameras_against_the_streams_on_redi
         server.client().xadd("streamer:alerts:street", {"data": "{}"})
         result = invoke("alerts", "tail", "--redis-url", server.url, "--camera", "stret", "--no-follow")
         assert result.exit_code == 2 and "'stret'" in result.output and "cameras with alerts: street" in result.output
-        found = invoke("alerts", "tail", "--redis-url", server.url, "--camera", "street", "--no-follow", "--from-start", "--json")
+        found = invoke(
+            "alerts", "tail", "--redis-url", server.url, "--camera", "street", "--no-follow", "--from-start", "--json"
+        )
         assert found.exit_code == 0 and found.output.strip() == "{}"
     finally:
         server.stop()
@@ -136,11 +172,35 @@ def test_a_repeated_camera_tails_each_cameras_stream_in_time_order(tmp_path: Pat
         for index, camera in enumerate(["street", "yard", "street", "gate", "yard"]):
             client.xadd(f"streamer:alerts:{camera}", {"data": f'{{"n": {index}, "camera": "{camera}"}}'})
             time.sleep(0.002)
-        plain = invoke("alerts", "tail", "--redis-url", server.url, "--camera", "street", "--camera", "yard",
-                       "--from-start", "--no-follow", "--json")
+        plain = invoke(
+            "alerts",
+            "tail",
+            "--redis-url",
+            server.url,
+            "--camera",
+            "street",
+            "--camera",
+            "yard",
+            "--from-start",
+            "--no-follow",
+            "--json",
+        )
         assert [line[:7] for line in plain.output.splitlines()] == ['{"n": 0', '{"n": 1', '{"n": 2', '{"n": 4']
-        grouped = invoke("alerts", "tail", "--redis-url", server.url, "--camera", "street", "--camera", "yard",
-                         "--group", "ops", "--from-start", "--no-follow", "--json")
+        grouped = invoke(
+            "alerts",
+            "tail",
+            "--redis-url",
+            server.url,
+            "--camera",
+            "street",
+            "--camera",
+            "yard",
+            "--group",
+            "ops",
+            "--from-start",
+            "--no-follow",
+            "--json",
+        )
         assert grouped.output == plain.output
         assert client.xpending("streamer:alerts:street", "ops")["pending"] == 0  # each acknowledged on its stream
         assert client.xpending("streamer:alerts:yard", "ops")["pending"] == 0
@@ -148,11 +208,17 @@ def test_a_repeated_camera_tails_each_cameras_stream_in_time_order(tmp_path: Pat
         server.stop()
 
 
-def test_vlm_stats_prints_every_documented_key_on_a_fresh_queue(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
+def test_vlm_stats_prints_every_documented_key_on_a_fresh_queue(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path
+) -> None:
     import json
 
-    result = subprocess.run([*STREAMER, "vlm", "stats", "-c", str(two_cameras(tmp_path, models_dir, bikes_mp4))],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*STREAMER, "vlm", "stats", "-c", str(two_cameras(tmp_path, models_dir, bikes_mp4))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == dict.fromkeys(STATS_KEYS, 0)
     documented = (Path(__file__).parents[1] / "docs" / "vlm.md").read_text()
@@ -179,8 +245,14 @@ def test_the_api_address_comes_from_the_flags_or_the_environment(verb, tmp_path,
     port = free_port()
     env = {**__import__("os").environ, "STREAMER_API_HOST": "127.0.0.2", "STREAMER_API_PORT": str(port)}
     extra = ["--camera", "street"] if verb == "run" else []
-    process = subprocess.Popen([*STREAMER, verb, "-c", str(config), *extra], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [*STREAMER, verb, "-c", str(config), *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
     reader.start()

@@ -19,14 +19,18 @@ def test_bad_cameras_are_reported_while_the_good_one_runs_and_sigterm_stops_all(
     (tmp_path / "notes.mp4").write_text("not a video\n" * 50)
     whole = write_clip(tmp_path / "whole.mp4", constant_rate(25, 4.0), width=320, height=240).read_bytes()
     (tmp_path / "cut.mp4").write_bytes(whole[: len(whole) // 2])
-    config = write_config(tmp_path, models_dir, f"""
+    config = write_config(
+        tmp_path,
+        models_dir,
+        f"""
   street: {{url: {bikes_mp4}, detect: {{fps: 2}}}}
   notes: {{url: notes.mp4}}
   cut: {{url: cut.mp4}}
   dead:
     url: rtsp://viewer:hunter2@127.0.0.1:{free_port()}/cam
     connection: {{reconnect_initial_s: 0.5, reconnect_max_s: 1}}
-""")
+""",
+    )
     service = service_factory(config, "--save-annotated", str(tmp_path / "annotated"))
     service.wait_for(120, msg="worker finished", camera="street")
     failed = {r["camera"]: r["reason"] for r in service.find(msg="source state", state="failed")}
@@ -49,7 +53,9 @@ def test_bad_cameras_are_reported_while_the_good_one_runs_and_sigterm_stops_all(
 
 def test_file_run_ends_by_itself_with_exit_0(tmp_path: Path, models_dir: Path, service_factory) -> None:
     clip = write_clip(tmp_path / "short.mp4", constant_rate(10, 2.0))
-    config = write_config(tmp_path, models_dir, f"  a: {{url: {clip}, detect: {{fps: 2}}}}\n  b: {{url: {clip}, detect: {{fps: 2}}}}\n")
+    config = write_config(
+        tmp_path, models_dir, f"  a: {{url: {clip}, detect: {{fps: 2}}}}\n  b: {{url: {clip}, detect: {{fps: 2}}}}\n"
+    )
     service = service_factory(config)
     assert service.wait(120) == 0
     assert len(service.find(msg="worker finished")) == 2
@@ -58,7 +64,9 @@ def test_file_run_ends_by_itself_with_exit_0(tmp_path: Path, models_dir: Path, s
 def test_a_crashed_worker_is_restarted_while_the_service_runs(
     tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory
 ) -> None:
-    config = write_config(tmp_path, models_dir, f"  loop: {{url: {bikes_mp4}, loop: true, realtime: true, detect: {{fps: 1}}}}\n")
+    config = write_config(
+        tmp_path, models_dir, f"  loop: {{url: {bikes_mp4}, loop: true, realtime: true, detect: {{fps: 1}}}}\n"
+    )
     service = service_factory(config)
     first = service.wait_for(60, msg="source state", camera="loop", state="streaming")
     started = service.find(msg="worker started", camera="loop")[0]
@@ -80,7 +88,9 @@ def test_run_refuses_a_config_with_a_wrong_model_path(tmp_path: Path, models_dir
     assert "Traceback" not in result.stderr
 
 
-def test_a_bad_file_is_reported_while_the_model_is_still_loading(tmp_path: Path, models_dir: Path, service_factory) -> None:
+def test_a_bad_file_is_reported_while_the_model_is_still_loading(
+    tmp_path: Path, models_dir: Path, service_factory
+) -> None:
     """A models folder with no export cache: the engine spends seconds exporting; the camera's verdict must not
     wait for it (before: reported only once the model had loaded, 12-37 s)."""
     fresh = tmp_path / "models"

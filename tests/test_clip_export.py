@@ -60,7 +60,9 @@ def test_annotated_export_draws_the_track_summary_from_exactly_start(recorded: P
         frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
     inside_second = frames[20]  # 4.5 + 0.8 s: inside the second that has the box
     outside = frames[5]
-    assert abs(inside_second[10:100, 10:12].astype(int) - outside[10:100, 10:12].astype(int)).mean() > 20  # box edge drawn
+    assert (
+        abs(inside_second[10:100, 10:12].astype(int) - outside[10:100, 10:12].astype(int)).mean() > 20
+    )  # box edge drawn
 
 
 def test_a_range_without_recording_is_a_clear_error(recorded: Path, tmp_path: Path) -> None:
@@ -80,17 +82,53 @@ def test_clip_export_command(recorded: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path, recorded)
     out = tmp_path / "cli.mp4"
     runner = CliRunner()
-    ok = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "cam", "--start", "2026-11-21T09:00:03Z",
-                             "--end", "+4s", "-o", str(out)])
+    ok = runner.invoke(
+        app,
+        [
+            "clip",
+            "export",
+            "-c",
+            str(config),
+            "--camera",
+            "cam",
+            "--start",
+            "2026-11-21T09:00:03Z",
+            "--end",
+            "+4s",
+            "-o",
+            str(out),
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert out.is_file() and len(decoded_pts(out)) == pytest.approx(100, abs=2)
     # An absolute range an hour before the recording: "-10m..now" would overlap it when the suite runs at 09:00-09:10 UTC.
-    empty = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "cam", "--start", "2026-11-21T08:00:00Z",
-                                "--end", "+10m", "-o", str(out)])
+    empty = runner.invoke(
+        app,
+        [
+            "clip",
+            "export",
+            "-c",
+            str(config),
+            "--camera",
+            "cam",
+            "--start",
+            "2026-11-21T08:00:00Z",
+            "--end",
+            "+10m",
+            "-o",
+            str(out),
+        ],
+    )
     assert empty.exit_code == 1 and "no recording of camera 'cam'" in empty.output
-    unknown = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "lobby", "--start", "-10m", "--end", "now", "-o", str(out)])
+    unknown = runner.invoke(
+        app,
+        ["clip", "export", "-c", str(config), "--camera", "lobby", "--start", "-10m", "--end", "now", "-o", str(out)],
+    )
     assert unknown.exit_code == 2 and "the cameras are: cam" in unknown.output
-    bad_time = runner.invoke(app, ["clip", "export", "-c", str(config), "--camera", "cam", "--start", "teatime", "--end", "now", "-o", str(out)])
+    bad_time = runner.invoke(
+        app,
+        ["clip", "export", "-c", str(config), "--camera", "cam", "--start", "teatime", "--end", "now", "-o", str(out)],
+    )
     assert bad_time.exit_code == 2 and "ISO 8601" in bad_time.output
 
 

@@ -30,8 +30,9 @@ cameras:
 
 def parse(text: str, models_dir: Path, environ: dict[str, str] | None = None):
     body = textwrap.dedent(text).replace("{models}", str(models_dir))
-    return parse_config_text(body, "test.yaml", models_dir.parent, {"CAM_PASSWORD": "s3cret"} if environ is None else environ,
-                             MODEL_CHECKS)  # as `streamer run` loads it
+    return parse_config_text(
+        body, "test.yaml", models_dir.parent, {"CAM_PASSWORD": "s3cret"} if environ is None else environ, MODEL_CHECKS
+    )  # as `streamer run` loads it
 
 
 def errors_of(text: str, models_dir: Path, environ: dict[str, str] | None = None) -> list[str]:
@@ -59,23 +60,68 @@ def test_valid_config_substitutes_env_and_resolves_models(models_dir: Path) -> N
         ("[100, 100]]", "]", "cameras.lobby.zones.door.polygon: List should have at least 3 items"),
         ("  lobby:", "  Lobby Cam:", "test.yaml:4: cameras.Lobby Cam: invalid name: String should match pattern"),
         ("fps: 5", "fps: 5\n      device: gpu7", "cameras.lobby.detect.device: String should match pattern"),
-        ("weights: yolo26n.pt", "weights: nowhere/missing.pt", "cameras.lobby.detect.model.weights: model weights 'nowhere/missing.pt' not found"),
+        (
+            "weights: yolo26n.pt",
+            "weights: nowhere/missing.pt",
+            "cameras.lobby.detect.model.weights: model weights 'nowhere/missing.pt' not found",
+        ),
         ("    detect:", "    loop: true\n    detect:", "cameras.lobby: 'loop' applies to file sources only"),
-        ("zone: door}", "zone: door, min_inside_s: -1}", "test.yaml:12: cameras.lobby.rules[0].min_inside_s: Input should be greater than or equal to 0"),
+        (
+            "zone: door}",
+            "zone: door, min_inside_s: -1}",
+            "test.yaml:12: cameras.lobby.rules[0].min_inside_s: Input should be greater than or equal to 0",
+        ),
         ("zone: door}", "zone: door, cooldown: 5}", "cameras.lobby.rules[0].cooldown: unknown key"),
-        ("{type: zone_intrusion, zone: door}", "{type: fall, fall_model: falls}", "rules[0].fall_model 'falls' is not in detect.extra_models (none defined)"),
-        ("{type: zone_intrusion, zone: door}", "{type: dwell, zone: door}\n      - {type: dwell, zone: door}", "rules[1]: a second rule named 'dwell'"),
-        ("{type: zone_intrusion, zone: door}", "{type: line_crossing, start: [0, 0], end: [0, 0]}", "line start and end are the same point"),
-        ("{type: zone_intrusion, zone: door}", "{type: count, zone: door}", "cameras.lobby.rules[0].max_count: Field required"),
-        ("models_dir: {models}", "models_dir: {models}\nredis: {url: 'http://x'}", "test.yaml:3: redis.url: must start with one of redis://"),
-        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: scripted, scripted: {responses: a.yaml}, sampling: {fps: 0.75}}",
-         "vlm.sampling.fps: 2 / fps must be a whole number (2 / 0.75 = 2.66667)"),
-        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: openai}", "vlm: backend 'openai' needs an 'openai:' section"),
-        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: qwen}", "vlm.backend: Input should be 'transformers', 'openai' or 'scripted'"),
-        ("models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers, sampling: {max_pixels: 100000}}",
-         "vlm.sampling.max_pixels: 100000 is not a multiple of 28×28"),
-        ("    detect:", "    watch: [{name: fence, prompt: a person climbing the fence}]\n    detect:",
-         "cameras.lobby.watch needs a 'vlm:' section"),
+        (
+            "{type: zone_intrusion, zone: door}",
+            "{type: fall, fall_model: falls}",
+            "rules[0].fall_model 'falls' is not in detect.extra_models (none defined)",
+        ),
+        (
+            "{type: zone_intrusion, zone: door}",
+            "{type: dwell, zone: door}\n      - {type: dwell, zone: door}",
+            "rules[1]: a second rule named 'dwell'",
+        ),
+        (
+            "{type: zone_intrusion, zone: door}",
+            "{type: line_crossing, start: [0, 0], end: [0, 0]}",
+            "line start and end are the same point",
+        ),
+        (
+            "{type: zone_intrusion, zone: door}",
+            "{type: count, zone: door}",
+            "cameras.lobby.rules[0].max_count: Field required",
+        ),
+        (
+            "models_dir: {models}",
+            "models_dir: {models}\nredis: {url: 'http://x'}",
+            "test.yaml:3: redis.url: must start with one of redis://",
+        ),
+        (
+            "models_dir: {models}",
+            "models_dir: {models}\nvlm: {backend: scripted, scripted: {responses: a.yaml}, sampling: {fps: 0.75}}",
+            "vlm.sampling.fps: 2 / fps must be a whole number (2 / 0.75 = 2.66667)",
+        ),
+        (
+            "models_dir: {models}",
+            "models_dir: {models}\nvlm: {backend: openai}",
+            "vlm: backend 'openai' needs an 'openai:' section",
+        ),
+        (
+            "models_dir: {models}",
+            "models_dir: {models}\nvlm: {backend: qwen}",
+            "vlm.backend: Input should be 'transformers', 'openai' or 'scripted'",
+        ),
+        (
+            "models_dir: {models}",
+            "models_dir: {models}\nvlm: {backend: transformers, sampling: {max_pixels: 100000}}",
+            "vlm.sampling.max_pixels: 100000 is not a multiple of 28×28",
+        ),
+        (
+            "    detect:",
+            "    watch: [{name: fence, prompt: a person climbing the fence}]\n    detect:",
+            "cameras.lobby.watch needs a 'vlm:' section",
+        ),
     ],
 )
 def test_bad_field_is_named_with_its_path(models_dir: Path, replace: str, by: str, expected: str) -> None:
@@ -84,10 +130,14 @@ def test_bad_field_is_named_with_its_path(models_dir: Path, replace: str, by: st
 
 
 def test_vlm_clip_rate_cannot_exceed_the_detection_rate(models_dir: Path) -> None:
-    text = GOOD.replace("fps: 5", "fps: 1").replace("models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers}")
+    text = GOOD.replace("fps: 5", "fps: 1").replace(
+        "models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers}"
+    )
     rendered = errors_of(text, models_dir)
     assert any("cameras.lobby.detect.fps (1) is below vlm.sampling.fps (2)" in line for line in rendered), rendered
-    config = parse(GOOD.replace("models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers}"), models_dir)
+    config = parse(
+        GOOD.replace("models_dir: {models}", "models_dir: {models}\nvlm: {backend: transformers}"), models_dir
+    )
     assert config.vlm.sampling.fps == 2 and config.vlm.verifies("fall") and config.vlm.queue.max_deliveries == 3
 
 
@@ -146,18 +196,25 @@ def test_validate_config_cli_exits_2_and_prints_the_field(tmp_path: Path, conten
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda folder: folder / "missing.mp4", "file not found"),
-    (lambda folder: (folder / "notes.mp4").write_text("not a video") and folder / "notes.mp4", "not a video"),
-    (lambda folder: (folder / "clips.mp4").mkdir() or folder / "clips.mp4", "is a folder, not a video file"),
-])
-def test_validate_config_opens_each_file_source(tmp_path: Path, models_dir: Path, bikes_mp4: Path, make, expected) -> None:
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda folder: folder / "missing.mp4", "file not found"),
+        (lambda folder: (folder / "notes.mp4").write_text("not a video") and folder / "notes.mp4", "not a video"),
+        (lambda folder: (folder / "clips.mp4").mkdir() or folder / "clips.mp4", "is a folder, not a video file"),
+    ],
+)
+def test_validate_config_opens_each_file_source(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, make, expected
+) -> None:
     """A file that `run` could not play is an error of validate-config, naming the camera's url and its line; the
     good camera beside it is not reported, and a disabled camera's file is not opened."""
     bad = make(tmp_path)
     config_file = tmp_path / "cams.yaml"
-    config_file.write_text(f"models_dir: {models_dir}\ncameras:\n  good:\n    url: {bikes_mp4}\n"
-                           f"  bad:\n    url: {bad}\n  spare:\n    url: {tmp_path / 'nowhere.mp4'}\n    enabled: false\n")
+    config_file.write_text(
+        f"models_dir: {models_dir}\ncameras:\n  good:\n    url: {bikes_mp4}\n"
+        f"  bad:\n    url: {bad}\n  spare:\n    url: {tmp_path / 'nowhere.mp4'}\n    enabled: false\n"
+    )
     result = CliRunner().invoke(app, ["validate-config", "-c", str(config_file)])
     assert result.exit_code == 2, result.output
     assert "cams.yaml:6: cameras.bad.url: " in result.output and expected in result.output, result.output

@@ -57,8 +57,12 @@ def test_every_camera_inherits_the_defaults_and_overrides_key_by_key() -> None:
 
 def test_a_bad_default_is_reported_once_at_its_own_line_naming_the_cameras() -> None:
     text = SITE.replace("    fps: 4", "    fps: 500")
-    assert errors(text) == [("t.yaml:3: defaults.detect.fps: Input should be less than or equal to 120 "
-                             "(inherited by cameras 'plain', 'tuned')")]
+    assert errors(text) == [
+        (
+            "t.yaml:3: defaults.detect.fps: Input should be less than or equal to 120 "
+            "(inherited by cameras 'plain', 'tuned')"
+        )
+    ]
 
 
 def test_a_camera_own_value_is_reported_at_the_camera() -> None:
@@ -68,12 +72,17 @@ def test_a_camera_own_value_is_reported_at_the_camera() -> None:
 
 def test_an_unknown_default_key_and_a_per_camera_key_are_refused() -> None:
     assert errors(SITE.replace("  detect:\n    fps: 4", "  detect:\n    fsp: 4")) == [
-        ("t.yaml:3: defaults.detect.fsp: unknown key (not allowed here; check the spelling) "
-         "(inherited by cameras 'plain', 'tuned')")]
+        (
+            "t.yaml:3: defaults.detect.fsp: unknown key (not allowed here; check the spelling) "
+            "(inherited by cameras 'plain', 'tuned')"
+        )
+    ]
     assert errors("defaults: {url: x.mp4}\ncameras:\n  a: {url: a.mp4}\n") == [
-        "t.yaml:1: defaults.url: belongs to each camera; it cannot have a default"]
+        "t.yaml:1: defaults.url: belongs to each camera; it cannot have a default"
+    ]
     assert errors("defaults: [1]\ncameras:\n  a: {url: a.mp4}\n") == [
-        "t.yaml:1: defaults: must be a mapping of camera settings (detect, record, tracker, rules…)"]
+        "t.yaml:1: defaults: must be a mapping of camera settings (detect, record, tracker, rules…)"
+    ]
 
 
 def test_a_rule_inherited_without_its_zone_names_the_camera() -> None:

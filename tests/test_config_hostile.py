@@ -78,34 +78,50 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     assert "cannot read the config" in issue.message and "utf-8" in issue.message
 
 
-@pytest.mark.parametrize(("fragment", "expected"), [
-    ("record: {pre_roll_s: true}", "t.yaml:4: cameras.a.record.pre_roll_s: expected a number, not the boolean true"),
-    ("detect: {fps: false}", "t.yaml:4: cameras.a.detect.fps: expected a number, not the boolean false"),
-    ("enabled: 0", "t.yaml:4: cameras.a.enabled: expected true or false, not 0"),
-    ('loop: "no"', "t.yaml:4: cameras.a.loop: expected true or false, not 'no'"),
-])
+@pytest.mark.parametrize(
+    ("fragment", "expected"),
+    [
+        (
+            "record: {pre_roll_s: true}",
+            "t.yaml:4: cameras.a.record.pre_roll_s: expected a number, not the boolean true",
+        ),
+        ("detect: {fps: false}", "t.yaml:4: cameras.a.detect.fps: expected a number, not the boolean false"),
+        ("enabled: 0", "t.yaml:4: cameras.a.enabled: expected true or false, not 0"),
+        ('loop: "no"', "t.yaml:4: cameras.a.loop: expected true or false, not 'no'"),
+    ],
+)
 def test_booleans_and_numbers_are_not_taken_for_each_other(fragment: str, expected: str) -> None:
     assert errors(f"cameras:\n  a:\n    url: a.mp4\n    {fragment}\n") == [expected]
 
 
-@pytest.mark.parametrize(("point", "message"), [
-    ("[1.0e+308, 1]", "Input should be less than or equal to 16384"),
-    ("[1e308, 1]", "Input should be a valid number"),  # YAML 1.1 reads this one as a string
-    ("[true, 1]", "Input should be a valid number"),
-    ("[-1, 1]", "Input should be greater than or equal to 0"),
-])
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ("[1.0e+308, 1]", "Input should be less than or equal to 16384"),
+        ("[1e308, 1]", "Input should be a valid number"),  # YAML 1.1 reads this one as a string
+        ("[true, 1]", "Input should be a valid number"),
+        ("[-1, 1]", "Input should be greater than or equal to 0"),
+    ],
+)
 def test_polygon_points_are_finite_pixels_inside_any_frame(point: str, message: str) -> None:
     text = f"cameras:\n  a:\n    url: a.mp4\n    zones: {{z: {{polygon: [{point}, [2, 2], [3, 1]]}}}}\n"
     assert errors(text) == [f"t.yaml:4: cameras.a.zones.z.polygon[0][0]: {message}"]
 
 
-@pytest.mark.parametrize(("section", "where", "fragment"), [
-    ("redis:\n  url: redis://127.0.0.1:notaport/0\n", "t.yaml:2: redis.url", "not a valid URL"),
-    ("redis:\n  url: redis://:6379/0\n", "t.yaml:2: redis.url", "no host in the URL"),
-    ("cameras:\n  a: {url: 'rtsp://cam:99999/live'}\n", "t.yaml:2: cameras.a.url", "not a valid URL"),
-    ("cameras:\n  a: {url: 'rtsp:///live'}\n", "t.yaml:2: cameras.a.url", "no host in the URL"),
-    ("cameras:\n  a: {url: a.mp4, detect: {device: 'cuda:99'}}\n", "t.yaml:2: cameras.a.detect.device", "should match"),
-])
+@pytest.mark.parametrize(
+    ("section", "where", "fragment"),
+    [
+        ("redis:\n  url: redis://127.0.0.1:notaport/0\n", "t.yaml:2: redis.url", "not a valid URL"),
+        ("redis:\n  url: redis://:6379/0\n", "t.yaml:2: redis.url", "no host in the URL"),
+        ("cameras:\n  a: {url: 'rtsp://cam:99999/live'}\n", "t.yaml:2: cameras.a.url", "not a valid URL"),
+        ("cameras:\n  a: {url: 'rtsp:///live'}\n", "t.yaml:2: cameras.a.url", "no host in the URL"),
+        (
+            "cameras:\n  a: {url: a.mp4, detect: {device: 'cuda:99'}}\n",
+            "t.yaml:2: cameras.a.detect.device",
+            "should match",
+        ),
+    ],
+)
 def test_urls_ports_and_devices_are_checked_for_form(section: str, where: str, fragment: str) -> None:
     text = section if section.startswith("cameras") else section + "cameras: {a: {url: a.mp4}}\n"
     (line,) = errors(text)
@@ -119,7 +135,9 @@ def test_a_gpu_this_machine_lacks_is_named_with_the_ones_it_has(tmp_path: Path) 
     (gpus / "0000:01:00.0").mkdir(parents=True)
     config = parse_config_text("cameras: {a: {url: a.mp4, detect: {device: 'cuda:1'}}}\n", "t.yaml", Path("."), {})
     ((loc, message),) = devices(config, gpus)
-    assert loc == ("cameras", "a", "detect", "device") and message == "'cuda:1': this machine has 1 CUDA device(s), 0 to 0"
+    assert (
+        loc == ("cameras", "a", "detect", "device") and message == "'cuda:1': this machine has 1 CUDA device(s), 0 to 0"
+    )
     assert devices(config, tmp_path / "no-driver") == []  # the engine falls back to the CPU
 
 
@@ -134,7 +152,8 @@ def test_class_names_the_model_does_not_know_are_named_with_the_models_list(tmp_
     parse_config_text(text, "t.yaml", tmp_path, {}, MODEL_CHECKS)  # not known yet: the engine checks at load
     remember_names(weights, weights.parent / "cache", {0: "person", 1: "bicycle", 2: "car"})
     assert errors_in(text, tmp_path) == [
-        "t.yaml:6: cameras.a.detect.model.classes: ['persn'] not among the classes of yolo26n.pt: person, bicycle, car"]
+        "t.yaml:6: cameras.a.detect.model.classes: ['persn'] not among the classes of yolo26n.pt: person, bicycle, car"
+    ]
 
 
 def errors_in(text: str, base: Path) -> list[str]:
@@ -146,10 +165,16 @@ def errors_in(text: str, base: Path) -> list[str]:
 def test_zones_and_lines_past_the_actual_frame_are_named() -> None:
     from streamer.config.cameras import CameraConfig
 
-    camera = CameraConfig.model_validate({
-        "url": "a.mp4", "zones": {"door": {"polygon": [[0, 0], [1900, 0], [1900, 1000]]},
-                                  "desk": {"polygon": [[0, 0], [600, 0], [600, 300]]}},
-        "rules": [{"type": "line_crossing", "start": [10, 10], "end": [10, 1070]}]})
+    camera = CameraConfig.model_validate(
+        {
+            "url": "a.mp4",
+            "zones": {
+                "door": {"polygon": [[0, 0], [1900, 0], [1900, 1000]]},
+                "desk": {"polygon": [[0, 0], [600, 0], [600, 300]]},
+            },
+            "rules": [{"type": "line_crossing", "start": [10, 10], "end": [10, 1070]}],
+        }
+    )
     assert camera.points_outside(1920, 1080) == []
     assert camera.points_outside(640, 360) == ["zones.door", "rules[0]"]
 
@@ -164,4 +189,5 @@ def test_an_open_api_address_is_refused_unless_the_config_says_so() -> None:
 
 def test_a_control_character_is_refused_with_its_line() -> None:
     assert errors("cameras:\n  a: {url: a.mp4}\n  b: {url: b\x07.mp4}\n") == [
-        "t.yaml:3: invalid YAML: the control character '\\x07' is not allowed in a YAML file"]
+        "t.yaml:3: invalid YAML: the control character '\\x07' is not allowed in a YAML file"
+    ]

@@ -39,10 +39,13 @@ EMPTY_CORNER = "[[0, 0], [8, 0], [8, 8], [0, 8]]"
 SECRET = "a-webhook-secret-of-32-characters"
 
 
-def _write(config: Path, head: str, cameras: dict[str, float], video: Path, extra: dict[str, str] | None = None) -> float:
+def _write(
+    config: Path, head: str, cameras: dict[str, float], video: Path, extra: dict[str, str] | None = None
+) -> float:
     """`extra`: more YAML for a camera (its zones and rules), indented under it."""
-    body = "".join(CAMERA.format(name=name, video=video, fps=fps) + (extra or {}).get(name, "")
-                   for name, fps in cameras.items())
+    body = "".join(
+        CAMERA.format(name=name, video=video, fps=fps) + (extra or {}).get(name, "") for name, fps in cameras.items()
+    )
     aside = config.with_suffix(".tmp")
     aside.write_text(f"{head}cameras:\n{body}")
     aside.replace(config)  # as editors save: the watcher never reads half a file
@@ -64,45 +67,78 @@ def _wait(condition, timeout: float, what: str, service):
 
 
 def test_cameras_are_added_removed_and_changed_under_a_running_service(
-        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory
+) -> None:
     port = free_port()
-    head = (f"storage_dir: {tmp_path / 'data'}\nmodels_dir: {models_dir}\nlogging: {{stats_interval_s: 0.5}}\n"
-            f"api: {{port: {port}}}\n# the operator's note: kept by every edit below\n"
-            "defaults: {detect: {model: {weights: yolo26n.pt, classes: [person]}}, record: {mode: 'off'}}\n")
+    head = (
+        f"storage_dir: {tmp_path / 'data'}\nmodels_dir: {models_dir}\nlogging: {{stats_interval_s: 0.5}}\n"
+        f"api: {{port: {port}}}\n# the operator's note: kept by every edit below\n"
+        "defaults: {detect: {model: {weights: yolo26n.pt, classes: [person]}}, record: {mode: 'off'}}\n"
+    )
     config = tmp_path / "site.yaml"
     _write(config, head, {"steady": 2, "leaving": 2}, bikes_mp4)
     service = service_factory(config)
     wait_for_api(f"http://127.0.0.1:{port}", service.process)
     for camera in ("steady", "leaving"):
-        _wait(lambda c=camera: [r for r in _stats(service, c) if r.get("state") == "streaming"], 60, f"{camera} streaming", service)
+        _wait(
+            lambda c=camera: [r for r in _stats(service, c) if r.get("state") == "streaming"],
+            60,
+            f"{camera} streaming",
+            service,
+        )
 
     saved = _write(config, head, {"steady": 2, "joining": 2}, bikes_mp4)
-    reloaded = service.wait_for(10, msg="config reloaded (the file changed): camera added: joining; camera removed: leaving")
+    reloaded = service.wait_for(
+        10, msg="config reloaded (the file changed): camera added: joining; camera removed: leaving"
+    )
     assert reloaded["added"] == ["joining"] and reloaded["removed"] == ["leaving"]
-    _wait(lambda: [r for r in _stats(service, "joining") if r.get("state") == "streaming"], 10,
-          "the added camera streaming", service)
+    _wait(
+        lambda: [r for r in _stats(service, "joining") if r.get("state") == "streaming"],
+        10,
+        "the added camera streaming",
+        service,
+    )
     added_after_s = time.time() - saved
     service.wait_for(10, msg="camera stopping here", camera="leaving", reason="removed from the config")
     assert service.find(msg="worker started", camera="steady").__len__() == 1  # never restarted
 
     changed_at = _write(config, head, {"steady": 2, "joining": 3}, bikes_mp4)
     service.wait_for(10, msg="config reloaded (the file changed): camera changed: joining (detect.fps; restarts alone)")
-    _wait(lambda: len(service.find(msg="worker started", camera="joining")) == 2, 10, "joining restarted alone", service)
+    _wait(
+        lambda: len(service.find(msg="worker started", camera="joining")) == 2, 10, "joining restarted alone", service
+    )
 
     broken = config.read_text().replace("detect: {fps: 3}", "detect: {fps: 500}")
     config.write_text(broken)
-    (refused,) = _wait(lambda: [r for r in service.records if r.get("msg", "").startswith("config reload refused")],
-                       10, "the broken edit refused", service)
-    assert refused["level"] == "error" and "cameras.joining.detect.fps: Input should be less than or equal to 120" in refused["msg"]
-    checked = subprocess.run([sys.executable, "-m", "streamer", "validate-config", "-c", str(config)],
-                             capture_output=True, text=True, timeout=120, check=False)
+    (refused,) = _wait(
+        lambda: [r for r in service.records if r.get("msg", "").startswith("config reload refused")],
+        10,
+        "the broken edit refused",
+        service,
+    )
+    assert (
+        refused["level"] == "error"
+        and "cameras.joining.detect.fps: Input should be less than or equal to 120" in refused["msg"]
+    )
+    checked = subprocess.run(
+        [sys.executable, "-m", "streamer", "validate-config", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert checked.returncode == 2 and "cameras.joining.detect.fps" in checked.stderr
 
     _write(config, head, {"steady": 2, "joining": 3, "late": 2}, bikes_mp4)
     service.wait_for(10, msg="config reloaded (the file changed): camera added: late")
     config.write_text(config.read_text().replace("  late:\n", "  late:\n    live_every_s: 2\n"))
-    checked = subprocess.run([sys.executable, "-m", "streamer", "validate-config", "-c", str(config)],
-                             capture_output=True, text=True, timeout=120, check=False)
+    checked = subprocess.run(
+        [sys.executable, "-m", "streamer", "validate-config", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert "a reload would change:" in checked.stdout
     service.process.send_signal(signal.SIGHUP)
     service.wait_for(10, msg="config reloaded (SIGHUP): camera changed: late (live_every_s; restarts alone)")
@@ -119,9 +155,11 @@ def test_cameras_are_added_removed_and_changed_under_a_running_service(
     rates = [(f2 - f1) / (t2 - t1) for (t1, f1), (t2, f2) in itertools.pairwise(steady)]
     assert min(rates) > 15, rates  # frames received a second, line to line: 25 at the camera's rate, no hole
     assert len(service.find(msg="worker started", camera="steady")) == 1
-    print(f"reload figures: added camera streaming {added_after_s:.2f} s after the save; "
-          f"changed camera restarted {_restarted_after(service, changed_at):.2f} s after the save; "
-          f"a zone and rule applied in place {in_place_s:.2f} s after the save")
+    print(
+        f"reload figures: added camera streaming {added_after_s:.2f} s after the save; "
+        f"changed camera restarted {_restarted_after(service, changed_at):.2f} s after the save; "
+        f"a zone and rule applied in place {in_place_s:.2f} s after the save"
+    )
 
 
 def _rules_and_integrations_in_place(config: Path, head: str, video: Path, service) -> float:
@@ -134,17 +172,27 @@ def _rules_and_integrations_in_place(config: Path, head: str, video: Path, servi
         cameras = {"steady": 2, "joining": 3, "late": 2}
         late = "    live_every_s: 2\n" + ZONE_RULE.format(polygon=WHOLE_FRAME, end=600)  # as SIGHUP left it, and a rule
         reloads = len(_reloads(service))
-        saved = _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=WHOLE_FRAME, end=600),
-                                                             "late": late})
+        saved = _write(
+            config,
+            head + hook,
+            cameras,
+            video,
+            {"steady": ZONE_RULE.format(polygon=WHOLE_FRAME, end=600), "late": late},
+        )
         _wait(lambda: len(_reloads(service)) > reloads, 10, "the edit read", service)
         assert _reloads(service)[-1]["msg"] == (
             "config reloaded (the file changed): camera changed: late (rules, zones.street.polygon; in place); camera "
-            "changed: steady (rules, zones.street.polygon; in place); integration changed: hook")
+            "changed: steady (rules, zones.street.polygon; in place); integration changed: hook"
+        )
         applied = service.wait_for(10, msg="config applied in place", camera="steady")
         new = service.wait_for(30, msg="event", camera="steady", type="zone_intrusion", state="new")
         held = service.wait_for(30, msg="event", camera="late", type="zone_intrusion", state="new")
-        _wait(lambda: [r for r in receiver.requests if new["event_id"].encode() in r.body], 20,
-              "the event delivered by the webhook added in the reload", service)
+        _wait(
+            lambda: [r for r in receiver.requests if new["event_id"].encode() in r.body],
+            20,
+            "the event delivered by the webhook added in the reload",
+            service,
+        )
         del cameras["late"]
         _write(config, head + hook, cameras, video, {"steady": ZONE_RULE.format(polygon=EMPTY_CORNER, end=600)})
         ended = service.wait_for(10, msg="event", camera="steady", event_id=new["event_id"], state="end")
@@ -176,6 +224,7 @@ def test_streamer_serve_lists_the_cameras_of_the_edited_file(tmp_path: Path, bik
     head = f"storage_dir: {tmp_path / 'data'}\n"
     _write(config, head, {"gate": 2}, bikes_mp4)
     with Served(config) as served:
+
         def listed() -> list[str]:
             return [c["name"] for c in httpx.get(f"{served.base}/cameras", timeout=10).json()["cameras"]]
 

@@ -28,7 +28,9 @@ STREAMER = [sys.executable, "-m", "streamer"]
 PASSWORD = "a console password"
 CSP_VIOLATIONS: list[str] = []  # what any page of these tests printed about its Content-Security-Policy
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (scripts/install_system_deps.sh installs it)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium (scripts/install_system_deps.sh installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +43,14 @@ def console(recorded, tmp_path_factory) -> Iterator[tuple[str, Path, RedisServer
     config = folder / "console.yaml"
     config.write_text(yaml.safe_dump(tree))
     for name, extra in (("ann", ["--role", "admin"]), ("vic", ["--camera", "lobby"])):
-        subprocess.run([*STREAMER, "users", "add", name, *extra, "--password-stdin", "-c", str(config)], input=PASSWORD,
-                       check=True, capture_output=True, text=True, timeout=60)
+        subprocess.run(
+            [*STREAMER, "users", "add", name, *extra, "--password-stdin", "-c", str(config)],
+            input=PASSWORD,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     try:
         with Served(config) as served:
             yield served.base, config, redis_server
@@ -60,7 +68,9 @@ def browser():
 
 def _logged_in(browser, base: str, name: str, size: str = "desktop"):
     page = browser.new_context(viewport=SIZES[size]).new_page()
-    page.on("console", lambda message: "Content Security Policy" in message.text and CSP_VIOLATIONS.append(message.text))
+    page.on(
+        "console", lambda message: "Content Security Policy" in message.text and CSP_VIOLATIONS.append(message.text)
+    )
     page.goto(f"{base}/alerts")
     assert page.url.startswith(f"{base}/login?next=/alerts")  # no login: the page asks for one
     page.fill("input[name=name]", name)
@@ -97,16 +107,35 @@ def test_an_alert_appears_within_2_s_of_its_xadd_and_its_update_changes_the_same
     page.wait_for_selector("#status:has-text('live')")
     rows_before = page.locator("#alerts tbody tr").count()
     template = httpx.get(f"{base}/events", timeout=30, cookies=_cookies(page)).json()["events"][0]
-    alert = {**template, "event_id": f"{template['camera']}-{'ab' * 8}", "state": "new", "end_ts": None, "end_iso": None,
-             "verification": "pending", "review": None}
+    alert = {
+        **template,
+        "event_id": f"{template['camera']}-{'ab' * 8}",
+        "state": "new",
+        "end_ts": None,
+        "end_iso": None,
+        "verification": "pending",
+        "review": None,
+    }
     client = redis_server.client()
     sent = time.monotonic()
     client.xadd("streamer:alerts", {"data": json.dumps(alert)})
     page.wait_for_selector(f"#ev-{alert['event_id']}", timeout=2000)  # within 2 s, no reload
     latency = time.monotonic() - sent
     assert latency < 2.0
-    client.xadd("streamer:alerts", {"data": json.dumps({**alert, "state": "update", "verification": "confirmed",
-                                                        "risk_level": "high", "description": "seen by the VLM"})})
+    client.xadd(
+        "streamer:alerts",
+        {
+            "data": json.dumps(
+                {
+                    **alert,
+                    "state": "update",
+                    "verification": "confirmed",
+                    "risk_level": "high",
+                    "description": "seen by the VLM",
+                }
+            )
+        },
+    )
     page.wait_for_selector(f"#ev-{alert['event_id']} td.verification.confirmed", timeout=2000)
     assert page.locator(f"#ev-{alert['event_id']}").count() == 1  # changed in place, not a second row
     assert page.locator("#alerts tbody tr").count() == rows_before + 1
@@ -123,8 +152,10 @@ def test_the_event_page_plays_and_seeks_its_clip_and_takes_a_review(browser, con
     page.evaluate("document.getElementById('clip').play()")
     page.wait_for_function("() => document.getElementById('clip').currentTime > 0.3", timeout=10000)  # it plays
     page.evaluate("(() => { const v = document.getElementById('clip'); v.pause(); v.currentTime = 2.0; })()")
-    page.wait_for_function("() => Math.abs(document.getElementById('clip').currentTime - 2.0) < 0.3 && !document.getElementById('clip').seeking",
-                           timeout=10000)  # and seeks (range requests)
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('clip').currentTime - 2.0) < 0.3 && !document.getElementById('clip').seeking",
+        timeout=10000,
+    )  # and seeks (range requests)
     page.fill("#note", "checked on the console")
     page.click("#true-alarm")
     page.wait_for_selector("#review-now:has-text('true alarm by ann')")
@@ -140,7 +171,9 @@ def test_a_viewer_gets_403_for_another_cameras_event_page(browser, console) -> N
     base, _, _ = console
     admin = _logged_in(browser, base, "ann")
     cookies = _cookies(admin)
-    other = next(e for e in httpx.get(f"{base}/events", cookies=cookies, timeout=30).json()["events"] if e["camera"] != "lobby")
+    other = next(
+        e for e in httpx.get(f"{base}/events", cookies=cookies, timeout=30).json()["events"] if e["camera"] != "lobby"
+    )
     viewer = _logged_in(browser, base, "vic")
     assert viewer.goto(f"{base}/event/{other['event_id']}").status == 403
     viewer.goto(f"{base}/alerts")
@@ -148,25 +181,35 @@ def test_a_viewer_gets_403_for_another_cameras_event_page(browser, console) -> N
     assert all(row.inner_text().count("lobby") for row in viewer.locator("#alerts tbody tr").all())
 
 
-def test_the_timeline_marks_the_fall_at_its_true_time_and_plays_the_recording_from_a_click(browser, console, recorded) -> None:
+def test_the_timeline_marks_the_fall_at_its_true_time_and_plays_the_recording_from_a_click(
+    browser, console, recorded
+) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     base, config, _ = console
     fall = next(truth for truth in recorded.truths if truth.camera == "lobby" and truth.type == "fall")
     # the fall's own day in the config's zone: the recording is minutes old, and "today" changes at midnight
-    day = datetime.fromtimestamp(fall.start_ts, ZoneInfo(yaml.safe_load(config.read_text())["timezone"])).date().isoformat()
+    day = (
+        datetime.fromtimestamp(fall.start_ts, ZoneInfo(yaml.safe_load(config.read_text())["timezone"]))
+        .date()
+        .isoformat()
+    )
     page = _logged_in(browser, base, "vic")
     page.goto(f"{base}/camera/lobby?day={day}")
     mark = page.wait_for_selector(".axis .mark[data-type=fall]")
     assert abs(float(mark.get_attribute("data-start-ts")) - fall.start_ts) < 1.0
     box, axis = mark.bounding_box(), page.locator("#axis").bounding_box()
     line = httpx.get(f"{base}/cameras/lobby/timeline", params={"day": day}, cookies=_cookies(page), timeout=30).json()
-    drawn_ts = line["from_ts"] + (box["x"] + box["width"] / 2 - axis["x"]) / axis["width"] * (line["to_ts"] - line["from_ts"])
+    drawn_ts = line["from_ts"] + (box["x"] + box["width"] / 2 - axis["x"]) / axis["width"] * (
+        line["to_ts"] - line["from_ts"]
+    )
     assert abs(drawn_ts - fall.start_ts) < 86400 / axis["width"] * 2  # where it is drawn: within 2 pixels of a day
     mark.click()
     page.wait_for_function("() => document.getElementById('player').readyState >= 2", timeout=20000)
-    assert abs(float(page.get_attribute("#player", "data-at")) - (float(mark.get_attribute("data-start-ts")) - 2)) < 0.01
+    assert (
+        abs(float(page.get_attribute("#player", "data-at")) - (float(mark.get_attribute("data-start-ts")) - 2)) < 0.01
+    )
     _shoot(page, "timeline")
     assert page.goto(f"{base}/camera/plaza").status == 403
 
@@ -210,5 +253,7 @@ def test_the_api_page_is_behind_the_login_and_loads_nothing_from_elsewhere(brows
     page.wait_for_selector(".opblock-summary-path", timeout=30000)  # Swagger UI drew the operations
     paths = page.locator(".opblock-summary-path").all_inner_texts()
     assert "/alerts/stream" in paths and "/events/{event_id}/review" in paths
-    assert requested and all(url.startswith(base) for url in requested), [u for u in requested if not u.startswith(base)]
+    assert requested and all(url.startswith(base) for url in requested), [
+        u for u in requested if not u.startswith(base)
+    ]
     _shoot(page, "api-docs")

@@ -39,8 +39,9 @@ def test_each_manifest_is_valid_kubernetes(name: str, doc: dict) -> None:
 def test_the_manifests_hold_together() -> None:
     docs = documents()
     kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
-    assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS.glob("*.yaml")
-                                                          if p.name not in ("kustomization.yaml", "secrets.example.yaml"))
+    assert sorted(kustomization["resources"]) == sorted(
+        p.name for p in MANIFESTS.glob("*.yaml") if p.name not in ("kustomization.yaml", "secrets.example.yaml")
+    )
     secret = next(doc for _, doc in docs if doc["kind"] == "Secret")
     workloads = {doc["metadata"]["name"]: doc for _, doc in docs if doc["kind"] in ("Deployment", "StatefulSet")}
     for name, workload in workloads.items():
@@ -58,15 +59,22 @@ def test_the_manifests_hold_together() -> None:
     assert {"name": "STREAMER_NODE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in host["env"]
     shm = next(v for v in hosts["spec"]["template"]["spec"]["volumes"] if v["name"] == "shm")
     assert shm["emptyDir"]["medium"] == "Memory" and any(m["mountPath"] == "/dev/shm" for m in host["volumeMounts"])
-    assert containers(workloads["streamer-serve"])[0]["args"][0] == "serve" and workloads["streamer-serve"]["spec"]["replicas"] >= 2
+    assert (
+        containers(workloads["streamer-serve"])[0]["args"][0] == "serve"
+        and workloads["streamer-serve"]["spec"]["replicas"] >= 2
+    )
     vllm = containers(workloads["vllm"])[0]
     assert vllm["resources"]["limits"]["nvidia.com/gpu"] == 1
 
 
 def test_the_site_config_they_run_is_valid() -> None:
     text = (REPO / "configs" / "site.yaml").read_text()
-    config = parse_config_text(text, "configs/site.yaml", REPO / "configs", environ={
-        "STREAMER_NODE": "camera-host-0", "REDIS_PASSWORD": "r", "PG_PASSWORD": "p"})
+    config = parse_config_text(
+        text,
+        "configs/site.yaml",
+        REPO / "configs",
+        environ={"STREAMER_NODE": "camera-host-0", "REDIS_PASSWORD": "r", "PG_PASSWORD": "p"},
+    )
     assert config.site is not None and config.index.url.startswith("postgresql://streamer:p@postgres")
     assert str(config.storage_dir) == "/app/data/hosts/camera-host-0" and len(config.cameras) == 6
 

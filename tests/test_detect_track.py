@@ -38,7 +38,9 @@ class Collect:
 
 
 @pytest.fixture(scope="module")
-def street_run(bikes_mp4: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[TrackedFrame], Path]:
+def street_run(
+    bikes_mp4: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[int, list[TrackedFrame], Path]:
     out = tmp_path_factory.mktemp("annotated")
     cam = camera(
         str(bikes_mp4),
@@ -46,7 +48,9 @@ def street_run(bikes_mp4: Path, models_dir: Path, tmp_path_factory: pytest.TempP
         detect={"fps": 12.5, "model": {"weights": "yolo26n.pt", "classes": ["person", "car", "bicycle"]}},
     )
     tracked: list[TrackedFrame] = []
-    worker = CameraWorker("street", cam, WorkerOptions(models_dir, save_annotated=out), threading.Event(), sinks=[Collect(tracked)])
+    worker = CameraWorker(
+        "street", cam, WorkerOptions(models_dir, save_annotated=out), threading.Event(), sinks=[Collect(tracked)]
+    )
     return worker.run(), tracked, out / "street.mp4"
 
 
@@ -103,7 +107,9 @@ def test_a_file_that_is_not_weights_fails_the_camera_not_the_process(tmp_path: P
     assert worker.run() == EXIT_CAMERA_FAILED
     reason = worker.source.state.reason
     assert worker.source.state.state.value == "failed"
-    assert reason.startswith("cannot load model 'broken.pt'") and "\n" not in reason  # one line, not ultralytics' banner
+    assert (
+        reason.startswith("cannot load model 'broken.pt'") and "\n" not in reason
+    )  # one line, not ultralytics' banner
 
 
 def test_fall_model_runs_on_the_same_frames(bikes_mp4: Path, models_dir: Path) -> None:
@@ -115,7 +121,9 @@ def test_fall_model_runs_on_the_same_frames(bikes_mp4: Path, models_dir: Path) -
     assert names <= {"Normal", "Fall"}
 
 
-def test_a_bug_in_the_decode_thread_ends_the_worker_as_crashed_so_it_is_restarted(bikes_mp4: Path, models_dir: Path) -> None:
+def test_a_bug_in_the_decode_thread_ends_the_worker_as_crashed_so_it_is_restarted(
+    bikes_mp4: Path, models_dir: Path
+) -> None:
     worker = CameraWorker("street", camera(str(bikes_mp4)), WorkerOptions(models_dir), threading.Event())
     real_frames = worker.source.frames
 

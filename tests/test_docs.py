@@ -54,8 +54,9 @@ def test_links_between_pages_resolve() -> None:
 
 
 def test_generated_reference_pages_match_the_code() -> None:
-    result = subprocess.run([sys.executable, "scripts/gen_docs.py", "--check"], cwd=REPO, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "scripts/gen_docs.py", "--check"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -83,8 +84,20 @@ def test_config_blocks_load(block: Block, tmp_path: Path) -> None:
     text = block.text
     if "cameras" not in tree:
         text += f"cameras:\n  street: {{url: {REPO / 'data/samples/bikes.mp4'}}}\n"
-    names = ("CAMERA_PASSWORD", "LOBBY_PASSWORD", "REDIS_PASSWORD", "OPENAI_API_KEY", "MQTT_PASSWORD", "WEBHOOK_SECRET",
-             "HOOK_TOKEN", "SMTP_PASSWORD", "NTFY_TOPIC", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "PG_PASSWORD")
+    names = (
+        "CAMERA_PASSWORD",
+        "LOBBY_PASSWORD",
+        "REDIS_PASSWORD",
+        "OPENAI_API_KEY",
+        "MQTT_PASSWORD",
+        "WEBHOOK_SECRET",
+        "HOOK_TOKEN",
+        "SMTP_PASSWORD",
+        "NTFY_TOPIC",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_CHAT_ID",
+        "PG_PASSWORD",
+    )
     environ = dict.fromkeys(names, "secret-of-the-docs-test")  # long enough for a webhook's secret
     parse_config_text(text, block.where, tmp_path, environ)
 
@@ -109,7 +122,7 @@ def _demo_recipe() -> list[str]:
     lines = (REPO / "Makefile").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("demo:"))
     recipe = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("\t"):
             break
         recipe.append(line.strip().replace("$(BIN)/", ".venv/bin/"))
@@ -133,8 +146,14 @@ def _command(block: Block) -> list[str]:
 def test_run_blocks_run_as_written(block: Block, demo_folder: Path) -> None:
     redis = None
     if block.options.get("with") == "redis":
-        redis = subprocess.Popen(["streamer", "redis", "serve", "-c", "configs/example.yaml"], cwd=demo_folder, env=_env(),
-                                 stdout=subprocess.PIPE, text=True, start_new_session=True)
+        redis = subprocess.Popen(
+            ["streamer", "redis", "serve", "-c", "configs/example.yaml"],
+            cwd=demo_folder,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         assert "embedded redis" in redis.stdout.readline()
     try:
         until = float(block.options["until"]) if "until" in block.options else None
@@ -145,19 +164,30 @@ def test_run_blocks_run_as_written(block: Block, demo_folder: Path) -> None:
             redis.wait(20)
     if block.expected is not None:
         missing = output_matches(block.expected.text, output)
-        assert missing is None, f"{block.where}: shown output line not printed any more:\n{missing}\n--- printed:\n{output[-4000:]}"
+        assert missing is None, (
+            f"{block.where}: shown output line not printed any more:\n{missing}\n--- printed:\n{output[-4000:]}"
+        )
 
 
 def _run(block: Block, folder: Path, until: float | None) -> str:
-    process = subprocess.Popen(_command(block), cwd=folder, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        _command(block),
+        cwd=folder,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     if until is None:
         try:
             output, _ = process.communicate(timeout=BLOCK_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             raise AssertionError(f"{block.where} ran past {BLOCK_TIMEOUT_S} s") from None
-        assert process.returncode == 0, f"{block.where} exited {process.returncode}:\n{block.text}\n--- printed:\n{output[-4000:]}"
+        assert process.returncode == 0, (
+            f"{block.where} exited {process.returncode}:\n{block.text}\n--- printed:\n{output[-4000:]}"
+        )
         return output
     time.sleep(until)
     still_running = process.poll() is None
@@ -169,7 +199,9 @@ def _run(block: Block, folder: Path, until: float | None) -> str:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
-    assert still_running, f"{block.where} stopped by itself within {until} s (exit {process.returncode}):\n{output[-4000:]}"
+    assert still_running, (
+        f"{block.where} stopped by itself within {until} s (exit {process.returncode}):\n{output[-4000:]}"
+    )
     assert output.strip(), f"{block.where} printed nothing in {until} s"
     for bad in ("Traceback", " ERROR ", '"level": "error"'):
         assert bad not in output, f"{block.where} printed {bad!r}:\n{output[-4000:]}"
@@ -178,8 +210,10 @@ def _run(block: Block, folder: Path, until: float | None) -> str:
 
 def test_the_harness_itself_fails_a_wrong_output_and_a_failing_command(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("<!-- run -->\n```bash\necho 'clip: /x/y.mp4 (3 packets)'\n```\n\n<!-- output -->\n```text\n"
-                    "clip: …y.mp4 (… packets)\n```\n\n<!-- run -->\n```bash\nfalse\n```\n\n```python\nprint(1)\n```\n")
+    page.write_text(
+        "<!-- run -->\n```bash\necho 'clip: /x/y.mp4 (3 packets)'\n```\n\n<!-- output -->\n```text\n"
+        "clip: …y.mp4 (… packets)\n```\n\n<!-- run -->\n```bash\nfalse\n```\n\n```python\nprint(1)\n```\n"
+    )
     first, failing, unmarked = blocks_of(page, "page.md")
     assert first.expected is not None and output_matches(first.expected.text, "clip: /x/y.mp4 (3 packets)\n") is None
     assert output_matches(first.expected.text, "clip: /x/y.mp4 (3 frames)\n") == "clip: …y.mp4 (… packets)"

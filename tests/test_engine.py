@@ -42,11 +42,14 @@ def detect(fps: float, **fields: object) -> dict:
 
 
 def test_one_engine_serves_three_cameras_of_different_sizes_and_rates(
-        bikes_mp4: Path, walkers: Path, small_walkers: Path, models_dir: Path, capfd: pytest.CaptureFixture) -> None:
+    bikes_mp4: Path, walkers: Path, small_walkers: Path, models_dir: Path, capfd: pytest.CaptureFixture
+) -> None:
     cameras = {
         "street": camera(str(bikes_mp4), start_time="2026-11-21T09:00:00+00:00", detect=detect(12.5)),  # 640x272 25 fps
         "yard": camera(str(walkers), start_time="2026-11-21T09:00:00+00:00", detect=detect(10)),  # 768x576 10 fps
-        "gate": camera(str(small_walkers), start_time="2026-11-21T09:00:00+00:00", detect=detect(7.5)),  # 480x360 15 fps
+        "gate": camera(
+            str(small_walkers), start_time="2026-11-21T09:00:00+00:00", detect=detect(7.5)
+        ),  # 480x360 15 fps
     }
     host = engine_host(cameras, models_dir)
     host.start()
@@ -69,8 +72,13 @@ def test_one_engine_serves_three_cameras_of_different_sizes_and_rates(
         assert boxes.min() >= 0 and boxes[:, 2].max() <= width and boxes[:, 3].max() <= height  # source pixels
     log = capfd.readouterr().err
     assert log.count("camera connected") == 3  # one engine, three cameras
-    batch_max = [int(part.split("=")[1]) for line in log.splitlines() if "engine stats" in line
-                 for part in line.split() if part.startswith("batch_max=")]
+    batch_max = [
+        int(part.split("=")[1])
+        for line in log.splitlines()
+        if "engine stats" in line
+        for part in line.split()
+        if part.startswith("batch_max=")
+    ]
     assert max(batch_max) >= 2  # frames of several cameras went into one call
 
 
@@ -106,7 +114,8 @@ def test_each_cpu_backend_finds_the_boxes_ultralytics_finds(backend: Backend, bi
     weights = models_dir / "yolo26n.pt"
     reference = [r.boxes.data.numpy() for r in YOLO(str(weights)).predict(bikes_frames, verbose=False, conf=0.25)]
     model = ModelRegistry(LoadSettings("cpu", models_dir / "cache", 8, (640, 640), None)).get(
-        ModelKey(str(weights), backend, Precision.FP32))
+        ModelKey(str(weights), backend, Precision.FP32)
+    )
     assert model.runner.name == backend.value
     geometry = InputGeometry(640)
     ours = []
@@ -121,7 +130,9 @@ def test_each_cpu_backend_finds_the_boxes_ultralytics_finds(backend: Backend, bi
     assert agreement.reference_pct >= 98 and agreement.candidate_pct >= 98, agreement.as_dict()
 
 
-def test_a_killed_engine_is_restarted_and_a_file_loses_no_frame_nor_its_track_ids(bikes_mp4: Path, models_dir: Path) -> None:
+def test_a_killed_engine_is_restarted_and_a_file_loses_no_frame_nor_its_track_ids(
+    bikes_mp4: Path, models_dir: Path
+) -> None:
     cam = camera(str(bikes_mp4), realtime=True, start_time="2026-11-21T09:00:00+00:00", detect=detect(12.5))
     host = engine_host({"street": cam}, models_dir)
     host.start()
@@ -153,9 +164,16 @@ def test_a_live_camera_drops_its_oldest_frames_when_the_engine_falls_behind(mode
     drops the oldest frames and counts them; what it does detect stays in order and fresh. Killing the engine then
     counts the live frames it held as dropped."""
     server = RtspServer(free_port(), fps=25).start()
-    cam = camera(server.url, detect={"fps": 25, "backend": "pytorch", "model": {"weights": "yolo26n.pt", "imgsz": 1280},
-                                     "motion": {"enabled": False}},  # every frame to the engine: it must fall behind
-                 connection={"queue_size": 4, "open_timeout_s": 5, "read_timeout_s": 5})
+    cam = camera(
+        server.url,
+        detect={
+            "fps": 25,
+            "backend": "pytorch",
+            "model": {"weights": "yolo26n.pt", "imgsz": 1280},
+            "motion": {"enabled": False},
+        },  # every frame to the engine: it must fall behind
+        connection={"queue_size": 4, "open_timeout_s": 5, "read_timeout_s": 5},
+    )
     host = engine_host({"live": cam}, models_dir)
     host.start()
     stop = threading.Event()

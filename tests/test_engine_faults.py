@@ -32,8 +32,9 @@ def segments_of(pid: int) -> list[str]:
     return sorted(p.name for p in SHM.glob(f"{NAME_PREFIX}{pid}-*"))
 
 
-def test_no_shared_memory_is_left_after_a_stop_or_a_crash(tmp_path: Path, models_dir: Path, bikes_mp4: Path,
-                                                           service_factory) -> None:
+def test_no_shared_memory_is_left_after_a_stop_or_a_crash(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory
+) -> None:
     camera_yaml = f"  street: {{url: {bikes_mp4}, realtime: true, loop: true, detect: {{fps: 2}}}}\n"
     config = write_config(tmp_path, models_dir, camera_yaml)
     service = service_factory(config)
@@ -45,7 +46,9 @@ def test_no_shared_memory_is_left_after_a_stop_or_a_crash(tmp_path: Path, models
 
     crashed = service_factory(config)
     crashed.wait_for(90, msg="engine connected", camera="street")
-    children = [r["pid"] for r in crashed.find(msg="worker started")] + [r["pid"] for r in crashed.find(msg="engine started")]
+    children = [r["pid"] for r in crashed.find(msg="worker started")] + [
+        r["pid"] for r in crashed.find(msg="engine started")
+    ]
     os.kill(crashed.process.pid, signal.SIGKILL)  # the supervisor alone: its worker and engine are orphaned
     crashed.process.wait(5)
     assert wait_until(lambda: not any(_alive(pid) for pid in children), 20)  # they notice and stop by themselves
@@ -53,9 +56,12 @@ def test_no_shared_memory_is_left_after_a_stop_or_a_crash(tmp_path: Path, models
 
 
 def test_segments_of_a_run_killed_with_its_whole_process_group_are_swept_by_the_next(
-        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory
+) -> None:
     """SIGKILL to the group takes the resource tracker too: nobody is left to unlink; the next run does."""
-    config = write_config(tmp_path, models_dir, f"  street: {{url: {bikes_mp4}, realtime: true, loop: true, detect: {{fps: 2}}}}\n")
+    config = write_config(
+        tmp_path, models_dir, f"  street: {{url: {bikes_mp4}, realtime: true, loop: true, detect: {{fps: 2}}}}\n"
+    )
     first = service_factory(config)
     first.wait_for(90, msg="engine connected", camera="street")
     first.kill()
@@ -76,12 +82,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_killed_camera_worker_goes_unnoticed_by_the_other_cameras(tmp_path: Path, models_dir: Path, bikes_mp4: Path,
-                                                                     service_factory) -> None:
-    config = write_config(tmp_path, models_dir, f"""
+def test_a_killed_camera_worker_goes_unnoticed_by_the_other_cameras(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory
+) -> None:
+    config = write_config(
+        tmp_path,
+        models_dir,
+        f"""
   steady: {{url: {bikes_mp4}, realtime: true, detect: {{fps: 5}}}}
   victim: {{url: {bikes_mp4}, realtime: true, loop: true, detect: {{fps: 5}}}}
-""")
+""",
+    )
     service = service_factory(config)
     service.wait_for(90, msg="engine connected", camera="victim")
     service.wait_for(30, msg="camera stats", camera="steady", state="streaming")
@@ -111,10 +122,11 @@ def test_the_export_cache_is_reused_and_a_corrupted_entry_rebuilt(tmp_path: Path
     assert next(rebuilt.artifact.glob("*.xml")).stat().st_size > 10_000
 
 
-def test_auto_falls_back_to_the_next_runtime_and_says_so(tmp_path: Path, models_dir: Path, monkeypatch,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_auto_falls_back_to_the_next_runtime_and_says_so(
+    tmp_path: Path, models_dir: Path, monkeypatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def no_openvino(*_: object, **__: object) -> None:
-        raise RuntimeError("Device with \"CPU\" name is not registered in the OpenVINO Runtime")
+        raise RuntimeError('Device with "CPU" name is not registered in the OpenVINO Runtime')
 
     monkeypatch.setattr(runners.OpenVinoRunner, "__init__", no_openvino)
     registry = ModelRegistry(LoadSettings("cpu", models_dir / "cache", 8, (640, 640), None))
@@ -122,10 +134,13 @@ def test_auto_falls_back_to_the_next_runtime_and_says_so(tmp_path: Path, models_
         model = registry.get(ModelKey(str(models_dir / "yolo26n.pt"), Backend.AUTO, Precision.AUTO))
     assert model.runner.name == "onnxruntime"
     (line,) = [r.getMessage() for r in caplog.records if "cannot run on" in r.getMessage()]
-    assert line.startswith("model yolo26n.pt cannot run on openvino: Device with") and line.endswith("trying onnxruntime")
+    assert line.startswith("model yolo26n.pt cannot run on openvino: Device with") and line.endswith(
+        "trying onnxruntime"
+    )
     with pytest.raises(ModelLoadError, match=r"^model yolo26n.pt cannot run on openvino: Device with \"CPU\""):
         ModelRegistry(LoadSettings("cpu", models_dir / "cache", 8, (640, 640), None)).get(
-            ModelKey(str(models_dir / "yolo26n.pt"), Backend.OPENVINO, Precision.FP32))
+            ModelKey(str(models_dir / "yolo26n.pt"), Backend.OPENVINO, Precision.FP32)
+        )
 
 
 def test_a_camera_whose_resolution_changes_mid_stream_keeps_working(bikes_mp4: Path, models_dir: Path) -> None:
@@ -134,8 +149,10 @@ def test_a_camera_whose_resolution_changes_mid_stream_keeps_working(bikes_mp4: P
     with av.open(str(bikes_mp4)) as container:
         images = [f.to_ndarray(format="bgr24") for n, f in enumerate(container.decode(video=0)) if 100 <= n < 130]
     sizes = [None] * 10 + [(1280, 720)] * 10 + [(320, 180)] * 10
-    frames = [Frame("cam", n, n / 25, 1_800_000_000 + n / 25, image if size is None else cv2.resize(image, size))
-              for n, (image, size) in enumerate(zip(images, sizes))]
+    frames = [
+        Frame("cam", n, n / 25, 1_800_000_000 + n / 25, image if size is None else cv2.resize(image, size))
+        for n, (image, size) in enumerate(zip(images, sizes))
+    ]
     cam = camera(str(bikes_mp4), detect={"fps": 25, "model": {"weights": "yolo26n.pt", "classes": ["person", "car"]}})
     host = engine_host({"cam": cam}, models_dir)
     host.start()
@@ -165,8 +182,9 @@ def test_a_camera_whose_resolution_changes_mid_stream_keeps_working(bikes_mp4: P
     assert max(right_edges) > 700  # in the 1280x720 frames' own pixels
 
 
-def test_a_batch_the_runtime_fails_on_is_answered_empty_and_the_engine_goes_on(bikes_mp4: Path, models_dir: Path,
-                                                                              tmp_path: Path, monkeypatch) -> None:
+def test_a_batch_the_runtime_fails_on_is_answered_empty_and_the_engine_goes_on(
+    bikes_mp4: Path, models_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     """The engine server in a thread of the test (so the fault can be injected into its runtime): one failing
     call gives its frames no detections and a logged error; the next frames are detected as before."""
     from streamer.config.engine import EngineConfig
@@ -190,13 +208,20 @@ def test_a_batch_the_runtime_fails_on_is_answered_empty_and_the_engine_goes_on(b
     cam = camera(str(bikes_mp4), detect={"model": {"weights": "yolo26n.pt", "classes": ["person", "car"]}})
     stop = threading.Event()
     address = str(tmp_path / "engine.sock")
-    server = EngineServer(address, b"key", LoadSettings("cpu", models_dir / "cache", 8, (640, 640), None),
-                          EngineConfig(max_batch=1), 3600, stop)
+    server = EngineServer(
+        address,
+        b"key",
+        LoadSettings("cpu", models_dir / "cache", 8, (640, 640), None),
+        EngineConfig(max_batch=1),
+        3600,
+        stop,
+    )
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     segment = SlotSegment.create("cam", 640 * 640 * 3, 1)
-    detection = RemoteDetection("cam", cam, models_dir, EngineLink(address, b"key", segment.name, segment.slot_bytes, 1),
-                                stop, live=False)
+    detection = RemoteDetection(
+        "cam", cam, models_dir, EngineLink(address, b"key", segment.name, segment.slot_bytes, 1), stop, live=False
+    )
     answers = []
     try:
         detection.start()

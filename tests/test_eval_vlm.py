@@ -40,7 +40,11 @@ def test_the_scores_of_answers_with_known_outcomes(clip_set: Path, tmp_path: Pat
     # falls: 2 falls confirmed, the sitting lookalike confirmed, the bending one rejected, prose twice refused
     assert (fall["happens"], fall["confirmed"], fall["rejected"], fall["refused"]) == (2, 3, 1, 1)
     assert (fall["precision"], fall["recall"]) == (0.667, 1.0)
-    assert (fall["false_alarms_removed_by_hold"], fall["false_alarms_left"], fall["alerts_wrongly_suppressed"]) == (1, 1, 0)
+    assert (fall["false_alarms_removed_by_hold"], fall["false_alarms_left"], fall["alerts_wrongly_suppressed"]) == (
+        1,
+        1,
+        0,
+    )
     assert fall["refused_by_parser"] == {"no_json": 1} and fall["asked_again"] == 1
     # 2.0 s on time and 3.0 s against 3.5 s; the ends 2.5 and 4.0 land on the frames taken at 2.48 and 4.0
     assert fall["start_error_s"] == {"median": 0.0, "p90": 0.5, "n": 2}
@@ -67,20 +71,34 @@ def test_the_tiny_model_runs_the_real_path_through_the_evaluation(clip_set: Path
 
 
 def test_the_script_prints_its_json_with_the_double(clip_set: Path) -> None:
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "eval_vlm.py"), "--clips", str(clip_set)],
-                          capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "eval_vlm.py"), "--clips", str(clip_set)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     report = json.loads(done.stdout)
     assert report["model"] == "scripted-test-double" and report["by_event_type"]["fall"]["precision"] == 0.667
 
 
-@pytest.mark.parametrize("write, message", [
-    (None, "no clips.yaml here"),
-    ("clips: []", "clips: List should have at least 1 item"),
-    ("clips:\n  - {file: a.mp4, event_type: fall, happens: true}", "clips.0: Value error, a clip where it happens needs start_s and end_s"),
-    ("clips:\n  - {file: a.mp4, event_type: fall, happens: false, when: 3}", "clips.0.when: Extra inputs are not permitted"),
-    ("clips:\n  - {file: gone.mp4, event_type: fall, happens: false}", "no such video: gone.mp4"),
-    ("clips: [", "not YAML"),
-])
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        (None, "no clips.yaml here"),
+        ("clips: []", "clips: List should have at least 1 item"),
+        (
+            "clips:\n  - {file: a.mp4, event_type: fall, happens: true}",
+            "clips.0: Value error, a clip where it happens needs start_s and end_s",
+        ),
+        (
+            "clips:\n  - {file: a.mp4, event_type: fall, happens: false, when: 3}",
+            "clips.0.when: Extra inputs are not permitted",
+        ),
+        ("clips:\n  - {file: gone.mp4, event_type: fall, happens: false}", "no such video: gone.mp4"),
+        ("clips: [", "not YAML"),
+    ],
+)
 def test_a_bad_clip_set_is_refused_saying_what_and_where(tmp_path: Path, write: str | None, message: str) -> None:
     if write is not None:
         (tmp_path / "clips.yaml").write_text(write)

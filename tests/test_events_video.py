@@ -49,14 +49,31 @@ class EventRecorder:
         self.events += self.lifecycle.close(self._last)
 
 
-def run_camera(clip: Path, models_dir: Path, storage: Path, rules: list[dict], zones: dict | None = None,
-               extra_models: dict | None = None) -> EventRecorder:
-    camera = CameraConfig.model_validate({
-        "url": str(clip), "start_time": START.isoformat(), "zones": zones or {}, "rules": rules,
-        "detect": {"fps": FPS, "model": {"weights": "yolo26n.pt", "classes": ["person"]}, "extra_models": extra_models or {}},
-    })
+def run_camera(
+    clip: Path,
+    models_dir: Path,
+    storage: Path,
+    rules: list[dict],
+    zones: dict | None = None,
+    extra_models: dict | None = None,
+) -> EventRecorder:
+    camera = CameraConfig.model_validate(
+        {
+            "url": str(clip),
+            "start_time": START.isoformat(),
+            "zones": zones or {},
+            "rules": rules,
+            "detect": {
+                "fps": FPS,
+                "model": {"weights": "yolo26n.pt", "classes": ["person"]},
+                "extra_models": extra_models or {},
+            },
+        }
+    )
     recorder = EventRecorder("scene", camera, storage)
-    code = CameraWorker("scene", camera, WorkerOptions(models_dir=models_dir), threading.Event(), sinks=[recorder]).run()
+    code = CameraWorker(
+        "scene", camera, WorkerOptions(models_dir=models_dir), threading.Event(), sinks=[recorder]
+    ).run()
     assert code == 0
     return recorder
 

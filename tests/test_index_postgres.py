@@ -22,7 +22,9 @@ from streamer.index.patient import PatientWrites
 from streamer.index.writer import IndexWriter
 from testkit.postgres_server import PostgresServer, binaries
 
-pytestmark = pytest.mark.skipif(binaries() is None, reason="PostgreSQL is not installed (scripts/install_system_deps.sh)")
+pytestmark = pytest.mark.skipif(
+    binaries() is None, reason="PostgreSQL is not installed (scripts/install_system_deps.sh)"
+)
 START = 1795251600.0
 
 
@@ -41,12 +43,36 @@ def pg_url(postgres) -> str:
     return postgres.create_database(f"index_{next(_databases)}")
 
 
-def event(event_id: str, camera: str, kind: str, start: float, state: str = "new", observed: float | None = None,
-          verification: str = "pending", zone: str | None = None, description: str | None = None) -> EventRecord:
-    payload = {"event_id": event_id, "camera": camera, "type": kind, "source": {"rule": kind, "model": "m", "zone": zone}, "state": state,
-               "label": "person", "track_id": 7, "start_ts": start, "end_ts": start + 4 if state == "end" else None,
-               "confidence": 0.8, "bbox_xyxy": [10, 20, 30, 40], "frame_wh": [640, 480], "verification": verification,
-               "risk_level": None, "description": description, "snapshot": f"snapshots/{event_id}.jpg", "clip": None}
+def event(
+    event_id: str,
+    camera: str,
+    kind: str,
+    start: float,
+    state: str = "new",
+    observed: float | None = None,
+    verification: str = "pending",
+    zone: str | None = None,
+    description: str | None = None,
+) -> EventRecord:
+    payload = {
+        "event_id": event_id,
+        "camera": camera,
+        "type": kind,
+        "source": {"rule": kind, "model": "m", "zone": zone},
+        "state": state,
+        "label": "person",
+        "track_id": 7,
+        "start_ts": start,
+        "end_ts": start + 4 if state == "end" else None,
+        "confidence": 0.8,
+        "bbox_xyxy": [10, 20, 30, 40],
+        "frame_wh": [640, 480],
+        "verification": verification,
+        "risk_level": None,
+        "description": description,
+        "snapshot": f"snapshots/{event_id}.jpg",
+        "clip": None,
+    }
     return EventRecord(event_id, {"new": 0, "end": 1}.get(state, 2), state, observed or start, json.dumps(payload))
 
 
@@ -54,21 +80,49 @@ def fill(conn) -> None:
     """The same writes, through the index's own functions, whatever the database."""
     with db.transaction(conn):
         for n in range(6):
-            store.insert_segment(conn, SegmentRow("lobby", START + 4 * n, START + 4 * n + 4, f"lobby/{n}.mp4", "h264",
-                                                  25.0, 100, 50_000 + n, 0.0))
+            store.insert_segment(
+                conn,
+                SegmentRow(
+                    "lobby", START + 4 * n, START + 4 * n + 4, f"lobby/{n}.mp4", "h264", 25.0, 100, 50_000 + n, 0.0
+                ),
+            )
         store.insert_gap(conn, GapRow("lobby", START + 24, START + 30, "reconnect"))
         store.record_event(conn, event("fall-1", "lobby", "fall", START + 3))
         store.record_event(conn, event("fall-1", "lobby", "fall", START + 3, "end", START + 8))
-        store.record_event(conn, event("fall-1", "lobby", "fall", START + 3, "new", START + 1))  # late and older: ignored
+        store.record_event(
+            conn, event("fall-1", "lobby", "fall", START + 3, "new", START + 1)
+        )  # late and older: ignored
         store.record_event(conn, event("zone-1", "yard", "zone_intrusion", START + 10, zone="loading_dock"))
         store.record_event(conn, event("line-1", "yard", "line_crossing", START + 15))
-        store.record_finding(conn, FindingRow("job-1", "fall-1", "lobby", "verify", "answered", "confirmed", "high",
-                                              "worker slips off a ladder", "A worker slips off the ladder.", START + 3,
-                                              START + 5, START, START + 9, 7, None, "qwen", "{}", None, START + 20))
+        store.record_finding(
+            conn,
+            FindingRow(
+                "job-1",
+                "fall-1",
+                "lobby",
+                "verify",
+                "answered",
+                "confirmed",
+                "high",
+                "worker slips off a ladder",
+                "A worker slips off the ladder.",
+                START + 3,
+                START + 5,
+                START,
+                START + 9,
+                7,
+                None,
+                "qwen",
+                "{}",
+                None,
+                START + 20,
+            ),
+        )
         # a camera message after the VLM's verdict must not turn it back into pending
         store.record_event(conn, event("fall-1", "lobby", "fall", START + 3, "update", START + 21))
-        store.insert_track_seconds(conn, [TrackSecond("lobby", int(START) + s, 7, "person", (1, 2, 3, 4), 0.9)
-                                          for s in (0, 1, 2, 5, 6)])
+        store.insert_track_seconds(
+            conn, [TrackSecond("lobby", int(START) + s, 7, "person", (1, 2, 3, 4), 0.9) for s in (0, 1, 2, 5, 6)]
+        )
         store.record_review(conn, ReviewRow("fall-1", "false_alarm", "a drill", "ann", START + 30))
         store.record_review(conn, ReviewRow("fall-1", "true_alarm", None, "bob", START + 40))
 
@@ -77,10 +131,14 @@ def answers(conn) -> dict:
     """Every read the API, the questions and retention make, as plain data."""
     cams = ["lobby", "yard"]
     return {
-        "events": [e.__dict__ | {"vlm": e.vlm.job_id if e.vlm else None}
-                   for e in search.events_between(conn, cams, START - 10, START + 100)],
-        "keywords": {w: sorted(search.keyword_scores(conn, search.search_terms([w]), ["fall-1", "zone-1", "line-1"]))
-                     for w in ("ladder", "loading", "falling", "crossing", "nothing")},
+        "events": [
+            e.__dict__ | {"vlm": e.vlm.job_id if e.vlm else None}
+            for e in search.events_between(conn, cams, START - 10, START + 100)
+        ],
+        "keywords": {
+            w: sorted(search.keyword_scores(conn, search.search_terms([w]), ["fall-1", "zone-1", "line-1"]))
+            for w in ("ladder", "loading", "falling", "crossing", "nothing")
+        },
         "presence": search.presence(conn, ["lobby"], ["person"], START - 1, START + 10),
         "coverage": search.coverage(conn, cams, START + 2, START + 10),
         "extent": (search.earliest(conn, cams), search.latest(conn, cams)),
@@ -89,14 +147,20 @@ def answers(conn) -> dict:
         "none": store.latest_events(conn, cameras=[]),
         "confirmed": [e["event_id"] for e in store.latest_events(conn, verifications=["confirmed"])],
         "states": store.event_states(conn, "fall-1"),
-        "reviews": store.reviews_of(conn, "fall-1"), "latest_review": store.latest_review(conn, "fall-1"),
+        "reviews": store.reviews_of(conn, "fall-1"),
+        "latest_review": store.latest_review(conn, "fall-1"),
         "reviewed": store.reviewed_between(conn, START, START + 100),
-        "reviewed_events": [(p["event_id"], r.verdict) for p, r in store.reviewed_events(conn, START, START + 100, cams)],
+        "reviewed_events": [
+            (p["event_id"], r.verdict) for p, r in store.reviewed_events(conn, START, START + 100, cams)
+        ],
         "day": store.day_events(conn, "lobby", START - 100, START + 100),
         "segments": store.segments_overlapping(conn, "lobby", START + 5, START + 9),
-        "bytes": store.recorded_bytes(conn), "gaps": store.gaps_of(conn, "lobby"),
-        "tracks": store.track_seconds(conn, "lobby", START, START + 2), "seq": store.next_seq(conn, "fall-1"),
-        "findings": store.findings_of(conn, "fall-1"), "clips": store.event_clips(conn),
+        "bytes": store.recorded_bytes(conn),
+        "gaps": store.gaps_of(conn, "lobby"),
+        "tracks": store.track_seconds(conn, "lobby", START, START + 2),
+        "seq": store.next_seq(conn, "fall-1"),
+        "findings": store.findings_of(conn, "fall-1"),
+        "clips": store.event_clips(conn),
         "payload": store.latest_payload(conn, "fall-1"),
     }
 
@@ -108,8 +172,13 @@ def test_the_same_queries_give_the_same_answers_on_sqlite_and_postgres(tmp_path:
     on_sqlite, on_postgres = answers(lite), answers(pg)
     for key in on_sqlite:
         assert on_postgres[key] == on_sqlite[key], key
-    assert on_postgres["keywords"] == {"ladder": ["fall-1"], "loading": ["zone-1"], "falling": ["fall-1"],
-                                       "crossing": ["line-1"], "nothing": []}  # stemmed, zones and VLM words found
+    assert on_postgres["keywords"] == {
+        "ladder": ["fall-1"],
+        "loading": ["zone-1"],
+        "falling": ["fall-1"],
+        "crossing": ["line-1"],
+        "nothing": [],
+    }  # stemmed, zones and VLM words found
     (fall, *_) = on_postgres["events"]
     assert on_postgres["payload"]["state"] == "update" and fall["verification"] == "confirmed"  # the late 'new' ignored
     assert on_postgres["day"][0][-1] == "true_alarm" and on_postgres["reviewed_events"] == [("fall-1", "true_alarm")]
@@ -148,7 +217,9 @@ def test_index_writes_wait_out_a_postgres_restart(postgres: PostgresServer, pg_u
     try:
         for n in range(20):  # handed over while the database is away: nothing is lost, nothing blocks
             writer.add_event(event(f"during-{n}", "lobby", "fall", START + n))
-        writer.add_track_seconds([TrackSecond("lobby", int(START) + s, 1, "person", (0, 0, 1, 1), 0.5) for s in range(50)])
+        writer.add_track_seconds(
+            [TrackSecond("lobby", int(START) + s, 1, "person", (0, 0, 1, 1), 0.5) for s in range(50)]
+        )
         for n in range(3):
             row = SegmentRow("lobby", START + 4 * n, START + 4 * n + 4, f"lobby/{n}.mp4", "h264", 25.0, 100, 10, 0.0)
             assert not recorder.write(lambda conn, row=row: store.insert_segment(conn, row))  # kept, in order
@@ -176,10 +247,30 @@ def test_an_existing_sqlite_index_moves_to_postgres_keeping_everything(recorded,
     fall = next(e for e in store.latest_events(lite) if e["type"] == "fall")
     with db.transaction(lite):  # a person's review and a VLM answer, as the demo's console and worker leave them
         store.record_review(lite, ReviewRow(fall["event_id"], "true_alarm", "seen on site", "ann", time.time()))
-        store.record_finding(lite, FindingRow("job-9", fall["event_id"], "lobby", "verify", "answered", "confirmed",
-                                              "high", "person falls", "A person falls to the floor.", fall["start_ts"],
-                                              None, fall["start_ts"] - 3, fall["start_ts"] + 5, 1, None, "qwen", "{}",
-                                              None, time.time()))
+        store.record_finding(
+            lite,
+            FindingRow(
+                "job-9",
+                fall["event_id"],
+                "lobby",
+                "verify",
+                "answered",
+                "confirmed",
+                "high",
+                "person falls",
+                "A person falls to the floor.",
+                fall["start_ts"],
+                None,
+                fall["start_ts"] - 3,
+                fall["start_ts"] + 5,
+                1,
+                None,
+                "qwen",
+                "{}",
+                None,
+                time.time(),
+            ),
+        )
     before = _every_row(lite)
     lite.close()
     config = yaml.safe_load(recorded.config.read_text())
@@ -223,8 +314,9 @@ def _streamer(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "streamer", *args], capture_output=True, text=True, timeout=300)
 
 
-def test_api_replicas_on_one_database_share_users_sessions_and_events(recorded, tmp_path: Path, pg_url: str,
-                                                                       redis_server) -> None:
+def test_api_replicas_on_one_database_share_users_sessions_and_events(
+    recorded, tmp_path: Path, pg_url: str, redis_server
+) -> None:
     """Two `streamer serve` behind one load balancer: a login on one is a login on both, a logout everywhere
     ends it on both, and a review given through one is in the other's answers."""
     import httpx
@@ -240,8 +332,9 @@ def test_api_replicas_on_one_database_share_users_sessions_and_events(recorded, 
     config.update(storage_dir=str(tmp_path / "replica"), index={"url": pg_url}, redis={"url": redis_server.url})
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(config))
-    added = _streamer_input("correct horse battery", "users", "add", "ann", "--role", "admin", "--password-stdin",
-                            "-c", str(site))
+    added = _streamer_input(
+        "correct horse battery", "users", "add", "ann", "--role", "admin", "--password-stdin", "-c", str(site)
+    )
     assert added.returncode == 0 and "the site's database" in added.stdout, added.stderr
     assert not (tmp_path / "replica" / "users.sqlite3").exists()  # not in a file of this host
     with Served(site) as first, Served(site) as second:
@@ -261,5 +354,6 @@ def test_api_replicas_on_one_database_share_users_sessions_and_events(recorded, 
 
 
 def _streamer_input(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streamer", *args], input=stdin, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "streamer", *args], input=stdin, capture_output=True, text=True, timeout=120
+    )

@@ -17,10 +17,24 @@ START = 1795251600.0
 
 
 def payload(event_type: str, zone: str | None = None, description: str | None = None) -> dict:
-    return {"camera": "cam", "type": event_type, "source": {"rule": event_type, "model": "m", "zone": zone},
-            "state": "new", "label": "person", "track_id": 1, "start_ts": START, "end_ts": None, "confidence": 0.9,
-            "bbox_xyxy": [0, 0, 1, 1], "frame_wh": [160, 120], "verification": "pending", "risk_level": None,
-            "description": description, "snapshot": "s.jpg", "clip": None}
+    return {
+        "camera": "cam",
+        "type": event_type,
+        "source": {"rule": event_type, "model": "m", "zone": zone},
+        "state": "new",
+        "label": "person",
+        "track_id": 1,
+        "start_ts": START,
+        "end_ts": None,
+        "confidence": 0.9,
+        "bbox_xyxy": [0, 0, 1, 1],
+        "frame_wh": [160, 120],
+        "verification": "pending",
+        "risk_level": None,
+        "description": description,
+        "snapshot": "s.jpg",
+        "clip": None,
+    }
 
 
 def found(conn: Connection, *words: str) -> set[str]:
@@ -34,9 +48,32 @@ def test_an_index_from_before_the_upgrade_becomes_searchable(tmp_path: Path) -> 
             old.execute(statement)
     old.execute("PRAGMA user_version = 2")
     row = payload("zone_intrusion", "loading_dock")  # written the way that version's store wrote it
-    old.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
-        "zone-1", "cam", row["type"], row["type"], "new", "person", 1, START, None, 0.9, "[0, 0, 1, 1]", 160, 120,
-        "pending", None, None, "s.jpg", None, json.dumps(row["source"]), json.dumps(row), START))
+    old.execute(
+        "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            "zone-1",
+            "cam",
+            row["type"],
+            row["type"],
+            "new",
+            "person",
+            1,
+            START,
+            None,
+            0.9,
+            "[0, 0, 1, 1]",
+            160,
+            120,
+            "pending",
+            None,
+            None,
+            "s.jpg",
+            None,
+            json.dumps(row["source"]),
+            json.dumps(row),
+            START,
+        ),
+    )
     old.close()
     conn = db.connect(tmp_path)
     # every later script applied in order, then handed to Alembic, whose later revisions ran too
@@ -50,11 +87,27 @@ def test_triggers_keep_the_text_in_step_with_writes(tmp_path: Path) -> None:
     conn = db.connect(tmp_path)
     store.record_event(conn, EventRecord("fall-1", 0, "new", START, json.dumps(payload("fall"))))
     assert found(conn, "falling") == {"fall-1"}  # Porter stemming
-    row = FindingRow(job_id="j1", event_id="fall-1", camera="cam", kind="verify", status="answered",
-                     verdict="confirmed", risk_level="high", label="worker slips off a ladder",
-                     description="A worker slips off the ladder and lands on the concrete.", start_ts=START,
-                     end_ts=START + 2, window_start_ts=START - 3, window_end_ts=START + 5, track_id=1,
-                     bbox_json=None, model="m", answer_text="{}", error=None, answered_ts=START + 9)
+    row = FindingRow(
+        job_id="j1",
+        event_id="fall-1",
+        camera="cam",
+        kind="verify",
+        status="answered",
+        verdict="confirmed",
+        risk_level="high",
+        label="worker slips off a ladder",
+        description="A worker slips off the ladder and lands on the concrete.",
+        start_ts=START,
+        end_ts=START + 2,
+        window_start_ts=START - 3,
+        window_end_ts=START + 5,
+        track_id=1,
+        bbox_json=None,
+        model="m",
+        answer_text="{}",
+        error=None,
+        answered_ts=START + 9,
+    )
     store.record_finding(conn, row)  # the finding's words, and the verdict's description on the event itself
     assert found(conn, "ladder") == {"fall-1"} and found(conn, "concrete") == {"fall-1"}
     later = payload("fall", description="Someone sat down on purpose.")

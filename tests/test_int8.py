@@ -37,8 +37,9 @@ def cache_dir(tmp_path_factory, models_dir: Path) -> Path:
     return cache
 
 
-def test_int8_is_calibrated_on_the_sites_frames_and_agrees_with_the_fp32_pt(camera_clip: Path, cache_dir: Path,
-                                                                           models_dir: Path) -> None:
+def test_int8_is_calibrated_on_the_sites_frames_and_agrees_with_the_fp32_pt(
+    camera_clip: Path, cache_dir: Path, models_dir: Path
+) -> None:
     weights = models_dir / "yolo26n.pt"
     settings = LoadSettings("cpu", cache_dir, 8, IMGSZ, None, (camera_clip,))
     int8 = ModelRegistry(settings).get(ModelKey(str(weights), Backend.OPENVINO, Precision.INT8))
@@ -82,12 +83,16 @@ def test_calibration_prefers_the_sites_own_video(tmp_path: Path, camera_clip: Pa
     sample = models.parent / "data" / "samples" / "bikes.mp4"
     shutil.copyfile(bikes_mp4, sample)
     int8 = {"precision": "int8"}
-    cameras = {"door": CameraConfig.model_validate({"url": "rtsp://127.0.0.1:1/door", "detect": int8}),
-               "file": CameraConfig.model_validate({"url": str(camera_clip), "detect": int8})}
+    cameras = {
+        "door": CameraConfig.model_validate({"url": "rtsp://127.0.0.1:1/door", "detect": int8}),
+        "file": CameraConfig.model_validate({"url": str(camera_clip), "detect": int8}),
+    }
     named = tmp_path / "named.mp4"
     shutil.copyfile(camera_clip, named)
     found = calibration_sources(cameras, storage, [named, tmp_path / "gone.mp4"], models)
     assert found == (named, new, old, camera_clip, sample)
-    fp32 = {name: camera.model_copy(update={"detect": camera.detect.model_copy(update={"precision": "fp32"})})
-            for name, camera in cameras.items()}
+    fp32 = {
+        name: camera.model_copy(update={"detect": camera.detect.model_copy(update={"precision": "fp32"})})
+        for name, camera in cameras.items()
+    }
     assert calibration_sources(fp32, storage, [named], models) == ()  # nothing looked for without int8

@@ -27,11 +27,13 @@ JPEG = b"\xff\xd8\xff\xe0" + b"snapshot" * 100 + b"\xff\xd9"
 
 
 def config_for(tmp_path: Path, bikes_mp4: Path, integrations: str, environ: dict[str, str] | None = None):
-    text = (f"storage_dir: {tmp_path / 'data'}\ntimezone: Europe/Berlin\ncameras:\n"
-            f"  street:\n    url: {bikes_mp4}\n    zones: {{crossing: {{polygon: [[0, 0], [100, 0], [100, 100]]}}}}\n"
-            "    rules:\n      - {type: zone_intrusion, zone: crossing, classes: [person, bicycle]}\n"
-            "      - {type: fall}\n"
-            f"integrations:\n{integrations}")
+    text = (
+        f"storage_dir: {tmp_path / 'data'}\ntimezone: Europe/Berlin\ncameras:\n"
+        f"  street:\n    url: {bikes_mp4}\n    zones: {{crossing: {{polygon: [[0, 0], [100, 0], [100, 100]]}}}}\n"
+        "    rules:\n      - {type: zone_intrusion, zone: crossing, classes: [person, bicycle]}\n"
+        "      - {type: fall}\n"
+        f"integrations:\n{integrations}"
+    )
     return parse_config_text(text, "test.yaml", tmp_path, environ or {})
 
 
@@ -43,20 +45,43 @@ def alert(n: int) -> AlertPayload:
 def event(n: int, kind: str = "zone_intrusion") -> list[AlertPayload]:
     """One event's new and end, with the same id."""
     start = T0 + n
-    common = dict(camera="street", type=kind, label="person", track_id=n, start_ts=start, start_iso=iso_time(start),
-                  confidence=0.9, bbox_xyxy=(1, 2, 30, 40), frame_wh=(640, 272), verification="unverified",
-                  risk_level=None, description=None, snapshot=f"snapshots/street/2026-11-17/ev-{n:04d}.jpg", clip=None,
-                  source=AlertSource(rule=kind, model="yolo26n.pt"), event_id=f"ev-{n:04d}")
-    return [AlertPayload(state="new", end_ts=None, end_iso=None, **common),
-            AlertPayload(state="end", end_ts=start + 2, end_iso=iso_time(start + 2), **common)]
+    common = dict(
+        camera="street",
+        type=kind,
+        label="person",
+        track_id=n,
+        start_ts=start,
+        start_iso=iso_time(start),
+        confidence=0.9,
+        bbox_xyxy=(1, 2, 30, 40),
+        frame_wh=(640, 272),
+        verification="unverified",
+        risk_level=None,
+        description=None,
+        snapshot=f"snapshots/street/2026-11-17/ev-{n:04d}.jpg",
+        clip=None,
+        source=AlertSource(rule=kind, model="yolo26n.pt"),
+        event_id=f"ev-{n:04d}",
+    )
+    return [
+        AlertPayload(state="new", end_ts=None, end_iso=None, **common),
+        AlertPayload(state="end", end_ts=start + 2, end_iso=iso_time(start + 2), **common),
+    ]
 
 
 def _camera_offline(n: int, state: str) -> AlertPayload:
     """A camera_offline alert as the service's camera health publishes it."""
     from streamer.runtime.camera_health import offline_payload
 
-    return offline_payload("street", f"street-{n:016x}", T0 + n, "connection refused", "source", ZoneInfo("UTC"),
-                           T0 + n + 40 if state == "end" else None)
+    return offline_payload(
+        "street",
+        f"street-{n:016x}",
+        T0 + n,
+        "connection refused",
+        "source",
+        ZoneInfo("UTC"),
+        T0 + n + 40 if state == "end" else None,
+    )
 
 
 def mqtt_output(broker: Broker, *extra: str) -> str:
@@ -77,17 +102,20 @@ def write_snapshot(config, payload: AlertPayload) -> None:
     path.write_bytes(JPEG)
 
 
-@pytest.mark.parametrize("rule, alert_fields, passes_it", [
-    ({}, {}, True),
-    ({"cameras": ["yard"]}, {}, False),
-    ({"types": ["fall"]}, {}, False),
-    ({"types": ["zone_intrusion"], "states": ["end"]}, {}, False),
-    ({"verification": ["confirmed"]}, {"verification": "pending"}, False),
-    ({"verification": ["confirmed"]}, {"verification": "confirmed"}, True),
-    ({"min_risk": "high"}, {"risk_level": None}, False),  # no rating is not a high rating
-    ({"min_risk": "high"}, {"risk_level": "medium"}, False),
-    ({"min_risk": "high"}, {"risk_level": "critical"}, True),
-])
+@pytest.mark.parametrize(
+    "rule, alert_fields, passes_it",
+    [
+        ({}, {}, True),
+        ({"cameras": ["yard"]}, {}, False),
+        ({"types": ["fall"]}, {}, False),
+        ({"types": ["zone_intrusion"], "states": ["end"]}, {}, False),
+        ({"verification": ["confirmed"]}, {"verification": "pending"}, False),
+        ({"verification": ["confirmed"]}, {"verification": "confirmed"}, True),
+        ({"min_risk": "high"}, {"risk_level": None}, False),  # no rating is not a high rating
+        ({"min_risk": "high"}, {"risk_level": "medium"}, False),
+        ({"min_risk": "high"}, {"risk_level": "critical"}, True),
+    ],
+)
 def test_a_filter_lets_through_what_it_names(rule: dict, alert_fields: dict, passes_it: bool) -> None:
     from streamer.config.integrations import AlertFilter
     from streamer.integrations.filtering import passes
@@ -119,16 +147,22 @@ def redis_server(tmp_path):
 
 
 def test_filters_and_template_fields_are_checked_with_their_line(tmp_path, bikes_mp4) -> None:
-    bad = ("  mail:\n    kind: notify\n    urls: ['mailto://a:b@127.0.0.1']\n    body: 'at {tiem} on {camera}'\n"
-           "  ha:\n    kind: mqtt\n    url: mqtt://127.0.0.1:notaport\n")
+    bad = (
+        "  mail:\n    kind: notify\n    urls: ['mailto://a:b@127.0.0.1']\n    body: 'at {tiem} on {camera}'\n"
+        "  ha:\n    kind: mqtt\n    url: mqtt://127.0.0.1:notaport\n"
+    )
     with pytest.raises(ConfigError) as caught:
         config_for(tmp_path, bikes_mp4, bad)
     text = str(caught.value)
     assert "integrations.mail.body" in text and "unknown field {tiem}" in text and "test.yaml:" in text
     assert "integrations.ha.url" in text
     with pytest.raises(ConfigError, match="unknown camera strete"):
-        config_for(tmp_path, bikes_mp4, f"  hook:\n    kind: webhook\n    url: http://127.0.0.1:1/x\n    secret: {SECRET}\n"
-                                        "    filter: {cameras: [strete]}\n")
+        config_for(
+            tmp_path,
+            bikes_mp4,
+            f"  hook:\n    kind: webhook\n    url: http://127.0.0.1:1/x\n    secret: {SECRET}\n"
+            "    filter: {cameras: [strete]}\n",
+        )
     with pytest.raises(ConfigError, match="secret"):  # a webhook is never sent unsigned
         config_for(tmp_path, bikes_mp4, "  hook:\n    kind: webhook\n    url: http://127.0.0.1:1/x\n")
 
@@ -137,8 +171,13 @@ def test_mqtt_topics_and_home_assistant_discovery(tmp_path, bikes_mp4, redis_ser
     needs_mosquitto()
     broker = Broker(tmp_path / "broker").start()
     subscriber = Subscriber(broker)
-    config = config_for(tmp_path, bikes_mp4, f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
-                        "    password: ${MQTT_PASSWORD}\n    topic_prefix: yard\n", {"MQTT_PASSWORD": broker.password})
+    config = config_for(
+        tmp_path,
+        bikes_mp4,
+        f"  ha:\n    kind: mqtt\n    url: {broker.url}\n    username: streamer\n"
+        "    password: ${MQTT_PASSWORD}\n    topic_prefix: yard\n",
+        {"MQTT_PASSWORD": broker.password},
+    )
     fall_new, fall_end = event(1, "fall")
     write_snapshot(config, fall_new)
     runner = IntegrationRunner(config, redis_server.url)
@@ -172,9 +211,13 @@ def test_mqtt_topics_and_home_assistant_discovery(tmp_path, bikes_mp4, redis_ser
     assert wait_until(lambda: len(late.messages) >= 6, 10)
     configs = {topic: json.loads(payload) for topic, payload, retained, _ in late.messages if retained}
     assert set(configs) == {
-        "homeassistant/binary_sensor/yard_street/zone_intrusion/config", "homeassistant/binary_sensor/yard_street/fall/config",
-        "homeassistant/sensor/yard_street/person_count/config", "homeassistant/sensor/yard_street/bicycle_count/config",
-        "homeassistant/image/yard_street/snapshot/config", "homeassistant/binary_sensor/yard_street/online/config"}
+        "homeassistant/binary_sensor/yard_street/zone_intrusion/config",
+        "homeassistant/binary_sensor/yard_street/fall/config",
+        "homeassistant/sensor/yard_street/person_count/config",
+        "homeassistant/sensor/yard_street/bicycle_count/config",
+        "homeassistant/image/yard_street/snapshot/config",
+        "homeassistant/binary_sensor/yard_street/online/config",
+    }
     assert len({c["unique_id"] for c in configs.values()}) == 6
     online = configs["homeassistant/binary_sensor/yard_street/online/config"]
     assert online["state_topic"] == "yard/street/available" and online["device_class"] == "connectivity"
@@ -228,10 +271,14 @@ def test_what_is_not_an_alert_is_set_aside_and_the_next_alert_still_goes_out(tmp
     broker = Broker(tmp_path / "broker").start()
     subscriber = Subscriber(broker, "streamer/events")
     config = config_for(tmp_path, bikes_mp4, mqtt_output(broker, "discovery: false"))
-    hostile = ["{not json", "42", json.dumps({"event_id": "x", "state": "new"}),
-               json.dumps({**json.loads(alert(6).to_json()), "camera": "a/#"}),  # no camera name; a topic MQTT refuses
-               json.dumps({**json.loads(alert(7).to_json()), "label": "per+son"}),  # in a topic too
-               json.dumps({**json.loads(alert(8).to_json()), "source": "not an object"})]
+    hostile = [
+        "{not json",
+        "42",
+        json.dumps({"event_id": "x", "state": "new"}),
+        json.dumps({**json.loads(alert(6).to_json()), "camera": "a/#"}),  # no camera name; a topic MQTT refuses
+        json.dumps({**json.loads(alert(7).to_json()), "label": "per+son"}),  # in a topic too
+        json.dumps({**json.loads(alert(8).to_json()), "source": "not an object"}),
+    ]
     runner = IntegrationRunner(config, redis_server.url)
     runner.start()
     try:
@@ -244,8 +291,10 @@ def test_what_is_not_an_alert_is_set_aside_and_the_next_alert_still_goes_out(tmp
         runner.stop()
     assert [json.loads(p)["event_id"] for p in subscriber.on("streamer/events")] == [alert(9).event_id]
     with redis_server.client() as client:
-        dead = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in
-                client.xrange(StreamNames().integrations_dead)]
+        dead = [
+            {k.decode(): v.decode() for k, v in fields.items()}
+            for _, fields in client.xrange(StreamNames().integrations_dead)
+        ]
     assert [d["data"] for d in dead] == hostile
     assert "not an alert: not JSON" in dead[0]["error"] and "no camera, type" in dead[2]["error"]
     assert "is not a camera name" in dead[3]["error"] and "not a topic MQTT can publish to" in dead[4]["error"]
@@ -270,7 +319,9 @@ def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_pa
         time.sleep(20)
         broker.start()
         xadd(redis_server, sent[80:])
-        assert wait_until(lambda: len(subscriber.on("streamer/events")) >= len(sent), 30), len(subscriber.on("streamer/events"))
+        assert wait_until(lambda: len(subscriber.on("streamer/events")) >= len(sent), 30), len(
+            subscriber.on("streamer/events")
+        )
         time.sleep(1)
     finally:
         runner.stop()
@@ -280,8 +331,11 @@ def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_pa
         assert client.xpending(StreamNames().alerts, "integration:ha")["pending"] == 0
     # the health stream hears the receiver's changes, not each retry
     assert [(who, component, state) for who, component, state, _ in reported] == [
-        ("integration:ha", "integration", "up"), ("integration:ha", "integration", "down"),
-        ("integration:ha", "integration", "up"), ("integration:ha", "integration", "stopped")]
+        ("integration:ha", "integration", "up"),
+        ("integration:ha", "integration", "down"),
+        ("integration:ha", "integration", "up"),
+        ("integration:ha", "integration", "stopped"),
+    ]
     subscriber.close()
     broker.kill()
 
@@ -330,11 +384,14 @@ def test_a_message_handed_over_as_the_link_drops_goes_out_on_reconnect(tmp_path,
 def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_path, bikes_mp4, redis_server) -> None:
     receiver = WebhookReceiver().start()
     refusing = WebhookReceiver(fail_with=500).start()
-    config = config_for(tmp_path, bikes_mp4,
-                        f"  hook:\n    kind: webhook\n    url: {receiver.url}\n    secret: {SECRET}\n"
-                        "    retry: {max_attempts: 30, backoff_s: 0.5, backoff_max_s: 2}\n"
-                        f"  broken:\n    kind: webhook\n    url: {refusing.url}\n    secret: {SECRET}\n"
-                        "    filter: {states: [new]}\n    retry: {max_attempts: 3, backoff_s: 0.1, backoff_max_s: 0.2}\n")
+    config = config_for(
+        tmp_path,
+        bikes_mp4,
+        f"  hook:\n    kind: webhook\n    url: {receiver.url}\n    secret: {SECRET}\n"
+        "    retry: {max_attempts: 30, backoff_s: 0.5, backoff_max_s: 2}\n"
+        f"  broken:\n    kind: webhook\n    url: {refusing.url}\n    secret: {SECRET}\n"
+        "    filter: {states: [new]}\n    retry: {max_attempts: 3, backoff_s: 0.1, backoff_max_s: 0.2}\n",
+    )
     reported: list[tuple[str, str, str, str]] = []
     runner = IntegrationRunner(config, redis_server.url, report=lambda *change: reported.append(change))
     runner.start()
@@ -357,9 +414,16 @@ def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_pat
     got = [json.loads(r.body) for r in receiver.requests]
     assert [(a["event_id"], a["state"]) for a in got] == [(p.event_id, p.state) for p in sent]
     for request in receiver.requests:
-        assert verify(SECRET, request.headers[TIMESTAMP_HEADER], request.body, request.headers[SIGNATURE_HEADER], time.time())
-        assert not verify("another-secret-of-some-length", request.headers[TIMESTAMP_HEADER], request.body,
-                          request.headers[SIGNATURE_HEADER], time.time())
+        assert verify(
+            SECRET, request.headers[TIMESTAMP_HEADER], request.body, request.headers[SIGNATURE_HEADER], time.time()
+        )
+        assert not verify(
+            "another-secret-of-some-length",
+            request.headers[TIMESTAMP_HEADER],
+            request.body,
+            request.headers[SIGNATURE_HEADER],
+            time.time(),
+        )
     with redis_server.client() as client:
         dead = client.xrange(StreamNames().integrations_dead)
     assert len(dead) == 10 and refusing.attempts == 30
@@ -374,10 +438,13 @@ def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_pat
 
 def test_a_notification_mail_carries_the_text_and_the_snapshot(tmp_path, bikes_mp4, redis_server) -> None:
     with SmtpServer() as smtp:
-        config = config_for(tmp_path, bikes_mp4,
-                            f"  mail:\n    kind: notify\n    urls: ['mailto://127.0.0.1:{smtp.port}?from=cam@example.com"
-                            "&to=safety@example.com&user=&pass=&mode=insecure']\n    cooldown_s: 60\n"
-                            "    retry: {max_attempts: 2, backoff_s: 0.1}\n")
+        config = config_for(
+            tmp_path,
+            bikes_mp4,
+            f"  mail:\n    kind: notify\n    urls: ['mailto://127.0.0.1:{smtp.port}?from=cam@example.com"
+            "&to=safety@example.com&user=&pass=&mode=insecure']\n    cooldown_s: 60\n"
+            "    retry: {max_attempts: 2, backoff_s: 0.1}\n",
+        )
         first = event(1, "fall")
         second = event(2, "fall")
         write_snapshot(config, first[0])
@@ -404,12 +471,16 @@ def test_a_description_reaches_a_mail_as_text_never_as_markup(tmp_path, bikes_mp
     """A VLM's description is words a person can hold up to a camera: the mail shows them, it does not obey them."""
     hostile = '<a href="http://evil.example/login">Reset your password</a><img src=x onerror=alert(1)> \x1b[2J'
     with SmtpServer() as smtp:
-        config = config_for(tmp_path, bikes_mp4,
-                            f"  mail:\n    kind: notify\n    urls: ['mailto://127.0.0.1:{smtp.port}?from=cam@example.com"
-                            "&to=safety@example.com&user=&pass=&mode=insecure']\n"
-                            "    retry: {max_attempts: 2, backoff_s: 0.1}\n")
-        confirmed = event(1, "fall")[0].model_copy(update={"verification": "confirmed", "risk_level": "high",
-                                                           "description": hostile})
+        config = config_for(
+            tmp_path,
+            bikes_mp4,
+            f"  mail:\n    kind: notify\n    urls: ['mailto://127.0.0.1:{smtp.port}?from=cam@example.com"
+            "&to=safety@example.com&user=&pass=&mode=insecure']\n"
+            "    retry: {max_attempts: 2, backoff_s: 0.1}\n",
+        )
+        confirmed = event(1, "fall")[0].model_copy(
+            update={"verification": "confirmed", "risk_level": "high", "description": hostile}
+        )
         runner = IntegrationRunner(config, redis_server.url)
         runner.start()
         try:
@@ -426,7 +497,9 @@ def test_a_description_reaches_a_mail_as_text_never_as_markup(tmp_path, bikes_mp
             assert "<a href" not in content and "<img" not in content and "&lt;a href=" in content
 
 
-def test_integrations_run_delivers_on_its_own_and_reports_on_the_health_stream(tmp_path, bikes_mp4, redis_server) -> None:
+def test_integrations_run_delivers_on_its_own_and_reports_on_the_health_stream(
+    tmp_path, bikes_mp4, redis_server
+) -> None:
     """`streamer integrations run` as a user starts it on another host: the config's Redis, its own process."""
     import signal
     import subprocess
@@ -434,9 +507,11 @@ def test_integrations_run_delivers_on_its_own_and_reports_on_the_health_stream(t
 
     receiver = WebhookReceiver().start()
     config = tmp_path / "site.yaml"
-    config.write_text(f"storage_dir: {tmp_path / 'data'}\nredis: {{url: '{redis_server.url}'}}\n"
-                      f"cameras:\n  street: {{url: {bikes_mp4}}}\nintegrations:\n"
-                      f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}}}\n")
+    config.write_text(
+        f"storage_dir: {tmp_path / 'data'}\nredis: {{url: '{redis_server.url}'}}\n"
+        f"cameras:\n  street: {{url: {bikes_mp4}}}\nintegrations:\n"
+        f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}}}\n"
+    )
     command = [sys.executable, "-m", "streamer", "integrations", "run", "-c", str(config)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -455,7 +530,9 @@ def test_integrations_run_delivers_on_its_own_and_reports_on_the_health_stream(t
     with redis_server.client() as client:
         health = [json.loads(fields[b"data"]) for _, fields in client.xrange(StreamNames().health)]
     assert [(h["camera"], h["state"]) for h in health if h["component"] == "integration"] == [
-        ("integration:hook", "up"), ("integration:hook", "stopped")]
+        ("integration:hook", "up"),
+        ("integration:hook", "stopped"),
+    ]
     unknown = subprocess.run([*command, "--only", "hookk"], capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "unknown integration hookk; the integrations are hook" in unknown.stderr
 

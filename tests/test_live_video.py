@@ -41,8 +41,10 @@ from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
 
-pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium"),
-              pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer's RTSP server")]
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium"),
+    pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer's RTSP server"),
+]
 
 
 READ_FRAMES = """async ({seconds, bits, block, strip, y}) => {
@@ -70,7 +72,8 @@ READ_FRAMES = """async ({seconds, bits, block, strip, y}) => {
 
 
 def test_the_live_page_plays_the_camera_at_its_rate_under_a_second_behind_with_its_boxes(
-        tmp_path: Path, models_dir: Path, service_factory) -> None:
+    tmp_path: Path, models_dir: Path, service_factory
+) -> None:
     from playwright.sync_api import sync_playwright
 
     clip = numbered_clip(tmp_path / "numbered.mp4", seconds=40)
@@ -78,7 +81,7 @@ def test_the_live_page_plays_the_camera_at_its_rate_under_a_second_behind_with_i
     port = free_port()
     config = tmp_path / "live.yaml"
     config.write_text(f"""
-storage_dir: {tmp_path / 'data'}
+storage_dir: {tmp_path / "data"}
 models_dir: {models_dir}
 logging: {{stats_interval_s: 1}}
 api: {{port: {port}}}
@@ -98,12 +101,18 @@ cameras:
     try:
         wait_for_api(base, service.process)
         with sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+            browser = driver.chromium.launch(
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/live/walk")
-            page.wait_for_function("() => document.getElementById('player').dataset.mode === 'video' "
-                                   "&& Number(document.getElementById('player').dataset.frames || 0) > 25", timeout=60_000)
+            page.wait_for_function(
+                "() => document.getElementById('player').dataset.mode === 'video' "
+                "&& Number(document.getElementById('player').dataset.frames || 0) > 25",
+                timeout=60_000,
+            )
             seen = page.evaluate(READ_FRAMES, {"seconds": 8, "bits": BITS, "block": BLOCK, "strip": STRIP, "y": READ_Y})
             shoot(page, "live")
             start = server.playing[0]
@@ -138,7 +147,7 @@ def _another_process_relays_it(config: Path) -> None:
             while sum(h["type"] == "fragment" for h, _ in heads) < 40:
                 message = socket.recv(timeout=10)
                 length = int.from_bytes(message[:4], "big")
-                heads.append((json.loads(message[4:4 + length]), message[4 + length:]))
+                heads.append((json.loads(message[4 : 4 + length]), message[4 + length :]))
         assert heads[0][0]["type"] == "init"
         last_init = max(i for i, (h, _) in enumerate(heads) if h["type"] == "init")  # a new one: the muxer restarted
         init, payload = heads[last_init]
@@ -179,8 +188,9 @@ def _reencoded(source_path: Path, target: Path, codec: str, frames: int | None =
 
 
 def _h265(source_path: Path, target: Path, frames: int | None = None) -> Path:
-    return _reencoded(source_path, target, "libx265", frames, preset="ultrafast",
-                      **{"x265-params": "log-level=error:keyint=25"})
+    return _reencoded(
+        source_path, target, "libx265", frames, preset="ultrafast", **{"x265-params": "log-level=error:keyint=25"}
+    )
 
 
 def test_an_h265_camera_is_muxed_for_the_browser_without_re_encoding(tmp_path: Path, bikes_mp4: Path) -> None:
@@ -193,8 +203,11 @@ def test_an_h265_camera_is_muxed_for_the_browser_without_re_encoding(tmp_path: P
     with av.open(str(clip)) as source:
         stream = source.streams.video[0]
         template = StreamTemplate.copy_of(stream)
-        packets = [EncodedPacket(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, 0.0)
-                   for p in source.demux(stream) if p.size]
+        packets = [
+            EncodedPacket(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe, 0.0)
+            for p in source.demux(stream)
+            if p.size
+        ]
     muxer = Fmp4Muxer(template, packets[0])
     assert muxer.codec_string == "hvc1.1.6.L63.90"  # Main, level 2.1 (x265's pick for 640x272), progressive
     assert b"hvc1" in muxer.init and b"hvcC" in muxer.init
@@ -207,7 +220,8 @@ def test_an_h265_camera_is_muxed_for_the_browser_without_re_encoding(tmp_path: P
 
 
 def test_a_codec_browsers_cannot_play_falls_back_to_the_live_picture(
-        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory
+) -> None:
     """MPEG-4 part 2 (an old camera's codec): the page says why and shows the JPEG picture instead. An H.265
     camera plays where the browser has H.265 in MSE; Debian's chromium has not, and says so the same way."""
     from playwright.sync_api import sync_playwright
@@ -222,7 +236,7 @@ def test_a_codec_browsers_cannot_play_falls_back_to_the_live_picture(
     record: {mode: "off"}
 """
     config.write_text(f"""
-storage_dir: {tmp_path / 'data'}
+storage_dir: {tmp_path / "data"}
 models_dir: {models_dir}
 api: {{port: {port}}}
 cameras:
@@ -245,8 +259,9 @@ cameras:
         page.goto(f"{base}/live/newer")
         plays = page.evaluate("() => MediaSource.isTypeSupported('video/mp4; codecs=\"hvc1.1.6.L63.90\"')")
         if plays:  # a browser with H.265: the camera's own video
-            page.wait_for_function("() => Number(document.getElementById('player').dataset.frames || 0) > 25",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => Number(document.getElementById('player').dataset.frames || 0) > 25", timeout=60_000
+            )
         else:
             page.wait_for_function("() => document.getElementById('player').dataset.mode === 'jpeg'", timeout=60_000)
             said = page.locator(".live-status").inner_text()
@@ -264,7 +279,7 @@ def _jpeg_latencies(base: str, start: float) -> list[float]:
         got = httpx.get(f"{base}/cameras/walk/live.jpg", timeout=10)
         at = time.time()
         image = cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)
-        strip = image[READ_Y, BLOCK // 2::BLOCK][:BITS].mean(axis=1)
+        strip = image[READ_Y, BLOCK // 2 :: BLOCK][:BITS].mean(axis=1)
         n = sum(1 << bit for bit, level in enumerate(strip) if level > 128)
         out.append((at - (start + n / FPS)) * 1000)
         time.sleep(0.05)
@@ -283,9 +298,15 @@ def _figures(seen: list[dict], picture: list[float], start: float) -> dict:
         if centres:
             errors.append(min(abs(c - walker_x(f["n"] / FPS)) for c in centres))
     errors.sort()
-    return {"frames_shown": len(seen), "rate_fps": round((len(set(numbers)) - 1) / span_s, 1),
-            "video_p50_ms": round(statistics.median(latencies)), "video_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))]),
-            "jpeg_p50_ms": round(statistics.median(picture)) if picture else None,
-            "jpeg_p95_ms": round(sorted(picture)[int(0.95 * (len(picture) - 1))]) if picture else None,
-            "boxes_checked": len(errors), "box_error_p50_px": round(statistics.median(errors), 1) if errors else None,
-            "box_error_p95_px": round(errors[int(0.95 * (len(errors) - 1))], 1) if errors else None, "height": HEIGHT}
+    return {
+        "frames_shown": len(seen),
+        "rate_fps": round((len(set(numbers)) - 1) / span_s, 1),
+        "video_p50_ms": round(statistics.median(latencies)),
+        "video_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))]),
+        "jpeg_p50_ms": round(statistics.median(picture)) if picture else None,
+        "jpeg_p95_ms": round(sorted(picture)[int(0.95 * (len(picture) - 1))]) if picture else None,
+        "boxes_checked": len(errors),
+        "box_error_p50_px": round(statistics.median(errors), 1) if errors else None,
+        "box_error_p95_px": round(errors[int(0.95 * (len(errors) - 1))], 1) if errors else None,
+        "height": HEIGHT,
+    }

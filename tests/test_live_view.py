@@ -23,7 +23,7 @@ STREAMER = [sys.executable, "-m", "streamer"]
 def _config(folder: Path, models_dir: Path, bikes_mp4: Path, port: int) -> Path:
     config = folder / "live.yaml"
     config.write_text(f"""
-storage_dir: {folder / 'data'}
+storage_dir: {folder / "data"}
 models_dir: {models_dir}
 logging: {{stats_interval_s: 1}}
 api: {{port: {port}}}
@@ -49,15 +49,23 @@ cameras:
 
 
 def _token(config: Path, name: str, *extra: str) -> str:
-    added = subprocess.run([*STREAMER, "users", "add", name, *extra, "--password-stdin", "-c", str(config)],
-                           input="a long password", capture_output=True, text=True, timeout=60)
+    added = subprocess.run(
+        [*STREAMER, "users", "add", name, *extra, "--password-stdin", "-c", str(config)],
+        input="a long password",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert added.returncode == 0, added.stderr
-    made = subprocess.run([*STREAMER, "users", "token", name, "-c", str(config)], capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [*STREAMER, "users", "token", name, "-c", str(config)], capture_output=True, text=True, timeout=60
+    )
     return made.stdout.strip()
 
 
 def test_a_running_camera_has_a_live_picture_and_figures_for_those_who_may_see_it(
-        tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory) -> None:
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, service_factory
+) -> None:
     port = free_port()
     config = _config(tmp_path, models_dir, bikes_mp4, port)
     admin = {"authorization": f"Bearer {_token(config, 'ann', '--role', 'admin')}"}
@@ -74,14 +82,20 @@ def test_a_running_camera_has_a_live_picture_and_figures_for_those_who_may_see_i
         stamps.add(picture.stat().st_mtime_ns)
         time.sleep(0.1)
     assert len(stamps) >= 3, "refreshed at least once a second"
-    image = cv2.imdecode(np.frombuffer(httpx.get(f"{base}/cameras/street/live.jpg", headers=admin).content, np.uint8),
-                         cv2.IMREAD_COLOR)
+    image = cv2.imdecode(
+        np.frombuffer(httpx.get(f"{base}/cameras/street/live.jpg", headers=admin).content, np.uint8), cv2.IMREAD_COLOR
+    )
     assert image.shape == (272, 640, 3)
     edge = image[117:124, 210:450].astype(int)  # the crossing zone's top edge, drawn in yellow (BGR 0, 255, 255)
     assert ((edge[..., 0] < 100) & (edge[..., 1] > 160) & (edge[..., 2] > 160)).sum() > 200
 
-    wait_until(lambda: (httpx.get(f"{base}/cameras", headers=admin).json()["cameras"][0]["figures"] or {})
-               .get("state") == "streaming", timeout=30)
+    wait_until(
+        lambda: (
+            (httpx.get(f"{base}/cameras", headers=admin).json()["cameras"][0]["figures"] or {}).get("state")
+            == "streaming"
+        ),
+        timeout=30,
+    )
     listed = httpx.get(f"{base}/cameras", headers=admin).json()["cameras"]
     street = next(camera for camera in listed if camera["name"] == "street")
     assert street["picture"] and street["kind"] == "file" and street["figures"]["fps_detected"] > 3

@@ -38,7 +38,9 @@ def value(found: dict[str, list], name: str, **labels: str) -> float | None:
     return None
 
 
-def test_metrics_agree_with_the_stats_lines_and_the_alert_stream(tmp_path: Path, models_dir: Path, bikes_mp4: Path) -> None:
+def test_metrics_agree_with_the_stats_lines_and_the_alert_stream(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path
+) -> None:
     needs_mosquitto()
     broker = Broker(tmp_path / "broker").start()
     subscriber = Subscriber(broker, "streamer/events")
@@ -46,7 +48,7 @@ def test_metrics_agree_with_the_stats_lines_and_the_alert_stream(tmp_path: Path,
     port = free_port()
     config = tmp_path / "street.yaml"
     config.write_text(f"""
-storage_dir: {tmp_path / 'data'}
+storage_dir: {tmp_path / "data"}
 models_dir: {models_dir}
 logging: {{stats_interval_s: 1}}
 api: {{port: {port}}}
@@ -77,7 +79,10 @@ cameras:
     during = samples(scraped)
     stats = [r for r in service.records if r.get("msg") == "camera stats"]
     fps_in = value(during, "streamer_camera_fps_in", camera="street")
-    assert fps_in is not None and any(abs(r["fps_in"] - fps_in) < 1e-6 for r in stats), (fps_in, [r["fps_in"] for r in stats])
+    assert fps_in is not None and any(abs(r["fps_in"] - fps_in) < 1e-6 for r in stats), (
+        fps_in,
+        [r["fps_in"] for r in stats],
+    )
     fps_detected = value(during, "streamer_camera_fps_detected", camera="street")
     assert any(abs(r["fps_detected"] - fps_detected) < 1e-6 for r in stats)
     assert 3 <= fps_detected <= 7  # 5 fps asked, the file at its own pace
@@ -86,17 +91,28 @@ cameras:
     assert value(during, "streamer_engine_batch_size_count", device="cpu") > 0
     assert any(s.labels["model"] == "yolo26n.pt" for s in during["streamer_engine_inference_seconds_count"])
 
-    tail = subprocess.run([*STREAMER, "alerts", "tail", "-c", str(config), "--json", "--from-start", "--no-follow"],
-                          capture_output=True, text=True, timeout=60)
+    tail = subprocess.run(
+        [*STREAMER, "alerts", "tail", "-c", str(config), "--json", "--from-start", "--no-follow"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     alerts = [json.loads(line) for line in tail.stdout.splitlines()]
     assert len(alerts) >= 3, tail.stderr
     on_redis = Counter((a["camera"], a["type"], a["state"]) for a in alerts)
     with Served(config) as served:  # the finished run's counters, read by `streamer serve` over the same storage
         after = samples(httpx.get(f"{served.base}/metrics", timeout=10).text)
-    counted = Counter({(s.labels["camera"], s.labels["type"], s.labels["state"]): int(s.value)
-                       for s in after["streamer_alerts_total"]})
+    counted = Counter(
+        {
+            (s.labels["camera"], s.labels["type"], s.labels["state"]): int(s.value)
+            for s in after["streamer_alerts_total"]
+        }
+    )
     assert counted == on_redis
-    assert value(after, "streamer_events_total", camera="street", type="zone_intrusion") == on_redis[("street", "zone_intrusion", "new")]
+    assert (
+        value(after, "streamer_events_total", camera="street", type="zone_intrusion")
+        == on_redis[("street", "zone_intrusion", "new")]
+    )
     decoded = value(after, "streamer_camera_frames_decoded_total", camera="street")
     assert decoded == stats[-1]["decoded"] == stats[-1]["frames"] == 250  # every frame of the 10 s file
     assert value(after, "streamer_camera_fps_in", camera="street") is None  # a finished camera's live gauge is gone
@@ -118,8 +134,12 @@ def exported_names() -> set[str]:
     from streamer import metrics
     from streamer.api.metrics import READ_AT_SCRAPE
 
-    defined = {family.name for value in vars(metrics).values() if isinstance(value, MetricWrapperBase)
-               for family in value.describe()}
+    defined = {
+        family.name
+        for value in vars(metrics).values()
+        if isinstance(value, MetricWrapperBase)
+        for family in value.describe()
+    }
     return defined | set(READ_AT_SCRAPE)
 
 
@@ -130,9 +150,15 @@ def base_name(name: str) -> str:
 def test_the_dashboard_and_the_metrics_page_name_only_exported_metrics() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs"
     dashboard = json.loads((docs / "grafana" / "streamer-dashboard.json").read_text())
-    queried = {base_name(name) for panel in dashboard["panels"] for target in panel["targets"]
-               for name in re.findall(r"streamer_[a-z_]+", target["expr"])}
+    queried = {
+        base_name(name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"streamer_[a-z_]+", target["expr"])
+    }
     exported = {base_name(name) for name in exported_names()}
     assert queried and queried <= exported, queried - exported
-    documented = {base_name(name) for name in re.findall(r"^\| `(streamer_[a-z_]+)`", (docs / "metrics.md").read_text(), re.M)}
+    documented = {
+        base_name(name) for name in re.findall(r"^\| `(streamer_[a-z_]+)`", (docs / "metrics.md").read_text(), re.M)
+    }
     assert documented == exported  # every metric documented, and nothing documented that is not exported

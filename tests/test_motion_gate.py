@@ -44,10 +44,12 @@ def _sampled(clip: Path, fps: float = 5.0) -> list[tuple[float, np.ndarray]]:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, bikes_mp4: Path) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("gate-clips")
-    return {"quiet": quiet_scene(folder, bikes_mp4),
-            "walk": walk_scene(folder / "walk.mp4", bikes_mp4, start_x=60, speed=80, gone_at=6.5, seconds=8.0),
-            "fall": fall_scene(folder / "fall.mp4", bikes_mp4, fall_at=3.1, gone_at=6.5, seconds=8.0),
-            "walkers": walkers_clip(folder, bikes_mp4, seconds=12.0)}
+    return {
+        "quiet": quiet_scene(folder, bikes_mp4),
+        "walk": walk_scene(folder / "walk.mp4", bikes_mp4, start_x=60, speed=80, gone_at=6.5, seconds=8.0),
+        "fall": fall_scene(folder / "fall.mp4", bikes_mp4, fall_at=3.1, gone_at=6.5, seconds=8.0),
+        "walkers": walkers_clip(folder, bikes_mp4, seconds=12.0),
+    }
 
 
 def test_a_cloud_and_noise_are_no_motion_a_person_is_and_the_infrared_switch_settles(clips) -> None:
@@ -71,7 +73,9 @@ def test_masked_motion_is_ignored_and_a_new_frame_size_starts_again(clips) -> No
     assert MotionVerdict.MOTION not in walking
     half = [(t, image[::2, ::2].copy()) for t, image in frames[:10]]  # the camera switches to its sub-stream
     assert detector.check(half[0][1]).verdict is MotionVerdict.CALIBRATING
-    assert [detector.check(image).verdict for _, image in half[1:]] == [MotionVerdict.CALIBRATING] + [MotionVerdict.STILL] * 8
+    assert [detector.check(image).verdict for _, image in half[1:]] == [MotionVerdict.CALIBRATING] + [
+        MotionVerdict.STILL
+    ] * 8
 
 
 def test_a_still_scene_is_detected_on_keyframes_only_and_a_busy_one_always(clips, bikes_mp4: Path) -> None:
@@ -96,13 +100,29 @@ def _frame(t: float, image: np.ndarray):
     return Frame("cam", 0, t, T0 + t, image)
 
 
-def _run(clip: Path, models_dir: Path, storage: Path, rules: list[dict], zones: dict, gated: bool,
-         extra_models: dict | None = None) -> tuple[EventRecorder, CameraWorker]:
-    camera = CameraConfig.model_validate({
-        "url": str(clip), "start_time": START.isoformat(), "zones": zones, "rules": rules,
-        "detect": {"fps": 5.0, "model": {"weights": "yolo26n.pt", "classes": ["person"]},
-                   "extra_models": extra_models or {}, "motion": {"enabled": gated}},
-    })
+def _run(
+    clip: Path,
+    models_dir: Path,
+    storage: Path,
+    rules: list[dict],
+    zones: dict,
+    gated: bool,
+    extra_models: dict | None = None,
+) -> tuple[EventRecorder, CameraWorker]:
+    camera = CameraConfig.model_validate(
+        {
+            "url": str(clip),
+            "start_time": START.isoformat(),
+            "zones": zones,
+            "rules": rules,
+            "detect": {
+                "fps": 5.0,
+                "model": {"weights": "yolo26n.pt", "classes": ["person"]},
+                "extra_models": extra_models or {},
+                "motion": {"enabled": gated},
+            },
+        }
+    )
     recorder = EventRecorder("scene", camera, storage)
     worker = CameraWorker("scene", camera, WorkerOptions(models_dir=models_dir), threading.Event(), sinks=[recorder])
     assert worker.run() == 0
@@ -112,20 +132,37 @@ def _run(clip: Path, models_dir: Path, storage: Path, rules: list[dict], zones: 
 HALF = {"right": {"polygon": [[WIDTH // 2, 0], [WIDTH, 0], [WIDTH, HEIGHT], [WIDTH // 2, HEIGHT]]}}
 CASES = {
     "quiet": ({}, HALF, [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.0, "end_after_s": 1.0}]),
-    "walk": ({}, {"yard": {"polygon": [[400, 200], [640, 200], [640, 345], [400, 345]]}},
-             [{"type": "zone_intrusion", "zone": "yard", "min_inside_s": 0.5, "end_after_s": 1.0},
-              {"type": "line_crossing", "name": "gate-in", "start": [320, 150], "end": [320, 345], "direction": "in"}]),
-    "fall": ({"fall": {"weights": "yolov8-fall.pt", "confidence": 0.5}}, {},
-             [{"type": "fall", "fall_model": "fall", "min_down_s": 1.0, "end_after_s": 1.0}]),
-    "walkers": ({}, HALF, [{"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.5, "end_after_s": 1.0},
-                           {"type": "count", "zone": "right", "max_count": 1, "min_duration_s": 0.4, "end_after_s": 0.0}]),
+    "walk": (
+        {},
+        {"yard": {"polygon": [[400, 200], [640, 200], [640, 345], [400, 345]]}},
+        [
+            {"type": "zone_intrusion", "zone": "yard", "min_inside_s": 0.5, "end_after_s": 1.0},
+            {"type": "line_crossing", "name": "gate-in", "start": [320, 150], "end": [320, 345], "direction": "in"},
+        ],
+    ),
+    "fall": (
+        {"fall": {"weights": "yolov8-fall.pt", "confidence": 0.5}},
+        {},
+        [{"type": "fall", "fall_model": "fall", "min_down_s": 1.0, "end_after_s": 1.0}],
+    ),
+    "walkers": (
+        {},
+        HALF,
+        [
+            {"type": "zone_intrusion", "zone": "right", "min_inside_s": 0.5, "end_after_s": 1.0},
+            {"type": "count", "zone": "right", "max_count": 1, "min_duration_s": 0.4, "end_after_s": 0.0},
+        ],
+    ),
 }
 
 
 @pytest.mark.parametrize("clip", CASES)
 def test_gated_events_equal_ungated_events(clip, clips, models_dir: Path, tmp_path: Path) -> None:
     extra, zones, rules = CASES[clip]
-    runs = {gated: _run(clips[clip], models_dir, tmp_path / str(gated), rules, zones, gated, extra) for gated in (False, True)}
+    runs = {
+        gated: _run(clips[clip], models_dir, tmp_path / str(gated), rules, zones, gated, extra)
+        for gated in (False, True)
+    }
     plain, gated = ([e for e in runs[g][0].events if e.state is EventState.NEW] for g in (False, True))
     assert plain, f"{clip}: the clip raised no event to compare"
     assert [(e.rule, e.type) for e in gated] == [(e.rule, e.type) for e in plain]
@@ -158,5 +195,7 @@ def test_motion_masks_outside_the_frame_or_malformed_are_config_errors(models_di
     two_points = text.replace("[[0, 0], [-5, 10], [20, 20]]", "[[0, 0], [5, 10]]")
     (line,) = errors_of(two_points, models_dir)
     assert line.startswith("test.yaml:9: cameras.lobby.detect.motion.masks[0]") and "at least 3" in line
-    camera = CameraConfig.model_validate({"url": "x.mp4", "detect": {"motion": {"masks": [[[0, 0], [900, 0], [0, 10]]]}}})
+    camera = CameraConfig.model_validate(
+        {"url": "x.mp4", "detect": {"motion": {"masks": [[[0, 0], [900, 0], [0, 10]]]}}}
+    )
     assert camera.points_outside(768, 576) == ["detect.motion.masks[0]"]

@@ -35,9 +35,17 @@ def s3():
 
 
 def storage_section(s3: S3Server, prefix: str, keep_h: float = 0.0, timeout_s: float = 10.0) -> dict:
-    return {"url": f"s3://{BUCKET}/{prefix}", "s3": {
-        "endpoint_url": s3.endpoint, "region": "us-east-1", "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "local_keep_h": keep_h, "timeout_s": timeout_s}}
+    return {
+        "url": f"s3://{BUCKET}/{prefix}",
+        "s3": {
+            "endpoint_url": s3.endpoint,
+            "region": "us-east-1",
+            "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "local_keep_h": keep_h,
+            "timeout_s": timeout_s,
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +81,20 @@ def test_questions_and_exports_read_the_recordings_from_the_store(uploaded) -> N
     assert (top["camera"], top["type"]) == ("lobby", "fall") and abs(top["start_ts"] - truth) <= 1.0
     assert _frames(uploaded.storage / top["clip"]) > 25  # cut from the objects with range requests
     out = uploaded.storage.parent / "export.mp4"
-    exported = _streamer("clip", "export", "--config", str(uploaded.config), "--camera", "yard-cam", "--since",
-                         str(uploaded.origin_ts + 61), "--until", str(uploaded.origin_ts + 66), "-o", str(out))
+    exported = _streamer(
+        "clip",
+        "export",
+        "--config",
+        str(uploaded.config),
+        "--camera",
+        "yard-cam",
+        "--since",
+        str(uploaded.origin_ts + 61),
+        "--until",
+        str(uploaded.origin_ts + 66),
+        "-o",
+        str(out),
+    )
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert _frames(out) >= 4 * 25 - 25
 
@@ -91,9 +111,13 @@ def test_the_console_plays_an_event_clip_from_the_store_with_range_requests(uplo
     conn.close()
     whole = s3.client().get_object(Bucket=BUCKET, Key=f"site-a/{event['clip']}")["Body"].read()
     with Served(config) as served:
-        part = httpx.get(f"{served.base}/events/{event['event_id']}/clip", headers={"range": "bytes=100-1123"}, timeout=30)
+        part = httpx.get(
+            f"{served.base}/events/{event['event_id']}/clip", headers={"range": "bytes=100-1123"}, timeout=30
+        )
         assert part.status_code == 206 and part.content == whole[100:1124]
-        assert part.headers["content-range"] == f"bytes 100-1123/{len(whole)}" and part.headers["accept-ranges"] == "bytes"
+        assert (
+            part.headers["content-range"] == f"bytes 100-1123/{len(whole)}" and part.headers["accept-ranges"] == "bytes"
+        )
         full = httpx.get(f"{served.base}/events/{event['event_id']}/clip", timeout=30)
         assert full.status_code == 200 and full.content == whole
         snapshot = httpx.get(f"{served.base}/events/{event['event_id']}/snapshot", timeout=30)
@@ -117,8 +141,9 @@ def test_retention_deletes_from_the_store(uploaded, s3: S3Server) -> None:
     config = load_config(uploaded.config)
     files = MediaFiles.for_storage(config.storage_dir, config.storage)
     before = s3.keys(BUCKET)
-    report = Retention(config.storage_dir, {n: c.record for n, c in config.cameras.items()}, None,
-                       files=files).run_once(now=time.time() + 60 * 86_400)  # two months on: all of it is old
+    report = Retention(
+        config.storage_dir, {n: c.record for n, c in config.cameras.items()}, None, files=files
+    ).run_once(now=time.time() + 60 * 86_400)  # two months on: all of it is old
     after = s3.keys(BUCKET)
     assert report.deleted_segments > 0 and report.freed_bytes > 0
     conn = db.connect(uploaded.storage, readonly=True)
@@ -131,8 +156,9 @@ def test_retention_deletes_from_the_store(uploaded, s3: S3Server) -> None:
 def test_an_outage_of_the_store_costs_only_local_disk(s3: S3Server, tmp_path: Path) -> None:
     storage = StorageConfig.model_validate(storage_section(s3, "outage", keep_h=1.0, timeout_s=1.0))
     states: list[tuple[str, str]] = []
-    uploader = Uploader(tmp_path, ObjectStore(storage), keep_local_s=3600, on_state=lambda s, r: states.append((s, r)),
-                        every_s=0.2)
+    uploader = Uploader(
+        tmp_path, ObjectStore(storage), keep_local_s=3600, on_state=lambda s, r: states.append((s, r)), every_s=0.2
+    )
     outbox = UploadOutbox(tmp_path)
 
     def finish(n: int) -> None:
@@ -150,7 +176,9 @@ def test_an_outage_of_the_store_costs_only_local_disk(s3: S3Server, tmp_path: Pa
         for n in range(3, 10):  # finished while the store cannot be reached
             finish(n)
         # the state changes before its report is made (on the uploader's thread): wait for both
-        _wait(lambda: uploader.state is UploadState.BACKLOGGED and states and states[-1][0] == "backlogged", timeout_s=30)
+        _wait(
+            lambda: uploader.state is UploadState.BACKLOGGED and states and states[-1][0] == "backlogged", timeout_s=30
+        )
         files, size = uploader.reader.backlog()
         assert files >= 6 and size >= 60_000  # waiting on the local disk, and said so
         assert states[-1][0] == "backlogged" and "wait on the local disk" in states[-1][1]

@@ -29,15 +29,21 @@ def truth(recorded, event_type: str) -> float:
 
 
 def query_cli(recorded, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streamer", "query", *args, "--config", str(recorded.config)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "streamer", "query", *args, "--config", str(recorded.config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_when_did_the_person_fall_gives_the_fall_within_a_second_with_a_playable_clip(recorded) -> None:
     done = query_cli(recorded, "when did the person fall")
     assert done.returncode == 0, done.stderr[-2000:]
     answer, *rest = done.stdout.splitlines()
-    assert answer.startswith("A person fell at ") and " on lobby (track " in answer and "not verified by a VLM" in answer
+    assert (
+        answer.startswith("A person fell at ") and " on lobby (track " in answer and "not verified by a VLM" in answer
+    )
     as_json = query_cli(recorded, "when did the person fall", "--json")
     doc = json.loads(as_json.stdout)
     top = doc["hits"][0]
@@ -55,13 +61,16 @@ def test_when_did_the_person_fall_gives_the_fall_within_a_second_with_a_playable
     assert doc["vlm"]["status"] == "not_configured" and "no VLM is configured" in doc["notes"][0]
 
 
-@pytest.mark.parametrize(("question", "event_type"), [
-    ("did anyone fall down", "fall"),
-    ("show me when someone collapsed", "fall"),
-    ("when did someone cross the gate", "line_crossing"),
-    ("when did a person walk into the loading zone", "zone_intrusion"),
-    ("was anyone in the loading zone", "zone_intrusion"),
-])
+@pytest.mark.parametrize(
+    ("question", "event_type"),
+    [
+        ("did anyone fall down", "fall"),
+        ("show me when someone collapsed", "fall"),
+        ("when did someone cross the gate", "line_crossing"),
+        ("when did a person walk into the loading zone", "zone_intrusion"),
+        ("was anyone in the loading zone", "zone_intrusion"),
+    ],
+)
 def test_phrasings_find_their_event_first(service: QueryService, recorded, question: str, event_type: str) -> None:
     doc = service.ask(question, export=False)
     top = doc["hits"][0]
@@ -78,8 +87,10 @@ def test_presence_comes_from_the_track_summary_when_no_rule_watches(service: Que
     assert abs(top["start_ts"] - plaza_start) <= 1.0 and abs(top["end_ts"] - (plaza_start + 6.5)) <= 1.5
 
 
-@pytest.mark.parametrize("question", ["when did the red car park", "when did a dog bark", "was there a fire",
-                                      "when did the truck crash into the fence"])
+@pytest.mark.parametrize(
+    "question",
+    ["when did the red car park", "when did a dog bark", "was there a fire", "when did the truck crash into the fence"],
+)
 def test_questions_without_an_answer_say_what_was_searched(service: QueryService, question: str) -> None:
     doc = service.ask(question, export=False)
     assert doc["hits"] == []
@@ -106,13 +117,16 @@ def test_a_range_with_no_recordings_says_where_the_recordings_are(service: Query
     assert "nothing was recorded in that range (recordings span " in doc["answer"]
 
 
-@pytest.mark.parametrize(("question", "flags", "message"), [
-    ("", {}, "the question is empty"),
-    ("did anyone fall tomorrow", {}, "in the future"),
-    ("when did the person fall", {"since": "+1d"}, "in the future"),
-    ("when did the person fall on the garage camera", {}, "the cameras are: lobby, yard-cam, plaza"),
-    ("when did the person fall", {"camera": "garage"}, "the cameras are: lobby, yard-cam, plaza"),
-])
+@pytest.mark.parametrize(
+    ("question", "flags", "message"),
+    [
+        ("", {}, "the question is empty"),
+        ("did anyone fall tomorrow", {}, "in the future"),
+        ("when did the person fall", {"since": "+1d"}, "in the future"),
+        ("when did the person fall on the garage camera", {}, "the cameras are: lobby, yard-cam, plaza"),
+        ("when did the person fall", {"camera": "garage"}, "the cameras are: lobby, yard-cam, plaza"),
+    ],
+)
 def test_bad_questions_get_a_clear_refusal(service: QueryService, question: str, flags: dict, message: str) -> None:
     with pytest.raises(QuestionError, match=message):
         service.ask(question, export=False, **flags)
@@ -150,18 +164,41 @@ def test_a_watch_sighting_answers_in_the_vlm_s_words(recorded, tmp_path) -> None
     storage = tmp_path / "data"
     shutil.copytree(recorded.storage, storage, ignore=shutil.ignore_patterns("query"))
     config = tmp_path / "cameras.yaml"
-    config.write_text(recorded.config.read_text().replace(f"storage_dir: {recorded.storage}", f"storage_dir: {storage}"))
+    config.write_text(
+        recorded.config.read_text().replace(f"storage_dir: {recorded.storage}", f"storage_dir: {storage}")
+    )
     seen = recorded.origin_ts + 122.0
     conn = db.connect(storage)
-    store.record_finding(conn, FindingRow(
-        job_id="watch-1", event_id=None, camera="plaza", kind="watch", status="answered",
-        verdict="confirmed", risk_level="high", label="a man climbs over the fence",
-        description="A man climbs over the fence behind the bikes.", start_ts=seen, end_ts=seen + 2,
-        window_start_ts=seen - 2, window_end_ts=seen + 2, track_id=None, bbox_json=None,
-        model="scripted-test-double", answer_text="{}", error=None, answered_ts=seen + 5))
+    store.record_finding(
+        conn,
+        FindingRow(
+            job_id="watch-1",
+            event_id=None,
+            camera="plaza",
+            kind="watch",
+            status="answered",
+            verdict="confirmed",
+            risk_level="high",
+            label="a man climbs over the fence",
+            description="A man climbs over the fence behind the bikes.",
+            start_ts=seen,
+            end_ts=seen + 2,
+            window_start_ts=seen - 2,
+            window_end_ts=seen + 2,
+            track_id=None,
+            bbox_json=None,
+            model="scripted-test-double",
+            answer_text="{}",
+            error=None,
+            answered_ts=seen + 5,
+        ),
+    )
     conn.close()
     doc = QueryService(load_config(config)).ask("when did someone climb the fence")
     top = doc["hits"][0]
     assert (top["source"], top["camera"], top["start_ts"]) == ("vlm_watch", "plaza", seen)
-    assert doc["answer"].startswith("A man climbs over the fence at ") and "confirmed by the VLM, risk high" in doc["answer"]
+    assert (
+        doc["answer"].startswith("A man climbs over the fence at ")
+        and "confirmed by the VLM, risk high" in doc["answer"]
+    )
     assert top["clip"] is not None and top["snapshot"] is not None

@@ -25,8 +25,12 @@ SECRET = b"not for the api"
 @pytest.fixture(scope="module")
 def api(recorded) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--api-port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--api-port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_api(base, process)
@@ -42,7 +46,9 @@ def test_query_returns_the_json_document(api: str, recorded) -> None:
     doc = response.json()
     top = doc["hits"][0]
     fall = next(t.start_ts for t in recorded.truths if t.type == "fall")
-    assert top["type"] == "fall" and abs(top["start_ts"] - fall) <= 1.0 and doc["answer"].startswith("A person fell at ")
+    assert (
+        top["type"] == "fall" and abs(top["start_ts"] - fall) <= 1.0 and doc["answer"].startswith("A person fell at ")
+    )
     assert top["clip_url"] == f"/clips/{top['id']}" and top["snapshot_url"] == f"/snapshots/{top['id']}"
 
 
@@ -58,16 +64,19 @@ def test_clips_and_snapshots_are_served_by_hit_id(api: str, tmp_path: Path) -> N
     assert snapshot.status_code == 200 and snapshot.content[:3] == b"\xff\xd8\xff"
 
 
-@pytest.mark.parametrize("path", [
-    "/clips/..%2F..%2Findex.sqlite3",
-    "/clips/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "/clips/..%5C..%5Cindex.sqlite3",
-    "/snapshots/....%2F....%2Fsecret.txt",
-    "/clips/%2Fetc%2Fpasswd",
-    "/clips/0123456789abcdef",  # well formed, but no such hit
-    "/clips/0123456789ABCDEF%00",
-    "/snapshots/..",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/clips/..%2F..%2Findex.sqlite3",
+        "/clips/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/clips/..%5C..%5Cindex.sqlite3",
+        "/snapshots/....%2F....%2Fsecret.txt",
+        "/clips/%2Fetc%2Fpasswd",
+        "/clips/0123456789abcdef",  # well formed, but no such hit
+        "/clips/0123456789ABCDEF%00",
+        "/snapshots/..",
+    ],
+)
 def test_ids_that_try_to_leave_the_storage_folder_get_nothing(api: str, recorded, path: str) -> None:
     (recorded.storage / "secret.txt").write_bytes(SECRET)
     response = httpx.get(api + path, timeout=10)
@@ -82,8 +91,19 @@ def test_a_planted_record_pointing_outside_is_refused(api: str, recorded) -> Non
     """Even a hit record that names a path outside the storage folder (a tampered file) serves nothing."""
     planted = recorded.storage / "query" / "media" / "00000000000000aa.json"
     planted.parent.mkdir(parents=True, exist_ok=True)
-    planted.write_text(json.dumps({"camera": "lobby", "start_ts": 1, "end_ts": 2, "snapshot": "../../../../etc/passwd",
-                                   "bbox": None, "label": "person", "track_id": None}))
+    planted.write_text(
+        json.dumps(
+            {
+                "camera": "lobby",
+                "start_ts": 1,
+                "end_ts": 2,
+                "snapshot": "../../../../etc/passwd",
+                "bbox": None,
+                "label": "person",
+                "track_id": None,
+            }
+        )
+    )
     response = httpx.get(f"{api}/snapshots/00000000000000aa", timeout=10)
     assert response.status_code == 410 and b"root:" not in response.content and "refused" in response.json()["error"]
 
@@ -109,8 +129,12 @@ def test_streamer_run_serves_the_api_on_loopback_while_cameras_run(recorded, tmp
     text = text.replace(f"storage_dir: {recorded.storage}", f"storage_dir: {tmp_path / 'data'}")
     lobby_only = text.split("\n  yard-cam:")[0].replace("start_time:", "realtime: true\n    start_time:")
     config.write_text(lobby_only)
-    process = subprocess.Popen([sys.executable, "-m", "streamer", "run", "--config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for_api(f"http://127.0.0.1:{port}", process)
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
@@ -124,14 +148,17 @@ def test_streamer_run_serves_the_api_on_loopback_while_cameras_run(recorded, tmp
     assert f"api listening url=http://127.0.0.1:{port}" in output
 
 
-@pytest.mark.parametrize(("params", "status"), [
-    ({"q": "x" * 5000}, 422),
-    ({"q": "when did the person fall", "scan": "perhaps"}, 422),
-    ({"q": "when did the person fall", "since": "yesterday\x00"}, 400),
-    ({"q": "when did the person fall", "until": "2026-13-45T99:99"}, 400),
-    ({"q": "when did the person fall\x00", "camera": "lobby\x00"}, 400),
-    ({"q": "fall", "since": "2026-01-02", "until": "2026-01-01"}, 400),
-])
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"q": "x" * 5000}, 422),
+        ({"q": "when did the person fall", "scan": "perhaps"}, 422),
+        ({"q": "when did the person fall", "since": "yesterday\x00"}, 400),
+        ({"q": "when did the person fall", "until": "2026-13-45T99:99"}, 400),
+        ({"q": "when did the person fall\x00", "camera": "lobby\x00"}, 400),
+        ({"q": "fall", "since": "2026-01-02", "until": "2026-01-01"}, 400),
+    ],
+)
 def test_hostile_parameters_get_a_4xx_with_a_message(api: str, params: dict, status: int) -> None:
     response = httpx.get(f"{api}/query", params=params, timeout=30)
     assert response.status_code == status, response.text
@@ -160,16 +187,43 @@ def test_a_bug_is_a_500_without_detail_and_its_traceback_is_logged(recorded, cap
 
 
 def test_streamer_serve_refuses_an_open_address_unless_told(recorded) -> None:
-    refused = subprocess.run([sys.executable, "-m", "streamer", "serve", "--config", str(recorded.config), "--api-host",
-                              "0.0.0.0", "--api-port", str(free_port())], capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamer",
+            "serve",
+            "--config",
+            str(recorded.config),
+            "--api-host",
+            "0.0.0.0",
+            "--api-port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "not a loopback address" in refused.stderr and "api.auth: none" in refused.stderr
 
 
 def test_every_answer_matches_the_published_schema(api: str) -> None:
     import jsonschema
 
-    schema = json.loads(subprocess.run([sys.executable, "-m", "streamer", "query", "schema"], capture_output=True,
-                                       text=True, timeout=60, check=True).stdout)
-    for question in ("when did the person fall", "was anyone in the loading zone", "what happened", "a purple elephant"):
+    schema = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "streamer", "query", "schema"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
+    for question in (
+        "when did the person fall",
+        "was anyone in the loading zone",
+        "what happened",
+        "a purple elephant",
+    ):
         doc = httpx.get(f"{api}/query", params={"q": question}, timeout=60).json()
         jsonschema.validate(doc, schema)

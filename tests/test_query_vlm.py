@@ -18,8 +18,18 @@ from streamer.vlm.backends.scripted import ScriptedTestDouble
 from tests.conftest import REPO
 from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
 
-FALL = {"verdict": "confirmed", "events": [{"label": "a man tips over", "start_time": 2.5, "end_time": 4.0,
-                                            "risk_level": "high", "description": "A man tips over onto the pavement."}]}
+FALL = {
+    "verdict": "confirmed",
+    "events": [
+        {
+            "label": "a man tips over",
+            "start_time": 2.5,
+            "end_time": 4.0,
+            "risk_level": "high",
+            "description": "A man tips over onto the pavement.",
+        }
+    ],
+}
 
 
 class FrameCheckingDouble(ScriptedTestDouble):
@@ -64,7 +74,9 @@ def test_the_vlm_grounds_the_top_hit_in_wall_clock_time(recorded, tmp_path: Path
 
 
 def test_an_answer_in_words_is_read_as_seconds(recorded, tmp_path: Path) -> None:
-    service, _ = service_with(recorded, tmp_path, ["The person falls at about 3 – 4.5 seconds into the clip."], ground_top_k=1)
+    service, _ = service_with(
+        recorded, tmp_path, ["The person falls at about 3 – 4.5 seconds into the clip."], ground_top_k=1
+    )
     top = service.ask("when did the person fall", export=False)["hits"][0]
     assert top["grounding"] == "confirmed"
     assert top["start_ts"] == pytest.approx(fall_event_start(recorded) - 3.0 + 3.0, abs=0.002)
@@ -83,15 +95,18 @@ def test_a_vlm_that_times_out_leaves_the_index_answer_flagged(recorded, tmp_path
     top = doc["hits"][0]
     assert doc["vlm"]["status"] == "timeout" and doc["elapsed_s"] < 3.5
     assert (top["type"], top["source"], top["grounding"]) == ("fall", "rule", "timeout")
-    assert any("the VLM did not answer (timeout" in note and "answered from the index alone" in note for note in doc["notes"])
+    assert any(
+        "the VLM did not answer (timeout" in note and "answered from the index alone" in note for note in doc["notes"]
+    )
     assert doc["answer"].startswith("A person fell at ")
 
 
 def test_a_timed_out_call_does_not_delete_the_next_questions_frames(recorded, tmp_path: Path) -> None:
     """The same window asked twice while the first, timed-out call is still running: when that call ends it
     must remove its own frames only, not those the second question wrote for the same window."""
-    service, double = service_with(recorded, tmp_path, [{"delay_s": 2, "answer": FALL}, FALL], ground_top_k=1,
-                                   vlm_timeout_s=0.5)
+    service, double = service_with(
+        recorded, tmp_path, [{"delay_s": 2, "answer": FALL}, FALL], ground_top_k=1, vlm_timeout_s=0.5
+    )
     frames = recorded.storage / "query" / "frames"
     before = set(frames.iterdir()) if frames.is_dir() else set()  # an earlier test's timed-out call may still run
     assert service.ask("when did the person fall", export=False)["vlm"]["status"] == "timeout"
@@ -115,8 +130,18 @@ def test_frames_that_cannot_be_written_leave_the_index_answer_flagged(recorded, 
 
 
 def test_scan_sends_only_footage_with_the_named_class_and_no_event(recorded, tmp_path: Path) -> None:
-    walk = {"verdict": "confirmed", "events": [{"label": "a person walks past", "start_time": 1.0, "end_time": 2.0,
-                                                "risk_level": "low", "description": "A man walks along the pavement."}]}
+    walk = {
+        "verdict": "confirmed",
+        "events": [
+            {
+                "label": "a person walks past",
+                "start_time": 1.0,
+                "end_time": 2.0,
+                "risk_level": "low",
+                "description": "A man walks along the pavement.",
+            }
+        ],
+    }
     service, double = service_with(recorded, tmp_path, [walk], ground_top_k=0)
     doc = service.ask("when did a person walk past", scan=True, export=False)
     scan = doc["vlm"]["scan"]
@@ -144,14 +169,22 @@ def test_the_transformers_backend_grounds_recorded_frames(recorded, tmp_path: Pa
     model = build_tiny_model(tmp_path / "tiny-qwen", qwen_tokenizer_json(REPO / "models" / "test"))
     config = TransformersConfig(model=str(model), device="cpu", max_new_tokens=16)
     loaded = load_config(recorded.config)
-    loaded = loaded.model_copy(update={"vlm": VlmConfig(backend="transformers", transformers=config),
-                                       "query": loaded.query.model_copy(update={"ground_top_k": 1})})
+    loaded = loaded.model_copy(
+        update={
+            "vlm": VlmConfig(backend="transformers", transformers=config),
+            "query": loaded.query.model_copy(update={"ground_top_k": 1}),
+        }
+    )
     backend = {}
     service = QueryService(loaded, backend_factory=lambda: backend.setdefault("it", TransformersBackend.load(config)))
     doc = service.ask("when did the person fall", export=False)
     assert doc["vlm"]["status"] == "answered" and doc["vlm"]["windows"] == 1
     top = doc["hits"][0]
-    assert top["type"] == "fall" and top["grounding"] in ("invalid", "confirmed", "rejected")  # noise from random weights
+    assert top["type"] == "fall" and top["grounding"] in (
+        "invalid",
+        "confirmed",
+        "rejected",
+    )  # noise from random weights
     inputs = backend["it"].prepare([_last_request(service, recorded, tmp_path)])
     frames = int(inputs["video_grid_thw"][0][0]) * 2
     assert inputs["second_per_grid_ts"][0] == pytest.approx(1.0) and frames >= 10  # 2 fps, about 6 s of video
@@ -164,7 +197,8 @@ def _last_request(service: QueryService, recorded, tmp_path: Path):
     conn = db.connect(recorded.storage, readonly=True)
     try:
         start = fall_event_start(recorded)
-        return service.grounder._request("when did the person fall", GroundWindow("lobby", start - 3, start + 3.4, 0), conn,
-                                         tmp_path)
+        return service.grounder._request(
+            "when did the person fall", GroundWindow("lobby", start - 3, start + 3.4, 0), conn, tmp_path
+        )
     finally:
         conn.close()

@@ -25,8 +25,10 @@ def test_real_video_is_remuxed_into_segments_that_play_and_add_up(tmp_path: Path
         source_frames = stream.frames
     states: list = []
     _, segments = record(tmp_path, bikes_mp4, segment_s=2.0, states=states)
-    assert states[-1] == (RecorderState.STOPPED, f"stream over: {len(segments)} segments, "
-                          f"{sum(s.bytes for s in segments) / 1e6:.1f} MB, 0 packets dropped")
+    assert states[-1] == (
+        RecorderState.STOPPED,
+        f"stream over: {len(segments)} segments, {sum(s.bytes for s in segments) / 1e6:.1f} MB, 0 packets dropped",
+    )
     # a segment is cut at the first keyframe at least 2 s after its start: bikes.mp4 has keyframes at 0, 1.2, 3.04…
     expected_starts = [0.0]
     for key in keyframes:
@@ -88,8 +90,9 @@ def test_pts_that_jump_back_start_a_new_segment_and_time_keeps_going(tmp_path: P
 
 
 def test_codec_mp4_players_do_not_take_is_reencoded_to_h264(tmp_path: Path, caplog) -> None:
-    old = write_clip(tmp_path / "old.avi", constant_rate(25, 3.0), codec="mpeg4", keyint=25,
-                     time_base=Fraction(1, 1000))  # MPEG-4 part 2 takes no time base finer than 1/65535
+    old = write_clip(
+        tmp_path / "old.avi", constant_rate(25, 3.0), codec="mpeg4", keyint=25, time_base=Fraction(1, 1000)
+    )  # MPEG-4 part 2 takes no time base finer than 1/65535
     _, segments = record(tmp_path / "store", old, segment_s=1.0)
     assert "re-encoding to H.264" in caplog.text and "mpeg4" in caplog.text
     assert {s.codec for s in segments} == {"h264"} and all(s.transcoded for s in segments)

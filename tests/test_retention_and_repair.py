@@ -27,10 +27,24 @@ CONFIG = RecordConfig(segment_s=2.0, pre_roll_s=0.5, post_roll_s=0.5, retain_day
 
 
 def add_event(conn, event_id: str, start: float, end: float, clip: str | None) -> None:
-    payload = {"camera": "cam", "type": "fall", "source": {"rule": "fall", "model": "m"}, "state": "end", "label": "person",
-               "track_id": 1, "start_ts": start, "end_ts": end, "confidence": 0.9, "bbox_xyxy": [0, 0, 1, 1],
-               "frame_wh": [160, 120], "verification": "unverified", "risk_level": None, "description": None,
-               "snapshot": "s.jpg", "clip": clip}
+    payload = {
+        "camera": "cam",
+        "type": "fall",
+        "source": {"rule": "fall", "model": "m"},
+        "state": "end",
+        "label": "person",
+        "track_id": 1,
+        "start_ts": start,
+        "end_ts": end,
+        "confidence": 0.9,
+        "bbox_xyxy": [0, 0, 1, 1],
+        "frame_wh": [160, 120],
+        "verification": "unverified",
+        "risk_level": None,
+        "description": None,
+        "snapshot": "s.jpg",
+        "clip": clip,
+    }
     store.record_event(conn, EventRecord(event_id, 1, "end", end, json.dumps(payload)))
 
 
@@ -40,7 +54,9 @@ def storage(tmp_path: Path) -> Path:
     record(tmp_path / "store", clip, segment_s=2.0)
     storage = tmp_path / "store"
     conn = db.connect(storage)
-    exported = export_clip(storage, conn, "cam", START_TS + 2.0, START_TS + 3.5, storage / "clips/cam/2026-11-21/e1.mp4")
+    exported = export_clip(
+        storage, conn, "cam", START_TS + 2.0, START_TS + 3.5, storage / "clips/cam/2026-11-21/e1.mp4"
+    )
     add_event(conn, "e1", START_TS + 2.5, START_TS + 3.0, "clips/cam/2026-11-21/e1.mp4")  # needs segment [2, 4) only
     conn.close()
     assert exported.path.is_file()
@@ -57,7 +73,9 @@ def test_byte_budget_deletes_oldest_plain_segments_first_and_keeps_event_clips(s
     clip_bytes = (storage / "clips/cam/2026-11-21/e1.mp4").stat().st_size
     in_progress = storage / "recordings/cam/2026-11-21/09/20261121T090012.000Z.mp4.part"
     in_progress.write_bytes(b"x" * 1000)  # a segment being written: not in the index, never touched
-    budget = sum(s.bytes for s in (segments[1], segments[4], segments[5])) + clip_bytes + 100  # room for three and the clip
+    budget = (
+        sum(s.bytes for s in (segments[1], segments[4], segments[5])) + clip_bytes + 100
+    )  # room for three and the clip
     report = Retention(storage, {"cam": CONFIG}, budget).run_once(now=START_TS + 60)
     assert starts(storage) == [2, 8, 10]  # 0, 4, 6 went (oldest plain first); 2 overlaps the event
     assert report.deleted_segments == 3 and report.deleted_clips == 0 and report.kept_bytes <= budget
@@ -94,8 +112,11 @@ for _ in VideoSource("cam", config, threading.Event(), packet_tap=recorder).fram
 
 def test_a_recorder_killed_mid_segment_leaves_nothing_broken_behind(tmp_path: Path, bikes_mp4: Path) -> None:
     storage = tmp_path / "store"
-    process = subprocess.Popen([sys.executable, "-c", RECORD_FOREVER, str(storage), str(bikes_mp4)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RECORD_FOREVER, str(storage), str(bikes_mp4)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         part = storage / "recordings/cam/2026-11-21/09/20261121T090000.000Z.mp4.part"
         wait_until(lambda: part.exists() and part.stat().st_size > 150_000, timeout=30)  # past a few fragments
@@ -141,8 +162,10 @@ def test_a_torn_part_beside_a_finished_segment_of_the_same_name_never_replaces_i
     (first, *_) = indexed(storage)
     finished = storage / first.path
     whole = decoded_pts(finished)
-    with av.open(str(finished)) as src, av.open(str(finished) + ".part", "w", format="mp4",
-                                                   options={"movflags": "frag_keyframe+empty_moov"}) as out:
+    with (
+        av.open(str(finished)) as src,
+        av.open(str(finished) + ".part", "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov"}) as out,
+    ):
         copy = out.add_stream_from_template(src.streams.video[0], opaque=True)
         for index, packet in enumerate(src.demux(video=0)):
             if packet.dts is not None and index < len(whole) // 2:
@@ -151,5 +174,9 @@ def test_a_torn_part_beside_a_finished_segment_of_the_same_name_never_replaces_i
     recorder = Recorder(storage, "cam", CONFIG, 0, live=False)
     recorder.close()
     assert [r.outcome for r in recorder.repaired] == ["dropped (a finished segment of the same name is as long)"]
-    assert decoded_pts(finished) == whole and not list(storage.rglob("*.part")) and not list(storage.rglob("*.repaired.mp4"))
+    assert (
+        decoded_pts(finished) == whole
+        and not list(storage.rglob("*.part"))
+        and not list(storage.rglob("*.repaired.mp4"))
+    )
     assert [s.path for s in indexed(storage)][0] == first.path and indexed(storage)[0].frames == first.frames

@@ -16,8 +16,13 @@ pytestmark = [
     pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer RTSP server not installed (make test installs it)"),
 ]
 
-FAST_RETRY = {"reconnect_initial_s": 0.5, "reconnect_max_s": 2.0, "open_timeout_s": 5, "read_timeout_s": 3,
-              "stall_timeout_min_s": 3}
+FAST_RETRY = {
+    "reconnect_initial_s": 0.5,
+    "reconnect_max_s": 2.0,
+    "open_timeout_s": 5,
+    "read_timeout_s": 3,
+    "stall_timeout_min_s": 3,
+}
 
 
 def test_source_survives_a_server_restart_mid_stream() -> None:

@@ -20,8 +20,12 @@ STEP = 0.2  # 5 fps
 IMAGE = np.zeros((360, 640, 3), dtype=np.uint8)
 
 
-def tracked(index: int, boxes: dict[int, tuple[float, float, float, float]], name: str = "person",
-            extra: dict[str, sv.Detections] | None = None) -> TrackedFrame:
+def tracked(
+    index: int,
+    boxes: dict[int, tuple[float, float, float, float]],
+    name: str = "person",
+    extra: dict[str, sv.Detections] | None = None,
+) -> TrackedFrame:
     ids = sorted(boxes)
     detections = sv.Detections(
         xyxy=np.array([boxes[i] for i in ids], dtype=np.float32).reshape(-1, 4),
@@ -35,11 +39,16 @@ def tracked(index: int, boxes: dict[int, tuple[float, float, float, float]], nam
 
 
 def camera(rules: list[dict], zones: dict | None = None, extra_models: dict | None = None) -> CameraConfig:
-    return CameraConfig.model_validate({
-        "url": "clip.mp4", "rules": rules,
-        "zones": zones if zones is not None else {"door": {"polygon": [[300, 0], [640, 0], [640, 360], [300, 360]]}},
-        "detect": {"extra_models": extra_models or {}},
-    })
+    return CameraConfig.model_validate(
+        {
+            "url": "clip.mp4",
+            "rules": rules,
+            "zones": zones
+            if zones is not None
+            else {"door": {"polygon": [[300, 0], [640, 0], [640, 360], [300, 360]]}},
+            "detect": {"extra_models": extra_models or {}},
+        }
+    )
 
 
 def run(lifecycle: EventLifecycle, frames: list[TrackedFrame], close: bool = True):
@@ -65,7 +74,9 @@ def at(index: int) -> float:
 def test_zone_intrusion_starts_at_entry_and_ends_when_the_object_leaves():
     # bottom centre = x + 20; it is inside the zone (x >= 300) for frames 10..24, outside from 25
     frames = walker(40, lambda i: 200 + (i - 5) * 20 if i < 25 else 50)
-    lifecycle = EventLifecycle.for_camera("cam", camera([{"type": "zone_intrusion", "zone": "door", "min_inside_s": 1.0}]))
+    lifecycle = EventLifecycle.for_camera(
+        "cam", camera([{"type": "zone_intrusion", "zone": "door", "min_inside_s": 1.0}])
+    )
     events = run(lifecycle, frames)
     assert [e.state for e in events] == [EventState.NEW, EventState.END]
     new, end = events
@@ -106,12 +117,15 @@ def test_updates_are_throttled_and_only_sent_when_the_box_changed():
     assert [e.state for e in still] == [EventState.NEW, EventState.END]  # nothing changed: no update
 
 
-@pytest.mark.parametrize(("direction", "path", "expected"), [
-    ("in", lambda i: 100 + i * 20, ["crossed_in"]),  # left → right across x = 320
-    ("in", lambda i: 500 - i * 20, []),
-    ("out", lambda i: 500 - i * 20, ["crossed_out"]),
-    ("both", lambda i: 100 + i * 20, ["crossed_in"]),
-])
+@pytest.mark.parametrize(
+    ("direction", "path", "expected"),
+    [
+        ("in", lambda i: 100 + i * 20, ["crossed_in"]),  # left → right across x = 320
+        ("in", lambda i: 500 - i * 20, []),
+        ("out", lambda i: 500 - i * 20, ["crossed_out"]),
+        ("both", lambda i: 100 + i * 20, ["crossed_in"]),
+    ],
+)
 def test_line_crossing_is_one_instant_event_per_crossing_in_the_asked_direction(direction, path, expected):
     rules = [{"type": "line_crossing", "start": [320, 0], "end": [320, 360], "direction": direction}]
     events = run(EventLifecycle.for_camera("cam", camera(rules, zones={})), walker(25, path))
@@ -127,6 +141,7 @@ def test_count_over_threshold_is_one_event_about_the_zone():
     def crowd(index: int) -> TrackedFrame:
         people = 3 if 10 <= index < 20 else 1
         return tracked(index, {k: (320 + 60 * k, 200, 360 + 60 * k, 320) for k in range(people)})
+
     rules = [{"type": "count", "zone": "door", "max_count": 2, "min_duration_s": 0.4, "end_after_s": 0.0}]
     events = run(EventLifecycle.for_camera("cam", camera(rules)), [crowd(i) for i in range(30)])
     assert [e.state for e in events] == [EventState.NEW, EventState.END]
@@ -163,8 +178,12 @@ def test_a_person_who_sits_down_slowly_or_stays_upright_is_no_fall():
 
 def test_fall_model_signal_alone_fires_for_a_track_first_seen_lying():
     lying = (300, 250, 450, 300)
-    fall = sv.Detections(xyxy=np.array([lying], dtype=np.float32), confidence=np.array([0.9], dtype=np.float32),
-                         class_id=np.array([1]), data={"class_name": np.array(["Fall"])})
+    fall = sv.Detections(
+        xyxy=np.array([lying], dtype=np.float32),
+        confidence=np.array([0.9], dtype=np.float32),
+        class_id=np.array([1]),
+        data={"class_name": np.array(["Fall"])},
+    )
     frames = [tracked(i, {5: lying}, extra={"fall": fall}) for i in range(15)]
     rules = [{"type": "fall", "fall_model": "fall", "min_down_s": 1.0}]
     extra = {"fall": {"weights": "yolov8-fall.pt"}}
@@ -187,7 +206,9 @@ def test_memory_of_ended_events_is_bounded_however_many_subjects_come_and_go():
     (100k events: +27 MB)."""
     from streamer.events.lifecycle import ENDED_MEMORY_S, PRUNE_EVERY_S
 
-    lifecycle = EventLifecycle.for_camera("cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4}]))
+    lifecycle = EventLifecycle.for_camera(
+        "cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4}])
+    )
     visits, frames_per_visit = 10_000, 10
     peak, ended = 0, 0
     for index in range(visits * frames_per_visit):
@@ -203,26 +224,45 @@ def test_memory_of_ended_events_is_bounded_however_many_subjects_come_and_go():
 def test_each_subject_goes_through_explicit_states():
     from streamer.events.lifecycle import SubjectState
 
-    lifecycle = EventLifecycle.for_camera("cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4,
-                                                          "cooldown_s": 1.0}]))
+    lifecycle = EventLifecycle.for_camera(
+        "cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4, "cooldown_s": 1.0}])
+    )
     inside, outside = {1: (400, 200, 440, 320)}, {}
     seen = []
-    for index, boxes in enumerate([inside, inside, outside, inside, outside, outside, outside, inside] + [outside] * 3
-                                  + [inside] * 2):
+    for index, boxes in enumerate(
+        [inside, inside, outside, inside, outside, outside, outside, inside] + [outside] * 3 + [inside] * 2
+    ):
         lifecycle.step(tracked(index, boxes))
         seen.append(lifecycle.state_of("zone_intrusion", "track:1"))
     open_, ending, cooldown = SubjectState.OPEN, SubjectState.ENDING, SubjectState.COOLDOWN
     # gone 0.4 s at frame 5 (ends at 0.8 s, the first frame without it); back at 1.4 s: quiet until 1.8 s
-    assert seen == [open_, open_, ending, open_, ending, cooldown, cooldown, cooldown, cooldown, cooldown, cooldown,
-                    open_, open_]
+    assert seen == [
+        open_,
+        open_,
+        ending,
+        open_,
+        ending,
+        cooldown,
+        cooldown,
+        cooldown,
+        cooldown,
+        cooldown,
+        cooldown,
+        open_,
+        open_,
+    ]
 
 
 def test_a_reload_keeps_unchanged_rules_running_and_ends_changed_ones_with_the_reason():
     """Two zones, a person inside both; the config is reloaded with `door` moved and `yard` untouched."""
-    zones = {"door": {"polygon": [[300, 0], [640, 0], [640, 360], [300, 360]]},
-             "yard": {"polygon": [[0, 0], [640, 0], [640, 360], [0, 360]]}}
-    rules = [{"type": "zone_intrusion", "name": "at_door", "zone": "door", "min_inside_s": 0.0},
-             {"type": "zone_intrusion", "name": "in_yard", "zone": "yard", "min_inside_s": 0.0}]
+    zones = {
+        "door": {"polygon": [[300, 0], [640, 0], [640, 360], [300, 360]]},
+        "yard": {"polygon": [[0, 0], [640, 0], [640, 360], [0, 360]]},
+    }
+    rules = [
+        {"type": "zone_intrusion", "name": "at_door", "zone": "door", "min_inside_s": 0.0},
+        {"type": "zone_intrusion", "name": "in_yard", "zone": "yard", "min_inside_s": 0.0},
+    ]
     lifecycle = EventLifecycle.for_camera("cam", camera(rules, zones))
     frames = walker(30, lambda i: 400)
     events = run(lifecycle, frames[:10], close=False)
@@ -230,10 +270,14 @@ def test_a_reload_keeps_unchanged_rules_running_and_ends_changed_ones_with_the_r
 
     moved = {**zones, "door": {"polygon": [[0, 0], [200, 0], [200, 360], [0, 360]]}}  # the person is no longer in it
     ended = lifecycle.reconfigure(camera(rules, moved), frames[9])
-    assert [(e.rule, e.state, e.end_reason) for e in ended] == [("at_door", EventState.END, "its rule changed in the config")]
+    assert [(e.rule, e.state, e.end_reason) for e in ended] == [
+        ("at_door", EventState.END, "its rule changed in the config")
+    ]
     assert ended[0].end_ts == pytest.approx(at(9))
     later = run(lifecycle, frames[10:20], close=False)
-    assert [e for e in later if e.state is not EventState.UPDATE] == []  # the yard's event goes on; nobody at the new door
+    assert [
+        e for e in later if e.state is not EventState.UPDATE
+    ] == []  # the yard's event goes on; nobody at the new door
 
     without_yard = lifecycle.reconfigure(camera(rules[:1], moved), frames[19])
     assert [(e.rule, e.end_reason) for e in without_yard] == [("in_yard", "its rule was removed from the config")]

@@ -49,9 +49,14 @@ def site(recorded, tmp_path_factory, redis_server: RedisServer) -> Path:
     """Users ann (admin) and vic (viewer of lobby); a disabled camera whose URL holds secrets; small cut cache."""
     tree = yaml.safe_load(recorded.config.read_text())
     cameras = {**tree["cameras"], "door": {"url": SECRET_URL, "enabled": False}}
-    config = site_copy(recorded, tmp_path_factory.mktemp("site"), redis_server.url, cameras=cameras,
-                       api={"allowed_hosts": ["cams.example.com", "*.example.org"]},
-                       storage={"cuts_max_size": "400KB"})
+    config = site_copy(
+        recorded,
+        tmp_path_factory.mktemp("site"),
+        redis_server.url,
+        cameras=cameras,
+        api={"allowed_hosts": ["cams.example.com", "*.example.org"]},
+        storage={"cuts_max_size": "400KB"},
+    )
     add_user(config, "ann", PASSWORD, "--role", "admin")
     add_user(config, "vic", PASSWORD, "--camera", "lobby")
     return config
@@ -64,16 +69,29 @@ def api(site: Path) -> Iterator[Served]:
 
 
 def _hostile_requests(base: str) -> list[tuple[str, str]]:
-    return [("GET", "/events"), ("GET", "/cameras"), ("GET", "/cameras/lobby/live.jpg"), ("GET", "/query?q=fall"),
-            ("GET", "/cameras/lobby/timeline"), ("GET", "/alerts/stream"), ("GET", "/"), ("GET", "/me"),
-            ("POST", "/events/lobby-0123456789abcdef/review")]
+    return [
+        ("GET", "/events"),
+        ("GET", "/cameras"),
+        ("GET", "/cameras/lobby/live.jpg"),
+        ("GET", "/query?q=fall"),
+        ("GET", "/cameras/lobby/timeline"),
+        ("GET", "/alerts/stream"),
+        ("GET", "/"),
+        ("GET", "/me"),
+        ("POST", "/events/lobby-0123456789abcdef/review"),
+    ]
 
 
 def test_in_open_mode_a_page_that_rebinds_its_name_to_this_machine_reads_nothing(open_site: Path) -> None:
     with Served(open_site) as served:
         for method, path in _hostile_requests(served.base):
-            answer = httpx.request(method, served.base + path, headers={"host": f"attacker.example:{served.port}"},
-                                   json={"verdict": "false_alarm"} if method == "POST" else None, timeout=30)
+            answer = httpx.request(
+                method,
+                served.base + path,
+                headers={"host": f"attacker.example:{served.port}"},
+                json={"verdict": "false_alarm"} if method == "POST" else None,
+                timeout=30,
+            )
             assert answer.status_code == 421 and "api.allowed_hosts" in answer.json()["error"], (path, answer.text)
         for host in (f"localhost:{served.port}", f"127.0.0.1:{served.port}", "LOCALHOST", "console.localhost"):
             assert httpx.get(served.base + "/events", headers={"host": host}, timeout=30).status_code == 200, host
@@ -128,8 +146,10 @@ def _post_huge(port: int, path: str, size: int) -> tuple[bytes, int]:
     """POST a `size`-byte body: the headers, then the answer read before any body byte is sent, then as much of the
     body as the server takes. Returns the answer and how many body bytes it took."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {size}\r\n\r\n".encode())
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n".encode()
+        )
         answer = sock.recv(4096)
         block, sent = b" " * (1 << 20), 0
         try:
@@ -147,8 +167,9 @@ def test_a_huge_body_is_refused_unread_and_memory_stays_flat(api: Served) -> Non
     assert answer.startswith(b"HTTP/1.1 413") and b"Connection: close" in answer.replace(b"connection", b"Connection")
     assert taken < 64 << 20, taken  # the socket closed: at most the kernel's buffers took part of the gigabyte
     with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:  # chunked: no length to refuse by
-        sock.sendall(f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{api.port}\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        sock.sendall(
+            f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{api.port}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
         for _ in range(3):
             sock.sendall(b"8000\r\n" + b" " * 0x8000 + b"\r\n")  # 96 KB, past the 64 KB limit
         assert sock.recv(4096).startswith(b"HTTP/1.1 413")
@@ -157,8 +178,18 @@ def test_a_huge_body_is_refused_unread_and_memory_stays_flat(api: Served) -> Non
     assert small.status_code == 422  # under the limit: read and judged (a password is at most 1024 characters)
 
 
-@pytest.mark.parametrize("target", ["/\\evil.example", "//evil.example/x", "https://evil.example", "/\\/evil.example",
-                                    "/\r\nSet-Cookie:x", "javascript:alert(1)", "/\t/evil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\\evil.example",
+        "//evil.example/x",
+        "https://evil.example",
+        "/\\/evil.example",
+        "/\r\nSet-Cookie:x",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+    ],
+)
 def test_login_sends_the_browser_only_to_this_site(api: Served, target: str) -> None:
     page = httpx.get(f"{api.base}/login", params={"next": target}, timeout=30).text
     assert 'location.href = "/";' in page, target
@@ -179,8 +210,14 @@ def test_camera_secrets_never_reach_viewers(api: Served, site: Path) -> None:
 
 def test_a_limited_viewer_is_told_no_other_cameras_name(api: Served, site: Path) -> None:
     viewer = httpx.Client(base_url=api.base, timeout=30, headers={"authorization": f"Bearer {token(site, 'vic')}"})
-    for path in ("/alerts/stream?camera=nowhere", "/events?camera=nowhere", "/query?q=fall&camera=nowhere",
-                 "/cameras/nowhere/timeline", "/cameras/nowhere/live.jpg", "/events?camera=plaza"):
+    for path in (
+        "/alerts/stream?camera=nowhere",
+        "/events?camera=nowhere",
+        "/query?q=fall&camera=nowhere",
+        "/cameras/nowhere/timeline",
+        "/cameras/nowhere/live.jpg",
+        "/events?camera=plaza",
+    ):
         answer = viewer.get(path)
         assert answer.status_code == 403, (path, answer.text)
         assert not any(name in answer.text for name in OTHER_NAMES if name not in path), (path, answer.text)
@@ -188,8 +225,9 @@ def test_a_limited_viewer_is_told_no_other_cameras_name(api: Served, site: Path)
     assert admin.status_code == 400 and "plaza" in admin.json()["error"]  # an admin may know every name
 
 
-def test_playback_cuts_are_shared_bounded_counted_and_go_with_their_footage(api: Served, site: Path, recorded,
-                                                                            tmp_path: Path) -> None:
+def test_playback_cuts_are_shared_bounded_counted_and_go_with_their_footage(
+    api: Served, site: Path, recorded, tmp_path: Path
+) -> None:
     from streamer.config import load_config
     from streamer.record.cuts import CutCache
     from streamer.record.retention import Retention
@@ -241,16 +279,25 @@ def test_forty_parallel_guesses_are_five_password_checks(limits_api: Served) -> 
 
 
 def test_x_forwarded_for_from_no_trusted_proxy_is_ignored(limits_api: Served) -> None:
-    codes = [httpx.post(f"{limits_api.base}/login", json={"name": f"nobody{n}", "password": "wrong one"}, timeout=60,
-                        headers={"x-forwarded-for": f"203.0.113.{n}"}).status_code for n in range(6)]
+    codes = [
+        httpx.post(
+            f"{limits_api.base}/login",
+            json={"name": f"nobody{n}", "password": "wrong one"},
+            timeout=60,
+            headers={"x-forwarded-for": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(6)
+    ]
     assert codes == [401] * 5 + [429]  # six names, six claimed addresses: one real address, limited
 
 
 def test_strangers_cannot_lock_a_user_out_of_their_own_browser(limits_api: Served) -> None:
     browser = httpx.Client(base_url=limits_api.base, timeout=60)
     assert browser.post("/login", json={"name": "ann", "password": PASSWORD}).status_code == 200  # the device cookie
-    stranger = [httpx.post(f"{limits_api.base}/login", json={"name": "ann", "password": f"guess {n}"},
-                           timeout=60).status_code for n in range(6)]
+    stranger = [
+        httpx.post(f"{limits_api.base}/login", json={"name": "ann", "password": f"guess {n}"}, timeout=60).status_code
+        for n in range(6)
+    ]
     assert stranger == [401] * 5 + [429]
     assert browser.post("/login", json={"name": "ann", "password": PASSWORD}).status_code == 200  # not locked out
     wrong = [browser.post("/login", json={"name": "ann", "password": f"typo {n}"}).status_code for n in range(6)]
@@ -295,10 +342,18 @@ def test_compose_needs_no_open_api_gives_redis_a_password_and_runs_nothing_as_ro
 @pytest.mark.parametrize("command", ["serve", "tail"])
 def test_ctrl_c_stops_a_command_started_with_sigint_ignored(command: str, open_site: Path, redis_server) -> None:
     """As a script's background job starts it: SIGINT arrives ignored, and the command installs its own handler."""
-    args = (["serve", "-c", str(open_site), "--api-port", "0"] if command == "serve"
-            else ["alerts", "tail", "--redis-url", redis_server.url])
-    process = subprocess.Popen([*STREAMER, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    args = (
+        ["serve", "-c", str(open_site), "--api-port", "0"]
+        if command == "serve"
+        else ["alerts", "tail", "--redis-url", redis_server.url]
+    )
+    process = subprocess.Popen(
+        [*STREAMER, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         if command == "serve":
             deadline = time.monotonic() + 60
@@ -323,4 +378,3 @@ def test_the_alert_feed_answers_400_to_a_malformed_last_event_id(api: Served, si
     good = RawStream(f"{api.base}/alerts/stream", {**viewer, "last-event-id": "0-0"})
     assert good.status == 200
     good.close()
-

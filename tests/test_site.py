@@ -60,8 +60,15 @@ def test_a_lease_is_one_hosts_and_a_host_that_lost_it_can_no_longer_publish(redi
     held = a.acquire("cam-0", time.time())
     assert held is not None and held.fresh and held.value.startswith("a|") and held.previous == ""
     assert b.acquire("cam-0", time.time()) is None and a.renew("cam-0", held.value)
-    publisher = Publisher("cam-0", Spool(tmp_path / "a.jsonl"), redis_server.url, "streamer", 1000, 600,
-                          fence=(lease_key("streamer", "cam-0"), held.value)).start()
+    publisher = Publisher(
+        "cam-0",
+        Spool(tmp_path / "a.jsonl"),
+        redis_server.url,
+        "streamer",
+        1000,
+        600,
+        fence=(lease_key("streamer", "cam-0"), held.value),
+    ).start()
     publisher.submit([SpoolRecord("m1", ("streamer:alerts",), '{"n": 1}')])
     assert wait_until(lambda: publisher.delivered == 1, 10)
     time.sleep(2.2)  # a stops renewing (it is cut off, say): the lease runs out and b takes the camera
@@ -70,7 +77,9 @@ def test_a_lease_is_one_hosts_and_a_host_that_lost_it_can_no_longer_publish(redi
     publisher.submit([SpoolRecord("m2", ("streamer:alerts",), '{"n": 2}')])
     assert wait_until(lambda: publisher.fenced == 1, 10)
     publisher.close()
-    assert [json.loads(f[b"data"])["n"] for _, f in client.xrange("streamer:alerts")] == [1]  # a's second never went out
+    assert [json.loads(f[b"data"])["n"] for _, f in client.xrange("streamer:alerts")] == [
+        1
+    ]  # a's second never went out
     assert not a.renew("cam-0", held.value) and b.renew("cam-0", taken.value)
     assert b.release("cam-0", taken.value) and b.handed_over("cam-0", taken.value)
 
@@ -172,34 +181,56 @@ def _alert(n: int, state: str, end_ts: float | None = None) -> str:
     from streamer.core.timefmt import iso_time
 
     start = 1_795_000_000.0 + n
-    return AlertPayload(event_id=f"cam-0-{n:016x}", camera="cam-0", type="fall", state=state, label="person", track_id=n,
-                        start_ts=start, start_iso=iso_time(start), end_ts=end_ts,
-                        end_iso=None if end_ts is None else iso_time(end_ts), confidence=0.9, bbox_xyxy=(1, 2, 3, 4),
-                        frame_wh=(640, 480), verification="unverified", risk_level=None, description=None,
-                        snapshot="s.jpg", clip=None, source=AlertSource(rule="fall", model="m.pt")).to_json()
+    return AlertPayload(
+        event_id=f"cam-0-{n:016x}",
+        camera="cam-0",
+        type="fall",
+        state=state,
+        label="person",
+        track_id=n,
+        start_ts=start,
+        start_iso=iso_time(start),
+        end_ts=end_ts,
+        end_iso=None if end_ts is None else iso_time(end_ts),
+        confidence=0.9,
+        bbox_xyxy=(1, 2, 3, 4),
+        frame_wh=(640, 480),
+        verification="unverified",
+        risk_level=None,
+        description=None,
+        snapshot="s.jpg",
+        clip=None,
+        source=AlertSource(rule="fall", model="m.pt"),
+    ).to_json()
 
 
 def test_a_camera_offline_is_an_alert_of_its_own_said_once_by_every_host_that_sees_it(redis_server) -> None:
     submitted: list[SpoolRecord] = []
-    health = CameraHealth(HealthConfig(offline_after_s=2), submitted.extend, lambda: connect(redis_server.url, 3),
-                          StreamNames(), UTC)
+    health = CameraHealth(
+        HealthConfig(offline_after_s=2), submitted.extend, lambda: connect(redis_server.url, 3), StreamNames(), UTC
+    )
     health.source("cam-0", "reconnecting", "connection refused", ts=100.0)
     health.check(now=101.0)
     assert not submitted  # not yet offline: under offline_after_s
     health.check(now=102.5)
-    other_host = CameraHealth(HealthConfig(offline_after_s=2), submitted.extend, lambda: connect(redis_server.url, 3),
-                              StreamNames(), UTC)
+    other_host = CameraHealth(
+        HealthConfig(offline_after_s=2), submitted.extend, lambda: connect(redis_server.url, 3), StreamNames(), UTC
+    )
     other_host.source("cam-0", "failed", "gone", ts=100.5)
     other_host.check(now=103.0)  # the same outage, seen from another host (or a restarted run): no second event
     health.source("cam-0", "streaming", "", ts=104.0)
     alerts = [AlertPayload.model_validate_json(record.data) for record in submitted]
     assert [(a.type, a.state, a.start_ts, a.end_ts) for a in alerts] == [
-        ("camera_offline", "new", 100.0, None), ("camera_offline", "end", 100.0, 104.0)]
+        ("camera_offline", "new", 100.0, None),
+        ("camera_offline", "end", 100.0, 104.0),
+    ]
     assert alerts[0].description == "connection refused" and alerts[0].event_id == alerts[1].event_id
     submitted.clear()
     health.host_gone("cam-1", "b", 200.0)  # a takeover: offline at once, from when the host went silent
     health.source("cam-1", "streaming", "", ts=205.0)
     alerts = [AlertPayload.model_validate_json(record.data) for record in submitted]
     assert [(a.state, a.start_ts, a.end_ts, a.source.signal) for a in alerts] == [
-        ("new", 200.0, None, "host_gone"), ("end", 200.0, 205.0, "host_gone")]
+        ("new", 200.0, None, "host_gone"),
+        ("end", 200.0, 205.0, "host_gone"),
+    ]
     assert "host b stopped answering" in alerts[0].description

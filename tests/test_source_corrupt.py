@@ -17,8 +17,9 @@ def clean_frames(bikes_mp4: Path) -> int:
 
 
 @pytest.mark.parametrize(("share", "min_decoded"), [(0.001, 0.95), (0.01, 0.85), (0.05, 0.3)])
-def test_a_corrupt_file_plays_to_its_end_with_its_bad_packets_counted(share: float, min_decoded: float, bikes_mp4: Path,
-                                                                     tmp_path: Path, clean_frames: int) -> None:
+def test_a_corrupt_file_plays_to_its_end_with_its_bad_packets_counted(
+    share: float, min_decoded: float, bikes_mp4: Path, tmp_path: Path, clean_frames: int
+) -> None:
     """Measured (seed 7): 247, 226 and 105 of 250 frames; before, the first bad packet failed the camera."""
     broken = corrupted_copy(bikes_mp4, tmp_path / "broken.mp4", share)
     recorder = Recorder(camera(str(broken), detect={"fps": 25})).run()

@@ -27,8 +27,9 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture(scope="module")
 def site(recorded, tmp_path_factory, redis_server: RedisServer) -> Path:
-    config = site_copy(recorded, tmp_path_factory.mktemp("stale"), redis_server.url,
-                       api={"max_streams": 6, "max_streams_per_user": 4})
+    config = site_copy(
+        recorded, tmp_path_factory.mktemp("stale"), redis_server.url, api={"max_streams": 6, "max_streams_per_user": 4}
+    )
     for name, extra in (("ann", ("--role", "admin")), ("vic", ("--camera", "lobby")), ("sam", ())):
         add_user(config, name, PASSWORD, *extra)
     return config
@@ -106,8 +107,9 @@ def test_streams_end_within_seconds_when_their_login_goes(api: Served, site: Pat
         stream.close()
 
 
-def test_streams_are_capped_per_user_and_in_all_and_share_one_redis_reader(api: Served, site: Path,
-                                                                            redis_server: RedisServer) -> None:
+def test_streams_are_capped_per_user_and_in_all_and_share_one_redis_reader(
+    api: Served, site: Path, redis_server: RedisServer
+) -> None:
     with redis_server.client() as client:
         before = len(client.client_list())
         sam = {"authorization": f"Bearer {token(site, 'sam')}"}
@@ -146,8 +148,9 @@ def _count_scrypt(monkeypatch) -> list[int]:
     return calls
 
 
-def test_an_unknown_name_costs_one_scrypt_like_a_known_one_and_old_hashes_are_upgraded(tmp_path: Path,
-                                                                                       monkeypatch) -> None:
+def test_an_unknown_name_costs_one_scrypt_like_a_known_one_and_old_hashes_are_upgraded(
+    tmp_path: Path, monkeypatch
+) -> None:
     from streamer.auth.passwords import hash_password, verify_unknown
     from streamer.auth.store import UserStore
     from streamer.auth.users import Role
@@ -160,8 +163,13 @@ def test_an_unknown_name_costs_one_scrypt_like_a_known_one_and_old_hashes_are_up
     calls.clear()
     assert store.check_password("ann", "wrong password") is None and calls == [2**17]
     old = hash_password(PASSWORD).replace("$131072$", "$32768$", 1)  # the shape a 2^15 hash has
-    old = "$".join(old.split("$")[:5]) + "$" + hashlib.scrypt(
-        PASSWORD.encode(), salt=bytes.fromhex(old.split("$")[4]), n=2**15, r=8, p=1, maxmem=64 << 20).hex()
+    old = (
+        "$".join(old.split("$")[:5])
+        + "$"
+        + hashlib.scrypt(
+            PASSWORD.encode(), salt=bytes.fromhex(old.split("$")[4]), n=2**15, r=8, p=1, maxmem=64 << 20
+        ).hex()
+    )
     with sqlite3.connect(store.path) as conn:
         conn.execute("UPDATE users SET password = ? WHERE name = 'ann'", (old,))
     assert store.check_password("ann", PASSWORD) is not None

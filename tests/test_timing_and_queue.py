@@ -104,10 +104,14 @@ def test_blocked_put_gives_up_when_stopped() -> None:
         # a password holding @: masking stops at the last @ before the host, not the first
         ("rtsp://admin:p@ss@10.0.0.5/live", "rtsp://admin:***@10.0.0.5/live"),
         # credentials in query strings, by any of their usual names (Axis, Hikvision, signed CDN and S3 URLs)
-        ("http://cam/mjpg?user=root&pass=hunter2&auth=abc&sig=def&access_token=ghi&resolution=640x480",
-         "http://cam/mjpg?user=root&pass=***&auth=***&sig=***&access_token=***&resolution=640x480"),
-        ("https://s3.example/b/k.m3u8?X-Amz-Credential=AKIA&X-Amz-Signature=ff",
-         "https://s3.example/b/k.m3u8?X-Amz-Credential=***&X-Amz-Signature=***"),
+        (
+            "http://cam/mjpg?user=root&pass=hunter2&auth=abc&sig=def&access_token=ghi&resolution=640x480",
+            "http://cam/mjpg?user=root&pass=***&auth=***&sig=***&access_token=***&resolution=640x480",
+        ),
+        (
+            "https://s3.example/b/k.m3u8?X-Amz-Credential=AKIA&X-Amz-Signature=ff",
+            "https://s3.example/b/k.m3u8?X-Amz-Credential=***&X-Amz-Signature=***",
+        ),
         ("rtsp://[::1", "rtsp://***"),  # unparsable: nothing of it is shown
     ],
 )

@@ -75,25 +75,50 @@ def test_the_structured_captions_mm_ss_ff_times_are_read_as_seconds() -> None:
     assert all(end <= 265.0 for _, end in times)
 
 
-@pytest.mark.parametrize("written, seconds", [
-    ("3.2s", 3.2), ("12:34.56", 754.56), ("1:02:03.5", 3723.5), (" 4.5 seconds", 4.5), ("7", 7.0), (2, 2.0),
-])
+@pytest.mark.parametrize(
+    "written, seconds",
+    [
+        ("3.2s", 3.2),
+        ("12:34.56", 754.56),
+        ("1:02:03.5", 3723.5),
+        (" 4.5 seconds", 4.5),
+        ("7", 7.0),
+        (2, 2.0),
+    ],
+)
 def test_times_in_both_formats_qwen2_5_vl_was_trained_on(written, seconds) -> None:
     assert seconds_of(written) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("written", ["from 3.5 to 5 seconds", "00:75.0", "soon", True, None, [1, 2]])
 def test_anything_else_in_a_time_field_is_refused(written) -> None:
-    text = json.dumps({"verdict": "confirmed", "events": [{"label": "a fall", "start_time": written, "end_time": 4,
-                                                           "risk_level": "high", "description": "x"}]})
+    text = json.dumps(
+        {
+            "verdict": "confirmed",
+            "events": [
+                {"label": "a fall", "start_time": written, "end_time": 4, "risk_level": "high", "description": "x"}
+            ],
+        }
+    )
     with pytest.raises(AnswerError) as refused:
         parse_answer(text, duration_s=10.0, tolerance_s=0.5)
     assert refused.value.kind == "schema" and "start_time" in refused.value.detail
 
 
 def _our_schema(start, end, **extra) -> dict:
-    return {"verdict": "confirmed", "events": [{"label": "a person falls", "start_time": start, "end_time": end,
-                                                "risk_level": "high", "description": "She slips and lands.", **extra}]}
+    return {
+        "verdict": "confirmed",
+        "events": [
+            {
+                "label": "a person falls",
+                "start_time": start,
+                "end_time": end,
+                "risk_level": "high",
+                "description": "She slips and lands.",
+                **extra,
+            }
+        ],
+    }
 
 
 def test_accepted_deviations_built_from_the_real_formats() -> None:
@@ -106,11 +131,14 @@ def test_accepted_deviations_built_from_the_real_formats() -> None:
     assert parse_answer(trailing_commas, 10.0, 0.5).verdict == "rejected"
 
 
-@pytest.mark.parametrize("cut_after, kind", [
-    ('"end_time": 4', "truncated"),  # 4 could have been 4.5: never closed by guessing
-    ('"start_time": 3.5, "end_ti', "truncated"),  # before its times were complete
-    ('"description": "She slips', None),  # inside the description: closed, the words so far kept
-])
+@pytest.mark.parametrize(
+    "cut_after, kind",
+    [
+        ('"end_time": 4', "truncated"),  # 4 could have been 4.5: never closed by guessing
+        ('"start_time": 3.5, "end_ti', "truncated"),  # before its times were complete
+        ('"description": "She slips', None),  # inside the description: closed, the words so far kept
+    ],
+)
 def test_a_cut_answer_is_closed_only_where_nothing_is_guessed(cut_after: str, kind) -> None:
     whole = json.dumps(_our_schema(3.5, 4.5))
     text = whole[: whole.index(cut_after) + len(cut_after)]
@@ -130,31 +158,63 @@ def test_qwen2_5_vl_boxes_are_pixels_of_its_resized_input() -> None:
     assert len(boxes) == 39
     for box in boxes:
         mapped = rescale_box(box, (iw, ih), (fw, fh))
-        assert mapped == pytest.approx([box[0] * fw / iw, box[1] * fh / ih, box[2] * fw / iw, box[3] * fh / ih], abs=0.051)
+        assert mapped == pytest.approx(
+            [box[0] * fw / iw, box[1] * fh / ih, box[2] * fw / iw, box[3] * fh / ih], abs=0.051
+        )
 
 
 def test_qwen2_vl_boxes_are_thousandths_of_the_frame() -> None:
-    numbers = [int(n) for n in re.findall(r"\d+", ANSWERS["issue-qwen2-vl-box-tokens"]["answer"].split("<|box_start|>")[1])]
+    numbers = [
+        int(n) for n in re.findall(r"\d+", ANSWERS["issue-qwen2-vl-box-tokens"]["answer"].split("<|box_start|>")[1])
+    ]
     assert numbers == [531, 516, 581, 596]
-    assert rescale_box(numbers, (504, 224), (1280, 720), "relative_1000") == pytest.approx((679.7, 371.5, 743.7, 429.1), abs=0.051)
+    assert rescale_box(numbers, (504, 224), (1280, 720), "relative_1000") == pytest.approx(
+        (679.7, 371.5, 743.7, 429.1), abs=0.051
+    )
 
 
-@pytest.mark.parametrize("model, space", [
-    ("Qwen2.5-VL-7B-Instruct", "input_pixels"), ("Qwen/Qwen2-VL-7B-Instruct", "relative_1000"),
-    ("qwen3-vl-30b-a3b-instruct", "relative_1000"), ("qwen2_vl-2b", "relative_1000"), ("my-site-lora", "input_pixels"),
-])
+@pytest.mark.parametrize(
+    "model, space",
+    [
+        ("Qwen2.5-VL-7B-Instruct", "input_pixels"),
+        ("Qwen/Qwen2-VL-7B-Instruct", "relative_1000"),
+        ("qwen3-vl-30b-a3b-instruct", "relative_1000"),
+        ("qwen2_vl-2b", "relative_1000"),
+        ("my-site-lora", "input_pixels"),
+    ],
+)
 def test_the_box_space_follows_the_model_name_unless_set(model: str, space: str) -> None:
-    config = VlmConfig.model_validate({"backend": "openai", "openai": {"base_url": "http://127.0.0.1:1/v1", "model": model}})
+    config = VlmConfig.model_validate(
+        {"backend": "openai", "openai": {"base_url": "http://127.0.0.1:1/v1", "model": model}}
+    )
     assert config.box_space(model) == space
-    pinned = VlmConfig.model_validate({"backend": "openai", "openai": {"base_url": "http://127.0.0.1:1/v1"},
-                                       "box_coordinates": "input_pixels"})
+    pinned = VlmConfig.model_validate(
+        {"backend": "openai", "openai": {"base_url": "http://127.0.0.1:1/v1"}, "box_coordinates": "input_pixels"}
+    )
     assert pinned.box_space(model) == "input_pixels"
 
 
 def _job(walls: list[float], fps: float = 2.0) -> VlmJob:
     frames = tuple(JobFrame(f"{n:03d}.jpg", wall, ()) for n, wall in enumerate(walls))
-    return VlmJob("j", JobKind.VERIFY, "cam", "fall", "falls", "cam-1", 1, "person", 3, fps, frames, (640, 480),
-                  (504, 224), walls[0], None, walls[0], None)
+    return VlmJob(
+        "j",
+        JobKind.VERIFY,
+        "cam",
+        "fall",
+        "falls",
+        "cam-1",
+        1,
+        "person",
+        3,
+        fps,
+        frames,
+        (640, 480),
+        (504, 224),
+        walls[0],
+        None,
+        walls[0],
+        None,
+    )
 
 
 def test_the_models_seconds_land_on_the_sampled_frames_real_times() -> None:
@@ -162,7 +222,8 @@ def test_the_models_seconds_land_on_the_sampled_frames_real_times() -> None:
     frame i at i / fps, so its seconds are read through the frames' own times."""
     walls = [100.0, 100.48, 101.04, 101.5, 101.96, 102.52]
     assert [wall_time(tuple(walls), 2.0, t) for t in (0.0, 0.5, 1.0, 0.25, 2.5, 2.75, 3.0, 9.0)] == pytest.approx(
-        [100.0, 100.48, 101.04, 100.24, 102.52, 102.77, 103.02, 103.02])
+        [100.0, 100.48, 101.04, 100.24, 102.52, 102.77, 103.02, 103.02]
+    )
     answer = parse_answer(json.dumps(_our_schema("00:01.00", "00:02.50")), 3.0, 0.5)
     finding = to_finding(_job(walls), answer)
     assert (finding.start_ts, finding.end_ts) == pytest.approx((101.04, 102.52))

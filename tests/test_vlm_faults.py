@@ -23,17 +23,38 @@ from testkit.waiting import terminate
 def write_config(tmp_path: Path, redis_url: str, scripted: dict, **queue) -> Path:
     (tmp_path / "answers.yaml").write_text(yaml.safe_dump(scripted))
     config = tmp_path / "vlm.yaml"
-    config.write_text(yaml.safe_dump({
-        "storage_dir": str(tmp_path), "redis": {"url": redis_url},
-        "vlm": {"backend": "scripted", "scripted": {"responses": "answers.yaml"}, "queue": queue},
-        "cameras": {"lobby": {"url": str(tmp_path / "unused.mp4")}},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "storage_dir": str(tmp_path),
+                "redis": {"url": redis_url},
+                "vlm": {"backend": "scripted", "scripted": {"responses": "answers.yaml"}, "queue": queue},
+                "cameras": {"lobby": {"url": str(tmp_path / "unused.mp4")}},
+            }
+        )
+    )
     return config
 
 
 def worker(config: Path, consumer: str, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "streamer", "vlm-worker", "--config", str(config), "--consumer",
-                             consumer, "--log-format", "json", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamer",
+            "vlm-worker",
+            "--config",
+            str(config),
+            "--consumer",
+            consumer,
+            "--log-format",
+            "json",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(predicate, timeout: float = 30.0):
@@ -72,12 +93,15 @@ def test_job_of_a_killed_worker_is_done_by_another_once(tmp_path: Path, bikes_mp
         server.stop()
 
 
-def test_a_job_failing_every_time_goes_to_the_dead_letters_and_unblocks_its_event(tmp_path: Path, bikes_mp4: Path) -> None:
+def test_a_job_failing_every_time_goes_to_the_dead_letters_and_unblocks_its_event(
+    tmp_path: Path, bikes_mp4: Path
+) -> None:
     server = RedisServer(tmp_path / "redis").start()
     client = server.client()
     try:
-        config = write_config(tmp_path, server.url, {"fall": [{"error": "CUDA out of memory"}]},
-                              claim_idle_s=0.2, max_deliveries=2)
+        config = write_config(
+            tmp_path, server.url, {"fall": [{"error": "CUDA out of memory"}]}, claim_idle_s=0.2, max_deliveries=2
+        )
         queue = JobQueue(client, StreamNames(), vlm_config(tmp_path).queue)
         announce(client, "lobby-0001")
         queue.enqueue(make_job(tmp_path, video_frames(bikes_mp4, 6)))
@@ -86,7 +110,7 @@ def test_a_job_failing_every_time_goes_to_the_dead_letters_and_unblocks_its_even
             wait_for(lambda: client.xlen("streamer:vlm:dead") == 1, timeout=60)
         finally:
             terminate(process, grace_s=10)
-        (_, dead), = client.xrange("streamer:vlm:dead")
+        ((_, dead),) = client.xrange("streamer:vlm:dead")
         assert dead[b"attempts"] == b"2" and b"CUDA out of memory" in dead[b"error"]
         assert json.loads(dead[b"job"])["job_id"] == "lobby-0001-new"
         (update,) = [m for m in published(client) if m["state"] == "update"]

@@ -62,12 +62,17 @@ class FakeServer:
 
 
 def completion(text: str) -> dict:
-    return {"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+    }
 
 
 def backend_for(server: FakeServer, **settings) -> OpenAICompatibleBackend:
-    return OpenAICompatibleBackend(OpenAIConfig(base_url=server.url, model="Qwen/Qwen2.5-VL-7B-Instruct", api_key="k3y",
-                                                timeout_s=10, **settings))
+    return OpenAICompatibleBackend(
+        OpenAIConfig(base_url=server.url, model="Qwen/Qwen2.5-VL-7B-Instruct", api_key="k3y", timeout_s=10, **settings)
+    )
 
 
 def test_frames_go_as_image_parts_after_their_times(tmp_path: Path, bikes_mp4: Path) -> None:
@@ -85,7 +90,14 @@ def test_frames_go_as_image_parts_after_their_times(tmp_path: Path, bikes_mp4: P
     parts = user["content"]
     texts = [p["text"] for p in parts[:-1] if p["type"] == "text"]
     images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
-    assert texts == ["Frame at 0.0 s:", "Frame at 0.5 s:", "Frame at 1.0 s:", "Frame at 1.5 s:", "Frame at 2.0 s:", "Frame at 2.5 s:"]
+    assert texts == [
+        "Frame at 0.0 s:",
+        "Frame at 0.5 s:",
+        "Frame at 1.0 s:",
+        "Frame at 1.5 s:",
+        "Frame at 2.0 s:",
+        "Frame at 2.5 s:",
+    ]
     assert len(images) == 6 and all(url.startswith("data:image/jpeg;base64,/9j/") for url in images)
     assert parts[-1]["type"] == "text" and "2 fps" in parts[-1]["text"]
     assert "mm_processor_kwargs" not in body

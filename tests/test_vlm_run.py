@@ -13,8 +13,10 @@ from streamer.alerts.payload import AlertPayload
 from streamer.index import db, store
 from tests.test_cli_alerts import run, street_config
 
-ANSWER = ('```json\n{"verdict": "confirmed", "events": [{"label": "a person walks into the crossing", "start_time": 3.0, '
-          '"end_time": 5.0, "risk_level": "high", "description": "A pedestrian steps into the marked crossing."}]}\n```')
+ANSWER = (
+    '```json\n{"verdict": "confirmed", "events": [{"label": "a person walks into the crossing", "start_time": 3.0, '
+    '"end_time": 5.0, "risk_level": "high", "description": "A pedestrian steps into the marked crossing."}]}\n```'
+)
 
 
 def vlm_config(tmp_path: Path, models_dir: Path, bikes_mp4: Path, hold: bool) -> Path:
@@ -22,15 +24,17 @@ def vlm_config(tmp_path: Path, models_dir: Path, bikes_mp4: Path, hold: bool) ->
     section = f"""
 vlm:
   backend: scripted
-  scripted: {{responses: {tmp_path / 'answers.yaml'}}}
+  scripted: {{responses: {tmp_path / "answers.yaml"}}}
   workers: 1
   sampling: {{fps: 2, pre_s: 3, post_s: 3}}
-  hold: {{types: {'[zone_intrusion]' if hold else '[]'}, timeout_s: 20}}
+  hold: {{types: {"[zone_intrusion]" if hold else "[]"}, timeout_s: 20}}
 """
     return street_config(tmp_path, models_dir, bikes_mp4, storage=section)
 
 
-def run_with_vlm(tmp_path: Path, models_dir: Path, bikes_mp4: Path, hold: bool) -> tuple[dict[str, list[dict]], list[dict]]:
+def run_with_vlm(
+    tmp_path: Path, models_dir: Path, bikes_mp4: Path, hold: bool
+) -> tuple[dict[str, list[dict]], list[dict]]:
     """`streamer run`, then every alert by event (in order) and the run's log records."""
     config = vlm_config(tmp_path, models_dir, bikes_mp4, hold)
     service = run("run", "--config", str(config), "--log-format", "json")
@@ -71,7 +75,7 @@ def test_each_event_is_followed_by_a_confirmed_update(tmp_path: Path, models_dir
         assert first["description"] == "A pedestrian steps into the marked crossing."
         check_vlm_times(first)
         # every message after the verdict carries it (the end, the clip update)
-        after = messages[messages.index(first):]
+        after = messages[messages.index(first) :]
         assert all(m["verification"] == "confirmed" for m in after)
         assert messages[-1]["clip"] is not None
     conn = db.connect(tmp_path / "data")

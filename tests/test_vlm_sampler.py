@@ -17,14 +17,36 @@ T0 = 1795251600.0
 
 
 def tracked(index: int, wall: float) -> TrackedFrame:
-    detections = sv.Detections(xyxy=np.array([[10.0, 20.0, 50.0, 120.0]]), confidence=np.array([0.9]),
-                               class_id=np.array([0]), tracker_id=np.array([7]), data={"class_name": np.array(["person"])})
+    detections = sv.Detections(
+        xyxy=np.array([[10.0, 20.0, 50.0, 120.0]]),
+        confidence=np.array([0.9]),
+        class_id=np.array([0]),
+        tracker_id=np.array([7]),
+        data={"class_name": np.array(["person"])},
+    )
     return TrackedFrame(Frame("lobby", index, wall - T0, wall, np.zeros((1080, 1920, 3), np.uint8)), detections)
 
 
 def event(state: EventState, start: float, end: float | None, observed: float) -> Event:
-    return Event("lobby-1", 0, state, "lobby", "fall", "fall", "person", 7, start, end, 0.9, (10, 20, 50, 120),
-                 (1920, 1080), "geometry", None, observed, 0)
+    return Event(
+        "lobby-1",
+        0,
+        state,
+        "lobby",
+        "fall",
+        "fall",
+        "person",
+        7,
+        start,
+        end,
+        0.9,
+        (10, 20, 50, 120),
+        (1920, 1080),
+        "geometry",
+        None,
+        observed,
+        0,
+    )
 
 
 def play(sampler: VlmSampler, seconds: float, detect_fps: float = 5.0, on=None) -> None:

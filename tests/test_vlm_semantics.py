@@ -92,8 +92,12 @@ def test_a_verdict_before_the_announcement_waits_for_it(client, tmp_path: Path, 
 
 def test_out_of_window_answer_is_asked_again_with_the_reason(client, tmp_path: Path, bikes_mp4: Path) -> None:
     announce(client, "lobby-0001")
-    _, backend = run_job(client, tmp_path, video_frames(bikes_mp4, 8),
-                         {"fall": [answer(start=12.0, end=15.0), answer(start=1.0, end=2.0)]})
+    _, backend = run_job(
+        client,
+        tmp_path,
+        video_frames(bikes_mp4, 8),
+        {"fall": [answer(start=12.0, end=15.0), answer(start=1.0, end=2.0)]},
+    )
     assert len(backend.requests) == 2
     earlier, correction = backend.requests[1].history[0]
     assert "12.0" in earlier and "between 0 and 4.0" in correction
@@ -101,13 +105,18 @@ def test_out_of_window_answer_is_asked_again_with_the_reason(client, tmp_path: P
     assert update["verification"] == "confirmed" and update["vlm"]["start_ts"] == pytest.approx(WINDOW_START + 1.0)
 
 
-@pytest.mark.parametrize("first, second, kind", [
-    ("The person clearly fell. Yes.", "Yes, confirmed.", "no_json"),
-    ('{"verdict": "confirmed", "events": []}', '{"verdict": "confirmed"}', "policy"),
-    ('{"verdict": "maybe", "events": []}', '{"verdict": "yes"}', "schema"),
-    (answer(start=9.0, end=30.0), answer(start=0.5, end=25.0), "out_of_window"),
-])
-def test_invalid_answers_twice_leave_the_event_unverified(client, tmp_path: Path, bikes_mp4: Path, first, second, kind) -> None:
+@pytest.mark.parametrize(
+    "first, second, kind",
+    [
+        ("The person clearly fell. Yes.", "Yes, confirmed.", "no_json"),
+        ('{"verdict": "confirmed", "events": []}', '{"verdict": "confirmed"}', "policy"),
+        ('{"verdict": "maybe", "events": []}', '{"verdict": "yes"}', "schema"),
+        (answer(start=9.0, end=30.0), answer(start=0.5, end=25.0), "out_of_window"),
+    ],
+)
+def test_invalid_answers_twice_leave_the_event_unverified(
+    client, tmp_path: Path, bikes_mp4: Path, first, second, kind
+) -> None:
     announce(client, "lobby-0001")
     run_job(client, tmp_path, video_frames(bikes_mp4, 8), {"fall": [first, second]})
     update = published(client)[-1]
@@ -124,12 +133,17 @@ def test_fenced_and_truncated_json_are_recovered(client, tmp_path: Path, bikes_m
     assert update["verification"] == "confirmed" and update["description"].startswith("A person loses")
 
 
-@pytest.mark.parametrize("bbox, track", [
-    ([315, 49, 370, 214], 9),   # over person B once scaled 504×224 → 640×272
-    ([79, 41, 142, 206], 7),    # over person A
-    ([250, 10, 300, 40], None),  # over nobody
-])
-def test_bbox_is_rescaled_to_the_source_frame_and_linked_by_iou(client, tmp_path: Path, bikes_mp4: Path, bbox, track) -> None:
+@pytest.mark.parametrize(
+    "bbox, track",
+    [
+        ([315, 49, 370, 214], 9),  # over person B once scaled 504×224 → 640×272
+        ([79, 41, 142, 206], 7),  # over person A
+        ([250, 10, 300, 40], None),  # over nobody
+    ],
+)
+def test_bbox_is_rescaled_to_the_source_frame_and_linked_by_iou(
+    client, tmp_path: Path, bikes_mp4: Path, bbox, track
+) -> None:
     announce(client, "lobby-0001")
     run_job(client, tmp_path, video_frames(bikes_mp4, 8), {"fall": [answer(bbox=bbox)]})
     vlm = published(client)[-1]["vlm"]

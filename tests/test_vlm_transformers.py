@@ -48,8 +48,10 @@ def test_clip_goes_in_as_a_video_with_its_real_fps(tiny_backend, tmp_path: Path,
 
 def test_batched_generate_answers_each_job(tiny_backend, tmp_path: Path, bikes_mp4: Path) -> None:
     config = vlm_config(tmp_path)
-    jobs = [make_job(tmp_path, video_frames(bikes_mp4, 8), event_id="lobby-a"),
-            make_job(tmp_path, video_frames(bikes_mp4, 4, every=30), event_id="lobby-b", fps=1.0)]
+    jobs = [
+        make_job(tmp_path, video_frames(bikes_mp4, 8), event_id="lobby-a"),
+        make_job(tmp_path, video_frames(bikes_mp4, 4, every=30), event_id="lobby-b", fps=1.0),
+    ]
     requests = [build_request(job, tmp_path, config, None) for job in jobs]
     replies = tiny_backend.answer(requests)
     assert len(replies) == 2 and all(isinstance(reply.text, str) for reply in replies)
@@ -58,7 +60,9 @@ def test_batched_generate_answers_each_job(tiny_backend, tmp_path: Path, bikes_m
     assert tiny_backend.prepare(requests)["second_per_grid_ts"].tolist() == [pytest.approx(1.0), pytest.approx(2.0)]
 
 
-def test_worker_publishes_an_update_whatever_the_random_model_says(tiny_backend, tmp_path: Path, bikes_mp4: Path) -> None:
+def test_worker_publishes_an_update_whatever_the_random_model_says(
+    tiny_backend, tmp_path: Path, bikes_mp4: Path
+) -> None:
     server = RedisServer(tmp_path / "redis").start()
     client = server.client()
     try:

@@ -30,7 +30,11 @@ def _click(page, x: float, y: float) -> None:
     page.mouse.click(box["x"] + x * box["width"] / 640, box["y"] + y * box["height"] / 360)
 
 
-MASK = ((10, 10), (200, 10), (200, 60))  # over the frame-number strip: a phone's taps land within a picture pixel or two
+MASK = (
+    (10, 10),
+    (200, 10),
+    (200, 60),
+)  # over the frame-number strip: a phone's taps land within a picture pixel or two
 
 
 def _mask_drawn_by_touch(browser, base: str) -> None:
@@ -50,7 +54,8 @@ def _mask_drawn_by_touch(browser, base: str) -> None:
 
 
 def test_a_zone_drawn_in_the_page_is_saved_with_the_comments_and_raises_events(
-        tmp_path: Path, models_dir: Path, service_factory) -> None:
+    tmp_path: Path, models_dir: Path, service_factory
+) -> None:
     from playwright.sync_api import sync_playwright
 
     clip = numbered_clip(tmp_path / "walk.mp4", seconds=20)
@@ -59,7 +64,7 @@ def test_a_zone_drawn_in_the_page_is_saved_with_the_comments_and_raises_events(
     # 10 detected fps: the walker moves 200 px/s, and at 5 fps ByteTrack (as ultralytics') loses it where it turns
     # (a new track is confirmed only on IoU >= 0.3 with its next box, before it has any velocity)
     config.write_text(f"""# the site's cameras: kept by the editor
-storage_dir: {tmp_path / 'data'}
+storage_dir: {tmp_path / "data"}
 models_dir: {models_dir}
 api: {{port: {port}}}
 cameras:
@@ -117,13 +122,15 @@ cameras:
     assert "  walk:   # the corridor camera\n" in text and "# ten a second for a quick walker" in text
     assert "    zones:\n      floor:\n        polygon: [[60, 120], [600, 120], [600, 355], [60, 355]]\n" in text
     assert "    - {type: zone_intrusion, zone: floor, min_inside_s: 0.4}\n" in text
-    service.wait_for(15, msg="config reloaded (the file changed): camera changed: walk (rules, zones.floor.polygon; "
-                         "in place)")
+    service.wait_for(
+        15, msg="config reloaded (the file changed): camera changed: walk (rules, zones.floor.polygon; in place)"
+    )
     service.wait_for(15, msg="config applied in place", camera="walk")
 
     def event():
         events = httpx.get(f"{base}/events", params={"camera": "walk"}, timeout=10).json()["events"]
         return [e for e in events if e["type"] == "zone_intrusion" and (e.get("source") or {}).get("zone") == "floor"]
+
     deadline = time.monotonic() + 40
     while not event() and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -139,15 +146,30 @@ cameras:
     streamer = [sys.executable, "-m", "streamer"]
     tokens = {}
     for name, role in (("ann", "admin"), ("vic", "viewer")):
-        added = subprocess.run([*streamer, "users", "add", name, "--role", role, "--password-stdin", "-c", str(config)],
-                               input="a long password", capture_output=True, text=True, timeout=60, check=False)
+        added = subprocess.run(
+            [*streamer, "users", "add", name, "--role", role, "--password-stdin", "-c", str(config)],
+            input="a long password",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert added.returncode == 0, added.stderr
-        tokens[name] = subprocess.run([*streamer, "users", "token", name, "-c", str(config)], capture_output=True,
-                                      text=True, timeout=60, check=True).stdout.strip()
+        tokens[name] = subprocess.run(
+            [*streamer, "users", "token", name, "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
     as_viewer = {"authorization": f"Bearer {tokens['vic']}"}
     assert httpx.get(f"{base}/cameras/walk/geometry", headers=as_viewer, timeout=10).status_code == 403
-    assert httpx.put(f"{base}/cameras/walk/geometry", headers=as_viewer, json={"zones": {}}, timeout=10).status_code == 403
-    assert httpx.get(f"{base}/camera/walk/zones", headers=as_viewer, timeout=10, follow_redirects=False).status_code in (302, 303, 403)
+    assert (
+        httpx.put(f"{base}/cameras/walk/geometry", headers=as_viewer, json={"zones": {}}, timeout=10).status_code == 403
+    )
+    assert httpx.get(
+        f"{base}/camera/walk/zones", headers=as_viewer, timeout=10, follow_redirects=False
+    ).status_code in (302, 303, 403)
     as_admin = {"authorization": f"Bearer {tokens['ann']}"}
     shown = httpx.get(f"{base}/cameras/walk/geometry", headers=as_admin, timeout=10).json()
     assert shown["zones"] == {"floor": [[60, 120], [600, 120], [600, 355], [60, 355]]}

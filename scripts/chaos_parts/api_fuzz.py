@@ -22,19 +22,40 @@ SECRET = b"chaos-secret-not-for-the-api"
 LEAK_MARKS = (SECRET, b"root:x:0:0", b"SQLite format 3")
 
 HOSTILE = [
-    "/clips/..%2F..%2Findex.sqlite3", "/clips/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/snapshots/..%5C..%5Csecret.txt",
-    "/clips/%00", "/clips/" + "a" * 5000, "/snapshots/....%2F%2Fsecret.txt", "/clips/%2Fetc%2Fpasswd",
-    "/query?q=" + "x" * 10_000, "/query?q=fall&since=99999999999999999999", "/query?q=fall&since=%2B999999999h",
-    "/query?q=fall&since=1e400", "/query?q=fall&until=-99999999999d", "/query?q=fall&camera=%00",
-    "/query?q=%ff%fe%00", "/query?q=fall&scan=maybe", "/query?q=fall&since=2026-02-30T25:61",
-    "/query?q=fall&since=2026-01-02&until=2026-01-01", "/docs/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+    "/clips/..%2F..%2Findex.sqlite3",
+    "/clips/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/snapshots/..%5C..%5Csecret.txt",
+    "/clips/%00",
+    "/clips/" + "a" * 5000,
+    "/snapshots/....%2F%2Fsecret.txt",
+    "/clips/%2Fetc%2Fpasswd",
+    "/query?q=" + "x" * 10_000,
+    "/query?q=fall&since=99999999999999999999",
+    "/query?q=fall&since=%2B999999999h",
+    "/query?q=fall&since=1e400",
+    "/query?q=fall&until=-99999999999d",
+    "/query?q=fall&camera=%00",
+    "/query?q=%ff%fe%00",
+    "/query?q=fall&scan=maybe",
+    "/query?q=fall&since=2026-02-30T25:61",
+    "/query?q=fall&since=2026-01-02&until=2026-01-01",
+    "/docs/../../etc/passwd",
+    "/%2e%2e/%2e%2e/etc/passwd",
 ]
 
 
 STREAMING = {"/alerts/stream", "/cameras/{name}/live.mjpeg"}
-STREAMING_HOSTILE = ["/alerts/stream?camera=%00", "/alerts/stream?min_risk=extreme", "/alerts/stream?verification=yes",
-                     "/alerts/stream?camera=" + "c" * 5000, "/alerts/stream?from_start=perhaps", "/alerts/stream",
-                     "/cameras/..%2F..%2Fsecret/live.mjpeg", "/cameras/%00/live.mjpeg", "/cameras/nope/live.mjpeg"]
+STREAMING_HOSTILE = [
+    "/alerts/stream?camera=%00",
+    "/alerts/stream?min_risk=extreme",
+    "/alerts/stream?verification=yes",
+    "/alerts/stream?camera=" + "c" * 5000,
+    "/alerts/stream?from_start=perhaps",
+    "/alerts/stream",
+    "/cameras/..%2F..%2Fsecret/live.mjpeg",
+    "/cameras/%00/live.mjpeg",
+    "/cameras/nope/live.mjpeg",
+]
 
 
 class _Head:
@@ -56,8 +77,12 @@ def run(config: Path, storage: Path, examples: int) -> dict:
     (storage / "secret.txt").write_bytes(SECRET)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "--config", str(config), "--api-port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "serve", "--config", str(config), "--api-port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     statuses: dict[str, int] = {}
     server_errors: list[str] = []
     leaks: list[str] = []
@@ -91,9 +116,15 @@ def run(config: Path, storage: Path, examples: int) -> dict:
         except subprocess.TimeoutExpired:
             server.kill()
     log = server.stdout.read() if server.stdout else ""
-    return {"requests": sum(statuses.values()), "by_status": statuses, "server_errors": len(server_errors),
-            "server_error_examples": server_errors[:5], "leaks": len(leaks), "leak_examples": leaks[:5],
-            "tracebacks_logged": log.count("Traceback")}
+    return {
+        "requests": sum(statuses.values()),
+        "by_status": statuses,
+        "server_errors": len(server_errors),
+        "server_error_examples": server_errors[:5],
+        "leaks": len(leaks),
+        "leak_examples": leaks[:5],
+        "tracebacks_logged": log.count("Traceback"),
+    }
 
 
 def _fuzz(operation, mode, examples: int, base: str, record) -> None:

@@ -22,8 +22,12 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
         return {"p50": None, "p95": None, "max": None, "n": 0}
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2), "max": round(ordered[-1], 2),
-            "n": len(ordered)}
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(p95, 2),
+        "max": round(ordered[-1], 2),
+        "n": len(ordered),
+    }
 
 
 def slope_per_hour(samples: list[tuple[float, float]]) -> float | None:

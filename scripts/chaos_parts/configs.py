@@ -24,14 +24,36 @@ from streamer.detect.model_checks import MODEL_CHECKS
 HANG_S = 2.0
 
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
-    st.sampled_from(["1e308", "-0", "0x10", "notaport", "cuda:99", "\x00", "../../etc/passwd", "${NOPE}", "~",
-                     "rtsp://:0/x", "redis://h:99999/0", "é" * 10, "true", "[", "*alias"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "1e308",
+            "-0",
+            "0x10",
+            "notaport",
+            "cuda:99",
+            "\x00",
+            "../../etc/passwd",
+            "${NOPE}",
+            "~",
+            "rtsp://:0/x",
+            "redis://h:99999/0",
+            "é" * 10,
+            "true",
+            "[",
+            "*alias",
+        ]
+    ),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                      st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                      max_leaves=12)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def example_tree() -> dict:
@@ -83,8 +105,11 @@ class Tally:
             self.loaded += 1
         except ConfigError as error:
             self.refused += 1
-            self.without_field += [issue.message for issue in error.issues if not issue.path and issue.line is None
-                                   and not _whole_file(issue.message)]
+            self.without_field += [
+                issue.message
+                for issue in error.issues
+                if not issue.path and issue.line is None and not _whole_file(issue.message)
+            ]
         except Exception as error:  # exactly what must never happen
             self.tracebacks.append(f"{type(error).__name__}: {str(error)[:200]}")
         elapsed = time.monotonic() - started
@@ -127,16 +152,19 @@ def run(examples: int) -> dict:
     for text in hostile_texts():
         tally.check(text)
 
-    @settings(max_examples=max(1, examples // 2), deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=max(1, examples // 2), deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(paths), st.sampled_from(["replace", "delete", "add"]), VALUES)
     def tree_mutations(path, action, value):
         tally.check(yaml.safe_dump(_mutate(tree, path, action, value), allow_unicode=True))
 
     dumped = yaml.safe_dump(tree)
 
-    @settings(max_examples=max(1, examples - examples // 2), deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max(1, examples - examples // 2),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.integers(0, len(dumped)), st.text(max_size=20), st.sampled_from(["insert", "cut", "repeat"]))
     def text_mutations(at, insert, action):
         if action == "insert":
@@ -151,8 +179,16 @@ def run(examples: int) -> dict:
     started = time.monotonic()
     tree_mutations()
     text_mutations()
-    return {"configs": tally.total, "loaded": tally.loaded, "refused": tally.refused,
-            "tracebacks": len(tally.tracebacks), "traceback_examples": tally.tracebacks[:5],
-            "hangs": len(tally.hangs), "slowest_s": round(tally.slowest_s, 3),
-            "errors_without_field": len(tally.without_field), "without_field_examples": tally.without_field[:5],
-            "largest_rss_growth_mb": round(tally.largest_growth_mb, 1), "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "configs": tally.total,
+        "loaded": tally.loaded,
+        "refused": tally.refused,
+        "tracebacks": len(tally.tracebacks),
+        "traceback_examples": tally.tracebacks[:5],
+        "hangs": len(tally.hangs),
+        "slowest_s": round(tally.slowest_s, 3),
+        "errors_without_field": len(tally.without_field),
+        "without_field_examples": tally.without_field[:5],
+        "largest_rss_growth_mb": round(tally.largest_growth_mb, 1),
+        "seconds": round(time.monotonic() - started, 1),
+    }

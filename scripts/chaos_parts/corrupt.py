@@ -62,12 +62,20 @@ def run(clip: Path, folder: Path, live: bool = True) -> dict:
         broken = corrupted_copy(clip, folder / f"broken-{share}.mp4", share)
         frames, corrupt, failed = _play_file(broken)
         crashes += failed
-        results["file"][f"{share:.1%}"] = {"decoded": frames, "of_clean": round(frames / clean_file, 3),
-                                           "corrupt_packets": corrupt, "crashed": failed}
+        results["file"][f"{share:.1%}"] = {
+            "decoded": frames,
+            "of_clean": round(frames / clean_file, 3),
+            "corrupt_packets": corrupt,
+            "crashed": failed,
+        }
         if live:
             frames, corrupt, failed = _play_live(broken, 40)
             crashes += failed
-            results["live"][f"{share:.1%}"] = {"decoded": frames, "of_clean": round(frames / max(1, clean_live), 3),
-                                               "corrupt_packets": corrupt, "crashed": failed}
+            results["live"][f"{share:.1%}"] = {
+                "decoded": frames,
+                "of_clean": round(frames / max(1, clean_live), 3),
+                "corrupt_packets": corrupt,
+                "crashed": failed,
+            }
     results["crashes"] = crashes
     return results

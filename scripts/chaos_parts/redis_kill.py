@@ -27,8 +27,16 @@ def _record(n: int) -> SpoolRecord:
 
 def run(folder: Path, alerts: int, kills: int, outage_s: float, up_s: float) -> dict:
     server = RedisServer(folder / "redis").start()
-    publisher = Publisher("chaos", Spool(folder / "spool" / "chaos.jsonl"), server.url, NAMES.prefix, 10_000_000, 3600,
-                          timeout_s=0.5, heartbeat_s=0.5).start()
+    publisher = Publisher(
+        "chaos",
+        Spool(folder / "spool" / "chaos.jsonl"),
+        server.url,
+        NAMES.prefix,
+        10_000_000,
+        3600,
+        timeout_s=0.5,
+        heartbeat_s=0.5,
+    ).start()
     health = HealthReporter(publisher, NAMES, watch_redis=True)
     span = kills * (outage_s + up_s) + up_s
     producer = threading.Thread(target=_produce, args=(publisher, alerts, span), daemon=True)
@@ -57,11 +65,16 @@ def run(folder: Path, alerts: int, kills: int, outage_s: float, up_s: float) -> 
     reported = [r["down_s"] for r in reports if r["component"] == "redis" and r["state"] == "up"]
     errors = [abs(r - t) for r, t in zip(reported, true_lengths)]
     return {
-        "alerts": alerts, "kills": kills, "outage_s": outage_s,
-        "lost": alerts - len(set(keys)), "duplicated": len(keys) - len(set(keys)),
+        "alerts": alerts,
+        "kills": kills,
+        "outage_s": outage_s,
+        "lost": alerts - len(set(keys)),
+        "duplicated": len(keys) - len(set(keys)),
         "in_order": [d["n"] for d in delivered] == sorted(d["n"] for d in delivered),
-        "outages_reported": len(reported), "outage_true_s": [round(t, 2) for t in true_lengths],
-        "outage_reported_s": reported, "report_error_s": percentiles(errors),
+        "outages_reported": len(reported),
+        "outage_true_s": [round(t, 2) for t in true_lengths],
+        "outage_reported_s": reported,
+        "report_error_s": percentiles(errors),
     }
 
 

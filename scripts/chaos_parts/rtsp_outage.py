@@ -34,8 +34,10 @@ def run(folder: Path, models_dir: Path, lengths: list[float], repeats: int) -> d
     flaky, steady = RtspServer(free_port()).start(), RtspServer(free_port()).start()
     config = folder / "outage.yaml"
     cameras = CAMERA_YAML.format(name="flaky", url=flaky.url) + CAMERA_YAML.format(name="steady", url=steady.url)
-    config.write_text(f"models_dir: {models_dir.resolve()}\nstorage_dir: {folder / 'data'}\napi: {{enabled: false}}\n"
-                      f"logging: {{stats_interval_s: 1}}\ncameras:\n{cameras}")
+    config.write_text(
+        f"models_dir: {models_dir.resolve()}\nstorage_dir: {folder / 'data'}\napi: {{enabled: false}}\n"
+        f"logging: {{stats_interval_s: 1}}\ncameras:\n{cameras}"
+    )
     service = Service(config)
     recoveries: dict[str, list[float]] = {str(length): [] for length in lengths}
     others_fps: list[float] = []
@@ -53,14 +55,21 @@ def run(folder: Path, models_dir: Path, lengths: list[float], repeats: int) -> d
                 seen = len(service.find(msg="source state", camera="flaky", state="streaming"))
                 record = service.wait_for(60, count=seen + 1, msg="source state", camera="flaky", state="streaming")
                 recoveries[str(length)].append(round(_ts(record) - back, 2))
-                others_fps += [r["fps_detected"] for r in service.find(msg="camera stats", camera="steady")
-                               if killed + 1.5 < _ts(r) <= back]  # whole stats intervals inside the outage
+                others_fps += [
+                    r["fps_detected"]
+                    for r in service.find(msg="camera stats", camera="steady")
+                    if killed + 1.5 < _ts(r) <= back
+                ]  # whole stats intervals inside the outage
         restarts = len(service.find(msg="worker crashed"))
     finally:
         service.stop(20)
         flaky.stop()
         steady.stop()
     every = [value for values in recoveries.values() for value in values]
-    return {"outages": {length: percentiles(values) for length, values in recoveries.items()},
-            "recovery_s": percentiles(every), "worker_restarts": restarts,
-            "other_camera_fps_during_outages": percentiles(others_fps), "other_camera_fps_target": 5.0}
+    return {
+        "outages": {length: percentiles(values) for length, values in recoveries.items()},
+        "recovery_s": percentiles(every),
+        "worker_restarts": restarts,
+        "other_camera_fps_during_outages": percentiles(others_fps),
+        "other_camera_fps_target": 5.0,
+    }

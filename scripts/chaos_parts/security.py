@@ -47,8 +47,10 @@ def run(folder: Path, models: Path, clip: Path, smoke: bool) -> dict:
             results["rebinding_with_users"] = _rebinding(api, admin)
             results["headers_and_docs"] = _headers(api)
             figures["body_1gb_to_login"] = _huge_body(api)
-            results["body_1gb_to_login"] = {"closed": figures["body_1gb_to_login"]["status"] == 413
-                                            and figures["body_1gb_to_login"]["rss_growth_mb"] < 30}
+            results["body_1gb_to_login"] = {
+                "closed": figures["body_1gb_to_login"]["status"] == 413
+                and figures["body_1gb_to_login"]["rss_growth_mb"] < 30
+            }
             results["open_redirect"] = _redirects(api)
             results["camera_secrets"] = _secrets(api, admin, viewer)
             results["camera_names_to_viewers"] = _names(api, viewer)
@@ -61,8 +63,10 @@ def run(folder: Path, models: Path, clip: Path, smoke: bool) -> dict:
             # the feeds add one reader, and the pool may have opened one more connection for the requests that
             # arrived together (a CI run saw 3 → 4): one connection per feed would add 50 or 400
             added = feeds["server_redis_connections_held"] - feeds["server_redis_connections_without"]
-            results["feeds_share_one_reader"] = {"closed": feeds["feeds_held"] == (50 if smoke else 400) and added <= 2,
-                                                 "connections_added": added}
+            results["feeds_share_one_reader"] = {
+                "closed": feeds["feeds_held"] == (50 if smoke else 400) and added <= 2,
+                "connections_added": added,
+            }
         with Served(config) as fresh:  # the login limit counts per server: each probe of it on a fresh one
             figures["parallel_guesses"] = _parallel_guesses(fresh)
             results["parallel_guesses"] = {"closed": figures["parallel_guesses"]["checked"] == 5}
@@ -74,15 +78,27 @@ def run(folder: Path, models: Path, clip: Path, smoke: bool) -> dict:
     finally:
         server.stop()
     still_open = sorted(name for name, result in results.items() if not result.get("closed"))
-    return {"probes": len(results), "probe_names": sorted(results), "open_probes": len(still_open),
-            "open_probe_names": still_open, "results": results, **figures}
+    return {
+        "probes": len(results),
+        "probe_names": sorted(results),
+        "open_probes": len(still_open),
+        "open_probe_names": still_open,
+        "results": results,
+        **figures,
+    }
 
 
 def _users_site(recorded, folder: Path, redis_url: str) -> Path:
     tree = yaml.safe_load(recorded.config.read_text())
     cameras = {**tree["cameras"], "door": {"url": SECRET_URL, "enabled": False}}
-    config = site_copy(recorded, folder, redis_url, cameras=cameras,
-                       api={"max_streams": 1000, "max_streams_per_user": 1000}, storage={"cuts_max_size": "400KB"})
+    config = site_copy(
+        recorded,
+        folder,
+        redis_url,
+        cameras=cameras,
+        api={"max_streams": 1000, "max_streams_per_user": 1000},
+        storage={"cuts_max_size": "400KB"},
+    )
     add_user(config, "ann", PASSWORD, "--role", "admin")
     add_user(config, "vic", PASSWORD, "--camera", "lobby")
     return config
@@ -105,16 +121,23 @@ def _first_user(api: Served, config: Path) -> dict:
     started = time.monotonic()
     ended = feed.ended.wait(10)
     users(config, "remove", "first")
-    return {"closed": before == 200 and after == 401 and ended,
-            "feed_ended_after_s": round(time.monotonic() - started, 2)}
+    return {
+        "closed": before == 200 and after == 401 and ended,
+        "feed_ended_after_s": round(time.monotonic() - started, 2),
+    }
 
 
 def _headers(api: Served) -> dict:
     page = httpx.get(f"{api.base}/login", timeout=30).headers
     docs = httpx.get(f"{api.base}/docs", timeout=30)
-    closed = ("'nonce-" in page.get("content-security-policy", "") and page.get("x-frame-options") == "DENY"
-              and page.get("x-content-type-options") == "nosniff" and page.get("referrer-policy") == "same-origin"
-              and docs.status_code == 303 and httpx.get(f"{api.base}/openapi.json", timeout=30).status_code == 401)
+    closed = (
+        "'nonce-" in page.get("content-security-policy", "")
+        and page.get("x-frame-options") == "DENY"
+        and page.get("x-content-type-options") == "nosniff"
+        and page.get("referrer-policy") == "same-origin"
+        and docs.status_code == 303
+        and httpx.get(f"{api.base}/openapi.json", timeout=30).status_code == 401
+    )
     return {"closed": closed}
 
 
@@ -133,8 +156,10 @@ def _huge_body(api: Served) -> dict:
     threading.Thread(target=sample, daemon=True).start()
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:
-        sock.sendall(f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{api.port}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {1 << 30}\r\n\r\n".encode())
+        sock.sendall(
+            f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{api.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {1 << 30}\r\n\r\n".encode()
+        )
         answer = sock.recv(4096)
         taken, block = 0, b" " * (1 << 20)
         try:
@@ -145,16 +170,25 @@ def _huge_body(api: Served) -> dict:
             pass
     sending.clear()
     after = process.memory_info().rss
-    return {"status": int(answer.split(b" ", 2)[1]) if answer else None, "body_bytes_sent": 1 << 30,
-            "body_bytes_taken_before_close": taken, "answer_s": round(time.monotonic() - started, 3),
-            "rss_before_mb": round(before / 2**20, 1), "rss_peak_mb": round(max(peak) / 2**20, 1),
-            "rss_after_mb": round(after / 2**20, 1), "rss_growth_mb": round((max(peak) - before) / 2**20, 1)}
+    return {
+        "status": int(answer.split(b" ", 2)[1]) if answer else None,
+        "body_bytes_sent": 1 << 30,
+        "body_bytes_taken_before_close": taken,
+        "answer_s": round(time.monotonic() - started, 3),
+        "rss_before_mb": round(before / 2**20, 1),
+        "rss_peak_mb": round(max(peak) / 2**20, 1),
+        "rss_after_mb": round(after / 2**20, 1),
+        "rss_growth_mb": round((max(peak) - before) / 2**20, 1),
+    }
 
 
 def _redirects(api: Served) -> dict:
     hostile = ["/\\evil.example", "//evil.example", "https://evil.example", "/\t/evil.example", "javascript:alert(1)"]
-    kept = [target for target in hostile
-            if 'location.href = "/";' not in httpx.get(f"{api.base}/login", params={"next": target}, timeout=30).text]
+    kept = [
+        target
+        for target in hostile
+        if 'location.href = "/";' not in httpx.get(f"{api.base}/login", params={"next": target}, timeout=30).text
+    ]
     return {"closed": not kept, "tried": len(hostile), "sent_off_site": kept}
 
 
@@ -166,8 +200,12 @@ def _secrets(api: Served, admin: dict, viewer: dict) -> dict:
 
 def _names(api: Served, viewer: dict) -> dict:
     leaks = []
-    for path in ("/alerts/stream?camera=nowhere", "/events?camera=nowhere", "/query?q=fall&camera=nowhere",
-                 "/cameras/nowhere/timeline"):
+    for path in (
+        "/alerts/stream?camera=nowhere",
+        "/events?camera=nowhere",
+        "/query?q=fall&camera=nowhere",
+        "/cameras/nowhere/timeline",
+    ):
         answer = httpx.get(api.base + path, headers=viewer, timeout=30)
         if answer.status_code != 403 or any(name in answer.text for name in ("plaza", "yard-cam", "door")):
             leaks.append(path)
@@ -178,11 +216,19 @@ def _cuts(api: Served, viewer: dict, recorded, config: Path) -> dict:
     storage = Path(yaml.safe_load(config.read_text())["storage_dir"]) / "query" / "recordings"
     fall = next(truth for truth in recorded.truths if truth.camera == "lobby")
     for seconds in range(2, 14):
-        httpx.get(f"{api.base}/cameras/lobby/recording.mp4", params={"at": fall.start_ts - 2.5, "seconds": seconds},
-                  headers=viewer, timeout=60)
+        httpx.get(
+            f"{api.base}/cameras/lobby/recording.mp4",
+            params={"at": fall.start_ts - 2.5, "seconds": seconds},
+            headers=viewer,
+            timeout=60,
+        )
     time.sleep(2.5)
-    httpx.get(f"{api.base}/cameras/lobby/recording.mp4", params={"at": fall.start_ts - 2.5, "seconds": 14},
-              headers=viewer, timeout=60)
+    httpx.get(
+        f"{api.base}/cameras/lobby/recording.mp4",
+        params={"at": fall.start_ts - 2.5, "seconds": 14},
+        headers=viewer,
+        timeout=60,
+    )
     held = sum(path.stat().st_size for path in storage.iterdir()) if storage.is_dir() else 0
     return {"closed": held <= 400_000, "cuts_asked": 13, "bytes_kept": held}
 
@@ -223,11 +269,15 @@ def _feeds(api: Served, admin: dict, server: RedisServer, held_count: int, sampl
     held = [RawStream(f"{api.base}/alerts/stream", admin) for _ in range(held_count)]
     opened = sum(stream.status == 200 for stream in held)
     time.sleep(1.0)
-    figures = {"feeds_held": opened, "server_fds_without": fds_before, "server_fds_held": fd_count(api.process.pid),
-               "server_redis_connections_without": connections_before,
-               "server_redis_connections_held": server_connections(),
-               "next_client_latency_ms_alone": percentiles(alone),
-               "next_client_latency_ms_with_held": percentiles(latencies())}
+    figures = {
+        "feeds_held": opened,
+        "server_fds_without": fds_before,
+        "server_fds_held": fd_count(api.process.pid),
+        "server_redis_connections_without": connections_before,
+        "server_redis_connections_held": server_connections(),
+        "next_client_latency_ms_alone": percentiles(alone),
+        "next_client_latency_ms_with_held": percentiles(latencies()),
+    }
     for stream in held:
         stream.close()
     client.close()
@@ -264,29 +314,47 @@ def _parallel_guesses(api: Served) -> dict:
     started = time.monotonic()
     with ThreadPoolExecutor(40) as pool:
         codes = list(pool.map(guess, range(40)))
-    return {"guesses": 40, "checked": codes.count(401), "refused_429": codes.count(429), "other": 40 - codes.count(401)
-            - codes.count(429), "wall_s": round(time.monotonic() - started, 2)}
+    return {
+        "guesses": 40,
+        "checked": codes.count(401),
+        "refused_429": codes.count(429),
+        "other": 40 - codes.count(401) - codes.count(429),
+        "wall_s": round(time.monotonic() - started, 2),
+    }
 
 
 def _forwarded(api: Served) -> dict:
-    codes = [httpx.post(f"{api.base}/login", json={"name": f"nobody{n}", "password": "wrong one"}, timeout=60,
-                        headers={"x-forwarded-for": f"203.0.113.{n}"}).status_code for n in range(6)]
+    codes = [
+        httpx.post(
+            f"{api.base}/login",
+            json={"name": f"nobody{n}", "password": "wrong one"},
+            timeout=60,
+            headers={"x-forwarded-for": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(6)
+    ]
     return {"closed": codes == [401] * 5 + [429], "codes": codes}
 
 
 def _own_browser(api: Served) -> dict:
     browser = httpx.Client(base_url=api.base, timeout=60)
     first = browser.post("/login", json={"name": "ann", "password": PASSWORD}).status_code
-    stranger = [httpx.post(f"{api.base}/login", json={"name": "ann", "password": f"g{n}"}, timeout=60).status_code
-                for n in range(6)]
+    stranger = [
+        httpx.post(f"{api.base}/login", json={"name": "ann", "password": f"g{n}"}, timeout=60).status_code
+        for n in range(6)
+    ]
     again = browser.post("/login", json={"name": "ann", "password": PASSWORD}).status_code
     return {"closed": first == again == 200 and stranger[-1] == 429, "stranger": stranger}
 
 
 def _ignored_sigint(config: Path) -> dict:
-    process = subprocess.Popen([sys.executable, "-m", "streamer", "serve", "-c", str(config), "--api-port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "serve", "-c", str(config), "--api-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline and "console:" not in process.stdout.readline():
         pass
@@ -298,4 +366,3 @@ def _ignored_sigint(config: Path) -> dict:
         process.wait()
         code = None
     return {"closed": code == 0, "exit": code}
-

@@ -32,8 +32,10 @@ CAMERA_YAML = """  {name}:
 def run(folder: Path, models_dir: Path, clip: Path, cameras: int, seconds: float, every_s: float) -> dict:
     config = folder / "soak.yaml"
     body = "".join(CAMERA_YAML.format(name=f"cam{n}", clip=clip) for n in range(cameras))
-    config.write_text(f"models_dir: {models_dir.resolve()}\nstorage_dir: {folder / 'data'}\napi: {{enabled: false}}\n"
-                      f"logging: {{stats_interval_s: 30}}\ncameras:\n{body}")
+    config.write_text(
+        f"models_dir: {models_dir.resolve()}\nstorage_dir: {folder / 'data'}\napi: {{enabled: false}}\n"
+        f"logging: {{stats_interval_s: 30}}\ncameras:\n{body}"
+    )
     service = Service(config)
     samples: dict[int, list[tuple[float, float, int, int]]] = {}
     names: dict[int, str] = {}
@@ -60,15 +62,28 @@ def run(folder: Path, models_dir: Path, clip: Path, cameras: int, seconds: float
     for pid, rows in samples.items():
         if len(rows) < 4:
             continue  # a helper that came and went
-        late = rows[len(rows) // 2:]
+        late = rows[len(rows) // 2 :]
         processes[f"{pid} {names[pid]}"] = {
-            "rss_mb_first": rows[0][1], "rss_mb_last": rows[-1][1],
+            "rss_mb_first": rows[0][1],
+            "rss_mb_last": rows[-1][1],
             "rss_mb_per_hour": _round(slope_per_hour([(t, r) for t, r, _, _ in late])),
-            "fds_first": rows[0][2], "fds_last": rows[-1][2], "fds_max": max(r[2] for r in rows),
-            "threads_first": rows[0][3], "threads_last": rows[-1][3], "threads_max": max(r[3] for r in rows)}
-    return {"cameras": cameras, "seconds": seconds, "alerts_published": alerts, "worker_restarts": restarts,
-            "shm_segments_first": shm[0][1] if shm else None, "shm_segments_last": shm[-1][1] if shm else None,
-            "shm_segments_after_stop": shm_segments(f"streamer-{service.process.pid}-"), "processes": processes}
+            "fds_first": rows[0][2],
+            "fds_last": rows[-1][2],
+            "fds_max": max(r[2] for r in rows),
+            "threads_first": rows[0][3],
+            "threads_last": rows[-1][3],
+            "threads_max": max(r[3] for r in rows),
+        }
+    return {
+        "cameras": cameras,
+        "seconds": seconds,
+        "alerts_published": alerts,
+        "worker_restarts": restarts,
+        "shm_segments_first": shm[0][1] if shm else None,
+        "shm_segments_last": shm[-1][1] if shm else None,
+        "shm_segments_after_stop": shm_segments(f"streamer-{service.process.pid}-"),
+        "processes": processes,
+    }
 
 
 def _short_name(pid: int, service: Service) -> str:

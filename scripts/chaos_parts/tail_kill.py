@@ -23,8 +23,23 @@ def run(folder: Path, alerts: int, kills: int, alive_s: float) -> dict:
     out = folder / "tail.jsonl"
     producing = threading.Thread(target=_produce, args=(server, alerts, kills * (alive_s + 1.5)), daemon=True)
     producing.start()
-    command = [sys.executable, "-m", "streamer", "alerts", "tail", "--redis-url", server.url, "--group", "chaos",
-               "--consumer", "c1", "--from-start", "--json", "--claim-idle-s", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamer",
+        "alerts",
+        "tail",
+        "--redis-url",
+        server.url,
+        "--group",
+        "chaos",
+        "--consumer",
+        "c1",
+        "--from-start",
+        "--json",
+        "--claim-idle-s",
+        "1",
+    ]
     killed = 0
     try:
         with out.open("ab") as sink:
@@ -46,8 +61,12 @@ def run(folder: Path, alerts: int, kills: int, alive_s: float) -> dict:
         except (ValueError, KeyError):
             pass  # a line cut by the kill: it was never acknowledged, so it comes again
     unique = set(printed)
-    return {"alerts": alerts, "kills": killed, "missing": alerts - len(unique & set(range(alerts))),
-            "printed_twice": len(printed) - len(unique)}
+    return {
+        "alerts": alerts,
+        "kills": killed,
+        "missing": alerts - len(unique & set(range(alerts))),
+        "printed_twice": len(printed) - len(unique),
+    }
 
 
 def _produce(server: RedisServer, alerts: int, span_s: float) -> None:

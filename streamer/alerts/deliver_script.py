@@ -83,8 +83,16 @@ def open_events_key(prefix: str, camera: str) -> str:
     return f"{prefix}:open:{camera}"
 
 
-def script_call(prefix: str, message_id: str, streams, data: str, maxlen: int, ttl_s: int,
-                owner: str = "camera", fence: tuple[str, str] | None = None) -> tuple[list[str], list]:
+def script_call(
+    prefix: str,
+    message_id: str,
+    streams,
+    data: str,
+    maxlen: int,
+    ttl_s: int,
+    owner: str = "camera",
+    fence: tuple[str, str] | None = None,
+) -> tuple[list[str], list]:
     """KEYS and ARGV for one message; `owner` "vlm" for a VLM verdict on an event announced by a camera, "review"
     for a person's verdict; `fence`: (lease key, value) the message is refused without."""
     event_id, camera = _ids(data)

@@ -32,8 +32,15 @@ class AlertWriter:
 
     def publish(self, message_id: str, payload: AlertPayload, owner: str) -> PublishOutcome:
         streams = (self.names.alerts, self.names.camera_alerts(payload.camera))
-        keys, args = deliver_script.script_call(self.config.prefix, message_id, streams, payload.to_json(),
-                                                self.config.maxlen, self.config.dedupe_ttl_s, owner)
+        keys, args = deliver_script.script_call(
+            self.config.prefix,
+            message_id,
+            streams,
+            payload.to_json(),
+            self.config.maxlen,
+            self.config.dedupe_ttl_s,
+            owner,
+        )
         result = self._script(keys=keys, args=args)
         if result in (None, False, 0):
             return PublishOutcome.DUPLICATE

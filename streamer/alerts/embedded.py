@@ -57,8 +57,13 @@ class EmbeddedRedis:
         config.write_text(self._config())
         # its own session: Ctrl-C in the terminal reaches the service, which flushes its alerts and health into
         # this server and only then stops it (the death signal still ends it if the service is killed)
-        self.process = subprocess.Popen([executable, str(config)], preexec_fn=_die_with_parent, start_new_session=True,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [executable, str(config)],
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout_s
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -72,7 +77,10 @@ class EmbeddedRedis:
             return
         others = self._other_clients()
         if others:
-            log.info("embedded redis left running for its other clients", extra={"fields": {"clients": others, "url": self.url}})
+            log.info(
+                "embedded redis left running for its other clients",
+                extra={"fields": {"clients": others, "url": self.url}},
+            )
             return
         self.process.terminate()  # SIGTERM: Redis finishes the append-only file and exits
         try:
@@ -83,9 +91,18 @@ class EmbeddedRedis:
 
     def _config(self) -> str:
         lines = [
-            "daemonize no", f"port {self.port}", "bind 127.0.0.1", f"unixsocket {self.socket}", "unixsocketperm 700",
-            f"dir {self.folder}", "dbfilename dump.rdb", "appendonly yes", "appendfsync everysec", "save 300 1",
-            f"logfile {self.folder / 'redis.log'}", "protected-mode yes",
+            "daemonize no",
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            f"unixsocket {self.socket}",
+            "unixsocketperm 700",
+            f"dir {self.folder}",
+            "dbfilename dump.rdb",
+            "appendonly yes",
+            "appendfsync everysec",
+            "save 300 1",
+            f"logfile {self.folder / 'redis.log'}",
+            "protected-mode yes",
         ]
         return "\n".join(lines) + "\n"
 

@@ -23,16 +23,29 @@ class HealthPayload(BaseModel):
     ts: float = Field(gt=0)
     iso: str
     camera: str
-    component: Literal["worker", "source", "service", "recorder", "engine", "redis", "integration", "site", "index",
-                       "uploads", "config"]
-    state: str = Field(description="worker: started|finished|stopped|crashed|failed; source: connecting|streaming|reconnecting|"
-                       "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
-                       "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up; "
-                       "integration (camera is 'integration:<name>'): up|down (its receiver), stopped; site (camera "
-                       "is a camera, or 'site'): acquired|handed_over|lease_lost for a camera, down|up for the site's Redis; "
-                       "index (camera is a camera): unreachable|reachable (a shared index's database); uploads (camera "
-                       "is 'uploads'): backlogged|caught_up (the object store); config (camera is 'config'): reloaded|refused "
-                       "(the reason says what changed, or the file's errors)")
+    component: Literal[
+        "worker",
+        "source",
+        "service",
+        "recorder",
+        "engine",
+        "redis",
+        "integration",
+        "site",
+        "index",
+        "uploads",
+        "config",
+    ]
+    state: str = Field(
+        description="worker: started|finished|stopped|crashed|failed; source: connecting|streaming|reconnecting|"
+        "stopped|failed; recorder: waiting|recording|paused|stopped|failed; engine (camera is "
+        "'engine:<device>'): started|crashed; redis (camera is who saw it: 'service' or 'vlm:<consumer>'): down|up; "
+        "integration (camera is 'integration:<name>'): up|down (its receiver), stopped; site (camera "
+        "is a camera, or 'site'): acquired|handed_over|lease_lost for a camera, down|up for the site's Redis; "
+        "index (camera is a camera): unreachable|reachable (a shared index's database); uploads (camera "
+        "is 'uploads'): backlogged|caught_up (the object store); config (camera is 'config'): reloaded|refused "
+        "(the reason says what changed, or the file's errors)"
+    )
     reason: str = ""
     pid: int | None = None
     down_s: float | None = Field(None, ge=0, description="redis up: how long the outage lasted (to one heartbeat).")
@@ -42,8 +55,16 @@ class HealthPayload(BaseModel):
 
 
 def link_payload(change: LinkChange, seen_by: str) -> HealthPayload:
-    return HealthPayload(ts=change.ts, iso=iso_time(change.ts), camera=seen_by, component="redis",
-                         state=change.state.value, reason=change.reason, down_s=change.down_s, since_ts=change.since_ts)
+    return HealthPayload(
+        ts=change.ts,
+        iso=iso_time(change.ts),
+        camera=seen_by,
+        component="redis",
+        state=change.state.value,
+        reason=change.reason,
+        down_s=change.down_s,
+        since_ts=change.since_ts,
+    )
 
 
 class HealthReporter:
@@ -57,8 +78,11 @@ class HealthReporter:
 
     def report(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
         now = time.time()
-        self._submit(HealthPayload(ts=now, iso=iso_time(now), camera=camera, component=component, state=state,
-                                   reason=reason, pid=pid))
+        self._submit(
+            HealthPayload(
+                ts=now, iso=iso_time(now), camera=camera, component=component, state=state, reason=reason, pid=pid
+            )
+        )
 
     def report_link(self, change: LinkChange) -> None:
         """Spooled like the rest: the `down` entry reaches the stream once Redis is back, stamped when it began."""

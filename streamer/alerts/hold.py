@@ -20,8 +20,14 @@ POLL_S = 0.25
 
 
 class AlertHold:
-    def __init__(self, types: list[str], timeout_s: float, client_factory: Callable[[], redis.Redis], prefix: str,
-                 release: Callable[[list[SpoolRecord]], None]):
+    def __init__(
+        self,
+        types: list[str],
+        timeout_s: float,
+        client_factory: Callable[[], redis.Redis],
+        prefix: str,
+        release: Callable[[list[SpoolRecord]], None],
+    ):
         self.types = set(types)
         self.timeout_s = timeout_s
         self.prefix = prefix
@@ -69,8 +75,16 @@ class AlertHold:
                 if answered or time.monotonic() >= deadline:
                     with self._lock:
                         _, records = self._held.pop(event_id)
-                    log.info("held alert released", extra={"fields": {
-                        "event_id": event_id, "why": "vlm answered" if answered else "timeout", "messages": len(records)}})
+                    log.info(
+                        "held alert released",
+                        extra={
+                            "fields": {
+                                "event_id": event_id,
+                                "why": "vlm answered" if answered else "timeout",
+                                "messages": len(records),
+                            }
+                        },
+                    )
                     self.release(records)
 
     def _answered(self, event_id: str) -> bool:

@@ -64,8 +64,9 @@ class RedisLiveness:
                 return
             since_wall, since_mono = self._down_since
             self._down_since = None
-            change = LinkChange(self.who, LinkState.UP, time.time(), down_s=round(self._last_check - since_mono, 2),
-                                since_ts=since_wall)
+            change = LinkChange(
+                self.who, LinkState.UP, time.time(), down_s=round(self._last_check - since_mono, 2), since_ts=since_wall
+            )
         log.info("redis reachable again", extra={"fields": {"who": self.who, "down_s": change.down_s}})
         self._notify(change)
 
@@ -77,8 +78,16 @@ class RedisLiveness:
             if previous is LinkState.DOWN:
                 if now - self._last_down_log >= STILL_DOWN_LOG_S:
                     self._last_down_log = now
-                    log.warning("redis still unreachable: %s", reason, extra={"fields": {
-                        "who": self.who, "down_s": round(now - self._down_since[1], 1) if self._down_since else None}})
+                    log.warning(
+                        "redis still unreachable: %s",
+                        reason,
+                        extra={
+                            "fields": {
+                                "who": self.who,
+                                "down_s": round(now - self._down_since[1], 1) if self._down_since else None,
+                            }
+                        },
+                    )
                 return
             self._down_since, self._last_down_log = (time.time(), now), now
             self.outages += 1

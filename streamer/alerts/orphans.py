@@ -21,24 +21,37 @@ from streamer.core.timefmt import iso_time
 log = logging.getLogger("streamer.alerts")
 
 
-def orphan_ends(client: redis.Redis, streams: StreamNames, camera: str, ended_ts: float, reason: str,
-                tz: ZoneInfo) -> list[SpoolRecord]:
+def orphan_ends(
+    client: redis.Redis, streams: StreamNames, camera: str, ended_ts: float, reason: str, tz: ZoneInfo
+) -> list[SpoolRecord]:
     """The `end` messages of `camera`'s open events (to submit through an exactly-once publisher)."""
     records = []
     for raw_id in client.smembers(open_events_key(streams.prefix, camera)):
         event_id = raw_id.decode()
         raw = client.get(event_state_key(streams.prefix, event_id))
         latest = json.loads(raw) if raw else None
-        if not latest or latest.get("_unannounced") or latest.get("state") == "end" or latest.get("type") == CAMERA_OFFLINE:
+        if (
+            not latest
+            or latest.get("_unannounced")
+            or latest.get("state") == "end"
+            or latest.get("type") == CAMERA_OFFLINE
+        ):
             client.srem(open_events_key(streams.prefix, camera), event_id)
             continue
         end = round(max(ended_ts, latest["start_ts"]), 3)
         try:
-            payload = AlertPayload.model_validate({**latest, "state": "end", "end_ts": end, "end_iso": iso_time(end, tz),
-                                                   "end_reason": reason})
+            payload = AlertPayload.model_validate(
+                {**latest, "state": "end", "end_ts": end, "end_iso": iso_time(end, tz), "end_reason": reason}
+            )
         except ValidationError as error:
             log.error("an open event could not be ended: %s", error, extra={"fields": {"event_id": event_id}})
             continue
-        records.append(SpoolRecord(f"{event_id}:ended-by-takeover", (streams.alerts, streams.camera_alerts(camera)),
-                                   payload.to_json(), None))
+        records.append(
+            SpoolRecord(
+                f"{event_id}:ended-by-takeover",
+                (streams.alerts, streams.camera_alerts(camera)),
+                payload.to_json(),
+                None,
+            )
+        )
     return records

@@ -23,9 +23,17 @@ MessageTap = Callable[[Event, SpoolRecord], None]
 
 
 class AlertOutbox:
-    def __init__(self, name: str, camera: CameraConfig, publisher: Publisher, streams: StreamNames,
-                 tz: tzinfo | None = None, vlm: VlmConfig | None = None, hold: AlertHold | None = None,
-                 taps: Sequence[MessageTap] = ()):
+    def __init__(
+        self,
+        name: str,
+        camera: CameraConfig,
+        publisher: Publisher,
+        streams: StreamNames,
+        tz: tzinfo | None = None,
+        vlm: VlmConfig | None = None,
+        hold: AlertHold | None = None,
+        taps: Sequence[MessageTap] = (),
+    ):
         self.camera = camera
         self.publisher = publisher
         self.streams = (streams.alerts, streams.camera_alerts(name))
@@ -55,8 +63,14 @@ class AlertOutbox:
 
     def _message(self, event: Event, clip: str | None = None) -> SpoolRecord | None:
         """The event's message, or None when the hold took it."""
-        payload = alert_from_event(event, snapshot_path(event), self._model_label(event), self.tz, clip=clip,
-                                   verification=self._verification(event))
+        payload = alert_from_event(
+            event,
+            snapshot_path(event),
+            self._model_label(event),
+            self.tz,
+            clip=clip,
+            verification=self._verification(event),
+        )
         record = SpoolRecord(event.message_id, self.streams, payload.to_json(), event.observed_ts)
         for tap in self.taps:
             tap(event, record)

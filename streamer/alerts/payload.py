@@ -27,8 +27,6 @@ class Verification(str, enum.Enum):
     UNVERIFIED = "unverified"  # no VLM configured
 
 
-
-
 class AlertSource(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     rule: str = Field(min_length=1, description="The rule's name on this camera.")
@@ -42,7 +40,8 @@ class VlmSummary(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     status: Literal["answered", "invalid", "failed"] = Field(
-        description="answered: a valid verdict; invalid: no valid answer after a retry; failed: the job went to the dead letters.")
+        description="answered: a valid verdict; invalid: no valid answer after a retry; failed: the job went to the dead letters."
+    )
     model: str = Field(min_length=1)
     job_id: str = Field(min_length=1)
     window_start_ts: float = Field(gt=0, description="The clip the VLM saw, epoch seconds.")
@@ -92,16 +91,22 @@ class AlertPayload(BaseModel):
     risk_level: RiskLevel | None
     description: str | None
     snapshot: str = Field(description="Path relative to the storage folder, or a URI.")
-    clip: str | None = Field(description="The event's MP4 (pre- to post-roll), relative to the storage folder; "
-                             "set in an `update` sent once the event has ended and its clip is written.")
+    clip: str | None = Field(
+        description="The event's MP4 (pre- to post-roll), relative to the storage folder; "
+        "set in an `update` sent once the event has ended and its clip is written."
+    )
     source: AlertSource
     vlm: VlmSummary | None = Field(None, description="The VLM's finding; absent or null until it answered.")
     review: ReviewSummary | None = Field(None, description="A person's verdict; absent or null until one is given.")
-    end_reason: str | None = Field(None, max_length=300, description="Why an `end` came from no rule: the camera was "
-                                   "stopped (removed from the config, moved to another host, the service stopping), "
-                                   "its rule changed or was removed in the config, or the host that ran the camera "
-                                   "stopped answering (the host that took the camera over ends its open events). "
-                                   "Absent or null otherwise.")
+    end_reason: str | None = Field(
+        None,
+        max_length=300,
+        description="Why an `end` came from no rule: the camera was "
+        "stopped (removed from the config, moved to another host, the service stopping), "
+        "its rule changed or was removed in the config, or the host that ran the camera "
+        "stopped answering (the host that took the camera over ends its open events). "
+        "Absent or null otherwise.",
+    )
 
     @model_validator(mode="after")
     def _times_agree(self) -> "AlertPayload":
@@ -123,19 +128,37 @@ class AlertPayload(BaseModel):
         return self.model_dump_json()
 
 
-def alert_from_event(event, snapshot: str, model: str, tz: tzinfo | None = None, clip: str | None = None,
-                     verification: Verification = Verification.UNVERIFIED) -> AlertPayload:
+def alert_from_event(
+    event,
+    snapshot: str,
+    model: str,
+    tz: tzinfo | None = None,
+    clip: str | None = None,
+    verification: Verification = Verification.UNVERIFIED,
+) -> AlertPayload:
     """An `Event` (streamer.events.event) as the payload subscribers receive: `pending` when a VLM job will
     answer, `unverified` without a VLM. Times are rounded to the millisecond the ISO strings show."""
     start = round(event.start_ts, 3)
     end = None if event.end_ts is None else round(event.end_ts, 3)
     return AlertPayload(
-        event_id=event.event_id, camera=event.camera, type=event.type, state=event.state.value, label=event.label,
-        track_id=event.track_id, start_ts=start, start_iso=iso_time(start, tz),
-        end_ts=end, end_iso=None if end is None else iso_time(end, tz),
+        event_id=event.event_id,
+        camera=event.camera,
+        type=event.type,
+        state=event.state.value,
+        label=event.label,
+        track_id=event.track_id,
+        start_ts=start,
+        start_iso=iso_time(start, tz),
+        end_ts=end,
+        end_iso=None if end is None else iso_time(end, tz),
         confidence=round(min(1.0, max(0.0, event.confidence)), 4),
-        bbox_xyxy=tuple(round(value, 1) for value in event.bbox_xyxy), frame_wh=event.frame_wh,
-        verification=verification, risk_level=None, description=None, snapshot=snapshot, clip=clip,
+        bbox_xyxy=tuple(round(value, 1) for value in event.bbox_xyxy),
+        frame_wh=event.frame_wh,
+        verification=verification,
+        risk_level=None,
+        description=None,
+        snapshot=snapshot,
+        clip=clip,
         source=AlertSource(rule=event.rule, model=model, signal=event.signal, zone=event.zone),
         end_reason=event.end_reason,
     )

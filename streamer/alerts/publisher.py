@@ -28,13 +28,18 @@ log = logging.getLogger("streamer.alerts")
 
 BATCH = 200
 
+
 def connect(url: str, timeout_s: float) -> redis.Redis:
     """No client-side retries: the publisher's own backoff decides, and a dead server must fail fast."""
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
     return redis.Redis.from_url(
-        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0), decode_responses=False
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=False,
     )
 
 
@@ -93,8 +98,10 @@ class Publisher:
         self._thread.join(flush_timeout_s + 5.0)
         left = self.spool.backlog_bytes()
         if left:
-            log.warning("redis unreachable at stop; messages stay spooled for the next start",
-                        extra={"fields": {"publisher": self.name, "spool": str(self.spool.path), "bytes": left}})
+            log.warning(
+                "redis unreachable at stop; messages stay spooled for the next start",
+                extra={"fields": {"publisher": self.name, "spool": str(self.spool.path), "bytes": left}},
+            )
         if self._client is not None and not self._thread.is_alive():
             self._client.close()
         self.spool.close()
@@ -127,8 +134,9 @@ class Publisher:
         client = self._connected()
         pipe = client.pipeline(transaction=False)
         for record, _ in batch:
-            keys, args = deliver_script.script_call(self.prefix, record.id, record.streams, record.data, self.maxlen,
-                                                    self.dedupe_ttl_s, fence=self.fence)
+            keys, args = deliver_script.script_call(
+                self.prefix, record.id, record.streams, record.data, self.maxlen, self.dedupe_ttl_s, fence=self.fence
+            )
             self._script(keys=keys, args=args, client=pipe)
         results = pipe.execute(raise_on_error=False)
         now = time.time()
@@ -142,8 +150,10 @@ class Publisher:
                 log.debug("already delivered; dropped", extra={"fields": {"id": record.id}})
             elif result == b"fenced":  # another host holds the camera's lease now: it speaks for the camera
                 self.fenced += 1
-                log.warning("not published: this host no longer holds the camera's lease",
-                            extra={"fields": {"id": record.id, "publisher": self.name}})
+                log.warning(
+                    "not published: this host no longer holds the camera's lease",
+                    extra={"fields": {"id": record.id, "publisher": self.name}},
+                )
             else:
                 self.delivered += 1
                 self._log_published(record, result, now)
@@ -190,9 +200,15 @@ class Publisher:
         if self._client is not None:
             self._client.close()
         self._client = None
-        why = "authentication failed (check the user and password in redis.url)" if _auth_problem(error) else "unreachable"
-        self.liveness.failed(f"{why}: {error}; spooling to {self.spool.path} ({self.spool.backlog_bytes()} bytes, "
-                             f"{pending} waiting in this batch) at {self.safe_url}")
+        why = (
+            "authentication failed (check the user and password in redis.url)"
+            if _auth_problem(error)
+            else "unreachable"
+        )
+        self.liveness.failed(
+            f"{why}: {error}; spooling to {self.spool.path} ({self.spool.backlog_bytes()} bytes, "
+            f"{pending} waiting in this batch) at {self.safe_url}"
+        )
 
     def _on_success(self) -> None:
         self.liveness.succeeded()

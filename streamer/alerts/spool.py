@@ -78,7 +78,11 @@ class Spool:
                 try:
                     out.append((SpoolRecord.from_line(line), position))
                 except (ValueError, KeyError, TypeError) as error:
-                    log.error("unreadable spool line skipped: %s", error, extra={"fields": {"spool": str(self.path), "offset": position}})
+                    log.error(
+                        "unreadable spool line skipped: %s",
+                        error,
+                        extra={"fields": {"spool": str(self.path), "offset": position}},
+                    )
                     self._set_rejected(line)
                 if len(out) >= limit:
                     break
@@ -96,7 +100,9 @@ class Spool:
 
     def reject(self, record: SpoolRecord, reason: str) -> None:
         """A message Redis refused for good (not a connection problem) is set aside, never silently dropped."""
-        log.error("message refused by redis; kept in %s: %s", self._rejected_path, reason, extra={"fields": {"id": record.id}})
+        log.error(
+            "message refused by redis; kept in %s: %s", self._rejected_path, reason, extra={"fields": {"id": record.id}}
+        )
         self._set_rejected(record.to_line())
 
     def backlog_bytes(self) -> int:
@@ -129,7 +135,11 @@ class Spool:
             return
         cut = tail.rfind(b"\n")
         keep = size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail))
-        log.warning("spool ended in a torn line; dropping its last %d bytes", size - keep, extra={"fields": {"spool": str(self.path)}})
+        log.warning(
+            "spool ended in a torn line; dropping its last %d bytes",
+            size - keep,
+            extra={"fields": {"spool": str(self.path)}},
+        )
         self._file.truncate(keep)
 
     def _read_offset(self) -> int:

@@ -41,8 +41,14 @@ def _by_time(reply) -> list[tuple[str, bytes, dict]]:
 class StreamTail:
     """Plain reader of one stream or several (one per camera): every entry from the start, or only new ones."""
 
-    def __init__(self, client: redis.Redis, stream: str | Sequence[str], from_start: bool, block_ms: int = 1000,
-                 follow: bool = True):
+    def __init__(
+        self,
+        client: redis.Redis,
+        stream: str | Sequence[str],
+        from_start: bool,
+        block_ms: int = 1000,
+        follow: bool = True,
+    ):
         self.client = client
         self.streams = _streams(stream)
         self.block_ms = block_ms
@@ -65,9 +71,18 @@ class StreamTail:
 class GroupTail:
     """One consumer of a consumer group; `done(entry)` acknowledges after the caller has written it out."""
 
-    def __init__(self, client: redis.Redis, stream: str | Sequence[str], group: str, consumer: str, from_start: bool,
-                 claim_idle_s: float = 30.0, block_ms: int = 1000, follow: bool = True,
-                 until: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        client: redis.Redis,
+        stream: str | Sequence[str],
+        group: str,
+        consumer: str,
+        from_start: bool,
+        claim_idle_s: float = 30.0,
+        block_ms: int = 1000,
+        follow: bool = True,
+        until: Callable[[], bool] | None = None,
+    ):
         self.client = client
         self.follow = follow
         self.until = until  # asked after a read that found nothing: True ends the entries (a drain is done)
@@ -94,8 +109,9 @@ class GroupTail:
                 yield from self._claim_abandoned()
                 self._next_claim = time.monotonic() + min(5.0, self.claim_idle_ms / 1000)
             block = min(self.block_ms, self.claim_idle_ms) if self.follow else None
-            reply = self.client.xreadgroup(self.group, self.consumer, {name: ">" for name in self.streams},
-                                           count=READ_BATCH, block=block)
+            reply = self.client.xreadgroup(
+                self.group, self.consumer, {name: ">" for name in self.streams}, count=READ_BATCH, block=block
+            )
             if not reply and (not self.follow or (self.until is not None and self.until())):
                 return
             for name, entry_id, fields in _by_time(reply):
@@ -116,8 +132,9 @@ class GroupTail:
         for stream in self.streams:
             start = "0-0"
             while True:
-                reply = self.client.xautoclaim(stream, self.group, self.consumer, self.claim_idle_ms,
-                                               start_id=start, count=READ_BATCH)
+                reply = self.client.xautoclaim(
+                    stream, self.group, self.consumer, self.claim_idle_ms, start_id=start, count=READ_BATCH
+                )
                 start, items = _text(reply[0]), reply[1]
                 for item in items:
                     if item is None or not item[1]:
@@ -134,9 +151,11 @@ def human_line(entry: Entry) -> str:
         return f"{entry.stream_id} (not JSON) {entry.data[:200]}"
     track = f" #{alert['track_id']}" if alert.get("track_id") is not None else ""
     end = f" → {alert['end_iso']}" if alert.get("end_iso") else ""
-    return (f"{alert.get('start_iso')}{end} {alert.get('camera')} {alert.get('type')} {alert.get('state')} "
-            f"{alert.get('label')}{track} conf {alert.get('confidence', 0):.2f}{_verdict(alert)} [{alert.get('event_id')}] "
-            f"{alert.get('clip') or alert.get('snapshot', '')}")
+    return (
+        f"{alert.get('start_iso')}{end} {alert.get('camera')} {alert.get('type')} {alert.get('state')} "
+        f"{alert.get('label')}{track} conf {alert.get('confidence', 0):.2f}{_verdict(alert)} [{alert.get('event_id')}] "
+        f"{alert.get('clip') or alert.get('snapshot', '')}"
+    )
 
 
 def _verdict(alert: dict) -> str:
@@ -150,7 +169,7 @@ def _verdict(alert: dict) -> str:
         text += f" {alert['risk_level']}"
     if vlm.get("start_iso"):
         text += f" (VLM {vlm['start_iso'][11:23]}–{(vlm.get('end_iso') or '')[11:23]}"
-        text += f": \"{alert['description']}\")" if alert.get("description") else ")"
+        text += f': "{alert["description"]}")' if alert.get("description") else ")"
     elif vlm.get("error"):
         text += f" ({vlm['status']}: {vlm['error'][:80]})"
     return text

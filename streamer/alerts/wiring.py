@@ -32,8 +32,17 @@ class AlertTarget:
     def publisher(self, name: str) -> Publisher:
         spool = Spool(self.spool_dir / f"{name}.jsonl")
         cfg = self.config
-        return Publisher(name, spool, self.url, cfg.prefix, cfg.maxlen, cfg.dedupe_ttl_s, cfg.connect_timeout_s,
-                         heartbeat_s=cfg.heartbeat_s, fence=self.fence).start()
+        return Publisher(
+            name,
+            spool,
+            self.url,
+            cfg.prefix,
+            cfg.maxlen,
+            cfg.dedupe_ttl_s,
+            cfg.connect_timeout_s,
+            heartbeat_s=cfg.heartbeat_s,
+            fence=self.fence,
+        ).start()
 
 
 def embedded_for(storage_dir: Path, config: RedisConfig) -> EmbeddedRedis:
@@ -51,7 +60,16 @@ def resolve_target(storage_dir: Path, config: RedisConfig) -> tuple[AlertTarget,
     except (EmbeddedRedisError, OSError) as error:
         log.error("embedded redis unavailable: %s; alerts are spooled in %s", error, spool_dir)
         return AlertTarget(embedded.url, config, spool_dir), None
-    log.info("embedded redis %s" % ("started" if started else "already running"),
-             extra={"fields": {"url": embedded.url, "data": str(embedded.folder),
-                               "connect": "streamer redis cli -c CONFIG …, or redis-cli -s " + str(embedded.socket) + (f" (or -p {config.embedded_port})" if config.embedded_port else "")}})
+    log.info(
+        "embedded redis %s" % ("started" if started else "already running"),
+        extra={
+            "fields": {
+                "url": embedded.url,
+                "data": str(embedded.folder),
+                "connect": "streamer redis cli -c CONFIG …, or redis-cli -s "
+                + str(embedded.socket)
+                + (f" (or -p {config.embedded_port})" if config.embedded_port else ""),
+            }
+        },
+    )
     return AlertTarget(embedded.url, config, spool_dir), embedded if started else None

@@ -69,14 +69,28 @@ class AlertFilter(BaseModel):
         return True
 
 
-Cameras = Annotated[list[Annotated[str, Field(max_length=MAX_NAME)]] | None, Query(max_length=64, description="Only these cameras (repeatable).")]
-Types = Annotated[list[Annotated[str, Field(max_length=MAX_NAME)]] | None, Query(max_length=32, description="Only these event types (repeatable).")]
-Verifications = Annotated[list[Annotated[str, Field(pattern="^(confirmed|rejected|pending|unverified)$")]] | None,
-                          Query(max_length=4, description="Only these VLM verdicts (repeatable).")]
+Cameras = Annotated[
+    list[Annotated[str, Field(max_length=MAX_NAME)]] | None,
+    Query(max_length=64, description="Only these cameras (repeatable)."),
+]
+Types = Annotated[
+    list[Annotated[str, Field(max_length=MAX_NAME)]] | None,
+    Query(max_length=32, description="Only these event types (repeatable)."),
+]
+Verifications = Annotated[
+    list[Annotated[str, Field(pattern="^(confirmed|rejected|pending|unverified)$")]] | None,
+    Query(max_length=4, description="Only these VLM verdicts (repeatable)."),
+]
 
 
-def _filter(request: Request, user: User, camera: list[str] | None, type_: list[str] | None,
-            verification: list[str] | None, min_risk: RiskLevel | None) -> AlertFilter:
+def _filter(
+    request: Request,
+    user: User,
+    camera: list[str] | None,
+    type_: list[str] | None,
+    verification: list[str] | None,
+    min_risk: RiskLevel | None,
+) -> AlertFilter:
     every = list(request.app.state.cameras)
     for name in camera or ():
         if user.cameras is not None:
@@ -84,8 +98,12 @@ def _filter(request: Request, user: User, camera: list[str] | None, type_: list[
         if name not in every:
             raise HTTPException(400, f"unknown camera '{name}'; the cameras are: {cameras_listed(user, every)}")
     cameras = tuple(camera) if camera else (tuple(user.visible(every)) if user.cameras is not None else None)
-    return AlertFilter(cameras=cameras, types=tuple(type_) if type_ else None,
-                       verification=tuple(verification) if verification else None, min_risk=min_risk)
+    return AlertFilter(
+        cameras=cameras,
+        types=tuple(type_) if type_ else None,
+        verification=tuple(verification) if verification else None,
+        min_risk=min_risk,
+    )
 
 
 @router.get("/alerts/stream")
@@ -114,8 +132,12 @@ async def alerts_stream(
     except redis.RedisError as error:
         raise HTTPException(503, f"redis unreachable: {error}") from None
     slot = request.app.state.stream_gate.take(user)
-    return GatedStream(slot, _events(hub, after, keep, Recheck(request, user)), media_type="text/event-stream",
-                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return GatedStream(
+        slot,
+        _events(hub, after, keep, Recheck(request, user)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _events(hub: AlertHub, after: str, keep: AlertFilter, recheck: Recheck) -> AsyncIterator[str]:
@@ -136,8 +158,9 @@ async def _events(hub: AlertHub, after: str, keep: AlertFilter, recheck: Recheck
         hub.unsubscribe(subscription)
 
 
-async def _live(subscription: Subscription, last: tuple[int, int], keep: AlertFilter,
-                recheck: Recheck) -> AsyncIterator[str]:
+async def _live(
+    subscription: Subscription, last: tuple[int, int], keep: AlertFilter, recheck: Recheck
+) -> AsyncIterator[str]:
     said = time.monotonic()
     while await recheck.allowed():
         if subscription.overflowed and subscription.queue.empty():
@@ -188,7 +211,7 @@ def _latest(service, keep: AlertFilter, limit: int) -> list[dict]:
         conn = service.open_index()
     except NoIndex:
         return []
-    risks = None if keep.min_risk is None else RISKS[_RISK_ORDER[keep.min_risk]:]
+    risks = None if keep.min_risk is None else RISKS[_RISK_ORDER[keep.min_risk] :]
     try:
         found = store.latest_events(conn, keep.cameras, keep.types, keep.verification, risks, limit)
         for alert in found:

@@ -65,8 +65,15 @@ MAX_QUESTION = 2_000  # characters: a question, not a document
 MAX_TIME = 100
 MAX_ID = 64
 
-_STATUS = {QuestionError: 400, TimeExpressionError: 400, TimeFormatError: 400, UnknownMedia: 404,
-           MediaUnavailable: 410, NoIndex: 503, CutsBusy: 503}
+_STATUS = {
+    QuestionError: 400,
+    TimeExpressionError: 400,
+    TimeFormatError: 400,
+    UnknownMedia: 404,
+    MediaUnavailable: 410,
+    NoIndex: 503,
+    CutsBusy: 503,
+}
 _UNKNOWN_ID = "no such hit id; ids come from GET /query"
 
 
@@ -74,14 +81,20 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: str | None = None,
-               config_path: Path | None = None) -> FastAPI:
+def create_app(
+    service: QueryService, api: ApiConfig | None = None, redis_url: str | None = None, config_path: Path | None = None
+) -> FastAPI:
     """`api`: the settings it is served with (the config's, with the command line's flags); raises NoUsers when
     they ask for a login and nobody could log in. `redis_url`: where the alert feed reads (none: no feed)."""
     api = api or service.config.api
     # /docs and /openapi.json are the console's, behind the login
-    app = FastAPI(title="streamer", summary="Ask the recordings: wall-clock answers with clips and evidence.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="streamer",
+        summary="Ask the recordings: wall-clock answers with clips and evidence.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     if db.exists(service.config.index_target):
         db.connect(service.config.index_target).close()  # an index an older version wrote gets the later tables
     store = UserStore.for_config(service.config)
@@ -123,9 +136,15 @@ def create_app(service: QueryService, api: ApiConfig | None = None, redis_url: s
     @app.get("/query", response_model=AnswerDocument)
     async def query(
         user: CurrentUser,
-        q: Annotated[str, Query(max_length=MAX_QUESTION, description="The question, e.g. 'when did the person fall'.")] = "",
-        camera: Annotated[str | None, Query(max_length=MAX_ID, description="Only this camera (overrides the question).")] = None,
-        since: Annotated[str | None, Query(max_length=MAX_TIME, description="ISO 8601, epoch seconds or relative (-2h).")] = None,
+        q: Annotated[
+            str, Query(max_length=MAX_QUESTION, description="The question, e.g. 'when did the person fall'.")
+        ] = "",
+        camera: Annotated[
+            str | None, Query(max_length=MAX_ID, description="Only this camera (overrides the question).")
+        ] = None,
+        since: Annotated[
+            str | None, Query(max_length=MAX_TIME, description="ISO 8601, epoch seconds or relative (-2h).")
+        ] = None,
         until: Annotated[str | None, Query(max_length=MAX_TIME, description="Same forms.")] = None,
         scan: Annotated[bool, Query(description="Also show the VLM footage with no event.")] = False,
     ):
@@ -161,6 +180,7 @@ def _error_path(app: FastAPI) -> None:
         response = error(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})  # Retry-After of a rate-limited login
         return response
+
     app.add_middleware(BugsAreLogged)
 
 
@@ -174,6 +194,7 @@ async def _unreachable(_request: Request, exc: Exception) -> JSONResponse:
 def _known(status: int):
     async def handler(_request: Request, exc: Exception) -> JSONResponse:
         return error(status, _UNKNOWN_ID if isinstance(exc, UnknownMedia) else str(exc))
+
     return handler
 
 

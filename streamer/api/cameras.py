@@ -36,9 +36,11 @@ class CameraStatus(BaseModel):
     enabled: bool
     kind: str = Field(description="live (cameras, HLS) or file.")
     url: str | None = Field(description="For admins, with its credentials masked; null for viewers, who need none.")
-    figures: dict | None = Field(description="The camera's latest stats line (state, fps_in, fps_sampled, "
-                                             "fps_detected, motion, drops, "
-                                             "…, ts): null until its worker has logged one.")
+    figures: dict | None = Field(
+        description="The camera's latest stats line (state, fps_in, fps_sampled, "
+        "fps_detected, motion, drops, "
+        "…, ts): null until its worker has logged one."
+    )
     picture: bool = Field(description="A live picture exists (`live.jpg`, `live.mjpeg`).")
 
 
@@ -63,12 +65,20 @@ async def cameras(request: Request, user: CurrentUser):
         seen = sources.get(name)
         if seen is not None and (figures is None or seen["ts"] > figures.get("ts", 0)):
             # a camera without frames writes no stats line: its source's last change on the health stream is newer
-            figures = {**(figures or {}), "state": seen["state"], "reason": seen.get("reason", ""), "state_ts": seen["ts"]}
+            figures = {
+                **(figures or {}),
+                "state": seen["state"],
+                "reason": seen.get("reason", ""),
+                "state_ts": seen["ts"],
+            }
         url = camera.safe_url if user.is_admin else None  # a viewer needs no camera's address
         picture = resolve_inside(service.storage_dir, live_relpath(name, ".jpg")).exists()
         picture = picture or await _shared(request, name, "jpg", exists=True) is not None
-        found.append(CameraStatus(name=name, enabled=camera.enabled, kind=camera.kind.value, url=url, figures=figures,
-                                  picture=picture))
+        found.append(
+            CameraStatus(
+                name=name, enabled=camera.enabled, kind=camera.kind.value, url=url, figures=figures, picture=picture
+            )
+        )
     return {"cameras": found}
 
 
@@ -145,9 +155,12 @@ async def live_mjpeg(request: Request, name: CameraName, user: CurrentUser):
     """multipart/x-mixed-replace: an `<img>` shows each new picture as the worker writes it (about 1 a second)."""
     path = _picture(request, name, user)
     slot = request.app.state.stream_gate.take(user)
-    return GatedStream(slot, _frames(path, Recheck(request, user), lambda: _shared(request, name, "jpg")),
-                       headers={"Cache-Control": "no-store"},
-                       media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+    return GatedStream(
+        slot,
+        _frames(path, Recheck(request, user), lambda: _shared(request, name, "jpg")),
+        headers={"Cache-Control": "no-store"},
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+    )
 
 
 async def _frames(path, recheck: Recheck, shared) -> AsyncIterator[bytes]:
@@ -164,6 +177,9 @@ async def _frames(path, recheck: Recheck, shared) -> AsyncIterator[bytes]:
             if picture is not None and hash(picture) != last:
                 data, last = picture, hash(picture)
         if data:
-            yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-                   + data + b"\r\n")
+            yield (
+                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                + data
+                + b"\r\n"
+            )
         await asyncio.sleep(MJPEG_POLL_S)

@@ -71,8 +71,13 @@ def _event_or_404(conn, event_id: str, user: User) -> dict:
 
 
 def review_summary(row: ReviewRow, tz) -> ReviewSummary:
-    return ReviewSummary(verdict=row.verdict, note=row.note, reviewer=row.reviewer, reviewed_ts=row.reviewed_ts,
-                         reviewed_iso=iso_time(row.reviewed_ts, tz))
+    return ReviewSummary(
+        verdict=row.verdict,
+        note=row.note,
+        reviewer=row.reviewer,
+        reviewed_ts=row.reviewed_ts,
+        reviewed_iso=iso_time(row.reviewed_ts, tz),
+    )
 
 
 @router.get("/events/{event_id}", response_model=EventDetail)
@@ -127,7 +132,9 @@ async def _event_file(request: Request, event_id: str, user: User, field: str, m
 
     path, relative = await run_in_threadpool(locate)
     if path is None:
-        return await run_in_threadpool(object_response, files.objects, relative, media_type, request.headers.get("range"))
+        return await run_in_threadpool(
+            object_response, files.objects, relative, media_type, request.headers.get("range")
+        )
     return FileResponse(path, media_type=media_type)  # Starlette answers Range requests: the video can seek
 
 

@@ -36,8 +36,11 @@ class Geometry(BaseModel):
 
     zones: dict[Annotated[str, Field(max_length=64)], Points] = Field(default_factory=dict, max_length=100)
     masks: list[Points] = Field(default_factory=list, max_length=100)
-    rules: list[dict[str, Any]] = Field(default_factory=list, max_length=100,
-                                        description="As in the config file (line_crossing rules carry their line).")
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="As in the config file (line_crossing rules carry their line).",
+    )
     version: str = Field("", max_length=64, description="The file's version this edit was made on (from GET).")
 
 
@@ -68,14 +71,18 @@ async def geometry(request: Request, name: str, admin: Annotated[User, Depends(a
         camera = parse_config_text(text, str(path), path.resolve().parent).cameras[name]
     except (ConfigError, KeyError) as error:
         raise HTTPException(409, f"the config file does not load now: {error}") from None
-    return Geometry(zones={zone: [list(p) for p in z.polygon] for zone, z in camera.zones.items()},
-                    masks=[[list(p) for p in mask] for mask in camera.detect.motion.masks],
-                    rules=[rule.model_dump(mode="json", exclude_defaults=True) | {"type": rule.type} for rule in camera.rules],
-                    version=_version(text))
+    return Geometry(
+        zones={zone: [list(p) for p in z.polygon] for zone, z in camera.zones.items()},
+        masks=[[list(p) for p in mask] for mask in camera.detect.motion.masks],
+        rules=[rule.model_dump(mode="json", exclude_defaults=True) | {"type": rule.type} for rule in camera.rules],
+        version=_version(text),
+    )
 
 
 @router.put("/cameras/{name}/geometry", response_model=Saved)
-async def save_geometry(request: Request, name: str, body: Geometry, admin: Annotated[User, Depends(admin_only)]) -> Saved:
+async def save_geometry(
+    request: Request, name: str, body: Geometry, admin: Annotated[User, Depends(admin_only)]
+) -> Saved:
     known_camera(request, admin, name)
     return await run_in_threadpool(_save, request.app.state, _file(request), name, body, admin)
 

@@ -37,6 +37,7 @@ def _send_error(send, status: int, message: str, close: bool = False):
     async def sending() -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
     return sending()
 
 
@@ -92,8 +93,11 @@ class HostGuard:
         name = host_name(raw.decode("latin-1"))
         if not self.rules.allows(name):
             shown = name[:_HOST_SHOWN]
-            return await _send_error(send, 421, f"this service is not served as '{shown}': if that name is yours, "
-                                                "add it to api.allowed_hosts")
+            return await _send_error(
+                send,
+                421,
+                f"this service is not served as '{shown}': if that name is yours, add it to api.allowed_hosts",
+            )
         return await self.app(scope, receive, send)
 
 
@@ -193,16 +197,23 @@ class SecurityHeaders:
 
 
 def csp(nonce: str) -> str:
-    return ("default-src 'self'; script-src 'self' 'nonce-" + nonce + "'; style-src 'self'; "
-            "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    return (
+        "default-src 'self'; script-src 'self' 'nonce-" + nonce + "'; style-src 'self'; "
+        "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def _fixed(nonce: str, https: bool) -> list[tuple[bytes, bytes]]:
-    headers = [(b"content-security-policy", csp(nonce).encode()), (b"x-frame-options", b"DENY"),
-               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
-               (b"cross-origin-opener-policy", b"same-origin"), (b"cross-origin-resource-policy", b"same-origin"),
-               (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+    headers = [
+        (b"content-security-policy", csp(nonce).encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
     if https:
         headers.append((b"strict-transport-security", b"max-age=31536000"))
     return headers

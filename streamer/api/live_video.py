@@ -48,8 +48,9 @@ async def live_video(websocket: WebSocket, name: str):
         known_camera(websocket, user, name)
         slot = app.state.stream_gate.take(user)
     except HTTPException as refused:
-        await websocket.close(POLICY_VIOLATION if refused.status_code != 429 else TRY_AGAIN_LATER,
-                              reason=str(refused.detail)[:120])
+        await websocket.close(
+            POLICY_VIOLATION if refused.status_code != 429 else TRY_AGAIN_LATER, reason=str(refused.detail)[:120]
+        )
         return
     client = app.state.redis
     try:
@@ -150,4 +151,3 @@ def _head(fields: dict) -> dict:
         return json.loads(fields.get(b"head", b"{}"))
     except ValueError:
         return {}
-

@@ -45,8 +45,13 @@ class Me(BaseModel):
 
 
 def _me(user: User, csrf: str | None, mode: AuthMode) -> Me:
-    return Me(name=user.name, role=user.role.value, cameras=list(user.cameras) if user.cameras else None, csrf=csrf,
-              auth=mode.value)
+    return Me(
+        name=user.name,
+        role=user.role.value,
+        cameras=list(user.cameras) if user.cameras else None,
+        csrf=csrf,
+        auth=mode.value,
+    )
 
 
 def _limit_keys(request: Request, name: str) -> tuple[str, ...]:
@@ -68,10 +73,14 @@ async def login(request: Request, body: LoginRequest):
     keys = _limit_keys(request, body.name)
     wait = auth.limiter.begin(keys)  # counted now: parallel guesses cannot all pass before the first is checked
     if wait > 0:
-        log.warning("login refused: too many wrong passwords",
-                    extra={"fields": {"user": body.name, "address": address}})
-        raise HTTPException(429, f"too many wrong passwords; try again in {wait:.0f} s",
-                            headers={"Retry-After": str(max(1, round(wait)))})
+        log.warning(
+            "login refused: too many wrong passwords", extra={"fields": {"user": body.name, "address": address}}
+        )
+        raise HTTPException(
+            429,
+            f"too many wrong passwords; try again in {wait:.0f} s",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
     user = await run_in_threadpool(auth.store.check_password, body.name, body.password)  # scrypt: off the event loop
     if user is None:
         log.warning("login refused", extra={"fields": {"user": body.name, "address": address}})
@@ -82,11 +91,19 @@ async def login(request: Request, body: LoginRequest):
     log.info("login", extra={"fields": {"user": user.name, "address": address}})
     response = JSONResponse(_me(user, session.csrf, mode).model_dump())
     secure = auth.secure_cookies or request.url.scheme == "https"
-    response.set_cookie(COOKIE, session.token, max_age=SESSION_S, httponly=True, samesite="strict", secure=secure,
-                        path="/")
+    response.set_cookie(
+        COOKIE, session.token, max_age=SESSION_S, httponly=True, samesite="strict", secure=secure, path="/"
+    )
     device = await run_in_threadpool(auth.devices.issue, user.name)
-    response.set_cookie(devices.COOKIE, device, max_age=devices.MAX_AGE_S, httponly=True, samesite="strict",
-                        secure=secure, path="/login")
+    response.set_cookie(
+        devices.COOKIE,
+        device,
+        max_age=devices.MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/login",
+    )
     return response
 
 

@@ -25,8 +25,14 @@ from streamer.api.system import storage_figures
 from streamer.auth.users import User
 
 router = APIRouter()
-READ_AT_SCRAPE = ("streamer_camera_seconds_since_last_frame", "streamer_spool_entries", "streamer_storage_used_bytes",
-                  "streamer_storage_free_bytes", "streamer_storage_budget_bytes", "streamer_vlm_queue_jobs")
+READ_AT_SCRAPE = (
+    "streamer_camera_seconds_since_last_frame",
+    "streamer_spool_entries",
+    "streamer_storage_used_bytes",
+    "streamer_storage_free_bytes",
+    "streamer_storage_budget_bytes",
+    "streamer_vlm_queue_jobs",
+)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
@@ -69,16 +75,20 @@ class ServiceCollector:
 
     @staticmethod
     def _since_last_frame(last_frames: dict[str, float]) -> Metric:
-        family = GaugeMetricFamily("streamer_camera_seconds_since_last_frame",
-                                   "Seconds since the camera's latest frame was tracked.", labels=["camera"])
+        family = GaugeMetricFamily(
+            "streamer_camera_seconds_since_last_frame",
+            "Seconds since the camera's latest frame was tracked.",
+            labels=["camera"],
+        )
         now = time.time()
         for camera, ts in sorted(last_frames.items()):
             family.add_metric([camera], max(0.0, now - ts))
         return family
 
     def _spool(self):
-        family = GaugeMetricFamily("streamer_spool_entries", "Messages in a spool file waiting for Redis.",
-                                   labels=["spool"])
+        family = GaugeMetricFamily(
+            "streamer_spool_entries", "Messages in a spool file waiting for Redis.", labels=["spool"]
+        )
         for backlog in backlogs(self.service.storage_dir / "spool"):
             if not backlog.name.endswith(".rejected"):  # set aside for good, not waiting
                 family.add_metric([backlog.name], backlog.entries)
@@ -86,13 +96,18 @@ class ServiceCollector:
 
     def _storage(self):
         figures = storage_figures(self.service)
-        yield GaugeMetricFamily("streamer_storage_used_bytes", "Recordings, clips and playback cuts on disk.",
-                                figures["used_bytes"])
-        yield GaugeMetricFamily("streamer_storage_free_bytes", "Free space on the storage folder's disk.",
-                                figures["free_bytes"])
+        yield GaugeMetricFamily(
+            "streamer_storage_used_bytes", "Recordings, clips and playback cuts on disk.", figures["used_bytes"]
+        )
+        yield GaugeMetricFamily(
+            "streamer_storage_free_bytes", "Free space on the storage folder's disk.", figures["free_bytes"]
+        )
         if figures["budget_bytes"] is not None:
-            yield GaugeMetricFamily("streamer_storage_budget_bytes", "storage.max_size: retention keeps the "
-                                    "recordings under it.", figures["budget_bytes"])
+            yield GaugeMetricFamily(
+                "streamer_storage_budget_bytes",
+                "storage.max_size: retention keeps the recordings under it.",
+                figures["budget_bytes"],
+            )
 
     def _vlm_queue(self):
         config = self.service.config

@@ -19,7 +19,9 @@ CHUNK = 256 * 1024
 RETRY_AFTER_S = 5
 
 
-def object_response(objects: ObjectStore, relative: str, media_type: str, range_header: str | None) -> StreamingResponse:
+def object_response(
+    objects: ObjectStore, relative: str, media_type: str, range_header: str | None
+) -> StreamingResponse:
     start, end = _asked(range_header)
     try:
         if start is None and end is not None:  # the last `end` bytes
@@ -43,8 +45,11 @@ def object_response(objects: ObjectStore, relative: str, media_type: str, range_
 
 
 def _not_uploaded_yet() -> HTTPException:
-    return HTTPException(503, "the file is not in the object store yet: its host uploads it; try again",
-                         headers={"retry-after": str(RETRY_AFTER_S)})
+    return HTTPException(
+        503,
+        "the file is not in the object store yet: its host uploads it; try again",
+        headers={"retry-after": str(RETRY_AFTER_S)},
+    )
 
 
 def _asked(header: str | None) -> tuple[int | None, int | None]:

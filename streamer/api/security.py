@@ -99,11 +99,15 @@ def authenticate(request: Request, touch: bool = True) -> User:
         return user
     session = session_of(request)
     if session is None:
-        raise HTTPException(401, "log in first: POST /login, or send Authorization: Bearer <token> "
-                                 "(`streamer users token NAME` makes one)")
+        raise HTTPException(
+            401,
+            "log in first: POST /login, or send Authorization: Bearer <token> (`streamer users token NAME` makes one)",
+        )
     method = getattr(request, "method", "GET")  # a WebSocket's handshake is a GET (its Origin is checked instead)
     if method not in _SAFE and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), session.csrf):
-        raise HTTPException(403, f"missing or wrong CSRF token: send the {CSRF_HEADER} header that /login and /me return")
+        raise HTTPException(
+            403, f"missing or wrong CSRF token: send the {CSRF_HEADER} header that /login and /me return"
+        )
     return session.user
 
 

@@ -21,10 +21,20 @@ class ApiServer:
         # X-Forwarded-For and -Proto only from the proxies named (uvicorn believes loopback's by default, which let
         # anyone on this machine pick their address for the login limit); connections past the stream limit plus
         # room for ordinary requests are answered 503 by uvicorn before they cost a task
-        self._server = uvicorn.Server(uvicorn.Config(
-            app, host=config.host, port=config.port, log_config=None, access_log=False, lifespan="off",
-            proxy_headers=bool(config.trusted_proxies), forwarded_allow_ips=list(config.trusted_proxies) or [],
-            server_header=False, limit_concurrency=config.max_streams + 500))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=config.host,
+                port=config.port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                proxy_headers=bool(config.trusted_proxies),
+                forwarded_allow_ips=list(config.trusted_proxies) or [],
+                server_header=False,
+                limit_concurrency=config.max_streams + 500,
+            )
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -49,7 +59,9 @@ class ApiServer:
         if self._server.started:
             log.info("api listening", extra={"fields": {"url": self.url}})
             return True
-        log.error("api not started: could not listen", extra={"fields": {"host": self.config.host, "port": self.config.port}})
+        log.error(
+            "api not started: could not listen", extra={"fields": {"host": self.config.host, "port": self.config.port}}
+        )
         return False
 
     def _run_quietly(self) -> None:

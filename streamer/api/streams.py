@@ -40,12 +40,18 @@ class StreamGate:
     def take(self, user: User) -> "Slot":
         with self._lock:
             if sum(self._open.values()) >= self.total:
-                raise HTTPException(429, f"{self.total} streams are open on this server, its limit (api.max_streams)",
-                                    headers={"Retry-After": "10"})
+                raise HTTPException(
+                    429,
+                    f"{self.total} streams are open on this server, its limit (api.max_streams)",
+                    headers={"Retry-After": "10"},
+                )
             if self._open[user.name] >= self.per_user:
-                raise HTTPException(429, f"user '{user.name}' has {self.per_user} streams open, the limit "
-                                         "(api.max_streams_per_user); close a tab or a camera view",
-                                    headers={"Retry-After": "10"})
+                raise HTTPException(
+                    429,
+                    f"user '{user.name}' has {self.per_user} streams open, the limit "
+                    "(api.max_streams_per_user); close a tab or a camera view",
+                    headers={"Retry-After": "10"},
+                )
             self._open[user.name] += 1
         return Slot(self, user.name)
 

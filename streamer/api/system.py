@@ -32,8 +32,11 @@ async def system_status(request: Request, _admin: Annotated[User, Depends(admin_
 
 
 def _status(service, redis_url: str | None) -> dict:
-    return {"storage": storage_figures(service), "spool": _spool(service.storage_dir / "spool"),
-            **_from_redis(service.config, redis_url)}
+    return {
+        "storage": storage_figures(service),
+        "spool": _spool(service.storage_dir / "spool"),
+        **_from_redis(service.config, redis_url),
+    }
 
 
 def storage_figures(service) -> dict:
@@ -52,12 +55,18 @@ def storage_figures(service) -> dict:
     cuts = service.cuts.usage()
     disk = shutil.disk_usage(service.storage_dir if service.storage_dir.exists() else service.storage_dir.parent)
     index = config.index.url
-    return {"folder": str(service.storage_dir), "used_bytes": used + cuts, "cuts_bytes": cuts,
-            "index": redact_url(index) if index else str(service.storage_dir / "index.sqlite3"),
-            "object_store": config.storage.url, "upload_backlog": _uploads(service),
-            "cuts_budget_bytes": service.cuts.max_bytes,
-            "budget_bytes": int(config.storage.max_size) if config.storage.max_size is not None else None,
-            "free_bytes": disk.free, "min_free_bytes": int(config.storage.min_free)}
+    return {
+        "folder": str(service.storage_dir),
+        "used_bytes": used + cuts,
+        "cuts_bytes": cuts,
+        "index": redact_url(index) if index else str(service.storage_dir / "index.sqlite3"),
+        "object_store": config.storage.url,
+        "upload_backlog": _uploads(service),
+        "cuts_budget_bytes": service.cuts.max_bytes,
+        "budget_bytes": int(config.storage.max_size) if config.storage.max_size is not None else None,
+        "free_bytes": disk.free,
+        "min_free_bytes": int(config.storage.min_free),
+    }
 
 
 def _uploads(service) -> dict | None:
@@ -90,9 +99,16 @@ def _site(client, config) -> dict | None:
     for node in members.nodes(now):
         raw = client.get(f"{config.redis.prefix}:site:node:{node.name}")
         info = json.loads(raw) if raw else {}
-        nodes.append({"node": node.name, "live": node.live, "seen_s_ago": round(now - node.seen_ts, 1),
-                      "cameras": sorted(camera for camera, holder in holders.items() if holder == node.name),
-                      "pid": info.get("pid"), "started_ts": info.get("started_ts")})
+        nodes.append(
+            {
+                "node": node.name,
+                "live": node.live,
+                "seen_s_ago": round(now - node.seen_ts, 1),
+                "cameras": sorted(camera for camera, holder in holders.items() if holder == node.name),
+                "pid": info.get("pid"),
+                "started_ts": info.get("started_ts"),
+            }
+        )
     return {"nodes": nodes, "leases": holders}
 
 
@@ -101,25 +117,39 @@ def _from_redis(config, redis_url: str | None) -> dict:
 
     names = StreamNames(config.redis.prefix)
     if redis_url is None:
-        return {"redis": {"reachable": False, "alerts": None, "error": "no Redis configured for this API"},
-                "components": [], "vlm": None, "site": None}
+        return {
+            "redis": {"reachable": False, "alerts": None, "error": "no Redis configured for this API"},
+            "components": [],
+            "vlm": None,
+            "site": None,
+        }
     client = redis_connect(redis_url, config.redis.connect_timeout_s)
     try:
         latest: dict[tuple[str, str], dict] = {}
         for _, fields in client.xrevrange(names.health, count=HEALTH_SCAN):
             entry = json.loads(fields.get(b"data", b"{}"))
             latest.setdefault((entry.get("camera", "?"), entry.get("component", "?")), entry)
-        components = [{key: entry.get(key) for key in ("camera", "component", "state", "reason", "iso", "ts")}
-                      for (_, _), entry in sorted(latest.items())]
+        components = [
+            {key: entry.get(key) for key in ("camera", "component", "state", "reason", "iso", "ts")}
+            for (_, _), entry in sorted(latest.items())
+        ]
         vlm = None
         if config.vlm is not None:
             from streamer.vlm.queue import JobQueue
 
             vlm = JobQueue(client, names, config.vlm.queue).stats()
-        return {"redis": {"reachable": True, "alerts": int(client.xlen(names.alerts)), "error": None},
-                "components": components, "vlm": vlm, "site": _site(client, config)}
+        return {
+            "redis": {"reachable": True, "alerts": int(client.xlen(names.alerts)), "error": None},
+            "components": components,
+            "vlm": vlm,
+            "site": _site(client, config),
+        }
     except redis.RedisError as error:
-        return {"redis": {"reachable": False, "alerts": None, "error": str(error)}, "components": [], "vlm": None,
-                "site": None}
+        return {
+            "redis": {"reachable": False, "alerts": None, "error": str(error)},
+            "components": [],
+            "vlm": None,
+            "site": None,
+        }
     finally:
         client.close()

@@ -64,8 +64,14 @@ class Timeline(BaseModel):
 
 
 @router.get("/cameras/{name}/timeline", response_model=Timeline)
-async def timeline(request: Request, name: CameraName, user: CurrentUser,
-                   day: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD in the config's zone (default: today).")] = None):
+async def timeline(
+    request: Request,
+    name: CameraName,
+    user: CurrentUser,
+    day: Annotated[
+        str | None, Query(max_length=10, description="YYYY-MM-DD in the config's zone (default: today).")
+    ] = None,
+):
     known_camera(request, user, name)
     return await run_in_threadpool(_timeline, request.app.state.service, name, day)
 
@@ -90,11 +96,29 @@ def _timeline(service, name: str, day: str | None) -> dict:
         rows = store.day_events(conn, name, start, end)
     finally:
         conn.close()
-    events = [TimelineEvent(event_id=r[0], type=r[1], label=r[2], start_ts=r[3], end_ts=r[4], start_iso=iso_time(r[3], tz),
-                            verification=r[5], review=r[6]) for r in rows]
+    events = [
+        TimelineEvent(
+            event_id=r[0],
+            type=r[1],
+            label=r[2],
+            start_ts=r[3],
+            end_ts=r[4],
+            start_iso=iso_time(r[3], tz),
+            verification=r[5],
+            review=r[6],
+        )
+        for r in rows
+    ]
     span = lambda a, b: Span(start_ts=a, end_ts=b, start_iso=iso_time(a, tz), end_iso=iso_time(b, tz))  # noqa: E731
-    return {"camera": name, "day": chosen.isoformat(), "from_ts": start, "to_ts": end,
-            "segments": [span(a, b) for a, b in segments], "gaps": [span(a, b) for a, b in gaps], "events": events}
+    return {
+        "camera": name,
+        "day": chosen.isoformat(),
+        "from_ts": start,
+        "to_ts": end,
+        "segments": [span(a, b) for a, b in segments],
+        "gaps": [span(a, b) for a, b in gaps],
+        "events": events,
+    }
 
 
 def _merged(spans: list[tuple[float, float]], slack_s: float = 0.5) -> list[tuple[float, float]]:
@@ -109,9 +133,13 @@ def _merged(spans: list[tuple[float, float]], slack_s: float = 0.5) -> list[tupl
 
 
 @router.get("/cameras/{name}/recording.mp4")
-async def recording(request: Request, name: CameraName, user: CurrentUser,
-                    at: Annotated[float, Query(gt=0, lt=1e11, description="Epoch seconds to play from.")],
-                    seconds: Annotated[float, Query(gt=0, le=600)] = 60):
+async def recording(
+    request: Request,
+    name: CameraName,
+    user: CurrentUser,
+    at: Annotated[float, Query(gt=0, lt=1e11, description="Epoch seconds to play from.")],
+    seconds: Annotated[float, Query(gt=0, le=600)] = 60,
+):
     known_camera(request, user, name)
     start, length = snapped(at, seconds)
     path = await run_in_threadpool(_cut, request.app.state.service, name, start, length)
@@ -120,6 +148,7 @@ async def recording(request: Request, name: CameraName, user: CurrentUser,
 
 def _cut(service, name: str, start: float, seconds: float):
     """Cut once per camera, whole second and length; kept in the cache of cuts for the next viewer."""
+
     def make(partial) -> None:
         conn = service.open_index()
         try:

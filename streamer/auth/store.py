@@ -119,7 +119,9 @@ class UserStore:
         """Renew the generation (inside the change's transaction): every API replica sees users or sessions moved."""
         if self.shared:
             statement = upsert(conn, meta).values(key=_GENERATION, value=secrets.token_hex(8))
-            conn.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": statement.excluded.value}))
+            conn.execute(
+                statement.on_conflict_do_update(index_elements=["key"], set_={"value": statement.excluded.value})
+            )
 
     def add(self, name: str, role: Role, password: str, cameras: tuple[str, ...] | None = None) -> User:
         if not NAME.match(name):
@@ -129,8 +131,15 @@ class UserStore:
         stored = hash_password(password)
         try:
             with self.conn() as conn:
-                conn.execute(users.insert().values(name=name, role=role.value, password=stored, created_ts=time.time(),
-                                                   cameras=json.dumps(list(cameras)) if cameras else None))
+                conn.execute(
+                    users.insert().values(
+                        name=name,
+                        role=role.value,
+                        password=stored,
+                        created_ts=time.time(),
+                        cameras=json.dumps(list(cameras)) if cameras else None,
+                    )
+                )
                 self.changed(conn)
         except IntegrityError:
             raise UserError(f"user '{name}' exists already (remove it first)") from None
@@ -165,8 +174,9 @@ class UserStore:
         """The user when the password is theirs. One scrypt whether the name exists or not; a hash made at an older
         cost is replaced by one at today's."""
         with self.reading() as conn:
-            row = conn.execute(select(users.c.name, users.c.role, users.c.cameras, users.c.password)
-                               .where(users.c.name == name)).first()
+            row = conn.execute(
+                select(users.c.name, users.c.role, users.c.cameras, users.c.password).where(users.c.name == name)
+            ).first()
         if row is None:
             verify_unknown(password)  # as slow as a real check: no user enumeration by time
             return None
@@ -174,8 +184,11 @@ class UserStore:
             return None
         if needs_rehash(row[3]):
             with self.conn() as conn:
-                conn.execute(update(users).where(users.c.name == name, users.c.password == row[3])
-                             .values(password=hash_password(password)))
+                conn.execute(
+                    update(users)
+                    .where(users.c.name == name, users.c.password == row[3])
+                    .values(password=hash_password(password))
+                )
         return user_of(row[:3])
 
     def new_session(self, user: User, replacing: str | None = None, now: float | None = None) -> Session:
@@ -186,10 +199,17 @@ class UserStore:
             conn.execute(delete(sessions).where(sessions.c.expires_ts < now))
             if replacing:
                 conn.execute(delete(sessions).where(sessions.c.digest == digest(replacing)))
-            conn.execute(sessions.insert().values(digest=digest(token), name=user.name, csrf=csrf, created_ts=now,
-                                                  expires_ts=now + SESSION_S))
-            kept = (select(sessions.c.digest).where(sessions.c.name == user.name)
-                    .order_by(sessions.c.created_ts.desc()).limit(MAX_SESSIONS))
+            conn.execute(
+                sessions.insert().values(
+                    digest=digest(token), name=user.name, csrf=csrf, created_ts=now, expires_ts=now + SESSION_S
+                )
+            )
+            kept = (
+                select(sessions.c.digest)
+                .where(sessions.c.name == user.name)
+                .order_by(sessions.c.created_ts.desc())
+                .limit(MAX_SESSIONS)
+            )
             conn.execute(delete(sessions).where(sessions.c.name == user.name, sessions.c.digest.not_in(kept)))
             self.changed(conn)
         return Session(token, csrf, user, now + SESSION_S)
@@ -197,9 +217,11 @@ class UserStore:
     def session(self, token: str, now: float | None = None) -> Session | None:
         now = time.time() if now is None else now
         with self.reading() as conn:
-            row = conn.execute(select(users.c.name, users.c.role, users.c.cameras, sessions.c.csrf, sessions.c.expires_ts)
-                               .join_from(sessions, users, users.c.name == sessions.c.name)
-                               .where(sessions.c.digest == digest(token), sessions.c.expires_ts >= now)).first()
+            row = conn.execute(
+                select(users.c.name, users.c.role, users.c.cameras, sessions.c.csrf, sessions.c.expires_ts)
+                .join_from(sessions, users, users.c.name == sessions.c.name)
+                .where(sessions.c.digest == digest(token), sessions.c.expires_ts >= now)
+            ).first()
         return Session(token, row[3], user_of(row[:3]), row[4]) if row else None
 
     def end_session(self, token: str) -> None:

@@ -31,8 +31,13 @@ class TokenInfo:
     last_used_ts: float | None
 
 
-def new_token(store: UserStore, name: str, label: str = "", lifetime_s: float = DEFAULT_TOKEN_DAYS * 86400.0,
-              now: float | None = None) -> str:
+def new_token(
+    store: UserStore,
+    name: str,
+    label: str = "",
+    lifetime_s: float = DEFAULT_TOKEN_DAYS * 86400.0,
+    now: float | None = None,
+) -> str:
     if not 0 < lifetime_s <= MAX_S:
         raise UserError(f"a token lasts from a second to {MAX_S / 86400:.0f} days, not {lifetime_s:g} s")
     now = time.time() if now is None else now
@@ -40,8 +45,16 @@ def new_token(store: UserStore, name: str, label: str = "", lifetime_s: float = 
     with store.conn() as conn:
         if conn.execute(select(users.c.name).where(users.c.name == name)).first() is None:
             raise UserError(f"no user '{name}'")
-        conn.execute(tokens.insert().values(digest=digest(token), name=name, label=label, created_ts=now,
-                                            last_used_ts=None, expires_ts=now + lifetime_s))
+        conn.execute(
+            tokens.insert().values(
+                digest=digest(token),
+                name=name,
+                label=label,
+                created_ts=now,
+                last_used_ts=None,
+                expires_ts=now + lifetime_s,
+            )
+        )
         store.changed(conn)
     return token
 
@@ -51,17 +64,20 @@ def token_user(store: UserStore, token: str, touch: bool = True, now: float | No
     now = time.time() if now is None else now
     key = digest(token)
     with store.reading() as conn:
-        row = conn.execute(select(users.c.name, users.c.role, users.c.cameras, tokens.c.last_used_ts)
-                           .join_from(tokens, users, users.c.name == tokens.c.name)
-                           .where(tokens.c.digest == key, tokens.c.expires_ts > now)).first()
+        row = conn.execute(
+            select(users.c.name, users.c.role, users.c.cameras, tokens.c.last_used_ts)
+            .join_from(tokens, users, users.c.name == tokens.c.name)
+            .where(tokens.c.digest == key, tokens.c.expires_ts > now)
+        ).first()
     if row and touch and (row[3] or 0) < now - _TOUCH_S:
         with store.conn() as conn:
             conn.execute(update(tokens).where(tokens.c.digest == key).values(last_used_ts=now))
     return user_of(row[:3]) if row else None
 
 
-_INFO = select(tokens.c.digest, tokens.c.name, tokens.c.label, tokens.c.created_ts, tokens.c.expires_ts,
-               tokens.c.last_used_ts)
+_INFO = select(
+    tokens.c.digest, tokens.c.name, tokens.c.label, tokens.c.created_ts, tokens.c.expires_ts, tokens.c.last_used_ts
+)
 
 
 def tokens_of(store: UserStore, name: str | None = None) -> list[TokenInfo]:

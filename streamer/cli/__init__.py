@@ -10,8 +10,20 @@ from typing import Annotated
 
 import typer
 
-from streamer.cli import (alerts, dataset, index_cmd, integrations, models, probe, query, recordings, redis_cmd, run,
-                          users, vlm)
+from streamer.cli import (
+    alerts,
+    dataset,
+    index_cmd,
+    integrations,
+    models,
+    probe,
+    query,
+    recordings,
+    redis_cmd,
+    run,
+    users,
+    vlm,
+)
 from streamer.cli.common import plain_metavars
 
 
@@ -23,13 +35,21 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
-                  help="Real-time video stream analytics. Every command takes -c/--config; docs/ says more.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    help="Real-time video stream analytics. Every command takes -c/--config; docs/ says more.",
+)
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, metavar="",
-                                                help="Print the version and exit.")] = False) -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, metavar="", help="Print the version and exit."),
+    ] = False,
+) -> None:
     """Real-time video stream analytics. Every command takes -c/--config; docs/ says more."""
 
 

@@ -17,20 +17,66 @@ EXIT_CONFIG = 2
 TIME_FORMS = "ISO 8601 (the config's timezone when it has no offset), epoch seconds, now, or relative (-10m, -2h, -1d)"
 
 # One grammar for every command: the same names, forms and checks for the same things.
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", metavar="FILE", help="YAML config file.", show_default=False)]
-MaybeConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", metavar="FILE", help="YAML config file.", show_default=False)]
-CamerasOption = Annotated[Optional[list[str]], typer.Option(
-    "--camera", metavar="NAME", help="Only this camera (repeatable); checked against the config's cameras.", show_default=False)]
-SinceOption = Annotated[Optional[str], typer.Option("--since", "--start", metavar="TIME", help=f"Start of the range: {TIME_FORMS}.", show_default=False)]
-UntilOption = Annotated[Optional[str], typer.Option("--until", "--end", metavar="TIME", help="End of the range: the same forms, or +30s (after --since).", show_default=False)]
-RedisUrlOption = Annotated[Optional[str], typer.Option(
-    envvar="STREAMER_REDIS_URL", metavar="URL", help="redis://…, rediss://… or unix://… instead of the config's redis.url / embedded server.",
-    show_default=False)]
-ApiHostOption = Annotated[Optional[str], typer.Option(
-    "--api-host", envvar="STREAMER_API_HOST", metavar="HOST", help="Serve the API on this address instead of api.host (a container: 0.0.0.0).",
-    show_default=False)]
-ApiPortOption = Annotated[Optional[int], typer.Option(
-    "--api-port", envvar="STREAMER_API_PORT", metavar="PORT", min=0, max=65535, help="Port instead of api.port (0: any free one).", show_default=False)]
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", metavar="FILE", help="YAML config file.", show_default=False)
+]
+MaybeConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", "-c", metavar="FILE", help="YAML config file.", show_default=False)
+]
+CamerasOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--camera",
+        metavar="NAME",
+        help="Only this camera (repeatable); checked against the config's cameras.",
+        show_default=False,
+    ),
+]
+SinceOption = Annotated[
+    Optional[str],
+    typer.Option("--since", "--start", metavar="TIME", help=f"Start of the range: {TIME_FORMS}.", show_default=False),
+]
+UntilOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--until",
+        "--end",
+        metavar="TIME",
+        help="End of the range: the same forms, or +30s (after --since).",
+        show_default=False,
+    ),
+]
+RedisUrlOption = Annotated[
+    Optional[str],
+    typer.Option(
+        envvar="STREAMER_REDIS_URL",
+        metavar="URL",
+        help="redis://…, rediss://… or unix://… instead of the config's redis.url / embedded server.",
+        show_default=False,
+    ),
+]
+ApiHostOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--api-host",
+        envvar="STREAMER_API_HOST",
+        metavar="HOST",
+        help="Serve the API on this address instead of api.host (a container: 0.0.0.0).",
+        show_default=False,
+    ),
+]
+ApiPortOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--api-port",
+        envvar="STREAMER_API_PORT",
+        metavar="PORT",
+        min=0,
+        max=65535,
+        help="Port instead of api.port (0: any free one).",
+        show_default=False,
+    ),
+]
 
 
 class LogFormat(str, Enum):
@@ -43,9 +89,18 @@ class ApiAuth(str, Enum):
     none = "none"
 
 
-LogFormatOption = Annotated[Optional[LogFormat], typer.Option(help="Log lines as text or json (default: logging.format).", show_default=False)]
-ApiAuthOption = Annotated[Optional[ApiAuth], typer.Option(
-    "--api-auth", envvar="STREAMER_API_AUTH", help="api.auth: 'users' (always a login) or 'none' (open on purpose).", show_default=False)]
+LogFormatOption = Annotated[
+    Optional[LogFormat], typer.Option(help="Log lines as text or json (default: logging.format).", show_default=False)
+]
+ApiAuthOption = Annotated[
+    Optional[ApiAuth],
+    typer.Option(
+        "--api-auth",
+        envvar="STREAMER_API_AUTH",
+        help="api.auth: 'users' (always a login) or 'none' (open on purpose).",
+        show_default=False,
+    ),
+]
 
 
 def refuse(message: str) -> None:
@@ -93,8 +148,9 @@ def load_or_exit(path: Path, models: bool = False, sources: bool = False) -> Str
 Section = TypeVar("Section", bound=BaseModel)
 
 
-def with_flags(name: str, section: Section, flags: dict[str, tuple[str, object]],
-               fixed: dict[str, object] | None = None) -> Section:
+def with_flags(
+    name: str, section: Section, flags: dict[str, tuple[str, object]], fixed: dict[str, object] | None = None
+) -> Section:
     """A config section with the command line's values (`flags`: flag → (field, value), None when not given; `fixed`:
     what the command itself sets), checked as the file's own values are (an open API bind refused unless said):
     a bad one exits with the config error code and a message naming the flags, before anything starts."""
@@ -106,13 +162,14 @@ def with_flags(name: str, section: Section, flags: dict[str, tuple[str, object]]
         return type(section).model_validate({**section.model_dump(), **changes})
     except ValidationError as error:
         for item in error.errors():
-            message = str(item['msg']).removeprefix("Value error, ")
+            message = str(item["msg"]).removeprefix("Value error, ")
             typer.echo(f"error: {name} ({', '.join(given) or 'as configured'}): {message}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def api_flags(loaded: StreamerConfig, host: str | None, port: int | None, auth: "ApiAuth | None",
-              serving: bool = False):
+def api_flags(
+    loaded: StreamerConfig, host: str | None, port: int | None, auth: "ApiAuth | None", serving: bool = False
+):
     """The api section with --api-host/--api-port/--api-auth (and their STREAMER_API_* variables) applied; `serving`:
     `streamer serve`, which is started to serve it, whatever api.enabled says. Exit 2 before anything starts when
     it asks for a login that nobody could give."""
@@ -120,9 +177,16 @@ def api_flags(loaded: StreamerConfig, host: str | None, port: int | None, auth: 
     from streamer.auth.bootstrap import BootstrapError, first_admin
     from streamer.auth.store import UserStore
 
-    settings = with_flags("api", loaded.api, {"--api-host": ("host", host), "--api-port": ("port", port),
-                                              "--api-auth": ("auth", auth.value if auth else None)},
-                          fixed={"enabled": True} if serving else None)
+    settings = with_flags(
+        "api",
+        loaded.api,
+        {
+            "--api-host": ("host", host),
+            "--api-port": ("port", port),
+            "--api-auth": ("auth", auth.value if auth else None),
+        },
+        fixed={"enabled": True} if serving else None,
+    )
     if settings.enabled:
         store = UserStore.for_config(loaded)
         try:
@@ -131,7 +195,9 @@ def api_flags(loaded: StreamerConfig, host: str | None, port: int | None, auth: 
         except (NoUsers, BootstrapError) as error:
             refuse(str(error))
         if made:
-            typer.echo(f"added admin '{made}' from the environment (the first user: the API now asks for a login)", err=True)
+            typer.echo(
+                f"added admin '{made}' from the environment (the first user: the API now asks for a login)", err=True
+            )
     return settings
 
 
@@ -146,7 +212,10 @@ def redis_for(config: Path | None, redis_url: str | None):
     url, embedded = redis_url or settings.url, None
     if url is None:
         if loaded is None:
-            typer.echo("error: give --config (its redis section or embedded server) or --redis-url / STREAMER_REDIS_URL", err=True)
+            typer.echo(
+                "error: give --config (its redis section or embedded server) or --redis-url / STREAMER_REDIS_URL",
+                err=True,
+            )
             raise typer.Exit(EXIT_CONFIG)
         embedded = embedded_for(loaded.storage_dir, settings)
         embedded.ensure_running()
@@ -158,7 +227,9 @@ def read_index(loaded: StreamerConfig):
     from streamer.index import db
 
     if not db.exists(loaded.index_target):
-        typer.echo(f"error: no recordings index in {loaded.storage_dir} yet (has `streamer run` recorded anything?)", err=True)
+        typer.echo(
+            f"error: no recordings index in {loaded.storage_dir} yet (has `streamer run` recorded anything?)", err=True
+        )
         raise typer.Exit(1)
     return db.connect(loaded.index_target, readonly=True)
 
@@ -188,8 +259,10 @@ def checked_cameras(loaded: StreamerConfig, cameras: Sequence[str] | None, enabl
     unknown = [name for name in cameras or () if name not in pool]
     if unknown:
         what = "unknown or disabled" if enabled_only else "unknown"
-        refuse(f"{what} camera{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-               f"the {'enabled ' if enabled_only else ''}cameras are: {', '.join(pool) or '(none)'}")
+        refuse(
+            f"{what} camera{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the {'enabled ' if enabled_only else ''}cameras are: {', '.join(pool) or '(none)'}"
+        )
     return list(dict.fromkeys(cameras)) if cameras else list(pool)
 
 

@@ -25,7 +25,9 @@ dataset_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Peo
 @dataset_app.command("export")
 def dataset_export(
     config: ConfigOption,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for train.jsonl and the frames.", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for train.jsonl and the frames.", show_default=False)
+    ],
     since: SinceOption = None,
     until: UntilOption = None,
     camera: CamerasOption = None,
@@ -46,6 +48,9 @@ def dataset_export(
         report = export_reviews(loaded, conn, since_ts, until_ts, output, cameras)
     finally:
         conn.close()
-    typer.echo(f"{report.path}: {report.written} reviewed event(s)" + (f"; {len(report.skipped)} skipped" if report.skipped else ""))
+    typer.echo(
+        f"{report.path}: {report.written} reviewed event(s)"
+        + (f"; {len(report.skipped)} skipped" if report.skipped else "")
+    )
     for reason in report.skipped:
         typer.echo(f"  skipped {reason}")

@@ -30,9 +30,13 @@ def index_status(config: ConfigOption) -> None:
         return
     conn = db.connect(target)  # brings an older index up to date, as any writer would
     try:
-        rows = {table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in metadata.sorted_tables}
-        typer.echo(json.dumps({"index": where, "revision": migrate.current(conn), "head": migrate.head(), "rows": rows}))
+        rows = {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in metadata.sorted_tables
+        }
+        typer.echo(
+            json.dumps({"index": where, "revision": migrate.current(conn), "head": migrate.head(), "rows": rows})
+        )
     finally:
         conn.close()
 
@@ -40,8 +44,15 @@ def index_status(config: ConfigOption) -> None:
 @index_app.command("copy")
 def index_copy(
     config: ConfigOption,
-    to: Annotated[str, typer.Option("--to", metavar="URL", help="postgresql://user:password@host:port/database "
-                                    "(empty: the schema is made there first).", show_default=False)],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="URL",
+            help="postgresql://user:password@host:port/database (empty: the schema is made there first).",
+            show_default=False,
+        ),
+    ],
 ) -> None:
     """Copy this config's index (its SQLite file) into an empty PostgreSQL database, every event, state, VLM answer,
     review, segment, gap and track row, in one transaction; then set index.url to it. The file is left as it was."""

@@ -13,11 +13,15 @@ import typer
 
 from streamer.cli.common import EXIT_CONFIG, ConfigOption, LogFormatOption, load_or_exit, refuse
 
-integrations_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                               help="Where alerts go besides Redis: MQTT and Home Assistant, webhooks, notifications.")
+integrations_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Where alerts go besides Redis: MQTT and Home Assistant, webhooks, notifications.",
+)
 
-OnlyOption = Annotated[Optional[list[str]], typer.Option("--only", help="Run only this integration (repeatable).",
-                                                         show_default=False)]
+OnlyOption = Annotated[
+    Optional[list[str]], typer.Option("--only", help="Run only this integration (repeatable).", show_default=False)
+]
 
 
 def checked_names(loaded, only: list[str] | None) -> list[str] | None:

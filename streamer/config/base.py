@@ -27,11 +27,15 @@ class StrictModel(BaseModel):
             field = cls.model_fields.get(name) if isinstance(name, str) else None
             kinds = _scalar_kinds(field.annotation) if field is not None else set()
             if isinstance(value, bool) and bool not in kinds and kinds & {int, float}:
-                raise PydanticCustomError("strict_scalar", "expected a number, not the boolean {value}",
-                                          {"field": name, "value": str(value).lower()})
+                raise PydanticCustomError(
+                    "strict_scalar",
+                    "expected a number, not the boolean {value}",
+                    {"field": name, "value": str(value).lower()},
+                )
             if kinds == {bool} and not isinstance(value, bool):
-                raise PydanticCustomError("strict_scalar", "expected true or false, not {value}",
-                                          {"field": name, "value": repr(value)})
+                raise PydanticCustomError(
+                    "strict_scalar", "expected true or false, not {value}", {"field": name, "value": repr(value)}
+                )
         return data
 
 

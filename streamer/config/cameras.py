@@ -37,9 +37,12 @@ class ConnectionConfig(StrictModel):
     stall_frames: int = Field(50, ge=1, le=10_000)
     reconnect_initial_s: float = Field(1.0, gt=0, le=60)
     reconnect_max_s: float = Field(
-        3.0, gt=0, le=3600,
+        3.0,
+        gt=0,
+        le=3600,
         description="A camera that is down is probed again at least this often (with jitter), so a short outage "
-                    "costs seconds, not the minutes a growing backoff would.")
+        "costs seconds, not the minutes a growing backoff would.",
+    )
     max_attempts: int | None = Field(
         None, ge=1, description="Consecutive failed opens before the camera is marked failed (live: unlimited)."
     )
@@ -53,7 +56,8 @@ class ModelSpec(StrictModel):
     iou: float = Field(0.7, gt=0.0, le=1.0)
     imgsz: int = Field(640, ge=32, le=4096, multiple_of=32, description="Longest side of the model input.")
     run_when: list[str] | None = Field(
-        None, description="Extra models: run only on frames where the camera's tracked model saw one of these classes.")
+        None, description="Extra models: run only on frames where the camera's tracked model saw one of these classes."
+    )
 
     @field_validator("classes", "run_when")
     @classmethod
@@ -86,19 +90,32 @@ class DetectConfig(StrictModel):
         default_factory=dict,
         description="Models run on the same frames, not tracked (for example the fall model); keyed by a name.",
     )
-    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:(\d|1[0-5]))?|(\d|1[0-5]))$",
-                                 description="auto, cpu, mps, cuda or cuda:N / N (N 0-15, and a GPU this machine has)")] = "auto"
+    device: Annotated[
+        str,
+        Field(
+            pattern=r"^(auto|cpu|mps|cuda(:(\d|1[0-5]))?|(\d|1[0-5]))$",
+            description="auto, cpu, mps, cuda or cuda:N / N (N 0-15, and a GPU this machine has)",
+        ),
+    ] = "auto"
     backend: Backend = Field(Backend.AUTO, description="Inference runtime of the shared engine.")
     precision: Precision = Field(Precision.AUTO, description="auto: fp16 on CUDA, fp32 on a CPU.")
     input_size: tuple[int, int] | None = Field(
-        None, description="Model input [height, width], multiples of 32; omitted: imgsz fitted to the camera's aspect.")
+        None, description="Model input [height, width], multiples of 32; omitted: imgsz fitted to the camera's aspect."
+    )
     motion: MotionConfig = MotionConfig()
     skip_nonref_frames: bool | None = Field(
-        None, description="Where at most every second frame is sampled, do not decode frames no other frame refers "
+        None,
+        description="Where at most every second frame is sampled, do not decode frames no other frame refers "
         "to (B-frames): a sample falling on one is taken from the next decoded frame, at that frame's own time. "
-        "Default: on for live sources; off for files, whose every sampled frame stays where it was, run after run.")
-    keyframe_s: float = Field(5.0, gt=0, le=600, description="With motion gating: the detector also runs this often "
-                              "on a still scene, so an object that never moves is found and counts stay right.")
+        "Default: on for live sources; off for files, whose every sampled frame stays where it was, run after run.",
+    )
+    keyframe_s: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="With motion gating: the detector also runs this often "
+        "on a still scene, so an object that never moves is found and counts stay right.",
+    )
 
     @field_validator("input_size")
     @classmethod
@@ -115,8 +132,10 @@ class DetectConfig(StrictModel):
         for key, spec in self.extra_models.items():
             missing = [name for name in spec.run_when or () if kept is not None and name.lower() not in kept]
             if missing:
-                raise ValueError(f"extra_models.{key}.run_when names {missing}, which model.classes does not keep "
-                                 f"({', '.join(self.model.classes or ())}): the model would never run")
+                raise ValueError(
+                    f"extra_models.{key}.run_when names {missing}, which model.classes does not keep "
+                    f"({', '.join(self.model.classes or ())}): the model would never run"
+                )
         return self
 
 
@@ -132,9 +151,11 @@ class TrackerConfig(StrictModel):
 
 
 class ZoneConfig(StrictModel):
-    polygon: list[Point] = Field(min_length=3, max_length=1000,
-                                 description="Vertices in source-frame pixels (0 to 16384, checked against the frame "
-                                             "once it is known).")
+    polygon: list[Point] = Field(
+        min_length=3,
+        max_length=1000,
+        description="Vertices in source-frame pixels (0 to 16384, checked against the frame once it is known).",
+    )
 
 
 class CameraConfig(StrictModel):
@@ -153,11 +174,22 @@ class CameraConfig(StrictModel):
     zones: dict[str, ZoneConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
     record: RecordConfig = RecordConfig()
-    live_every_s: float = Field(1.0, ge=0, le=60, description="The console's live picture of this camera (an annotated "
-                                "JPEG in <storage_dir>/live) is refreshed this often; 0: no picture.")
-    watch: list[WatchConfig] = Field(default_factory=list, description="Open-vocabulary prompts the VLM checks periodically.")
-    node: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", description="On a site of many hosts: "
-                             "run this camera only on this host (its --node name); it is offline while that host is.")
+    live_every_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="The console's live picture of this camera (an annotated "
+        "JPEG in <storage_dir>/live) is refreshed this often; 0: no picture.",
+    )
+    watch: list[WatchConfig] = Field(
+        default_factory=list, description="Open-vocabulary prompts the VLM checks periodically."
+    )
+    node: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        description="On a site of many hosts: "
+        "run this camera only on this host (its --node name); it is offline while that host is.",
+    )
 
     @property
     def kind(self) -> SourceKind:
@@ -201,12 +233,15 @@ class CameraConfig(StrictModel):
     def points_outside(self, width: int, height: int) -> list[str]:
         """Zones, lines and motion masks with a point past the frame (a polygon drawn for the main stream, say, on a sub-stream):
         they still work, clipped, but most likely not as meant."""
+
         def outside(points) -> bool:
             return any(x > width or y > height for x, y in points)
 
         found = [f"zones.{name}" for name, zone in self.zones.items() if outside(zone.polygon)]
         found += [f"rules[{index}]" for index, rule in enumerate(self.rules) if outside(rule.points())]
-        found += [f"detect.motion.masks[{index}]" for index, mask in enumerate(self.detect.motion.masks) if outside(mask)]
+        found += [
+            f"detect.motion.masks[{index}]" for index, mask in enumerate(self.detect.motion.masks) if outside(mask)
+        ]
         return found
 
     def with_url(self, url: str) -> "CameraConfig":

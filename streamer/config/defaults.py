@@ -39,8 +39,9 @@ def apply_defaults(tree: dict) -> tuple[dict, list[tuple[Location, str]]]:
         return tree, []
     if not isinstance(defaults, dict):
         return tree, [((SECTION,), "must be a mapping of camera settings (detect, record, tracker, rules…)")]
-    problems = [((SECTION, key), "belongs to each camera; it cannot have a default") for key in PER_CAMERA
-                if key in defaults]
+    problems = [
+        ((SECTION, key), "belongs to each camera; it cannot have a default") for key in PER_CAMERA if key in defaults
+    ]
     cameras = tree.get("cameras")
     if problems or not isinstance(cameras, dict):
         return tree, problems

@@ -28,8 +28,9 @@ class CameraChange:
     @property
     def in_place(self) -> bool:
         """Only zones, rules and motion masks: the running worker takes them, no frame lost."""
-        return bool(self.keys) and all(any(key == prefix or key.startswith(f"{prefix}.") for prefix in CAMERA_IN_PLACE)
-                                       for key in self.keys)
+        return bool(self.keys) and all(
+            any(key == prefix or key.startswith(f"{prefix}.") for prefix in CAMERA_IN_PLACE) for key in self.keys
+        )
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ class ConfigChanges:
     def lines(self) -> list[str]:
         out = [f"camera added: {name}" for name in self.added]
         out += [f"camera removed: {name}" for name in self.removed]
-        out += [f"camera changed: {c.camera} ({', '.join(c.keys)}; "
-                f"{'in place' if c.in_place else 'restarts alone'})" for c in self.changed]
+        out += [
+            f"camera changed: {c.camera} ({', '.join(c.keys)}; {'in place' if c.in_place else 'restarts alone'})"
+            for c in self.changed
+        ]
         out += [f"integration changed: {name}" for name in self.integrations]
         out += [f"needs a restart (not applied by a reload): {key}" for key in self.restart_needed]
         return out or ["no change"]
@@ -67,21 +70,34 @@ def config_changes(running: StreamerConfig | dict, loaded: StreamerConfig) -> Co
         if keys:
             changed.append(CameraChange(name, tuple(keys)))
     old_sections, new_sections = before["sections"], after["sections"]
-    sections = tuple(sorted(key for key in old_sections.keys() | new_sections.keys()
-                            if old_sections.get(key) != new_sections.get(key)))
+    sections = tuple(
+        sorted(
+            key for key in old_sections.keys() | new_sections.keys() if old_sections.get(key) != new_sections.get(key)
+        )
+    )
     old_outputs, new_outputs = before.get("integrations", {}), after["integrations"]
-    outputs = tuple(sorted(name for name in old_outputs.keys() | new_outputs.keys()
-                           if old_outputs.get(name) != new_outputs.get(name)))
-    return ConfigChanges(tuple(sorted(new_cameras.keys() - old_cameras.keys())),
-                         tuple(sorted(old_cameras.keys() - new_cameras.keys())), tuple(changed), sections, outputs)
+    outputs = tuple(
+        sorted(
+            name for name in old_outputs.keys() | new_outputs.keys() if old_outputs.get(name) != new_outputs.get(name)
+        )
+    )
+    return ConfigChanges(
+        tuple(sorted(new_cameras.keys() - old_cameras.keys())),
+        tuple(sorted(old_cameras.keys() - new_cameras.keys())),
+        tuple(changed),
+        sections,
+        outputs,
+    )
 
 
 def fingerprint(config: StreamerConfig) -> dict:
     """A digest of every leaf of each enabled camera, and of each other section: enough to say what differs,
     nothing that could be read back (camera URLs carry passwords)."""
     tree = config.model_dump(mode="json")
-    cameras = {name: {path: _digest(value) for path, value in _leaves(tree["cameras"][name])}
-               for name in config.enabled_cameras()}
+    cameras = {
+        name: {path: _digest(value) for path, value in _leaves(tree["cameras"][name])}
+        for name in config.enabled_cameras()
+    }
     sections = {key: _digest(value) for key, value in tree.items() if key not in IN_PLACE}
     outputs = {name: _digest(value) for name, value in tree.get("integrations", {}).items()}
     return {"cameras": cameras, "sections": sections, "integrations": outputs}
@@ -95,7 +111,6 @@ def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
-
 
 
 RUNNING = "running-config.json"  # under storage_dir: the fingerprint of what `streamer run` runs now

@@ -56,8 +56,13 @@ def _rule(rule: Mapping[str, Any]) -> CommentedMap:
     return out
 
 
-def edited_text(text: str, camera: str, zones: Mapping[str, Sequence[Sequence[float]]],
-                masks: Sequence[Sequence[Sequence[float]]], rules: Sequence[Mapping[str, Any]]) -> str:
+def edited_text(
+    text: str,
+    camera: str,
+    zones: Mapping[str, Sequence[Sequence[float]]],
+    masks: Sequence[Sequence[Sequence[float]]],
+    rules: Sequence[Mapping[str, Any]],
+) -> str:
     """The file's text with `camera`'s own zones, motion masks and rules replaced; nothing else changes."""
     yaml = _yaml()
     tree = yaml.load(text)

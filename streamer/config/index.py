@@ -12,8 +12,10 @@ _SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 class IndexConfig(StrictModel):
     url: str | None = Field(
-        None, description="postgresql://user:password@host:port/database (credentials from ${ENV}): the index "
-        "every host of a site writes and every API replica reads. Omitted: <storage_dir>/index.sqlite3.")
+        None,
+        description="postgresql://user:password@host:port/database (credentials from ${ENV}): the index "
+        "every host of a site writes and every API replica reads. Omitted: <storage_dir>/index.sqlite3.",
+    )
 
     @field_validator("url")
     @classmethod

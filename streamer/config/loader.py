@@ -89,8 +89,9 @@ class _YamlLines:
         return None, None
 
 
-def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[str, str] | None = None,
-                      checks: Sequence[ConfigCheck] = ()) -> StreamerConfig:
+def parse_config_text(
+    text: str, source: str, base_dir: Path, environ: Mapping[str, str] | None = None, checks: Sequence[ConfigCheck] = ()
+) -> StreamerConfig:
     environ = os.environ if environ is None else environ
     problem = scan(text)
     if problem is not None:
@@ -101,12 +102,16 @@ def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[s
     except yaml.reader.ReaderError as error:  # a character YAML forbids: it says where as an offset, not a line
         line = text[: error.position].count("\n") + 1
         character = chr(error.character) if isinstance(error.character, int) else error.character
-        issue = ConfigIssue("", f"invalid YAML: the control character {character!r} is not allowed in a YAML file", line)
+        issue = ConfigIssue(
+            "", f"invalid YAML: the control character {character!r} is not allowed in a YAML file", line
+        )
         raise ConfigError(source, [issue]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(source, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]) from None
+        raise ConfigError(
+            source, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]
+        ) from None
     if not isinstance(tree, dict):
         raise ConfigError(source, [ConfigIssue("", "expected a mapping with a 'cameras' section at the top")])
     duplicates = [ConfigIssue(path, message, line) for path, message, line in duplicate_keys(root_node)]
@@ -130,8 +135,9 @@ def parse_config_text(text: str, source: str, base_dir: Path, environ: Mapping[s
     return config
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None,
-                checks: Sequence[ConfigCheck] = ()) -> StreamerConfig:
+def load_config(
+    path: str | Path, environ: Mapping[str, str] | None = None, checks: Sequence[ConfigCheck] = ()
+) -> StreamerConfig:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -139,7 +145,10 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None,
         raise ConfigError(str(path), [ConfigIssue("", f"cannot read the config: {error.strerror or error}")]) from None
     except UnicodeDecodeError as error:
         line = error.object[: error.start].count(b"\n") + 1
-        raise ConfigError(str(path), [ConfigIssue("", f"cannot read the config: not utf-8 text (byte {error.object[error.start]:#04x})", line)]) from None
+        raise ConfigError(
+            str(path),
+            [ConfigIssue("", f"cannot read the config: not utf-8 text (byte {error.object[error.start]:#04x})", line)],
+        ) from None
     return parse_config_text(text, str(path), path.resolve().parent, environ, checks)
 
 
@@ -188,7 +197,11 @@ def _resolve_paths(config: StreamerConfig, base_dir: Path) -> StreamerConfig:
         name: cam.with_url(str(absolute(cam.file_path()))) if cam.kind is SourceKind.FILE else cam
         for name, cam in config.cameras.items()
     }
-    update = {"storage_dir": absolute(config.storage_dir), "models_dir": absolute(config.models_dir), "cameras": cameras}
+    update = {
+        "storage_dir": absolute(config.storage_dir),
+        "models_dir": absolute(config.models_dir),
+        "cameras": cameras,
+    }
     vlm = config.vlm
     if vlm is not None and vlm.scripted is not None:
         scripted = vlm.scripted.model_copy(update={"responses": absolute(vlm.scripted.responses)})

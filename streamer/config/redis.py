@@ -22,9 +22,15 @@ class RedisConfig(StrictModel):
     )
     connect_timeout_s: float = Field(3.0, gt=0, le=60)
     heartbeat_s: float = Field(
-        1.0, gt=0, le=60, description="Ping Redis this often while idle or down, so an outage is seen and timed "
-        "when it happens, not at the next alert.")
-    embedded_port: int = Field(0, ge=0, le=65_535, description="Embedded only: also listen on 127.0.0.1:<port> (0: socket only).")
+        1.0,
+        gt=0,
+        le=60,
+        description="Ping Redis this often while idle or down, so an outage is seen and timed "
+        "when it happens, not at the next alert.",
+    )
+    embedded_port: int = Field(
+        0, ge=0, le=65_535, description="Embedded only: also listen on 127.0.0.1:<port> (0: socket only)."
+    )
 
     @field_validator("url")
     @classmethod

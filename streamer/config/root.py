@@ -29,8 +29,11 @@ class LoggingConfig(StrictModel):
 
 class StreamerConfig(StrictModel):
     version: Literal[1] = Field(1, description="Config format version.")
-    storage_dir: Path = Field(Path("data"), description="Recordings, clips, snapshots, the index, the alert spool and the "
-                              "embedded Redis; relative to the config file's folder (default: `data` beside it).")
+    storage_dir: Path = Field(
+        Path("data"),
+        description="Recordings, clips, snapshots, the index, the alert spool and the "
+        "embedded Redis; relative to the config file's folder (default: `data` beside it).",
+    )
     models_dir: Path = Field(Path("models"), description="Where `streamer models pull` puts weights.")
     timezone: str = Field("UTC", description="IANA zone used to show times (stored times are epoch seconds).")
     logging: LoggingConfig = LoggingConfig()
@@ -42,15 +45,22 @@ class StreamerConfig(StrictModel):
     api: ApiConfig = ApiConfig()
     engine: EngineConfig = EngineConfig()
     health: HealthConfig = HealthConfig()
-    site: SiteConfig | None = Field(None, description="Many hosts, one site: every host runs `streamer run` on this "
-                                    "file and the live hosts share the cameras under leases on the shared Redis "
-                                    "(redis.url). Omitted: this host runs every enabled camera.")
+    site: SiteConfig | None = Field(
+        None,
+        description="Many hosts, one site: every host runs `streamer run` on this "
+        "file and the live hosts share the cameras under leases on the shared Redis "
+        "(redis.url). Omitted: this host runs every enabled camera.",
+    )
     integrations: dict[Slug, IntegrationConfig] = Field(
-        default_factory=dict, description="Named outputs besides the Redis stream (MQTT and Home Assistant, webhooks, "
+        default_factory=dict,
+        description="Named outputs besides the Redis stream (MQTT and Home Assistant, webhooks, "
         "notifications), each a consumer group of the alert stream; `streamer run` runs them, and so does "
-        "`streamer integrations run` on another host.")
-    cameras: dict[Slug, CameraConfig] = Field(min_length=1, description="By name (letters, digits, - and _): the name in "
-                                              "every alert, stream, file path and command.")
+        "`streamer integrations run` on another host.",
+    )
+    cameras: dict[Slug, CameraConfig] = Field(
+        min_length=1,
+        description="By name (letters, digits, - and _): the name in every alert, stream, file path and command.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -68,11 +78,15 @@ class StreamerConfig(StrictModel):
                 raise ValueError(f"cameras.{name}.watch needs a 'vlm:' section (a backend that looks at the keyframes)")
             # the VLM clip is sampled from the frames the detector sees
             if self.vlm is not None and camera.detect.fps < self.vlm.sampling.fps:
-                raise ValueError(f"cameras.{name}.detect.fps ({camera.detect.fps:g}) is below vlm.sampling.fps "
-                                 f"({self.vlm.sampling.fps:g}); the VLM clip is sampled from the detected frames")
+                raise ValueError(
+                    f"cameras.{name}.detect.fps ({camera.detect.fps:g}) is below vlm.sampling.fps "
+                    f"({self.vlm.sampling.fps:g}); the VLM clip is sampled from the detected frames"
+                )
         check_integrations(self.integrations, set(self.cameras))
         if self.site is not None and self.redis.url is None:
-            raise ValueError("site needs redis.url: the hosts of a site share one Redis (an embedded one is each host's own)")
+            raise ValueError(
+                "site needs redis.url: the hosts of a site share one Redis (an embedded one is each host's own)"
+            )
         if self.site is None:
             pinned = sorted(name for name, camera in self.cameras.items() if camera.node is not None)
             if pinned:

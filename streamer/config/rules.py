@@ -19,11 +19,19 @@ class _RuleBase(StrictModel):
         None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", description="Shown in alerts; defaults to the rule type."
     )
     cooldown_s: float = Field(
-        30.0, ge=0, le=86_400, description="After an event ends, the same rule and track (or zone) stay quiet this long."
+        30.0,
+        ge=0,
+        le=86_400,
+        description="After an event ends, the same rule and track (or zone) stay quiet this long.",
     )
-    end_after_s: float = Field(2.0, ge=0, le=3600, description="Condition gone (or track lost) this long ends the event.")
+    end_after_s: float = Field(
+        2.0, ge=0, le=3600, description="Condition gone (or track lost) this long ends the event."
+    )
     update_every_s: float = Field(
-        5.0, gt=0, le=3600, description="At most one 'update' per event this often, and only when its box or confidence changed."
+        5.0,
+        gt=0,
+        le=3600,
+        description="At most one 'update' per event this often, and only when its box or confidence changed.",
     )
 
     @property
@@ -51,7 +59,9 @@ class FallRuleConfig(_RuleBase):
     classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
     min_down_s: float = Field(1.0, gt=0, le=600, description="Must stay down at least this long.")
     aspect_ratio_down: float = Field(1.0, gt=0, le=10, description="width / height above this counts as lying.")
-    top_drop_ratio: float = Field(0.3, gt=0, le=1, description="Top edge must drop by this share of the standing height.")
+    top_drop_ratio: float = Field(
+        0.3, gt=0, le=1, description="Top edge must drop by this share of the standing height."
+    )
     fall_model: str | None = Field(None, description="Key of detect.extra_models whose class `fall_class` also fires.")
     fall_class: str = Field("Fall", min_length=1)
     history_s: float = Field(5.0, gt=0, le=60, description="How far back a track's boxes are kept to find it standing.")

@@ -26,12 +26,20 @@ BoxSpace = Literal["input_pixels", "relative_1000"]
 
 
 class SamplingConfig(StrictModel):
-    fps: float = Field(2.0, gt=0, le=8, description="Frames per second sent to the model; 2 / fps must be a whole number.")
+    fps: float = Field(
+        2.0, gt=0, le=8, description="Frames per second sent to the model; 2 / fps must be a whole number."
+    )
     pre_s: float = Field(3.0, ge=0, le=30, description="The clip starts this long before the event.")
-    post_s: float = Field(3.0, ge=0, le=30, description="…and ends this long after it (for a `new` event: after it was seen).")
-    max_window_s: float = Field(30.0, gt=1, le=120, description="Longest clip sent; a longer event sends its last part at `end`.")
+    post_s: float = Field(
+        3.0, ge=0, le=30, description="…and ends this long after it (for a `new` event: after it was seen)."
+    )
+    max_window_s: float = Field(
+        30.0, gt=1, le=120, description="Longest clip sent; a longer event sends its last part at `end`."
+    )
     min_pixels: int = Field(128 * 28 * 28, ge=4 * 28 * 28, description="Per frame, a multiple of 28×28.")
-    max_pixels: int = Field(192 * 28 * 28, ge=4 * 28 * 28, le=16384 * 28 * 28, description="Per frame, a multiple of 28×28.")
+    max_pixels: int = Field(
+        192 * 28 * 28, ge=4 * 28 * 28, le=16384 * 28 * 28, description="Per frame, a multiple of 28×28."
+    )
 
     @field_validator("fps")
     @classmethod
@@ -60,17 +68,26 @@ class SamplingConfig(StrictModel):
 
 class QueueConfig(StrictModel):
     max_jobs: int = Field(500, ge=1, le=1_000_000, description="Jobs waiting (not yet taken by a worker) at most.")
-    max_deliveries: int = Field(3, ge=1, le=20, description="Tries of one job before it goes to the dead-letter stream.")
-    claim_idle_s: float = Field(120.0, gt=0, le=86_400, description="A job taken this long ago and not done is retried.")
+    max_deliveries: int = Field(
+        3, ge=1, le=20, description="Tries of one job before it goes to the dead-letter stream."
+    )
+    claim_idle_s: float = Field(
+        120.0, gt=0, le=86_400, description="A job taken this long ago and not done is retried."
+    )
     batch: int = Field(4, ge=1, le=64, description="Jobs a worker takes at once (one generate call when they fit).")
 
 
 class TransformersConfig(StrictModel):
-    model: str = Field("Qwen/Qwen2.5-VL-3B-Instruct", description="A local folder or a Hugging Face id (your own cache).")
+    model: str = Field(
+        "Qwen/Qwen2.5-VL-3B-Instruct", description="A local folder or a Hugging Face id (your own cache)."
+    )
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     max_new_tokens: int = Field(512, ge=16, le=8192)
-    adapter: Path | None = Field(None, description="A LoRA adapter folder (`streamer vlm finetune`, or any peft LoRA "
-                                                   "of this base), merged into `model` when it loads.")
+    adapter: Path | None = Field(
+        None,
+        description="A LoRA adapter folder (`streamer vlm finetune`, or any peft LoRA "
+        "of this base), merged into `model` when it loads.",
+    )
 
 
 class OpenAIConfig(StrictModel):
@@ -78,7 +95,9 @@ class OpenAIConfig(StrictModel):
     model: str = Field("Qwen/Qwen2.5-VL-7B-Instruct", min_length=1)
     api_key: str | None = Field(None, description="Sent as a bearer token; use ${ENV}.")
     send: Literal["images", "video"] = Field(
-        "images", description="images: one image part per frame with its time; video: an MP4 part with fps in mm_processor_kwargs.")
+        "images",
+        description="images: one image part per frame with its time; video: an MP4 part with fps in mm_processor_kwargs.",
+    )
     timeout_s: float = Field(120.0, gt=0, le=3600)
     retries: int = Field(3, ge=0, le=10)
     concurrency: int = Field(4, ge=1, le=256, description="Requests in flight per worker.")
@@ -86,11 +105,15 @@ class OpenAIConfig(StrictModel):
 
 
 class ScriptedConfig(StrictModel):
-    responses: Path = Field(description="YAML: event type (or '*') → list of answers, used in turn. Tests and demos only.")
+    responses: Path = Field(
+        description="YAML: event type (or '*') → list of answers, used in turn. Tests and demos only."
+    )
 
 
 class HoldConfig(StrictModel):
-    types: list[str] = Field(default_factory=list, description="Event types whose `new` alert waits for the VLM's answer.")
+    types: list[str] = Field(
+        default_factory=list, description="Event types whose `new` alert waits for the VLM's answer."
+    )
     timeout_s: float = Field(30.0, gt=0, le=600, description="…or this long, then it goes out as `pending`.")
 
 
@@ -101,18 +124,30 @@ class VlmConfig(StrictModel):
     scripted: ScriptedConfig | None = None
     verify: list[str] | Literal["all"] = Field("all", description="Event types sent to the VLM.")
     priority: dict[str, RiskLevel] = Field(
-        default_factory=lambda: {"fall": "critical", "zone_intrusion": "high", "line_crossing": "medium",
-                                 "dwell": "medium", "count": "low"},
-        description="Which jobs are dropped first when the queue is full (lowest first); unknown types: medium.")
+        default_factory=lambda: {
+            "fall": "critical",
+            "zone_intrusion": "high",
+            "line_crossing": "medium",
+            "dwell": "medium",
+            "count": "low",
+        },
+        description="Which jobs are dropped first when the queue is full (lowest first); unknown types: medium.",
+    )
     sampling: SamplingConfig = SamplingConfig()
     queue: QueueConfig = QueueConfig()
     hold: HoldConfig = HoldConfig()
     box_coordinates: Literal["auto", "input_pixels", "relative_1000"] = Field(
-        "auto", description="How the model writes bbox_2d: Qwen2.5-VL in pixels of its resized input (input_pixels), "
-                            "Qwen2-VL and Qwen3-VL in thousandths of the width and height (relative_1000); auto "
-                            "reads it from the model's name.")
-    workers: int = Field(0, ge=0, le=8, description="VLM workers `streamer run` starts itself (0: run `streamer vlm-worker`).")
-    drain_timeout_s: float = Field(120.0, ge=0, le=3600, description="At the end of a run, wait this long for its jobs.")
+        "auto",
+        description="How the model writes bbox_2d: Qwen2.5-VL in pixels of its resized input (input_pixels), "
+        "Qwen2-VL and Qwen3-VL in thousandths of the width and height (relative_1000); auto "
+        "reads it from the model's name.",
+    )
+    workers: int = Field(
+        0, ge=0, le=8, description="VLM workers `streamer run` starts itself (0: run `streamer vlm-worker`)."
+    )
+    drain_timeout_s: float = Field(
+        120.0, ge=0, le=3600, description="At the end of a run, wait this long for its jobs."
+    )
 
     @model_validator(mode="after")
     def _backend_section(self) -> "VlmConfig":
@@ -140,7 +175,9 @@ class WatchConfig(StrictModel):
     """An open-vocabulary rule written as a prompt: a keyframe window every `every_s` is asked about it."""
 
     name: Slug
-    prompt: str = Field(min_length=3, max_length=500, description='What to look for, e.g. "a person climbing the fence".')
+    prompt: str = Field(
+        min_length=3, max_length=500, description='What to look for, e.g. "a person climbing the fence".'
+    )
     every_s: float = Field(60.0, ge=2, le=86_400)
     window_s: float = Field(4.0, ge=1, le=60, description="Seconds of video per look.")
     risk_level: RiskLevel = "high"

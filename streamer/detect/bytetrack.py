@@ -167,10 +167,13 @@ class ByteTracker:
 
         def tracks(mask: np.ndarray) -> list[Track]:
             centre = xywh[mask].astype(np.float64)
-            tlwh = np.column_stack([centre[:, 0] - centre[:, 2] / 2, centre[:, 1] - centre[:, 3] / 2,
-                                    centre[:, 2], centre[:, 3]]).astype(np.float32)
-            return [Track(box, score, cls, idx) for box, score, cls, idx in
-                    zip(tlwh, scores[mask], classes[mask], np.flatnonzero(mask))]
+            tlwh = np.column_stack(
+                [centre[:, 0] - centre[:, 2] / 2, centre[:, 1] - centre[:, 3] / 2, centre[:, 2], centre[:, 3]]
+            ).astype(np.float32)
+            return [
+                Track(box, score, cls, idx)
+                for box, score, cls, idx in zip(tlwh, scores[mask], classes[mask], np.flatnonzero(mask))
+            ]
 
         return tracks(high), tracks(low)
 
@@ -212,8 +215,11 @@ def _assign(cost: np.ndarray, threshold: float) -> tuple[list[tuple[int, int]], 
     if cost.size == 0:
         return [], list(range(cost.shape[0])), list(range(cost.shape[1]))
     _, x, y = lap.lapjv(cost, extend_cost=True, cost_limit=threshold)
-    return ([(i, int(j)) for i, j in enumerate(x) if j >= 0], [int(i) for i in np.where(x < 0)[0]],
-            [int(j) for j in np.where(y < 0)[0]])
+    return (
+        [(i, int(j)) for i, j in enumerate(x) if j >= 0],
+        [int(i) for i in np.where(x < 0)[0]],
+        [int(j) for j in np.where(y < 0)[0]],
+    )
 
 
 def _iou(a: list[Track], b: list[Track]) -> np.ndarray:
@@ -222,8 +228,9 @@ def _iou(a: list[Track], b: list[Track]) -> np.ndarray:
         return ious
     box1 = np.ascontiguousarray([t.xyxy for t in a], dtype=np.float32)
     box2 = np.ascontiguousarray([t.xyxy for t in b], dtype=np.float32)
-    inter = (np.minimum(box1[:, None, 2], box2[:, 2]) - np.maximum(box1[:, None, 0], box2[:, 0])).clip(0) * \
-            (np.minimum(box1[:, None, 3], box2[:, 3]) - np.maximum(box1[:, None, 1], box2[:, 1])).clip(0)
+    inter = (np.minimum(box1[:, None, 2], box2[:, 2]) - np.maximum(box1[:, None, 0], box2[:, 0])).clip(0) * (
+        np.minimum(box1[:, None, 3], box2[:, 3]) - np.maximum(box1[:, None, 1], box2[:, 1])
+    ).clip(0)
     area1 = (box1[:, 2] - box1[:, 0]) * (box1[:, 3] - box1[:, 1])
     area2 = (box2[:, 2] - box2[:, 0]) * (box2[:, 3] - box2[:, 1])
     return inter / (area2 + area1[:, None] - inter + 1e-7)
@@ -247,5 +254,7 @@ def _drop_duplicates(tracked: list[Track], lost: list[Track]) -> tuple[list[Trac
             drop_lost.add(q)
         else:
             drop_tracked.add(p)
-    return ([t for i, t in enumerate(tracked) if i not in drop_tracked],
-            [t for i, t in enumerate(lost) if i not in drop_lost])
+    return (
+        [t for i, t in enumerate(tracked) if i not in drop_tracked],
+        [t for i, t in enumerate(lost) if i not in drop_lost],
+    )

@@ -25,8 +25,16 @@ class BoxKalman:
         measurement = np.asarray(xyah, dtype=np.float64)
         mean = np.r_[measurement, np.zeros_like(measurement)]
         h = measurement[3]
-        std = [2 * POSITION_WEIGHT * h, 2 * POSITION_WEIGHT * h, 1e-2, 2 * POSITION_WEIGHT * h,
-               10 * VELOCITY_WEIGHT * h, 10 * VELOCITY_WEIGHT * h, 1e-5, 10 * VELOCITY_WEIGHT * h]
+        std = [
+            2 * POSITION_WEIGHT * h,
+            2 * POSITION_WEIGHT * h,
+            1e-2,
+            2 * POSITION_WEIGHT * h,
+            10 * VELOCITY_WEIGHT * h,
+            10 * VELOCITY_WEIGHT * h,
+            1e-5,
+            10 * VELOCITY_WEIGHT * h,
+        ]
         return mean, np.diag(np.square(std))
 
     def multi_predict(self, mean: np.ndarray, covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,8 +38,12 @@ def model_files(config: StreamerConfig) -> list[tuple[Location, str]]:
                 missing = unknown_classes(requested, known) if requested and known else []
                 if missing:
                     model = specs[model_loc].weights
-                    issues.append((("cameras", name, *loc, field),
-                                   f"{missing} not among the classes of {model}: {', '.join(known)}"))
+                    issues.append(
+                        (
+                            ("cameras", name, *loc, field),
+                            f"{missing} not among the classes of {model}: {', '.join(known)}",
+                        )
+                    )
     return issues
 
 
@@ -51,8 +55,12 @@ def devices(config: StreamerConfig, gpus: Path = GPUS) -> list[tuple[Location, s
     for name, cam in config.cameras.items():
         device = cam.detect.device.removeprefix("cuda:")
         if count and device.isdigit() and int(device) >= count:
-            issues.append((("cameras", name, "detect", "device"),
-                           f"'{cam.detect.device}': this machine has {count} CUDA device(s), 0 to {count - 1}"))
+            issues.append(
+                (
+                    ("cameras", name, "detect", "device"),
+                    f"'{cam.detect.device}': this machine has {count} CUDA device(s), 0 to {count - 1}",
+                )
+            )
     return issues
 
 

@@ -72,7 +72,9 @@ class MotionDetector:
             self.background = small.astype(np.float32)
             return MotionResult(MotionVerdict.CALIBRATING, (), 0.0)
         delta = cv2.absdiff(small, cv2.convertScaleAbs(self.background))
-        changed_mask = cv2.dilate(cv2.threshold(delta, self.config.threshold, 255, cv2.THRESH_BINARY)[1], None, iterations=1)
+        changed_mask = cv2.dilate(
+            cv2.threshold(delta, self.config.threshold, 255, cv2.THRESH_BINARY)[1], None, iterations=1
+        )
         changed_mask[self.masked] = 0
         changed = float(np.count_nonzero(changed_mask)) / self.unmasked
         if changed > self.config.lighting_change:
@@ -102,7 +104,9 @@ class MotionDetector:
         for contour in contours:
             if cv2.contourArea(contour) > self.config.contour_area:
                 x, y, w, h = cv2.boundingRect(contour)
-                boxes.append((int(x * self.scale), int(y * self.scale), int((x + w) * self.scale), int((y + h) * self.scale)))
+                boxes.append(
+                    (int(x * self.scale), int(y * self.scale), int((x + w) * self.scale), int((y + h) * self.scale))
+                )
         return tuple(boxes)
 
     def _learn(self, small: np.ndarray, moving: bool) -> None:

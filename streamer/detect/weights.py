@@ -20,7 +20,9 @@ def resolve_weights(name: str, models_dir: Path) -> str:
     for candidate in candidates:
         if candidate.exists():
             if not str(candidate).endswith(WEIGHT_SUFFIXES):
-                raise WeightsNotFound(f"'{name}' is not ultralytics weights (expected one of {', '.join(WEIGHT_SUFFIXES)})")
+                raise WeightsNotFound(
+                    f"'{name}' is not ultralytics weights (expected one of {', '.join(WEIGHT_SUFFIXES)})"
+                )
             return str(candidate.resolve())
     if "/" not in name and _ULTRALYTICS_ASSET.match(name):
         return name

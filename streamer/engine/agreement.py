@@ -34,18 +34,29 @@ class BoxAgreement:
         return 100.0 * (self.reference_found + self.candidate_found) / total if total else 100.0
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"frames": self.frames, "boxes_reference": self.boxes_reference, "boxes_candidate": self.boxes_candidate,
-                "reference_found_pct": round(self.reference_pct, 2), "candidate_found_pct": round(self.candidate_pct, 2),
-                "agreement_pct": round(self.pct, 2)}
+        return {
+            "frames": self.frames,
+            "boxes_reference": self.boxes_reference,
+            "boxes_candidate": self.boxes_candidate,
+            "reference_found_pct": round(self.reference_pct, 2),
+            "candidate_found_pct": round(self.candidate_pct, 2),
+            "agreement_pct": round(self.pct, 2),
+        }
 
 
-def box_agreement(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray],
-                  iou: float = IOU_AGREE) -> BoxAgreement:
+def box_agreement(
+    reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], iou: float = IOU_AGREE
+) -> BoxAgreement:
     """Per frame, (n, 6) arrays of x1 y1 x2 y2 confidence class, in the same pixels."""
     if len(reference) != len(candidate):
         raise ValueError(f"{len(reference)} frames of reference boxes against {len(candidate)}")
-    return BoxAgreement(len(reference), sum(len(r) for r in reference), sum(len(c) for c in candidate),
-                        _found(reference, candidate, iou), _found(candidate, reference, iou))
+    return BoxAgreement(
+        len(reference),
+        sum(len(r) for r in reference),
+        sum(len(c) for c in candidate),
+        _found(reference, candidate, iou),
+        _found(candidate, reference, iou),
+    )
 
 
 def _found(boxes: Sequence[np.ndarray], others: Sequence[np.ndarray], iou: float) -> int:

@@ -39,8 +39,9 @@ ModelTimer = Callable[[LoadedModel, float], None]  # a model's call on a batch a
 def run_batch(jobs: Sequence[FrameJob], on_call: ModelTimer | None = None) -> list[Boxes]:
     results: list[Boxes] = [{} for _ in jobs]
     _run_uses(jobs, results, lambda use, _: use.run_when is None, on_call)
-    _run_uses(jobs, results, lambda use, boxes: use.run_when is not None and _saw(boxes.get(TRACKED), use.run_when),
-              on_call)
+    _run_uses(
+        jobs, results, lambda use, boxes: use.run_when is not None and _saw(boxes.get(TRACKED), use.run_when), on_call
+    )
     for job, boxes in zip(jobs, results):
         for use in job.uses:
             boxes.setdefault(use.name, None)  # skipped by run_when

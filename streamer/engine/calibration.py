@@ -11,8 +11,9 @@ from streamer.config.cameras import CameraConfig, Precision, SourceKind
 NEWEST_PER_CAMERA = 4  # recent footage in every camera's light, not one camera's whole month
 
 
-def calibration_sources(cameras: Mapping[str, CameraConfig], storage_dir: Path | None, configured: Sequence[Path],
-                        models_dir: Path) -> tuple[Path, ...]:
+def calibration_sources(
+    cameras: Mapping[str, CameraConfig], storage_dir: Path | None, configured: Sequence[Path], models_dir: Path
+) -> tuple[Path, ...]:
     """Empty unless a camera asks for int8: an engine's start-up does not look through the recordings for nothing."""
     if not any(camera.detect.precision is Precision.INT8 for camera in cameras.values()):
         return ()

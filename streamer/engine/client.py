@@ -88,7 +88,9 @@ class RemoteDetection:
         if not self._flying or self._flying[0].request.seq != reply.seq:
             return  # an answer for a frame given up when the engine was lost
         flying = self._flying.popleft()
-        done.append(detected_frame(flying.frame, reply.boxes, self._names, (time.perf_counter() - flying.handed) * 1000))
+        done.append(
+            detected_frame(flying.frame, reply.boxes, self._names, (time.perf_counter() - flying.handed) * 1000)
+        )
 
     def _send(self, request: Infer) -> None:
         try:
@@ -109,7 +111,9 @@ class RemoteDetection:
         if self.live:
             self.dropped += lost
             self._flying.clear()
-        log.warning("inference engine lost; waiting for it", extra={"fields": {"camera": self.name, "frames_dropped": lost}})
+        log.warning(
+            "inference engine lost; waiting for it", extra={"fields": {"camera": self.name, "frames_dropped": lost}}
+        )
 
     def _recover(self) -> None:
         self._connect()
@@ -139,13 +143,27 @@ class RemoteDetection:
                 conn.close()
                 return
             self._names, self._conn = reply.names, conn
-            log.info("engine connected", extra={"fields": {"camera": self.name, **{f"backend{('_' + k) if k else ''}": v
-                                                                                  for k, v in reply.backends.items()}}})
+            log.info(
+                "engine connected",
+                extra={
+                    "fields": {
+                        "camera": self.name,
+                        **{f"backend{('_' + k) if k else ''}": v for k, v in reply.backends.items()},
+                    }
+                },
+            )
             return
 
     def _hello(self, conn: Connection) -> Welcome | Refused | None:
-        conn.send(Hello(self.name, self.link.shm_name, self.link.slot_bytes, self.link.slots,
-                        model_uses(self.camera, self.models_dir)))
+        conn.send(
+            Hello(
+                self.name,
+                self.link.shm_name,
+                self.link.slot_bytes,
+                self.link.slots,
+                model_uses(self.camera, self.models_dir),
+            )
+        )
         while not conn.poll(0.2):  # the engine may be exporting models: minutes, on a first run
             if self.stop.is_set():
                 return None

@@ -15,8 +15,15 @@ from streamer.parent import stop_when_orphaned
 log = logging.getLogger("streamer.engine")
 
 
-def engine_main(address: str, authkey: bytes, settings: LoadSettings, config: EngineConfig, stats_interval_s: float,
-                log_level: str, log_format: str) -> None:
+def engine_main(
+    address: str,
+    authkey: bytes,
+    settings: LoadSettings,
+    config: EngineConfig,
+    stats_interval_s: float,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Spawned by the supervisor. SIGTERM stops it; it also stops when the supervisor is gone (no orphan engine
     keeps the models in memory)."""
     from streamer.logs import setup_logging
@@ -33,6 +40,8 @@ def engine_main(address: str, authkey: bytes, settings: LoadSettings, config: En
     torch.set_num_threads(1)  # NMS and box scaling are small; the inference runtime owns the cores
     if settings.device.startswith("cuda"):
         if not torch.cuda.is_available():
-            log.warning("CUDA is not usable here; the engine runs on the CPU", extra={"fields": {"device": settings.device}})
+            log.warning(
+                "CUDA is not usable here; the engine runs on the CPU", extra={"fields": {"device": settings.device}}
+            )
             settings = replace(settings, device="cpu")
     EngineServer(address, authkey, settings, config, stats_interval_s, stop).serve()

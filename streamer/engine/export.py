@@ -36,8 +36,10 @@ class ExportKey:
 
     def folder_name(self, stem: str) -> str:
         height, width = self.imgsz
-        return (f"{stem}-{self.weights_sha256[:12]}-{self.backend}-{height}x{width}-b{self.batch}-{self.precision}"
-                f"-ul{self.ultralytics}")
+        return (
+            f"{stem}-{self.weights_sha256[:12]}-{self.backend}-{height}x{width}-b{self.batch}-{self.precision}"
+            f"-ul{self.ultralytics}"
+        )
 
 
 def export_key(weights: Path, backend: str, imgsz: tuple[int, int], batch: int, precision: str) -> ExportKey:
@@ -95,15 +97,29 @@ def _export(weights: Path, key: ExportKey, folder: Path, device: str) -> Path:
     local = folder / weights.name  # ultralytics writes the export beside the weights it read
     shutil.copyfile(weights, local)
     fp16 = key.precision == "fp16"
-    options: dict[str, object] = {"format": _FORMATS[key.backend], "imgsz": list(key.imgsz), "batch": key.batch,
-                                  "dynamic": True, "verbose": False}
+    options: dict[str, object] = {
+        "format": _FORMATS[key.backend],
+        "imgsz": list(key.imgsz),
+        "batch": key.batch,
+        "dynamic": True,
+        "verbose": False,
+    }
     if fp16:
         options["quantize"] = 16
     if key.backend == "tensorrt" or (key.backend == "onnxruntime" and fp16):
         options["device"] = device  # TensorRT builds for its GPU; an fp16 ONNX export needs one too
-    log.info("exporting model", extra={"fields": {"model": weights.name, "backend": key.backend,
-                                                  "imgsz": "x".join(map(str, key.imgsz)), "batch": key.batch,
-                                                  "precision": key.precision}})
+    log.info(
+        "exporting model",
+        extra={
+            "fields": {
+                "model": weights.name,
+                "backend": key.backend,
+                "imgsz": "x".join(map(str, key.imgsz)),
+                "batch": key.batch,
+                "precision": key.precision,
+            }
+        },
+    )
     try:
         with warnings.catch_warnings():  # torch.jit's deprecation notes, once per export: not the user's concern
             warnings.simplefilter("ignore")

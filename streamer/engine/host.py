@@ -39,8 +39,9 @@ def resolve_device(requested: str) -> str:
     return "cuda:0" if gpus.is_dir() and any(gpus.iterdir()) else "cpu"
 
 
-def device_settings(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
-                    storage_dir: Path | None = None) -> dict[str, LoadSettings]:
+def device_settings(
+    cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path, storage_dir: Path | None = None
+) -> dict[str, LoadSettings]:
     """Per device, how its engine loads models: exports take the largest input of its cameras (they are dynamic
     below it) and the engine's batch; int8 calibrates on the site's own video."""
     largest: dict[str, tuple[int, int]] = {}
@@ -50,8 +51,10 @@ def device_settings(cameras: Mapping[str, CameraConfig], config: EngineConfig, m
         previous = largest.get(device, (0, 0))
         largest[device] = (max(previous[0], height), max(previous[1], width))
     calibration = calibration_sources(cameras, storage_dir, config.calibration, models_dir)
-    return {device: LoadSettings(device, models_dir / "cache", config.max_batch, imgsz, config.threads, calibration)
-            for device, imgsz in largest.items()}
+    return {
+        device: LoadSettings(device, models_dir / "cache", config.max_batch, imgsz, config.threads, calibration)
+        for device, imgsz in largest.items()
+    }
 
 
 class EnginePhase(str, enum.Enum):
@@ -74,9 +77,16 @@ class EngineSlot:
 
 
 class EngineHost:
-    def __init__(self, cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
-                 logging_args: tuple[str, str], stats_interval_s: float, on_health: EngineHealth | None = None,
-                 storage_dir: Path | None = None):
+    def __init__(
+        self,
+        cameras: Mapping[str, CameraConfig],
+        config: EngineConfig,
+        models_dir: Path,
+        logging_args: tuple[str, str],
+        stats_interval_s: float,
+        on_health: EngineHealth | None = None,
+        storage_dir: Path | None = None,
+    ):
         self.config = config
         self.logging_args = logging_args
         self.stats_interval_s = stats_interval_s
@@ -87,11 +97,15 @@ class EngineHost:
         swept = sweep_orphans()
         if swept:
             log.info("removed shared memory left by a killed run", extra={"fields": {"segments": len(swept)}})
-        self.segments = {name: SlotSegment.create(name, camera_geometry(camera).max_bytes, config.inflight_per_camera)
-                         for name, camera in cameras.items()}
+        self.segments = {
+            name: SlotSegment.create(name, camera_geometry(camera).max_bytes, config.inflight_per_camera)
+            for name, camera in cameras.items()
+        }
         self.device_of = {name: resolve_device(camera.detect.device) for name, camera in cameras.items()}
-        self.engines = {device: EngineSlot(device, str(self._runtime / f"engine-{device.replace(':', '-')}.sock"), settings)
-                        for device, settings in device_settings(cameras, config, models_dir, storage_dir).items()}
+        self.engines = {
+            device: EngineSlot(device, str(self._runtime / f"engine-{device.replace(':', '-')}.sock"), settings)
+            for device, settings in device_settings(cameras, config, models_dir, storage_dir).items()
+        }
 
     def add_camera(self, name: str, camera: CameraConfig) -> bool:
         """A camera added (or changed) by a config reload: its shared frames, sized for it. False when its device has
@@ -120,9 +134,11 @@ class EngineHost:
     def _start(self, engine: EngineSlot) -> None:
         level, fmt = self.logging_args
         engine.process = self._ctx.Process(
-            target=engine_main, name=f"streamer-engine-{engine.device}",
+            target=engine_main,
+            name=f"streamer-engine-{engine.device}",
             args=(engine.address, self._authkey, engine.settings, self.config, self.stats_interval_s, level, fmt),
-            daemon=False)
+            daemon=False,
+        )
         engine.process.start()
         engine.phase = EnginePhase.RUNNING
         log.info("engine started", extra={"fields": {"device": engine.device, "pid": engine.process.pid}})
@@ -139,8 +155,10 @@ class EngineHost:
                 delay = engine.backoff.next_delay()
                 engine.phase, engine.restart_at = EnginePhase.WAITING_RESTART, now + delay
                 code = engine.process.exitcode
-                log.error("engine died; restarting", extra={"fields": {"device": engine.device, "exit_code": code,
-                                                                       "restart_in_s": round(delay, 1)}})
+                log.error(
+                    "engine died; restarting",
+                    extra={"fields": {"device": engine.device, "exit_code": code, "restart_in_s": round(delay, 1)}},
+                )
                 self._health(engine, "crashed", f"exit code {code}; restarting in {delay:.1f} s")
 
     def stop(self, grace_s: float = 5.0) -> None:

@@ -44,11 +44,16 @@ class LocalDetection:
         if not self._waiting:
             return []
         taken = [self._waiting.popleft() for _ in range(len(self._waiting))]
-        jobs = [FrameJob(self.geometry.letterbox(frame.image), (frame.height, frame.width), self.uses) for frame, _ in taken]
+        jobs = [
+            FrameJob(self.geometry.letterbox(frame.image), (frame.height, frame.width), self.uses) for frame, _ in taken
+        ]
         results = run_batch(jobs)
         done = time.perf_counter()
         names = {use.name: use.model.names for use in self.uses}
-        return [detected_frame(frame, boxes, names, (done - handed) * 1000) for (frame, handed), boxes in zip(taken, results)]
+        return [
+            detected_frame(frame, boxes, names, (done - handed) * 1000)
+            for (frame, handed), boxes in zip(taken, results)
+        ]
 
     def close(self) -> None:
         pass

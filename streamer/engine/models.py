@@ -74,7 +74,9 @@ class LoadedModel:
         output = self.runner.run(batch)
         return [self._nms(output[i : i + 1], p) for i, p in enumerate(params)]
 
-    def detect_each(self, inputs: Sequence[np.ndarray], params: NmsParams = NmsParams(0.25, 0.7, None)) -> list[np.ndarray]:
+    def detect_each(
+        self, inputs: Sequence[np.ndarray], params: NmsParams = NmsParams(0.25, 0.7, None)
+    ) -> list[np.ndarray]:
         """One frame at a time (letterboxed inputs of any shapes), ultralytics' default thresholds: for checks."""
         return [self.infer([image], [params])[0] for image in inputs]
 
@@ -82,8 +84,9 @@ class LoadedModel:
         from ultralytics.utils import nms
 
         classes = list(params.class_ids) if params.class_ids is not None else None
-        (kept,) = nms.non_max_suppression(prediction, params.confidence, params.iou, classes, max_det=MAX_DET,
-                                          end2end=self.runner.end2end)
+        (kept,) = nms.non_max_suppression(
+            prediction, params.confidence, params.iou, classes, max_det=MAX_DET, end2end=self.runner.end2end
+        )
         return kept.numpy().astype(np.float32)
 
     def class_ids(self, classes: Sequence[str] | None) -> tuple[int, ...] | None:
@@ -92,8 +95,10 @@ class LoadedModel:
         by_name = {name.lower(): class_id for class_id, name in self.names.items()}
         unknown = unknown_classes(list(classes), list(self.names.values()))
         if unknown:
-            raise ModelLoadError(f"classes {unknown} are not in {Path(self.key.weights).name} "
-                                 f"(it knows: {', '.join(self.names.values())})")
+            raise ModelLoadError(
+                f"classes {unknown} are not in {Path(self.key.weights).name} "
+                f"(it knows: {', '.join(self.names.values())})"
+            )
         return tuple(by_name[name.lower()] for name in classes)
 
 
@@ -124,10 +129,20 @@ class ModelRegistry:
                     log.warning("%s; trying %s", line, order[position + 1].value)
                 continue
             if key.backend is Backend.AUTO and backend is Backend.PYTORCH and self.settings.device == "cpu":
-                log.warning("model %s runs on plain PyTorch on the CPU (slowest): no faster runtime took it",
-                            weights.name)
-            log.info("model loaded", extra={"fields": {"model": weights.name, "backend": runner.name,
-                                                       "device": self.settings.device, "precision": precision}})
+                log.warning(
+                    "model %s runs on plain PyTorch on the CPU (slowest): no faster runtime took it", weights.name
+                )
+            log.info(
+                "model loaded",
+                extra={
+                    "fields": {
+                        "model": weights.name,
+                        "backend": runner.name,
+                        "device": self.settings.device,
+                        "precision": precision,
+                    }
+                },
+            )
             return LoadedModel(key, runner, names, artifact, exported)
         raise ModelLoadError("; ".join(errors))
 
@@ -146,11 +161,14 @@ class ModelRegistry:
         if precision == "int8":
             fp32_dir, _ = cached_export(weights, key, settings.cache_dir, settings.device)
             return self._int8(weights, fp32_dir)
-        return self._opened(lambda: cached_export(weights, key, settings.cache_dir, settings.device),
-                            lambda artifact: self._open(artifact, backend, precision))
+        return self._opened(
+            lambda: cached_export(weights, key, settings.cache_dir, settings.device),
+            lambda artifact: self._open(artifact, backend, precision),
+        )
 
-    def _opened(self, make: Callable[[], tuple[Path, bool]],
-                open_artifact: Callable[[Path], Runner]) -> tuple[Runner, Path, bool]:
+    def _opened(
+        self, make: Callable[[], tuple[Path, bool]], open_artifact: Callable[[Path], Runner]
+    ) -> tuple[Runner, Path, bool]:
         """A cached artifact opened; one that does not load is made again, once (not one made just now: making it
         again would not help)."""
         artifact, made = make()
@@ -177,8 +195,10 @@ class ModelRegistry:
             return box_agreement(reference.detect_each(held_out), candidate.detect_each(held_out))
 
         key = export_key(weights, Backend.OPENVINO.value, settings.imgsz, settings.max_batch, "int8")
-        return self._opened(lambda: quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check),
-                            lambda artifact: OpenVinoRunner(artifact, settings.threads, "int8"))
+        return self._opened(
+            lambda: quantized_export(fp32_dir, key, settings.cache_dir, settings.calibration, check),
+            lambda artifact: OpenVinoRunner(artifact, settings.threads, "int8"),
+        )
 
     def _open(self, artifact: Path, backend: Backend, precision: str) -> Runner:
         settings = self.settings

@@ -26,17 +26,29 @@ class PreparedModel:
     artifact: Path
 
 
-def prepare(cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path,
-            storage_dir: Path | None = None) -> list[PreparedModel]:
+def prepare(
+    cameras: Mapping[str, CameraConfig], config: EngineConfig, models_dir: Path, storage_dir: Path | None = None
+) -> list[PreparedModel]:
     """Raises ModelLoadError (one line naming the model and the backend) or WeightsNotFound."""
-    registries = {device: ModelRegistry(loading)
-                  for device, loading in device_settings(cameras, config, models_dir, storage_dir).items()}
+    registries = {
+        device: ModelRegistry(loading)
+        for device, loading in device_settings(cameras, config, models_dir, storage_dir).items()
+    }
     prepared = []
     for name, camera in cameras.items():
         device = resolve_device(camera.detect.device)
         for use in model_uses(camera, models_dir):
             started = time.monotonic()
             model = registries[device].get(ModelKey(use.weights, use.backend, use.precision))
-            prepared.append(PreparedModel(name, Path(use.weights).name, device, model.runner.name, model.exported,
-                                          time.monotonic() - started, model.artifact))
+            prepared.append(
+                PreparedModel(
+                    name,
+                    Path(use.weights).name,
+                    device,
+                    model.runner.name,
+                    model.exported,
+                    time.monotonic() - started,
+                    model.artifact,
+                )
+            )
     return prepared

@@ -47,8 +47,10 @@ def sample_frames(sources: Sequence[Path], imgsz: int, count: int = CALIBRATION_
 
     usable = [path for path in sources if path.is_file()][:MAX_SOURCES]
     if not usable:
-        raise CalibrationError("int8 needs frames of the site to calibrate on: no recording, file camera or sample "
-                               "video was found (record some video first, or name files in engine.calibration)")
+        raise CalibrationError(
+            "int8 needs frames of the site to calibrate on: no recording, file camera or sample "
+            "video was found (record some video first, or name files in engine.calibration)"
+        )
     wanted = count + count // (HELD_OUT_EVERY - 1)
     per_source = -(-wanted // len(usable))
     geometry = InputGeometry(imgsz)
@@ -78,12 +80,16 @@ def _evenly(path: Path, count: int, av) -> list[np.ndarray]:  # noqa: ANN001 (av
             container.seek(0)
         step = max(1, total // max(1, count))
         stream.thread_type = "AUTO"
-        return [frame.to_ndarray(format="bgr24")
-                for index, frame in enumerate(container.decode(stream)) if index % step == 0][:count]
+        return [
+            frame.to_ndarray(format="bgr24")
+            for index, frame in enumerate(container.decode(stream))
+            if index % step == 0
+        ][:count]
 
 
-def quantized_export(fp32_dir: Path, key: ExportKey, cache_dir: Path, sources: Sequence[Path],
-                     check: AgreementCheck) -> tuple[Path, bool]:
+def quantized_export(
+    fp32_dir: Path, key: ExportKey, cache_dir: Path, sources: Sequence[Path], check: AgreementCheck
+) -> tuple[Path, bool]:
     """The cached INT8 model for `key` (made from the fp32 export in `fp32_dir`), and whether it was made now."""
     folder = cache_dir / key.folder_name(fp32_dir.name.removesuffix("_openvino_model"))
     with locked(folder):
@@ -92,17 +98,35 @@ def quantized_export(fp32_dir: Path, key: ExportKey, cache_dir: Path, sources: S
             return artifact, False
         shutil.rmtree(folder, ignore_errors=True)
         calibration = sample_frames(sources, max(key.imgsz))
-        log.info("quantising to int8", extra={"fields": {"model": fp32_dir.name, "frames": len(calibration.frames),
-                                                         "sources": len(calibration.sources)}})
+        log.info(
+            "quantising to int8",
+            extra={
+                "fields": {
+                    "model": fp32_dir.name,
+                    "frames": len(calibration.frames),
+                    "sources": len(calibration.sources),
+                }
+            },
+        )
         artifact = folder / fp32_dir.name.replace("_openvino_model", "_int8_openvino_model")
         quantize(fp32_dir, calibration.frames, artifact)
         agreement = check(artifact, calibration.held_out)
         level = logging.INFO if agreement.pct >= 97.0 else logging.WARNING
-        log.log(level, "int8 boxes against fp32 on held-out frames", extra={"fields": {
-            "model": fp32_dir.name, **agreement.as_dict()}})
-        entry = {"key": key_json(key), "artifact": artifact.name, "agreement": agreement.as_dict(),
-                 "calibration": {"frames": len(calibration.frames), "held_out": len(calibration.held_out),
-                                 "sources": list(calibration.sources)}}
+        log.log(
+            level,
+            "int8 boxes against fp32 on held-out frames",
+            extra={"fields": {"model": fp32_dir.name, **agreement.as_dict()}},
+        )
+        entry = {
+            "key": key_json(key),
+            "artifact": artifact.name,
+            "agreement": agreement.as_dict(),
+            "calibration": {
+                "frames": len(calibration.frames),
+                "held_out": len(calibration.held_out),
+                "sources": list(calibration.sources),
+            },
+        }
         (folder / "entry.json").write_text(json.dumps(entry, indent=2), encoding="utf-8")
         return artifact, True
 
@@ -128,8 +152,13 @@ def quantize(fp32_dir: Path, frames: list[np.ndarray], out_dir: Path) -> None:
     nncf.set_log_level(logging.WARNING)  # NNCF lists every op it leaves alone, on stdout
     try:
         with contextlib.redirect_stdout(sys.stderr):  # and draws progress bars there: stdout belongs to the caller
-            quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=len(frames),
-                                      ignored_scope=_head_decoding(model, nncf))
+            quantized = nncf.quantize(
+                model,
+                dataset,
+                preset=nncf.QuantizationPreset.MIXED,
+                subset_size=len(frames),
+                ignored_scope=_head_decoding(model, nncf),
+            )
     except Exception as error:  # NNCF raises whatever its backends raise
         raise ExportError(f"cannot quantise {fp32_dir.name} to int8: {error}") from None
     out_dir.mkdir(parents=True)
@@ -150,6 +179,10 @@ def _head_decoding(model, nncf):  # noqa: ANN001, ANN202 (openvino and nncf are 
     if not sigmoids:
         return None
     head = sigmoids[-1].split("/", 1)[0]
-    return nncf.IgnoredScope(names=[op.get_friendly_name() for op in operations
-                                    if op.get_type_name() == "Sigmoid"
-                                    or op.get_friendly_name().startswith((f"{head}/", f"{head}.dfl"))])
+    return nncf.IgnoredScope(
+        names=[
+            op.get_friendly_name()
+            for op in operations
+            if op.get_type_name() == "Sigmoid" or op.get_friendly_name().startswith((f"{head}/", f"{head}.dfl"))
+        ]
+    )

@@ -40,11 +40,15 @@ class OpenVinoRunner:
         core = ov.Core()
         model = core.read_model(next(model_dir.glob("*.xml")))
         ppp = PrePostProcessor(model)
-        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR)
+        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
+            ColorFormat.BGR
+        )
         ppp.input().model().set_layout(ov.Layout("NCHW"))
         ppp.input().preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(255.0)
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY",
-                                     "INFERENCE_PRECISION_HINT": {"bf16": ov.Type.bf16, "fp16": ov.Type.f16}.get(precision, ov.Type.f32)}
+        config: dict[str, object] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": {"bf16": ov.Type.bf16, "fp16": ov.Type.f16}.get(precision, ov.Type.f32),
+        }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = core.compile_model(ppp.build(), "CPU", config)

@@ -34,8 +34,15 @@ class Client:
 
 
 class EngineServer:
-    def __init__(self, address: str, authkey: bytes, settings: LoadSettings, config: EngineConfig,
-                 stats_interval_s: float, stop: threading.Event):
+    def __init__(
+        self,
+        address: str,
+        authkey: bytes,
+        settings: LoadSettings,
+        config: EngineConfig,
+        stats_interval_s: float,
+        stop: threading.Event,
+    ):
         self.address = address
         self.authkey = authkey
         self.registry = ModelRegistry(settings)
@@ -102,7 +109,9 @@ class EngineServer:
             client.conn.send(Refused(str(error)))
             return
         client.camera, client.segment, client.uses = hello.camera, segment, uses
-        client.conn.send(Welcome({u.name: dict(u.model.names) for u in uses}, {u.name: u.model.runner.name for u in uses}))
+        client.conn.send(
+            Welcome({u.name: dict(u.model.names) for u in uses}, {u.name: u.model.runner.name for u in uses})
+        )
         log.info("camera connected", extra={"fields": {"camera": hello.camera, "models": len(uses)}})
 
     def _drop(self, client: Client) -> None:
@@ -116,7 +125,9 @@ class EngineServer:
             log.info("camera disconnected", extra={"fields": {"camera": client.camera, "frames_dropped": len(lost)}})
 
     def _observe_call(self, model: LoadedModel, seconds: float) -> None:
-        metrics.ENGINE_INFERENCE.labels(self.stats.device, Path(model.key.weights).name, model.runner.name).observe(seconds)
+        metrics.ENGINE_INFERENCE.labels(self.stats.device, Path(model.key.weights).name, model.runner.name).observe(
+            seconds
+        )
 
     def _run(self, batch: list[Waiting[Infer]], now: float) -> None:
         by_camera = {client.camera: client for client in self.clients.values() if client.segment is not None}
@@ -130,12 +141,15 @@ class EngineServer:
         try:
             results = run_batch(jobs, self._observe_call)
         except Exception:  # a runtime failing on one batch must not take the engine into a restart loop
-            log.exception("inference failed; the batch is answered with no detections",
-                          extra={"fields": {"frames": len(jobs), "cameras": ",".join(sorted({w.camera for w in live}))}})
+            log.exception(
+                "inference failed; the batch is answered with no detections",
+                extra={"fields": {"frames": len(jobs), "cameras": ",".join(sorted({w.camera for w in live}))}},
+            )
             self.stats.record_failed(len(jobs))
             results = [{use.name: None for use in job.uses} for job in jobs]
-        self.stats.record_batch(len(jobs), (time.perf_counter() - started) * 1000,
-                                [(now - waiting.arrived) * 1000 for waiting in live])
+        self.stats.record_batch(
+            len(jobs), (time.perf_counter() - started) * 1000, [(now - waiting.arrived) * 1000 for waiting in live]
+        )
         for waiting, boxes in zip(live, results):
             client = by_camera[waiting.camera]
             reply = Detected(waiting.item.seq, boxes, (now - waiting.arrived) * 1000, len(jobs))

@@ -52,9 +52,16 @@ def model_uses(camera: CameraConfig, models_dir: Path) -> tuple[ModelUse, ...]:
     detect = camera.detect
 
     def use(name: str, spec: ModelSpec) -> ModelUse:
-        return ModelUse(name, resolve_weights(spec.weights, models_dir), detect.backend, detect.precision,
-                        spec.confidence, spec.iou, tuple(spec.classes) if spec.classes else None,
-                        tuple(spec.run_when) if spec.run_when else None)
+        return ModelUse(
+            name,
+            resolve_weights(spec.weights, models_dir),
+            detect.backend,
+            detect.precision,
+            spec.confidence,
+            spec.iou,
+            tuple(spec.classes) if spec.classes else None,
+            tuple(spec.run_when) if spec.run_when else None,
+        )
 
     return (use(TRACKED, detect.model), *(use(key, spec) for key, spec in detect.extra_models.items()))
 
@@ -66,12 +73,17 @@ def to_detections(boxes: np.ndarray | None, names: Mapping[int, str]) -> sv.Dete
         empty.data["class_name"] = np.array([], dtype=str)
         return empty
     class_id = boxes[:, 5].astype(int)
-    return sv.Detections(xyxy=boxes[:, :4].astype(np.float32), confidence=boxes[:, 4].astype(np.float32),
-                         class_id=class_id, data={"class_name": np.array([names[int(c)] for c in class_id])})
+    return sv.Detections(
+        xyxy=boxes[:, :4].astype(np.float32),
+        confidence=boxes[:, 4].astype(np.float32),
+        class_id=class_id,
+        data={"class_name": np.array([names[int(c)] for c in class_id])},
+    )
 
 
-def detected_frame(frame: Frame, boxes: Mapping[str, np.ndarray | None], names: Mapping[str, Mapping[int, str]],
-                   latency_ms: float) -> DetectedFrame:
+def detected_frame(
+    frame: Frame, boxes: Mapping[str, np.ndarray | None], names: Mapping[str, Mapping[int, str]], latency_ms: float
+) -> DetectedFrame:
     """The engine's answer for one frame (rows per model use) as the worker tracks it."""
     extra = {key: to_detections(found, names[key]) for key, found in boxes.items() if key != TRACKED}
     return DetectedFrame(frame, to_detections(boxes[TRACKED], names[TRACKED]), extra, latency_ms)

@@ -46,16 +46,25 @@ class EngineStats:
             return
         frames = sum(self._sizes)
         fields: dict[str, object] = {
-            "device": self.device, "cameras": cameras, "batches": len(self._sizes), "frames": frames,
-            "fps": frames / (now - self._last), "queued": queued, "dropped": self.dropped,
+            "device": self.device,
+            "cameras": cameras,
+            "batches": len(self._sizes),
+            "frames": frames,
+            "fps": frames / (now - self._last),
+            "queued": queued,
+            "dropped": self.dropped,
             "failed": self.failed,
         }
         if self._sizes:
-            fields.update({
-                "batch_mean": frames / len(self._sizes), "batch_max": max(self._sizes),
-                "infer_ms_batch": statistics.median(self._infer_ms),
-                "infer_ms_frame": sum(self._infer_ms) / frames,
-                "wait_ms_median": statistics.median(self._wait_ms), "wait_ms_max": max(self._wait_ms),
-            })
+            fields.update(
+                {
+                    "batch_mean": frames / len(self._sizes),
+                    "batch_max": max(self._sizes),
+                    "infer_ms_batch": statistics.median(self._infer_ms),
+                    "infer_ms_frame": sum(self._infer_ms) / frames,
+                    "wait_ms_median": statistics.median(self._wait_ms),
+                    "wait_ms_max": max(self._wait_ms),
+                }
+            )
         log.info("engine stats", extra={"fields": fields})
         self._sizes, self._infer_ms, self._wait_ms, self._last = [], [], [], now

@@ -99,12 +99,19 @@ class EventLifecycle:
     def reconfigure(self, camera: CameraConfig, tracked: TrackedFrame | None) -> list[Event]:
         """The camera's rules as a reload gives them; returns the `end`s of the events of changed or removed rules."""
         signatures = rule_signatures(camera)
-        kept = {rule.name: (rule, timing) for rule, timing in self.rules
-                if signatures.get(rule.name) == self.signatures.get(rule.name)}
+        kept = {
+            rule.name: (rule, timing)
+            for rule, timing in self.rules
+            if signatures.get(rule.name) == self.signatures.get(rule.name)
+        }
         out: list[Event] = []
         for rule, _ in self.rules:
             if rule.name not in kept:
-                why = "its rule changed in the config" if rule.name in signatures else "its rule was removed from the config"
+                why = (
+                    "its rule changed in the config"
+                    if rule.name in signatures
+                    else "its rule was removed from the config"
+                )
                 out.extend(self._drop_rule(rule.name, tracked, why))
         self.rules = [kept.get(rule.name, (rule, timing)) for rule, timing in _camera_rules(camera)]
         self.signatures = signatures
@@ -125,8 +132,11 @@ class EventLifecycle:
             hits = {hit.key: hit for hit in rule.evaluate(tracked)}
             for key, hit in hits.items():
                 out.extend(self._on_hit(rule, timing, (rule.name, key), hit, tracked))
-            running = [slot for slot, subject in self._subjects.items()
-                       if slot[0] == rule.name and slot[1] not in hits and subject.state is not SubjectState.COOLDOWN]
+            running = [
+                slot
+                for slot, subject in self._subjects.items()
+                if slot[0] == rule.name and slot[1] not in hits and subject.state is not SubjectState.COOLDOWN
+            ]
             for slot in running:
                 out.extend(self._on_miss(timing, slot, tracked))
         self._forget(tracked.frame.wall_ts)
@@ -134,13 +144,19 @@ class EventLifecycle:
 
     def close(self, tracked: TrackedFrame | None, reason: str | None = None) -> list[Event]:
         """The stream is over: end every running event at the last frame seen (`reason`: why, when not played out)."""
-        return [self._end_now(subject, tracked, reason) for subject in list(self._subjects.values())
-                if subject.state is not SubjectState.COOLDOWN]
+        return [
+            self._end_now(subject, tracked, reason)
+            for subject in list(self._subjects.values())
+            if subject.state is not SubjectState.COOLDOWN
+        ]
 
     def _drop_rule(self, rule: str, tracked: TrackedFrame | None, reason: str) -> list[Event]:
         slots = [slot for slot in self._subjects if slot[0] == rule]
-        out = [self._end_now(self._subjects[slot], tracked, reason) for slot in slots
-               if self._subjects[slot].state is not SubjectState.COOLDOWN]
+        out = [
+            self._end_now(self._subjects[slot], tracked, reason)
+            for slot in slots
+            if self._subjects[slot].state is not SubjectState.COOLDOWN
+        ]
         for slot in slots:
             del self._subjects[slot]
         return out
@@ -165,17 +181,34 @@ class EventLifecycle:
         subject.last = self._message(last, EventState.UPDATE, hit, tracked)
         return [subject.last]
 
-    def _open(self, rule: Rule, timing: RuleTiming, slot: Slot, hit: RuleHit, tracked: TrackedFrame,
-              ended: Subject | None) -> list[Event]:
+    def _open(
+        self, rule: Rule, timing: RuleTiming, slot: Slot, hit: RuleHit, tracked: TrackedFrame, ended: Subject | None
+    ) -> list[Event]:
         # never overlap the previous event of the same subject
-        start = max(hit.since_ts, ended.last.end_ts) if ended is not None and ended.last.end_ts is not None else hit.since_ts
+        start = (
+            max(hit.since_ts, ended.last.end_ts)
+            if ended is not None and ended.last.end_ts is not None
+            else hit.since_ts
+        )
         frame = tracked.frame
         event = Event(
-            event_id=make_event_id(self.camera, rule.name, hit.key, start), seq=0, state=EventState.NEW,
-            camera=self.camera, type=rule.event_type, rule=rule.name, label=hit.label, track_id=hit.track_id,
-            start_ts=start, end_ts=None, confidence=hit.confidence, bbox_xyxy=hit.bbox_xyxy,
-            frame_wh=(frame.width, frame.height), signal=hit.signal, zone=hit.zone,
-            observed_ts=frame.wall_ts, frame_index=frame.index,
+            event_id=make_event_id(self.camera, rule.name, hit.key, start),
+            seq=0,
+            state=EventState.NEW,
+            camera=self.camera,
+            type=rule.event_type,
+            rule=rule.name,
+            label=hit.label,
+            track_id=hit.track_id,
+            start_ts=start,
+            end_ts=None,
+            confidence=hit.confidence,
+            bbox_xyxy=hit.bbox_xyxy,
+            frame_wh=(frame.width, frame.height),
+            signal=hit.signal,
+            zone=hit.zone,
+            observed_ts=frame.wall_ts,
+            frame_index=frame.index,
         )
         if ended is None:
             subject = Subject(SubjectState.OPEN, event, hit, frame.wall_ts)
@@ -198,13 +231,20 @@ class EventLifecycle:
             return []
         return [self._end(subject, subject.gone_since, tracked, timing.cooldown_s)]
 
-    def _end(self, subject: Subject, end_ts: float, tracked: TrackedFrame | None, cooldown_s: float,
-             reason: str | None = None) -> Event:
+    def _end(
+        self,
+        subject: Subject,
+        end_ts: float,
+        tracked: TrackedFrame | None,
+        cooldown_s: float,
+        reason: str | None = None,
+    ) -> Event:
         subject.to(SubjectState.COOLDOWN)
         end_ts = max(end_ts, subject.last.start_ts)
         subject.quiet_until = end_ts + cooldown_s
-        subject.last = replace(self._message(subject.last, EventState.END, subject.hit, tracked, end_ts=end_ts),
-                               end_reason=reason)
+        subject.last = replace(
+            self._message(subject.last, EventState.END, subject.hit, tracked, end_ts=end_ts), end_reason=reason
+        )
         return subject.last
 
     def _forget(self, now: float) -> None:
@@ -213,17 +253,29 @@ class EventLifecycle:
             return
         self._pruned_at = now
         horizon = now - ENDED_MEMORY_S
-        stale = [slot for slot, subject in self._subjects.items() if subject.state is SubjectState.COOLDOWN
-                 and max(subject.last.end_ts or subject.last.start_ts, subject.quiet_until) < horizon]
+        stale = [
+            slot
+            for slot, subject in self._subjects.items()
+            if subject.state is SubjectState.COOLDOWN
+            and max(subject.last.end_ts or subject.last.start_ts, subject.quiet_until) < horizon
+        ]
         for slot in stale:
             del self._subjects[slot]
 
     @staticmethod
-    def _message(last: Event, state: EventState, hit: RuleHit, tracked: TrackedFrame | None, end_ts: float | None = None) -> Event:
+    def _message(
+        last: Event, state: EventState, hit: RuleHit, tracked: TrackedFrame | None, end_ts: float | None = None
+    ) -> Event:
         observed = tracked.frame if tracked is not None else None
         return replace(
-            last, seq=last.seq + 1, state=state, confidence=hit.confidence, bbox_xyxy=hit.bbox_xyxy, signal=hit.signal,
-            end_ts=end_ts, observed_ts=observed.wall_ts if observed else last.observed_ts,
+            last,
+            seq=last.seq + 1,
+            state=state,
+            confidence=hit.confidence,
+            bbox_xyxy=hit.bbox_xyxy,
+            signal=hit.signal,
+            end_ts=end_ts,
+            observed_ts=observed.wall_ts if observed else last.observed_ts,
             frame_index=observed.index if observed else last.frame_index,
         )
 
@@ -235,10 +287,16 @@ def _camera_rules(camera: CameraConfig) -> list[tuple[Rule, RuleTiming]]:
 
 def rule_signatures(camera: CameraConfig) -> dict[str, str]:
     """Each rule's settings with the zones it uses, as text: equal text, the same rule."""
-    return {config.rule_name: json.dumps([config.model_dump(mode="json"),
-                                          {zone: camera.zones[zone].model_dump(mode="json")
-                                           for zone in sorted(config.zones_used())}], sort_keys=True)
-            for config in camera.rules}
+    return {
+        config.rule_name: json.dumps(
+            [
+                config.model_dump(mode="json"),
+                {zone: camera.zones[zone].model_dump(mode="json") for zone in sorted(config.zones_used())},
+            ],
+            sort_keys=True,
+        )
+        for config in camera.rules
+    }
 
 
 def _changed(last: Event, hit: RuleHit) -> bool:

@@ -48,7 +48,9 @@ class SnapshotWriter:
             if not cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
                 raise OSError("cv2.imwrite returned False")
         except OSError as error:
-            log.error("snapshot not written: %s", error, extra={"fields": {"camera": event.camera, "path": str(target)}})
+            log.error(
+                "snapshot not written: %s", error, extra={"fields": {"camera": event.camera, "path": str(target)}}
+            )
             return relative
         if self.on_written is not None:
             self.on_written(relative)

@@ -53,8 +53,14 @@ class EventStage:
     taps: so a sink may rely on the ones before it (the snapshot exists when the alert names it), and what closes
     last (the alert outbox) still takes what the others send while closing (clip updates, held alerts)."""
 
-    def __init__(self, camera: str, lifecycle: EventLifecycle, sinks: Sequence[EventSink],
-                 taps: Sequence[FrameTap] = (), tz: tzinfo | None = None):
+    def __init__(
+        self,
+        camera: str,
+        lifecycle: EventLifecycle,
+        sinks: Sequence[EventSink],
+        taps: Sequence[FrameTap] = (),
+        tz: tzinfo | None = None,
+    ):
         self.camera = camera
         self.lifecycle = lifecycle
         self.sinks = list(sinks)
@@ -96,11 +102,22 @@ class EventStage:
 
     def _dispatch(self, events: list[Event], tracked: TrackedFrame | None) -> None:
         for event in events:
-            log.info("event", extra={"fields": {
-                "camera": self.camera, "type": event.type, "state": event.state.value, "event_id": event.event_id,
-                "track": event.track_id, "label": event.label, "signal": event.signal,
-                "start": iso_time(event.start_ts, self.tz),
-                "end": iso_time(event.end_ts, self.tz) if event.end_ts is not None else "-",
-                **({"end_reason": event.end_reason} if event.end_reason else {})}})
+            log.info(
+                "event",
+                extra={
+                    "fields": {
+                        "camera": self.camera,
+                        "type": event.type,
+                        "state": event.state.value,
+                        "event_id": event.event_id,
+                        "track": event.track_id,
+                        "label": event.label,
+                        "signal": event.signal,
+                        "start": iso_time(event.start_ts, self.tz),
+                        "end": iso_time(event.end_ts, self.tz) if event.end_ts is not None else "-",
+                        **({"end_reason": event.end_reason} if event.end_reason else {}),
+                    }
+                },
+            )
         for sink in self.sinks:
             sink.on_events(events, tracked)

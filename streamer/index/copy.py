@@ -28,11 +28,16 @@ class CopyReport:
 
 
 def copy_index(source: Connection, target: Connection) -> CopyReport:
-    filled = {table.name: n for table in metadata.sorted_tables
-              if (n := target.execute(select(func.count()).select_from(table)).scalar_one())}
+    filled = {
+        table.name: n
+        for table in metadata.sorted_tables
+        if (n := target.execute(select(func.count()).select_from(table)).scalar_one())
+    }
     if filled:
-        raise TargetNotEmpty(f"the target index already has rows ({', '.join(f'{t}: {n}' for t, n in filled.items())}); "
-                             "copy into an empty database")
+        raise TargetNotEmpty(
+            f"the target index already has rows ({', '.join(f'{t}: {n}' for t, n in filled.items())}); "
+            "copy into an empty database"
+        )
     copied: dict[str, int] = {}
     with db.transaction(target):
         for table in metadata.sorted_tables:

@@ -69,8 +69,9 @@ def _sqlite_engine(url: str, readonly: bool) -> Engine:
     if readonly:
         url = url.replace("sqlite:///", "sqlite:///file:", 1) + "?mode=ro&uri=true"
     # a connection per use, as the file is local: no pool to size against the API's threads
-    created = create_engine(url, poolclass=NullPool,
-                            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+    created = create_engine(
+        url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    )
 
     @event.listens_for(created, "connect")
     def _setup(dbapi, _record):
@@ -86,8 +87,15 @@ def _sqlite_engine(url: str, readonly: bool) -> Engine:
 
 
 def _server_engine(url: str, readonly: bool) -> Engine:
-    created = create_engine(url, pool_size=4, max_overflow=16, pool_timeout=10, pool_pre_ping=True,
-                            pool_recycle=1800, connect_args={"connect_timeout": 5})
+    created = create_engine(
+        url,
+        pool_size=4,
+        max_overflow=16,
+        pool_timeout=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+    )
 
     @event.listens_for(created, "connect")
     def _setup(dbapi, _record):

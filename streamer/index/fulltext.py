@@ -10,35 +10,49 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, text
 
 # what keyword search sees of an event: its type and rule as words, the object, its zone, and what the VLM said
-_SQLITE_EVENT = ("replace(new.type, '_', ' ') || ' ' || replace(replace(new.rule, '_', ' '), '-', ' ') || ' ' "
-                 "|| new.label || ' ' || coalesce(json_extract(new.source_json, '$.zone'), '') || ' ' "
-                 "|| coalesce(new.description, '')")
+_SQLITE_EVENT = (
+    "replace(new.type, '_', ' ') || ' ' || replace(replace(new.rule, '_', ' '), '-', ' ') || ' ' "
+    "|| new.label || ' ' || coalesce(json_extract(new.source_json, '$.zone'), '') || ' ' "
+    "|| coalesce(new.description, '')"
+)
 _SQLITE_FINDING = "coalesce(new.label, '') || ' ' || coalesce(new.description, '')"
 
-SQLITE_DDL = """
+SQLITE_DDL = (
+    """
 CREATE VIRTUAL TABLE events_text USING fts5(body, tokenize = 'porter unicode61');
 CREATE VIRTUAL TABLE findings_text USING fts5(body, tokenize = 'porter unicode61');
 CREATE TRIGGER events_text_insert AFTER INSERT ON events BEGIN
     DELETE FROM events_text WHERE rowid = new.rowid;
-    INSERT INTO events_text (rowid, body) VALUES (new.rowid, """ + _SQLITE_EVENT + """);
+    INSERT INTO events_text (rowid, body) VALUES (new.rowid, """
+    + _SQLITE_EVENT
+    + """);
 END;
 CREATE TRIGGER events_text_update AFTER UPDATE ON events BEGIN
     DELETE FROM events_text WHERE rowid = old.rowid;
-    INSERT INTO events_text (rowid, body) VALUES (new.rowid, """ + _SQLITE_EVENT + """);
+    INSERT INTO events_text (rowid, body) VALUES (new.rowid, """
+    + _SQLITE_EVENT
+    + """);
 END;
 CREATE TRIGGER events_text_delete AFTER DELETE ON events BEGIN
     DELETE FROM events_text WHERE rowid = old.rowid;
 END;
 CREATE TRIGGER findings_text_insert AFTER INSERT ON vlm_findings BEGIN
     DELETE FROM findings_text WHERE rowid = new.rowid;
-    INSERT INTO findings_text (rowid, body) VALUES (new.rowid, """ + _SQLITE_FINDING + """);
+    INSERT INTO findings_text (rowid, body) VALUES (new.rowid, """
+    + _SQLITE_FINDING
+    + """);
 END;
 CREATE TRIGGER findings_text_delete AFTER DELETE ON vlm_findings BEGIN
     DELETE FROM findings_text WHERE rowid = old.rowid;
 END;
-INSERT INTO events_text (rowid, body) SELECT rowid, """ + _SQLITE_EVENT.replace("new.", "") + """ FROM events;
-INSERT INTO findings_text (rowid, body) SELECT rowid, """ + _SQLITE_FINDING.replace("new.", "") + """ FROM vlm_findings;
+INSERT INTO events_text (rowid, body) SELECT rowid, """
+    + _SQLITE_EVENT.replace("new.", "")
+    + """ FROM events;
+INSERT INTO findings_text (rowid, body) SELECT rowid, """
+    + _SQLITE_FINDING.replace("new.", "")
+    + """ FROM vlm_findings;
 """
+)
 
 # the same text on PostgreSQL; each statement apart (a function body holds semicolons of its own)
 POSTGRES_DDL = (
@@ -91,8 +105,10 @@ def keyword_scores(conn: Connection, words: Sequence[str]) -> dict[str, float]:
                  JOIN (SELECT event_id, rowid FROM {owner}) AS owner ON owner.rowid = {table}.rowid
                  WHERE {table} MATCH :query"""
         query = " OR ".join(f'"{word}"' for word in words)
-        statements = [sql.format(table="events_text", owner="events"),
-                      sql.format(table="findings_text", owner="vlm_findings WHERE event_id IS NOT NULL")]
+        statements = [
+            sql.format(table="events_text", owner="events"),
+            sql.format(table="findings_text", owner="vlm_findings WHERE event_id IS NOT NULL"),
+        ]
     else:
         sql = """SELECT event_id, ts_rank(search, to_tsquery('english', :query)) FROM {owner}
                  WHERE event_id IS NOT NULL AND search @@ to_tsquery('english', :query)"""

@@ -85,8 +85,9 @@ def current(conn: Connection, schema: Schema = INDEX) -> str | None:
         return ours[0]
     unknown = [revision for revision in heads if not any(revision in _revisions(s) for s in (INDEX, USERS))]
     if unknown:
-        raise IndexVersionError(f"the {schema.branch} schema is at revision {unknown[0]}; this streamer knows up to "
-                                f"{head(schema)}")
+        raise IndexVersionError(
+            f"the {schema.branch} schema is at revision {unknown[0]}; this streamer knows up to {head(schema)}"
+        )
     return None
 
 
@@ -123,6 +124,7 @@ def _legacy_version(conn: Connection, schema: Schema) -> int:
         return 0
     version = schema.legacy_version(conn)
     if version > len(schema.legacy):
-        raise IndexVersionError(f"the {schema.branch} schema is version {version}; this streamer knows up to "
-                                f"{len(schema.legacy)}")
+        raise IndexVersionError(
+            f"the {schema.branch} schema is version {version}; this streamer knows up to {len(schema.legacy)}"
+        )
     return version

@@ -40,22 +40,32 @@ class PatientWrites:
                     change(self.conn)
         except DBAPIError as error:
             if not (error.connection_invalidated or isinstance(error, db.UNREACHABLE)):
-                log.error("index refused rows: %s", error, extra={"fields": {"of": self.name, "rows": len(self.waiting)}})
+                log.error(
+                    "index refused rows: %s", error, extra={"fields": {"of": self.name, "rows": len(self.waiting)}}
+                )
                 self.waiting.clear()
                 return False
             if len(self.waiting) == 1:  # said once an outage, not at every segment
-                log.warning("index unreachable: rows wait for it", extra={"fields": {"of": self.name,
-                            "error": str(error).splitlines()[0]}})
+                log.warning(
+                    "index unreachable: rows wait for it",
+                    extra={"fields": {"of": self.name, "error": str(error).splitlines()[0]}},
+                )
             self._drop_connection()
             return False
         if len(self.waiting) > 1:
-            log.info("index reached again: waiting rows written", extra={"fields": {"of": self.name, "rows": len(self.waiting)}})
+            log.info(
+                "index reached again: waiting rows written",
+                extra={"fields": {"of": self.name, "rows": len(self.waiting)}},
+            )
         self.waiting.clear()
         return True
 
     def close(self) -> None:
         if not self.retry():
-            log.error("index unreachable at stop: rows not written", extra={"fields": {"of": self.name, "rows": len(self.waiting)}})
+            log.error(
+                "index unreachable at stop: rows not written",
+                extra={"fields": {"of": self.name, "rows": len(self.waiting)}},
+            )
         self._drop_connection()
 
     def _drop_connection(self) -> None:

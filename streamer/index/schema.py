@@ -6,13 +6,25 @@ way (FTS5 tables beside these on SQLite, a tsvector column on PostgreSQL), in in
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, CheckConstraint, Column, Float, ForeignKey, Index, Integer, MetaData,
-                        PrimaryKeyConstraint, Table, Text)
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
 segments = Table(
-    "segments", metadata,
+    "segments",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("camera", Text, nullable=False),
     Column("start_ts", Float, nullable=False),  # wall clock of the first frame (from its PTS)
@@ -30,7 +42,8 @@ segments = Table(
 )
 
 gaps = Table(
-    "gaps", metadata,
+    "gaps",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("camera", Text, nullable=False),
     Column("start_ts", Float, nullable=False),
@@ -40,7 +53,8 @@ gaps = Table(
 )
 
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("event_id", Text, primary_key=True),
     Column("camera", Text, nullable=False),
     Column("type", Text, nullable=False),
@@ -71,7 +85,8 @@ events = Table(
 )
 
 event_states = Table(
-    "event_states", metadata,
+    "event_states",
+    metadata,
     Column("event_id", Text, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("state", Text, nullable=False),
@@ -81,13 +96,16 @@ event_states = Table(
 )
 
 track_seconds = Table(
-    "track_seconds", metadata,
+    "track_seconds",
+    metadata,
     Column("camera", Text, nullable=False),
     Column("second", BigInteger, nullable=False),  # floor of the wall-clock time
     Column("track_id", BigInteger, nullable=False),
     Column("label", Text, nullable=False),
-    Column("x1", Float, nullable=False), Column("y1", Float, nullable=False),
-    Column("x2", Float, nullable=False), Column("y2", Float, nullable=False),
+    Column("x1", Float, nullable=False),
+    Column("y1", Float, nullable=False),
+    Column("x2", Float, nullable=False),
+    Column("y2", Float, nullable=False),
     Column("confidence", Float, nullable=False),
     PrimaryKeyConstraint("camera", "second", "track_id"),
     sqlite_with_rowid=False,
@@ -95,7 +113,8 @@ track_seconds = Table(
 
 # what the VLM said about each event (one row per job); watch sightings have no event of their own
 vlm_findings = Table(
-    "vlm_findings", metadata,
+    "vlm_findings",
+    metadata,
     Column("job_id", Text, primary_key=True),
     Column("event_id", Text),
     Column("camera", Text, nullable=False),
@@ -121,7 +140,8 @@ vlm_findings = Table(
 
 # people's verdicts on events (the console's true / false alarm), every one kept, the latest wins
 reviews = Table(
-    "reviews", metadata,
+    "reviews",
+    metadata,
     Column("event_id", Text, nullable=False),
     Column("verdict", Text, CheckConstraint("verdict IN ('true_alarm', 'false_alarm')"), nullable=False),
     Column("note", Text),
@@ -138,7 +158,8 @@ reviews = Table(
 users_metadata = MetaData()
 
 users = Table(
-    "users", users_metadata,
+    "users",
+    users_metadata,
     Column("name", Text, primary_key=True),
     Column("role", Text, nullable=False),
     Column("cameras", Text),  # a JSON list, or NULL for every camera
@@ -147,7 +168,8 @@ users = Table(
 )
 
 tokens = Table(
-    "tokens", users_metadata,
+    "tokens",
+    users_metadata,
     Column("digest", Text, primary_key=True),  # SHA-256 of the token: the token itself is never stored
     Column("name", Text, ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
     Column("label", Text, nullable=False),
@@ -157,7 +179,8 @@ tokens = Table(
 )
 
 sessions = Table(
-    "sessions", users_metadata,
+    "sessions",
+    users_metadata,
     Column("digest", Text, primary_key=True),
     Column("name", Text, ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
     Column("csrf", Text, nullable=False),
@@ -167,7 +190,8 @@ sessions = Table(
 )
 
 meta = Table(
-    "meta", users_metadata,
+    "meta",
+    users_metadata,
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )

@@ -27,8 +27,7 @@ Write = Callable[[Connection], None]
 
 
 class IndexWriter:
-    def __init__(self, target: db.IndexTarget, name: str = "index",
-                 on_state: Callable[[str, str], None] | None = None):
+    def __init__(self, target: db.IndexTarget, name: str = "index", on_state: Callable[[str, str], None] | None = None):
         self.target = target
         self.on_state = on_state  # (unreachable|reachable, reason): said on the health stream (component `index`)
         self._unreachable_since: float | None = None
@@ -65,7 +64,9 @@ class IndexWriter:
         if self.conn is not None:
             self.conn.close()
         if self.dropped_track_rows:
-            log.warning("index fell behind; track summary rows dropped", extra={"fields": {"rows": self.dropped_track_rows}})
+            log.warning(
+                "index fell behind; track summary rows dropped", extra={"fields": {"rows": self.dropped_track_rows}}
+            )
 
     def _run(self) -> None:
         while True:
@@ -104,8 +105,11 @@ class IndexWriter:
                 self.retried_batches += 1
                 self._lost(error)
                 delay = backoff.next_delay()
-                log.warning("index unreachable, batch kept: %s", str(error).splitlines()[0],
-                            extra={"fields": {"rows": len(batch), "retry_in_s": round(delay, 2)}})
+                log.warning(
+                    "index unreachable, batch kept: %s",
+                    str(error).splitlines()[0],
+                    extra={"fields": {"rows": len(batch), "retry_in_s": round(delay, 2)}},
+                )
                 if self._stopping.wait(delay):
                     log.error("index unreachable at stop: batch lost", extra={"fields": {"rows": len(batch)}})
                     return

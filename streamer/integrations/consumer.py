@@ -32,8 +32,16 @@ BLOCK_MS = 500
 
 
 class OutputConsumer:
-    def __init__(self, name: str, output: Output, rule: AlertFilter, redis_url: str, streams: StreamNames,
-                 timeout_s: float = 3.0, report: HealthReport | None = None):
+    def __init__(
+        self,
+        name: str,
+        output: Output,
+        rule: AlertFilter,
+        redis_url: str,
+        streams: StreamNames,
+        timeout_s: float = 3.0,
+        report: HealthReport | None = None,
+    ):
         self.name = name
         self.output = output
         self.rule = rule
@@ -77,8 +85,16 @@ class OutputConsumer:
         return not self._thread.is_alive()
 
     def _tail(self, client: redis.Redis) -> GroupTail:
-        return GroupTail(client, self.streams.alerts, self.group, self.name, from_start=False, claim_idle_s=60.0,
-                         block_ms=BLOCK_MS, until=self.stopping.is_set)
+        return GroupTail(
+            client,
+            self.streams.alerts,
+            self.group,
+            self.name,
+            from_start=False,
+            claim_idle_s=60.0,
+            block_ms=BLOCK_MS,
+            until=self.stopping.is_set,
+        )
 
     def _run(self) -> None:
         backoff = Backoff(0.2, 5.0)
@@ -139,14 +155,32 @@ class OutputConsumer:
 
     def _bury(self, client: redis.Redis, entry: Entry, dead: DeadLetter) -> None:
         """On `<prefix>:integrations:dead` with the error, so nothing is dropped without a trace."""
-        client.xadd(self.streams.integrations_dead, {
-            "data": entry.data, "integration": self.name, "kind": self.output.kind, "entry": entry.stream_id,
-            "error": dead.error[:2000], "attempts": dead.attempts, "ts": time.time()}, maxlen=DEAD_MAXLEN,
-            approximate=True)
+        client.xadd(
+            self.streams.integrations_dead,
+            {
+                "data": entry.data,
+                "integration": self.name,
+                "kind": self.output.kind,
+                "entry": entry.stream_id,
+                "error": dead.error[:2000],
+                "attempts": dead.attempts,
+                "ts": time.time(),
+            },
+            maxlen=DEAD_MAXLEN,
+            approximate=True,
+        )
         metrics.INTEGRATION_DEAD.labels(self.name, self.output.kind).inc()
-        log.error("integration gave up on an alert; it is on the dead-letter stream",
-                  extra={"fields": {"integration": self.name, "entry": entry.stream_id, "attempts": dead.attempts,
-                                    "error": dead.error[:300]}})
+        log.error(
+            "integration gave up on an alert; it is on the dead-letter stream",
+            extra={
+                "fields": {
+                    "integration": self.name,
+                    "entry": entry.stream_id,
+                    "attempts": dead.attempts,
+                    "error": dead.error[:300],
+                }
+            },
+        )
 
 
 def _not_an_alert(entry: Entry) -> str | None:

@@ -55,8 +55,13 @@ class Output(Protocol):
     def close(self) -> None: ...
 
 
-def with_retries(attempt: Callable[[], None], settings: RetrySettings, give_up: threading.Event,
-                 on_retry: Callable[[str], None], on_link: LinkReport | None = None) -> None:
+def with_retries(
+    attempt: Callable[[], None],
+    settings: RetrySettings,
+    give_up: threading.Event,
+    on_retry: Callable[[str], None],
+    on_link: LinkReport | None = None,
+) -> None:
     """Call `attempt` until it returns; after `max_attempts` failures (or one Permanent) raise DeadLetter. `on_link`
     hears "down" at a failure and "up" at a success (the consumer reports only the changes)."""
     backoff = Backoff(settings.backoff_s, settings.backoff_max_s)

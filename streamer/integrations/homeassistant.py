@@ -11,8 +11,13 @@ import re
 from streamer.config.cameras import CameraConfig
 from streamer.config.integrations import MqttIntegration
 
-DEVICE_CLASS = {"fall": "safety", "zone_intrusion": "occupancy", "dwell": "occupancy", "line_crossing": "motion",
-                "count": "occupancy"}
+DEVICE_CLASS = {
+    "fall": "safety",
+    "zone_intrusion": "occupancy",
+    "dwell": "occupancy",
+    "line_crossing": "motion",
+    "count": "occupancy",
+}
 ON, OFF = "ON", "OFF"
 
 
@@ -40,29 +45,67 @@ def _object_id(text: str) -> str:
 def discovery_configs(settings: MqttIntegration, cameras: dict[str, CameraConfig]) -> list[tuple[str, str]]:
     """(topic, JSON) for every entity; published retained at each connect."""
     prefix, found = settings.topic_prefix, []
-    availability = {"availability_topic": f"{prefix}/available", "payload_available": "online",
-                    "payload_not_available": "offline"}
+    availability = {
+        "availability_topic": f"{prefix}/available",
+        "payload_available": "online",
+        "payload_not_available": "offline",
+    }
     for name, camera in cameras.items():
         node = _object_id(f"{prefix}_{name}")
-        device = {"identifiers": [node], "name": f"{name} (streamer)", "manufacturer": "streamer",
-                  "model": "camera analytics"}
+        device = {
+            "identifiers": [node],
+            "name": f"{name} (streamer)",
+            "manufacturer": "streamer",
+            "model": "camera analytics",
+        }
 
         def add(component: str, object_id: str, entity: dict) -> None:
             entity = {**entity, "unique_id": f"{node}_{object_id}", "device": device, **availability}
-            found.append((f"{settings.discovery_prefix}/{component}/{node}/{_object_id(object_id)}/config",
-                          json.dumps(entity, sort_keys=True)))
+            found.append(
+                (
+                    f"{settings.discovery_prefix}/{component}/{node}/{_object_id(object_id)}/config",
+                    json.dumps(entity, sort_keys=True),
+                )
+            )
 
         for rule in camera.rules:
-            add("binary_sensor", rule.rule_name, {
-                "name": rule.rule_name.replace("_", " "), "state_topic": state_topic(prefix, name, rule.rule_name),
-                "payload_on": ON, "payload_off": OFF, "device_class": DEVICE_CLASS.get(rule.type, "problem")})
+            add(
+                "binary_sensor",
+                rule.rule_name,
+                {
+                    "name": rule.rule_name.replace("_", " "),
+                    "state_topic": state_topic(prefix, name, rule.rule_name),
+                    "payload_on": ON,
+                    "payload_off": OFF,
+                    "device_class": DEVICE_CLASS.get(rule.type, "problem"),
+                },
+            )
         for label in sorted({label for rule in camera.rules for label in rule.classes}):
-            add("sensor", f"{label}_count", {
-                "name": f"{label} events open", "state_topic": count_topic(prefix, name, label),
-                "state_class": "measurement", "icon": "mdi:counter"})
-        add("binary_sensor", "online", {"name": "online", "state_topic": camera_available_topic(prefix, name),
-                                         "payload_on": "online", "payload_off": "offline", "device_class": "connectivity"})
+            add(
+                "sensor",
+                f"{label}_count",
+                {
+                    "name": f"{label} events open",
+                    "state_topic": count_topic(prefix, name, label),
+                    "state_class": "measurement",
+                    "icon": "mdi:counter",
+                },
+            )
+        add(
+            "binary_sensor",
+            "online",
+            {
+                "name": "online",
+                "state_topic": camera_available_topic(prefix, name),
+                "payload_on": "online",
+                "payload_off": "offline",
+                "device_class": "connectivity",
+            },
+        )
         if settings.snapshots:
-            add("image", "snapshot", {"name": "latest event", "image_topic": snapshot_topic(prefix, name),
-                                      "content_type": "image/jpeg"})
+            add(
+                "image",
+                "snapshot",
+                {"name": "latest event", "image_topic": snapshot_topic(prefix, name), "content_type": "image/jpeg"},
+            )
     return found

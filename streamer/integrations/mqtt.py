@@ -53,13 +53,18 @@ class MqttOutput:
 
     def start(self) -> None:
         parts = urlsplit(self.config.url)
-        self.client.connect_async(parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883),
-                                  keepalive=self.config.keepalive_s)
+        self.client.connect_async(
+            parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883), keepalive=self.config.keepalive_s
+        )
         self.client.loop_start()
 
     def _client(self) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.config.client_id or f"streamer-{self.name}",
-                             protocol=mqtt.MQTTv311, clean_session=True)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.config.client_id or f"streamer-{self.name}",
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
         if self.config.username:
             client.username_pw_set(self.config.username, self.config.password)
         if self.config.url.startswith("mqtts://"):
@@ -109,8 +114,10 @@ class MqttOutput:
     def _messages(self, alert: dict) -> list[tuple[str, bytes | str, bool]]:
         camera, event_id, ended = alert["camera"], alert["event_id"], alert["state"] == "end"
         if alert.get("type") == CAMERA_OFFLINE:  # the camera's availability, not a rule's state
-            return [(f"{self.prefix}/events", json.dumps(alert, separators=(",", ":")), False),
-                    (camera_available_topic(self.prefix, camera), "online" if ended else "offline", True)]
+            return [
+                (f"{self.prefix}/events", json.dumps(alert, separators=(",", ":")), False),
+                (camera_available_topic(self.prefix, camera), "online" if ended else "offline", True),
+            ]
         rule = (alert.get("source") or {}).get("rule") or alert["type"]
         label = alert.get("label") or "object"
         for opened in (self._open[(camera, rule)], self._open_labels[(camera, label)]):

@@ -30,12 +30,19 @@ def template_fields(alert: dict, zone: ZoneInfo) -> dict[str, str]:
     source = alert.get("source") or {}
     risk = alert.get("risk_level")
     return {
-        "camera": alert.get("camera", ""), "type": alert.get("type", ""), "state": alert.get("state", ""),
-        "label": alert.get("label", ""), "track_id": "" if alert.get("track_id") is None else str(alert["track_id"]),
-        "time": shown(alert.get("start_ts")), "end_time": shown(alert.get("end_ts")),
-        "verification": alert.get("verification", ""), "risk": f", risk {risk}" if risk else "",
-        "description": plain_text(alert.get("description") or ""), "event_id": alert.get("event_id", ""),
-        "confidence": f"{alert.get('confidence', 0):.2f}", "zone": source.get("zone") or "",
+        "camera": alert.get("camera", ""),
+        "type": alert.get("type", ""),
+        "state": alert.get("state", ""),
+        "label": alert.get("label", ""),
+        "track_id": "" if alert.get("track_id") is None else str(alert["track_id"]),
+        "time": shown(alert.get("start_ts")),
+        "end_time": shown(alert.get("end_ts")),
+        "verification": alert.get("verification", ""),
+        "risk": f", risk {risk}" if risk else "",
+        "description": plain_text(alert.get("description") or ""),
+        "event_id": alert.get("event_id", ""),
+        "confidence": f"{alert.get('confidence', 0):.2f}",
+        "zone": source.get("zone") or "",
         "rule": source.get("rule") or "",
     }
 
@@ -52,8 +59,10 @@ class NotifyOutput:
         for number, url in enumerate(config.urls):
             target = apprise.Apprise()
             if not target.add(url):
-                raise ValueError(f"integrations.{name}.urls[{number}]: Apprise does not understand this URL "
-                                 "(https://github.com/caronc/apprise/wiki lists the forms)")
+                raise ValueError(
+                    f"integrations.{name}.urls[{number}]: Apprise does not understand this URL "
+                    "(https://github.com/caronc/apprise/wiki lists the forms)"
+                )
             self.targets.append(target)
         self.cooldown = Cooldown(config.cooldown_s)
         self.on_link: LinkReport = lambda _state, _reason: None
@@ -71,8 +80,12 @@ class NotifyOutput:
         failed: list[DeadLetter] = []
         for number, target in enumerate(self.targets):
             try:
-                with_retries(lambda: self._send(target, title, body, attachment), self.config.retry, give_up,
-                             lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc())
+                with_retries(
+                    lambda: self._send(target, title, body, attachment),
+                    self.config.retry,
+                    give_up,
+                    lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc(),
+                )
             except DeadLetter as dead:  # the other services still get it
                 failed.append(DeadLetter(f"urls[{number}]: {dead.error}", dead.attempts))
         self.cooldown.delivered(key)

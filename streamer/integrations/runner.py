@@ -42,8 +42,9 @@ def build_output(name: str, config: StreamerConfig) -> Output:
 
 
 class IntegrationRunner:
-    def __init__(self, config: StreamerConfig, redis_url: str, names: list[str] | None = None,
-                 report: HealthReport | None = None):
+    def __init__(
+        self, config: StreamerConfig, redis_url: str, names: list[str] | None = None, report: HealthReport | None = None
+    ):
         """`report`: where each output's receiver state goes (HealthReporter.report: the health stream)."""
         self.config = config
         self.redis_url = redis_url
@@ -73,13 +74,14 @@ class IntegrationRunner:
             try:
                 self._start_one(name)
             except IntegrationError as error:
-                log.error("integration not started after the reload: %s", error, extra={"fields": {"integration": name}})
+                log.error(
+                    "integration not started after the reload: %s", error, extra={"fields": {"integration": name}}
+                )
                 if self.report is not None:
                     self.report(f"integration:{name}", "integration", "failed", str(error))
         self.names = [consumer.name for consumer in self.consumers]
         if leaving or wanted - running.keys():
-            log.info("integrations reloaded", extra={"fields": {"running": self.names,
-                                                                "restarted": sorted(changed)}})
+            log.info("integrations reloaded", extra={"fields": {"running": self.names, "restarted": sorted(changed)}})
 
     def stop(self, drain_s: float = DRAIN_S) -> None:
         self._stop(self.consumers, drain_s)
@@ -98,16 +100,25 @@ class IntegrationRunner:
             raise IntegrationError(str(error)) from None
         except OSError as error:  # a TLS file that cannot be read
             raise IntegrationError(f"integrations.{name}: {error}") from None
-        consumer = OutputConsumer(name, output, self.config.integrations[name].filter, self.redis_url, streams,
-                                  self.config.redis.connect_timeout_s, self.report)
+        consumer = OutputConsumer(
+            name,
+            output,
+            self.config.integrations[name].filter,
+            self.redis_url,
+            streams,
+            self.config.redis.connect_timeout_s,
+            self.report,
+        )
         try:
             consumer.create_group()
         except redis.RedisError as error:  # the thread waits Redis out; the group is made when it is back
             log.warning("integration group not created yet: %s", error, extra={"fields": {"integration": name}})
         consumer.start()
         self.consumers.append(consumer)
-        log.info("integration started", extra={"fields": {"integration": name, "kind": output.kind,
-                                                          "redis": redact_url(self.redis_url)}})
+        log.info(
+            "integration started",
+            extra={"fields": {"integration": name, "kind": output.kind, "redis": redact_url(self.redis_url)}},
+        )
 
     def _stop(self, consumers: list[OutputConsumer], drain_s: float) -> None:
         """First letting each deliver what is already on the stream (up to `drain_s`), then giving up."""
@@ -116,8 +127,10 @@ class IntegrationRunner:
         deadline = time.monotonic() + drain_s
         for consumer in consumers:
             if not consumer.join(max(0.0, deadline - time.monotonic())):
-                log.warning("integration did not finish delivering in time; the rest stays pending for the next start",
-                            extra={"fields": {"integration": consumer.name}})
+                log.warning(
+                    "integration did not finish delivering in time; the rest stays pending for the next start",
+                    extra={"fields": {"integration": consumer.name}},
+                )
             consumer.give_up.set()
         for consumer in consumers:
             consumer.join(5.0)

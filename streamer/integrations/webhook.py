@@ -26,8 +26,11 @@ class WebhookOutput:
     def __init__(self, name: str, config: WebhookIntegration):
         self.name = name
         self.config = config
-        self.client = httpx.Client(timeout=config.timeout_s, follow_redirects=False,
-                                   headers={"User-Agent": "streamer-webhook/1", **config.headers})
+        self.client = httpx.Client(
+            timeout=config.timeout_s,
+            follow_redirects=False,
+            headers={"User-Agent": "streamer-webhook/1", **config.headers},
+        )
         self.cooldown = Cooldown(config.cooldown_s)
         self.on_link: LinkReport = lambda _state, _reason: None
 
@@ -39,17 +42,25 @@ class WebhookOutput:
         if alert.payload.get("state") != "end" and not self.cooldown.allows(event_id):
             return False
         body = json.dumps(alert.payload, separators=(",", ":")).encode()
-        with_retries(lambda: self._post(body, alert), self.config.retry, give_up,
-                     lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc(), self.on_link)
+        with_retries(
+            lambda: self._post(body, alert),
+            self.config.retry,
+            give_up,
+            lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc(),
+            self.on_link,
+        )
         self.cooldown.delivered(event_id)
         return True
 
     def _post(self, body: bytes, alert: Alert) -> None:
         timestamp = int(time.time())  # signed anew on every try: a retry after minutes is still fresh
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp),
-                   SIGNATURE_HEADER: signature(self.config.secret, timestamp, body),
-                   "X-Streamer-Event": str(alert.payload.get("event_id")),
-                   "X-Streamer-Delivery": alert.stream_id}
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: signature(self.config.secret, timestamp, body),
+            "X-Streamer-Event": str(alert.payload.get("event_id")),
+            "X-Streamer-Delivery": alert.stream_id,
+        }
         response = self.client.post(self.config.url, content=body, headers=headers)
         if response.is_success:
             return

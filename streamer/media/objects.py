@@ -34,10 +34,18 @@ class ObjectStore:
         self.url = storage.url
         retries = {"max_attempts": 2, "mode": "standard"}  # the uploader retries on its own, with backoff
         self.client = boto3.session.Session().client(
-            "s3", endpoint_url=s3.endpoint_url, region_name=s3.region, aws_access_key_id=s3.access_key_id,
+            "s3",
+            endpoint_url=s3.endpoint_url,
+            region_name=s3.region,
+            aws_access_key_id=s3.access_key_id,
             aws_secret_access_key=s3.secret_access_key,
-            config=Config(connect_timeout=s3.timeout_s, read_timeout=s3.timeout_s, retries=retries,
-                          s3={"addressing_style": "path"}))  # MinIO and most self-hosted stores want path style
+            config=Config(
+                connect_timeout=s3.timeout_s,
+                read_timeout=s3.timeout_s,
+                retries=retries,
+                s3={"addressing_style": "path"},
+            ),
+        )  # MinIO and most self-hosted stores want path style
 
     def key(self, relative: str) -> str:
         return self.prefix + relative
@@ -76,8 +84,9 @@ class ObjectStore:
 
     def presigned_url(self, relative: str, expires_s: int = 900) -> str:
         """An HTTP URL of the object that PyAV (FFmpeg) reads with range requests, seeking as in a file."""
-        return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self.key(relative)},
-                                                  ExpiresIn=expires_s)
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.key(relative)}, ExpiresIn=expires_s
+        )
 
     def delete(self, relative: str) -> None:
         with self._errors(f"deleting {relative}"):

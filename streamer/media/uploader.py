@@ -31,8 +31,14 @@ class UploadState(str, enum.Enum):
 
 
 class Uploader:
-    def __init__(self, storage_dir: Path, objects: ObjectStore, keep_local_s: float,
-                 on_state: StateListener | None = None, every_s: float = 1.0):
+    def __init__(
+        self,
+        storage_dir: Path,
+        objects: ObjectStore,
+        keep_local_s: float,
+        on_state: StateListener | None = None,
+        every_s: float = 1.0,
+    ):
         self.storage_dir = storage_dir
         self.objects = objects
         self.keep_local_s = keep_local_s
@@ -65,9 +71,14 @@ class Uploader:
     def figures(self) -> dict:
         files, size = self.reader.backlog()
         lags = list(self.lags_s)
-        return {"state": self.state.value, "uploaded_files": self.uploaded_files, "uploaded_bytes": self.uploaded_bytes,
-                "backlog_files": files, "backlog_bytes": size,
-                "lag_p50_s": round(statistics.median(lags), 3) if lags else None}
+        return {
+            "state": self.state.value,
+            "uploaded_files": self.uploaded_files,
+            "uploaded_bytes": self.uploaded_bytes,
+            "backlog_files": files,
+            "backlog_bytes": size,
+            "lag_p50_s": round(statistics.median(lags), 3) if lags else None,
+        }
 
     def run_once(self) -> int:
         """Upload what is waiting, in order; ObjectStoreError when the store failed (what is left stays listed)."""
@@ -86,7 +97,9 @@ class Uploader:
             path = resolve_inside(self.storage_dir, relative)
             stat = path.stat()
         except (UnsafePath, OSError):
-            log.warning("listed for upload but not on disk (deleted by retention first?)", extra={"fields": {"path": relative}})
+            log.warning(
+                "listed for upload but not on disk (deleted by retention first?)", extra={"fields": {"path": relative}}
+            )
             return False
         self._set(UploadState.UPLOADING, "")
         self.objects.put_file(relative, path)
@@ -114,7 +127,9 @@ class Uploader:
                 wait = self.every_s
             except ObjectStoreError as error:
                 files, size = self.reader.backlog()
-                self._set(UploadState.BACKLOGGED, f"{error}; {files} files ({size / 1e6:.1f} MB) wait on the local disk")
+                self._set(
+                    UploadState.BACKLOGGED, f"{error}; {files} files ({size / 1e6:.1f} MB) wait on the local disk"
+                )
                 wait = backoff.next_delay()
             except Exception:  # a bug in one pass must not end uploads for good
                 log.exception("upload pass failed")

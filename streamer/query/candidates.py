@@ -28,28 +28,55 @@ def event_hits(events: list[StoredEvent]) -> list[Hit]:
         verified = event.verification in ("confirmed", "rejected")
         texts = match_sentences(event.type, event.label, event.zone, event.rule)
         texts += [text for text in (event.description, finding.label if finding else None) if text]
-        hits.append(Hit(
-            camera=event.camera, kind=HitKind.EVENT, type=event.type, label=event.label, start_ts=event.start_ts,
-            end_ts=event.end_ts, confidence=event.confidence,
-            source=HitSource.VLM_VERIFICATION if verified else HitSource.RULE, verification=event.verification,
-            texts=tuple(texts), rule=event.rule, zone=event.zone, track_id=event.track_id, event_id=event.event_id,
-            risk_level=event.risk_level, description=event.description, snapshot=event.snapshot, bbox=event.bbox,
-        ))
+        hits.append(
+            Hit(
+                camera=event.camera,
+                kind=HitKind.EVENT,
+                type=event.type,
+                label=event.label,
+                start_ts=event.start_ts,
+                end_ts=event.end_ts,
+                confidence=event.confidence,
+                source=HitSource.VLM_VERIFICATION if verified else HitSource.RULE,
+                verification=event.verification,
+                texts=tuple(texts),
+                rule=event.rule,
+                zone=event.zone,
+                track_id=event.track_id,
+                event_id=event.event_id,
+                risk_level=event.risk_level,
+                description=event.description,
+                snapshot=event.snapshot,
+                bbox=event.bbox,
+            )
+        )
     return hits
 
 
 def watch_hits(rows: list[FindingRow]) -> list[Hit]:
-    return [Hit(
-        camera=row.camera, kind=HitKind.WATCH, type="watch", label=row.label or "watch",
-        start_ts=row.start_ts or row.window_start_ts, end_ts=row.end_ts or row.window_end_ts,
-        confidence=None, source=HitSource.VLM_WATCH, verification="confirmed",
-        texts=tuple(t for t in (row.label, row.description) if t), track_id=row.track_id,
-        risk_level=row.risk_level, description=row.description,
-    ) for row in rows]
+    return [
+        Hit(
+            camera=row.camera,
+            kind=HitKind.WATCH,
+            type="watch",
+            label=row.label or "watch",
+            start_ts=row.start_ts or row.window_start_ts,
+            end_ts=row.end_ts or row.window_end_ts,
+            confidence=None,
+            source=HitSource.VLM_WATCH,
+            verification="confirmed",
+            texts=tuple(t for t in (row.label, row.description) if t),
+            track_id=row.track_id,
+            risk_level=row.risk_level,
+            description=row.description,
+        )
+        for row in rows
+    ]
 
 
-def presence_hits(conn: Connection, question: Question, config: StreamerConfig, since: float,
-                  until: float) -> list[Hit]:
+def presence_hits(
+    conn: Connection, question: Question, config: StreamerConfig, since: float, until: float
+) -> list[Hit]:
     """Stays of the named classes (in the named zones); nothing when the question names neither."""
     if not question.classes and not question.zones:
         return []
@@ -72,8 +99,11 @@ def _inside(rows: list[TrackSecond], zone: sv.PolygonZone) -> list[Presence]:
         return []
     boxes = np.array([r.box for r in rows], dtype=np.float32)
     inside = zone.trigger(sv.Detections(xyxy=boxes, class_id=np.zeros(len(rows), dtype=int)))
-    return [Presence(r.camera, r.track_id, r.label, r.second, r.second, r.confidence, r.box)
-            for r, hit in zip(rows, inside) if hit]
+    return [
+        Presence(r.camera, r.track_id, r.label, r.second, r.second, r.confidence, r.box)
+        for r, hit in zip(rows, inside)
+        if hit
+    ]
 
 
 def _merged(stays: list[Presence]) -> list[Presence]:
@@ -84,9 +114,18 @@ def _merged(stays: list[Presence]) -> list[Presence]:
         held = open_stays.get(key)
         if held is not None and stay.start_s - held.end_s <= PRESENCE_GAP_S:
             weight = held.end_s - held.start_s + 1
-            confidence = (held.confidence * weight + stay.confidence * (stay.end_s - stay.start_s + 1)) / (weight + stay.end_s - stay.start_s + 1)
-            open_stays[key] = Presence(held.camera, held.track_id, held.label, held.start_s, max(held.end_s, stay.end_s),
-                                       round(confidence, 3), held.box)
+            confidence = (held.confidence * weight + stay.confidence * (stay.end_s - stay.start_s + 1)) / (
+                weight + stay.end_s - stay.start_s + 1
+            )
+            open_stays[key] = Presence(
+                held.camera,
+                held.track_id,
+                held.label,
+                held.start_s,
+                max(held.end_s, stay.end_s),
+                round(confidence, 3),
+                held.box,
+            )
             continue
         if held is not None:
             merged.append(held)
@@ -96,8 +135,17 @@ def _merged(stays: list[Presence]) -> list[Presence]:
 
 def _presence_hit(stay: Presence, zone: str | None) -> Hit:
     return Hit(
-        camera=stay.camera, kind=HitKind.PRESENCE, type="presence", label=stay.label, start_ts=float(stay.start_s),
-        end_ts=float(stay.end_s + 1), confidence=stay.confidence, source=HitSource.TRACK_SUMMARY,
-        verification="unverified", texts=(presence_sentence(stay.label, zone, stay.camera),), zone=zone,
-        track_id=stay.track_id, bbox=stay.box,
+        camera=stay.camera,
+        kind=HitKind.PRESENCE,
+        type="presence",
+        label=stay.label,
+        start_ts=float(stay.start_s),
+        end_ts=float(stay.end_s + 1),
+        confidence=stay.confidence,
+        source=HitSource.TRACK_SUMMARY,
+        verification="unverified",
+        texts=(presence_sentence(stay.label, zone, stay.camera),),
+        zone=zone,
+        track_id=stay.track_id,
+        bbox=stay.box,
     )

@@ -33,8 +33,9 @@ class ExportReport:
     path: Path
 
 
-def export_reviews(config: StreamerConfig, conn: Connection, since_ts: float, until_ts: float, out: Path,
-                   cameras: list[str]) -> ExportReport:
+def export_reviews(
+    config: StreamerConfig, conn: Connection, since_ts: float, until_ts: float, out: Path, cameras: list[str]
+) -> ExportReport:
     sampling = config.vlm.sampling if config.vlm is not None else SamplingConfig()
     out.mkdir(parents=True, exist_ok=True)
     skipped, written = [], 0
@@ -51,22 +52,37 @@ def export_reviews(config: StreamerConfig, conn: Connection, since_ts: float, un
 
 def _reviewed(conn, since_ts: float, until_ts: float, cameras: list[str]):
     for payload, review in store.reviewed_events(conn, since_ts, until_ts, cameras):
-        yield payload, {"verdict": review.verdict, "note": review.note, "reviewer": review.reviewer,
-                        "reviewed_ts": review.reviewed_ts}
+        yield (
+            payload,
+            {
+                "verdict": review.verdict,
+                "note": review.note,
+                "reviewer": review.reviewer,
+                "reviewed_ts": review.reviewed_ts,
+            },
+        )
 
 
 def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampling: SamplingConfig, out: Path):
     start, end = event["start_ts"], event["end_ts"] or event["start_ts"]
     window_start = start - sampling.pre_s
     window_end = min(end + sampling.post_s, window_start + sampling.max_window_s)
-    frames = sample_recording(MediaFiles.for_storage(config.storage_dir, config.storage), conn, event["camera"], window_start, window_end, sampling.fps)
+    frames = sample_recording(
+        MediaFiles.for_storage(config.storage_dir, config.storage),
+        conn,
+        event["camera"],
+        window_start,
+        window_end,
+        sampling.fps,
+    )
     if len(frames) < 2:
         return "fewer than 2 frames recorded around it (retention, or a gap)"
     return conversation(config, event, review, frames, sampling, out)
 
 
-def conversation(config: StreamerConfig, event: dict, review: dict, frames: list, sampling: SamplingConfig,
-                 out: Path) -> dict:
+def conversation(
+    config: StreamerConfig, event: dict, review: dict, frames: list, sampling: SamplingConfig, out: Path
+) -> dict:
     """One reviewed event's line, its frames (each with `.image`, BGR, and `.wall_ts`) written under `out`."""
     start = event["start_ts"]
     folder = out / FRAMES / event["event_id"]
@@ -79,11 +95,16 @@ def conversation(config: StreamerConfig, event: dict, review: dict, frames: list
     clip_start = frames[0].wall_ts
     times = tuple(round(frame.wall_ts - clip_start, 3) for frame in frames)
     height, width = frames[0].image.shape[:2]
-    prompt = _prompt(config, event, sampling, iso_time(clip_start, _tz(config)), times, (width, height), start - clip_start)
+    prompt = _prompt(
+        config, event, sampling, iso_time(clip_start, _tz(config)), times, (width, height), start - clip_start
+    )
     return {
         "id": event["event_id"],
-        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "<video>" + prompt},
-                     {"role": "assistant", "content": json.dumps(_answer(event, review, clip_start, times[-1]))}],
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": "<video>" + prompt},
+            {"role": "assistant", "content": json.dumps(_answer(event, review, clip_start, times[-1]))},
+        ],
         "videos": [paths],
         "frame_times_s": list(times),
         "fps": sampling.fps,
@@ -93,17 +114,26 @@ def conversation(config: StreamerConfig, event: dict, review: dict, frames: list
     }
 
 
-def _prompt(config: StreamerConfig, event: dict, sampling: SamplingConfig, clip_start_iso: str,
-            times: tuple[float, ...], frame_wh: tuple[int, int], at_s: float) -> str:
+def _prompt(
+    config: StreamerConfig,
+    event: dict,
+    sampling: SamplingConfig,
+    clip_start_iso: str,
+    times: tuple[float, ...],
+    frame_wh: tuple[int, int],
+    at_s: float,
+) -> str:
     """The words the VLM worker would use for this event (the model's frame size, the model's box coordinates), so
     that a model tuned on them is asked the same at the site."""
     model_wh = model_size(*frame_wh, sampling)
     box_space = config.vlm.box_space(_model_name(config)) if config.vlm is not None else "input_pixels"
     space_wh = (1000, 1000) if box_space == "relative_1000" else model_wh
-    hint = detector_hint(event["label"], max(0.0, at_s), scaled_box(event["bbox_xyxy"], frame_wh, space_wh), box_space,
-                         model_wh)
-    return user_prompt(question_for(event["type"], event["label"]), clip_start_iso, times, sampling.fps, model_wh, hint,
-                       box_space)
+    hint = detector_hint(
+        event["label"], max(0.0, at_s), scaled_box(event["bbox_xyxy"], frame_wh, space_wh), box_space, model_wh
+    )
+    return user_prompt(
+        question_for(event["type"], event["label"]), clip_start_iso, times, sampling.fps, model_wh, hint, box_space
+    )
 
 
 def _model_name(config: StreamerConfig) -> str:
@@ -117,11 +147,20 @@ def _answer(event: dict, review: dict, clip_start: float, last_s: float) -> dict
         return {"verdict": "rejected", "events": []}
     begin = max(0.0, event["start_ts"] - clip_start)
     finish = min(last_s, max(begin, (event["end_ts"] or event["start_ts"]) - clip_start))
-    return {"verdict": "confirmed", "events": [{
-        "label": f"{event['label']} {event['type'].replace('_', ' ')}", "start_time": round(begin, 1),
-        "end_time": round(finish, 1), "risk_level": event.get("risk_level") or "medium",
-        "description": review["note"] or event.get("description") or f"A {event['label']}: {event['type'].replace('_', ' ')}.",
-    }]}
+    return {
+        "verdict": "confirmed",
+        "events": [
+            {
+                "label": f"{event['label']} {event['type'].replace('_', ' ')}",
+                "start_time": round(begin, 1),
+                "end_time": round(finish, 1),
+                "risk_level": event.get("risk_level") or "medium",
+                "description": review["note"]
+                or event.get("description")
+                or f"A {event['label']}: {event['type'].replace('_', ' ')}.",
+            }
+        ],
+    }
 
 
 def _tz(config: StreamerConfig):

@@ -55,7 +55,8 @@ class AnswerHit(_Strict):
     source: HitSource
     verification: Literal["confirmed", "rejected", "pending", "unverified"]
     grounding: GroundingStatus | WindowVerdict | None = Field(
-        description="What the VLM said when asked about this hit for this question.")
+        description="What the VLM said when asked about this hit for this question."
+    )
     risk_level: str | None
     description: str | None
     event_id: str | None

@@ -65,8 +65,10 @@ class Embedder:
             if self._model is None:
                 self._model = _load_model()
                 log.info("sentence embeddings loaded", extra={"fields": {"model": MODEL_NAME}})
-            return np.asarray(self._model.encode(texts, batch_size=64, normalize_embeddings=True,
-                                                 show_progress_bar=False), dtype=np.float32)
+            return np.asarray(
+                self._model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False),
+                dtype=np.float32,
+            )
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._cache_file is None:
@@ -87,8 +89,10 @@ class Embedder:
         try:
             found = {}
             for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                rows = conn.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                chunk = keys[start : start + 500]
+                rows = conn.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                )
                 found.update({key: np.frombuffer(blob, dtype=np.float32) for key, blob in rows})
             return found
         finally:
@@ -100,8 +104,10 @@ class Embedder:
             return
         try:
             with conn:
-                conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                 [(key, vector.astype(np.float32).tobytes()) for key, vector in vectors.items()])
+                conn.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                    [(key, vector.astype(np.float32).tobytes()) for key, vector in vectors.items()],
+                )
         except sqlite3.Error as error:
             log.warning("embedding cache not written: %s", error)
         finally:

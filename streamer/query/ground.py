@@ -34,8 +34,10 @@ from streamer.vlm.backends import VlmBackend, VlmReply, VlmRequest
 from streamer.vlm.frames import model_size, write_jpeg
 
 log = logging.getLogger("streamer.query")
-_SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds)?\s*(?:-|–|—|to|until|and)\s*(\d+(?:\.\d+)?)\s*(?:s\b|sec|seconds)",
-                   re.IGNORECASE)
+_SPAN = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds)?\s*(?:-|–|—|to|until|and)\s*(\d+(?:\.\d+)?)\s*(?:s\b|sec|seconds)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,14 @@ class _Call:
 
 
 class Grounder:
-    def __init__(self, vlm: VlmConfig, files: MediaFiles, backend_factory: Callable[[], VlmBackend], timeout_s: float,
-                 tz: tzinfo | None = None):
+    def __init__(
+        self,
+        vlm: VlmConfig,
+        files: MediaFiles,
+        backend_factory: Callable[[], VlmBackend],
+        timeout_s: float,
+        tz: tzinfo | None = None,
+    ):
         self.vlm = vlm
         self.files = files  # the recordings: local copies, else the object store
         self.storage_dir = files.storage_dir
@@ -122,8 +130,12 @@ class Grounder:
             folder = self._call_folder()
         except OSError as error:  # reported like a window whose frames could not be written, never raised
             detail = f"frames not written: {error}"
-            return GroundingReport(GroundingStatus.ERROR, None, detail,
-                                   tuple(WindowAnswer(w, WindowVerdict.ERROR, detail=detail) for w in windows))
+            return GroundingReport(
+                GroundingStatus.ERROR,
+                None,
+                detail,
+                tuple(WindowAnswer(w, WindowVerdict.ERROR, detail=detail) for w in windows),
+            )
         prepared, answers = [], []
         for window in windows:
             try:
@@ -132,7 +144,9 @@ class Grounder:
                 answers.append(WindowAnswer(window, WindowVerdict.ERROR, detail=f"frames not written: {error}"))
                 continue
             if request is None:
-                answers.append(WindowAnswer(window, WindowVerdict.NO_FOOTAGE, detail="no recorded frame in this window"))
+                answers.append(
+                    WindowAnswer(window, WindowVerdict.NO_FOOTAGE, detail="no recorded frame in this window")
+                )
             else:
                 prepared.append((window, request))
         if not prepared:
@@ -141,19 +155,41 @@ class Grounder:
         call, asked = _Call([request for _, request in prepared], folder), tuple(window for window, _ in prepared)
         if not self._busy.acquire(timeout=self.timeout_s):
             shutil.rmtree(folder, ignore_errors=True)
-            return GroundingReport(GroundingStatus.BUSY, None, "the VLM is still busy with an earlier question", tuple(answers), asked=asked)
+            return GroundingReport(
+                GroundingStatus.BUSY,
+                None,
+                "the VLM is still busy with an earlier question",
+                tuple(answers),
+                asked=asked,
+            )
         threading.Thread(target=self._answer, args=(call,), name="query-vlm", daemon=True).start()
         if not call.done.wait(self.timeout_s):
-            log.warning("VLM grounding timed out", extra={"fields": {"timeout_s": self.timeout_s, "windows": len(prepared)}})
-            return GroundingReport(GroundingStatus.TIMEOUT, call.model, f"no answer within {self.timeout_s:g} s", tuple(answers),
-                                   time.monotonic() - started, asked)
+            log.warning(
+                "VLM grounding timed out", extra={"fields": {"timeout_s": self.timeout_s, "windows": len(prepared)}}
+            )
+            return GroundingReport(
+                GroundingStatus.TIMEOUT,
+                call.model,
+                f"no answer within {self.timeout_s:g} s",
+                tuple(answers),
+                time.monotonic() - started,
+                asked,
+            )
         if call.error is not None:
             status = GroundingStatus.UNAVAILABLE if call.model is None else GroundingStatus.ERROR
-            return GroundingReport(status, call.model, f"{type(call.error).__name__}: {call.error}", tuple(answers),
-                                   time.monotonic() - started, asked)
+            return GroundingReport(
+                status,
+                call.model,
+                f"{type(call.error).__name__}: {call.error}",
+                tuple(answers),
+                time.monotonic() - started,
+                asked,
+            )
         for (window, request), reply in zip(prepared, call.replies):
             answers.append(_read(window, request, reply))
-        return GroundingReport(GroundingStatus.ANSWERED, call.model, None, tuple(answers), time.monotonic() - started, asked)
+        return GroundingReport(
+            GroundingStatus.ANSWERED, call.model, None, tuple(answers), time.monotonic() - started, asked
+        )
 
     def _answer(self, call: _Call) -> None:
         try:
@@ -175,8 +211,7 @@ class Grounder:
         frames_root.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix="call-", dir=frames_root))
 
-    def _request(self, question: str, window: GroundWindow, conn: Connection,
-                 call_folder: Path) -> VlmRequest | None:
+    def _request(self, question: str, window: GroundWindow, conn: Connection, call_folder: Path) -> VlmRequest | None:
         sampling = self.vlm.sampling
         frames = sample_recording(self.files, conn, window.camera, window.start_ts, window.end_ts, sampling.fps)
         if not frames:
@@ -191,10 +226,20 @@ class Grounder:
             write_jpeg(path, cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
             paths.append(path)
         times = tuple(round(f.wall_ts - window.start_ts, 3) for f in frames)
-        text = prompts.user_prompt(prompts.grounding_question(question), iso_time(window.start_ts, self.tz), times,
-                                   sampling.fps, size, None)
-        return VlmRequest(window.key, "query", prompts.SEARCH_SYSTEM, text, tuple(paths), times, sampling.fps,
-                          sampling.min_pixels, sampling.max_pixels)
+        text = prompts.user_prompt(
+            prompts.grounding_question(question), iso_time(window.start_ts, self.tz), times, sampling.fps, size, None
+        )
+        return VlmRequest(
+            window.key,
+            "query",
+            prompts.SEARCH_SYSTEM,
+            text,
+            tuple(paths),
+            times,
+            sampling.fps,
+            sampling.min_pixels,
+            sampling.max_pixels,
+        )
 
 
 def _read(window: GroundWindow, request: VlmRequest, reply: VlmReply | Exception) -> WindowAnswer:
@@ -208,8 +253,16 @@ def _read(window: GroundWindow, request: VlmRequest, reply: VlmReply | Exception
         if spans:
             return WindowAnswer(window, WindowVerdict.CONFIRMED, spans, detail="read as 'X – Y seconds'")
         return WindowAnswer(window, WindowVerdict.INVALID, detail=str(error))
-    spans = tuple(GroundedSpan(window.start_ts + e.start_time, window.start_ts + min(e.end_time, duration), e.label,
-                               e.description, e.risk_level) for e in answer.events)
+    spans = tuple(
+        GroundedSpan(
+            window.start_ts + e.start_time,
+            window.start_ts + min(e.end_time, duration),
+            e.label,
+            e.description,
+            e.risk_level,
+        )
+        for e in answer.events
+    )
     return WindowAnswer(window, WindowVerdict(answer.verdict), spans)
 
 
@@ -218,6 +271,13 @@ def _spans_in_text(text: str, window: GroundWindow, duration: float) -> tuple[Gr
     for match in _SPAN.finditer(text):
         start, end = float(match.group(1)), float(match.group(2))
         if 0 <= start <= end <= duration + 1.0:
-            spans.append(GroundedSpan(window.start_ts + start, window.start_ts + min(end, duration), "answer",
-                                      " ".join(text.split())[:300], None))
+            spans.append(
+                GroundedSpan(
+                    window.start_ts + start,
+                    window.start_ts + min(end, duration),
+                    "answer",
+                    " ".join(text.split())[:300],
+                    None,
+                )
+            )
     return tuple(spans)

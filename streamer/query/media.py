@@ -44,8 +44,15 @@ class HitMedia:
         self.cuts = cuts  # clips and snapshots are made once, kept in its bounded cache, cut a few at a time
 
     def register(self, hit: Hit) -> None:
-        record = {"camera": hit.camera, "start_ts": hit.start_ts, "end_ts": hit.end_ts or hit.start_ts,
-                  "snapshot": hit.snapshot, "bbox": hit.bbox, "label": hit.label, "track_id": hit.track_id}
+        record = {
+            "camera": hit.camera,
+            "start_ts": hit.start_ts,
+            "end_ts": hit.end_ts or hit.start_ts,
+            "snapshot": hit.snapshot,
+            "bbox": hit.bbox,
+            "label": hit.label,
+            "track_id": hit.track_id,
+        }
         path = self._path("media", hit.id, ".json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record), encoding="utf-8")
@@ -88,8 +95,14 @@ class HitMedia:
     def _export(self, record: dict, target: Path) -> None:
         conn = self._connect()
         try:
-            export_clip(self.files, conn, record["camera"], record["start_ts"] - self.pad_s,
-                        record["end_ts"] + self.pad_s, target)
+            export_clip(
+                self.files,
+                conn,
+                record["camera"],
+                record["start_ts"] - self.pad_s,
+                record["end_ts"] + self.pad_s,
+                target,
+            )
         except (NoRecording, av.FFmpegError, OSError, UnsafePath) as error:
             raise MediaUnavailable(f"clip not exported: {error}") from None
         finally:
@@ -98,7 +111,9 @@ class HitMedia:
     def _frame_at_start(self, record: dict, target: Path) -> None:
         conn = self._connect()
         try:
-            frames = sample_recording(self.files, conn, record["camera"], record["start_ts"], record["start_ts"] + 1.0, 4.0)
+            frames = sample_recording(
+                self.files, conn, record["camera"], record["start_ts"], record["start_ts"] + 1.0, 4.0
+            )
         except (av.FFmpegError, OSError, UnsafePath) as error:
             raise MediaUnavailable(f"snapshot not made: {error}") from None
         finally:

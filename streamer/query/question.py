@@ -14,9 +14,31 @@ from streamer.query.timeexpr import TimeExpressionError, TimeRange, understand_t
 from streamer.timeparse import TimeFormatError, parse_time
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "person": ("people", "persons", "someone", "somebody", "anyone", "anybody", "everyone", "man", "men", "woman",
-               "women", "pedestrian", "worker", "intruder", "child", "children", "kid", "guy", "visitor", "human",
-               "he", "she", "who"),
+    "person": (
+        "people",
+        "persons",
+        "someone",
+        "somebody",
+        "anyone",
+        "anybody",
+        "everyone",
+        "man",
+        "men",
+        "woman",
+        "women",
+        "pedestrian",
+        "worker",
+        "intruder",
+        "child",
+        "children",
+        "kid",
+        "guy",
+        "visitor",
+        "human",
+        "he",
+        "she",
+        "who",
+    ),
     "bicycle": ("bike", "cyclist", "biker"),
     "motorcycle": ("motorbike", "scooter", "moped"),
     "truck": ("lorry", "lorries", "van"),
@@ -25,18 +47,24 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 VEHICLES = ("car", "truck", "bus", "motorcycle")
 # words that carry no subject: a question made only of these (and a time) asks "what happened then"
-FILLER = frozenset("""
+FILLER = frozenset(
+    """
 a an the any some anything something what whats what's when whens which who whom where how was were is are be been
 did do does done has have had happen happened happening there here show me list tell all every events event
 activity on in at of for to from by during camera cameras cam please i we you it its it's any everything
 going go went see seen saw look looking find get give recorded recording recordings footage video clip
-""".split())
+""".split()
+)
 # with a class or zone, these ask only whether (and when) something was there: the track summary answers
-PRESENCE_WORDS = frozenset("""
+PRESENCE_WORDS = frozenset(
+    """
 seen visible present appear appeared appears appearing there here around inside zone area spotted detected view
 frame picture shown showing in out near
-""".split())
-_UNKNOWN_CAMERA = re.compile(r"\b(?:camera|cam)\s+['\"]?([a-z0-9][a-z0-9_-]*)|\b([a-z0-9][a-z0-9_-]*)\s+(?:camera|cam)\b")
+""".split()
+)
+_UNKNOWN_CAMERA = re.compile(
+    r"\b(?:camera|cam)\s+['\"]?([a-z0-9][a-z0-9_-]*)|\b([a-z0-9][a-z0-9_-]*)\s+(?:camera|cam)\b"
+)
 
 
 class QuestionError(ValueError):
@@ -56,12 +84,22 @@ class Question:
     asks_presence: bool = False  # "was anyone in the loading zone", "when was a car on the plaza camera"
 
 
-def understand(text: str, config: StreamerConfig, tz: tzinfo, now: float, labels: Iterable[str] = (),
-               camera: str | Sequence[str] | None = None, since: str | None = None, until: str | None = None) -> Question:
+def understand(
+    text: str,
+    config: StreamerConfig,
+    tz: tzinfo,
+    now: float,
+    labels: Iterable[str] = (),
+    camera: str | Sequence[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Question:
     asked = " ".join((text or "").split())
     if not asked:
-        raise QuestionError('the question is empty; ask for example "when did the person fall" or '
-                            '"was anyone in the loading zone after 10pm yesterday"')
+        raise QuestionError(
+            'the question is empty; ask for example "when did the person fall" or '
+            '"was anyone in the loading zone after 10pm yesterday"'
+        )
     try:
         time_range, rest = understand_time(asked, tz, now)
     except TimeExpressionError as error:
@@ -73,10 +111,25 @@ def understand(text: str, config: StreamerConfig, tz: tzinfo, now: float, labels
     classes = _classes(rest, vocabulary)
     content = [w for w in re.findall(r"[a-z0-9']+", rest) if w not in FILLER]
     zone_words = {part for zone in zones for part in re.split(r"[_\s-]+", zone)}
-    beyond_presence = [w for w in content if w not in PRESENCE_WORDS and w not in zone_words
-                       and not _classes_of(w, vocabulary) and not _classes_of(_singular(w), vocabulary)]
-    return Question(asked, rest or asked, cameras, named, zones, classes, time_range,
-                    only_time=not content and not zones, asks_presence=bool(classes or zones) and not beyond_presence)
+    beyond_presence = [
+        w
+        for w in content
+        if w not in PRESENCE_WORDS
+        and w not in zone_words
+        and not _classes_of(w, vocabulary)
+        and not _classes_of(_singular(w), vocabulary)
+    ]
+    return Question(
+        asked,
+        rest or asked,
+        cameras,
+        named,
+        zones,
+        classes,
+        time_range,
+        only_time=not content and not zones,
+        asks_presence=bool(classes or zones) and not beyond_presence,
+    )
 
 
 def _with_flags(parsed: TimeRange, tz: tzinfo, now: float, since: str | None, until: str | None) -> TimeRange:
@@ -121,7 +174,7 @@ def _cameras(text: str, config: StreamerConfig, flag: str | Sequence[str] | None
         match = _find(name, text)
         if match:
             named.append(name)
-            text = text[: match.start()] + " " + text[match.end():]
+            text = text[: match.start()] + " " + text[match.end() :]
     if not named:
         for match in _UNKNOWN_CAMERA.finditer(text):
             word = match.group(1) or match.group(2)

@@ -27,8 +27,9 @@ GROUNDING_FACTOR = {"confirmed": 1.1, "rejected": 0.5}
 PRESENCE_ANSWER_RELEVANCE = 0.6
 
 
-def rank(hits: list[Hit], question: Question, embedder: Embedder, keywords: dict[str, float],
-         config: QueryConfig) -> list[Hit]:
+def rank(
+    hits: list[Hit], question: Question, embedder: Embedder, keywords: dict[str, float], config: QueryConfig
+) -> list[Hit]:
     if question.only_time:
         timed = [replace(h, relevance=1.0, score=1.0) for h in hits if h.kind is not HitKind.PRESENCE]
         return sorted(timed, key=lambda h: h.start_ts)

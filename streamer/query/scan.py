@@ -27,16 +27,27 @@ class ScanPlan:
     narrowed_by: tuple[str, ...]  # the classes that chose them (empty: all recorded footage)
 
 
-def plan_scan(conn: Connection, question: Question, since: float, until: float,
-              busy: list[tuple[str, float, float]], window_s: float, max_windows: int) -> ScanPlan:
+def plan_scan(
+    conn: Connection,
+    question: Question,
+    since: float,
+    until: float,
+    busy: list[tuple[str, float, float]],
+    window_s: float,
+    max_windows: int,
+) -> ScanPlan:
     spans: list[tuple[str, float, float]] = []
     if question.classes:
         for stay in search.presence(conn, question.cameras, question.classes, since, until):
-            spans.append((stay.camera, max(since, stay.start_s - STAY_PAD_S[0]), min(until, stay.end_s + STAY_PAD_S[1])))
+            spans.append(
+                (stay.camera, max(since, stay.start_s - STAY_PAD_S[0]), min(until, stay.end_s + STAY_PAD_S[1]))
+            )
     else:
         for camera in question.cameras:
-            spans += [(camera, max(since, s.start_ts), min(until, s.end_ts))
-                      for s in store.segments_overlapping(conn, camera, since, until)]
+            spans += [
+                (camera, max(since, s.start_ts), min(until, s.end_ts))
+                for s in store.segments_overlapping(conn, camera, since, until)
+            ]
     windows = []
     for camera in question.cameras:
         own = _merge(sorted((s, e) for c, s, e in spans if c == camera))

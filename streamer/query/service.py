@@ -38,8 +38,12 @@ class NoIndex(RuntimeError):
 
 
 class QueryService:
-    def __init__(self, config: StreamerConfig, embedder: Embedder | None = None,
-                 backend_factory: Callable[[], VlmBackend] | None = None):
+    def __init__(
+        self,
+        config: StreamerConfig,
+        embedder: Embedder | None = None,
+        backend_factory: Callable[[], VlmBackend] | None = None,
+    ):
         self.config = config
         self.storage_dir = config.storage_dir
         self.tz = ZoneInfo(config.timezone)
@@ -61,8 +65,16 @@ class QueryService:
             raise NoIndex(f"no recordings index in {self.storage_dir} yet: has `streamer run` recorded anything?")
         return db.connect(self.config.index_target, readonly=True)
 
-    def ask(self, text: str, camera: str | Sequence[str] | None = None, since: str | None = None, until: str | None = None,
-            scan: bool = False, export: bool = True, now: float | None = None) -> dict:
+    def ask(
+        self,
+        text: str,
+        camera: str | Sequence[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        scan: bool = False,
+        export: bool = True,
+        now: float | None = None,
+    ) -> dict:
         """The answer document. Raises QuestionError (bad question or flags) and NoIndex."""
         started, now = time.monotonic(), time.time() if now is None else now
         conn = self.open_index()
@@ -86,15 +98,29 @@ class QueryService:
         doc["elapsed_s"] = round(time.monotonic() - started, 3)
         return checked(doc)
 
-    def _cache_key(self, conn: Connection, question: Question, extent: tuple[float | None, float | None],
-                   since: float, until: float, scan: bool) -> str:
+    def _cache_key(
+        self,
+        conn: Connection,
+        question: Question,
+        extent: tuple[float | None, float | None],
+        since: float,
+        until: float,
+        scan: bool,
+    ) -> str:
         """The range as far as it holds anything: "everything" asked twice a second apart is the same question,
         while the fingerprint makes any new event or recording a new one."""
         first, last = extent[0] or since, extent[1] or until
         held = (round(max(since, first), 3), round(min(until, last), 3))
         fingerprint = search.fingerprint(conn, question.cameras)
-        return ResultCache.key(" ".join(question.text.lower().split()), question.cameras, held, scan, fingerprint,
-                               self.config.query.model_dump(), None if self.config.vlm is None else self.config.vlm.model_dump(mode="json"))
+        return ResultCache.key(
+            " ".join(question.text.lower().split()),
+            question.cameras,
+            held,
+            scan,
+            fingerprint,
+            self.config.query.model_dump(),
+            None if self.config.vlm is None else self.config.vlm.model_dump(mode="json"),
+        )
 
     def _range(self, question: Question, extent: tuple[float | None, float | None], now: float) -> tuple[float, float]:
         """The asked range, or all that is recorded up to now; a file replayed with a start_time ahead of the
@@ -104,21 +130,24 @@ class QueryService:
         present = max(now, extent[1] or now)
         since, until = question.time.since, question.time.until
         if since is not None and since > present:
-            raise QuestionError(f"the time range starts at {iso_time(since, self.tz)}, in the future (now is "
-                                f"{iso_time(now, self.tz)}){'' if until is None else '; it ends at ' + iso_time(until, self.tz)}")
+            raise QuestionError(
+                f"the time range starts at {iso_time(since, self.tz)}, in the future (now is "
+                f"{iso_time(now, self.tz)}){'' if until is None else '; it ends at ' + iso_time(until, self.tz)}"
+            )
         if since is None:
             since = extent[0] or now - 3600
         until = present if until is None else min(until, present)
         return since, max(until, since + 1e-3)
 
-    def _answer(self, conn: Connection, question: Question, since: float, until: float, scan: bool,
-                now: float) -> dict:
+    def _answer(self, conn: Connection, question: Question, since: float, until: float, scan: bool, now: float) -> dict:
         events = search.events_between(conn, question.cameras, since, until)
         hits = candidates.event_hits(events)
         hits += candidates.watch_hits(search.watch_findings(conn, question.cameras, since, until))
         hits += candidates.presence_hits(conn, question, self.config, since, until)
         terms = search.search_terms(question.subject.split())
-        keywords = search.keyword_scores(conn, terms, [e.event_id for e in events]) if terms and not question.only_time else {}
+        keywords = (
+            search.keyword_scores(conn, terms, [e.event_id for e in events]) if terms and not question.only_time else {}
+        )
         ranked = rank(hits, question, self.embedder, keywords, self.config.query)
         notes: list[str] = []
         report, plan = self._ground(conn, question, ranked, events, since, until, scan, notes)
@@ -127,21 +156,36 @@ class QueryService:
         ranked = ranked[: self.config.query.max_hits]
         coverage = search.coverage(conn, question.cameras, since, until)
         doc = {
-            "version": DOC_VERSION, "question": question.text, "understood": understood_json(question),
+            "version": DOC_VERSION,
+            "question": question.text,
+            "understood": understood_json(question),
             "searched": searched_json(question, since, until, coverage, self.tz),
-            "hits": [hit_json(hit, self.tz) for hit in ranked], "vlm": self._vlm_json(report, plan),
-            "notes": notes, "cached": False,
+            "hits": [hit_json(hit, self.tz) for hit in ranked],
+            "vlm": self._vlm_json(report, plan),
+            "notes": notes,
+            "cached": False,
         }
         doc["answer"] = one_line(doc, ranked, self.tz, now)
         for hit in ranked:
             self.media.register(hit)
         return doc
 
-    def _ground(self, conn: Connection, question: Question, ranked: list[Hit], events: list[StoredEvent],
-                since: float, until: float, scan: bool, notes: list[str]) -> tuple[GroundingReport | None, ScanPlan | None]:
+    def _ground(
+        self,
+        conn: Connection,
+        question: Question,
+        ranked: list[Hit],
+        events: list[StoredEvent],
+        since: float,
+        until: float,
+        scan: bool,
+        notes: list[str],
+    ) -> tuple[GroundingReport | None, ScanPlan | None]:
         if self.grounder is None:
-            notes.append("answered from the index alone: no VLM is configured (`vlm:` in the config)"
-                         + ("; --scan needs one" if scan else ""))
+            notes.append(
+                "answered from the index alone: no VLM is configured (`vlm:` in the config)"
+                + ("; --scan needs one" if scan else "")
+            )
             return None, None
         if question.only_time:
             return None, None
@@ -152,11 +196,15 @@ class QueryService:
             pad = self.config.vlm.sampling
             busy = [(w.camera, w.start_ts, w.end_ts) for w in windows]
             busy += [(e.camera, e.start_ts - pad.pre_s, (e.end_ts or e.start_ts) + pad.post_s) for e in events]
-            plan = plan_scan(conn, question, since, until, busy, self.config.query.scan_window_s, self.config.query.scan_max_windows)
+            plan = plan_scan(
+                conn, question, since, until, busy, self.config.query.scan_window_s, self.config.query.scan_max_windows
+            )
             windows += list(plan.windows)
             if plan.total > len(plan.windows):
-                notes.append(f"--scan looked at the first {len(plan.windows)} of {plan.total} windows "
-                             f"(query.scan_max_windows); narrow the time range to see the rest")
+                notes.append(
+                    f"--scan looked at the first {len(plan.windows)} of {plan.total} windows "
+                    f"(query.scan_max_windows); narrow the time range to see the rest"
+                )
         if not windows:
             return None, plan
         report = self.grounder.ground(question.text, windows, conn)
@@ -172,16 +220,36 @@ class QueryService:
 
     def _vlm_json(self, report: GroundingReport | None, plan: ScanPlan | None) -> dict:
         if self.grounder is None:
-            return {"status": "not_configured", "model": None, "detail": "no `vlm:` section in the config", "windows": 0}
-        scanned = None if plan is None else {"windows": plan.total, "sent": len(plan.windows), "seconds": plan.seconds,
-                                             "narrowed_by_classes": list(plan.narrowed_by)}
+            return {
+                "status": "not_configured",
+                "model": None,
+                "detail": "no `vlm:` section in the config",
+                "windows": 0,
+            }
+        scanned = (
+            None
+            if plan is None
+            else {
+                "windows": plan.total,
+                "sent": len(plan.windows),
+                "seconds": plan.seconds,
+                "narrowed_by_classes": list(plan.narrowed_by),
+            }
+        )
         if report is None:
             return {"status": "skipped", "model": None, "detail": "nothing to look at", "windows": 0, "scan": scanned}
         verdicts: dict[str, int] = {}
         for answer in report.answers:
             verdicts[answer.verdict] = verdicts.get(answer.verdict, 0) + 1
-        return {"status": report.status, "model": report.model, "detail": report.detail,
-                "windows": len(report.answers), "verdicts": verdicts, "seconds": round(report.seconds, 3), "scan": scanned}
+        return {
+            "status": report.status,
+            "model": report.model,
+            "detail": report.detail,
+            "windows": len(report.answers),
+            "verdicts": verdicts,
+            "seconds": round(report.seconds, 3),
+            "scan": scanned,
+        }
 
     def export(self, doc: dict) -> None:
         """Make each hit's clip and snapshot (kept by id: a second ask does not cut them again)."""
@@ -218,13 +286,32 @@ def _refined(hit: Hit, answer: WindowAnswer) -> Hit:
     if answer.verdict != "confirmed" or not answer.spans:
         return replace(hit, grounding=answer.verdict)
     span = min(answer.spans, key=lambda s: abs(s.start_ts - hit.start_ts))
-    return replace(hit, start_ts=span.start_ts, end_ts=span.end_ts, source=HitSource.VLM_GROUNDING, grounding="confirmed",
-                   description=span.description or hit.description, risk_level=span.risk_level or hit.risk_level,
-                   index_start_ts=hit.start_ts)
+    return replace(
+        hit,
+        start_ts=span.start_ts,
+        end_ts=span.end_ts,
+        source=HitSource.VLM_GROUNDING,
+        grounding="confirmed",
+        description=span.description or hit.description,
+        risk_level=span.risk_level or hit.risk_level,
+        index_start_ts=hit.start_ts,
+    )
 
 
 def _scan_hit(answer: WindowAnswer, span) -> Hit:
-    return Hit(camera=answer.window.camera, kind=HitKind.SCAN, type="scan", label=span.label, start_ts=span.start_ts,
-               end_ts=span.end_ts, confidence=None, source=HitSource.VLM_GROUNDING, verification="unverified",
-               texts=(span.label,), risk_level=span.risk_level, description=span.description,
-               relevance=SCAN_RELEVANCE, grounding="confirmed")
+    return Hit(
+        camera=answer.window.camera,
+        kind=HitKind.SCAN,
+        type="scan",
+        label=span.label,
+        start_ts=span.start_ts,
+        end_ts=span.end_ts,
+        confidence=None,
+        source=HitSource.VLM_GROUNDING,
+        verification="unverified",
+        texts=(span.label,),
+        risk_level=span.risk_level,
+        description=span.description,
+        relevance=SCAN_RELEVANCE,
+        grounding="confirmed",
+    )

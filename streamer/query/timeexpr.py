@@ -13,9 +13,27 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_WORD_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
-                 "thirty": 30, "few": 3, "couple of": 2}
+_WORD_NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "few": 3,
+    "couple of": 2,
+}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PARTS = {"morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24), "night": (18, 30)}
 NIGHT_STARTS_H, NIGHT_ENDS_H = 18, 6
@@ -27,7 +45,9 @@ _ISO = r"\d{4}-\d\d-\d\d(?:[t ]\d{1,2}:\d\d(?::\d\d(?:\.\d+)?)?(?:z|[+-]\d\d:?\d
 _CLOCK = r"(?:\d{1,2}(?::\d\d){0,2}\s*(?:am|pm|a\.m\.|p\.m\.|h)?|noon|midnight)"
 _POINT = rf"(?:{_ISO}|{_CLOCK})"
 
-_RELATIVE = re.compile(rf"\b(?:in |during |over |within |for )?(?:the )?(?:last|past|previous)\s+(?:{_NUM}\s+)?{_UNIT}\b")
+_RELATIVE = re.compile(
+    rf"\b(?:in |during |over |within |for )?(?:the )?(?:last|past|previous)\s+(?:{_NUM}\s+)?{_UNIT}\b"
+)
 _AGO = re.compile(rf"\b{_NUM}\s+{_UNIT}\s+ago\b")
 _BETWEEN = re.compile(rf"\b(?:between|from)\s+({_POINT})\s+(?:and|to|until|till|-)\s+({_POINT})(?![\w:])")
 _AFTER = re.compile(rf"\b(?:after|since|from|later than)\s+({_POINT})(?![\w:])")
@@ -37,7 +57,8 @@ _BARE_ISO = re.compile(rf"(?<![\w-])({_ISO})(?![\w:])")
 _DAY = re.compile(
     r"\b(?:(?:the )?day before yesterday|yesterday|today|tomorrow|tonight|last night|this (?:morning|afternoon|evening)|"
     r"(?:on |last |this )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?)"
-    r"(?: (?:morning|afternoon|evening|night))?\b")
+    r"(?: (?:morning|afternoon|evening|night))?\b"
+)
 _CLOCK_PARTS = re.compile(r"^(\d{1,2})(?::(\d\d))?(?::(\d\d))?\s*(am|pm|a\.m\.|p\.m\.|h)?$")
 
 
@@ -73,13 +94,15 @@ def understand_time(question: str, tz: tzinfo, now: float) -> tuple[TimeRange, s
     def take(match: re.Match) -> None:
         nonlocal text
         said.append(match.group(0).strip())
-        text = text[: match.start()] + " " + text[match.end():]
+        text = text[: match.start()] + " " + text[match.end() :]
 
     today = datetime.fromtimestamp(now, tz).date()
     if match := _RELATIVE.search(text) or _AGO.search(text):
         amount = _number(match.group(1)) * _UNIT_S[match.group(2)[0]]
         take(match)
-        since, until = (now - amount, now) if match.re is _RELATIVE else (now - amount - amount / 4, now - amount + amount / 4)
+        since, until = (
+            (now - amount, now) if match.re is _RELATIVE else (now - amount - amount / 4, now - amount + amount / 4)
+        )
         return TimeRange(since, until, tuple(said)), _tidy(text)
     day, part = None, None
     if match := _DAY.search(text):

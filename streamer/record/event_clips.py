@@ -29,12 +29,20 @@ RETRY_FOR_S = 600.0
 class _IndexBehind(RuntimeError):
     """The recorder's segment rows are not in the index yet: a clip cut now would miss them."""
 
+
 ClipReady = Callable[[Event, str], None]
 
 
 class EventClipper:
-    def __init__(self, storage_dir: Path, recorder: Recorder, config: RecordConfig, on_clip: ClipReady,
-                 index: db.IndexTarget | None = None, files: MediaFiles | None = None):
+    def __init__(
+        self,
+        storage_dir: Path,
+        recorder: Recorder,
+        config: RecordConfig,
+        on_clip: ClipReady,
+        index: db.IndexTarget | None = None,
+        files: MediaFiles | None = None,
+    ):
         self.storage_dir = storage_dir
         self.index = index or storage_dir
         self.files = files or MediaFiles(storage_dir)  # segments read where they are; each clip uploaded
@@ -75,10 +83,15 @@ class EventClipper:
                     conn.close()
             except (*db.UNREACHABLE, _IndexBehind) as error:
                 if time.monotonic() > deadline:
-                    log.error("event has no clip: the index stayed away", extra={"fields": {"event_id": event.event_id}})
+                    log.error(
+                        "event has no clip: the index stayed away", extra={"fields": {"event_id": event.event_id}}
+                    )
                     return
-                log.warning("event clip waits for the index: %s", str(error).splitlines()[0],
-                            extra={"fields": {"event_id": event.event_id}})
+                log.warning(
+                    "event clip waits for the index: %s",
+                    str(error).splitlines()[0],
+                    extra={"fields": {"event_id": event.event_id}},
+                )
                 time.sleep(backoff.next_delay())
             except Exception:  # one bad clip must not stop the others
                 log.exception("event clip failed", extra={"fields": {"event_id": event.event_id}})
@@ -89,8 +102,10 @@ class EventClipper:
         start, end = event.start_ts - self.config.pre_roll_s, event.end_ts + self.config.post_roll_s
         wait_s = 3 * self.config.segment_s + self.config.post_roll_s + 30.0
         if not self.recorder.wait_covered(end, wait_s):
-            log.warning("event clip cut short: the recording has not reached its end yet",
-                        extra={"fields": {"event_id": event.event_id, "waited_s": wait_s}})
+            log.warning(
+                "event clip cut short: the recording has not reached its end yet",
+                extra={"fields": {"event_id": event.event_id, "waited_s": wait_s}},
+            )
         if self.recorder.index.waiting:
             raise _IndexBehind(f"{len(self.recorder.index.waiting)} segment rows wait for the index")
         relative = event_clip_relpath(event.camera, event.event_id, event.start_ts)
@@ -102,6 +117,15 @@ class EventClipper:
         self.files.finished(relative)
         with db.transaction(conn):
             store.set_event_clip(conn, event.event_id, relative)
-        log.info("event clip written", extra={"fields": {
-            "event_id": event.event_id, "path": relative, "seconds": round(clip.end_ts - clip.first_ts, 2), "segments": clip.segments}})
+        log.info(
+            "event clip written",
+            extra={
+                "fields": {
+                    "event_id": event.event_id,
+                    "path": relative,
+                    "seconds": round(clip.end_ts - clip.first_ts, 2),
+                    "segments": clip.segments,
+                }
+            },
+        )
         self.on_clip(event, relative)

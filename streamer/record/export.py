@@ -54,8 +54,16 @@ class _Timed:
     time_base: Fraction
 
 
-def export_clip(storage: Path | MediaFiles, conn: Connection, camera: str, start_ts: float, end_ts: float, out: Path,
-                annotate: bool = False, zones: dict[str, ZoneConfig] | None = None) -> ExportedClip:
+def export_clip(
+    storage: Path | MediaFiles,
+    conn: Connection,
+    camera: str,
+    start_ts: float,
+    end_ts: float,
+    out: Path,
+    annotate: bool = False,
+    zones: dict[str, ZoneConfig] | None = None,
+) -> ExportedClip:
     if end_ts <= start_ts:
         raise ValueError("the end of the range must be after its start")
     segments = store.segments_overlapping(conn, camera, start_ts, end_ts)
@@ -74,7 +82,9 @@ def export_clip(storage: Path | MediaFiles, conn: Connection, camera: str, start
     return ExportedClip(out, camera, (start_ts, end_ts), first, last, written, len(segments), annotate)
 
 
-def _packets_from_keyframe(files: MediaFiles, segments: list[SegmentRow], start_ts: float, end_ts: float) -> Iterator[tuple[_Timed, av.video.stream.VideoStream]]:
+def _packets_from_keyframe(
+    files: MediaFiles, segments: list[SegmentRow], start_ts: float, end_ts: float
+) -> Iterator[tuple[_Timed, av.video.stream.VideoStream]]:
     first = True
     for segment in segments:
         with av.open(files.source(segment.path)) as container:  # the local file, or the object (ranged reads)
@@ -82,7 +92,7 @@ def _packets_from_keyframe(files: MediaFiles, segments: list[SegmentRow], start_
             timed = [t for t in (_timed(p, segment, stream) for p in container.demux(stream)) if t is not None]
             if first:
                 starts = [i for i, t in enumerate(timed) if t.packet.is_keyframe and t.pts_ts <= start_ts + 1e-3]
-                timed = timed[starts[-1]:] if starts else timed
+                timed = timed[starts[-1] :] if starts else timed
                 first = False
             for item in timed:
                 if item.dts_ts >= end_ts:
@@ -110,7 +120,10 @@ def _write_remuxed(packets, out: Path, start_ts: float) -> tuple[int, float, flo
             if target is None:
                 target = container.add_stream_from_template(stream, opaque=True)
                 first_ts = item.pts_ts
-            elif (stream.codec_context.width, stream.codec_context.height) != (target.codec_context.width, target.codec_context.height):
+            elif (stream.codec_context.width, stream.codec_context.height) != (
+                target.codec_context.width,
+                target.codec_context.height,
+            ):
                 break  # the camera changed resolution between segments: the clip ends where it did
             tb = item.time_base
             packet = item.packet
@@ -124,8 +137,15 @@ def _write_remuxed(packets, out: Path, start_ts: float) -> tuple[int, float, flo
     return written, first_ts, last_ts
 
 
-def _write_annotated(packets, out: Path, camera: str, start_ts: float, end_ts: float, tracks: list[TrackSecond],
-                     zones: dict[str, ZoneConfig]) -> tuple[int, float, float]:
+def _write_annotated(
+    packets,
+    out: Path,
+    camera: str,
+    start_ts: float,
+    end_ts: float,
+    tracks: list[TrackSecond],
+    zones: dict[str, ZoneConfig],
+) -> tuple[int, float, float]:
     by_second: dict[int, list[TrackSecond]] = {}
     for row in tracks:
         by_second.setdefault(row.second, []).append(row)
@@ -142,7 +162,9 @@ def _write_annotated(packets, out: Path, camera: str, start_ts: float, end_ts: f
                 rate = stream.average_rate or stream.guessed_rate or 25
                 writer, first_ts = AnnotatedVideoWriter(out, zones, float(rate)), wall
             image = frame.to_ndarray(format="bgr24")
-            writer.write(TrackedFrame(Frame(camera, 0, wall - start_ts, wall, image), _detections(by_second.get(int(wall), []))))
+            writer.write(
+                TrackedFrame(Frame(camera, 0, wall - start_ts, wall, image), _detections(by_second.get(int(wall), [])))
+            )
             last_ts = wall
     if writer is None:
         return 0, 0.0, 0.0

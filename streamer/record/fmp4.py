@@ -45,8 +45,9 @@ class Fmp4Muxer:
         self.origin_s = float(first.dts * template.time_base)
         self._pending: EncodedPacket | None = None
         self._out = _Collect()
-        self._container = av.open(self._out, mode="w", format="mp4",
-                                  options={"movflags": MOVFLAGS, "flush_packets": "1"})
+        self._container = av.open(
+            self._out, mode="w", format="mp4", options={"movflags": MOVFLAGS, "flush_packets": "1"}
+        )
         self._stream = self._container.add_stream_from_template(template.stream, opaque=True)
         self._stream.time_base = template.time_base
         if template.codec == "hevc":
@@ -88,12 +89,17 @@ def codec_string(init: bytes, codec: str) -> str:
     at = init.find(b"hvcC")
     if at < 0 or len(init) < at + 17:
         return "hvc1.1.6.L93.B0"  # Main profile, level 3.1: what most cameras send
-    box = init[at + 4:at + 17]  # configurationVersion, then the general profile, flags and level
+    box = init[at + 4 : at + 17]  # configurationVersion, then the general profile, flags and level
     space, tier, profile = box[1] >> 6, box[1] >> 5 & 1, box[1] & 0x1F
     compat = int.from_bytes(box[2:6], "big")
     reversed_compat = int(f"{compat:032b}"[::-1], 2)
     constraints = list(box[6:12])
     while constraints and constraints[-1] == 0:
         constraints.pop()
-    parts = ["hvc1", f"{['', 'A', 'B', 'C'][space]}{profile}", f"{reversed_compat:X}", f"{'H' if tier else 'L'}{box[12]}"]
+    parts = [
+        "hvc1",
+        f"{['', 'A', 'B', 'C'][space]}{profile}",
+        f"{reversed_compat:X}",
+        f"{'H' if tier else 'L'}{box[12]}",
+    ]
     return ".".join(parts + [f"{byte:X}" for byte in constraints])

@@ -48,9 +48,18 @@ StateListener = Callable[[RecorderState, str], None]
 
 
 class Recorder:
-    def __init__(self, storage_dir: Path, camera: str, config: RecordConfig, min_free_bytes: int, live: bool,
-                 on_state: StateListener | None = None, remux_codecs: frozenset[str] = REMUX_CODECS,
-                 index: db.IndexTarget | None = None, file_done: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        storage_dir: Path,
+        camera: str,
+        config: RecordConfig,
+        min_free_bytes: int,
+        live: bool,
+        on_state: StateListener | None = None,
+        remux_codecs: frozenset[str] = REMUX_CODECS,
+        index: db.IndexTarget | None = None,
+        file_done: Callable[[str], None] | None = None,
+    ):
         self.storage_dir = storage_dir
         self.camera = camera
         self.config = config
@@ -135,8 +144,11 @@ class Recorder:
                     self._close_segment()
             self._close_segment()
             self._judge_pending(math.inf)
-            self._set_state(RecorderState.STOPPED, f"stream over: {self.segments_written} segments, "
-                            f"{self.bytes_written / 1e6:.1f} MB, {self.dropped_packets} packets dropped")
+            self._set_state(
+                RecorderState.STOPPED,
+                f"stream over: {self.segments_written} segments, "
+                f"{self.bytes_written / 1e6:.1f} MB, {self.dropped_packets} packets dropped",
+            )
         except Exception as error:  # a recorder bug must not take the live path down with it
             log.exception("recorder failed", extra={"fields": {"camera": self.camera}})
             self._set_state(RecorderState.FAILED, f"{type(error).__name__}: {error}")
@@ -161,8 +173,11 @@ class Recorder:
         self._decoder = None
         if template.codec not in self.remux_codecs:
             self._decoder = PacketDecoder(template)
-            log.warning("recording by re-encoding to H.264: MP4 players do not take %s", template.codec,
-                        extra={"fields": {"camera": self.camera, "codec": template.codec}})
+            log.warning(
+                "recording by re-encoding to H.264: MP4 players do not take %s",
+                template.codec,
+                extra={"fields": {"camera": self.camera, "codec": template.codec}},
+            )
 
     def _on_packet(self, packet: EncodedPacket) -> None:
         if self._template is None:
@@ -180,7 +195,9 @@ class Recorder:
         if segment is None or (packet.is_keyframe and packet.wall_ts - segment.start_ts >= self.config.segment_s):
             if not packet.is_keyframe:
                 return  # a segment must start with a keyframe
-            segment = self._next_segment(lambda: SegmentFile(self.storage_dir, self.camera, self._template, packet), packet.wall_ts)
+            segment = self._next_segment(
+                lambda: SegmentFile(self.storage_dir, self.camera, self._template, packet), packet.wall_ts
+            )
             if segment is None:
                 return
         if segment.last_dts is not None and packet.dts <= segment.last_dts:
@@ -190,7 +207,9 @@ class Recorder:
     def _write_frame(self, frame: av.VideoFrame, wall_ts: float) -> None:
         segment = self._segment
         if segment is None or wall_ts - segment.start_ts >= self.config.segment_s:
-            segment = self._next_segment(lambda: TranscodedSegmentFile(self.storage_dir, self.camera, self._template, frame, wall_ts), wall_ts)
+            segment = self._next_segment(
+                lambda: TranscodedSegmentFile(self.storage_dir, self.camera, self._template, frame, wall_ts), wall_ts
+            )
             if segment is None:
                 return
         self._guard(lambda: segment.write_frame(frame, wall_ts), wall_ts)  # type: ignore[attr-defined]
@@ -201,7 +220,10 @@ class Recorder:
         self._gap(wall_ts, "stream restarted")
         free = shutil.disk_usage(self.storage_dir).free
         if free < self.min_free_bytes:
-            self._pause(wall_ts, f"disk full: {free / 1e9:.2f} GB free, below storage.min_free {self.min_free_bytes / 1e9:.2f} GB")
+            self._pause(
+                wall_ts,
+                f"disk full: {free / 1e9:.2f} GB free, below storage.min_free {self.min_free_bytes / 1e9:.2f} GB",
+            )
             return None
         try:
             self._segment = make()
@@ -246,7 +268,16 @@ class Recorder:
         if self._last_end_ts is not None and (always or wall_ts - self._last_end_ts > min(self.config.max_gap_s, 0.5)):
             gap = GapRow(self.camera, self._last_end_ts, wall_ts, reason)
             self.index.write(lambda conn: store.insert_gap(conn, gap))
-            log.info("recording gap", extra={"fields": {"camera": self.camera, "seconds": round(wall_ts - self._last_end_ts, 3), "reason": reason}})
+            log.info(
+                "recording gap",
+                extra={
+                    "fields": {
+                        "camera": self.camera,
+                        "seconds": round(wall_ts - self._last_end_ts, 3),
+                        "reason": reason,
+                    }
+                },
+            )
         self._last_end_ts = None
 
     def _close_segment(self) -> None:

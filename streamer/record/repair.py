@@ -41,8 +41,11 @@ def repair_camera(storage_dir: Path, camera: str, conn: Connection) -> list[Repa
                 store.insert_segment(conn, row)
                 results.append(RepairResult(row.path, "indexed", row.frames))
     for result in results:
-        log.warning("recording %s after an unclean stop", result.outcome,
-                    extra={"fields": {"camera": camera, "path": result.path, "frames": result.frames}})
+        log.warning(
+            "recording %s after an unclean stop",
+            result.outcome,
+            extra={"fields": {"camera": camera, "path": result.path, "frames": result.frames}},
+        )
     return results
 
 
@@ -113,8 +116,16 @@ def _describe(storage_dir: Path, camera: str, path: Path, named: Path | None = N
             rate = stream.average_rate or stream.guessed_rate
             frame_s = 1 / float(rate) if rate else 0.0
             first, last = float(min(pts) * tb), float(max(pts) * tb)
-            return SegmentRow(camera, start_ts, start_ts + (last - first) + frame_s, relative_to_storage(storage_dir, path),
-                              stream.codec_context.name, float(rate) if rate else None, len(pts), os.path.getsize(path),
-                              first)
+            return SegmentRow(
+                camera,
+                start_ts,
+                start_ts + (last - first) + frame_s,
+                relative_to_storage(storage_dir, path),
+                stream.codec_context.name,
+                float(rate) if rate else None,
+                len(pts),
+                os.path.getsize(path),
+                first,
+            )
     except (av.FFmpegError, OSError, IndexError):
         return None

@@ -42,8 +42,15 @@ class _Clip:
 
 
 class Retention:
-    def __init__(self, storage_dir: Path, cameras: dict[str, RecordConfig], max_bytes: int | None,
-                 cuts: CutCache | None = None, index: db.IndexTarget | None = None, files: MediaFiles | None = None):
+    def __init__(
+        self,
+        storage_dir: Path,
+        cameras: dict[str, RecordConfig],
+        max_bytes: int | None,
+        cuts: CutCache | None = None,
+        index: db.IndexTarget | None = None,
+        files: MediaFiles | None = None,
+    ):
         self.storage_dir = storage_dir
         self.index = index or storage_dir
         self.files = files or MediaFiles(storage_dir)  # with an object store, a file goes from both places
@@ -69,7 +76,9 @@ class Retention:
         windows: dict[str, list[tuple[float, float]]] = {}
         for camera, start, end in store.event_windows(conn):
             cfg = self._config(camera)
-            windows.setdefault(camera, []).append((start - cfg.pre_roll_s, (end if end is not None else now) + cfg.post_roll_s))
+            windows.setdefault(camera, []).append(
+                (start - cfg.pre_roll_s, (end if end is not None else now) + cfg.post_roll_s)
+            )
         plain, protected, doomed = [], [], []
         for segment in self._segments(conn):
             cfg = self._config(segment.camera)
@@ -94,8 +103,10 @@ class Retention:
                 doomed.append(segment)
                 total -= segment.bytes
                 if segment in protected:
-                    log.warning("disk budget: deleting a segment that overlaps an event (its event clip stays)",
-                                extra={"fields": {"path": segment.path}})
+                    log.warning(
+                        "disk budget: deleting a segment that overlaps an event (its event clip stays)",
+                        extra={"fields": {"path": segment.path}},
+                    )
             for clip in sorted(clips, key=lambda c: c.end_ts):
                 if total <= self.max_bytes:
                     break

@@ -27,8 +27,9 @@ def slot_range(start_ts: float, end_ts: float, step: float) -> range:
     return range(math.ceil(start_ts / step - 1e-6), math.ceil(end_ts / step - 1e-6))
 
 
-def sample_recording(storage: Path | MediaFiles, conn: Connection, camera: str, start_ts: float, end_ts: float,
-                     fps: float) -> list[RecordedFrame]:
+def sample_recording(
+    storage: Path | MediaFiles, conn: Connection, camera: str, start_ts: float, end_ts: float, fps: float
+) -> list[RecordedFrame]:
     """Frames whose slot lies in [start, end), in time order; slots with no frame near them (a gap) are empty."""
     step = 1.0 / fps
     best: dict[int, tuple[float, av.VideoFrame]] = {}
@@ -42,8 +43,9 @@ def sample_recording(storage: Path | MediaFiles, conn: Connection, camera: str, 
     return [RecordedFrame(*best[slot]) for slot in sorted(best)]
 
 
-def read_segment(container, origin: float, start_ts: float, end_ts: float, fps: float,
-                 best: dict[int, tuple[float, object]]) -> dict[int, tuple[float, object]]:
+def read_segment(
+    container, origin: float, start_ts: float, end_ts: float, fps: float, best: dict[int, tuple[float, object]]
+) -> dict[int, tuple[float, object]]:
     """Into `best`, for each slot of [start, end), the frame of this segment nearest the slot, if nearer than the
     one held: (its wall time, the decoded frame). `origin` is the wall time of media time 0. It seeks to the
     keyframe before the window instead of decoding the segment from its start (docs/figures.md#recordings-read-back,

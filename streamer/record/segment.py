@@ -19,7 +19,11 @@ from streamer.storage import segment_relpath
 REMUX_CODECS = frozenset({"h264", "hevc", "av1"})
 # A fragment a second at least, each on disk as soon as it is written (without flush_packets the muxer's buffer
 # held several seconds, so a crash lost them all): a crash loses at most the last second.
-FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000", "flush_packets": "1"}
+FRAGMENTED = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",
+    "flush_packets": "1",
+}
 PART_SUFFIX = ".part"
 
 log = logging.getLogger("streamer.record")
@@ -52,8 +56,10 @@ def keeps_finished(final: Path, new_seconds: float) -> bool:
     existing = recorded_seconds(final)
     if existing is None or existing < new_seconds - 1e-3:
         return False
-    log.info("kept the finished segment of the same name, as long or longer than this one",
-             extra={"fields": {"path": str(final), "kept_s": round(existing, 3), "dropped_s": round(new_seconds, 3)}})
+    log.info(
+        "kept the finished segment of the same name, as long or longer than this one",
+        extra={"fields": {"path": str(final), "kept_s": round(existing, 3), "dropped_s": round(new_seconds, 3)}},
+    )
     return True
 
 
@@ -117,9 +123,16 @@ class SegmentFile:
             return None
         os.replace(self.part, self.final)
         return SegmentRow(
-            camera=self.camera, start_ts=self.start_ts, end_ts=self.end_ts, path=self.relpath, codec=self._codec_name(),
-            fps=self.template.fps, frames=self.frames, bytes=self.final.stat().st_size,
-            media_start_s=self._media_start_s, transcoded=self.transcoded,
+            camera=self.camera,
+            start_ts=self.start_ts,
+            end_ts=self.end_ts,
+            path=self.relpath,
+            codec=self._codec_name(),
+            fps=self.template.fps,
+            frames=self.frames,
+            bytes=self.final.stat().st_size,
+            media_start_s=self._media_start_s,
+            transcoded=self.transcoded,
         )
 
     def abort(self) -> None:
@@ -139,7 +152,9 @@ class TranscodedSegmentFile(SegmentFile):
     transcoded = True
     ENCODER = "libx264"
 
-    def __init__(self, storage_dir: Path, camera: str, template: StreamTemplate, first_frame: av.VideoFrame, wall_ts: float):
+    def __init__(
+        self, storage_dir: Path, camera: str, template: StreamTemplate, first_frame: av.VideoFrame, wall_ts: float
+    ):
         self._first_pts = first_frame.pts
         self._last_wall = wall_ts
         fake_first = EncodedPacket(b"", first_frame.pts, first_frame.pts, 0, True, wall_ts)

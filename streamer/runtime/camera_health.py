@@ -37,20 +37,42 @@ class _Down:
     at_once: bool  # a dead host: offline now, not after offline_after_s
 
 
-def offline_payload(camera: str, event_id: str, start_ts: float, reason: str, signal: str, tz: ZoneInfo,
-                    end_ts: float | None = None) -> AlertPayload:
+def offline_payload(
+    camera: str, event_id: str, start_ts: float, reason: str, signal: str, tz: ZoneInfo, end_ts: float | None = None
+) -> AlertPayload:
     start, end = round(start_ts, 3), None if end_ts is None else round(max(end_ts, start_ts), 3)
     return AlertPayload(
-        event_id=event_id, camera=camera, type=CAMERA_OFFLINE, state="new" if end is None else "end", label="camera",
-        track_id=None, start_ts=start, start_iso=iso_time(start, tz), end_ts=end,
-        end_iso=None if end is None else iso_time(end, tz), confidence=1.0, bbox_xyxy=(0, 0, 0, 0), frame_wh=(0, 0),
-        verification="unverified", risk_level=None, description=reason, snapshot="", clip=None,
-        source=AlertSource(rule="camera_health", model="none", signal=signal))
+        event_id=event_id,
+        camera=camera,
+        type=CAMERA_OFFLINE,
+        state="new" if end is None else "end",
+        label="camera",
+        track_id=None,
+        start_ts=start,
+        start_iso=iso_time(start, tz),
+        end_ts=end,
+        end_iso=None if end is None else iso_time(end, tz),
+        confidence=1.0,
+        bbox_xyxy=(0, 0, 0, 0),
+        frame_wh=(0, 0),
+        verification="unverified",
+        risk_level=None,
+        description=reason,
+        snapshot="",
+        clip=None,
+        source=AlertSource(rule="camera_health", model="none", signal=signal),
+    )
 
 
 class CameraHealth:
-    def __init__(self, config: HealthConfig, submit: Callable[[list[SpoolRecord]], None],
-                 client_factory: Callable[[], redis.Redis], streams: StreamNames, tz: ZoneInfo):
+    def __init__(
+        self,
+        config: HealthConfig,
+        submit: Callable[[list[SpoolRecord]], None],
+        client_factory: Callable[[], redis.Redis],
+        streams: StreamNames,
+        tz: ZoneInfo,
+    ):
         self.config = config
         self.submit = submit
         self._client_factory = client_factory
@@ -84,12 +106,18 @@ class CameraHealth:
 
     def _announce(self, camera: str, down: _Down) -> None:
         digest = hashlib.blake2b(f"{camera}|offline|{down.since_ts:.3f}".encode(), digest_size=8).hexdigest()
-        state = {"event_id": f"{camera}-{digest}", "start_ts": down.since_ts, "reason": down.reason,
-                 "signal": "host_gone" if down.at_once else "source"}
+        state = {
+            "event_id": f"{camera}-{digest}",
+            "start_ts": down.since_ts,
+            "reason": down.reason,
+            "signal": "host_gone" if down.at_once else "source",
+        }
         try:
             client = self._redis()
             if not client.set(_key(self.streams, camera), json.dumps(state), nx=True):
-                raw = client.get(_key(self.streams, camera))  # already offline: another host, or an earlier run, said so
+                raw = client.get(
+                    _key(self.streams, camera)
+                )  # already offline: another host, or an earlier run, said so
                 self._announced[camera] = json.loads(raw) if raw else state
                 return
         except redis.RedisError as error:
@@ -98,8 +126,10 @@ class CameraHealth:
             return
         self._announced[camera] = state
         self._publish(camera, state, None)
-        log.warning("camera offline", extra={"fields": {"camera": camera, "since": iso_time(down.since_ts, self.tz),
-                                                        "reason": down.reason}})
+        log.warning(
+            "camera offline",
+            extra={"fields": {"camera": camera, "since": iso_time(down.since_ts, self.tz), "reason": down.reason}},
+        )
 
     def _back(self, camera: str, ts: float) -> None:
         down = self._down.pop(camera, None)
@@ -126,14 +156,22 @@ class CameraHealth:
         self._ending.pop(camera)
         self._announced.pop(camera, None)
         if state is not None:
-            log.info("camera online", extra={"fields": {"camera": camera, "offline_s": round(ts - state["start_ts"], 1)}})
+            log.info(
+                "camera online", extra={"fields": {"camera": camera, "offline_s": round(ts - state["start_ts"], 1)}}
+            )
 
     def _publish(self, camera: str, state: dict, end_ts: float | None) -> None:
-        payload = offline_payload(camera, state["event_id"], state["start_ts"], state["reason"], state["signal"],
-                                  self.tz, end_ts)
+        payload = offline_payload(
+            camera, state["event_id"], state["start_ts"], state["reason"], state["signal"], self.tz, end_ts
+        )
         message_id = f"{state['event_id']}:{payload.state}"  # the same outage said twice is one message
-        self.submit([SpoolRecord(message_id, (self.streams.alerts, self.streams.camera_alerts(camera)),
-                                 payload.to_json(), None)])
+        self.submit(
+            [
+                SpoolRecord(
+                    message_id, (self.streams.alerts, self.streams.camera_alerts(camera)), payload.to_json(), None
+                )
+            ]
+        )
 
     def close(self) -> None:
         """Its connection goes before the service's last flush (an embedded Redis stops only without clients)."""

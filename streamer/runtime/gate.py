@@ -201,5 +201,6 @@ class GatedDetection:
                 entry.state, entry.answer = "skipped", self._nothing(entry.frame)
 
     def _nothing(self, frame: Frame) -> DetectedFrame:
-        return DetectedFrame(frame, to_detections(None, {}), {key: to_detections(None, {}) for key in self.extra_models},
-                             0.0, ran=False)
+        return DetectedFrame(
+            frame, to_detections(None, {}), {key: to_detections(None, {}) for key in self.extra_models}, 0.0, ran=False
+        )

@@ -96,8 +96,7 @@ class _KeptGroup:
 class LiveVideo:
     """A PacketTap (beside the recorder) and a FrameSink (for the tracks): both feed one sender thread."""
 
-    def __init__(self, url: str, prefix: str, camera: str, timeout_s: float = 1.0,
-                 shapes: dict | None = None):
+    def __init__(self, url: str, prefix: str, camera: str, timeout_s: float = 1.0, shapes: dict | None = None):
         self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self.camera = camera
         self.shapes = shapes or {}  # the camera's zones and lines in its pixels, drawn by the player under the boxes
@@ -246,8 +245,12 @@ class _Sender:
                 return  # muxed already, from the kept group
             if self.muxer is not None:
                 self._fragment(item)
-            elif self.watching and item.packet.is_keyframe and self.template is not None \
-                    and self.template.codec in BROWSER_CODECS:
+            elif (
+                self.watching
+                and item.packet.is_keyframe
+                and self.template is not None
+                and self.template.codec in BROWSER_CODECS
+            ):
                 self._open()
         elif isinstance(item, TrackedFrame) and self.muxer is not None:
             self._send(_tracks(item, self.muxer.origin_s))
@@ -261,9 +264,17 @@ class _Sender:
         if self.template is None or not group:
             return
         self.muxer = Fmp4Muxer(self.template, group[0].packet)
-        self._send({"type": "init", "mime": f'video/mp4; codecs="{self.muxer.codec_string}"',
-                    "width": self.template.width, "height": self.template.height,
-                    "origin_s": self.muxer.origin_s, **self.owner.shapes}, self.muxer.init)
+        self._send(
+            {
+                "type": "init",
+                "mime": f'video/mp4; codecs="{self.muxer.codec_string}"',
+                "width": self.template.width,
+                "height": self.template.height,
+                "origin_s": self.muxer.origin_s,
+                **self.owner.shapes,
+            },
+            self.muxer.init,
+        )
         for received in group:
             self._fragment(received)
 
@@ -272,9 +283,16 @@ class _Sender:
         done = self.muxer.mux(received.packet)
         if done is not None:  # the previous packet's fragment
             carried, data = done
-            self._send({"type": "fragment", "key": carried.is_keyframe, "wall_ts": carried.wall_ts,
-                        "received_ts": self._received_at, "pts_s": float(carried.pts * self.template.time_base)},
-                       data)
+            self._send(
+                {
+                    "type": "fragment",
+                    "key": carried.is_keyframe,
+                    "wall_ts": carried.wall_ts,
+                    "received_ts": self._received_at,
+                    "pts_s": float(carried.pts * self.template.time_base),
+                },
+                data,
+            )
         self._received_at = received.at
 
     def _send(self, head: dict, data: bytes = b"") -> None:
@@ -291,16 +309,26 @@ def _tracks(tracked: TrackedFrame, origin_s: float) -> dict:
     scale = (frame.width, frame.height) * 2
     names = found.data.get("class_name", [""] * len(found))
     ids = found.tracker_id if found.tracker_id is not None else [None] * len(found)
-    boxes = [{"id": None if track is None else int(track), "label": str(name),
-              "box": [round(float(v) / s, 4) for v, s in zip(xyxy, scale)]}  # fractions of the picture
-             for xyxy, track, name in zip(found.xyxy, ids, names)]
+    boxes = [
+        {
+            "id": None if track is None else int(track),
+            "label": str(name),
+            "box": [round(float(v) / s, 4) for v, s in zip(xyxy, scale)],
+        }  # fractions of the picture
+        for xyxy, track, name in zip(found.xyxy, ids, names)
+    ]
     return {"type": "tracks", "t": round(frame.pts_s - origin_s, 4), "wall_ts": frame.wall_ts, "boxes": boxes}
 
 
 def camera_shapes(camera) -> dict:
     """What the player draws of the camera's config: `zones` (name → polygon) and `lines` (a crossing rule's
     name, start and end), in the camera's pixels."""
-    lines = [{"name": rule.rule_name, "start": list(rule.start), "end": list(rule.end)}
-             for rule in camera.rules if rule.type == "line_crossing"]
-    return {"zones": {name: [list(point) for point in zone.polygon] for name, zone in camera.zones.items()},
-            "lines": lines}
+    lines = [
+        {"name": rule.rule_name, "start": list(rule.start), "end": list(rule.end)}
+        for rule in camera.rules
+        if rule.type == "line_crossing"
+    ]
+    return {
+        "zones": {name: [list(point) for point in zone.polygon] for name, zone in camera.zones.items()},
+        "lines": lines,
+    }

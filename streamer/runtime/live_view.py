@@ -25,8 +25,14 @@ JPEG_QUALITY = 75
 
 
 class LiveView:
-    def __init__(self, storage_dir: Path, camera: str, zones: dict[str, ZoneConfig], every_s: float,
-                 relay: Callable[[str, bytes], None] | None = None):
+    def __init__(
+        self,
+        storage_dir: Path,
+        camera: str,
+        zones: dict[str, ZoneConfig],
+        every_s: float,
+        relay: Callable[[str, bytes], None] | None = None,
+    ):
         self.camera = camera
         self.relay = relay  # on a site: also to the shared Redis (live_relay.py), for a console on another host
         self.zones = zones

@@ -35,8 +35,11 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     if target is not None:
         publisher = target.publisher(f"alerts-{name}")  # started even without rules: it delivers an earlier run's spool
         health = HealthReporter(publisher, target.streams)
-    index = IndexWriter(options.index_target, name, on_state=None if health is None else
-                        lambda state, reason: health.report(name, "index", state, reason))
+    index = IndexWriter(
+        options.index_target,
+        name,
+        on_state=None if health is None else lambda state, reason: health.report(name, "index", state, reason),
+    )
     files = MediaFiles.for_storage(options.storage_dir, options.storage)
 
     def on_recorder_state(state: RecorderState, reason: str) -> None:
@@ -45,9 +48,16 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
 
     recorder = None
     if camera.record.mode is not RecordMode.OFF:
-        recorder = Recorder(options.storage_dir, name, camera.record, options.min_free_bytes,
-                            live=camera.kind is SourceKind.LIVE, on_state=on_recorder_state, index=options.index_target,
-                            file_done=files.finished)
+        recorder = Recorder(
+            options.storage_dir,
+            name,
+            camera.record,
+            options.min_free_bytes,
+            live=camera.kind is SourceKind.LIVE,
+            on_state=on_recorder_state,
+            index=options.index_target,
+            file_done=files.finished,
+        )
     relay = None
     if options.share_live and target is not None and target.url is not None:
         from streamer.runtime.live_relay import LiveRelay
@@ -68,8 +78,9 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     return sinks, recorder, live, taps
 
 
-def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder,
-                 files):
+def _event_stage(
+    name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder, files
+):
     """The one place a camera's event path is put together: rules → lifecycle → snapshot, alert message (with
     its copies in the index and the VLM sampler), the recorder's event windows, the event clips."""
     from streamer.alerts.outbox import AlertOutbox
@@ -90,9 +101,15 @@ def _event_stage(name: str, camera: CameraConfig, options: WorkerOptions, target
     outbox = AlertOutbox(name, camera, publisher, target.streams, tz, options.vlm, hold, taps)
     sinks: list = [SnapshotSink(SnapshotWriter(options.storage_dir, camera, on_written=files.finished)), outbox]
     if recorder is not None:
-        sinks += [RecorderWindows(recorder), EventClipper(options.storage_dir, recorder, camera.record, outbox.send_clip,
-                                               index=options.index_target, files=files)]
-    return EventStage(name, EventLifecycle.for_camera(name, camera), sinks, [sampler] if sampler is not None else [], tz)
+        sinks += [
+            RecorderWindows(recorder),
+            EventClipper(
+                options.storage_dir, recorder, camera.record, outbox.send_clip, index=options.index_target, files=files
+            ),
+        ]
+    return EventStage(
+        name, EventLifecycle.for_camera(name, camera), sinks, [sampler] if sampler is not None else [], tz
+    )
 
 
 def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, files):
@@ -105,13 +122,26 @@ def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target
     from streamer.vlm.submit import JobSubmitter
 
     timeout = target.config.connect_timeout_s
-    submitter = JobSubmitter.for_redis(name, options.storage_dir, options.vlm, target.url, target.streams, timeout,
-                                       target.config.heartbeat_s, on_frames=files.publish_now)
+    submitter = JobSubmitter.for_redis(
+        name,
+        options.storage_dir,
+        options.vlm,
+        target.url,
+        target.streams,
+        timeout,
+        target.config.heartbeat_s,
+        on_frames=files.publish_now,
+    )
     sampler = VlmSampler(name, camera, options.vlm, submitter, on_close=submitter.close)
     hold = None
     if options.vlm.hold.types:
-        hold = AlertHold(options.vlm.hold.types, options.vlm.hold.timeout_s, lambda: connect(target.url, timeout),
-                         target.config.prefix, publisher.submit)
+        hold = AlertHold(
+            options.vlm.hold.types,
+            options.vlm.hold.timeout_s,
+            lambda: connect(target.url, timeout),
+            target.config.prefix,
+            publisher.submit,
+        )
     return sampler, hold
 
 
@@ -128,8 +158,17 @@ class _Closing:
         self.closeable.close()
 
 
-def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_level: str, log_format: str, changes: Queue,
-                target: AlertTarget | None = None, engine: EngineLink | None = None, controls: Queue | None = None) -> None:
+def worker_main(
+    name: str,
+    camera: CameraConfig,
+    options: WorkerOptions,
+    log_level: str,
+    log_format: str,
+    changes: Queue,
+    target: AlertTarget | None = None,
+    engine: EngineLink | None = None,
+    controls: Queue | None = None,
+) -> None:
     """The supervisor asks for a stop with SIGTERM; Ctrl-C reaches the whole process group, and only the
     supervisor decides about it. No lock is shared with the supervisor, so killing this process wedges nothing.
     `changes` carries the source's states up; `controls` carries reloaded settings and stop reasons down."""
@@ -157,9 +196,19 @@ def worker_main(name: str, camera: CameraConfig, options: WorkerOptions, log_lev
         from streamer.runtime.worker import CameraWorker
 
         try:
-            code = CameraWorker(name, camera, options, stop, on_state=report, sinks=sinks, recorder=recorder,
-                                engine=engine, on_stats=live.write_figures, packet_taps=taps,
-                                controls=ControlInbox(controls)).run()
+            code = CameraWorker(
+                name,
+                camera,
+                options,
+                stop,
+                on_state=report,
+                sinks=sinks,
+                recorder=recorder,
+                engine=engine,
+                on_stats=live.write_figures,
+                packet_taps=taps,
+                controls=ControlInbox(controls),
+            ).run()
         except Exception:
             log.exception("worker crashed", extra={"fields": {"camera": name}})
             code = EXIT_CRASHED

@@ -27,16 +27,24 @@ def reload_key(prefix: str) -> str:
 
 
 class ConfigWatcher:
-    def __init__(self, path: Path, read: StreamerConfig, checks: Sequence[ConfigCheck] = (),
-                 redis_url: str | None = None, prefix: str = "streamer",
-                 adjust: Callable[[StreamerConfig], StreamerConfig] = lambda c: c):
+    def __init__(
+        self,
+        path: Path,
+        read: StreamerConfig,
+        checks: Sequence[ConfigCheck] = (),
+        redis_url: str | None = None,
+        prefix: str = "streamer",
+        adjust: Callable[[StreamerConfig], StreamerConfig] = lambda c: c,
+    ):
         """`read`: the file as the command loaded it at start (not loaded again here)."""
         self.path = path
         self.read = read  # the file as last read, without the flags
         self.checks = tuple(checks)
         self.adjust = adjust  # the command line's flags, laid over the file as at start
         self.key = reload_key(prefix)
-        self.client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0) if redis_url else None
+        self.client = (
+            redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0) if redis_url else None
+        )
         self._digest = self._read_digest()
         self._asked: str | None = None
         self._requests: bytes | None = None

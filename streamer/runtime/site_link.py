@@ -23,8 +23,15 @@ log = logging.getLogger("streamer.site")
 
 
 class SiteLink:
-    def __init__(self, coordinator: SiteCoordinator, health: CameraHealth, submit: Callable[[list[SpoolRecord]], None],
-                 client_factory: Callable[[], redis.Redis], streams: StreamNames, tz: ZoneInfo):
+    def __init__(
+        self,
+        coordinator: SiteCoordinator,
+        health: CameraHealth,
+        submit: Callable[[list[SpoolRecord]], None],
+        client_factory: Callable[[], redis.Redis],
+        streams: StreamNames,
+        tz: ZoneInfo,
+    ):
         self.coordinator = coordinator
         self.health = health
         self.submit = submit
@@ -77,13 +84,16 @@ class SiteLink:
                 finally:
                     client.close()
             except redis.RedisError as error:
-                log.warning("the events left open by %s are not ended yet (redis: %s); tried again",
-                            takeover.from_node, error)
+                log.warning(
+                    "the events left open by %s are not ended yet (redis: %s); tried again", takeover.from_node, error
+                )
                 with self._lock:
                     self._takeovers.appendleft(takeover)
                 return
             if ends:
                 self.submit(ends)
-                log.info("events left open by a dead host ended",
-                         extra={"fields": {"camera": takeover.camera, "from": takeover.from_node, "events": len(ends)}})
+                log.info(
+                    "events left open by a dead host ended",
+                    extra={"fields": {"camera": takeover.camera, "from": takeover.from_node, "events": len(ends)}},
+                )
             self.health.host_gone(takeover.camera, takeover.from_node, takeover.silent_since_ts)

@@ -10,6 +10,7 @@ from multiprocessing.queues import Queue
 from streamer.core.backoff import Backoff
 from streamer.runtime.control import Control, StopReason
 
+
 class WorkerPhase(str, enum.Enum):
     RUNNING = "running"
     WAITING_RESTART = "waiting_restart"
@@ -36,8 +37,12 @@ class WorkerSlot:
 
     def tell(self, control: Control) -> bool:
         """Hand the running worker a control; False when it cannot hear it (it is not running)."""
-        if self.phase is not WorkerPhase.RUNNING or self.controls is None or self.process is None \
-                or not self.process.is_alive():
+        if (
+            self.phase is not WorkerPhase.RUNNING
+            or self.controls is None
+            or self.process is None
+            or not self.process.is_alive()
+        ):
             return self.phase is WorkerPhase.WAITING_RESTART  # it restarts with the config now held
         try:
             self.controls.put(control)

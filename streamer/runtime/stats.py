@@ -85,8 +85,13 @@ class CameraStats:
         if self.gate is None:
             return {"motion": "off"}
         counts = self.gate.counts
-        return {"motion": self.gate.mode.value, "motion_checked": counts.motion_checked,
-                "with_motion": counts.with_motion, "skipped_still": counts.skipped_still, "lighting": counts.lighting}
+        return {
+            "motion": self.gate.mode.value,
+            "motion_checked": counts.motion_checked,
+            "with_motion": counts.with_motion,
+            "skipped_still": counts.skipped_still,
+            "lighting": counts.lighting,
+        }
 
     def _export(self, fields: dict[str, object]) -> None:
         """The line's figures as Prometheus metrics: the rates as gauges, the running totals as counters (their
@@ -95,11 +100,15 @@ class CameraStats:
         metrics.CAMERA_FPS_DETECTED.labels(self.camera).set(float(fields["fps_detected"]))  # type: ignore[arg-type]
         metrics.CAMERA_FPS_SAMPLED.labels(self.camera).set(float(fields["fps_sampled"]))  # type: ignore[arg-type]
         metrics.CAMERA_MOTION_BUSY.labels(self.camera).set(1.0 if fields["motion"] == "busy" else 0.0)
-        for key, counter in (("decoded", metrics.CAMERA_FRAMES_DECODED), ("detected", metrics.CAMERA_FRAMES_DETECTED),
-                             ("sampled", metrics.CAMERA_FRAMES_SAMPLED), ("with_motion", metrics.CAMERA_FRAMES_MOTION),
-                             ("skipped_still", metrics.CAMERA_FRAMES_STILL),
-                             ("drops", metrics.CAMERA_FRAMES_DROPPED),
-                             ("corrupt_packets", metrics.CAMERA_CORRUPT_PACKETS)):
+        for key, counter in (
+            ("decoded", metrics.CAMERA_FRAMES_DECODED),
+            ("detected", metrics.CAMERA_FRAMES_DETECTED),
+            ("sampled", metrics.CAMERA_FRAMES_SAMPLED),
+            ("with_motion", metrics.CAMERA_FRAMES_MOTION),
+            ("skipped_still", metrics.CAMERA_FRAMES_STILL),
+            ("drops", metrics.CAMERA_FRAMES_DROPPED),
+            ("corrupt_packets", metrics.CAMERA_CORRUPT_PACKETS),
+        ):
             if key not in fields:
                 continue  # no motion gate on this camera
             total = int(fields[key])  # type: ignore[call-overload]

@@ -130,8 +130,10 @@ class Supervisor:
         max_bytes = int(storage.max_size) if storage.max_size is not None else None
         cuts = CutCache.for_storage(self.options.storage_dir, storage)
         files = MediaFiles.for_storage(self.options.storage_dir, storage)
-        return RetentionLoop(Retention(self.options.storage_dir, cameras, max_bytes, cuts,
-                                       index=self.options.index_target, files=files), storage.retention_every_s)
+        return RetentionLoop(
+            Retention(self.options.storage_dir, cameras, max_bytes, cuts, index=self.options.index_target, files=files),
+            storage.retention_every_s,
+        )
 
     def _uploader(self) -> Uploader | None:
         """With storage.url: the host's uploads of its finished files, in order, waiting out the store's outages."""
@@ -139,18 +141,27 @@ class Supervisor:
         if storage.url is None:
             return None
         objects = ObjectStore(storage)
-        return Uploader(self.options.storage_dir, objects, storage.s3.local_keep_h * 3600,
-                        on_state=lambda state, reason: self._health("uploads", "uploads", state, reason))
+        return Uploader(
+            self.options.storage_dir,
+            objects,
+            storage.s3.local_keep_h * 3600,
+            on_state=lambda state, reason: self._health("uploads", "uploads", state, reason),
+        )
 
     def _engine_host(self) -> EngineHost | None:
         if self.config.engine.mode is not EngineMode.PROCESS:
             return None
         cameras = {name: self.config.cameras[name] for name in self.camera_names}
         logging_cfg = self.config.logging
-        return EngineHost(cameras, self.config.engine, self.options.models_dir, (logging_cfg.level, logging_cfg.format),
-                          logging_cfg.stats_interval_s,
-                          lambda device, state, reason: self._health(f"engine:{device}", "engine", state, reason),
-                          self.options.storage_dir)
+        return EngineHost(
+            cameras,
+            self.config.engine,
+            self.options.models_dir,
+            (logging_cfg.level, logging_cfg.format),
+            logging_cfg.stats_interval_s,
+            lambda device, state, reason: self._health(f"engine:{device}", "engine", state, reason),
+            self.options.storage_dir,
+        )
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop_requested = True
@@ -168,13 +179,24 @@ class Supervisor:
         slot.process = self._ctx.Process(
             target=worker_main,
             name=f"streamer-{slot.camera}",
-            args=(slot.camera, camera, self.options, logging_cfg.level, logging_cfg.format, slot.changes, target,
-                  self.engine.link(slot.camera) if self.engine is not None else None, slot.controls),
+            args=(
+                slot.camera,
+                camera,
+                self.options,
+                logging_cfg.level,
+                logging_cfg.format,
+                slot.changes,
+                target,
+                self.engine.link(slot.camera) if self.engine is not None else None,
+                slot.controls,
+            ),
             daemon=False,
         )
         slot.process.start()
         slot.phase, slot.started_at = WorkerPhase.RUNNING, time.monotonic()
-        log.info("worker started", extra={"fields": {"camera": slot.camera, "pid": slot.process.pid, "url": camera.safe_url}})
+        log.info(
+            "worker started", extra={"fields": {"camera": slot.camera, "pid": slot.process.pid, "url": camera.safe_url}}
+        )
         self._health(slot.camera, "worker", "started", pid=slot.process.pid)
 
     def _follow_site(self) -> None:
@@ -208,11 +230,24 @@ class Supervisor:
             return
         changes = config_changes(self.config, loaded)
         if self.selected is not None:  # --camera: the others are not this run's
-            changes = replace(changes, added=tuple(c for c in changes.added if c in self.selected),
-                              changed=tuple(c for c in changes.changed if c.camera in self.selected))
-        log.info("config reloaded (%s): %s", why, "; ".join(changes.lines()),
-                 extra={"fields": {"added": changes.added, "removed": changes.removed,
-                                   "changed": [c.camera for c in changes.changed], "restart_needed": changes.restart_needed}})
+            changes = replace(
+                changes,
+                added=tuple(c for c in changes.added if c in self.selected),
+                changed=tuple(c for c in changes.changed if c.camera in self.selected),
+            )
+        log.info(
+            "config reloaded (%s): %s",
+            why,
+            "; ".join(changes.lines()),
+            extra={
+                "fields": {
+                    "added": changes.added,
+                    "removed": changes.removed,
+                    "changed": [c.camera for c in changes.changed],
+                    "restart_needed": changes.restart_needed,
+                }
+            },
+        )
         # the other sections: at restart
         self.config = self.config.model_copy(update={"cameras": loaded.cameras, "integrations": loaded.integrations})
         self._apply(changes)
@@ -225,8 +260,10 @@ class Supervisor:
         now = time.monotonic()
         for name in changes.added:
             if self.engine is not None and not self.engine.add_camera(name, self.config.cameras[name]):
-                log.warning("camera added, but it needs a restart: its device has no engine running",
-                            extra={"fields": {"camera": name}})
+                log.warning(
+                    "camera added, but it needs a restart: its device has no engine running",
+                    extra={"fields": {"camera": name}},
+                )
                 continue
             if self.site is None:
                 self.slots[name] = WorkerSlot(name)
@@ -237,8 +274,11 @@ class Supervisor:
                 self._stop_slot(self.slots[name], now, "removed from the config")
         for change in changes.changed:
             slot = self.slots.get(change.camera)
-            if slot is not None and change.in_place and slot.tell(Reconfigure(
-                    self.config.cameras[change.camera], change.keys)):
+            if (
+                slot is not None
+                and change.in_place
+                and slot.tell(Reconfigure(self.config.cameras[change.camera], change.keys))
+            ):
                 continue  # its zones, rules or masks: taken by the running worker, no frame lost
             if slot is not None:  # on a site, a camera another host runs: that host restarts it
                 if self.engine is not None:
@@ -358,14 +398,25 @@ class Supervisor:
                 code = slot.process.exitcode if slot.process is not None else None
                 slot.phase = WorkerPhase.FAILED if code == EXIT_CAMERA_FAILED else WorkerPhase.FINISHED
                 # the last word on the health stream, before it is flushed and the embedded Redis stopped
-                self._health(slot.camera, "worker", "stopped" if code == EXIT_OK else slot.phase.value,
-                             f"stop requested (exit code {code})")
+                self._health(
+                    slot.camera,
+                    "worker",
+                    "stopped" if code == EXIT_OK else slot.phase.value,
+                    f"stop requested (exit code {code})",
+                )
 
     def _summary(self) -> int:
         for slot in self.slots.values():
             log.info(
                 "camera summary",
-                extra={"fields": {"camera": slot.camera, "outcome": slot.phase.value, "state": slot.source_state,
-                                  "restarts": slot.restarts, "reason": slot.reason}},
+                extra={
+                    "fields": {
+                        "camera": slot.camera,
+                        "outcome": slot.phase.value,
+                        "state": slot.source_state,
+                        "restarts": slot.restarts,
+                        "reason": slot.reason,
+                    }
+                },
             )
         return 1 if any(slot.phase is WorkerPhase.FAILED for slot in self.slots.values()) else 0

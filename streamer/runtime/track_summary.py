@@ -25,10 +25,18 @@ class TrackSummarySink:
         if detections.tracker_id is None:
             return
         names = detections.data.get("class_name", [""] * len(detections))
-        for box, track_id, name, confidence in zip(detections.xyxy, detections.tracker_id, names, detections.confidence):
+        for box, track_id, name, confidence in zip(
+            detections.xyxy, detections.tracker_id, names, detections.confidence
+        ):
             if int(track_id) not in self._rows:  # the first sighting in the second stands for it
-                self._rows[int(track_id)] = TrackSecond(self.camera, second, int(track_id), str(name),
-                                                        tuple(round(float(v), 1) for v in box), round(float(confidence), 3))
+                self._rows[int(track_id)] = TrackSecond(
+                    self.camera,
+                    second,
+                    int(track_id),
+                    str(name),
+                    tuple(round(float(v), 1) for v in box),
+                    round(float(confidence), 3),
+                )
 
     def _flush(self) -> None:
         if self._rows:

@@ -47,16 +47,22 @@ class FrameSink(Protocol):
         ...
 
 
-def detection_stage(name: str, camera: CameraConfig, options: WorkerOptions, stop: StopFlag,
-                    link: EngineLink | None) -> DetectionStage:
+def detection_stage(
+    name: str, camera: CameraConfig, options: WorkerOptions, stop: StopFlag, link: EngineLink | None
+) -> DetectionStage:
     """The shared engine when the supervisor made one (`link`), else the models in this process."""
     if link is not None:
         return RemoteDetection(name, camera, options.models_dir, link, stop, live=camera.kind is SourceKind.LIVE)
     from streamer.engine.host import resolve_device
     from streamer.engine.local import LocalDetection  # the models in this process: torch only here
 
-    settings = LoadSettings(resolve_device(camera.detect.device), options.models_dir / "cache", options.max_batch,
-                            camera_geometry(camera).largest, None)
+    settings = LoadSettings(
+        resolve_device(camera.detect.device),
+        options.models_dir / "cache",
+        options.max_batch,
+        camera_geometry(camera).largest,
+        None,
+    )
     return LocalDetection(camera, options.models_dir, settings)
 
 
@@ -124,9 +130,15 @@ class CameraWorker:
             if writer is not None:
                 writer.close()
                 if writer.frames_written:  # no file exists when no frame came
-                    log.info("annotated video written", extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}})
+                    log.info(
+                        "annotated video written",
+                        extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}},
+                    )
                 else:
-                    log.warning("no annotated video: no frame was detected", extra={"fields": {**fields, "path": str(writer.path)}})
+                    log.warning(
+                        "no annotated video: no frame was detected",
+                        extra={"fields": {**fields, "path": str(writer.path)}},
+                    )
             self.queue.close()
             if self.stop.is_set() and self._stop_reason is None:  # said just before the SIGTERM that stopped it
                 self._follow_controls(wait_s=0.3)
@@ -211,8 +223,13 @@ class CameraWorker:
         self._frame_size = (width, height)
         outside = self.camera.points_outside(width, height)
         if outside:
-            log.warning("%s reach outside the %dx%d frame; check their points", ", ".join(outside), width, height,
-                        extra={"fields": {"camera": self.name}})
+            log.warning(
+                "%s reach outside the %dx%d frame; check their points",
+                ", ".join(outside),
+                width,
+                height,
+                extra={"fields": {"camera": self.name}},
+            )
 
     def _annotated_writer(self) -> AnnotatedVideoWriter | None:
         if self.options.save_annotated is None:

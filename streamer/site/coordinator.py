@@ -39,8 +39,16 @@ SiteReport = Callable[[str, str, str], None]  # camera (or "site"), state, reaso
 
 
 class SiteCoordinator:
-    def __init__(self, config: SiteConfig, node: str, pins: Mapping[str, str | None], client, prefix: str,
-                 on_takeover: Callable[[Takeover], None] = lambda _t: None, report: SiteReport = lambda *_a: None):
+    def __init__(
+        self,
+        config: SiteConfig,
+        node: str,
+        pins: Mapping[str, str | None],
+        client,
+        prefix: str,
+        on_takeover: Callable[[Takeover], None] = lambda _t: None,
+        report: SiteReport = lambda *_a: None,
+    ):
         self.config = config
         self.node = node
         self.pins = dict(pins)
@@ -166,8 +174,12 @@ class SiteCoordinator:
                 continue  # its holder has not handed it over yet (it does once its worker stopped)
             held[camera] = acquired
             takeover = self._takeover(camera, acquired, live)
-            self.report(camera, "acquired", f"lease {acquired.token}" + (f", from {takeover.from_node}, silent since "
-                                                                          f"{takeover.silent_since_ts:.3f}" if takeover else ""))
+            self.report(
+                camera,
+                "acquired",
+                f"lease {acquired.token}"
+                + (f", from {takeover.from_node}, silent since {takeover.silent_since_ts:.3f}" if takeover else ""),
+            )
             if takeover is not None:
                 takeovers.append(takeover)
         with self._lock:

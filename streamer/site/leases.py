@@ -72,7 +72,11 @@ class Leases:
         self._release = client.register_script(_RELEASE)
 
     def acquire(self, camera: str, now: float) -> Acquired | None:
-        keys = [lease_key(self.prefix, camera), f"{self.prefix}:site:epoch:{camera}", f"{self.prefix}:site:last_owner:{camera}"]
+        keys = [
+            lease_key(self.prefix, camera),
+            f"{self.prefix}:site:epoch:{camera}",
+            f"{self.prefix}:site:last_owner:{camera}",
+        ]
         got = self._acquire(keys=keys, args=[self.node, self.lease_ms, f"{now:.3f}"])
         if not got:
             return None

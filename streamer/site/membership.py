@@ -32,8 +32,15 @@ class Membership:
     def beat(self, now: float, cameras: list[str]) -> None:
         if self.started_ts is None:
             self.started_ts = now
-        info = json.dumps({"node": self.node, "pid": os.getpid(), "started_ts": self.started_ts, "seen_ts": now,
-                           "cameras": sorted(cameras)})
+        info = json.dumps(
+            {
+                "node": self.node,
+                "pid": os.getpid(),
+                "started_ts": self.started_ts,
+                "seen_ts": now,
+                "cameras": sorted(cameras),
+            }
+        )
         with self.client.pipeline() as pipe:
             pipe.zadd(self.key, {self.node: now})
             pipe.set(self.info_key, info, px=int(self.lease_s * 3000))
@@ -41,8 +48,10 @@ class Membership:
             pipe.execute()
 
     def nodes(self, now: float) -> list[Node]:
-        return [Node(name.decode(), score, score >= now - self.lease_s)
-                for name, score in self.client.zrange(self.key, 0, -1, withscores=True)]
+        return [
+            Node(name.decode(), score, score >= now - self.lease_s)
+            for name, score in self.client.zrange(self.key, 0, -1, withscores=True)
+        ]
 
     def live(self, now: float) -> set[str]:
         return {node.name for node in self.nodes(now) if node.live}

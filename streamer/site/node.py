@@ -17,6 +17,8 @@ class BadNodeName(ValueError):
 def node_name(flag: str | None = None) -> str:
     name = flag or os.environ.get("STREAMER_NODE") or socket.gethostname().split(".")[0]
     if not NODE_NAME.match(name):
-        raise BadNodeName(f"'{name}' is not a host name for the site (letters, digits, . _ -; at most 63): "
-                          "give one with --node NAME or STREAMER_NODE")
+        raise BadNodeName(
+            f"'{name}' is not a host name for the site (letters, digits, . _ -; at most 63): "
+            "give one with --node NAME or STREAMER_NODE"
+        )
     return name

@@ -79,8 +79,10 @@ def _live_hint(camera: CameraConfig, detail: str, elapsed_s: float) -> str:
     if camera.kind is not SourceKind.LIVE or "Invalid data" not in detail:
         return detail
     if elapsed_s >= 0.9 * camera.connection.open_timeout_s:
-        return (f"no answer within {camera.connection.open_timeout_s:g} s: host down, wrong address or port, or a "
-                f"firewall (ffmpeg: {detail})")
+        return (
+            f"no answer within {camera.connection.open_timeout_s:g} s: host down, wrong address or port, or a "
+            f"firewall (ffmpeg: {detail})"
+        )
     return f"no RTSP answer: host unreachable, or the port is not an RTSP server (ffmpeg: {detail})"
 
 

@@ -32,8 +32,15 @@ class StreamTemplate:
         copied = holder.add_stream_from_template(source, opaque=True)
         copied.time_base = source.time_base
         rate = source.average_rate or source.guessed_rate
-        return cls(source.codec_context.name, source.width, source.height, source.time_base,
-                   float(rate) if rate else None, copied, holder)
+        return cls(
+            source.codec_context.name,
+            source.width,
+            source.height,
+            source.time_base,
+            float(rate) if rate else None,
+            copied,
+            holder,
+        )
 
 
 @dataclass(frozen=True, eq=False)

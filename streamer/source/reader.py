@@ -123,8 +123,10 @@ class VideoSource:
         expected_last = counters.duration_s - (counters.last_gap_s or 0.0)
         if counters.last_pts_s >= expected_last - max(1.0, 0.02 * counters.duration_s):
             return None
-        return (f"file is corrupt or truncated (after {counters.last_pts_s:.2f}s): "
-                f"frames end {expected_last - counters.last_pts_s:.1f}s before the declared {counters.duration_s:.1f}s")
+        return (
+            f"file is corrupt or truncated (after {counters.last_pts_s:.2f}s): "
+            f"frames end {expected_last - counters.last_pts_s:.1f}s before the declared {counters.duration_s:.1f}s"
+        )
 
     def _broken_reason(self, error: Exception) -> str:
         detail = scrub(str(error))
@@ -216,8 +218,16 @@ class VideoSource:
             now = time.monotonic()
             if now - self._corrupt_logged_at >= CORRUPT_LOG_EVERY_S:
                 self._corrupt_logged_at = now
-                log.warning("corrupt packet skipped", extra={"fields": {
-                    "camera": self.name, "corrupt_packets": self.counters.corrupt_packets, "error": scrub(str(error))}})
+                log.warning(
+                    "corrupt packet skipped",
+                    extra={
+                        "fields": {
+                            "camera": self.name,
+                            "corrupt_packets": self.counters.corrupt_packets,
+                            "error": scrub(str(error)),
+                        }
+                    },
+                )
             return []
 
     def _clock_for(self, container: av.container.InputContainer) -> Callable[[float, float], float]:
@@ -301,7 +311,9 @@ class _PacketStamper:
         wall_ts = self.clock(placed, received_at)
         self._walls.remember(packet.pts, wall_ts)
         if tap is not None:
-            tap.put(EncodedPacket(bytes(packet), packet.pts, dts, packet.duration or 0, packet.is_keyframe, wall_ts, jump))
+            tap.put(
+                EncodedPacket(bytes(packet), packet.pts, dts, packet.duration or 0, packet.is_keyframe, wall_ts, jump)
+            )
         return True
 
     def frame(self, pts: int, pts_s: float, received_at: float) -> float:

@@ -24,7 +24,9 @@ class SourceState(str, enum.Enum):
 
 
 _ALLOWED: dict[SourceState, frozenset[SourceState]] = {
-    SourceState.CONNECTING: frozenset({SourceState.STREAMING, SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED}),
+    SourceState.CONNECTING: frozenset(
+        {SourceState.STREAMING, SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED}
+    ),
     SourceState.STREAMING: frozenset({SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED}),
     SourceState.RECONNECTING: frozenset({SourceState.CONNECTING, SourceState.STOPPED, SourceState.FAILED}),
     SourceState.STOPPED: frozenset(),
@@ -72,6 +74,8 @@ class SourceStateMachine:
         level = logging.ERROR if state is SourceState.FAILED else logging.INFO
         if state is SourceState.RECONNECTING:
             level = logging.WARNING
-        log.log(level, "source state", extra={"fields": {"camera": self.camera, "state": state.value, "reason": reason}})
+        log.log(
+            level, "source state", extra={"fields": {"camera": self.camera, "state": state.value, "reason": reason}}
+        )
         if self._listener is not None:
             self._listener(change)

@@ -44,7 +44,9 @@ class AnswerError(ValueError):
         self.detail = detail
 
 
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)s?$")  # hh:mm:ss.ff or mm:ss.ff, as Qwen2.5-VL writes hmsf
+_CLOCK = re.compile(
+    r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)s?$"
+)  # hh:mm:ss.ff or mm:ss.ff, as Qwen2.5-VL writes hmsf
 _SECONDS = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)?$", re.IGNORECASE)
 
 
@@ -208,5 +210,7 @@ def parse_answer(text: str, duration_s: float, tolerance_s: float) -> VlmAnswer:
         raise AnswerError(kind, f"{where}: {first['msg']}".strip(": ")) from None
     for event in answer.events:
         if event.end_time > duration_s + tolerance_s:
-            raise AnswerError("out_of_window", f"{event.label!r} ends at {event.end_time:g} s; the clip lasts {duration_s:.1f} s")
+            raise AnswerError(
+                "out_of_window", f"{event.label!r} ends at {event.end_time:g} s; the clip lasts {duration_s:.1f} s"
+            )
     return answer

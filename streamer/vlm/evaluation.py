@@ -114,8 +114,9 @@ def ask(backend: VlmBackend, request: VlmRequest, duration_s: float) -> Asked:
     return Asked(None, error, reply, attempts, time.perf_counter() - began)
 
 
-def evaluate(folder: Path, clips: list[LabelledClip], backend: VlmBackend, config: VlmConfig, scratch: Path,
-             box_space: BoxSpace) -> Iterator[ClipOutcome]:
+def evaluate(
+    folder: Path, clips: list[LabelledClip], backend: VlmBackend, config: VlmConfig, scratch: Path, box_space: BoxSpace
+) -> Iterator[ClipOutcome]:
     base = folder if folder.is_dir() else folder.parent
     for number, clip in enumerate(clips):
         job = sample_clip(base / clip.file, clip, f"clip-{number:03d}", config, scratch)
@@ -133,10 +134,20 @@ def outcome_of(clip: LabelledClip, job: VlmJob, asked: Asked, box_space: BoxSpac
             start_error = round(abs(finding.start_ts - (CLOCK_ORIGIN + clip.start_s)), 3)
             end_error = round(abs(finding.end_ts - (CLOCK_ORIGIN + clip.end_s)), 3)
     reply = asked.reply
-    return ClipOutcome(clip.file, clip.event_type, clip.happens, verdict, asked.error.kind if asked.error else None,
-                       start_error, end_error, round(asked.latency_s, 3), asked.attempts,
-                       reply.prompt_tokens if reply else None, reply.completion_tokens if reply else None,
-                       reply.vision_tokens if reply else None)
+    return ClipOutcome(
+        clip.file,
+        clip.event_type,
+        clip.happens,
+        verdict,
+        asked.error.kind if asked.error else None,
+        start_error,
+        end_error,
+        round(asked.latency_s, 3),
+        asked.attempts,
+        reply.prompt_tokens if reply else None,
+        reply.completion_tokens if reply else None,
+        reply.vision_tokens if reply else None,
+    )
 
 
 def sample_clip(video: Path, clip: LabelledClip, name: str, config: VlmConfig, scratch: Path) -> VlmJob:
@@ -145,7 +156,9 @@ def sample_clip(video: Path, clip: LabelledClip, name: str, config: VlmConfig, s
     sampling = config.sampling
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
-        seconds = float(container.duration or 0) / av.time_base or float(stream.frames or 0) / float(stream.average_rate or 1)
+        seconds = float(container.duration or 0) / av.time_base or float(stream.frames or 0) / float(
+            stream.average_rate or 1
+        )
         end = CLOCK_ORIGIN + min(seconds, sampling.max_window_s)
         best = read_segment(container, CLOCK_ORIGIN, CLOCK_ORIGIN, end, sampling.fps, {})
         images = [(wall, frame.to_ndarray(format="bgr24")) for wall, frame in (best[s] for s in sorted(best))]
@@ -161,5 +174,22 @@ def sample_clip(video: Path, clip: LabelledClip, name: str, config: VlmConfig, s
         write_jpeg(scratch / relative, cv2.resize(image, size, interpolation=cv2.INTER_AREA))
         frames.append(JobFrame(relative, wall, ()))
     # the truth stays out of the job: the model gets the clip and the question, as on a camera
-    return VlmJob(name, JobKind.VERIFY, "eval", clip.event_type, "eval", name, None, clip.label, 3, sampling.fps,
-                  tuple(frames), (width, height), size, frames[0].wall_ts, None, time.time(), None)
+    return VlmJob(
+        name,
+        JobKind.VERIFY,
+        "eval",
+        clip.event_type,
+        "eval",
+        name,
+        None,
+        clip.label,
+        3,
+        sampling.fps,
+        tuple(frames),
+        (width, height),
+        size,
+        frames[0].wall_ts,
+        None,
+        time.time(),
+        None,
+    )

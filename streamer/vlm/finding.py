@@ -29,8 +29,9 @@ class Finding:
     track_id: int | None  # the tracked object the box overlaps most
 
 
-def to_finding(job: VlmJob, answer: VlmAnswer, input_wh: tuple[int, int] | None = None,
-               box_space: BoxSpace = "input_pixels") -> Finding:
+def to_finding(
+    job: VlmJob, answer: VlmAnswer, input_wh: tuple[int, int] | None = None, box_space: BoxSpace = "input_pixels"
+) -> Finding:
     """`input_wh`: the size the model saw (from `video_grid_thw`); the job's stored frame size otherwise."""
     event = answer.main_event
     if event is None:
@@ -42,8 +43,9 @@ def to_finding(job: VlmJob, answer: VlmAnswer, input_wh: tuple[int, int] | None 
     if event.bbox_2d is not None:
         bbox = rescale_box(event.bbox_2d, input_wh or job.model_wh, job.frame_wh, box_space)
         track = link_track(job, bbox, start)
-    return Finding(answer.verdict, event.risk_level, event.description, event.label,
-                   round(start, 3), round(end, 3), bbox, track)
+    return Finding(
+        answer.verdict, event.risk_level, event.description, event.label, round(start, 3), round(end, 3), bbox, track
+    )
 
 
 def wall_time(walls: tuple[float, ...], fps: float, seconds: float) -> float:
@@ -59,8 +61,9 @@ def wall_time(walls: tuple[float, ...], fps: float, seconds: float) -> float:
     return walls[index] + (position - index) * (walls[index + 1] - walls[index])
 
 
-def rescale_box(bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int],
-                box_space: BoxSpace = "input_pixels") -> tuple[float, float, float, float] | None:
+def rescale_box(
+    bbox_2d, input_wh: tuple[int, int], frame_wh: tuple[int, int], box_space: BoxSpace = "input_pixels"
+) -> tuple[float, float, float, float] | None:
     """Qwen2.5-VL boxes are absolute pixels of its resized input, Qwen2-VL's and Qwen3-VL's thousandths of the
     frame; supervision maps either to the source frame."""
     reply = json.dumps([{"bbox_2d": list(bbox_2d), "label": "subject"}])

@@ -37,7 +37,9 @@ def write_jpeg(path: Path, image: np.ndarray) -> None:
 
 def model_size(width: int, height: int, sampling: SamplingConfig) -> tuple[int, int]:
     """(width, height) Qwen2.5-VL will see: sides multiples of 28, pixels within the budget, aspect kept."""
-    h, w = smart_resize(height, width, factor=PATCH_FACTOR, min_pixels=sampling.min_pixels, max_pixels=sampling.max_pixels)
+    h, w = smart_resize(
+        height, width, factor=PATCH_FACTOR, min_pixels=sampling.min_pixels, max_pixels=sampling.max_pixels
+    )
     return w, h
 
 
@@ -83,5 +85,9 @@ class FrameRing:
         if self._size is None or self._size[2:] != (frame.width, frame.height):
             self._size = (*model_size(frame.width, frame.height, self.sampling), frame.width, frame.height)
         size = self._size[:2]
-        image = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA) if size != (frame.width, frame.height) else frame.image.copy()
+        image = (
+            cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
+            if size != (frame.width, frame.height)
+            else frame.image.copy()
+        )
         return SampledFrame(frame.wall_ts, image, boxes_of(tracked), (frame.width, frame.height))

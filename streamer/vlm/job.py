@@ -83,8 +83,19 @@ class VlmJob:
     def from_json(cls, text: str | bytes) -> "VlmJob":
         raw = json.loads(text)
         frames = tuple(
-            JobFrame(f["path"], float(f["wall_ts"]), tuple(TrackBox(b["track_id"], b["label"], tuple(b["xyxy"])) for b in f["boxes"]))
+            JobFrame(
+                f["path"],
+                float(f["wall_ts"]),
+                tuple(TrackBox(b["track_id"], b["label"], tuple(b["xyxy"])) for b in f["boxes"]),
+            )
             for f in raw.pop("frames")
         )
-        return cls(**{**raw, "kind": JobKind(raw["kind"]), "frames": frames, "frame_wh": tuple(raw["frame_wh"]),
-                      "model_wh": tuple(raw["model_wh"])})
+        return cls(
+            **{
+                **raw,
+                "kind": JobKind(raw["kind"]),
+                "frames": frames,
+                "frame_wh": tuple(raw["frame_wh"]),
+                "model_wh": tuple(raw["model_wh"]),
+            }
+        )

@@ -25,12 +25,28 @@ class WorkerPool:
         self.url = url
         self.names = StreamNames(prefix)
         self.processes = [
-            subprocess.Popen([sys.executable, "-m", "streamer", "vlm-worker", "--config", str(config_path),
-                              "--redis-url", url, "--consumer", f"run-{index}", "--log-format", log_format],
-                             stdout=subprocess.DEVNULL)
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "streamer",
+                    "vlm-worker",
+                    "--config",
+                    str(config_path),
+                    "--redis-url",
+                    url,
+                    "--consumer",
+                    f"run-{index}",
+                    "--log-format",
+                    log_format,
+                ],
+                stdout=subprocess.DEVNULL,
+            )
             for index in range(vlm.workers)
         ]
-        log.info("VLM workers started", extra={"fields": {"workers": len(self.processes), "backend": vlm.backend.value}})
+        log.info(
+            "VLM workers started", extra={"fields": {"workers": len(self.processes), "backend": vlm.backend.value}}
+        )
 
     def drain_and_stop(self) -> dict[str, int]:
         deadline = time.monotonic() + self.vlm.drain_timeout_s

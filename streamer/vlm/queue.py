@@ -110,8 +110,10 @@ class JobQueue:
 
     # -- producer side --------------------------------------------------------------------------------------
     def enqueue(self, job: VlmJob) -> EnqueueOutcome:
-        result = self._enqueue(keys=[self.stream, self.waiting_key, self.by_event_key, self.stats_key],
-                               args=[job.to_json(), _queue_key(job), job.priority, self.config.max_jobs, f"{time.time():.3f}"])
+        result = self._enqueue(
+            keys=[self.stream, self.waiting_key, self.by_event_key, self.stats_key],
+            args=[job.to_json(), _queue_key(job), job.priority, self.config.max_jobs, f"{time.time():.3f}"],
+        )
         return EnqueueOutcome(result.decode() if isinstance(result, bytes) else str(result))
 
     # -- worker side ----------------------------------------------------------------------------------------
@@ -124,8 +126,9 @@ class JobQueue:
 
     def take(self, consumer: str, count: int, block_ms: int) -> list[TakenJob]:
         """Jobs abandoned by a dead (or failing) worker first, then new ones."""
-        claimed = self.client.xautoclaim(self.stream, GROUP, consumer, int(self.config.claim_idle_s * 1000),
-                                         start_id="0-0", count=count)
+        claimed = self.client.xautoclaim(
+            self.stream, GROUP, consumer, int(self.config.claim_idle_s * 1000), start_id="0-0", count=count
+        )
         entries = [e for e in claimed[1] if e and e[1]]
         fresh = not entries
         if fresh:
@@ -174,9 +177,19 @@ class JobQueue:
     def bury(self, taken: TakenJob, error: str, tries: int, last_error: str = "") -> None:
         """To the dead letters, then off the queue (one transaction, so it is never in both or neither)."""
         pipe = self.client.pipeline(transaction=True)
-        pipe.xadd(self.dead_stream, {"job": taken.raw, "entry": taken.entry_id, "error": error[:2000],
-                                     "last_error": last_error[:2000],
-                                     "attempts": str(tries), "ts": f"{time.time():.3f}"}, maxlen=100_000, approximate=True)
+        pipe.xadd(
+            self.dead_stream,
+            {
+                "job": taken.raw,
+                "entry": taken.entry_id,
+                "error": error[:2000],
+                "last_error": last_error[:2000],
+                "attempts": str(tries),
+                "ts": f"{time.time():.3f}",
+            },
+            maxlen=100_000,
+            approximate=True,
+        )
         pipe.xack(self.stream, GROUP, taken.entry_id)
         pipe.xdel(self.stream, taken.entry_id)
         pipe.hdel(self.attempts_key, taken.entry_id)

@@ -63,14 +63,18 @@ class VlmSampler:
             end = max(event.observed_ts, event.start_ts) + s.post_s
             start = max(event.start_ts - s.pre_s, end - s.max_window_s)
             self._seen_until[event.event_id] = end
-            self._waiting.append(ClipRequest(f"{event.event_id}-new", JobKind.VERIFY, event, alert_json, None, start, end))
+            self._waiting.append(
+                ClipRequest(f"{event.event_id}-new", JobKind.VERIFY, event, alert_json, None, start, end)
+            )
         elif event.state is EventState.END and event.end_ts is not None:
             seen = self._seen_until.pop(event.event_id, None)
             end = event.end_ts + s.post_s
             if seen is not None and end <= seen + 1.0 / s.fps:
                 return  # the `new` job's clip already showed the whole event
             start = max(event.start_ts - s.pre_s, end - s.max_window_s)
-            self._waiting.append(ClipRequest(f"{event.event_id}-end", JobKind.VERIFY, event, alert_json, None, start, end))
+            self._waiting.append(
+                ClipRequest(f"{event.event_id}-end", JobKind.VERIFY, event, alert_json, None, start, end)
+            )
 
     def close(self) -> None:
         """The stream is over: send what waits with the frames there are."""
@@ -91,7 +95,9 @@ class VlmSampler:
     def _hand_over(self, request: ClipRequest) -> None:
         frames = self.ring.window(request.start_ts, request.end_ts)
         if len(frames) < MIN_FRAMES:
-            log.warning("too few frames for a VLM clip; not sent", extra={"fields": {
-                "camera": self.camera, "job": request.job_id, "frames": len(frames)}})
+            log.warning(
+                "too few frames for a VLM clip; not sent",
+                extra={"fields": {"camera": self.camera, "job": request.job_id, "frames": len(frames)}},
+            )
             return
         self.submit(replace(request, frames=tuple(frames)))

@@ -54,7 +54,9 @@ def score_type(outcomes: list[ClipOutcome]) -> dict:
     starts = [o.start_error_s for o in positives if o.start_error_s is not None]
     ends = [o.end_error_s for o in positives if o.end_error_s is not None]
     return {
-        "clips": len(outcomes), "happens": len(positives), "does_not_happen": len(negatives),
+        "clips": len(outcomes),
+        "happens": len(positives),
+        "does_not_happen": len(negatives),
         "confirmed": sum(o.verdict == "confirmed" for o in outcomes),
         "rejected": sum(o.verdict == "rejected" for o in outcomes),
         "refused": sum(o.verdict == "refused" for o in outcomes),
@@ -69,11 +71,15 @@ def score_type(outcomes: list[ClipOutcome]) -> dict:
         "end_error_s": {"median": percentile(ends, 0.5), "p90": percentile(ends, 0.9), "n": len(ends)},
         "refused_by_parser": dict(sorted(Counter(o.refusal for o in outcomes if o.refusal).items())),
         "asked_again": sum(o.attempts > 1 for o in outcomes),
-        "latency_s": {"median": percentile([o.latency_s for o in outcomes], 0.5),
-                      "p90": percentile([o.latency_s for o in outcomes], 0.9)},
-        "tokens_per_job": {"prompt": _median([o.prompt_tokens for o in outcomes]),
-                           "completion": _median([o.completion_tokens for o in outcomes]),
-                           "vision": _median([o.vision_tokens for o in outcomes])},
+        "latency_s": {
+            "median": percentile([o.latency_s for o in outcomes], 0.5),
+            "p90": percentile([o.latency_s for o in outcomes], 0.9),
+        },
+        "tokens_per_job": {
+            "prompt": _median([o.prompt_tokens for o in outcomes]),
+            "completion": _median([o.completion_tokens for o in outcomes]),
+            "vision": _median([o.vision_tokens for o in outcomes]),
+        },
     }
 
 
@@ -81,5 +87,8 @@ def score(outcomes: list[ClipOutcome]) -> dict:
     """Per event type, and the verdict accuracy over all clips (confirmed when it happens, rejected when not)."""
     types = sorted({o.event_type for o in outcomes})
     right = sum((o.verdict == "confirmed") == o.happens and o.verdict != "refused" for o in outcomes)
-    return {"clips": len(outcomes), "verdict_accuracy": _ratio(right, len(outcomes)),
-            "by_event_type": {t: score_type([o for o in outcomes if o.event_type == t]) for t in types}}
+    return {
+        "clips": len(outcomes),
+        "verdict_accuracy": _ratio(right, len(outcomes)),
+        "by_event_type": {t: score_type([o for o in outcomes if o.event_type == t]) for t in types},
+    }

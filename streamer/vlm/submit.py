@@ -31,10 +31,19 @@ def frames_folder(camera: str, job_id: str, start_ts: float) -> str:
 
 
 class JobSubmitter:
-    def __init__(self, camera: str, storage_dir: Path, vlm: VlmConfig, queue_factory, heartbeat_s: float = 1.0,
-                 on_frames: Callable[[list[str]], None] | None = None):
+    def __init__(
+        self,
+        camera: str,
+        storage_dir: Path,
+        vlm: VlmConfig,
+        queue_factory,
+        heartbeat_s: float = 1.0,
+        on_frames: Callable[[list[str]], None] | None = None,
+    ):
         self.camera = camera
-        self.on_frames = on_frames  # with an object store: the frames go there before the job (a worker elsewhere reads them)
+        self.on_frames = (
+            on_frames  # with an object store: the frames go there before the job (a worker elsewhere reads them)
+        )
         self.storage_dir = storage_dir
         self.vlm = vlm
         self._queue_factory = queue_factory  # () → JobQueue; called on this thread, again after a failure
@@ -49,10 +58,25 @@ class JobSubmitter:
         self._thread.start()
 
     @classmethod
-    def for_redis(cls, camera: str, storage_dir: Path, vlm: VlmConfig, url: str, names, timeout_s: float,
-                  heartbeat_s: float = 1.0, on_frames: Callable[[list[str]], None] | None = None) -> "JobSubmitter":
-        return cls(camera, storage_dir, vlm, lambda: JobQueue(connect(url, timeout_s), names, vlm.queue), heartbeat_s,
-                   on_frames)
+    def for_redis(
+        cls,
+        camera: str,
+        storage_dir: Path,
+        vlm: VlmConfig,
+        url: str,
+        names,
+        timeout_s: float,
+        heartbeat_s: float = 1.0,
+        on_frames: Callable[[list[str]], None] | None = None,
+    ) -> "JobSubmitter":
+        return cls(
+            camera,
+            storage_dir,
+            vlm,
+            lambda: JobQueue(connect(url, timeout_s), names, vlm.queue),
+            heartbeat_s,
+            on_frames,
+        )
 
     def __call__(self, request: ClipRequest) -> None:
         """From the live path: only appends; the JPEGs are written on this object's thread."""
@@ -67,16 +91,20 @@ class JobSubmitter:
             self._cond.notify()
         self._thread.join(timeout_s)
         if self._waiting:
-            log.warning("VLM jobs not queued at stop (redis unreachable)", extra={"fields": {
-                "camera": self.camera, "jobs": len(self._waiting)}})
+            log.warning(
+                "VLM jobs not queued at stop (redis unreachable)",
+                extra={"fields": {"camera": self.camera, "jobs": len(self._waiting)}},
+            )
 
     def _trim(self) -> None:
         while len(self._waiting) > MAX_WAITING:
             lowest = min(self._waiting, key=lambda item: (self._priority(item), -self._waiting.index(item)))
             self._waiting.remove(lowest)
             self.dropped += 1
-            log.warning("VLM job dropped: redis unreachable and too many waiting", extra={"fields": {
-                "camera": self.camera, "job": lowest.job_id, "dropped": self.dropped}})
+            log.warning(
+                "VLM job dropped: redis unreachable and too many waiting",
+                extra={"fields": {"camera": self.camera, "job": lowest.job_id, "dropped": self.dropped}},
+            )
 
     def _run(self) -> None:
         backoff = Backoff(0.2, self.liveness.heartbeat_s)
@@ -95,7 +123,9 @@ class JobSubmitter:
             try:
                 job = request if isinstance(request, VlmJob) else self._write(request)
             except OSError as error:  # a full disk: the clip is lost, the live path goes on
-                log.error("VLM clip not written: %s", error, extra={"fields": {"camera": self.camera, "job": request.job_id}})
+                log.error(
+                    "VLM clip not written: %s", error, extra={"fields": {"camera": self.camera, "job": request.job_id}}
+                )
                 self._pop(request)
                 continue
             try:
@@ -133,9 +163,19 @@ class JobSubmitter:
     def _log_outcome(self, job: VlmJob, outcome: EnqueueOutcome) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         state = JobState.DROPPED if outcome is EnqueueOutcome.DROPPED else JobState.QUEUED
-        log.info("VLM job %s", state.value, extra={"fields": {
-            "camera": self.camera, "job": job.job_id, "outcome": outcome.value, "frames": len(job.frames),
-            "window_s": round(job.window_end_ts - job.window_start_ts, 2)}})
+        log.info(
+            "VLM job %s",
+            state.value,
+            extra={
+                "fields": {
+                    "camera": self.camera,
+                    "job": job.job_id,
+                    "outcome": outcome.value,
+                    "frames": len(job.frames),
+                    "window_s": round(job.window_end_ts - job.window_start_ts, 2),
+                }
+            },
+        )
 
     def _pop(self, request) -> None:
         with self._cond:
@@ -161,14 +201,26 @@ class JobSubmitter:
         height, width = first.image.shape[:2]
         event, watch = request.event, request.watch
         return VlmJob(
-            job_id=request.job_id, kind=request.kind, camera=self.camera,
-            event_type=event.type if event else "watch", rule=event.rule if event else watch.name,
-            event_id=event.event_id if event else None, track_id=event.track_id if event else None,
-            label=event.label if event else "", priority=self._priority(request), fps=self.vlm.sampling.fps,
-            frames=tuple(frames), frame_wh=first.frame_wh, model_wh=(width, height),
-            event_start_ts=event.start_ts if event else request.start_ts, event_end_ts=event.end_ts if event else None,
-            created_ts=round(time.time(), 3), alert=request.alert_json,
-            prompt=watch.prompt if watch else None, risk_level=watch.risk_level if watch else None)
+            job_id=request.job_id,
+            kind=request.kind,
+            camera=self.camera,
+            event_type=event.type if event else "watch",
+            rule=event.rule if event else watch.name,
+            event_id=event.event_id if event else None,
+            track_id=event.track_id if event else None,
+            label=event.label if event else "",
+            priority=self._priority(request),
+            fps=self.vlm.sampling.fps,
+            frames=tuple(frames),
+            frame_wh=first.frame_wh,
+            model_wh=(width, height),
+            event_start_ts=event.start_ts if event else request.start_ts,
+            event_end_ts=event.end_ts if event else None,
+            created_ts=round(time.time(), 3),
+            alert=request.alert_json,
+            prompt=watch.prompt if watch else None,
+            risk_level=watch.risk_level if watch else None,
+        )
 
     def _priority(self, item) -> int:
         if isinstance(item, VlmJob):

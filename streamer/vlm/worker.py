@@ -49,14 +49,25 @@ class Attempt:
     error: AnswerError | None = None
 
 
-def build_request(job: VlmJob, storage: Path | MediaFiles, config: VlmConfig, tz: tzinfo | None,
-                  box_space: BoxSpace = "input_pixels") -> VlmRequest:
+def build_request(
+    job: VlmJob, storage: Path | MediaFiles, config: VlmConfig, tz: tzinfo | None, box_space: BoxSpace = "input_pixels"
+) -> VlmRequest:
     question = prompts.question_for(job.event_type, job.label, job.prompt)
     hint = _detector_hint(job, box_space) if job.kind is JobKind.VERIFY else None
-    text = prompts.user_prompt(question, iso_time(job.window_start_ts, tz), job.frame_times, job.fps, job.model_wh, hint,
-                               box_space)
-    return VlmRequest(job.job_id, job.event_type, prompts.SYSTEM, text, tuple(as_files(storage).local_copy(f.path) for f in job.frames),
-                      job.frame_times, job.fps, config.sampling.min_pixels, config.sampling.max_pixels)
+    text = prompts.user_prompt(
+        question, iso_time(job.window_start_ts, tz), job.frame_times, job.fps, job.model_wh, hint, box_space
+    )
+    return VlmRequest(
+        job.job_id,
+        job.event_type,
+        prompts.SYSTEM,
+        text,
+        tuple(as_files(storage).local_copy(f.path) for f in job.frames),
+        job.frame_times,
+        job.fps,
+        config.sampling.min_pixels,
+        config.sampling.max_pixels,
+    )
 
 
 def _detector_hint(job: VlmJob, box_space: BoxSpace) -> str | None:
@@ -66,8 +77,13 @@ def _detector_hint(job: VlmJob, box_space: BoxSpace) -> str | None:
     if box is None:
         return None
     space_wh = (1000, 1000) if box_space == "relative_1000" else job.model_wh
-    return prompts.detector_hint(box.label, frame.wall_ts - job.window_start_ts, scaled_box(box.xyxy, job.frame_wh, space_wh),
-                                 box_space, job.model_wh)
+    return prompts.detector_hint(
+        box.label,
+        frame.wall_ts - job.window_start_ts,
+        scaled_box(box.xyxy, job.frame_wh, space_wh),
+        box_space,
+        job.model_wh,
+    )
 
 
 def scaled_box(xyxy, frame_wh: tuple[int, int], space_wh: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -83,15 +99,26 @@ def correction(request: VlmRequest, reply_text: str, error: AnswerError, duratio
     if error.kind == "out_of_window":
         note = prompts.RETRY_OUT_OF_WINDOW.format(duration=duration_s)
     else:
-        note = (f"Your previous answer was not valid ({error.detail}). Answer again with one JSON object "
-                "in the format given, and nothing else.")
+        note = (
+            f"Your previous answer was not valid ({error.detail}). Answer again with one JSON object "
+            "in the format given, and nothing else."
+        )
     return replace(request, history=(*request.history, (reply_text, note)))
 
 
 class VlmWorker:
-    def __init__(self, backend: VlmBackend, queue: JobQueue, writer: AlertWriter, config: VlmConfig, storage_dir: Path,
-                 consumer: str, tz: tzinfo | None = None, index: db.IndexTarget | None = None,
-                 files: MediaFiles | None = None):
+    def __init__(
+        self,
+        backend: VlmBackend,
+        queue: JobQueue,
+        writer: AlertWriter,
+        config: VlmConfig,
+        storage_dir: Path,
+        consumer: str,
+        tz: tzinfo | None = None,
+        index: db.IndexTarget | None = None,
+        files: MediaFiles | None = None,
+    ):
         self.backend = backend
         self.queue = queue
         self.writer = writer
@@ -111,8 +138,10 @@ class VlmWorker:
         """Until `should_stop()`, `max_jobs` jobs done, or no job for `exit_when_idle_s`. Returns the jobs done."""
         self.queue.ensure_group()
         idle_since = time.monotonic()
-        log.info("VLM worker ready", extra={"fields": {"consumer": self.consumer, "model": self.backend.model_name,
-                                                        "queue": self.queue.stream}})
+        log.info(
+            "VLM worker ready",
+            extra={"fields": {"consumer": self.consumer, "model": self.backend.model_name, "queue": self.queue.stream}},
+        )
         while not should_stop() and (max_jobs is None or self.done < max_jobs):
             count = self.config.queue.batch if max_jobs is None else min(self.config.queue.batch, max_jobs - self.done)
             try:
@@ -136,8 +165,12 @@ class VlmWorker:
         began = LinkChange(change.who, LinkState.DOWN, change.since_ts, "seen by the VLM worker's job queue")
         stream = StreamNames(self.writer.config.prefix).health
         for entry in (began, change):
-            self.queue.client.xadd(stream, {"data": link_payload(entry, change.who).model_dump_json()},
-                                   maxlen=self.writer.config.maxlen, approximate=True)
+            self.queue.client.xadd(
+                stream,
+                {"data": link_payload(entry, change.who).model_dump_json()},
+                maxlen=self.writer.config.maxlen,
+                approximate=True,
+            )
 
     def process(self, taken: list[TakenJob]) -> None:
         attempts = []
@@ -150,7 +183,9 @@ class VlmWorker:
                 try:
                     request = build_request(item.job, self.files, self.config, self.tz, self.box_space)
                 except NotStored as error:  # its frames not uploaded yet (the store away): redelivered later
-                    log.warning("VLM job's frames not reachable yet: %s", error, extra={"fields": {"job": item.job.job_id}})
+                    log.warning(
+                        "VLM job's frames not reachable yet: %s", error, extra={"fields": {"job": item.job.job_id}}
+                    )
                     continue
                 self._log_state(item, JobState.RUNNING)
                 attempts.append(Attempt(item, request))
@@ -184,8 +219,12 @@ class VlmWorker:
 
     def _correction(self, attempt: Attempt) -> VlmRequest:
         job = attempt.taken.job
-        return correction(attempt.request, attempt.reply.text if attempt.reply else "", attempt.error,
-                          job.window_end_ts - job.window_start_ts)
+        return correction(
+            attempt.request,
+            attempt.reply.text if attempt.reply else "",
+            attempt.error,
+            job.window_end_ts - job.window_start_ts,
+        )
 
     def _finish(self, attempt: Attempt) -> None:
         taken, job = attempt.taken, attempt.taken.job
@@ -201,8 +240,14 @@ class VlmWorker:
         self._publish(job, status, taken.attempt, finding, error, attempt.reply.text if attempt.reply else None)
         self.queue.done(taken.entry_id)
         self.done += 1
-        self._log_state(taken, JobState.DONE, status=status, verdict=finding.verdict if finding else None,
-                        risk=finding.risk_level if finding else None, error=error)
+        self._log_state(
+            taken,
+            JobState.DONE,
+            status=status,
+            verdict=finding.verdict if finding else None,
+            risk=finding.risk_level if finding else None,
+            error=error,
+        )
 
     def _give_up(self, taken: TakenJob) -> None:
         error = f"failed {taken.attempt - 1} times"
@@ -213,8 +258,15 @@ class VlmWorker:
         self.queue.bury(taken, error, taken.attempt - 1, last)
         self._log_state(taken, JobState.DEAD, error=error)
 
-    def _publish(self, job: VlmJob, status: str, attempts: int, finding: Finding | None, error: str | None,
-                 answer_text: str | None) -> None:
+    def _publish(
+        self,
+        job: VlmJob,
+        status: str,
+        attempts: int,
+        finding: Finding | None,
+        error: str | None,
+        answer_text: str | None,
+    ) -> None:
         summary = vlm_summary(job, self.backend.model_name, status, max(1, attempts), finding, self.tz, error)
         metrics.VLM_VERDICTS.labels(finding.verdict if finding is not None else status).inc()
         metrics.VLM_LATENCY.observe(summary.latency_s)
@@ -229,13 +281,26 @@ class VlmWorker:
     def _record(self, job: VlmJob, summary, finding: Finding | None, answer_text: str | None) -> None:
         """Into the index next to the recordings, for queries. A worker without the storage folder's index skips it."""
         row = FindingRow(
-            job_id=job.job_id, event_id=job.event_id, camera=job.camera, kind=job.kind.value, status=summary.status,
-            verdict=finding.verdict if finding else None, risk_level=finding.risk_level if finding else None,
-            label=finding.label if finding else None, description=finding.description if finding else None,
-            start_ts=summary.start_ts, end_ts=summary.end_ts, window_start_ts=summary.window_start_ts,
-            window_end_ts=summary.window_end_ts, track_id=summary.track_id,
+            job_id=job.job_id,
+            event_id=job.event_id,
+            camera=job.camera,
+            kind=job.kind.value,
+            status=summary.status,
+            verdict=finding.verdict if finding else None,
+            risk_level=finding.risk_level if finding else None,
+            label=finding.label if finding else None,
+            description=finding.description if finding else None,
+            start_ts=summary.start_ts,
+            end_ts=summary.end_ts,
+            window_start_ts=summary.window_start_ts,
+            window_end_ts=summary.window_end_ts,
+            track_id=summary.track_id,
             bbox_json=None if summary.bbox_xyxy is None else str(list(summary.bbox_xyxy)),
-            model=summary.model, answer_text=answer_text, error=summary.error, answered_ts=time.time())
+            model=summary.model,
+            answer_text=answer_text,
+            error=summary.error,
+            answered_ts=time.time(),
+        )
         try:
             if self._index is None:
                 self._index = db.connect(self.index)
@@ -250,9 +315,19 @@ class VlmWorker:
     def _log_state(self, taken: TakenJob, state: JobState, **fields) -> None:
         job = taken.job
         level = logging.WARNING if state in (JobState.RETRYING, JobState.DEAD) else logging.INFO
-        log.log(level, "VLM job %s", state.value, extra={"fields": {
-            "job": job.job_id if job else taken.entry_id, "event_id": job.event_id if job else None,
-            "attempt": taken.attempt, **{k: v for k, v in fields.items() if v is not None}}})
+        log.log(
+            level,
+            "VLM job %s",
+            state.value,
+            extra={
+                "fields": {
+                    "job": job.job_id if job else taken.entry_id,
+                    "event_id": job.event_id if job else None,
+                    "attempt": taken.attempt,
+                    **{k: v for k, v in fields.items() if v is not None},
+                }
+            },
+        )
 
     def close(self) -> None:
         if self._index is not None:

@@ -41,12 +41,17 @@ def write_clip(
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         if codec == "libx264":
-            stream.options = {"bf": "0", "preset": "ultrafast", **({"g": str(keyint), "keyint_min": str(keyint),
-                                                                    "sc_threshold": "0"} if keyint else {})}
+            stream.options = {
+                "bf": "0",
+                "preset": "ultrafast",
+                **({"g": str(keyint), "keyint_min": str(keyint), "sc_threshold": "0"} if keyint else {}),
+            }
         elif keyint:
             stream.codec_context.gop_size = keyint
         for index, seconds in enumerate(pts_s):
-            frame = av.VideoFrame.from_ndarray(frame_image(index, width, height), format="bgr24").reformat(format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(frame_image(index, width, height), format="bgr24").reformat(
+                format="yuv420p"
+            )
             frame.pts = round(seconds / time_base)
             frame.time_base = time_base
             for packet in stream.encode(frame):

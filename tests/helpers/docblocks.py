@@ -62,7 +62,7 @@ def blocks_of(path: Path, page: str) -> list[Block]:
         body = []
         index += 1
         while index < len(lines) and lines[index].strip() != "```":
-            body.append(lines[index][len(indent):] if lines[index].startswith(indent) else lines[index])
+            body.append(lines[index][len(indent) :] if lines[index].startswith(indent) else lines[index])
             index += 1
         kind = marker.group(1) if marker else None
         options = _options(marker.group(2), kind) if marker else {}

@@ -40,16 +40,19 @@ class WorkerThread:
         return self.sink.frames
 
 
-def start_workers(host: EngineHost, cameras: Mapping[str, CameraConfig], models_dir: Path,
-                  stop: threading.Event) -> dict[str, WorkerThread]:
+def start_workers(
+    host: EngineHost, cameras: Mapping[str, CameraConfig], models_dir: Path, stop: threading.Event
+) -> dict[str, WorkerThread]:
     running = {}
     for name, camera in cameras.items():
         sink = Collect()
-        worker = CameraWorker(name, camera, WorkerOptions(models_dir, stats_interval_s=1.0), stop, sinks=[sink],
-                              engine=host.link(name))
+        worker = CameraWorker(
+            name, camera, WorkerOptions(models_dir, stats_interval_s=1.0), stop, sinks=[sink], engine=host.link(name)
+        )
         holder = WorkerThread(worker, sink, threading.Thread(daemon=True))
-        holder.thread = threading.Thread(target=lambda h=holder: h.code.append(h.worker.run()), name=f"worker-{name}",
-                                         daemon=True)
+        holder.thread = threading.Thread(
+            target=lambda h=holder: h.code.append(h.worker.run()), name=f"worker-{name}", daemon=True
+        )
         holder.thread.start()
         running[name] = holder
     return running

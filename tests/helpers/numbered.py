@@ -29,7 +29,7 @@ def numbered_clip(path: Path, seconds: float) -> Path:
         image = paste(background, cutout, (walker_x(t), FOOT_Y))
         number = round(t * FPS)
         for bit in range(BITS):
-            image[:STRIP, bit * BLOCK:(bit + 1) * BLOCK] = 255 if number >> bit & 1 else 0
+            image[:STRIP, bit * BLOCK : (bit + 1) * BLOCK] = 255 if number >> bit & 1 else 0
         return image
 
     return write_scene(path, seconds, render, options={"bf": "0", "preset": "ultrafast", "crf": "23", "g": str(FPS)})

@@ -18,12 +18,24 @@ START = "2026-11-21T09:00:00+00:00"
 START_TS = 1795251600.0  # START as epoch seconds
 
 
-def record(storage: Path, url: Path | str, camera: str = "cam", min_free_bytes: int = 0,
-           states: list | None = None, **record_options) -> tuple[Recorder, list[SegmentRow]]:
+def record(
+    storage: Path,
+    url: Path | str,
+    camera: str = "cam",
+    min_free_bytes: int = 0,
+    states: list | None = None,
+    **record_options,
+) -> tuple[Recorder, list[SegmentRow]]:
     config = CameraConfig(url=str(url), start_time=START, record=RecordConfig(**record_options))
     seen = states if states is not None else []
-    recorder = Recorder(storage, camera, config.record, min_free_bytes, live=False,
-                        on_state=lambda state, reason: seen.append((state, reason)))
+    recorder = Recorder(
+        storage,
+        camera,
+        config.record,
+        min_free_bytes,
+        live=False,
+        on_state=lambda state, reason: seen.append((state, reason)),
+    )
     record_with(recorder, url, config)
     assert recorder.state in (RecorderState.STOPPED, RecorderState.PAUSED, RecorderState.WAITING), seen
     return recorder, indexed(storage, camera)

@@ -62,8 +62,16 @@ def safe_next(target: str) -> str:
 
 
 def _page(request: Request, name: str, user: User, **context) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"user": user, "open": request.app.state.auth.mode is AuthMode.OPEN,
-                                                      "tz": request.app.state.service.config.timezone, **context})
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": user,
+            "open": request.app.state.auth.mode is AuthMode.OPEN,
+            "tz": request.app.state.service.config.timezone,
+            **context,
+        },
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)

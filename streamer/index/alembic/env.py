@@ -5,7 +5,8 @@ from alembic import context
 
 from streamer.index.schema import metadata
 
-context.configure(connection=context.config.attributes["connection"], target_metadata=metadata,
-                  render_as_batch=True)  # SQLite alters a table by copying it: batch mode does that
+context.configure(
+    connection=context.config.attributes["connection"], target_metadata=metadata, render_as_batch=True
+)  # SQLite alters a table by copying it: batch mode does that
 with context.begin_transaction():
     context.run_migrations()

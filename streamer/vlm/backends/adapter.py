@@ -21,8 +21,10 @@ def check_fits(model, folder: Path) -> int:
     from safetensors import safe_open
 
     if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
-        raise AdapterError(f"{folder}: not a LoRA adapter folder (it needs {CONFIG} and {WEIGHTS}, as `streamer vlm "
-                           "finetune` and peft write them)")
+        raise AdapterError(
+            f"{folder}: not a LoRA adapter folder (it needs {CONFIG} and {WEIGHTS}, as `streamer vlm "
+            "finetune` and peft write them)"
+        )
     settings = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
     if settings.get("peft_type", "LORA") != "LORA":
         raise AdapterError(f"{folder}: a {settings.get('peft_type')} adapter; only LoRA is supported")
@@ -36,14 +38,18 @@ def check_fits(model, folder: Path) -> int:
             module = modules.get(name)
             shape = tuple(weights.get_slice(key).get_shape())
             if module is None or not hasattr(module, "in_features"):
-                raise AdapterError(f"{folder} does not fit the base model: it adapts {name}, which the base has not "
-                                   "(an adapter trained on another architecture)")
+                raise AdapterError(
+                    f"{folder} does not fit the base model: it adapts {name}, which the base has not "
+                    "(an adapter trained on another architecture)"
+                )
             wanted = module.in_features if part == "lora_A" else module.out_features
             got = shape[1] if part == "lora_A" else shape[0]
             if wanted != got:
-                raise AdapterError(f"{folder} does not fit the base model: {name} is {module.in_features}→"
-                                   f"{module.out_features} in the base, the adapter was trained on "
-                                   f"{'input' if part == 'lora_A' else 'output'} {got} (another model size)")
+                raise AdapterError(
+                    f"{folder} does not fit the base model: {name} is {module.in_features}→"
+                    f"{module.out_features} in the base, the adapter was trained on "
+                    f"{'input' if part == 'lora_A' else 'output'} {got} (another model size)"
+                )
             adapted.add(name)
     if not adapted:
         raise AdapterError(f"{folder}: its {WEIGHTS} holds no LoRA weights")

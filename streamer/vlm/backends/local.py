@@ -27,10 +27,17 @@ def pick_device(setting: str) -> str:
 def messages_for(request: VlmRequest) -> list[dict]:
     """The chat for one request. `sample_fps` is what qwen-vl-utils reads for a list of frames; without it
     every clip would be taken as 2 fps."""
-    video = {"type": "video", "video": [f"file://{path}" for path in request.frames], "sample_fps": request.fps,
-             "min_pixels": request.min_pixels, "max_pixels": request.max_pixels}
-    chat = [{"role": "system", "content": request.system},
-            {"role": "user", "content": [video, {"type": "text", "text": request.prompt}]}]
+    video = {
+        "type": "video",
+        "video": [f"file://{path}" for path in request.frames],
+        "sample_fps": request.fps,
+        "min_pixels": request.min_pixels,
+        "max_pixels": request.max_pixels,
+    }
+    chat = [
+        {"role": "system", "content": request.system},
+        {"role": "user", "content": [video, {"type": "text", "text": request.prompt}]},
+    ]
     for earlier, correction in request.history:
         chat += [{"role": "assistant", "content": earlier}, {"role": "user", "content": correction}]
     return chat
@@ -64,10 +71,19 @@ class TransformersBackend:
             model = apply_adapter(model, config.adapter)
         model = model.to(device).eval()
         processor = AutoProcessor.from_pretrained(config.model)
-        log.info("VLM loaded", extra={"fields": {"model": config.model, "device": device, "dtype": str(kwargs["dtype"]),
-                                                 "attention": kwargs.get("attn_implementation", "default"),
-                                                 "adapter": str(config.adapter) if config.adapter else None,
-                                                 "load_s": round(time.monotonic() - started, 1)}})
+        log.info(
+            "VLM loaded",
+            extra={
+                "fields": {
+                    "model": config.model,
+                    "device": device,
+                    "dtype": str(kwargs["dtype"]),
+                    "attention": kwargs.get("attn_implementation", "default"),
+                    "adapter": str(config.adapter) if config.adapter else None,
+                    "load_s": round(time.monotonic() - started, 1),
+                }
+            },
+        )
         return cls(model, processor, config.max_new_tokens, config.model.rstrip("/").rsplit("/", 1)[-1])
 
     def prepare(self, requests: Sequence[VlmRequest]):
@@ -80,8 +96,16 @@ class TransformersBackend:
         frames, metadata = (list(part) for part in zip(*videos)) if videos else (None, None)
         # qwen-vl-utils has already resized the frames to the request's pixel budget (sides multiples of 28); the
         # processor resizing again would apply its own budget instead (qwen-vl-utils' README passes this too)
-        return self.processor(text=texts, images=images, videos=frames, video_metadata=metadata, padding=True,
-                              return_tensors="pt", do_resize=False, **video_kwargs)
+        return self.processor(
+            text=texts,
+            images=images,
+            videos=frames,
+            video_metadata=metadata,
+            padding=True,
+            return_tensors="pt",
+            do_resize=False,
+            **video_kwargs,
+        )
 
     def answer(self, requests: Sequence[VlmRequest]) -> list[VlmReply | Exception]:
         import torch
@@ -89,17 +113,19 @@ class TransformersBackend:
         inputs = self.prepare(requests).to(self.model.device)
         with torch.inference_mode():
             generated = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
-        new_tokens = generated[:, inputs["input_ids"].shape[1]:]
+        new_tokens = generated[:, inputs["input_ids"].shape[1] :]
         texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
         grids = inputs["video_grid_thw"].tolist()
         patch = self.processor.video_processor.patch_size
         merge = self.processor.video_processor.merge_size
         pad = self.processor.tokenizer.pad_token_id
         prompts = inputs["attention_mask"].sum(dim=1).tolist()
-        answered = ((new_tokens != pad).sum(dim=1) if pad is not None else [new_tokens.shape[1]] * len(texts))
+        answered = (new_tokens != pad).sum(dim=1) if pad is not None else [new_tokens.shape[1]] * len(texts)
         answered = [int(count) for count in answered]
-        return [VlmReply(text, (w * patch, h * patch), t * h * w // (merge * merge), int(prompt), int(count))
-                for text, (t, h, w), prompt, count in zip(texts, grids, prompts, answered)]
+        return [
+            VlmReply(text, (w * patch, h * patch), t * h * w // (merge * merge), int(prompt), int(count))
+            for text, (t, h, w), prompt, count in zip(texts, grids, prompts, answered)
+        ]
 
     def close(self) -> None:
         self.model = None

@@ -66,14 +66,20 @@ class OpenAICompatibleBackend:
         self.config = config
         self.model_name = config.model
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-        self.client = httpx.Client(base_url=config.base_url.rstrip("/") + "/", timeout=config.timeout_s,
-                                   headers=headers, transport=transport)
+        self.client = httpx.Client(
+            base_url=config.base_url.rstrip("/") + "/", timeout=config.timeout_s, headers=headers, transport=transport
+        )
         self.pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="vlm-http")
 
     def body(self, request: VlmRequest) -> dict:
         content: list[dict] = []
         if self.config.send == "video":
-            content.append({"type": "video_url", "video_url": {"url": _data_url("video/mp4", encode_mp4(request.frames, request.fps))}})
+            content.append(
+                {
+                    "type": "video_url",
+                    "video_url": {"url": _data_url("video/mp4", encode_mp4(request.frames, request.fps))},
+                }
+            )
         else:
             for path, at in zip(request.frames, request.frame_times):
                 content.append({"type": "text", "text": f"Frame at {at:.1f} s:"})
@@ -82,7 +88,12 @@ class OpenAICompatibleBackend:
         messages = [{"role": "system", "content": request.system}, {"role": "user", "content": content}]
         for earlier, correction in request.history:
             messages += [{"role": "assistant", "content": earlier}, {"role": "user", "content": correction}]
-        body = {"model": self.config.model, "messages": messages, "max_tokens": self.config.max_tokens, "temperature": 0}
+        body = {
+            "model": self.config.model,
+            "messages": messages,
+            "max_tokens": self.config.max_tokens,
+            "temperature": 0,
+        }
         if self.config.send == "video":
             body["mm_processor_kwargs"] = {"fps": request.fps}
         return body
@@ -106,8 +117,10 @@ class OpenAICompatibleBackend:
                     return problem
             if attempt < self.config.retries:
                 delay = backoff.next_delay()
-                log.warning("VLM server request failed; retrying", extra={"fields": {
-                    "job": request.job_id, "error": str(problem), "retry_in_s": round(delay, 2)}})
+                log.warning(
+                    "VLM server request failed; retrying",
+                    extra={"fields": {"job": request.job_id, "error": str(problem), "retry_in_s": round(delay, 2)}},
+                )
                 time.sleep(delay)
         return problem
 

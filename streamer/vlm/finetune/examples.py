@@ -15,8 +15,17 @@ END_OF_TURN = "<|im_end|>"  # what ends an assistant turn in Qwen's chat templat
 
 
 def request_for(clip: ReviewedClip, sampling: SamplingConfig) -> VlmRequest:
-    return VlmRequest(clip.clip_id, clip.event_type, clip.system, clip.prompt, clip.frames, clip.frame_times, clip.fps,
-                      sampling.min_pixels, sampling.max_pixels)
+    return VlmRequest(
+        clip.clip_id,
+        clip.event_type,
+        clip.system,
+        clip.prompt,
+        clip.frames,
+        clip.frame_times,
+        clip.fps,
+        sampling.min_pixels,
+        sampling.max_pixels,
+    )
 
 
 @dataclass(frozen=True)
@@ -34,9 +43,15 @@ def training_example(processor, clip: ReviewedClip, sampling: SamplingConfig) ->
     _, videos, video_kwargs = process_vision_info([chat], return_video_kwargs=True, return_video_metadata=True)
     frames, metadata = (list(part) for part in zip(*videos))
     answer_ids = processor.tokenizer(clip.answer_text + END_OF_TURN, add_special_tokens=False)["input_ids"]
-    whole = processor(text=[prompt + clip.answer_text + END_OF_TURN], videos=frames, video_metadata=metadata,
-                      return_tensors="pt", do_resize=False, **video_kwargs)  # as the backend: already resized
+    whole = processor(
+        text=[prompt + clip.answer_text + END_OF_TURN],
+        videos=frames,
+        video_metadata=metadata,
+        return_tensors="pt",
+        do_resize=False,
+        **video_kwargs,
+    )  # as the backend: already resized
     ids = whole["input_ids"][0].tolist()
-    if ids[-len(answer_ids):] != answer_ids:  # the answer must tokenize alike alone and after the prompt
+    if ids[-len(answer_ids) :] != answer_ids:  # the answer must tokenize alike alone and after the prompt
         raise ValueError(f"{clip.clip_id}: the answer's tokens differ after the prompt; cannot mask the prompt")
     return TrainingExample(clip.clip_id, dict(whole), len(answer_ids))

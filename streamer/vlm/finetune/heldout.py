@@ -31,7 +31,17 @@ def _outcome(clip: ReviewedClip, backend: VlmBackend, sampling: SamplingConfig) 
             start_error = round(abs(wall_time(clip.frame_times, clip.fps, said.start_time) - truth.start_time), 3)
             end_error = round(abs(wall_time(clip.frame_times, clip.fps, said.end_time) - truth.end_time), 3)
     reply = asked.reply
-    return ClipOutcome(clip.clip_id, clip.event_type, happens, verdict, asked.error.kind if asked.error else None,
-                       start_error, end_error, round(asked.latency_s, 3), asked.attempts,
-                       reply.prompt_tokens if reply else None, reply.completion_tokens if reply else None,
-                       reply.vision_tokens if reply else None)
+    return ClipOutcome(
+        clip.clip_id,
+        clip.event_type,
+        happens,
+        verdict,
+        asked.error.kind if asked.error else None,
+        start_error,
+        end_error,
+        round(asked.latency_s, 3),
+        asked.attempts,
+        reply.prompt_tokens if reply else None,
+        reply.completion_tokens if reply else None,
+        reply.vision_tokens if reply else None,
+    )

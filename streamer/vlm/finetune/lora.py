@@ -40,8 +40,13 @@ class TrainingRun:
 def with_lora(model, settings: LoraSettings):
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-                        target_modules=LANGUAGE_PROJECTIONS, task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=LANGUAGE_PROJECTIONS,
+        task_type="CAUSAL_LM",
+    )
     tuned = get_peft_model(model, config)
     learning = [name for name, parameter in tuned.named_parameters() if parameter.requires_grad]
     if not learning or any(".visual." in name for name in learning):
@@ -61,16 +66,33 @@ def train(tuned, examples: list[TrainingExample], settings: LoraSettings, scratc
                 losses.append(float(logs["loss"]))
 
     arguments = TrainingArguments(
-        output_dir=scratch, per_device_train_batch_size=1, gradient_accumulation_steps=settings.gradient_accumulation,
-        num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="constant",
-        logging_steps=max(1, len(examples) // 4), save_strategy="no", report_to=[], seed=settings.seed,
-        remove_unused_columns=False, bf16=torch.cuda.is_available(), disable_tqdm=True, dataloader_pin_memory=False)
-    trainer = _trainer_class()(model=tuned, args=arguments, train_dataset=_Examples(examples),
-                               data_collator=_one_clip, callbacks=[_Losses()])
+        output_dir=scratch,
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=settings.gradient_accumulation,
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="constant",
+        logging_steps=max(1, len(examples) // 4),
+        save_strategy="no",
+        report_to=[],
+        seed=settings.seed,
+        remove_unused_columns=False,
+        bf16=torch.cuda.is_available(),
+        disable_tqdm=True,
+        dataloader_pin_memory=False,
+    )
+    trainer = _trainer_class()(
+        model=tuned, args=arguments, train_dataset=_Examples(examples), data_collator=_one_clip, callbacks=[_Losses()]
+    )
     wall, cpu = time.monotonic(), time.process_time()
     result = trainer.train()
-    run = TrainingRun(result.global_step, round(time.monotonic() - wall, 1), round(time.process_time() - cpu, 1),
-                      losses[0] if losses else None, losses[-1] if losses else None)
+    run = TrainingRun(
+        result.global_step,
+        round(time.monotonic() - wall, 1),
+        round(time.process_time() - cpu, 1),
+        losses[0] if losses else None,
+        losses[-1] if losses else None,
+    )
     log.info("LoRA trained", extra={"fields": {"steps": run.steps, "wall_s": run.wall_s, "loss": run.last_loss}})
     return run
 

@@ -21,8 +21,14 @@ from streamer.vlm.finetune.lora import LoraSettings, train, with_lora
 REPORT = "finetune.json"
 
 
-def finetune(export: Path, output: Path, model: TransformersConfig, sampling: SamplingConfig, settings: LoraSettings,
-             held_out_fraction: float) -> dict:
+def finetune(
+    export: Path,
+    output: Path,
+    model: TransformersConfig,
+    sampling: SamplingConfig,
+    settings: LoraSettings,
+    held_out_fraction: float,
+) -> dict:
     clips = read_export(export)
     training, held_out = split(clips, held_out_fraction, settings.seed)
     if output.exists() and any(output.iterdir()):
@@ -42,11 +48,18 @@ def finetune(export: Path, output: Path, model: TransformersConfig, sampling: Sa
     adapted = TransformersBackend.load(base_model.model_copy(update={"adapter": output}))  # as the stage loads it
     after = evaluate_held_out(adapted, held_out, sampling)
     adapted.close()
-    report = {"base_model": model.model, "adapter": str(output), "export": str(export),
-              "examples": {"train": _verdicts(training), "held_out": _verdicts(held_out)},
-              "held_out_ids": sorted(clip.clip_id for clip in held_out), "lora": asdict(settings),
-              "pixels_per_frame": {"min": sampling.min_pixels, "max": sampling.max_pixels},
-              "training": asdict(run), "before": before, "after": after}
+    report = {
+        "base_model": model.model,
+        "adapter": str(output),
+        "export": str(export),
+        "examples": {"train": _verdicts(training), "held_out": _verdicts(held_out)},
+        "held_out_ids": sorted(clip.clip_id for clip in held_out),
+        "lora": asdict(settings),
+        "pixels_per_frame": {"min": sampling.min_pixels, "max": sampling.max_pixels},
+        "training": asdict(run),
+        "before": before,
+        "after": after,
+    }
     (output / REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 
