@@ -33,6 +33,8 @@ system-deps:
 	bash scripts/install_system_deps.sh
 
 test: system-deps models samples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/check_cycles.py
 	$(BIN)/python -m pytest

@@ -122,8 +122,10 @@ cameras:
       left: {{polygon: [[0, 0], [320, 0], [320, 272], [0, 272]]}}
       right: {{polygon: [[320, 0], [640, 0], [640, 272], [320, 272]]}}
     rules:
-      - {{type: zone_intrusion, name: left, zone: left, classes: [person, bicycle, car], end_after_s: 0.4, cooldown_s: 0}}
-      - {{type: zone_intrusion, name: right, zone: right, classes: [person, bicycle, car], end_after_s: 0.4, cooldown_s: 0}}
+      - {{type: zone_intrusion, name: left, zone: left, classes: [person, bicycle, car],
+          end_after_s: 0.4, cooldown_s: 0}}
+      - {{type: zone_intrusion, name: right, zone: right, classes: [person, bicycle, car],
+          end_after_s: 0.4, cooldown_s: 0}}
 """)
     log_path = folder / "replay.log"
     with open(log_path, "w") as log_file:  # a file, not a pipe: a full pipe would block the service's logging

@@ -2,8 +2,9 @@
 """How many cameras a machine holds, printed as one JSON document, motion-gated against ungated in the same run:
 
 - quiet site: N cameras replaying the quiet scene live (testkit/quiet.py: a still 768x576 street with sensor
-  noise and a cloud, one person crossing a minute, at a different moment on each of four variants), each detected at 5 fps with a zone-intrusion
-  rule, through `streamer run` with its shared engine. Per N and mode: the slowest camera's sampled fps (frames
+  noise and a cloud, one person crossing a minute, at a different moment on each of four variants), each
+  detected at 5 fps with a zone-intrusion rule, through `streamer run` with its shared engine. Per N and mode:
+  the slowest camera's sampled fps (frames
   tracked a second), the part of sampled frames the detector ran on, frames dropped for lack of time, and every
   crossing: alerted or not, and its frame-to-alert latency (the event's log line against the frame it starts at).
   A count "keeps up" when every crossing is alerted within 2.5 s, the p95 latency is <= 2 s and <= 1 % of the
@@ -35,12 +36,12 @@ from scripts.bench_engine import (
     BIKES,
     parse_ts,
     run_service,
-    seconds_to_all_streaming,  # noqa: E402
+    seconds_to_all_streaming,
     service_config,
     steady_fps,
 )
-from testkit.quiet import WIDTH, HEIGHT, QuietTruth, quiet_scene  # noqa: E402
-from testkit.walkers import walkers_clip  # noqa: E402
+from testkit.quiet import HEIGHT, WIDTH, QuietTruth, quiet_scene
+from testkit.walkers import walkers_clip
 
 TARGET_FPS = 5.0
 ALERT_WITHIN_S = 2.5

@@ -29,16 +29,16 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-import psutil  # noqa: E402
-import yaml  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+import httpx
+import psutil
+import yaml
+from playwright.sync_api import sync_playwright
 
-from streamer import assets  # noqa: E402
-from testkit.api import Served, wait_for_api  # noqa: E402
-from testkit.query_scenes import build  # noqa: E402
-from testkit.redis_server import RedisServer  # noqa: E402
-from testkit.rtsp import free_port  # noqa: E402
+from streamer import assets
+from testkit.api import Served, wait_for_api
+from testkit.query_scenes import build
+from testkit.redis_server import RedisServer
+from testkit.rtsp import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -297,7 +297,9 @@ def console_cpu(browser, folder: Path, cameras: int, seconds: float) -> dict:
         "live_video_fragments_a_second_relayed": relayed["rates"],
         "cpu_s_live_video_every_camera_in_the_browser": live,
         "live_video_fps_shown": rates,
-        "live_video_relay_share_of_a_core": f"{100 * (relayed['cpu_s']['service'] - nobody['service']) / seconds:.1f} %",
+        "live_video_relay_share_of_a_core": (
+            f"{100 * (relayed['cpu_s']['service'] - nobody['service']) / seconds:.1f} %"
+        ),
         "console_share_of_a_core": f"{100 * (console['api_process'] - nobody['api_process']) / seconds:.1f} %",
         "camera_states": states,
     }

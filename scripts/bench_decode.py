@@ -31,8 +31,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # testkit: the clip is made with the scene writer the tests use
 
-from testkit.scenes import write_scene  # noqa: E402
-from testkit.walkers import street_frames  # noqa: E402
+from testkit.scenes import write_scene
+from testkit.walkers import street_frames
 
 BIKES = REPO / "data" / "samples" / "bikes.mp4"
 FPS = 25

@@ -34,10 +34,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # testkit: the benchmark clip is made as the tests make theirs
 
-from streamer.config import CameraConfig  # noqa: E402
-from streamer.config.cameras import Backend, Precision  # noqa: E402
-from streamer.config.engine import EngineConfig  # noqa: E402
-from testkit.walkers import walkers_clip  # noqa: E402
+from streamer.config import CameraConfig
+from streamer.config.cameras import Backend, Precision
+from streamer.config.engine import EngineConfig
+from testkit.walkers import walkers_clip
 
 MODELS = REPO / "models"
 BIKES = REPO / "data" / "samples" / "bikes.mp4"

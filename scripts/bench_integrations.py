@@ -28,14 +28,14 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamer.alerts.payload import AlertPayload, AlertSource  # noqa: E402
-from streamer.alerts.streams import StreamNames  # noqa: E402
-from streamer.config.loader import parse_config_text  # noqa: E402
-from streamer.core.timefmt import iso_time  # noqa: E402
-from streamer.integrations.runner import IntegrationRunner  # noqa: E402
-from testkit.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver  # noqa: E402
-from testkit.redis_server import RedisServer  # noqa: E402
-from testkit.service import Service  # noqa: E402
+from streamer.alerts.payload import AlertPayload, AlertSource
+from streamer.alerts.streams import StreamNames
+from streamer.config.loader import parse_config_text
+from streamer.core.timefmt import iso_time
+from streamer.integrations.runner import IntegrationRunner
+from testkit.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver
+from testkit.redis_server import RedisServer
+from testkit.service import Service
 
 SECRET = "bench-webhook-secret-0123456789"
 
@@ -87,7 +87,8 @@ def alerts(count: int) -> list[AlertPayload]:
 def integrations_config(folder: Path, video: Path, broker: Broker, receiver: WebhookReceiver, extra: str = ""):
     text = (
         f"storage_dir: {folder / 'data'}\ncameras:\n  street: {{url: {video}}}\nintegrations:\n"
-        f"  ha: {{kind: mqtt, url: '{broker.url}', username: streamer, password: '{broker.password}', discovery: false}}\n"
+        f"  ha: {{kind: mqtt, url: '{broker.url}', username: streamer, password: '{broker.password}', "
+        "discovery: false}\n"
         f"  hook: {{kind: webhook, url: '{receiver.url}', secret: {SECRET}, "
         "retry: {max_attempts: 1000, backoff_s: 0.2, backoff_max_s: 1}}\n" + extra
     )

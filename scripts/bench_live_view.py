@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import av  # noqa: E402
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import supervision as sv  # noqa: E402
+import av
+import cv2
+import numpy as np
+import supervision as sv
 
-from streamer.config.cameras import ZoneConfig  # noqa: E402
-from streamer.frame import Frame, TrackedFrame  # noqa: E402
-from streamer.runtime.live_view import LiveView  # noqa: E402
+from streamer.config.cameras import ZoneConfig
+from streamer.frame import Frame, TrackedFrame
+from streamer.runtime.live_view import LiveView
 
 
 def tracked_frame(image: np.ndarray) -> tuple[TrackedFrame, dict[str, ZoneConfig]]:

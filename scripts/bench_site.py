@@ -37,21 +37,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamer.index import db, store  # noqa: E402
-from testkit.postgres_server import PostgresServer  # noqa: E402
-from testkit.redis_server import RedisServer  # noqa: E402
-from testkit.s3_server import CREDENTIALS, S3Server  # noqa: E402
-from testkit.service import Service  # noqa: E402
+from scripts.bench_site_parts import index_write_rates, question_latency, upload_lags
+from streamer.index import db, store
+from testkit.postgres_server import PostgresServer
+from testkit.redis_server import RedisServer
+from testkit.s3_server import CREDENTIALS, S3Server
+from testkit.service import Service
 from testkit.site_hosts import (
     CAMERAS,
     holders,
     latest_streaming,
     said_between,
-    shares,  # noqa: E402
+    shares,
     site_config,
     streaming_since,
 )
-from scripts.bench_site_parts import index_write_rates, question_latency, upload_lags  # noqa: E402
 
 HOSTS = ("a", "b", "c")
 BUCKET = "bench-site"

@@ -23,13 +23,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streamer.config.vlm import SamplingConfig, TransformersConfig  # noqa: E402
-from streamer.vlm.backends.local import TransformersBackend  # noqa: E402
-from streamer.vlm.frames import model_size  # noqa: E402
-from streamer.vlm.worker import build_request  # noqa: E402
-from testkit.redis_server import RedisServer  # noqa: E402
-from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json  # noqa: E402
-from testkit.vlm import announce, answer, answers, make_job, video_frames, vlm_config, worker_for  # noqa: E402
+from streamer.config.vlm import SamplingConfig, TransformersConfig
+from streamer.vlm.backends.local import TransformersBackend
+from streamer.vlm.frames import model_size
+from streamer.vlm.worker import build_request
+from testkit.redis_server import RedisServer
+from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
+from testkit.vlm import announce, answer, answers, make_job, video_frames, vlm_config, worker_for
 
 
 def vision_tokens(backend: TransformersBackend, storage: Path, video: Path) -> dict:

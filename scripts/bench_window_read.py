@@ -33,7 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streamer.record.sample import read_segment  # noqa: E402
+from streamer.record.sample import read_segment
 
 BIKES = REPO / "data" / "samples" / "bikes.mp4"
 FPS, GOP, SIZE = 25, 50, (1280, 720)

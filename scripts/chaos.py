@@ -38,8 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.chaos_parts import api_fuzz, configs, corrupt, redis_kill, rtsp_outage, security, soak, tail_kill  # noqa: E402
-from scripts.chaos_parts.common import REPO  # noqa: E402
+from scripts.chaos_parts import api_fuzz, configs, corrupt, redis_kill, rtsp_outage, security, soak, tail_kill
+from scripts.chaos_parts.common import REPO
 
 SCENARIOS = ("rtsp", "corrupt", "redis", "tail", "configs", "api", "soak", "security")
 

@@ -27,10 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streamer import assets  # noqa: E402
-from streamer.config import load_config  # noqa: E402
-from streamer.query.service import QueryService  # noqa: E402
-from testkit.query_scenes import build  # noqa: E402
+from streamer import assets
+from streamer.config import load_config
+from streamer.query.service import QueryService
+from testkit.query_scenes import build
 
 QUESTIONS: dict[str, list[str]] = {
     "fall": [

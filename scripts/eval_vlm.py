@@ -26,11 +26,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # testkit: the clips are made with the scene writer the tests use
 
-from streamer.config.vlm import VlmConfig  # noqa: E402
-from streamer.vlm.backends import build_backend  # noqa: E402
-from streamer.vlm.evaluation import ClipSetError, evaluate, load_clip_set  # noqa: E402
-from streamer.vlm.scores import score  # noqa: E402
-from testkit.eval_clips import generated_clip_set  # noqa: E402
+from streamer.config.vlm import VlmConfig
+from streamer.vlm.backends import build_backend
+from streamer.vlm.evaluation import ClipSetError, evaluate, load_clip_set
+from streamer.vlm.scores import score
+from testkit.eval_clips import generated_clip_set
 
 BIKES = REPO / "data" / "samples" / "bikes.mp4"
 GENERATED = REPO / "data" / "eval-vlm"

@@ -3,7 +3,7 @@ from the pydantic config models (every key, its type, default, bounds and descri
 `streamer` command tree (every command and option, as `--help` shows it).
 
     .venv/bin/python scripts/gen_docs.py            # rewrite both pages
-    .venv/bin/python scripts/gen_docs.py --check    # exit 1 when a page differs from the code (the test suite runs this)
+    .venv/bin/python scripts/gen_docs.py --check    # exit 1 when a page differs from the code (the suite runs this)
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ def main() -> int:
         )
     else:
         factory.set_launch(
-            f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
+            f"( videotestsrc is-live=true pattern=ball "
+            f"! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
             f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} ! rtph264pay name=pay0 pt=96 )"
         )
     factory.set_shared(True)

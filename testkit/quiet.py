@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from testkit.scenes import write_scene
-from testkit.walkers import _paste, street_frames, _walker
+from testkit.walkers import _paste, _walker, street_frames
 
 WIDTH, HEIGHT, FPS = 768, 576, 10
 

@@ -51,7 +51,8 @@ class Broker:
             self.ca_file = folder / "ca.crt"
             make_certificates(folder)
             tls_lines = f"cafile {self.ca_file}\ncertfile {folder / 'server.crt'}\nkeyfile {folder / 'server.key'}\n"
-        # run as whoever runs the tests: as root, mosquitto would switch to its own user, who cannot read pytest's folders
+        # run as whoever runs the tests: as root, mosquitto would switch to its own user, who cannot read
+        # pytest's folders
         (folder / "mosquitto.conf").write_text(
             f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\n{tls_lines}allow_anonymous false\n"
             f"password_file {passwords}\npersistence false\nlog_dest stderr\n"

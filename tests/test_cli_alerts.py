@@ -13,9 +13,9 @@ import pytest
 
 from streamer.alerts.payload import json_schema
 from streamer.index import db, store
-from tests.helpers.recording import START_TS, decoded_pts
 from testkit.redis_server import RedisServer
 from testkit.rtsp import free_port
+from tests.helpers.recording import START_TS, decoded_pts
 
 STREAMER = [sys.executable, "-m", "streamer"]
 SCHEMA = json.loads(json_schema())

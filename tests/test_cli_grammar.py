@@ -240,7 +240,8 @@ def _wait_health(url: str, timeout: float = 40.0) -> dict:
 
 @pytest.mark.parametrize("verb", ["serve", "run"])
 def test_the_api_address_comes_from_the_flags_or_the_environment(verb, tmp_path, models_dir, bikes_mp4) -> None:
-    """127.0.0.2 is loopback, so no auth is needed, but it is not the default: only a variable honoured puts it there."""
+    """127.0.0.2 is loopback, so no auth is needed, but it is not the default: only a variable honoured puts it
+    there."""
     config = two_cameras(tmp_path, models_dir, bikes_mp4)
     port = free_port()
     env = {**__import__("os").environ, "STREAMER_API_HOST": "127.0.0.2", "STREAMER_API_PORT": str(port)}

@@ -8,9 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.helpers.clips import constant_rate, write_clip
 from testkit.rtsp import free_port
 from testkit.service import STREAMER, write_config
+from tests.helpers.clips import constant_rate, write_clip
 
 
 def test_bad_cameras_are_reported_while_the_good_one_runs_and_sigterm_stops_all(

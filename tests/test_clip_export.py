@@ -101,7 +101,8 @@ def test_clip_export_command(recorded: Path, tmp_path: Path) -> None:
     )
     assert ok.exit_code == 0, ok.output
     assert out.is_file() and len(decoded_pts(out)) == pytest.approx(100, abs=2)
-    # An absolute range an hour before the recording: "-10m..now" would overlap it when the suite runs at 09:00-09:10 UTC.
+    # An absolute range an hour before the recording: "-10m..now" would overlap it when the suite runs at
+    # 09:00-09:10 UTC.
     empty = runner.invoke(
         app,
         [

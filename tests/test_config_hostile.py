@@ -148,7 +148,10 @@ def test_class_names_the_model_does_not_know_are_named_with_the_models_list(tmp_
     weights = tmp_path / "models" / "yolo26n.pt"
     weights.parent.mkdir()
     weights.write_bytes((models_dir / "yolo26n.pt").read_bytes())
-    text = f"models_dir: {weights.parent}\ncameras:\n  a:\n    url: a.mp4\n    detect:\n      model: {{classes: [person, persn]}}\n"
+    text = (
+        f"models_dir: {weights.parent}\ncameras:\n  a:\n    url: a.mp4\n"
+        "    detect:\n      model: {classes: [person, persn]}\n"
+    )
     parse_config_text(text, "t.yaml", tmp_path, {}, MODEL_CHECKS)  # not known yet: the engine checks at load
     remember_names(weights, weights.parent / "cache", {0: "person", 1: "bicycle", 2: "car"})
     assert errors_in(text, tmp_path) == [

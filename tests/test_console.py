@@ -153,7 +153,8 @@ def test_the_event_page_plays_and_seeks_its_clip_and_takes_a_review(browser, con
     page.wait_for_function("() => document.getElementById('clip').currentTime > 0.3", timeout=10000)  # it plays
     page.evaluate("(() => { const v = document.getElementById('clip'); v.pause(); v.currentTime = 2.0; })()")
     page.wait_for_function(
-        "() => Math.abs(document.getElementById('clip').currentTime - 2.0) < 0.3 && !document.getElementById('clip').seeking",
+        "() => Math.abs(document.getElementById('clip').currentTime - 2.0) < 0.3"
+        " && !document.getElementById('clip').seeking",
         timeout=10000,
     )  # and seeks (range requests)
     page.fill("#note", "checked on the console")

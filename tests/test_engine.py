@@ -18,11 +18,11 @@ from streamer.engine.agreement import box_agreement
 from streamer.engine.geometry import InputGeometry, to_source_pixels
 from streamer.engine.models import LoadSettings, ModelKey, ModelRegistry, NmsParams
 from streamer.runtime.worker import EXIT_OK, CameraWorker, WorkerOptions
-from tests.helpers.engine import Collect, Supervising, engine_host, start_workers
 from testkit.rtsp import RtspServer, free_port, gst_rtsp_available
 from testkit.sources import camera
 from testkit.waiting import wait_until
 from testkit.walkers import walkers_clip
+from tests.helpers.engine import Collect, Supervising, engine_host, start_workers
 
 PEOPLE_AND_CARS = ["person", "car", "bicycle"]
 

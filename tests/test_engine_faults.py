@@ -20,10 +20,10 @@ from streamer.engine import runners
 from streamer.engine.models import LoadSettings, ModelKey, ModelLoadError, ModelRegistry
 from streamer.engine.shm import NAME_PREFIX
 from streamer.frame import Frame
-from tests.helpers.engine import engine_host
 from testkit.service import write_config
 from testkit.sources import camera
 from testkit.waiting import wait_until
+from tests.helpers.engine import engine_host
 
 SHM = Path("/dev/shm")
 

@@ -17,9 +17,9 @@ from streamer.vlm.backends.scripted import ScriptedTestDouble
 from streamer.vlm.evaluation import ClipSetError, LabelledClip, evaluate, load_clip_set
 from streamer.vlm.frames import model_size
 from streamer.vlm.scores import percentile, score
-from tests.conftest import REPO
 from testkit.eval_clips import generated_clip_set
 from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
+from tests.conftest import REPO
 
 ANSWERS = REPO / "configs" / "eval-vlm-scripted-answers.yaml"
 

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from streamer.index import db, migrate, search, store
-from streamer.index.rows import EventRecord, FindingRow, GapRow, ReviewRow, SegmentRow, TrackSecond
 from streamer.index.patient import PatientWrites
+from streamer.index.rows import EventRecord, FindingRow, GapRow, ReviewRow, SegmentRow, TrackSecond
 from streamer.index.writer import IndexWriter
 from testkit.postgres_server import PostgresServer, binaries
 

@@ -1,5 +1,6 @@
-"""Keyword search (FTS5 on SQLite; tests/test_index_postgres.py has tsvector) in the index: rows written before the upgrade are searchable after it, and the triggers
-keep the text in step with every later write (new events, verdicts, VLM findings)."""
+"""Keyword search (FTS5 on SQLite; tests/test_index_postgres.py has tsvector) in the index: rows written before
+the upgrade are searchable after it, and the triggers keep the text in step with every later write (new events,
+verdicts, VLM findings)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,8 @@ import pytest
 import yaml
 
 from testkit.api import wait_for_api
+from testkit.rtsp import RtspServer, free_port, gst_rtsp_available
+from testkit.scenes import HEIGHT, WIDTH
 from tests.helpers.numbered import (
     BITS,
     BLOCK,
@@ -35,8 +37,6 @@ from tests.helpers.numbered import (
     numbered_clip,
     walker_x,
 )
-from testkit.rtsp import RtspServer, free_port, gst_rtsp_available
-from testkit.scenes import HEIGHT, WIDTH
 from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")

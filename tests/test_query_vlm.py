@@ -15,8 +15,8 @@ from streamer.config.vlm import TransformersConfig, VlmConfig
 from streamer.query.service import QueryService
 from streamer.vlm.backends.local import TransformersBackend
 from streamer.vlm.backends.scripted import ScriptedTestDouble
-from tests.conftest import REPO
 from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
+from tests.conftest import REPO
 
 FALL = {
     "verdict": "confirmed",

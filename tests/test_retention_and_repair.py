@@ -19,9 +19,9 @@ from streamer.index.rows import EventRecord
 from streamer.record.export import export_clip
 from streamer.record.recorder import Recorder
 from streamer.record.retention import DAY_S, Retention
+from testkit.waiting import terminate, wait_until
 from tests.helpers.clips import constant_rate, write_clip
 from tests.helpers.recording import START_TS, decoded_pts, indexed, record
-from testkit.waiting import terminate, wait_until
 
 CONFIG = RecordConfig(segment_s=2.0, pre_roll_s=0.5, post_roll_s=0.5, retain_days=7, event_retain_days=30)
 
@@ -103,7 +103,8 @@ from streamer.config.cameras import CameraConfig
 from streamer.config.recording import RecordConfig
 from streamer.record.recorder import Recorder
 from streamer.source.reader import VideoSource
-config = CameraConfig(url=sys.argv[2], realtime=True, start_time="2026-11-21T09:00:00+00:00", record=RecordConfig(segment_s=60))
+config = CameraConfig(url=sys.argv[2], realtime=True, start_time="2026-11-21T09:00:00+00:00",
+                      record=RecordConfig(segment_s=60))
 recorder = Recorder(Path(sys.argv[1]), "cam", config.record, 0, live=False)
 for _ in VideoSource("cam", config, threading.Event(), packet_tap=recorder).frames():
     pass

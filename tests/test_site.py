@@ -8,7 +8,6 @@ from __future__ import annotations
 import collections
 import json
 import time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest

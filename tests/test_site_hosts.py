@@ -20,9 +20,8 @@ from pathlib import Path
 
 import av
 import httpx
-import yaml
-
 import pytest
+import yaml
 
 from streamer.alerts.payload import AlertPayload
 from testkit.postgres_server import PostgresServer

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.clips import constant_rate, variable_rate, write_clip
 from testkit.sources import camera, play
+from tests.helpers.clips import constant_rate, variable_rate, write_clip
 
 START = datetime(2026, 11, 21, 9, 0, 0, tzinfo=timezone.utc)
 

@@ -21,9 +21,9 @@ from streamer.vlm.backends.local import TransformersBackend
 from streamer.vlm.evaluation import ask
 from streamer.vlm.finetune.examples import request_for
 from streamer.vlm.finetune.export import ExportError, read_export, split
+from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
 from tests.conftest import REPO
 from tests.helpers.reviewed_set import write_reviewed_set
-from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
 
 PIXELS = 64 * 28 * 28  # 64 merged patches a frame
 STREAMER = [sys.executable, "-m", "streamer"]
@@ -117,7 +117,8 @@ def test_reviews_train_an_adapter_that_the_vlm_stage_loads(tmp_path: Path, token
     other = build_tiny_model(tmp_path / "other", tokenizer, intermediate_size=192)
     with pytest.raises(
         AdapterError,
-        match=r"does not fit the base model: model.language_model.layers.0.mlp.down_proj is 192→64 in the base, the adapter was trained on input 128",
+        match=r"does not fit the base model: model.language_model.layers.0.mlp.down_proj is 192→64 in the base, "
+        r"the adapter was trained on input 128",
     ):
         TransformersBackend.load(TransformersConfig(model=str(other), device="cpu", adapter=adapter))
 

@@ -12,10 +12,10 @@ import pytest
 from streamer.config.vlm import TransformersConfig
 from streamer.vlm.backends.local import TransformersBackend
 from streamer.vlm.worker import build_request
-from tests.conftest import REPO
 from testkit.redis_server import RedisServer
 from testkit.tiny_qwen import SPECIAL_IDS, build_tiny_model, qwen_tokenizer_json
 from testkit.vlm import announce, make_job, published, video_frames, vlm_config, worker_for
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """The zone editor (issue 26) in a real browser (Debian's chromium through Playwright) against a real `streamer run`:
 a zone drawn with the mouse on the camera's picture is written into the YAML file with its comments intact, the
-running camera's worker takes it in place (not even the camera restarts), and a person walking into it raises an event; a polygon
-the loader refuses is refused in the page with the loader's message, and the file stays as it was."""
+running camera's worker takes it in place (not even the camera restarts), and a person walking into it raises
+an event; a polygon the loader refuses is refused in the page with the loader's message, and the file stays as it
+was."""
 
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from testkit.api import wait_for_api
-from tests.helpers.numbered import numbered_clip
 from testkit.rtsp import free_port
+from tests.helpers.numbered import numbered_clip
 from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")

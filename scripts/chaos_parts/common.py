@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from testkit.service import Service  # noqa: E402  (the same harness the tests drive `streamer run` with)
+from testkit.service import Service  # the same harness the tests drive `streamer run` with
 
 __all__ = ["REPO", "Service", "fd_count", "percentiles", "rss_mb", "shm_segments", "slope_per_hour", "thread_count"]
 

@@ -3,7 +3,8 @@
 Atomically, per message: set its dedupe key (SET NX; a re-sent message stops here), merge it with the event's
 latest state, store that state, and XADD the result to the message's streams. The merge is why the script
 exists: a camera and a VLM worker each own part of an event's fields, and every message must carry both.
-- A camera message (an announcement: the camera's own, or a VLM watch sighting) takes the VLM's verdict fields once the VLM has answered.
+- A camera message (an announcement: the camera's own, or a VLM watch sighting) takes the VLM's verdict fields
+  once the VLM has answered.
 - A VLM message takes the camera's `end_ts`, `end_iso` and `clip` when they are set. If the event has not been
   announced yet (its `new` is still spooled, or held for the verdict), the verdict is only stored, and the
   `new` carries it when it goes out.
@@ -50,7 +51,8 @@ if ARGV[4] == '1' then
     for _, field in ipairs({'verification', 'risk_level', 'description', 'vlm'}) do msg[field] = prev[field] end
     changed = true
   end
-  if prev ~= nil and (msg.review == nil or msg.review == cjson.null) and prev.review ~= nil and prev.review ~= cjson.null then
+  if prev ~= nil and (msg.review == nil or msg.review == cjson.null)
+      and prev.review ~= nil and prev.review ~= cjson.null then
     msg.review = prev.review
     changed = true
   end

@@ -40,7 +40,8 @@ class VlmSummary(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     status: Literal["answered", "invalid", "failed"] = Field(
-        description="answered: a valid verdict; invalid: no valid answer after a retry; failed: the job went to the dead letters."
+        description="answered: a valid verdict; invalid: no valid answer after a retry; "
+        "failed: the job went to the dead letters."
     )
     model: str = Field(min_length=1)
     job_id: str = Field(min_length=1)

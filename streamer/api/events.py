@@ -19,12 +19,12 @@ from starlette.exceptions import HTTPException
 from streamer.alerts.direct import AlertWriter
 from streamer.alerts.payload import AlertPayload, ReviewSummary
 from streamer.alerts.publisher import connect as redis_connect
+from streamer.api.object_response import object_response
 from streamer.api.security import CurrentUser, require_camera
 from streamer.auth.users import User
 from streamer.core.timefmt import iso_time
 from streamer.index import db, store
 from streamer.index.rows import EventRecord, ReviewRow
-from streamer.api.object_response import object_response
 from streamer.storage import UnsafePath, resolve_inside
 
 log = logging.getLogger("streamer.api")

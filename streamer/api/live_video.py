@@ -6,7 +6,8 @@ payload. Heads, in the order the worker wrote them: `init` (an MP4 init segment 
 and `origin_s`), `fragment` (one frame's moof + mdat; `key` for a keyframe, the frame's `pts_s` and `wall_ts`,
 and `received_ts`, when the worker got it), `tracks` (the boxes of a detected frame as fractions of the picture,
 at `t` seconds on the video's clock), `unplayable` (a codec browsers cannot play: the player falls back to the
-JPEG picture), `ended` (the connection to the camera ended; an `init` follows when it is back). A new viewer starts at the latest keyframe on the stream.
+JPEG picture), `ended` (the connection to the camera ended; an `init` follows when it is back). A new viewer
+starts at the latest keyframe on the stream.
 
 Logins as for every stream: the session or token is checked again while it is open, the stream gate counts it,
 and a page of another origin cannot open it (its Origin must be this Host: no cross-site WebSocket hijacking)."""

@@ -83,11 +83,13 @@ def alerts_tail(
 
     if group is None and (consumer is not None or claim_idle_s is not None):
         refuse(
-            f"{'--consumer' if consumer is not None else '--claim-idle-s'} needs --group (a plain tail has no consumers)"
+            f"{'--consumer' if consumer is not None else '--claim-idle-s'} needs --group "
+            "(a plain tail has no consumers)"
         )
     if health and (camera or as_json):
         refuse(
-            f"{'--camera' if camera else '--json'} does not apply to --health (health entries are printed whole, for every camera)"
+            f"{'--camera' if camera else '--json'} does not apply to --health "
+            "(health entries are printed whole, for every camera)"
         )
     cameras = checked_cameras(load_or_exit(config), camera) if camera and config else camera
     client, prefix, embedded = redis_for(config, redis_url)
@@ -134,6 +136,7 @@ def _known_on_redis(client, names, cameras: list[str]) -> None:
     unknown = [name for name in cameras if name not in known]
     if unknown:
         refuse(
-            f"no alert stream for camera{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} on this Redis; "
+            f"no alert stream for camera{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))} on this Redis; "
             f"cameras with alerts: {', '.join(known) or '(none yet)'} (give --config to check against its cameras)"
         )

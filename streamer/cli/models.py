@@ -88,7 +88,8 @@ def models_list() -> None:
     """Show the default weights and where they come from."""
     for asset in assets.WEIGHTS:
         typer.echo(
-            f"{asset.name}: {asset.description} ({asset.package}=={asset.version}, sha256 {asset.sha256[:12]}…, {asset.licence})"
+            f"{asset.name}: {asset.description} "
+            f"({asset.package}=={asset.version}, sha256 {asset.sha256[:12]}…, {asset.licence})"
         )
 
 

@@ -231,8 +231,8 @@ class CameraConfig(StrictModel):
             seen.add(rule.rule_name)
 
     def points_outside(self, width: int, height: int) -> list[str]:
-        """Zones, lines and motion masks with a point past the frame (a polygon drawn for the main stream, say, on a sub-stream):
-        they still work, clipped, but most likely not as meant."""
+        """Zones, lines and motion masks with a point past the frame (a polygon drawn for the main stream, say, on a
+        sub-stream): they still work, clipped, but most likely not as meant."""
 
         def outside(points) -> bool:
             return any(x > width or y > height for x, y in points)

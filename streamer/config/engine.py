@@ -22,7 +22,8 @@ class EngineConfig(StrictModel):
         10.0,
         ge=0,
         le=1000,
-        description="A frame waits at most this long for others to fill the batch (not when every camera has one ready).",
+        description="A frame waits at most this long for others to fill the batch "
+        "(not when every camera has one ready).",
     )
     inflight_per_camera: int = Field(4, ge=1, le=16, description="Frames a camera may have in the engine at once.")
     threads: int | None = Field(

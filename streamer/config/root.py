@@ -12,10 +12,10 @@ from pydantic import Field, field_validator, model_validator
 from streamer.config.base import Slug, StrictModel
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
+from streamer.config.index import IndexConfig
 from streamer.config.integrations import IntegrationConfig, check_integrations
 from streamer.config.query import ApiConfig, QueryConfig
 from streamer.config.recording import StorageConfig
-from streamer.config.index import IndexConfig
 from streamer.config.redis import RedisConfig
 from streamer.config.site import HealthConfig, SiteConfig
 from streamer.config.vlm import VlmConfig

@@ -99,7 +99,8 @@ class LineCrossingRuleConfig(_RuleBase):
     end: Point
     direction: Literal["in", "out", "both"] = Field(
         "both",
-        description="supervision's sides: for a line drawn from top (start) to bottom (end), 'in' is left → right on screen.",
+        description="supervision's sides: for a line drawn from top (start) to bottom (end), "
+        "'in' is left → right on screen.",
     )
     classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
 

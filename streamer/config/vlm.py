@@ -96,7 +96,8 @@ class OpenAIConfig(StrictModel):
     api_key: str | None = Field(None, description="Sent as a bearer token; use ${ENV}.")
     send: Literal["images", "video"] = Field(
         "images",
-        description="images: one image part per frame with its time; video: an MP4 part with fps in mm_processor_kwargs.",
+        description="images: one image part per frame with its time; "
+        "video: an MP4 part with fps in mm_processor_kwargs.",
     )
     timeout_s: float = Field(120.0, gt=0, le=3600)
     retries: int = Field(3, ge=0, le=10)

@@ -1,1 +1,2 @@
-"""Tracking (ByteTrack, one per camera) and finding model weights; detection itself is the engine's (streamer.engine)."""
+"""Tracking (ByteTrack, one per camera) and finding model weights; detection itself is the engine's
+(streamer.engine)."""

@@ -2,8 +2,9 @@
 
 The shape of Frigate's "improved" motion detector, the field's proven design: the frame made small and grey,
 its contrast stretched to its own 4th-96th percentiles (so a cloud or the camera's gain moving the whole
-picture's brightness does not read as motion; Frigate averages them over 50 frames, which lets a cloud through), a light blur against sensor and compression noise, the difference
-from a background that learns slowly, a threshold, one dilation, and the blobs above a minimum area. A change
+picture's brightness does not read as motion; Frigate averages them over 50 frames, which lets a cloud
+through), a light blur against sensor and compression noise, the difference from a background that learns
+slowly, a threshold, one dilation, and the blobs above a minimum area. A change
 over most of the frame at once is the light (headlights, the infrared switch), not an object: the background
 starts again from that frame. Blobs that stay (a car that parks) become background once they have moved for a
 while. Masked areas never move. A new frame size starts the model again."""

@@ -12,9 +12,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from streamer.core.transaction import WRITING, transaction
 from streamer.index import migrate
 from streamer.index.migrate import IndexVersionError
-from streamer.core.transaction import WRITING, transaction
 
 __all__ = ["IndexVersionError", "transaction", "connect", "engine", "exists", "index_path", "IndexTarget"]
 

@@ -70,7 +70,8 @@ POSTGRES_DDL = (
            NEW.search := to_tsvector('english', coalesce(NEW.label, '') || ' ' || coalesce(NEW.description, ''));
            RETURN NEW;
        END $$""",
-    "CREATE TRIGGER events_search BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION streamer_events_search()",
+    "CREATE TRIGGER events_search BEFORE INSERT OR UPDATE ON events FOR EACH ROW "
+    "EXECUTE FUNCTION streamer_events_search()",
     "CREATE TRIGGER findings_search BEFORE INSERT OR UPDATE ON vlm_findings FOR EACH ROW "
     "EXECUTE FUNCTION streamer_findings_search()",
     "CREATE INDEX events_search_gin ON events USING gin (search)",

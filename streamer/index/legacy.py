@@ -133,9 +133,11 @@ USERS_MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, cameras TEXT, password TEXT NOT NULL,
                                       created_ts REAL NOT NULL);
-    CREATE TABLE IF NOT EXISTS tokens (digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    CREATE TABLE IF NOT EXISTS tokens (digest TEXT PRIMARY KEY,
+                                       name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
                                        label TEXT NOT NULL, created_ts REAL NOT NULL, last_used_ts REAL);
-    CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY,
+                                         name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
                                          csrf TEXT NOT NULL, created_ts REAL NOT NULL, expires_ts REAL NOT NULL);
     """,
     # 2: tokens expire (those made before get 90 days from their making, and at least 30 from the upgrade, so no

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, and_, case, delete, false, func, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from streamer.index.rows import EventRecord, FindingRow, GapRow, ReviewRow, SegmentRow, TrackSecond
-from streamer.index.schema import event_states as states, events, gaps, reviews, segments, vlm_findings
+from streamer.index.schema import event_states as states
+from streamer.index.schema import events, gaps, reviews, segments, vlm_findings
 from streamer.index.schema import track_seconds as tracks
 
 _SEGMENT_COLUMNS = (

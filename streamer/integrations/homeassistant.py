@@ -59,7 +59,7 @@ def discovery_configs(settings: MqttIntegration, cameras: dict[str, CameraConfig
             "model": "camera analytics",
         }
 
-        def add(component: str, object_id: str, entity: dict) -> None:
+        def add(component: str, object_id: str, entity: dict, node: str = node, device: dict = device) -> None:
             entity = {**entity, "unique_id": f"{node}_{object_id}", "device": device, **availability}
             found.append(
                 (

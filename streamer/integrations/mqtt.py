@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
+from streamer.alerts.payload import CAMERA_OFFLINE
 from streamer.config.cameras import CameraConfig
 from streamer.config.integrations import MqttIntegration
 from streamer.integrations.delivery import Abandoned, Alert, LinkReport
-from streamer.alerts.payload import CAMERA_OFFLINE
 from streamer.integrations.homeassistant import (
     OFF,
     ON,

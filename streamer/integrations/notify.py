@@ -81,7 +81,7 @@ class NotifyOutput:
         for number, target in enumerate(self.targets):
             try:
                 with_retries(
-                    lambda: self._send(target, title, body, attachment),
+                    lambda target=target: self._send(target, title, body, attachment),
                     self.config.retry,
                     give_up,
                     lambda _error: metrics.INTEGRATION_RETRIES.labels(self.name, self.kind).inc(),

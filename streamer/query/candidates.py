@@ -4,13 +4,12 @@ there (from the per-second track summary)."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import supervision as sv
+from sqlalchemy import Connection
 
 from pipelines.phrases import match_sentences, presence_sentence
 from pipelines.zone_intrusion import polygon_zone
-from sqlalchemy import Connection
 from streamer.config.root import StreamerConfig
 from streamer.index import search
 from streamer.index.rows import FindingRow, TrackSecond

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+from sqlalchemy import Connection
 
 from pipelines.prompts import SYSTEM, detector_hint, question_for, user_prompt
-from sqlalchemy import Connection
 from streamer.config.root import StreamerConfig
 from streamer.config.vlm import BackendKind, SamplingConfig
 from streamer.core.timefmt import iso_time

@@ -22,9 +22,9 @@ from datetime import tzinfo
 from pathlib import Path
 
 import cv2
+from sqlalchemy import Connection
 
 from pipelines import prompts
-from sqlalchemy import Connection
 from streamer.config.vlm import VlmConfig
 from streamer.core.timefmt import iso_time
 from streamer.media.files import MediaFiles

@@ -39,7 +39,10 @@ _PARTS = {"morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24), "night
 NIGHT_STARTS_H, NIGHT_ENDS_H = 18, 6
 AROUND_S = {True: 15 * 60, False: 30 * 60}  # "at 14:03" ± 15 min, "at 2pm" ± 30 min
 
-_NUM = r"(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|few|couple of)"
+_NUM = (
+    r"(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty"
+    r"|few|couple of)"
+)
 _UNIT = r"(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)"
 _ISO = r"\d{4}-\d\d-\d\d(?:[t ]\d{1,2}:\d\d(?::\d\d(?:\.\d+)?)?(?:z|[+-]\d\d:?\d\d)?)?"
 _CLOCK = r"(?:\d{1,2}(?::\d\d){0,2}\s*(?:am|pm|a\.m\.|p\.m\.|h)?|noon|midnight)"
@@ -55,7 +58,8 @@ _BEFORE = re.compile(rf"\b(?:before|until|till|by|earlier than)\s+({_POINT})(?![
 _AT = re.compile(rf"\b(?:at|around|about)\s+({_POINT})(?![\w:])")
 _BARE_ISO = re.compile(rf"(?<![\w-])({_ISO})(?![\w:])")
 _DAY = re.compile(
-    r"\b(?:(?:the )?day before yesterday|yesterday|today|tomorrow|tonight|last night|this (?:morning|afternoon|evening)|"
+    r"\b(?:(?:the )?day before yesterday|yesterday|today|tomorrow|tonight|last night"
+    r"|this (?:morning|afternoon|evening)|"
     r"(?:on |last |this )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?)"
     r"(?: (?:morning|afternoon|evening|night))?\b"
 )
