@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from streamer.alerts.embedded import EmbeddedRedis
-from streamer.alerts.publisher import Publisher, connect
+from streamer.alerts.publisher import Publisher
+from streamer.alerts.redis_access import connect
 from streamer.alerts.spool import Spool, SpoolRecord
 
 PAYLOAD = json.dumps(

@@ -267,7 +267,7 @@ def test_alerts_arriving_during_an_outage_do_not_each_trigger_a_reconnect(tmp_pa
     attempts = []
 
     def counting_client():
-        from streamer.alerts.publisher import connect
+        from streamer.alerts.redis_access import connect
 
         attempts.append(time.monotonic())
         return connect(f"redis://127.0.0.1:{port}/0", 0.5)

@@ -15,7 +15,8 @@ import pytest
 from streamer.alerts import deliver_script
 from streamer.alerts.orphans import orphan_ends
 from streamer.alerts.payload import AlertPayload
-from streamer.alerts.publisher import Publisher, connect
+from streamer.alerts.publisher import Publisher
+from streamer.alerts.redis_access import connect
 from streamer.alerts.spool import Spool, SpoolRecord
 from streamer.alerts.streams import StreamNames
 from streamer.config.site import HealthConfig, SiteConfig

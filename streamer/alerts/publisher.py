@@ -20,6 +20,7 @@ from redis.exceptions import AuthenticationError, AuthorizationError
 from streamer import metrics
 from streamer.alerts import deliver_script
 from streamer.alerts.liveness import RedisLiveness
+from streamer.alerts.redis_access import connect
 from streamer.alerts.spool import Spool, SpoolRecord
 from streamer.core.backoff import Backoff
 from streamer.redact import redact_url
@@ -27,20 +28,6 @@ from streamer.redact import redact_url
 log = logging.getLogger("streamer.alerts")
 
 BATCH = 200
-
-
-def connect(url: str, timeout_s: float) -> redis.Redis:
-    """No client-side retries: the publisher's own backoff decides, and a dead server must fail fast."""
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-        decode_responses=False,
-    )
 
 
 class Publisher:

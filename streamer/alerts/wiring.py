@@ -1,4 +1,4 @@
-"""Where alerts go for a given config: the Redis URL (starting the embedded server when none is configured),
+"""Where alerts go for a given config: the Redis address (streamer/alerts/redis_access.py decides it),
 and the publishers of a camera worker and of the supervisor, each with its own spool."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from streamer.alerts.embedded import EmbeddedRedis, EmbeddedRedisError
 from streamer.alerts.publisher import Publisher
+from streamer.alerts.redis_access import embedded_for, find_redis
 from streamer.alerts.spool import Spool
 from streamer.alerts.streams import StreamNames
 from streamer.config.redis import RedisConfig
@@ -45,31 +46,26 @@ class AlertTarget:
         ).start()
 
 
-def embedded_for(storage_dir: Path, config: RedisConfig) -> EmbeddedRedis:
-    return EmbeddedRedis(storage_dir / "redis", config.embedded_port)
-
-
 def resolve_target(storage_dir: Path, config: RedisConfig) -> tuple[AlertTarget, EmbeddedRedis | None]:
     """With no URL, start (or attach to) the embedded server. If it cannot start, alerts are spooled, not lost."""
     spool_dir = storage_dir / "spool"
-    if config.url is not None:
-        return AlertTarget(config.url, config, spool_dir), None
-    embedded = embedded_for(storage_dir, config)
     try:
-        started = embedded.ensure_running()
+        address = find_redis(storage_dir, config)
     except (EmbeddedRedisError, OSError) as error:
         log.error("embedded redis unavailable: %s; alerts are spooled in %s", error, spool_dir)
-        return AlertTarget(embedded.url, config, spool_dir), None
-    log.info(
-        "embedded redis %s" % ("started" if started else "already running"),
-        extra={
-            "fields": {
-                "url": embedded.url,
-                "data": str(embedded.folder),
-                "connect": "streamer redis cli -c CONFIG …, or redis-cli -s "
-                + str(embedded.socket)
-                + (f" (or -p {config.embedded_port})" if config.embedded_port else ""),
-            }
-        },
-    )
-    return AlertTarget(embedded.url, config, spool_dir), embedded if started else None
+        return AlertTarget(embedded_for(storage_dir, config).url, config, spool_dir), None
+    embedded = address.embedded
+    if embedded is not None:
+        log.info(
+            "embedded redis %s" % ("started" if address.started_here else "already running"),
+            extra={
+                "fields": {
+                    "url": embedded.url,
+                    "data": str(embedded.folder),
+                    "connect": "streamer redis cli -c CONFIG …, or redis-cli -s "
+                    + str(embedded.socket)
+                    + (f" (or -p {config.embedded_port})" if config.embedded_port else ""),
+                }
+            },
+        )
+    return AlertTarget(address.url, config, spool_dir), address.started

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from streamer.alerts.direct import AlertWriter
 from streamer.alerts.payload import AlertPayload, ReviewSummary
-from streamer.alerts.publisher import connect as redis_connect
+from streamer.alerts.redis_access import connect as redis_connect
 from streamer.api.object_response import object_response
 from streamer.api.security import CurrentUser, require_camera
 from streamer.auth.users import User

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from streamer import metrics
-from streamer.alerts.publisher import connect as redis_connect
+from streamer.alerts.redis_access import connect as redis_connect
 from streamer.alerts.spool import backlogs
 from streamer.api.security import admin_only
 from streamer.api.system import storage_figures

@@ -12,7 +12,7 @@ import redis
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from streamer.alerts.publisher import connect as redis_connect
+from streamer.alerts.redis_access import connect as redis_connect
 from streamer.alerts.spool import backlogs
 from streamer.api.security import admin_only
 from streamer.auth.users import User

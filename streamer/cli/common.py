@@ -202,25 +202,25 @@ def api_flags(
 
 
 def redis_for(config: Path | None, redis_url: str | None):
-    """--redis-url, else the config's redis.url, else the config's embedded server (started if it is not running)."""
-    from streamer.alerts.publisher import connect
-    from streamer.alerts.wiring import embedded_for
+    """--redis-url, else the config's redis.url, else the config's embedded server (started if it is not running):
+    a client, the stream prefix, and the embedded server when this call started it (the caller stops it)."""
+    from streamer.alerts.embedded import EmbeddedRedisError
+    from streamer.alerts.redis_access import connect, find_redis
     from streamer.config.redis import RedisConfig
 
     loaded = load_or_exit(config) if config else None
     settings = loaded.redis if loaded else RedisConfig()
-    url, embedded = redis_url or settings.url, None
-    if url is None:
-        if loaded is None:
-            typer.echo(
-                "error: give --config (its redis section or embedded server) or --redis-url / STREAMER_REDIS_URL",
-                err=True,
-            )
-            raise typer.Exit(EXIT_CONFIG)
-        embedded = embedded_for(loaded.storage_dir, settings)
-        embedded.ensure_running()
-        url = embedded.url
-    return connect(url, settings.connect_timeout_s), settings.prefix, embedded
+    if redis_url is None and settings.url is None and loaded is None:
+        typer.echo(
+            "error: give --config (its redis section or embedded server) or --redis-url / STREAMER_REDIS_URL", err=True
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    try:
+        address = find_redis(loaded.storage_dir if loaded else Path("."), settings, redis_url)
+    except (EmbeddedRedisError, OSError) as error:
+        typer.echo(f"error: the embedded redis did not start: {error}", err=True)
+        raise typer.Exit(1) from None
+    return connect(address.url, settings.connect_timeout_s), settings.prefix, address.started
 
 
 def read_index(loaded: StreamerConfig):

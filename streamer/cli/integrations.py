@@ -89,7 +89,7 @@ def integrations_dead(
 ) -> None:
     """The alerts integrations gave up on (newest first), one JSON object a line: integration, error, attempts and
     the alert itself."""
-    from streamer.alerts.publisher import connect
+    from streamer.alerts.redis_access import connect
     from streamer.alerts.streams import StreamNames
     from streamer.cli.query import alerts_redis
 

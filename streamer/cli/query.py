@@ -145,17 +145,14 @@ def alerts_redis(loaded):
     """Where the alert feed reads: the config's Redis, else its embedded server (started when not running, and
     then stopped with `serve`); (None, None) when that cannot start: the API serves on without a feed."""
     from streamer.alerts.embedded import EmbeddedRedisError
-    from streamer.alerts.wiring import embedded_for
+    from streamer.alerts.redis_access import find_redis
 
-    if loaded.redis.url:
-        return loaded.redis.url, None
-    embedded = embedded_for(loaded.storage_dir, loaded.redis)
     try:
-        started = embedded.ensure_running()
+        address = find_redis(loaded.storage_dir, loaded.redis)
     except (EmbeddedRedisError, OSError) as error:
         typer.echo(f"warning: no alert feed: the embedded redis did not start: {error}", err=True)
         return None, None
-    return embedded.url, embedded if started else None
+    return address.url, address.started
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ redis_app = typer.Typer(
 
 
 def _embedded(config):
-    from streamer.alerts.wiring import embedded_for
+    from streamer.alerts.redis_access import embedded_for
 
     loaded = load_or_exit(config)
     if loaded.redis.url is not None:

@@ -173,7 +173,7 @@ def _camera_health_and_site(loaded: StreamerConfig, target, health, node: str | 
     """Camera health alerts (always), and on a site this host's coordinator of leases."""
     from zoneinfo import ZoneInfo
 
-    from streamer.alerts.publisher import connect
+    from streamer.alerts.redis_access import connect
     from streamer.runtime.camera_health import CameraHealth
 
     tz = ZoneInfo(loaded.timezone)

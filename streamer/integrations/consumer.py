@@ -15,7 +15,7 @@ from collections.abc import Callable
 import redis
 
 from streamer import metrics
-from streamer.alerts.publisher import connect
+from streamer.alerts.redis_access import connect
 from streamer.alerts.streams import StreamNames
 from streamer.alerts.tail import Entry, GroupTail
 from streamer.config.integrations import AlertFilter

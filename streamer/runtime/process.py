@@ -117,7 +117,7 @@ def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target
     if options.vlm is None:
         return None, None
     from streamer.alerts.hold import AlertHold
-    from streamer.alerts.publisher import connect
+    from streamer.alerts.redis_access import connect
     from streamer.vlm.sampler import VlmSampler
     from streamer.vlm.submit import JobSubmitter
 

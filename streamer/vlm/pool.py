@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from streamer.alerts.publisher import connect
+from streamer.alerts.redis_access import connect
 from streamer.alerts.streams import StreamNames
 from streamer.config.vlm import VlmConfig
 from streamer.vlm.queue import JobQueue

@@ -13,7 +13,7 @@ from pathlib import Path
 import redis
 
 from streamer.alerts.liveness import RedisLiveness
-from streamer.alerts.publisher import connect
+from streamer.alerts.redis_access import connect
 from streamer.config.vlm import RISK_ORDER, VlmConfig
 from streamer.core.backoff import Backoff
 from streamer.storage import vlm_frames_relpath
