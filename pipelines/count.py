@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipelines.kind import RuleKind
 from pipelines.rule import RuleHit, RunTimer, of_classes
 from pipelines.zone_intrusion import polygon_zone
 from streamer.config.cameras import ZoneConfig
@@ -50,3 +51,12 @@ class CountRule:
                 zone=self.config.zone,
             )
         ]
+
+
+KIND = RuleKind(
+    rule=CountRule,
+    config=CountRuleConfig,
+    question="Are there more {label}s in the area than allowed in this clip?",
+    match_sentences=("too many {label}s were in the {zone} zone at once",),
+    answer="Too many {label}s were in zone {zone}",
+)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
+from pipelines.kind import RuleKind
 from pipelines.rule import RuleHit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
 from streamer.config.cameras import ZoneConfig
 from streamer.config.rules import FallRuleConfig
@@ -178,3 +179,13 @@ def _standing_reference(samples, aspect_ratio_down: float) -> Sample | None:
     """The tallest upright box among the samples: the person's standing height and head position."""
     upright = [s for s in samples if s.aspect < aspect_ratio_down]
     return max(upright, key=lambda s: s.height) if upright else None
+
+
+KIND = RuleKind(
+    rule=FallRule,
+    config=FallRuleConfig,
+    question="Does a person fall down (lose balance and end up on the ground or floor) in this clip? "
+    "A person who sits or lies down on purpose has not fallen.",
+    match_sentences=("a {label} fell down and is lying on the ground", "a {label} tripped, stumbled or collapsed"),
+    answer="{a_label} fell",
+)

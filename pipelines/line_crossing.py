@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
+from pipelines.kind import RuleKind
 from pipelines.rule import RuleHit, box_of, class_name, confidence_of, of_classes, track_key
 from streamer.config.cameras import ZoneConfig
 from streamer.config.rules import LineCrossingRuleConfig
@@ -48,3 +49,12 @@ class LineCrossingRule:
                 )
             )
         return hits
+
+
+KIND = RuleKind(
+    rule=LineCrossingRule,
+    config=LineCrossingRuleConfig,
+    question="Does a {label} cross the monitored line in this clip?",
+    match_sentences=("a {label} crossed the line {rule}",),
+    answer="{a_label} crossed line {rule}",
+)

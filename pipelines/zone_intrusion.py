@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
+from pipelines.kind import RuleKind
 from pipelines.rule import RuleHit, RunTimer, box_of, class_name, confidence_of, of_classes, track_key
 from streamer.config.cameras import ZoneConfig
 from streamer.config.rules import ZoneIntrusionRuleConfig
@@ -61,3 +62,13 @@ class ZoneIntrusionRule(ZonePresenceRule):
         return cls(
             config.rule_name, config.zone, zones[config.zone], config.classes, config.min_inside_s, config.end_after_s
         )
+
+
+KIND = RuleKind(
+    rule=ZoneIntrusionRule,
+    config=ZoneIntrusionRuleConfig,
+    question="Does a {label} enter or stay inside the restricted area in this clip? "
+    "The detector's box marks the {label} it flagged.",
+    match_sentences=("a {label} entered the {zone} zone",),
+    answer="{a_label} entered zone {zone}",
+)

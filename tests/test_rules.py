@@ -286,3 +286,31 @@ def test_a_reload_keeps_unchanged_rules_running_and_ends_changed_ones_with_the_r
     assert back == [] and [e.rule for e in run(lifecycle, frames[20:22], close=False)] == ["at_door"]
     closed = lifecycle.close(frames[21], "the camera was stopped: removed from the config")
     assert [e.end_reason for e in closed] == ["the camera was stopped: removed from the config"]
+
+
+def test_every_rule_type_is_one_unit_declared_in_its_module() -> None:
+    """Each config model of the rules' union has exactly one rule module declaring it (pipelines/kind.py), whose
+    event type is the model's `type`, and whose words reach the VLM prompt and the query's phrases."""
+    import typing
+
+    from pipelines.phrases import answer_phrase, match_sentences
+    from pipelines.prompts import question_for
+    from pipelines.registry import kinds
+    from streamer.config.rules import RuleConfig
+
+    models = typing.get_args(typing.get_args(RuleConfig)[0])
+    declared = {kind.config: kind for kind in kinds().values()}
+    assert set(declared) == set(models) and len(kinds()) == len(models)
+    for model in models:
+        kind = declared[model]
+        assert typing.get_args(model.model_fields["type"].annotation) == (kind.event_type,)
+        assert question_for(kind.event_type, "person") == kind.question.format(label="person")
+        words = {"label": "person", "zone": "dock", "rule": "gate"}
+        assert match_sentences(kind.event_type, "person", "dock", "gate") == [
+            s.format(**words) for s in kind.match_sentences
+        ]
+        assert answer_phrase(kind.event_type, "person", "dock", "gate") == kind.answer.format(
+            a_label="A person", label="person", zone="dock", rule="gate"
+        )
+    # a type no module declares gets the generic words
+    assert question_for("smoke", "person") == "Does this happen in the clip: a 'smoke' event involving a person?"
