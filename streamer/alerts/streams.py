@@ -27,3 +27,21 @@ class StreamNames:
     @property
     def vlm_jobs(self) -> str:
         return f"{self.prefix}:vlm:jobs"
+
+
+# Keys beside the streams that one process writes and another reads (the console's live picture and video, a
+# reload asked for by an admin): named here, below both, so neither imports the other for a name.
+def live_key(prefix: str, camera: str, kind: str) -> str:
+    return f"{prefix}:live:{camera}:{kind}"
+
+
+def video_key(prefix: str, camera: str) -> str:
+    return f"{prefix}:live:{camera}:video"
+
+
+def watched_key(prefix: str, camera: str) -> str:
+    return f"{prefix}:live:{camera}:watched"
+
+
+def reload_key(prefix: str) -> str:
+    return f"{prefix}:config:reload"

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from streamer.alerts.streams import live_key
 from streamer.api.security import CurrentUser, known_camera
 from streamer.api.streams import GatedStream, Recheck
-from streamer.runtime.live_relay import live_key
 from streamer.storage import live_relpath, resolve_inside
 
 router = APIRouter()

@@ -14,11 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from streamer.alerts.streams import reload_key
 from streamer.api.security import admin_only
 from streamer.auth.users import User
 from streamer.config.diff import config_changes, running_fingerprint
 from streamer.config.loader import ConfigError, load_config
-from streamer.runtime.reload import reload_key
 
 router = APIRouter()
 log = logging.getLogger("streamer.api")

@@ -25,9 +25,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from streamer.alerts.streams import video_key, watched_key
 from streamer.api.security import authenticate, known_camera
 from streamer.api.streams import Recheck
-from streamer.runtime.live_video import video_key, watched_key
 
 router = APIRouter()
 

@@ -9,11 +9,9 @@ import logging
 
 import redis
 
+from streamer.alerts.streams import live_key
+
 log = logging.getLogger("streamer.worker")
-
-
-def live_key(prefix: str, camera: str, kind: str) -> str:
-    return f"{prefix}:live:{camera}:{kind}"
 
 
 class LiveRelay:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import redis
 
+from streamer.alerts.streams import video_key, watched_key
 from streamer.frame import TrackedFrame
 from streamer.record.fmp4 import BROWSER_CODECS, Fmp4Muxer
 from streamer.source.packets import EncodedPacket, StreamTemplate
@@ -34,14 +35,6 @@ GOP_BYTES = 16 << 20  # and at most this much of it: past that a new viewer wait
 STREAM_ENTRIES = 1500  # entries kept on the Redis stream: a late viewer finds the latest keyframe in it
 STREAM_TTL_S = 15  # the stream goes soon after the last viewer (or the camera) does
 WATCH_POLL_S = 0.5
-
-
-def video_key(prefix: str, camera: str) -> str:
-    return f"{prefix}:live:{camera}:video"
-
-
-def watched_key(prefix: str, camera: str) -> str:
-    return f"{prefix}:live:{camera}:watched"
 
 
 @dataclass(frozen=True)

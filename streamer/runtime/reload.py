@@ -14,16 +14,13 @@ from pathlib import Path
 
 import redis
 
+from streamer.alerts.streams import reload_key
 from streamer.config.loader import ConfigCheck, load_config
 from streamer.config.root import StreamerConfig
 
 log = logging.getLogger("streamer.supervisor")
 
 LOOK_EVERY_S = 1.0
-
-
-def reload_key(prefix: str) -> str:
-    return f"{prefix}:config:reload"
 
 
 class ConfigWatcher:
