@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from streamer.core.lifecycle import Transitions
+
 log = logging.getLogger("streamer.redis")
 
 STILL_DOWN_LOG_S = 60.0
@@ -23,6 +25,17 @@ class LinkState(str, enum.Enum):
     UNKNOWN = "unknown"  # no check yet
     UP = "up"
     DOWN = "down"
+
+
+# every check says up or down again; only a change is reported
+LINK_TRANSITIONS: Transitions[LinkState] = Transitions(
+    "redis link",
+    {
+        LinkState.UNKNOWN: {LinkState.UP, LinkState.DOWN},
+        LinkState.UP: {LinkState.UP, LinkState.DOWN},
+        LinkState.DOWN: {LinkState.UP, LinkState.DOWN},
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,10 @@ class RedisLiveness:
         self._last_check = 0.0
         self._last_down_log = 0.0
 
+    def _moved(self, state: LinkState) -> LinkState:
+        LINK_TRANSITIONS.check(self.state, state, self.who)
+        return state
+
     def check_due(self) -> bool:
         """True when nothing has talked to Redis for a heartbeat: time to ping."""
         return time.monotonic() - self._last_check >= self.heartbeat_s
@@ -59,7 +76,7 @@ class RedisLiveness:
     def succeeded(self) -> None:
         with self._lock:
             self._last_check = time.monotonic()
-            previous, self.state = self.state, LinkState.UP
+            previous, self.state = self.state, self._moved(LinkState.UP)
             if previous is not LinkState.DOWN or self._down_since is None:
                 return
             since_wall, since_mono = self._down_since
@@ -74,7 +91,7 @@ class RedisLiveness:
         with self._lock:
             now = time.monotonic()
             self._last_check = now
-            previous, self.state = self.state, LinkState.DOWN
+            previous, self.state = self.state, self._moved(LinkState.DOWN)
             if previous is LinkState.DOWN:
                 if now - self._last_down_log >= STILL_DOWN_LOG_S:
                     self._last_down_log = now

@@ -18,6 +18,7 @@ from pathlib import Path
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
 from streamer.core.backoff import Backoff
+from streamer.core.lifecycle import Transitions
 from streamer.engine.calibration import calibration_sources
 from streamer.engine.entry import engine_main
 from streamer.engine.geometry import camera_geometry
@@ -64,6 +65,17 @@ class EnginePhase(str, enum.Enum):
     STOPPED = "stopped"
 
 
+ENGINE_TRANSITIONS: Transitions[EnginePhase] = Transitions(
+    "engine",
+    {
+        EnginePhase.STARTING: {EnginePhase.RUNNING, EnginePhase.STOPPED},
+        EnginePhase.RUNNING: {EnginePhase.WAITING_RESTART, EnginePhase.STOPPED},
+        EnginePhase.WAITING_RESTART: {EnginePhase.RUNNING, EnginePhase.STOPPED},
+        EnginePhase.STOPPED: {EnginePhase.STOPPED},  # stop() may be called again
+    },
+)
+
+
 @dataclass
 class EngineSlot:
     device: str
@@ -74,6 +86,10 @@ class EngineSlot:
     restarts: int = 0
     restart_at: float = 0.0
     backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 10.0))
+
+    def move(self, phase: EnginePhase) -> None:
+        ENGINE_TRANSITIONS.check(self.phase, phase, self.device)
+        self.phase = phase
 
 
 class EngineHost:
@@ -140,7 +156,7 @@ class EngineHost:
             daemon=False,
         )
         engine.process.start()
-        engine.phase = EnginePhase.RUNNING
+        engine.move(EnginePhase.RUNNING)
         log.info("engine started", extra={"fields": {"device": engine.device, "pid": engine.process.pid}})
         self._health(engine, "started", f"pid {engine.process.pid}")
 
@@ -153,7 +169,8 @@ class EngineHost:
                 self._start(engine)
             elif engine.phase is EnginePhase.RUNNING and engine.process is not None and not engine.process.is_alive():
                 delay = engine.backoff.next_delay()
-                engine.phase, engine.restart_at = EnginePhase.WAITING_RESTART, now + delay
+                engine.move(EnginePhase.WAITING_RESTART)
+                engine.restart_at = now + delay
                 code = engine.process.exitcode
                 log.error(
                     "engine died; restarting",
@@ -173,7 +190,7 @@ class EngineHost:
                 process.kill()
                 process.join(1.0)
         for engine in self.engines.values():
-            engine.phase = EnginePhase.STOPPED
+            engine.move(EnginePhase.STOPPED)
         for segment in self.segments.values():
             segment.close()
         shutil.rmtree(self._runtime, ignore_errors=True)

@@ -29,6 +29,7 @@ import supervision as sv
 from pipelines.registry import build_rules
 from pipelines.rule import Rule, RuleHit
 from streamer.config.cameras import CameraConfig
+from streamer.core.lifecycle import Transitions
 from streamer.events.event import Event, EventState, make_event_id
 from streamer.frame import TrackedFrame
 
@@ -46,16 +47,15 @@ class SubjectState(str, enum.Enum):
     COOLDOWN = "cooldown"  # its event ended; quiet until quiet_until
 
 
-_ALLOWED: dict[SubjectState | None, frozenset[SubjectState | None]] = {
-    None: frozenset({SubjectState.OPEN}),  # idle: not held at all
-    SubjectState.OPEN: frozenset({SubjectState.ENDING, SubjectState.COOLDOWN}),
-    SubjectState.ENDING: frozenset({SubjectState.OPEN, SubjectState.COOLDOWN}),
-    SubjectState.COOLDOWN: frozenset({SubjectState.OPEN, None}),
-}
-
-
-class InvalidTransition(RuntimeError):
-    pass
+SUBJECT_TRANSITIONS: Transitions[SubjectState] = Transitions(
+    "subject",
+    {
+        None: {SubjectState.OPEN},  # idle: not held at all
+        SubjectState.OPEN: {SubjectState.ENDING, SubjectState.COOLDOWN},
+        SubjectState.ENDING: {SubjectState.OPEN, SubjectState.COOLDOWN},
+        SubjectState.COOLDOWN: {SubjectState.OPEN, None},
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,7 @@ class Subject:
     quiet_until: float = float("-inf")  # cooldown: hits before this are ignored
 
     def to(self, state: SubjectState) -> None:
-        if state not in _ALLOWED[self.state]:
-            raise InvalidTransition(f"{self.state.value} → {state.value}")
+        SUBJECT_TRANSITIONS.check(self.state, state)
         self.state = state
 
 

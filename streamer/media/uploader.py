@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streamer.core.backoff import Backoff
+from streamer.core.lifecycle import Transitions
 from streamer.media.objects import ObjectStore, ObjectStoreError
 from streamer.media.outbox import OutboxReader
 from streamer.storage import UnsafePath, resolve_inside
@@ -28,6 +29,12 @@ class UploadState(str, enum.Enum):
     CAUGHT_UP = "caught_up"  # nothing waiting
     UPLOADING = "uploading"
     BACKLOGGED = "backlogged"  # the store cannot be reached: files wait on the local disk
+
+
+# each pass may find the store reachable or not, with files waiting or none: every state may follow every other
+UPLOAD_TRANSITIONS: Transitions[UploadState] = Transitions(
+    "uploader", {state: set(UploadState) - {state} for state in UploadState}
+)
 
 
 class Uploader:
@@ -142,6 +149,7 @@ class Uploader:
         are news (logged and said on the health stream)."""
         if state is self.state:
             return
+        UPLOAD_TRANSITIONS.check(self.state, state)
         self.state = state
         if state is UploadState.BACKLOGGED and not self._backlogged:
             self._backlogged = True

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 
 from streamer.config.recording import RecordConfig, RecordMode
+from streamer.core.lifecycle import Transitions
 from streamer.index import db, store
 from streamer.index.patient import PatientWrites
 from streamer.index.rows import GapRow, SegmentRow
@@ -44,6 +45,21 @@ class RecorderState(str, enum.Enum):
     FAILED = "failed"
 
 
+RECORDER_TRANSITIONS: Transitions[RecorderState] = Transitions(
+    "recorder",
+    {
+        RecorderState.WAITING: {
+            RecorderState.RECORDING,
+            RecorderState.PAUSED,
+            RecorderState.STOPPED,
+            RecorderState.FAILED,
+        },
+        RecorderState.RECORDING: {RecorderState.PAUSED, RecorderState.STOPPED, RecorderState.FAILED},
+        RecorderState.PAUSED: {RecorderState.RECORDING, RecorderState.STOPPED, RecorderState.FAILED},
+        RecorderState.STOPPED: {RecorderState.FAILED},  # its last report failed: the failure is the last word
+        RecorderState.FAILED: set(),
+    },
+)
 StateListener = Callable[[RecorderState, str], None]
 
 
@@ -326,6 +342,7 @@ class Recorder:
     def _set_state(self, state: RecorderState, reason: str) -> None:
         if state is self.state:
             return
+        RECORDER_TRANSITIONS.check(self.state, state, self.camera)
         self.state = state
         if self.on_state is not None:
             self.on_state(state, reason)

@@ -8,6 +8,7 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
 from streamer.core.backoff import Backoff
+from streamer.core.lifecycle import Transitions
 from streamer.runtime.control import Control, StopReason
 
 
@@ -19,13 +20,37 @@ class WorkerPhase(str, enum.Enum):
     FAILED = "failed"
 
 
+WORKER_TRANSITIONS: Transitions[WorkerPhase] = Transitions(
+    "worker",
+    {
+        None: {WorkerPhase.RUNNING},  # a slot not started yet
+        WorkerPhase.RUNNING: {
+            WorkerPhase.FINISHED,
+            WorkerPhase.FAILED,
+            WorkerPhase.WAITING_RESTART,
+            WorkerPhase.STOPPING,
+        },
+        WorkerPhase.WAITING_RESTART: {
+            WorkerPhase.RUNNING,
+            WorkerPhase.FINISHED,
+            WorkerPhase.FAILED,
+            WorkerPhase.STOPPING,
+        },
+        # a camera that finished or failed may still be removed, moved or changed by a reload: stopped first
+        WorkerPhase.FINISHED: {WorkerPhase.STOPPING},
+        WorkerPhase.FAILED: {WorkerPhase.STOPPING},
+        WorkerPhase.STOPPING: set(),  # its slot is dropped once the process is gone
+    },
+)
+
+
 @dataclass
 class WorkerSlot:
     camera: str
     process: BaseProcess | None = None
     changes: Queue | None = None  # one per process: a killed worker must not hold a lock others need
     controls: Queue | None = None  # the other way: reloaded settings and stop reasons (runtime/control.py)
-    phase: WorkerPhase = WorkerPhase.RUNNING
+    phase: WorkerPhase | None = None
     restarts: int = 0
     restart_at: float = 0.0
     started_at: float = 0.0
@@ -34,6 +59,10 @@ class WorkerSlot:
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
     fence: str | None = None  # on a site: the lease value its writes carry
     stop_deadline: float = 0.0
+
+    def move(self, phase: WorkerPhase) -> None:
+        WORKER_TRANSITIONS.check(self.phase, phase, self.camera)
+        self.phase = phase
 
     def tell(self, control: Control) -> bool:
         """Hand the running worker a control; False when it cannot hear it (it is not running)."""

@@ -193,7 +193,8 @@ class Supervisor:
             daemon=False,
         )
         slot.process.start()
-        slot.phase, slot.started_at = WorkerPhase.RUNNING, time.monotonic()
+        slot.move(WorkerPhase.RUNNING)
+        slot.started_at = time.monotonic()
         log.info(
             "worker started", extra={"fields": {"camera": slot.camera, "pid": slot.process.pid, "url": camera.safe_url}}
         )
@@ -296,7 +297,8 @@ class Supervisor:
                 self._finish_stop(slot, now)
 
     def _stop_slot(self, slot: WorkerSlot, now: float, why: str) -> None:
-        slot.phase, slot.stop_deadline, slot.reason = WorkerPhase.STOPPING, now + STOP_GRACE_S, why
+        slot.move(WorkerPhase.STOPPING)
+        slot.stop_deadline, slot.reason = now + STOP_GRACE_S, why
         if slot.process is not None and slot.process.is_alive():
             slot.tell_stop(f"the camera was stopped: {why}")
             slot.process.terminate()  # it ends its open events (saying why) and closes its recording
@@ -337,18 +339,19 @@ class Supervisor:
         metrics.process_gone(slot.process.pid if slot.process is not None else None)
         fields = {"camera": slot.camera, "exit_code": code}
         if code == EXIT_OK:
-            slot.phase = WorkerPhase.FINISHED
+            slot.move(WorkerPhase.FINISHED)
             log.info("worker finished", extra={"fields": {**fields, "reason": slot.reason}})
             self._health(slot.camera, "worker", "finished", slot.reason)
         elif code == EXIT_CAMERA_FAILED:
-            slot.phase = WorkerPhase.FAILED
+            slot.move(WorkerPhase.FAILED)
             log.error("camera failed: %s", slot.reason, extra={"fields": fields})
             self._health(slot.camera, "worker", "failed", slot.reason)
         else:
             if now - slot.started_at > HEALTHY_RUN_S:  # a crash after a long healthy run starts the backoff afresh
                 slot.backoff.reset()
             delay = slot.backoff.next_delay()
-            slot.phase, slot.restart_at = WorkerPhase.WAITING_RESTART, now + delay
+            slot.move(WorkerPhase.WAITING_RESTART)
+            slot.restart_at = now + delay
             log.error("worker crashed; restarting", extra={"fields": {**fields, "restart_in_s": round(delay, 1)}})
             self._health(slot.camera, "worker", "crashed", f"exit code {code}; restarting in {delay:.1f} s")
 
@@ -396,7 +399,7 @@ class Supervisor:
         for slot in self.slots.values():
             if slot.phase in (WorkerPhase.RUNNING, WorkerPhase.WAITING_RESTART):
                 code = slot.process.exitcode if slot.process is not None else None
-                slot.phase = WorkerPhase.FAILED if code == EXIT_CAMERA_FAILED else WorkerPhase.FINISHED
+                slot.move(WorkerPhase.FAILED if code == EXIT_CAMERA_FAILED else WorkerPhase.FINISHED)
                 # the last word on the health stream, before it is flushed and the embedded Redis stopped
                 self._health(
                     slot.camera,

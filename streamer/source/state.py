@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from streamer.core.lifecycle import Transitions
+
 log = logging.getLogger("streamer.source")
 
 
@@ -23,19 +25,22 @@ class SourceState(str, enum.Enum):
         return self in (SourceState.STOPPED, SourceState.FAILED)
 
 
-_ALLOWED: dict[SourceState, frozenset[SourceState]] = {
-    SourceState.CONNECTING: frozenset(
-        {SourceState.STREAMING, SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED}
-    ),
-    SourceState.STREAMING: frozenset({SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED}),
-    SourceState.RECONNECTING: frozenset({SourceState.CONNECTING, SourceState.STOPPED, SourceState.FAILED}),
-    SourceState.STOPPED: frozenset(),
-    SourceState.FAILED: frozenset(),
-}
-
-
-class InvalidTransition(RuntimeError):
-    pass
+SOURCE_TRANSITIONS: Transitions[SourceState] = Transitions(
+    "source",
+    {
+        None: {SourceState.CONNECTING},
+        SourceState.CONNECTING: {
+            SourceState.STREAMING,
+            SourceState.RECONNECTING,
+            SourceState.STOPPED,
+            SourceState.FAILED,
+        },
+        SourceState.STREAMING: {SourceState.RECONNECTING, SourceState.STOPPED, SourceState.FAILED},
+        SourceState.RECONNECTING: {SourceState.CONNECTING, SourceState.STOPPED, SourceState.FAILED},
+        SourceState.STOPPED: set(),
+        SourceState.FAILED: set(),
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,7 @@ class SourceStateMachine:
             self._change(SourceState.FAILED, reason)
 
     def to(self, state: SourceState, reason: str = "") -> None:
-        if self.state is not None and state not in _ALLOWED[self.state]:
-            raise InvalidTransition(f"{self.camera}: {self.state.value} → {state.value} is not allowed")
+        SOURCE_TRANSITIONS.check(self.state, state, self.camera)
         self._change(state, reason)
 
     def _change(self, state: SourceState, reason: str) -> None:
