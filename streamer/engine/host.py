@@ -12,13 +12,14 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import ClassVar
 
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
 from streamer.core.backoff import Backoff
 from streamer.core.lifecycle import Transitions
+from streamer.core.process_slot import ProcessSlot, stop_processes
 from streamer.engine.calibration import calibration_sources
 from streamer.engine.entry import engine_main
 from streamer.engine.geometry import camera_geometry
@@ -77,19 +78,18 @@ ENGINE_TRANSITIONS: Transitions[EnginePhase] = Transitions(
 
 
 @dataclass
-class EngineSlot:
+class EngineSlot(ProcessSlot):
+    TRANSITIONS: ClassVar[Transitions] = ENGINE_TRANSITIONS
+
     device: str
     address: str
     settings: LoadSettings
-    process: BaseProcess | None = None
-    phase: EnginePhase = EnginePhase.STARTING
-    restarts: int = 0
-    restart_at: float = 0.0
-    backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 10.0))
+    phase: EnginePhase = field(default=EnginePhase.STARTING, kw_only=True)
+    backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 10.0), kw_only=True)
 
-    def move(self, phase: EnginePhase) -> None:
-        ENGINE_TRANSITIONS.check(self.phase, phase, self.device)
-        self.phase = phase
+    @property
+    def label(self) -> str:
+        return self.device
 
 
 class EngineHost:
@@ -167,10 +167,9 @@ class EngineHost:
             if engine.phase is EnginePhase.WAITING_RESTART and now >= engine.restart_at:
                 engine.restarts += 1
                 self._start(engine)
-            elif engine.phase is EnginePhase.RUNNING and engine.process is not None and not engine.process.is_alive():
-                delay = engine.backoff.next_delay()
+            elif engine.phase is EnginePhase.RUNNING and engine.died():
                 engine.move(EnginePhase.WAITING_RESTART)
-                engine.restart_at = now + delay
+                delay = engine.plan_restart(now)
                 code = engine.process.exitcode
                 log.error(
                     "engine died; restarting",
@@ -180,15 +179,7 @@ class EngineHost:
 
     def stop(self, grace_s: float = 5.0) -> None:
         """After the workers: they may still wait on an answer. Then the slots go, then the socket folder."""
-        running = [e.process for e in self.engines.values() if e.process is not None and e.process.is_alive()]
-        for process in running:
-            process.terminate()
-        deadline = time.monotonic() + grace_s
-        for process in running:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join(1.0)
+        stop_processes([e.process for e in self.engines.values() if e.process is not None], grace_s)
         for engine in self.engines.values():
             engine.move(EnginePhase.STOPPED)
         for segment in self.segments.values():

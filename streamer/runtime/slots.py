@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
+from typing import ClassVar
 
-from streamer.core.backoff import Backoff
 from streamer.core.lifecycle import Transitions
+from streamer.core.process_slot import ProcessSlot
 from streamer.runtime.control import Control, StopReason
 
 
@@ -45,24 +45,21 @@ WORKER_TRANSITIONS: Transitions[WorkerPhase] = Transitions(
 
 
 @dataclass
-class WorkerSlot:
+class WorkerSlot(ProcessSlot):
+    TRANSITIONS: ClassVar[Transitions] = WORKER_TRANSITIONS
+
     camera: str
-    process: BaseProcess | None = None
+    phase: WorkerPhase | None = field(default=None, kw_only=True)
     changes: Queue | None = None  # one per process: a killed worker must not hold a lock others need
     controls: Queue | None = None  # the other way: reloaded settings and stop reasons (runtime/control.py)
-    phase: WorkerPhase | None = None
-    restarts: int = 0
-    restart_at: float = 0.0
-    started_at: float = 0.0
     source_state: str = "starting"
     reason: str = ""
-    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
     fence: str | None = None  # on a site: the lease value its writes carry
     stop_deadline: float = 0.0
 
-    def move(self, phase: WorkerPhase) -> None:
-        WORKER_TRANSITIONS.check(self.phase, phase, self.camera)
-        self.phase = phase
+    @property
+    def label(self) -> str:
+        return self.camera
 
     def tell(self, control: Control) -> bool:
         """Hand the running worker a control; False when it cannot hear it (it is not running)."""

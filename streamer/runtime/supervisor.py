@@ -25,6 +25,7 @@ from streamer.config.diff import config_changes, remember_running
 from streamer.config.engine import EngineMode
 from streamer.config.loader import ConfigError
 from streamer.config.root import StreamerConfig
+from streamer.core.process_slot import stop_processes
 from streamer.engine.host import EngineHost
 from streamer.media.files import MediaFiles
 from streamer.media.objects import ObjectStore
@@ -299,13 +300,13 @@ class Supervisor:
     def _stop_slot(self, slot: WorkerSlot, now: float, why: str) -> None:
         slot.move(WorkerPhase.STOPPING)
         slot.stop_deadline, slot.reason = now + STOP_GRACE_S, why
-        if slot.process is not None and slot.process.is_alive():
+        if slot.alive():
             slot.tell_stop(f"the camera was stopped: {why}")
             slot.process.terminate()  # it ends its open events (saying why) and closes its recording
         log.info("camera stopping here", extra={"fields": {"camera": slot.camera, "reason": why}})
 
     def _finish_stop(self, slot: WorkerSlot, now: float) -> None:
-        alive = slot.process is not None and slot.process.is_alive()
+        alive = slot.alive()
         if alive and now < slot.stop_deadline:
             return
         if alive:
@@ -331,7 +332,7 @@ class Supervisor:
                 slot.restarts += 1
                 metrics.WORKER_RESTARTS.labels(slot.camera).inc()
                 self._start(slot)
-            elif slot.phase is WorkerPhase.RUNNING and slot.process is not None and not slot.process.is_alive():
+            elif slot.phase is WorkerPhase.RUNNING and slot.died():
                 self._on_exit(slot, slot.process.exitcode, now)
 
     def _on_exit(self, slot: WorkerSlot, code: int | None, now: float) -> None:
@@ -347,11 +348,8 @@ class Supervisor:
             log.error("camera failed: %s", slot.reason, extra={"fields": fields})
             self._health(slot.camera, "worker", "failed", slot.reason)
         else:
-            if now - slot.started_at > HEALTHY_RUN_S:  # a crash after a long healthy run starts the backoff afresh
-                slot.backoff.reset()
-            delay = slot.backoff.next_delay()
             slot.move(WorkerPhase.WAITING_RESTART)
-            slot.restart_at = now + delay
+            delay = slot.plan_restart(now, HEALTHY_RUN_S)
             log.error("worker crashed; restarting", extra={"fields": {**fields, "restart_in_s": round(delay, 1)}})
             self._health(slot.camera, "worker", "crashed", f"exit code {code}; restarting in {delay:.1f} s")
 
@@ -379,20 +377,16 @@ class Supervisor:
 
     def _shutdown(self) -> None:
         """SIGTERM asks each worker to stop (it finishes its frame and closes its outputs); SIGKILL after the grace."""
-        deadline = time.monotonic() + STOP_GRACE_S
-        live = [s.process for s in self.slots.values() if s.process is not None and s.process.is_alive()]
         for slot in self.slots.values():
-            if slot.process in live:
+            if slot.alive():
                 slot.tell_stop("the service is stopping")
-        for process in live:
-            process.terminate()
-        for process in live:
-            process.join(max(0.0, deadline - time.monotonic()))
-        for process in live:
-            if process.is_alive():
-                log.warning("worker did not stop in time; killing it", extra={"fields": {"pid": process.pid}})
-                process.kill()
-                process.join(1.0)
+        live = stop_processes(
+            [slot.process for slot in self.slots.values() if slot.process is not None],
+            STOP_GRACE_S,
+            lambda process: log.warning(
+                "worker did not stop in time; killing it", extra={"fields": {"pid": process.pid}}
+            ),
+        )
         self._drain_changes()
         for process in live:
             metrics.process_gone(process.pid)
