@@ -94,6 +94,11 @@ CAMERA_RECONNECTS = Counter(
 WORKER_RESTARTS = Counter(
     "streamer_worker_restarts_total", "Camera worker processes restarted after a crash.", ["camera"]
 )
+SINK_ERRORS = Counter(
+    "streamer_sink_errors_total",
+    "Calls to a camera's sinks that raised; the camera went on without that sink for the call.",
+    ["camera", "sink"],
+)
 
 # -- the inference engine ------------------------------------------------------------------------------------------
 ENGINE_BATCH_SIZE = Histogram(

@@ -314,3 +314,43 @@ def test_every_rule_type_is_one_unit_declared_in_its_module() -> None:
         )
     # a type no module declares gets the generic words
     assert question_for("smoke", "person") == "Does this happen in the clip: a 'smoke' event involving a person?"
+
+
+def test_a_sink_that_raises_does_not_stop_the_others(caplog) -> None:
+    """The sink contract (streamer/events/sinks.py): every call to a sink is isolated, logged and counted; the
+    sinks after a broken one still get every event, its close included, and the stage goes on."""
+    from streamer import metrics
+    from streamer.events.sinks import SinkGuard
+    from streamer.events.stage import EventStage
+
+    class Broken:
+        def on_events(self, events, tracked) -> None:
+            raise RuntimeError("disk on fire")
+
+        def close(self) -> None:
+            raise RuntimeError("still on fire")
+
+    class Kept:
+        def __init__(self) -> None:
+            self.events, self.closed = [], False
+
+        def on_events(self, events, tracked) -> None:
+            self.events += events
+
+        def close(self) -> None:
+            self.closed = True
+
+    lifecycle = EventLifecycle.for_camera(
+        "cam", camera([{"type": "zone_intrusion", "zone": "door", "end_after_s": 0.4}])
+    )
+    guard, kept = SinkGuard("cam"), Kept()
+    stage = EventStage("cam", lifecycle, [Broken(), kept], guard=guard)
+    before = metrics.SINK_ERRORS.labels("cam", "Broken")._value.get()
+    for index in range(10):
+        stage(tracked(index, {1: (400, 100, 450, 300)} if index < 5 else {}))
+    stage.close()
+    assert [e.state for e in kept.events] == [EventState.NEW, EventState.END] and kept.closed
+    assert guard.failures == {"Broken": 3}  # the new, the end, the close
+    assert metrics.SINK_ERRORS.labels("cam", "Broken")._value.get() - before == 3
+    said = [r for r in caplog.records if r.name == "streamer.sinks"]
+    assert len(said) == 1 and said[0].exc_info is not None  # the first failure with its traceback, not every one

@@ -7,51 +7,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import tzinfo
-from typing import Protocol, runtime_checkable
 
 from streamer.config.cameras import CameraConfig
 from streamer.core.timefmt import iso_time
 from streamer.events.event import Event
 from streamer.events.lifecycle import EventLifecycle
+from streamer.events.sinks import EventSink, FrameTap, Reconfigurable, SinkGuard
 from streamer.frame import TrackedFrame
 
 log = logging.getLogger("streamer.events")
 
 
-class EventSink(Protocol):
-    def on_events(self, events: list[Event], tracked: TrackedFrame | None) -> None:
-        """`tracked` is the frame the events were seen on (None for events ended after the last frame)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class Reconfigurable(Protocol):
-    """A part that takes a reloaded camera config in place (its zones, lines, rules, motion masks)."""
-
-    def reconfigure(self, camera: CameraConfig) -> None: ...
-
-
-@runtime_checkable
-class StopNoted(Protocol):
-    """A part that says why the stream ends when the camera is stopped (the events it ends carry the reason)."""
-
-    def note_stop(self, reason: str) -> None: ...
-
-
-class FrameTap(Protocol):
-    """Sees every tracked frame before the rules do (the VLM sampler keeps a window of them)."""
-
-    def add_frame(self, tracked: TrackedFrame) -> None: ...
-
-    def close(self) -> None: ...
-
-
 class EventStage:
     """A worker's frame sink. Sinks get each batch of events in the order given and close in reverse, after the
     taps: so a sink may rely on the ones before it (the snapshot exists when the alert names it), and what closes
-    last (the alert outbox) still takes what the others send while closing (clip updates, held alerts)."""
+    last (the alert outbox) still takes what the others send while closing (clip updates, held alerts). Every call
+    goes through the camera's guard (streamer/events/sinks.py): a sink that raises does not stop the others."""
 
     def __init__(
         self,
@@ -60,8 +31,10 @@ class EventStage:
         sinks: Sequence[EventSink],
         taps: Sequence[FrameTap] = (),
         tz: tzinfo | None = None,
+        guard: SinkGuard | None = None,
     ):
         self.camera = camera
+        self.guard = guard or SinkGuard(camera)
         self.lifecycle = lifecycle
         self.sinks = list(sinks)
         self.taps = list(taps)
@@ -72,7 +45,7 @@ class EventStage:
     def __call__(self, tracked: TrackedFrame) -> None:
         self._last = tracked
         for tap in self.taps:
-            tap.add_frame(tracked)
+            self.guard.call(tap, tap.add_frame, tracked)
         events = self.lifecycle.step(tracked)
         if events:
             self._dispatch(events, tracked)
@@ -85,7 +58,7 @@ class EventStage:
             self._dispatch(events, self._last)
         for part in (*self.taps, *self.sinks):
             if isinstance(part, Reconfigurable):
-                part.reconfigure(camera)
+                self.guard.call(part, part.reconfigure, camera)
 
     def note_stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -96,9 +69,9 @@ class EventStage:
         if events:
             self._dispatch(events, self._last)
         for tap in self.taps:
-            tap.close()
+            self.guard.call(tap, tap.close)
         for sink in reversed(self.sinks):
-            sink.close()
+            self.guard.call(sink, sink.close)
 
     def _dispatch(self, events: list[Event], tracked: TrackedFrame | None) -> None:
         for event in events:
@@ -120,4 +93,4 @@ class EventStage:
                 },
             )
         for sink in self.sinks:
-            sink.on_events(events, tracked)
+            self.guard.call(sink, sink.on_events, events, tracked)

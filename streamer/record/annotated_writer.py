@@ -1,7 +1,9 @@
-"""`--save-annotated`: an MP4 per camera with boxes, labels and track ids drawn by supervision."""
+"""`--save-annotated`: an MP4 per camera with boxes, labels and track ids drawn by supervision; a frame sink of
+the camera's worker (streamer/events/sinks.py)."""
 
 from __future__ import annotations
 
+import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,12 +14,14 @@ from streamer.annotate import annotate
 from streamer.config.cameras import ZoneConfig
 from streamer.frame import TrackedFrame
 
+log = logging.getLogger("streamer.worker")
 _TIME_BASE = Fraction(1, 1000)  # millisecond PTS keep the source's variable frame timing
 
 
 class AnnotatedVideoWriter:
-    def __init__(self, path: Path, zones: dict[str, ZoneConfig], rate_hint: float):
+    def __init__(self, path: Path, zones: dict[str, ZoneConfig], rate_hint: float, camera: str = ""):
         self.path = path
+        self.camera = camera
         self.zones = zones
         self.rate_hint = rate_hint
         self.frames_written = 0
@@ -25,6 +29,9 @@ class AnnotatedVideoWriter:
         self._stream: av.video.stream.VideoStream | None = None
         self._first_pts_s: float | None = None
         self._last_pts = -1
+
+    def __call__(self, tracked: TrackedFrame) -> None:
+        self.write(tracked)
 
     def write(self, tracked: TrackedFrame) -> None:
         image = annotate(tracked, self.zones)
@@ -53,9 +60,12 @@ class AnnotatedVideoWriter:
         self._first_pts_s = first_pts_s
 
     def close(self) -> None:
-        if self._container is None:
+        fields = {"camera": self.camera, "path": str(self.path)}
+        if self._container is None:  # no file exists when no frame came
+            log.warning("no annotated video: no frame was detected", extra={"fields": fields})
             return
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()
         self._container = None
+        log.info("annotated video written", extra={"fields": {**fields, "frames": self.frames_written}})

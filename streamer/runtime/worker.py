@@ -16,7 +16,7 @@ from streamer.engine.geometry import camera_geometry
 from streamer.engine.protocol import EngineLink
 from streamer.engine.settings import LoadSettings
 from streamer.engine.stage import DetectedFrame, DetectionStage
-from streamer.events.stage import Reconfigurable, StopNoted
+from streamer.events.sinks import FrameSink, Reconfigurable, SinkGuard, StopNoted
 from streamer.frame import TrackedFrame
 from streamer.record.annotated_writer import AnnotatedVideoWriter
 from streamer.record.recorder import Recorder
@@ -37,14 +37,6 @@ READER_JOIN_S = 3.0  # a live read blocks at most read_timeout_s; a stop must no
 class StopFlag(Protocol):
     def is_set(self) -> bool: ...
     def wait(self, timeout: float | None = None) -> bool: ...
-
-
-class FrameSink(Protocol):
-    def __call__(self, tracked: TrackedFrame) -> None: ...
-
-    def close(self) -> None:
-        """The stream is over (played, stopped or failed): finish what is open."""
-        ...
 
 
 def detection_stage(
@@ -91,7 +83,9 @@ class CameraWorker:
         self.source = VideoSource(name, camera, stop, on_state, packet_tap=tap)  # type: ignore[arg-type]
         policy = DropPolicy.DROP_OLDEST if camera.kind is SourceKind.LIVE else DropPolicy.BLOCK
         self.queue = FrameQueue(camera.connection.queue_size, policy)
-        self.sinks = list(sinks)
+        self.guard = SinkGuard(name)  # every call to a sink on its own: one that raises does not stop the camera
+        writer = self._annotated_writer()
+        self.sinks = ([writer] if writer is not None else []) + list(sinks)
         self.controls = controls or ControlInbox(None)
         self._stop_reason: str | None = None
         self.tracker = CameraTracker(camera.tracker, camera.detect.fps)
@@ -123,22 +117,9 @@ class CameraWorker:
             self.detection.close()
             self._close_sinks()
             return EXIT_CAMERA_FAILED
-        writer = self._annotated_writer()
         try:
-            self._detect_loop(writer)
+            self._detect_loop()
         finally:
-            if writer is not None:
-                writer.close()
-                if writer.frames_written:  # no file exists when no frame came
-                    log.info(
-                        "annotated video written",
-                        extra={"fields": {**fields, "path": str(writer.path), "frames": writer.frames_written}},
-                    )
-                else:
-                    log.warning(
-                        "no annotated video: no frame was detected",
-                        extra={"fields": {**fields, "path": str(writer.path)}},
-                    )
             self.queue.close()
             if self.stop.is_set() and self._stop_reason is None:  # said just before the SIGTERM that stopped it
                 self._follow_controls(wait_s=0.3)
@@ -154,7 +135,7 @@ class CameraWorker:
         if self.recorder is not None:  # first: the event clips wait for its last segment
             self.recorder.close()
         for sink in self.sinks:
-            sink.close()
+            self.guard.call(sink, sink.close)
 
     def _read(self) -> None:
         try:
@@ -169,7 +150,7 @@ class CameraWorker:
         finally:
             self.queue.close()
 
-    def _detect_loop(self, writer: AnnotatedVideoWriter | None) -> None:
+    def _detect_loop(self) -> None:
         """Keep up to the stage's free slots handed over while answers come back, so decode, the engine and
         tracking overlap; answers arrive in frame order."""
         detection = self.detection
@@ -182,7 +163,7 @@ class CameraWorker:
                 for frame in batch or ():
                     detection.submit(frame)
             for detected in detection.collect(timeout=0.02 if free else 0.2):
-                self._track(detected, writer)
+                self._track(detected)
             self.stats.maybe_log(self.source, self.queue, detection)
             self._follow_controls()
 
@@ -195,7 +176,7 @@ class CameraWorker:
                 self._stop_reason = control.reason
                 for sink in self.sinks:
                     if isinstance(sink, StopNoted):
-                        sink.note_stop(control.reason)
+                        self.guard.call(sink, sink.note_stop, control.reason)
 
     def _reconfigure(self, control: Reconfigure) -> None:
         self.camera = control.camera
@@ -204,20 +185,18 @@ class CameraWorker:
             self.gate.reconfigure(control.camera)
         for sink in self.sinks:
             if isinstance(sink, Reconfigurable):
-                sink.reconfigure(control.camera)
+                self.guard.call(sink, sink.reconfigure, control.camera)
         log.info("config applied in place", extra={"fields": {"camera": self.name, "keys": list(control.keys)}})
 
-    def _track(self, detected: DetectedFrame, writer: AnnotatedVideoWriter | None) -> None:
+    def _track(self, detected: DetectedFrame) -> None:
         frame = detected.frame
         if self._frame_size != (frame.width, frame.height):
             self._check_geometry(frame.width, frame.height)
         tracks = self.tracker.update(detected.detections)
         tracked = TrackedFrame(frame, tracks, detected.extra)
         self.stats.record(tracked, detected.latency_ms, detected.ran)
-        if writer is not None:
-            writer.write(tracked)
         for sink in self.sinks:
-            sink(tracked)
+            self.guard.call(sink, sink, tracked)
 
     def _check_geometry(self, width: int, height: int) -> None:
         self._frame_size = (width, height)
@@ -235,7 +214,7 @@ class CameraWorker:
         if self.options.save_annotated is None:
             return None
         path = self.options.save_annotated / f"{self.name}.mp4"
-        return AnnotatedVideoWriter(path, dict(self.camera.zones), self.camera.detect.fps)
+        return AnnotatedVideoWriter(path, dict(self.camera.zones), self.camera.detect.fps, self.name)
 
 
 __all__ = ["EXIT_CAMERA_FAILED", "EXIT_CRASHED", "EXIT_OK", "CameraWorker", "WorkerOptions", "detection_stage"]
