@@ -133,11 +133,24 @@ def outcome_of(clip: LabelledClip, job: VlmJob, asked: Asked, box_space: BoxSpac
         if clip.happens and verdict == "confirmed" and finding.start_ts is not None:
             start_error = round(abs(finding.start_ts - (CLOCK_ORIGIN + clip.start_s)), 3)
             end_error = round(abs(finding.end_ts - (CLOCK_ORIGIN + clip.end_s)), 3)
+    return clip_outcome(clip.file, clip.event_type, clip.happens, verdict, asked, start_error, end_error)
+
+
+def clip_outcome(
+    name: str,
+    event_type: str,
+    happens: bool,
+    verdict: str,
+    asked: Asked,
+    start_error: float | None,
+    end_error: float | None,
+) -> ClipOutcome:
+    """One clip's outcome with what asking it cost (latency, attempts, tokens) and the parser's last refusal."""
     reply = asked.reply
     return ClipOutcome(
-        clip.file,
-        clip.event_type,
-        clip.happens,
+        name,
+        event_type,
+        happens,
         verdict,
         asked.error.kind if asked.error else None,
         start_error,

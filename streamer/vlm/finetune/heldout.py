@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from streamer.config.vlm import SamplingConfig
 from streamer.vlm.backends import VlmBackend
-from streamer.vlm.evaluation import ask
+from streamer.vlm.evaluation import ask, clip_outcome
 from streamer.vlm.finding import wall_time
 from streamer.vlm.finetune.examples import request_for
 from streamer.vlm.finetune.export import ReviewedClip
@@ -30,18 +30,4 @@ def _outcome(clip: ReviewedClip, backend: VlmBackend, sampling: SamplingConfig) 
             said, truth = asked.answer.events[0], clip.answer.events[0]
             start_error = round(abs(wall_time(clip.frame_times, clip.fps, said.start_time) - truth.start_time), 3)
             end_error = round(abs(wall_time(clip.frame_times, clip.fps, said.end_time) - truth.end_time), 3)
-    reply = asked.reply
-    return ClipOutcome(
-        clip.clip_id,
-        clip.event_type,
-        happens,
-        verdict,
-        asked.error.kind if asked.error else None,
-        start_error,
-        end_error,
-        round(asked.latency_s, 3),
-        asked.attempts,
-        reply.prompt_tokens if reply else None,
-        reply.completion_tokens if reply else None,
-        reply.vision_tokens if reply else None,
-    )
+    return clip_outcome(clip.clip_id, clip.event_type, happens, verdict, asked, start_error, end_error)
