@@ -206,6 +206,15 @@ def test_an_export_that_cannot_be_trained_on_gets_one_clear_error(tmp_path: Path
     assert done.returncode == 2 and "error: all 5 reviewed events are true alarms" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
 
+    (tmp_path / "taken").write_text("a file")
+    done = subprocess.run(
+        [*STREAMER, "vlm", "finetune", str(tmp_path / "ok"), "-o", str(tmp_path / "taken")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "not an empty folder; give a new folder" in done.stderr, done.stderr
+
     (tmp_path / "not-adapter").mkdir()
     with pytest.raises(AdapterError, match="not a LoRA adapter folder"):
         check_fits(None, tmp_path / "not-adapter")

@@ -31,8 +31,8 @@ def finetune(
 ) -> dict:
     clips = read_export(export)
     training, held_out = split(clips, held_out_fraction, settings.seed)
-    if output.exists() and any(output.iterdir()):
-        raise FileExistsError(f"{output}: not empty; give a new folder for the adapter")
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise FileExistsError(f"{output}: not an empty folder; give a new folder for the adapter")
     base_model = model.model_copy(update={"adapter": None})
     backend = TransformersBackend.load(base_model)
     before = evaluate_held_out(backend, held_out, sampling)
