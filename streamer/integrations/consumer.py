@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 
 import redis
+from pydantic import ValidationError
 
 from streamer import metrics
+from streamer.alerts.payload import AlertPayload
 from streamer.alerts.redis_access import connect
 from streamer.alerts.streams import StreamNames
 from streamer.alerts.tail import Entry, GroupTail
@@ -128,10 +130,17 @@ class OutputConsumer:
             self._bury(client, entry, DeadLetter(f"not an alert: {problem}", 0))
             return
         payload = entry.payload()
-        if not passes(payload, self.rule):
+        try:
+            event = AlertPayload.model_validate(payload)  # the contract, once, here: the outputs read its fields
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the alert"
+            self._bury(client, entry, DeadLetter(f"not an alert: {where}: {first['msg']}", 0))
+            return
+        if not passes(event, self.rule):
             metrics.INTEGRATION_SKIPPED.labels(self.name, kind).inc()
             return
-        alert = Alert(payload, entry.stream_id, int(entry.stream_id.split("-")[0]) / 1000)
+        alert = Alert(event, payload, entry.stream_id, int(entry.stream_id.split("-")[0]) / 1000)
         try:
             delivered = self.output.deliver(alert, self.give_up)
         except DeadLetter as dead:

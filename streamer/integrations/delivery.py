@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from streamer.alerts.payload import AlertPayload
 from streamer.config.integrations import RetrySettings
 from streamer.core.backoff import Backoff
 
@@ -30,8 +31,11 @@ class Permanent(Exception):
 
 @dataclass(frozen=True)
 class Alert:
-    """An alert as read from the stream: its payload, its stream id and when it was added (the id's milliseconds)."""
+    """An alert as read from the stream: parsed into the contract at the edge (`event`, which the outputs read),
+    the message as it came (`payload`, which a webhook sends on and a notification's template fills from), its
+    stream id and when it was added (the id's milliseconds)."""
 
+    event: AlertPayload
     payload: dict
     stream_id: str
     added_ts: float

@@ -5,22 +5,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 
+from streamer.alerts.payload import AlertPayload
 from streamer.config.integrations import AlertFilter
 
 RISK_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
-def passes(alert: dict, rule: AlertFilter) -> bool:
-    if rule.cameras and alert.get("camera") not in rule.cameras:
+def passes(alert: AlertPayload, rule: AlertFilter) -> bool:
+    if rule.cameras and alert.camera not in rule.cameras:
         return False
-    if rule.types and alert.get("type") not in rule.types:
+    if rule.types and alert.type not in rule.types:
         return False
-    if alert.get("state") not in rule.states:
+    if alert.state not in rule.states:
         return False
-    if rule.verification and alert.get("verification") not in rule.verification:
+    if rule.verification and alert.verification not in rule.verification:
         return False
     if rule.min_risk is not None:
-        risk = alert.get("risk_level")
+        risk = alert.risk_level
         if risk not in RISK_ORDER or RISK_ORDER[risk] < RISK_ORDER[rule.min_risk]:
             return False
     return True

@@ -107,39 +107,40 @@ class MqttOutput:
         return f"{parts.hostname}:{parts.port}"
 
     def deliver(self, alert: Alert, give_up: threading.Event) -> bool:
-        for topic, payload, retain in self._messages(alert.payload):
+        for topic, payload, retain in self._messages(alert):
             self._publish(topic, payload, retain, give_up)
         return True
 
-    def _messages(self, alert: dict) -> list[tuple[str, bytes | str, bool]]:
-        camera, event_id, ended = alert["camera"], alert["event_id"], alert["state"] == "end"
-        if alert.get("type") == CAMERA_OFFLINE:  # the camera's availability, not a rule's state
+    def _messages(self, alert: Alert) -> list[tuple[str, bytes | str, bool]]:
+        event, body = alert.event, json.dumps(alert.payload, separators=(",", ":"))
+        camera, event_id, ended = event.camera, event.event_id, event.state == "end"
+        if event.type == CAMERA_OFFLINE:  # the camera's availability, not a rule's state
             return [
-                (f"{self.prefix}/events", json.dumps(alert, separators=(",", ":")), False),
+                (f"{self.prefix}/events", body, False),
                 (camera_available_topic(self.prefix, camera), "online" if ended else "offline", True),
             ]
-        rule = (alert.get("source") or {}).get("rule") or alert["type"]
-        label = alert.get("label") or "object"
+        rule = event.source.rule or event.type
+        label = event.label or "object"
         for opened in (self._open[(camera, rule)], self._open_labels[(camera, label)]):
             if ended:
                 opened.discard(event_id)
             else:
                 opened.add(event_id)
         out: list[tuple[str, bytes | str, bool]] = [
-            (f"{self.prefix}/events", json.dumps(alert, separators=(",", ":")), False),
+            (f"{self.prefix}/events", body, False),
             (state_topic(self.prefix, camera, rule), ON if self._open[(camera, rule)] else OFF, True),
             (count_topic(self.prefix, camera, label), str(len(self._open_labels[(camera, label)])), True),
         ]
-        if self.config.snapshots and alert["state"] == "new" and (picture := self._snapshot(alert)) is not None:
+        if self.config.snapshots and event.state == "new" and (picture := self._snapshot(event.snapshot)) is not None:
             out.append((snapshot_topic(self.prefix, camera), picture, True))
         for topic, _, _ in out:  # all checked before the first goes out: an alert is sent whole or not at all
             if any(char in topic for char in "+#\x00") or "//" in topic:
                 raise ValueError(f"not a topic MQTT can publish to: {topic[:120]!r}")
         return out
 
-    def _snapshot(self, alert: dict) -> bytes | None:
+    def _snapshot(self, snapshot: str) -> bytes | None:
         try:
-            path = resolve_inside(self.storage_dir, alert.get("snapshot") or "")
+            path = resolve_inside(self.storage_dir, snapshot or "")
             return path.read_bytes() if path.is_file() else None
         except (UnsafePath, OSError):
             return None  # on another host the storage folder may not be there: the event still goes out

@@ -71,12 +71,12 @@ class NotifyOutput:
         """Nothing to connect ahead: each delivery is a request of its own."""
 
     def deliver(self, alert: Alert, give_up: threading.Event) -> bool:
-        key = (alert.payload.get("camera"), alert.payload.get("type"))
+        key = (alert.event.camera, alert.event.type)
         if not self.cooldown.allows(key):
             return False
         fields = template_fields(alert.payload, self.zone)
         title, body = self.config.title.format_map(fields), self.config.body.format_map(fields)
-        attachment = self._snapshot(alert.payload)
+        attachment = self._snapshot(alert.event.snapshot)
         failed: list[DeadLetter] = []
         for number, target in enumerate(self.targets):
             try:
@@ -95,11 +95,11 @@ class NotifyOutput:
         self.on_link("up", "")
         return True
 
-    def _snapshot(self, alert: dict) -> str | None:
-        if not self.config.attach_snapshot or not alert.get("snapshot"):
+    def _snapshot(self, snapshot: str) -> str | None:
+        if not self.config.attach_snapshot or not snapshot:
             return None
         try:
-            path = resolve_inside(self.storage_dir, alert["snapshot"])
+            path = resolve_inside(self.storage_dir, snapshot)
         except UnsafePath:
             return None  # a path leaving the storage folder is never read
         return str(path) if path.is_file() else None

@@ -38,8 +38,8 @@ class WebhookOutput:
         """Nothing to connect ahead: each delivery is a request of its own."""
 
     def deliver(self, alert: Alert, give_up: threading.Event) -> bool:
-        event_id = alert.payload.get("event_id")
-        if alert.payload.get("state") != "end" and not self.cooldown.allows(event_id):
+        event_id = alert.event.event_id
+        if alert.event.state != "end" and not self.cooldown.allows(event_id):
             return False
         body = json.dumps(alert.payload, separators=(",", ":")).encode()
         with_retries(
@@ -58,7 +58,7 @@ class WebhookOutput:
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: signature(self.config.secret, timestamp, body),
-            "X-Streamer-Event": str(alert.payload.get("event_id")),
+            "X-Streamer-Event": alert.event.event_id,
             "X-Streamer-Delivery": alert.stream_id,
         }
         response = self.client.post(self.config.url, content=body, headers=headers)
