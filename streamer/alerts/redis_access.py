@@ -13,11 +13,15 @@ from streamer.alerts.embedded import EmbeddedRedis
 from streamer.config.redis import RedisConfig
 
 
-def connect(url: str, timeout_s: float) -> redis.Redis:
-    """No client-side retries: each caller's own backoff decides, and a dead server must fail fast."""
+def connect(url: str, timeout_s: float, retry: bool = False) -> redis.Redis:
+    """By default no client-side retries: each caller's own backoff decides, and a dead server must fail fast.
+    `retry`: redis-py's own retries, for a best-effort sender with no backoff of its own (the live picture and
+    video, the reload request)."""
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    if retry:
+        return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout_s,

@@ -9,6 +9,7 @@ import logging
 
 import redis
 
+from streamer.alerts.redis_access import connect
 from streamer.alerts.streams import live_key
 
 log = logging.getLogger("streamer.worker")
@@ -16,7 +17,7 @@ log = logging.getLogger("streamer.worker")
 
 class LiveRelay:
     def __init__(self, url: str, prefix: str, camera: str, every_s: float, timeout_s: float = 1.0):
-        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self.client = connect(url, timeout_s, retry=True)
         self.prefix = prefix
         self.camera = camera
         self.ttl_s = max(10, int(every_s * 5) + 1)  # gone soon after the camera stops, or moves host

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import redis
 
+from streamer.alerts.redis_access import connect
 from streamer.alerts.streams import video_key, watched_key
 from streamer.frame import TrackedFrame
 from streamer.record.fmp4 import BROWSER_CODECS, Fmp4Muxer
@@ -90,7 +91,7 @@ class LiveVideo:
     """A PacketTap (beside the recorder) and a FrameSink (for the tracks): both feed one sender thread."""
 
     def __init__(self, url: str, prefix: str, camera: str, timeout_s: float = 1.0, shapes: dict | None = None):
-        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self.client = connect(url, timeout_s, retry=True)
         self.camera = camera
         self.shapes = shapes or {}  # the camera's zones and lines in its pixels, drawn by the player under the boxes
         self.key = video_key(prefix, camera)

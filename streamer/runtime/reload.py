@@ -14,6 +14,7 @@ from pathlib import Path
 
 import redis
 
+from streamer.alerts.redis_access import connect
 from streamer.alerts.streams import reload_key
 from streamer.config.loader import ConfigCheck, load_config
 from streamer.config.root import StreamerConfig
@@ -39,9 +40,7 @@ class ConfigWatcher:
         self.checks = tuple(checks)
         self.adjust = adjust  # the command line's flags, laid over the file as at start
         self.key = reload_key(prefix)
-        self.client = (
-            redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0) if redis_url else None
-        )
+        self.client = connect(redis_url, 1.0, retry=True) if redis_url else None
         self._digest = self._read_digest()
         self._asked: str | None = None
         self._requests: bytes | None = None
