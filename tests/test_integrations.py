@@ -251,7 +251,9 @@ def test_mqtt_over_tls_checks_the_brokers_certificate(tmp_path, bikes_mp4, redis
     # a client that does not trust that CA is refused: the default is the system's CAs
     untrusting = config_for(tmp_path, bikes_mp4, mqtt_output(broker))
     reported: list[tuple[str, str, str, str]] = []
-    runner = IntegrationRunner(untrusting, redis_server.url, report=lambda *change: reported.append(change))
+    runner = IntegrationRunner(
+        untrusting, redis_server.url, report=lambda c: reported.append((c.subject, c.component, c.state, c.reason))
+    )
     runner.start()
     try:
         xadd(redis_server, event(2))
@@ -308,7 +310,9 @@ def test_a_broker_outage_holds_the_alerts_and_delivers_each_once_in_order(tmp_pa
     subscriber = Subscriber(broker, "streamer/events")
     config = config_for(tmp_path, bikes_mp4, mqtt_output(broker, "discovery: false"))
     reported: list[tuple[str, str, str, str]] = []
-    runner = IntegrationRunner(config, redis_server.url, report=lambda *change: reported.append(change))
+    runner = IntegrationRunner(
+        config, redis_server.url, report=lambda c: reported.append((c.subject, c.component, c.state, c.reason))
+    )
     runner.start()
     sent = [payload for n in range(60) for payload in event(n)]
     try:
@@ -393,7 +397,9 @@ def test_webhooks_are_signed_retried_through_an_outage_and_dead_lettered(tmp_pat
         "    filter: {states: [new]}\n    retry: {max_attempts: 3, backoff_s: 0.1, backoff_max_s: 0.2}\n",
     )
     reported: list[tuple[str, str, str, str]] = []
-    runner = IntegrationRunner(config, redis_server.url, report=lambda *change: reported.append(change))
+    runner = IntegrationRunner(
+        config, redis_server.url, report=lambda c: reported.append((c.subject, c.component, c.state, c.reason))
+    )
     runner.start()
     sent = [payload for n in range(10) for payload in event(n)]
     try:

@@ -157,7 +157,11 @@ def test_an_outage_of_the_store_costs_only_local_disk(s3: S3Server, tmp_path: Pa
     storage = StorageConfig.model_validate(storage_section(s3, "outage", keep_h=1.0, timeout_s=1.0))
     states: list[tuple[str, str]] = []
     uploader = Uploader(
-        tmp_path, ObjectStore(storage), keep_local_s=3600, on_state=lambda s, r: states.append((s, r)), every_s=0.2
+        tmp_path,
+        ObjectStore(storage),
+        keep_local_s=3600,
+        on_state=lambda c: states.append((c.state, c.reason)),
+        every_s=0.2,
     )
     outbox = UploadOutbox(tmp_path)
 

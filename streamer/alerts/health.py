@@ -13,6 +13,7 @@ from streamer.alerts.liveness import LinkChange
 from streamer.alerts.publisher import Publisher
 from streamer.alerts.spool import SpoolRecord
 from streamer.alerts.streams import StreamNames
+from streamer.core.health import HealthChange
 from streamer.core.timefmt import iso_time
 
 
@@ -75,6 +76,10 @@ class HealthReporter:
         self.stream = streams.health
         if watch_redis:
             publisher.liveness.on_change = self.report_link
+
+    def take(self, change: HealthChange) -> None:
+        """A producer's report (streamer/core/health.py)."""
+        self.report(change.subject, change.component, change.state, change.reason, change.pid)
 
     def report(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
         now = time.time()

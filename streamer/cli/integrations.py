@@ -49,7 +49,7 @@ def integrations_run(config: ConfigOption, only: OnlyOption = None, log_format: 
     if redis_url is None:
         raise typer.Exit(1)
     health = _health(loaded, redis_url)
-    runner = IntegrationRunner(loaded, redis_url, names, report=health.report)
+    runner = IntegrationRunner(loaded, redis_url, names, report=health.take)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

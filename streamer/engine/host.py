@@ -10,7 +10,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -18,6 +18,7 @@ from typing import ClassVar
 from streamer.config.cameras import CameraConfig
 from streamer.config.engine import EngineConfig
 from streamer.core.backoff import Backoff
+from streamer.core.health import HealthChange, HealthListener
 from streamer.core.lifecycle import Transitions
 from streamer.core.process_slot import ProcessSlot, stop_processes
 from streamer.engine.calibration import calibration_sources
@@ -28,8 +29,6 @@ from streamer.engine.settings import LoadSettings
 from streamer.engine.shm import SlotSegment, sweep_orphans
 
 log = logging.getLogger("streamer.supervisor")
-
-EngineHealth = Callable[[str, str, str], None]  # device, state, reason
 
 
 def resolve_device(requested: str) -> str:
@@ -100,7 +99,7 @@ class EngineHost:
         models_dir: Path,
         logging_args: tuple[str, str],
         stats_interval_s: float,
-        on_health: EngineHealth | None = None,
+        on_health: HealthListener | None = None,
         storage_dir: Path | None = None,
     ):
         self.config = config
@@ -188,7 +187,7 @@ class EngineHost:
 
     def _health(self, engine: EngineSlot, state: str, reason: str) -> None:
         if self.on_health is not None:
-            self.on_health(engine.device, state, reason)
+            self.on_health(HealthChange(f"engine:{engine.device}", "engine", state, reason))
 
     @property
     def pids(self) -> list[int]:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from streamer.core.backoff import Backoff
+from streamer.core.health import HealthChange, HealthListener
 from streamer.index import db, store
 from streamer.index.rows import EventRecord, TrackSecond
 
@@ -27,9 +28,10 @@ Write = Callable[[Connection], None]
 
 
 class IndexWriter:
-    def __init__(self, target: db.IndexTarget, name: str = "index", on_state: Callable[[str, str], None] | None = None):
+    def __init__(self, target: db.IndexTarget, name: str = "index", on_state: HealthListener | None = None):
         self.target = target
-        self.on_state = on_state  # (unreachable|reachable, reason): said on the health stream (component `index`)
+        self.name = name  # the camera whose rows these are: the health report's subject
+        self.on_state = on_state  # unreachable | reachable: said on the health stream (component `index`)
         self._unreachable_since: float | None = None
         self.conn: Connection | None = None  # made on the writer's thread at the first batch (the database may be away)
         self._queue: queue.Queue[Write | None] = queue.Queue()
@@ -121,14 +123,22 @@ class IndexWriter:
         if self._unreachable_since is None:
             self._unreachable_since = time.monotonic()
             if self.on_state is not None:
-                self.on_state("unreachable", f"rows wait in memory: {str(error).splitlines()[0]}")
+                self.on_state(
+                    HealthChange(
+                        self.name, "index", "unreachable", f"rows wait in memory: {str(error).splitlines()[0]}"
+                    )
+                )
 
     def _reached(self) -> None:
         if self._unreachable_since is not None:
             away = time.monotonic() - self._unreachable_since
             self._unreachable_since = None
             if self.on_state is not None:
-                self.on_state("reachable", f"after {away:.1f} s: the rows that waited are written")
+                self.on_state(
+                    HealthChange(
+                        self.name, "index", "reachable", f"after {away:.1f} s: the rows that waited are written"
+                    )
+                )
 
     def _write(self, batch: list[Write]) -> None:
         if self.conn is None:

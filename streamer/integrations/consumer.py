@@ -10,7 +10,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
 
 import redis
 from pydantic import ValidationError
@@ -22,11 +21,11 @@ from streamer.alerts.streams import StreamNames
 from streamer.alerts.tail import Entry, GroupTail
 from streamer.config.integrations import AlertFilter
 from streamer.core.backoff import Backoff
+from streamer.core.health import HealthChange, HealthListener
 from streamer.integrations.delivery import Abandoned, Alert, DeadLetter, Output
 from streamer.integrations.filtering import passes
 
 log = logging.getLogger("streamer.integrations")
-HealthReport = Callable[[str, str, str, str], None]  # HealthReporter.report: (camera, component, state, reason)
 DEAD_MAXLEN = 10_000
 REQUIRED = ("event_id", "camera", "type", "state")
 CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # the alert payload's own pattern
@@ -42,7 +41,7 @@ class OutputConsumer:
         redis_url: str,
         streams: StreamNames,
         timeout_s: float = 3.0,
-        report: HealthReport | None = None,
+        report: HealthListener | None = None,
     ):
         self.name = name
         self.output = output
@@ -80,7 +79,7 @@ class OutputConsumer:
         else:
             log.warning("integration receiver down: %s; alerts wait in its group", reason, extra=extra)
         if self.report is not None:
-            self.report(f"integration:{self.name}", "integration", state, reason)
+            self.report(HealthChange(f"integration:{self.name}", "integration", state, reason))
 
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)

@@ -11,7 +11,8 @@ import redis
 from streamer.alerts.streams import StreamNames
 from streamer.config.integrations import MqttIntegration, NotifyIntegration, WebhookIntegration
 from streamer.config.root import StreamerConfig
-from streamer.integrations.consumer import HealthReport, OutputConsumer
+from streamer.core.health import HealthChange, HealthListener
+from streamer.integrations.consumer import OutputConsumer
 from streamer.integrations.delivery import Output
 from streamer.redact import redact_url
 
@@ -43,9 +44,13 @@ def build_output(name: str, config: StreamerConfig) -> Output:
 
 class IntegrationRunner:
     def __init__(
-        self, config: StreamerConfig, redis_url: str, names: list[str] | None = None, report: HealthReport | None = None
+        self,
+        config: StreamerConfig,
+        redis_url: str,
+        names: list[str] | None = None,
+        report: HealthListener | None = None,
     ):
-        """`report`: where each output's receiver state goes (HealthReporter.report: the health stream)."""
+        """`report`: where each output's receiver state goes (HealthReporter.take: the health stream)."""
         self.config = config
         self.redis_url = redis_url
         self.report = report
@@ -78,7 +83,7 @@ class IntegrationRunner:
                     "integration not started after the reload: %s", error, extra={"fields": {"integration": name}}
                 )
                 if self.report is not None:
-                    self.report(f"integration:{name}", "integration", "failed", str(error))
+                    self.report(HealthChange(f"integration:{name}", "integration", "failed", str(error)))
         self.names = [consumer.name for consumer in self.consumers]
         if leaving or wanted - running.keys():
             log.info("integrations reloaded", extra={"fields": {"running": self.names, "restarted": sorted(changed)}})
@@ -139,4 +144,4 @@ class IntegrationRunner:
             except Exception as error:  # noqa: BLE001 - a receiver's close must not hide the others'
                 log.warning("integration close failed: %s", error, extra={"fields": {"integration": consumer.name}})
             if self.report is not None:
-                self.report(f"integration:{consumer.name}", "integration", "stopped", "")
+                self.report(HealthChange(f"integration:{consumer.name}", "integration", "stopped", ""))

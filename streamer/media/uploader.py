@@ -11,18 +11,16 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 
 from streamer.core.backoff import Backoff
+from streamer.core.health import HealthChange, HealthListener
 from streamer.core.lifecycle import Transitions
 from streamer.media.objects import ObjectStore, ObjectStoreError
 from streamer.media.outbox import OutboxReader
 from streamer.storage import UnsafePath, resolve_inside
 
 log = logging.getLogger("streamer.uploads")
-
-StateListener = Callable[[str, str], None]  # (state, reason)
 
 
 class UploadState(str, enum.Enum):
@@ -43,7 +41,7 @@ class Uploader:
         storage_dir: Path,
         objects: ObjectStore,
         keep_local_s: float,
-        on_state: StateListener | None = None,
+        on_state: HealthListener | None = None,
         every_s: float = 1.0,
     ):
         self.storage_dir = storage_dir
@@ -162,4 +160,4 @@ class Uploader:
         level = logging.WARNING if state is UploadState.BACKLOGGED else logging.INFO
         log.log(level, "uploads %s", state.value, extra={"fields": {"reason": reason}})
         if self.on_state is not None:
-            self.on_state(state.value, reason)
+            self.on_state(HealthChange("uploads", "uploads", state.value, reason))

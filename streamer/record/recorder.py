@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 
 from streamer.config.recording import RecordConfig, RecordMode
+from streamer.core.health import HealthChange, HealthListener
 from streamer.core.lifecycle import Transitions
 from streamer.index import db, store
 from streamer.index.patient import PatientWrites
@@ -60,7 +61,6 @@ RECORDER_TRANSITIONS: Transitions[RecorderState] = Transitions(
         RecorderState.FAILED: set(),
     },
 )
-StateListener = Callable[[RecorderState, str], None]
 
 
 class Recorder:
@@ -71,7 +71,7 @@ class Recorder:
         config: RecordConfig,
         min_free_bytes: int,
         live: bool,
-        on_state: StateListener | None = None,
+        on_state: HealthListener | None = None,
         remux_codecs: frozenset[str] = REMUX_CODECS,
         index: db.IndexTarget | None = None,
         file_done: Callable[[str], None] | None = None,
@@ -345,4 +345,4 @@ class Recorder:
         RECORDER_TRANSITIONS.check(self.state, state, self.camera)
         self.state = state
         if self.on_state is not None:
-            self.on_state(state, reason)
+            self.on_state(HealthChange(self.camera, "recorder", state.value, reason))

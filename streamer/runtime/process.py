@@ -27,7 +27,7 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     from streamer.config.recording import RecordMode
     from streamer.index.writer import IndexWriter
     from streamer.media.files import MediaFiles
-    from streamer.record.recorder import Recorder, RecorderState
+    from streamer.record.recorder import Recorder
     from streamer.runtime.live_view import LiveView
     from streamer.runtime.track_summary import TrackSummarySink
 
@@ -38,13 +38,9 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
     index = IndexWriter(
         options.index_target,
         name,
-        on_state=None if health is None else lambda state, reason: health.report(name, "index", state, reason),
+        on_state=None if health is None else health.take,
     )
     files = MediaFiles.for_storage(options.storage_dir, options.storage)
-
-    def on_recorder_state(state: RecorderState, reason: str) -> None:
-        if health is not None:
-            health.report(name, "recorder", state.value, reason)
 
     recorder = None
     if camera.record.mode is not RecordMode.OFF:
@@ -54,7 +50,7 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
             camera.record,
             options.min_free_bytes,
             live=camera.kind is SourceKind.LIVE,
-            on_state=on_recorder_state,
+            on_state=None if health is None else health.take,
             index=options.index_target,
             file_done=files.finished,
         )

@@ -51,7 +51,7 @@ def run_service(plan: ServicePlan, say: Callable[[str], None]) -> int:
     api = _start_api(config, plan.api, target.url, plan.config_path, say)
     integrations = None
     try:
-        integrations = _start_integrations(config, target.url, health.report)
+        integrations = _start_integrations(config, target.url, health.take)
         watcher = _watcher(plan, target.url)
         supervisor = Supervisor(
             config,
@@ -134,7 +134,7 @@ def _camera_health_and_site(config: StreamerConfig, target: AlertTarget, health,
         pins,
         client(),
         config.redis.prefix,
-        report=lambda camera, state, reason: health.report(camera, "site", state, reason),
+        report=health.take,
     )
     say(f"site: this host is '{node}'")
     return camera_health, SiteLink(coordinator, camera_health, health.publisher.submit, client, target.streams, tz)

@@ -25,6 +25,7 @@ from streamer.config.diff import config_changes, remember_running
 from streamer.config.engine import EngineMode
 from streamer.config.loader import ConfigError
 from streamer.config.root import StreamerConfig
+from streamer.core.health import HealthChange
 from streamer.core.process_slot import stop_processes
 from streamer.engine.host import EngineHost
 from streamer.media.files import MediaFiles
@@ -146,7 +147,7 @@ class Supervisor:
             self.options.storage_dir,
             objects,
             storage.s3.local_keep_h * 3600,
-            on_state=lambda state, reason: self._health("uploads", "uploads", state, reason),
+            on_state=self._take_health,
         )
 
     def _engine_host(self) -> EngineHost | None:
@@ -160,7 +161,7 @@ class Supervisor:
             self.options.models_dir,
             (logging_cfg.level, logging_cfg.format),
             logging_cfg.stats_interval_s,
-            lambda device, state, reason: self._health(f"engine:{device}", "engine", state, reason),
+            self._take_health,
             self.options.storage_dir,
         )
 
@@ -369,8 +370,11 @@ class Supervisor:
                     self.camera_health.source(slot.camera, slot.source_state, slot.reason, change.get("ts"))
 
     def _health(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
+        self._take_health(HealthChange(camera, component, state, reason, pid))
+
+    def _take_health(self, change: HealthChange) -> None:
         if self.health is not None:
-            self.health.report(camera, component, state, reason, pid)
+            self.health.take(change)
 
     def _all_done(self) -> bool:
         return all(slot.phase in (WorkerPhase.FINISHED, WorkerPhase.FAILED) for slot in self.slots.values())

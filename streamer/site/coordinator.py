@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import redis
 
 from streamer.config.site import SiteConfig
+from streamer.core.health import HealthChange, HealthListener
 from streamer.site.assign import assign
 from streamer.site.leases import Acquired, Leases
 from streamer.site.membership import Membership
@@ -35,9 +36,6 @@ class Takeover:
     silent_since_ts: float  # when the dead host was last heard of: the camera has been down since then
 
 
-SiteReport = Callable[[str, str, str], None]  # camera (or "site"), state, reason
-
-
 class SiteCoordinator:
     def __init__(
         self,
@@ -47,7 +45,7 @@ class SiteCoordinator:
         client,
         prefix: str,
         on_takeover: Callable[[Takeover], None] = lambda _t: None,
-        report: SiteReport = lambda *_a: None,
+        report: HealthListener | None = None,
     ):
         self.config = config
         self.node = node
@@ -55,7 +53,7 @@ class SiteCoordinator:
         self.membership = Membership(client, prefix, node, config.lease_s)
         self.leases = Leases(client, prefix, node, config.lease_s)
         self.on_takeover = on_takeover
-        self.report = report
+        self.on_health = report
         self._held: dict[str, Acquired] = {}
         self._mine: set[str] = set()
         self._to_release: set[str] = set()
@@ -76,7 +74,7 @@ class SiteCoordinator:
         except redis.RedisError as error:
             self._reachable = False
             log.warning("site: redis unreachable at start; no camera runs until it answers (%s)", error)
-            self.report("site", "down", f"redis unreachable at start: {error}")
+            self._report("site", "down", f"redis unreachable at start: {error}")
         self._thread.start()
 
     def running(self) -> dict[str, str]:
@@ -135,12 +133,12 @@ class SiteCoordinator:
                 self.tick()
                 if not self._reachable:
                     self._reachable = True
-                    self.report("site", "up", "redis reachable again; leases renewed")
+                    self._report("site", "up", "redis reachable again; leases renewed")
             except redis.RedisError as error:
                 if self._reachable:
                     self._reachable = False
                     log.warning("site: redis unreachable; running the cameras held (%s)", error)
-                    self.report("site", "down", f"redis unreachable: {error}; the cameras held keep running")
+                    self._report("site", "down", f"redis unreachable: {error}; the cameras held keep running")
             except Exception:  # a bug here must not stop the leases' renewal for good
                 log.exception("site tick failed")
 
@@ -161,12 +159,12 @@ class SiteCoordinator:
         mine = {camera for camera, node in owners.items() if node == self.node}
         for camera in releasing:
             if self.leases.release(camera, held.pop(camera).value):
-                self.report(camera, "handed_over", f"to {owners.get(camera) or 'no live host'}")
+                self._report(camera, "handed_over", f"to {owners.get(camera) or 'no live host'}")
         for camera in list(held):
             if not self.leases.renew(camera, held[camera].value):
                 held.pop(camera)
                 log.error("lease lost: another host runs the camera now", extra={"fields": {"camera": camera}})
-                self.report(camera, "lease_lost", "another host holds its lease; stopping it here")
+                self._report(camera, "lease_lost", "another host holds its lease; stopping it here")
         takeovers = []
         for camera in sorted(mine - set(held)):
             acquired = self.leases.acquire(camera, now)
@@ -174,7 +172,7 @@ class SiteCoordinator:
                 continue  # its holder has not handed it over yet (it does once its worker stopped)
             held[camera] = acquired
             takeover = self._takeover(camera, acquired, live)
-            self.report(
+            self._report(
                 camera,
                 "acquired",
                 f"lease {acquired.token}"
@@ -206,3 +204,8 @@ class SiteCoordinator:
         if seen is None:
             return None  # it left the site cleanly (a stop that could not release, or long ago)
         return Takeover(camera, before, seen)
+
+    def _report(self, subject: str, state: str, reason: str) -> None:
+        """On the health stream as component `site`: a camera's lease (subject: the camera) or the site's Redis."""
+        if self.on_health is not None:
+            self.on_health(HealthChange(subject, "site", state, reason))

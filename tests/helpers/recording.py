@@ -34,7 +34,7 @@ def record(
         config.record,
         min_free_bytes,
         live=False,
-        on_state=lambda state, reason: seen.append((state, reason)),
+        on_state=lambda change: seen.append((RecorderState(change.state), change.reason)),
     )
     record_with(recorder, url, config)
     assert recorder.state in (RecorderState.STOPPED, RecorderState.PAUSED, RecorderState.WAITING), seen
