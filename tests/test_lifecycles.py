@@ -22,6 +22,7 @@ ALLOWED = [
     (LINK_TRANSITIONS, LinkState.DOWN, LinkState.DOWN),
     (WORKER_TRANSITIONS, WorkerPhase.WAITING_RESTART, WorkerPhase.RUNNING),
     (WORKER_TRANSITIONS, WorkerPhase.FINISHED, WorkerPhase.STOPPING),
+    (WORKER_TRANSITIONS, WorkerPhase.STOPPING, WorkerPhase.STOPPING),  # edited again before it stopped
     (ENGINE_TRANSITIONS, EnginePhase.RUNNING, EnginePhase.WAITING_RESTART),
     (UPLOAD_TRANSITIONS, UploadState.BACKLOGGED, UploadState.CAUGHT_UP),
 ]

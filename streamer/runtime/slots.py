@@ -39,7 +39,8 @@ WORKER_TRANSITIONS: Transitions[WorkerPhase] = Transitions(
         # a camera that finished or failed may still be removed, moved or changed by a reload: stopped first
         WorkerPhase.FINISHED: {WorkerPhase.STOPPING},
         WorkerPhase.FAILED: {WorkerPhase.STOPPING},
-        WorkerPhase.STOPPING: set(),  # its slot is dropped once the process is gone
+        # its slot is dropped once the process is gone; a second edit before then stops it again, with the new reason
+        WorkerPhase.STOPPING: {WorkerPhase.STOPPING},
     },
 )
 
