@@ -36,11 +36,11 @@ def live_key(prefix: str, camera: str, kind: str) -> str:
 
 
 def video_key(prefix: str, camera: str) -> str:
-    return f"{prefix}:live:{camera}:video"
+    return live_key(prefix, camera, "video")
 
 
 def watched_key(prefix: str, camera: str) -> str:
-    return f"{prefix}:live:{camera}:watched"
+    return live_key(prefix, camera, "watched")
 
 
 def reload_key(prefix: str) -> str:

@@ -22,7 +22,8 @@ class SourceState(str, enum.Enum):
 
     @property
     def is_final(self) -> bool:
-        return self in (SourceState.STOPPED, SourceState.FAILED)
+        """Nothing may follow it (its transition table says so)."""
+        return SOURCE_TRANSITIONS.final(self)
 
 
 SOURCE_TRANSITIONS: Transitions[SourceState] = Transitions(
