@@ -28,11 +28,11 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamer.alerts.payload import AlertPayload, AlertSource
+from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
 from streamer.config.loader import parse_config_text
-from streamer.core.timefmt import iso_time
 from streamer.integrations.runner import IntegrationRunner
+from testkit.alerts import T0, event_alerts
 from testkit.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver
 from testkit.redis_server import RedisServer
 from testkit.service import Service
@@ -58,30 +58,11 @@ def summary_ms(values: list[float]) -> dict:
 
 def alerts(count: int) -> list[AlertPayload]:
     """`count` messages: events of a new and an end each, as the service publishes them."""
-    out = []
-    for n in range(count // 2):
-        start = 1_795_000_000.0 + n
-        common = dict(
-            event_id=f"bench-{n:06d}",
-            camera="street",
-            type="zone_intrusion",
-            label="person",
-            track_id=n,
-            start_ts=start,
-            start_iso=iso_time(start),
-            confidence=0.9,
-            bbox_xyxy=(1, 2, 30, 40),
-            frame_wh=(640, 272),
-            verification="unverified",
-            risk_level=None,
-            description=None,
-            snapshot="snapshots/street/x.jpg",
-            clip=None,
-            source=AlertSource(rule="zone_intrusion", model="m"),
-        )
-        out.append(AlertPayload(state="new", end_ts=None, end_iso=None, **common))
-        out.append(AlertPayload(state="end", end_ts=start + 1, end_iso=iso_time(start + 1), **common))
-    return out
+    return [
+        payload
+        for n in range(count // 2)
+        for payload in event_alerts(f"bench-{n:06d}", T0 + n, T0 + n + 1, track_id=n, model="m")
+    ]
 
 
 def integrations_config(folder: Path, video: Path, broker: Broker, receiver: WebhookReceiver, extra: str = ""):

@@ -11,17 +11,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streamer.alerts.payload import AlertPayload, AlertSource
+from streamer.alerts.payload import AlertPayload
 from streamer.alerts.streams import StreamNames
 from streamer.config.loader import ConfigError, parse_config_text
-from streamer.core.timefmt import iso_time
 from streamer.integrations.runner import IntegrationRunner
 from streamer.integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from testkit.alerts import T0, event_alerts
 from testkit.receivers import Broker, SmtpServer, Subscriber, WebhookReceiver, needs_mosquitto
 from testkit.redis_server import RedisServer
 from testkit.waiting import wait_until
 
-T0 = 1_795_000_000.0
 SECRET = "a-webhook-secret-of-32-characters"
 JPEG = b"\xff\xd8\xff\xe0" + b"snapshot" * 100 + b"\xff\xd9"
 
@@ -44,29 +43,14 @@ def alert(n: int) -> AlertPayload:
 
 def event(n: int, kind: str = "zone_intrusion") -> list[AlertPayload]:
     """One event's new and end, with the same id."""
-    start = T0 + n
-    common = dict(
-        camera="street",
-        type=kind,
-        label="person",
+    return event_alerts(
+        f"ev-{n:04d}",
+        T0 + n,
+        T0 + n + 2,
+        kind=kind,
         track_id=n,
-        start_ts=start,
-        start_iso=iso_time(start),
-        confidence=0.9,
-        bbox_xyxy=(1, 2, 30, 40),
-        frame_wh=(640, 272),
-        verification="unverified",
-        risk_level=None,
-        description=None,
         snapshot=f"snapshots/street/2026-11-17/ev-{n:04d}.jpg",
-        clip=None,
-        source=AlertSource(rule=kind, model="yolo26n.pt"),
-        event_id=f"ev-{n:04d}",
     )
-    return [
-        AlertPayload(state="new", end_ts=None, end_iso=None, **common),
-        AlertPayload(state="end", end_ts=start + 2, end_iso=iso_time(start + 2), **common),
-    ]
 
 
 def _camera_offline(n: int, state: str) -> AlertPayload:

@@ -24,6 +24,7 @@ from streamer.runtime.camera_health import CameraHealth
 from streamer.site.assign import assign
 from streamer.site.coordinator import SiteCoordinator
 from streamer.site.leases import Leases, lease_key
+from testkit.alerts import alert
 from testkit.redis_server import RedisServer
 from testkit.waiting import wait_until
 
@@ -177,31 +178,9 @@ def test_the_events_a_dead_host_left_open_are_ended_once(redis_server, tmp_path)
 
 
 def _alert(n: int, state: str, end_ts: float | None = None) -> str:
-    from streamer.alerts.payload import AlertSource
-    from streamer.core.timefmt import iso_time
-
     start = 1_795_000_000.0 + n
-    return AlertPayload(
-        event_id=f"cam-0-{n:016x}",
-        camera="cam-0",
-        type="fall",
-        state=state,
-        label="person",
-        track_id=n,
-        start_ts=start,
-        start_iso=iso_time(start),
-        end_ts=end_ts,
-        end_iso=None if end_ts is None else iso_time(end_ts),
-        confidence=0.9,
-        bbox_xyxy=(1, 2, 3, 4),
-        frame_wh=(640, 480),
-        verification="unverified",
-        risk_level=None,
-        description=None,
-        snapshot="s.jpg",
-        clip=None,
-        source=AlertSource(rule="fall", model="m.pt"),
-    ).to_json()
+    message = alert(f"cam-0-{n:016x}", state, start, end_ts, camera="cam-0", kind="fall", track_id=n, model="m.pt")
+    return message.to_json()
 
 
 def test_a_camera_offline_is_an_alert_of_its_own_said_once_by_every_host_that_sees_it(redis_server) -> None:
