@@ -4,15 +4,16 @@ index's write rate on each database."""
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
 
+from streamer.alerts.messages import index_record
 from streamer.config.loader import load_config
 from streamer.index import db, store
 from streamer.index.copy import copy_index
-from streamer.index.rows import EventRecord, TrackSecond
+from streamer.index.rows import TrackSecond
+from testkit.alerts import alert
 
 QUESTION = "when did a bicycle enter the crossing"
 
@@ -133,24 +134,15 @@ def _event_batches(events: int):
     for start in range(0, events, BATCH):
         records = []
         for n in range(start, min(events, start + BATCH)):
-            payload = {
-                "event_id": f"e{n}",
-                "camera": f"cam-{n % 6}",
-                "type": "zone_intrusion",
-                "source": {"rule": "zone_intrusion", "model": "m", "zone": "crossing"},
-                "state": "new",
-                "label": "person",
-                "track_id": n,
-                "start_ts": base + n,
-                "end_ts": None,
-                "confidence": 0.9,
-                "bbox_xyxy": [1, 2, 3, 4],
-                "frame_wh": [768, 576],
-                "verification": "unverified",
-                "risk_level": None,
-                "description": None,
-                "snapshot": f"s/{n}.jpg",
-                "clip": None,
-            }
-            records.append(EventRecord(f"e{n}", 0, "new", base + n, json.dumps(payload)))
+            message = alert(
+                f"e{n}",
+                start_ts=base + n,
+                camera=f"cam-{n % 6}",
+                zone="crossing",
+                track_id=n,
+                snapshot=f"s/{n}.jpg",
+                model="m",
+                frame_wh=(768, 576),
+            )
+            records.append(index_record(message, 0, base + n))
         yield (lambda conn, records=records: [store.record_event(conn, r) for r in records]), len(records)

@@ -16,10 +16,12 @@ import av
 import pytest
 import yaml
 
+from streamer.alerts.messages import index_record
 from streamer.index import db, migrate, search, store
 from streamer.index.patient import PatientWrites
 from streamer.index.rows import EventRecord, FindingRow, GapRow, ReviewRow, SegmentRow, TrackSecond
 from streamer.index.writer import IndexWriter
+from testkit.alerts import alert
 from testkit.postgres_server import PostgresServer, binaries
 
 pytestmark = pytest.mark.skipif(
@@ -54,26 +56,21 @@ def event(
     zone: str | None = None,
     description: str | None = None,
 ) -> EventRecord:
-    payload = {
-        "event_id": event_id,
-        "camera": camera,
-        "type": kind,
-        "source": {"rule": kind, "model": "m", "zone": zone},
-        "state": state,
-        "label": "person",
-        "track_id": 7,
-        "start_ts": start,
-        "end_ts": start + 4 if state == "end" else None,
-        "confidence": 0.8,
-        "bbox_xyxy": [10, 20, 30, 40],
-        "frame_wh": [640, 480],
-        "verification": verification,
-        "risk_level": None,
-        "description": description,
-        "snapshot": f"snapshots/{event_id}.jpg",
-        "clip": None,
-    }
-    return EventRecord(event_id, {"new": 0, "end": 1}.get(state, 2), state, observed or start, json.dumps(payload))
+    message = alert(
+        event_id,
+        state,
+        start,
+        start + 4 if state == "end" else None,
+        camera=camera,
+        kind=kind,
+        zone=zone,
+        track_id=7,
+        verification=verification,
+        description=description,
+        snapshot=f"snapshots/{event_id}.jpg",
+        model="m",
+    )
+    return index_record(message, {"new": 0, "end": 1}.get(state, 2), observed or start)
 
 
 def fill(conn) -> None:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
+from streamer.alerts.messages import index_record
 from streamer.core import migrations
 from streamer.index import db, legacy, migrate, search, store
-from streamer.index.rows import EventRecord, FindingRow
+from streamer.index.rows import FindingRow
+from testkit.alerts import alert
 
 START = 1795251600.0
 
@@ -36,6 +38,11 @@ def payload(event_type: str, zone: str | None = None, description: str | None = 
         "snapshot": "s.jpg",
         "clip": None,
     }
+
+
+def fall_record(seq: int = 0, state: str = "new", observed: float = START, description: str | None = None):
+    message = alert("fall-1", state, START, camera="cam", kind="fall", verification="pending", description=description)
+    return index_record(message, seq, observed)
 
 
 def found(conn: Connection, *words: str) -> set[str]:
@@ -86,7 +93,7 @@ def test_an_index_from_before_the_upgrade_becomes_searchable(tmp_path: Path) -> 
 
 def test_triggers_keep_the_text_in_step_with_writes(tmp_path: Path) -> None:
     conn = db.connect(tmp_path)
-    store.record_event(conn, EventRecord("fall-1", 0, "new", START, json.dumps(payload("fall"))))
+    store.record_event(conn, fall_record())
     assert found(conn, "falling") == {"fall-1"}  # Porter stemming
     row = FindingRow(
         job_id="j1",
@@ -111,8 +118,7 @@ def test_triggers_keep_the_text_in_step_with_writes(tmp_path: Path) -> None:
     )
     store.record_finding(conn, row)  # the finding's words, and the verdict's description on the event itself
     assert found(conn, "ladder") == {"fall-1"} and found(conn, "concrete") == {"fall-1"}
-    later = payload("fall", description="Someone sat down on purpose.")
-    store.record_event(conn, EventRecord("fall-1", 1, "update", START + 10, json.dumps({**later, "state": "update"})))
+    store.record_event(conn, fall_record(1, "update", START + 10, description="Someone sat down on purpose."))
     assert found(conn, "purpose") == {"fall-1"}
     assert conn.exec_driver_sql("SELECT COUNT(*) FROM events_text").scalar() == 1  # replaced, not added
     conn.close()
@@ -121,6 +127,6 @@ def test_triggers_keep_the_text_in_step_with_writes(tmp_path: Path) -> None:
 def test_words_are_plain_so_none_is_an_operator(tmp_path: Path) -> None:
     assert search.search_terms(["when", "did", "NOT", "near(", "a", "fall?"]) == ("did", "fall", "near", "not", "when")
     conn = db.connect(tmp_path)
-    store.record_event(conn, EventRecord("fall-1", 0, "new", START, json.dumps(payload("fall"))))
+    store.record_event(conn, fall_record())
     assert found(conn, "NOT", "near(", "fall?") == {"fall-1"}  # FTS5 would have read NOT and NEAR( as operators
     conn.close()

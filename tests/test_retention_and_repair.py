@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,12 +12,13 @@ from pathlib import Path
 import av
 import pytest
 
+from streamer.alerts.messages import index_record
 from streamer.config.recording import RecordConfig
 from streamer.index import db, migrate, store
-from streamer.index.rows import EventRecord
 from streamer.record.export import export_clip
 from streamer.record.recorder import Recorder
 from streamer.record.retention import DAY_S, Retention
+from testkit.alerts import alert
 from testkit.waiting import terminate, wait_until
 from tests.helpers.clips import constant_rate, write_clip
 from tests.helpers.recording import START_TS, decoded_pts, indexed, record
@@ -27,25 +27,8 @@ CONFIG = RecordConfig(segment_s=2.0, pre_roll_s=0.5, post_roll_s=0.5, retain_day
 
 
 def add_event(conn, event_id: str, start: float, end: float, clip: str | None) -> None:
-    payload = {
-        "camera": "cam",
-        "type": "fall",
-        "source": {"rule": "fall", "model": "m"},
-        "state": "end",
-        "label": "person",
-        "track_id": 1,
-        "start_ts": start,
-        "end_ts": end,
-        "confidence": 0.9,
-        "bbox_xyxy": [0, 0, 1, 1],
-        "frame_wh": [160, 120],
-        "verification": "unverified",
-        "risk_level": None,
-        "description": None,
-        "snapshot": "s.jpg",
-        "clip": clip,
-    }
-    store.record_event(conn, EventRecord(event_id, 1, "end", end, json.dumps(payload)))
+    message = alert(event_id, "end", start, end, camera="cam", kind="fall", clip=clip, snapshot="s.jpg")
+    store.record_event(conn, index_record(message, 1, end))
 
 
 @pytest.fixture()

@@ -64,7 +64,9 @@ def sent():
 
 def sampler_for(sent: list, **sampling) -> VlmSampler:
     vlm = VlmConfig.model_validate({"backend": "transformers", "sampling": sampling})
-    return VlmSampler("lobby", CameraConfig(url="x.mp4"), vlm, sent.append)
+    return VlmSampler(
+        "lobby", CameraConfig(url="x.mp4"), vlm, sent.append, alert_json=lambda e: f"alert of {e.event_id}"
+    )
 
 
 def test_new_event_sends_pre_to_post_on_the_fps_grid(sent) -> None:
@@ -73,12 +75,12 @@ def test_new_event_sends_pre_to_post_on_the_fps_grid(sent) -> None:
 
     def on(wall: float) -> None:
         if not raised and wall >= T0 + 5.4:
-            sampler.on_event(event(EventState.NEW, T0 + 4.4, None, wall), "{}")
+            sampler.on_events([event(EventState.NEW, T0 + 4.4, None, wall)], None)
             raised.append(wall)
 
     play(sampler, 20, on=on)
     (request,) = sent
-    assert request.job_id == "lobby-1-new"
+    assert request.job_id == "lobby-1-new" and request.alert_json == "alert of lobby-1"
     assert request.start_ts == pytest.approx(T0 + 1.4) and request.end_ts == pytest.approx(raised[0] + 3.0)
     times = [f.wall_ts - T0 for f in request.frames]
     assert times[0] == pytest.approx(1.413, abs=1e-3) and len(times) == 14  # slots 1.5 … 8.0 s (end 8.413, exclusive)
@@ -90,7 +92,7 @@ def test_new_event_sends_pre_to_post_on_the_fps_grid(sent) -> None:
 def test_long_event_sends_its_last_part_at_end_and_a_short_one_does_not(sent) -> None:
     sampler = sampler_for(sent, fps=1.0, max_window_s=20)
     play(sampler, 3)
-    sampler.on_event(event(EventState.NEW, T0 + 1.0, None, T0 + 2.0), "{}")
+    sampler.on_events([event(EventState.NEW, T0 + 1.0, None, T0 + 2.0)], None)
     play_from = [T0 + 3.0]
 
     def more(seconds: float) -> None:
@@ -100,7 +102,7 @@ def test_long_event_sends_its_last_part_at_end_and_a_short_one_does_not(sent) ->
         play_from[0] += seconds
 
     more(40)
-    sampler.on_event(event(EventState.END, T0 + 1.0, T0 + 38.0, T0 + 40.0), "{}")
+    sampler.on_events([event(EventState.END, T0 + 1.0, T0 + 38.0, T0 + 40.0)], None)
     more(5)
     new, end = sent
     assert end.job_id == "lobby-1-end" and end.end_ts == pytest.approx(T0 + 41.0)
@@ -111,7 +113,7 @@ def test_long_event_sends_its_last_part_at_end_and_a_short_one_does_not(sent) ->
 def test_stream_end_sends_what_waits_with_the_frames_there_are(sent) -> None:
     sampler = sampler_for(sent)
     play(sampler, 6)
-    sampler.on_event(event(EventState.NEW, T0 + 5.0, None, T0 + 5.8), "{}")
+    sampler.on_events([event(EventState.NEW, T0 + 5.0, None, T0 + 5.8)], None)
     assert sent == []
     sampler.close()
     (request,) = sent

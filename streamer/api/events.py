@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from streamer.alerts.direct import AlertWriter
+from streamer.alerts.messages import index_record
 from streamer.alerts.payload import AlertPayload, ReviewSummary
 from streamer.alerts.redis_access import connect as redis_connect
 from streamer.api.object_response import object_response
@@ -24,7 +25,7 @@ from streamer.api.security import CurrentUser, require_camera
 from streamer.auth.users import User
 from streamer.core.timefmt import iso_time
 from streamer.index import db, store
-from streamer.index.rows import EventRecord, ReviewRow
+from streamer.index.rows import ReviewRow
 from streamer.storage import UnsafePath, resolve_inside
 
 log = logging.getLogger("streamer.api")
@@ -53,7 +54,7 @@ class ReviewResult(BaseModel):
 class EventDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event: dict = Field(description="The latest alert payload, with the latest review.")
+    event: AlertPayload = Field(description="The latest alert payload, with the latest review.")
     history: list[dict] = Field(description="Every message of the event, in the order they were written.")
     reviews: list[ReviewSummary]
 
@@ -62,11 +63,13 @@ def _state(request: Request):
     return request.app.state
 
 
-def _event_or_404(conn, event_id: str, user: User) -> dict:
-    payload = store.latest_payload(conn, event_id)
-    if payload is None:
+def _event_or_404(conn, event_id: str, user: User) -> AlertPayload:
+    """The event's latest message, read as the contract (the index keeps only messages that passed it)."""
+    stored = store.latest_payload(conn, event_id)
+    if stored is None:
         raise HTTPException(404, f"no event {event_id} in the index")
-    require_camera(user, payload["camera"])
+    payload = AlertPayload.model_validate(stored)
+    require_camera(user, payload.camera)
     return payload
 
 
@@ -94,7 +97,7 @@ def _detail(service, event_id: str, user: User) -> dict:
     finally:
         conn.close()
     if reviews:
-        payload = {**payload, "review": reviews[-1].model_dump()}
+        payload = payload.model_copy(update={"review": reviews[-1]})
     return {"event": payload, "history": history, "reviews": reviews}
 
 
@@ -115,7 +118,7 @@ async def _event_file(request: Request, event_id: str, user: User, field: str, m
     def locate():
         conn = service.open_index()
         try:
-            relative = _event_or_404(conn, event_id, user).get(field)
+            relative = getattr(_event_or_404(conn, event_id, user), field)
         finally:
             conn.close()
         if not relative:
@@ -151,11 +154,11 @@ def _review(state, event_id: str, body: ReviewRequest, user: User) -> ReviewResu
         payload = _event_or_404(conn, event_id, user)
         row = ReviewRow(event_id, body.verdict, body.note, user.name, now)
         summary = review_summary(row, service.tz)
-        message = AlertPayload.model_validate({**payload, "state": "update", "review": summary.model_dump()})
+        message = payload.model_copy(update={"state": "update", "review": summary})
         with db.transaction(conn):
             seq = REVIEW_SEQ + len(store.reviews_of(conn, event_id))
             store.record_review(conn, row)
-            store.record_event(conn, EventRecord(event_id, seq, "update", now, message.to_json()))
+            store.record_event(conn, index_record(message, seq, now))
     finally:
         conn.close()
     log.info("event reviewed", extra={"fields": {"event_id": event_id, "verdict": body.verdict, "reviewer": user.name}})

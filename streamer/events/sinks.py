@@ -3,8 +3,9 @@
 - a **frame sink** sees every tracked frame (`sink(tracked)`): the annotated video, the track summary, the live
   view and video, the event stage itself;
 - an **event sink** sees each batch of events with the frame they were seen on (`sink.on_events(events,
-  tracked)`): the snapshot, the alert outbox, the recorder's windows, the event clips. A frame tap is an event
-  sink's helper that must see every frame before the rules do (the VLM sampler's window of frames).
+  tracked)`): the snapshot, the alert outbox, the recorder's windows, the event clips, the VLM sampler. An event
+  sink that is also a frame tap (`add_frame`) sees every frame before the rules do (the VLM sampler keeps a
+  window of them to cut each event's clip from).
 
 Either kind may also take a reloaded camera config in place (`Reconfigurable`) or be told why the stream ends
 (`StopNoted`), and closes with `close()`.
@@ -15,9 +16,10 @@ and the camera go on: one bad sink cannot stop a camera, whose alerts and record
 
 The close order, stated here once: the recorder first (the event clips wait for its last segment), then the frame
 sinks in the order they were given (the annotated video, then runtime/process.py's: the track summary, the live
-view, the live video, the event stage, the index writer last). The event stage ends the events still open, closes
-its taps, then its event sinks in reverse: the event clips, the recorder's windows, then the alert outbox, which
-still takes what those send while closing (clip updates, held alerts), and the snapshot writer."""
+view, the live video, the event stage, the index writer last). The event stage ends the events still open, then
+closes its event sinks in reverse: the VLM sampler (which sends the clips still waiting for frames), the event
+clips, the recorder's windows, then the alert outbox, which still takes what those send while closing (clip updates,
+held alerts), and the snapshot writer."""
 
 from __future__ import annotations
 
@@ -51,12 +53,12 @@ class EventSink(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class FrameTap(Protocol):
-    """Sees every tracked frame before the rules do (the VLM sampler keeps a window of them)."""
+    """An event sink that also sees every tracked frame, before the rules do (the VLM sampler keeps a window of
+    them); it is closed as the event sink it is."""
 
     def add_frame(self, tracked: TrackedFrame) -> None: ...
-
-    def close(self) -> None: ...
 
 
 @runtime_checkable

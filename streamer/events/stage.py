@@ -19,17 +19,17 @@ log = logging.getLogger("streamer.events")
 
 
 class EventStage:
-    """A worker's frame sink. Sinks get each batch of events in the order given and close in reverse, after the
-    taps: so a sink may rely on the ones before it (the snapshot exists when the alert names it), and what closes
-    last (the alert outbox) still takes what the others send while closing (clip updates, held alerts). Every call
-    goes through the camera's guard (streamer/events/sinks.py): a sink that raises does not stop the others."""
+    """A worker's frame sink. Sinks get each batch of events in the order given and close in reverse: so a sink may
+    rely on the ones before it (the snapshot exists when the alert names it), and what closes last (the alert
+    outbox) still takes what the others send while closing (clip updates, held alerts). A sink that is also a frame
+    tap sees each frame before the rules do. Every call goes through the camera's guard
+    (streamer/events/sinks.py): a sink that raises does not stop the others."""
 
     def __init__(
         self,
         camera: str,
         lifecycle: EventLifecycle,
         sinks: Sequence[EventSink],
-        taps: Sequence[FrameTap] = (),
         tz: tzinfo | None = None,
         guard: SinkGuard | None = None,
     ):
@@ -37,7 +37,7 @@ class EventStage:
         self.guard = guard or SinkGuard(camera)
         self.lifecycle = lifecycle
         self.sinks = list(sinks)
-        self.taps = list(taps)
+        self.taps = [sink for sink in self.sinks if isinstance(sink, FrameTap)]
         self.tz = tz
         self._last: TrackedFrame | None = None
         self.stop_reason: str | None = None  # why the stream ends, when it is stopped rather than played out
@@ -56,20 +56,18 @@ class EventStage:
         events = self.lifecycle.reconfigure(camera, self._last)
         if events:
             self._dispatch(events, self._last)
-        for part in (*self.taps, *self.sinks):
-            if isinstance(part, Reconfigurable):
-                self.guard.call(part, part.reconfigure, camera)
+        for sink in self.sinks:
+            if isinstance(sink, Reconfigurable):
+                self.guard.call(sink, sink.reconfigure, camera)
 
     def note_stop(self, reason: str) -> None:
         self.stop_reason = reason
 
     def close(self) -> None:
-        """End the events still open at the last frame seen, then close taps and sinks."""
+        """End the events still open at the last frame seen, then close the sinks."""
         events = self.lifecycle.close(self._last, self.stop_reason)
         if events:
             self._dispatch(events, self._last)
-        for tap in self.taps:
-            self.guard.call(tap, tap.close)
         for sink in reversed(self.sinks):
             self.guard.call(sink, sink.close)
 

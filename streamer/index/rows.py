@@ -43,12 +43,30 @@ class TrackSecond:
 
 @dataclass(frozen=True)
 class EventRecord:
-    """One alert message of an event, as stored: the latest payload wins, every message goes to the history."""
+    """One alert message of an event, as stored: the latest payload wins, every message goes to the history. Built
+    from the alert payload by `streamer.alerts.messages.index_record`, where the message is read as its contract;
+    the index keeps the message whole beside the columns it searches."""
 
     event_id: str
     seq: int
     state: str
     observed_ts: float
+    camera: str
+    type: str
+    rule: str
+    label: str
+    track_id: int | None
+    start_ts: float
+    end_ts: float | None
+    confidence: float
+    bbox_xyxy: tuple[float, float, float, float]
+    frame_wh: tuple[int, int]
+    verification: str
+    risk_level: str | None
+    description: str | None
+    snapshot: str | None
+    clip: str | None
+    source_json: str
     payload_json: str
 
 

@@ -96,39 +96,28 @@ def gaps_of(conn: Connection, camera: str) -> list[GapRow]:
 
 
 def record_event(conn: Connection, record: EventRecord) -> None:
-    """Upsert the event from its payload (a later message never overwrites a newer one) and append its history."""
-    payload = json.loads(record.payload_json)
-    conn.execute(
-        upsert(conn, states)
-        .values(
-            event_id=record.event_id,
-            seq=record.seq,
-            state=record.state,
-            observed_ts=record.observed_ts,
-            payload_json=record.payload_json,
-        )
-        .on_conflict_do_nothing()
-    )
+    """Upsert the event from its message (a later message never overwrites a newer one) and append its history."""
+    _append_history(conn, record)
     statement = upsert(conn, events).values(
         event_id=record.event_id,
-        camera=payload["camera"],
-        type=payload["type"],
-        rule=payload["source"]["rule"],
-        state=payload["state"],
-        label=payload["label"],
-        track_id=payload["track_id"],
-        start_ts=payload["start_ts"],
-        end_ts=payload["end_ts"],
-        confidence=payload["confidence"],
-        bbox_json=json.dumps(payload["bbox_xyxy"]),
-        frame_w=payload["frame_wh"][0],
-        frame_h=payload["frame_wh"][1],
-        verification=payload["verification"],
-        risk_level=payload["risk_level"],
-        description=payload["description"],
-        snapshot=payload["snapshot"],
-        clip=payload["clip"],
-        source_json=json.dumps(payload["source"]),
+        camera=record.camera,
+        type=record.type,
+        rule=record.rule,
+        state=record.state,
+        label=record.label,
+        track_id=record.track_id,
+        start_ts=record.start_ts,
+        end_ts=record.end_ts,
+        confidence=record.confidence,
+        bbox_json=json.dumps(list(record.bbox_xyxy)),
+        frame_w=record.frame_wh[0],
+        frame_h=record.frame_wh[1],
+        verification=record.verification,
+        risk_level=record.risk_level,
+        description=record.description,
+        snapshot=record.snapshot,
+        clip=record.clip,
+        source_json=record.source_json,
         payload_json=record.payload_json,
         updated_ts=record.observed_ts,
     )
@@ -161,6 +150,18 @@ def record_event(conn: Connection, record: EventRecord) -> None:
             where=new.updated_ts >= events.c.updated_ts,
         )
     )
+
+
+def _append_history(conn: Connection, record: EventRecord) -> None:
+    """Every message once: the same message delivered again (a spool's retry) is not a second entry."""
+    row = dict(
+        event_id=record.event_id,
+        seq=record.seq,
+        state=record.state,
+        observed_ts=record.observed_ts,
+        payload_json=record.payload_json,
+    )
+    conn.execute(upsert(conn, states).values(**row).on_conflict_do_nothing())
 
 
 def set_event_clip(conn: Connection, event_id: str, clip: str | None) -> None:

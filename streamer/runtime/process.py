@@ -6,7 +6,6 @@ import logging
 import signal
 import sys
 import time
-from dataclasses import asdict
 from multiprocessing.queues import Queue
 from zoneinfo import ZoneInfo
 
@@ -77,24 +76,24 @@ def _outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: Al
 def _event_stage(
     name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, index, recorder, files
 ):
-    """The one place a camera's event path is put together: rules → lifecycle → snapshot, alert message (with
-    its copies in the index and the VLM sampler), the recorder's event windows, the event clips."""
+    """The one place a camera's event path is put together: rules → lifecycle → event sinks: the snapshot, the alert
+    message (the index keeps a copy of each), the recorder's event windows, the event clips, the VLM sampler."""
+    from streamer.alerts.messages import AlertMessages, index_record
     from streamer.alerts.outbox import AlertOutbox
     from streamer.events.lifecycle import EventLifecycle
     from streamer.events.snapshots import SnapshotSink, SnapshotWriter
     from streamer.events.stage import EventStage
-    from streamer.index.rows import EventRecord
     from streamer.record.event_clips import EventClipper
     from streamer.record.event_windows import RecorderWindows
 
     tz = ZoneInfo(options.timezone)
-    sampler, hold = _vlm_outputs(name, camera, options, target, publisher, files)
+    messages = AlertMessages(camera, tz, options.vlm)
+    sampler, hold = _vlm_outputs(name, camera, options, target, publisher, files, messages)
 
-    def indexed(event, record) -> None:
-        index.add_event(EventRecord(event.event_id, event.seq, event.state.value, event.observed_ts, record.data))
+    def indexed(event, payload) -> None:
+        index.add_event(index_record(payload, event.seq, event.observed_ts))
 
-    taps = [indexed] + ([lambda event, record: sampler.on_event(event, record.data)] if sampler is not None else [])
-    outbox = AlertOutbox(name, camera, publisher, target.streams, tz, options.vlm, hold, taps)
+    outbox = AlertOutbox(name, messages, publisher, target.streams, hold, copy=indexed)
     sinks: list = [SnapshotSink(SnapshotWriter(options.storage_dir, camera, on_written=files.finished)), outbox]
     if recorder is not None:
         sinks += [
@@ -103,12 +102,14 @@ def _event_stage(
                 options.storage_dir, recorder, camera.record, outbox.send_clip, index=options.index_target, files=files
             ),
         ]
-    return EventStage(
-        name, EventLifecycle.for_camera(name, camera), sinks, [sampler] if sampler is not None else [], tz
-    )
+    if sampler is not None:
+        sinks.append(sampler)  # last, so it closes first: its waiting clips go before the event clips are cut
+    return EventStage(name, EventLifecycle.for_camera(name, camera), sinks, tz)
 
 
-def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, files):
+def _vlm_outputs(
+    name: str, camera: CameraConfig, options: WorkerOptions, target: AlertTarget, publisher, files, messages
+):
     """The sampler that sends each event's clip to the VLM queue, and the hold of chosen `new` alerts."""
     if options.vlm is None:
         return None, None
@@ -128,7 +129,14 @@ def _vlm_outputs(name: str, camera: CameraConfig, options: WorkerOptions, target
         target.config.heartbeat_s,
         on_frames=files.publish_now,
     )
-    sampler = VlmSampler(name, camera, options.vlm, submitter, on_close=submitter.close)
+    sampler = VlmSampler(
+        name,
+        camera,
+        options.vlm,
+        submitter,
+        alert_json=lambda event: messages.payload(event).to_json(),
+        on_close=submitter.close,
+    )
     hold = None
     if options.vlm.hold.types:
         hold = AlertHold(
@@ -175,7 +183,7 @@ def worker_main(
     stop_when_orphaned(stop.set, f"worker {name}")
 
     def report(change: StateChange) -> None:
-        changes.put(asdict(change))
+        changes.put(change)  # a frozen dataclass of plain values and an enum: pickled as it is
 
     log = logging.getLogger("streamer.worker")
     try:

@@ -22,25 +22,21 @@ from streamer import metrics
 from streamer.alerts.health import HealthReporter
 from streamer.alerts.wiring import AlertTarget
 from streamer.config.diff import config_changes, remember_running
-from streamer.config.engine import EngineMode
 from streamer.config.loader import ConfigError
 from streamer.config.root import StreamerConfig
 from streamer.core.health import HealthChange
 from streamer.core.process_slot import stop_processes
 from streamer.engine.host import EngineHost
-from streamer.media.files import MediaFiles
-from streamer.media.objects import ObjectStore
-from streamer.media.uploader import Uploader
-from streamer.record.cuts import CutCache
-from streamer.record.retention import Retention, RetentionLoop
 from streamer.runtime.camera_health import CameraHealth
 from streamer.runtime.control import Reconfigure
+from streamer.runtime.host_parts import engine_host_for, retention_loop, uploader_for
 from streamer.runtime.options import EXIT_CAMERA_FAILED, EXIT_OK, WorkerOptions
 from streamer.runtime.process import worker_main
 from streamer.runtime.reload import ConfigWatcher
 from streamer.runtime.site_link import SiteLink
 from streamer.runtime.slots import WorkerPhase, WorkerSlot
 from streamer.site.leases import lease_key
+from streamer.source.state import SourceState
 
 log = logging.getLogger("streamer.supervisor")
 
@@ -84,13 +80,13 @@ class Supervisor:
         if self.watcher is not None:
             previous[signal.SIGHUP] = self.watcher.install_sighup()
             remember_running(self.options.storage_dir, self.watcher.read)  # what `validate-config` compares a file with
-        retention = self._retention()
+        retention = retention_loop(self.config, self.options)
         retention.start()
-        uploader = self._uploader()
+        uploader = uploader_for(self.config, self.options, self._take_health)
         if uploader is not None:
             uploader.start()
         try:
-            self.engine = self._engine_host()
+            self.engine = engine_host_for(self.config, self.options, self.camera_names, self._take_health)
             if self.engine is not None:
                 self.engine.start()  # first: it loads the models while the workers open their sources
             if self.site is not None:
@@ -125,45 +121,6 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self._summary()
-
-    def _retention(self) -> RetentionLoop:
-        cameras = {name: camera.record for name, camera in self.config.cameras.items()}
-        storage = self.config.storage
-        max_bytes = int(storage.max_size) if storage.max_size is not None else None
-        cuts = CutCache.for_storage(self.options.storage_dir, storage)
-        files = MediaFiles.for_storage(self.options.storage_dir, storage)
-        return RetentionLoop(
-            Retention(self.options.storage_dir, cameras, max_bytes, cuts, index=self.options.index_target, files=files),
-            storage.retention_every_s,
-        )
-
-    def _uploader(self) -> Uploader | None:
-        """With storage.url: the host's uploads of its finished files, in order, waiting out the store's outages."""
-        storage = self.config.storage
-        if storage.url is None:
-            return None
-        objects = ObjectStore(storage)
-        return Uploader(
-            self.options.storage_dir,
-            objects,
-            storage.s3.local_keep_h * 3600,
-            on_state=self._take_health,
-        )
-
-    def _engine_host(self) -> EngineHost | None:
-        if self.config.engine.mode is not EngineMode.PROCESS:
-            return None
-        cameras = {name: self.config.cameras[name] for name in self.camera_names}
-        logging_cfg = self.config.logging
-        return EngineHost(
-            cameras,
-            self.config.engine,
-            self.options.models_dir,
-            (logging_cfg.level, logging_cfg.format),
-            logging_cfg.stats_interval_s,
-            self._take_health,
-            self.options.storage_dir,
-        )
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop_requested = True
@@ -361,13 +318,13 @@ class Supervisor:
                     change = slot.changes.get_nowait()
                 except (queue.Empty, OSError, ValueError, EOFError):
                     break
-                if change["state"].value == "reconnecting" and slot.source_state != "reconnecting":
+                if change.state is SourceState.RECONNECTING and slot.source_state != change.state.value:
                     metrics.CAMERA_RECONNECTS.labels(slot.camera).inc()
-                slot.source_state, slot.reason = change["state"].value, change["reason"]
+                slot.source_state, slot.reason = change.state.value, change.reason
                 metrics.set_source_state(slot.camera, slot.source_state)
                 self._health(slot.camera, "source", slot.source_state, slot.reason)
                 if self.camera_health is not None:
-                    self.camera_health.source(slot.camera, slot.source_state, slot.reason, change.get("ts"))
+                    self.camera_health.source(slot.camera, slot.source_state, slot.reason, change.ts)
 
     def _health(self, camera: str, component: str, state: str, reason: str = "", pid: int | None = None) -> None:
         self._take_health(HealthChange(camera, component, state, reason, pid))

@@ -1,9 +1,11 @@
 """Decides which clip each event (and each watch prompt) sends to the VLM, and hands it over once the frames
-up to the clip's end have arrived. Runs on the camera worker's live path, so it only copies and enqueues."""
+up to the clip's end have arrived. An event sink of the camera's event stage that also taps its frames (it keeps a
+window of them); runs on the live path, so it only copies and enqueues."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from streamer.config.cameras import CameraConfig
@@ -32,11 +34,23 @@ class ClipRequest:
 
 
 class VlmSampler:
-    def __init__(self, camera: str, camera_config: CameraConfig, vlm: VlmConfig, submit, on_close=None):
+    """`alert_json` writes the event's alert message as the outbox sends it: a verify job's verdict is merged into
+    that message."""
+
+    def __init__(
+        self,
+        camera: str,
+        camera_config: CameraConfig,
+        vlm: VlmConfig,
+        submit: Callable[[ClipRequest], None],
+        alert_json: Callable[[Event], str],
+        on_close: Callable[[], None] | None = None,
+    ):
         self.camera = camera
         self.vlm = vlm
         self.sampling = vlm.sampling
-        self.submit = submit  # ClipRequest → None, must not block
+        self.submit = submit  # must not block
+        self.alert_json = alert_json
         self._on_close = on_close
         keep = self.sampling.max_window_s + self.sampling.pre_s + self.sampling.post_s + 2.0
         self.ring = FrameRing(self.sampling, keep)
@@ -55,16 +69,19 @@ class VlmSampler:
             for request in ready:
                 self._hand_over(request)
 
-    def on_event(self, event: Event, alert_json: str) -> None:
-        if not self.vlm.verifies(event.type):
-            return
+    def on_events(self, events: list[Event], tracked: TrackedFrame | None) -> None:
+        for event in events:
+            if self.vlm.verifies(event.type):
+                self._ask_about(event)
+
+    def _ask_about(self, event: Event) -> None:
         s = self.sampling
         if event.state is EventState.NEW:
             end = max(event.observed_ts, event.start_ts) + s.post_s
             start = max(event.start_ts - s.pre_s, end - s.max_window_s)
             self._seen_until[event.event_id] = end
             self._waiting.append(
-                ClipRequest(f"{event.event_id}-new", JobKind.VERIFY, event, alert_json, None, start, end)
+                ClipRequest(f"{event.event_id}-new", JobKind.VERIFY, event, self.alert_json(event), None, start, end)
             )
         elif event.state is EventState.END and event.end_ts is not None:
             seen = self._seen_until.pop(event.event_id, None)
@@ -73,7 +90,7 @@ class VlmSampler:
                 return  # the `new` job's clip already showed the whole event
             start = max(event.start_ts - s.pre_s, end - s.max_window_s)
             self._waiting.append(
-                ClipRequest(f"{event.event_id}-end", JobKind.VERIFY, event, alert_json, None, start, end)
+                ClipRequest(f"{event.event_id}-end", JobKind.VERIFY, event, self.alert_json(event), None, start, end)
             )
 
     def close(self) -> None:
