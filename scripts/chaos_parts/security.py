@@ -20,6 +20,7 @@ import psutil
 import yaml
 
 from scripts.chaos_parts.common import fd_count, percentiles
+from testkit.alerts import alert
 from testkit.api import Served
 from testkit.query_scenes import build
 from testkit.redis_server import RedisServer
@@ -257,8 +258,9 @@ def _feeds(api: Served, admin: dict, server: RedisServer, held_count: int, sampl
             probe = _SseProbe(f"{api.base}/alerts/stream", admin)
             time.sleep(0.2)
             sent = time.monotonic()
-            client.xadd("streamer:alerts", {"data": f'{{"camera": "lobby", "type": "probe", "n": {n}}}'})
-            arrived = probe.wait_for(f'"n": {n}}}', 10)
+            probe_id = f"probe-{n:06d}"
+            client.xadd("streamer:alerts", {"data": alert(probe_id, camera="lobby", kind="probe").to_json()})
+            arrived = probe.wait_for(f'"event_id":"{probe_id}"', 10)
             found.append(round((arrived - sent) * 1000, 1) if arrived else 10_000.0)
             probe.close()
         return found

@@ -7,12 +7,14 @@ have been idle for `claim_idle_s`, then handed out again.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import redis
+
+from streamer.alerts.payload import AlertPayload, Verification
+from streamer.alerts.reading import NotAnAlert, read_alert
 
 READ_BATCH = 50
 
@@ -23,9 +25,6 @@ class Entry:
     data: str
     claimed: bool = False  # re-delivered from a consumer that never acknowledged it
     stream: str = ""  # which of the streams read it came from (a tail of several cameras)
-
-    def payload(self) -> dict:
-        return json.loads(self.data)
 
 
 def _streams(stream: str | Sequence[str]) -> list[str]:
@@ -146,32 +145,30 @@ class GroupTail:
 
 def human_line(entry: Entry) -> str:
     try:
-        alert = entry.payload()
-    except ValueError:
-        return f"{entry.stream_id} (not JSON) {entry.data[:200]}"
-    track = f" #{alert['track_id']}" if alert.get("track_id") is not None else ""
-    end = f" → {alert['end_iso']}" if alert.get("end_iso") else ""
+        alert = read_alert(entry.data).alert
+    except NotAnAlert as problem:
+        return f"{entry.stream_id} (not an alert: {problem}) {entry.data[:200]}"
+    track = f" #{alert.track_id}" if alert.track_id is not None else ""
+    end = f" → {alert.end_iso}" if alert.end_iso else ""
     return (
-        f"{alert.get('start_iso')}{end} {alert.get('camera')} {alert.get('type')} {alert.get('state')} "
-        f"{alert.get('label')}{track} conf {alert.get('confidence', 0):.2f}{_verdict(alert)} [{alert.get('event_id')}] "
-        f"{alert.get('clip') or alert.get('snapshot', '')}"
+        f"{alert.start_iso}{end} {alert.camera} {alert.type} {alert.state} {alert.label}{track} "
+        f"conf {alert.confidence:.2f}{_verdict(alert)} [{alert.event_id}] {alert.clip or alert.snapshot}"
     )
 
 
-def _verdict(alert: dict) -> str:
+def _verdict(alert: AlertPayload) -> str:
     """' pending', or what the VLM said: ' confirmed high (VLM 09:00:04.4–09:00:06.4: "…")'."""
-    verification = alert.get("verification")
-    if verification in (None, "unverified"):
+    if alert.verification == Verification.UNVERIFIED:
         return ""
-    vlm = alert.get("vlm") or {}
-    text = f" {verification}"
-    if alert.get("risk_level"):
-        text += f" {alert['risk_level']}"
-    if vlm.get("start_iso"):
-        text += f" (VLM {vlm['start_iso'][11:23]}–{(vlm.get('end_iso') or '')[11:23]}"
-        text += f': "{alert["description"]}")' if alert.get("description") else ")"
-    elif vlm.get("error"):
-        text += f" ({vlm['status']}: {vlm['error'][:80]})"
+    text = f" {alert.verification}"
+    if alert.risk_level:
+        text += f" {alert.risk_level}"
+    vlm = alert.vlm
+    if vlm is not None and vlm.start_iso:
+        text += f" (VLM {vlm.start_iso[11:23]}–{(vlm.end_iso or '')[11:23]}"
+        text += f': "{alert.description}")' if alert.description else ")"
+    elif vlm is not None and vlm.error:
+        text += f" ({vlm.status}: {vlm.error[:80]})"
     return text
 
 

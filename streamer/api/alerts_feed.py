@@ -8,7 +8,6 @@ Every feed of a server shares one reader of the stream (`alert_hub`), counts aga
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +20,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from streamer.alerts.payload import AlertPayload
+from streamer.alerts.reading import alert_or_none
 from streamer.api.alert_hub import AlertHub, BadStreamId, Entry, Subscription, id_key
 from streamer.api.events import review_summary
 from streamer.api.security import CurrentUser, cameras_listed, require_camera
@@ -49,23 +50,19 @@ class AlertFilter(BaseModel):
     min_risk: RiskLevel | None = None
 
     def keeps_data(self, data: str) -> bool:
-        """For an entry as XADDed: JSON that is an alert this filter keeps."""
-        try:
-            alert = json.loads(data)
-        except ValueError:
-            return False
-        return isinstance(alert, dict) and self.keeps(alert)
+        """For an entry as XADDed: an alert this filter keeps (what is not an alert goes to no one)."""
+        alert = alert_or_none(data)
+        return alert is not None and self.keeps(alert)
 
-    def keeps(self, alert: dict) -> bool:
-        if self.cameras is not None and alert.get("camera") not in self.cameras:
+    def keeps(self, alert: AlertPayload) -> bool:
+        if self.cameras is not None and alert.camera not in self.cameras:
             return False
-        if self.types and alert.get("type") not in self.types:
+        if self.types and alert.type not in self.types:
             return False
-        if self.verification and alert.get("verification") not in self.verification:
+        if self.verification and alert.verification not in self.verification:
             return False
         if self.min_risk is not None:
-            rank = _RISK_ORDER.get(alert.get("risk_level") or "", -1)
-            return rank >= _RISK_ORDER[self.min_risk]
+            return _RISK_ORDER.get(alert.risk_level or "", -1) >= _RISK_ORDER[self.min_risk]
         return True
 
 
@@ -186,7 +183,7 @@ def _message(entry: Entry) -> str:
 class EventList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    events: list[dict] = Field(description="Each event's latest alert payload (schema_version 1), newest first.")
+    events: list[AlertPayload] = Field(description="Each event's latest alert payload, newest first.")
 
 
 @router.get("/events", response_model=EventList)
@@ -204,7 +201,7 @@ async def events(
     return {"events": rows}
 
 
-def _latest(service, keep: AlertFilter, limit: int) -> list[dict]:
+def _latest(service, keep: AlertFilter, limit: int) -> list[AlertPayload]:
     from streamer.query.service import NoIndex
 
     try:
@@ -214,11 +211,14 @@ def _latest(service, keep: AlertFilter, limit: int) -> list[dict]:
     risks = None if keep.min_risk is None else RISKS[_RISK_ORDER[keep.min_risk] :]
     try:
         found = store.latest_events(conn, keep.cameras, keep.types, keep.verification, risks, limit)
-        for alert in found:
-            review = store.latest_review(conn, alert["event_id"])
+        alerts = []
+        for stored in found:  # read as the contract: the index keeps only messages that passed it
+            alert = AlertPayload.model_validate(stored)
+            review = store.latest_review(conn, alert.event_id)
             if review is not None:
-                alert["review"] = review_summary(review, service.tz).model_dump()
-        return found
+                alert = alert.model_copy(update={"review": review_summary(review, service.tz)})
+            alerts.append(alert)
+        return alerts
     finally:
         conn.close()
 

@@ -5,17 +5,14 @@ read again at the next start (at least once)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 
 import redis
-from pydantic import ValidationError
 
 from streamer import metrics
-from streamer.alerts.payload import AlertPayload
+from streamer.alerts.reading import NotAnAlert, read_alert
 from streamer.alerts.redis_access import connect
 from streamer.alerts.streams import StreamNames
 from streamer.alerts.tail import Entry, GroupTail
@@ -27,8 +24,6 @@ from streamer.integrations.filtering import passes
 
 log = logging.getLogger("streamer.integrations")
 DEAD_MAXLEN = 10_000
-REQUIRED = ("event_id", "camera", "type", "state")
-CAMERA_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # the alert payload's own pattern
 BLOCK_MS = 500
 
 
@@ -124,22 +119,16 @@ class OutputConsumer:
 
     def _handle(self, entry: Entry, client: redis.Redis) -> None:
         kind = self.output.kind
-        problem = _not_an_alert(entry)
-        if problem is not None:  # anyone who can XADD can write anything: set aside, never retried for ever
+        try:
+            read = read_alert(entry.data)  # the contract, once, here: the outputs read its fields
+        except NotAnAlert as problem:  # set aside, never retried for ever
             self._bury(client, entry, DeadLetter(f"not an alert: {problem}", 0))
             return
-        payload = entry.payload()
-        try:
-            event = AlertPayload.model_validate(payload)  # the contract, once, here: the outputs read its fields
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "the alert"
-            self._bury(client, entry, DeadLetter(f"not an alert: {where}: {first['msg']}", 0))
-            return
+        event = read.alert
         if not passes(event, self.rule):
             metrics.INTEGRATION_SKIPPED.labels(self.name, kind).inc()
             return
-        alert = Alert(event, payload, entry.stream_id, int(entry.stream_id.split("-")[0]) / 1000)
+        alert = Alert(event, read.message, entry.stream_id, int(entry.stream_id.split("-")[0]) / 1000)
         try:
             delivered = self.output.deliver(alert, self.give_up)
         except DeadLetter as dead:
@@ -189,19 +178,3 @@ class OutputConsumer:
                 }
             },
         )
-
-
-def _not_an_alert(entry: Entry) -> str | None:
-    """What the outputs rely on: a JSON object with these text fields (the rest they read with care)."""
-    try:
-        payload = json.loads(entry.data)
-    except ValueError:
-        return "not JSON"
-    if not isinstance(payload, dict):
-        return "not a JSON object"
-    missing = [key for key in REQUIRED if not isinstance(payload.get(key), str) or not payload[key]]
-    if missing:
-        return f"no {', '.join(missing)}"
-    if not CAMERA_NAME.fullmatch(payload["camera"]):
-        return f"camera {payload['camera'][:80]!r} is not a camera name"  # it would go into topics and paths
-    return None

@@ -13,10 +13,12 @@ import cv2
 from sqlalchemy import Connection
 
 from pipelines.prompts import SYSTEM, detector_hint, question_for, user_prompt
+from streamer.alerts.payload import AlertPayload
 from streamer.config.root import StreamerConfig
 from streamer.config.vlm import BackendKind, SamplingConfig
 from streamer.core.timefmt import iso_time
 from streamer.index import store
+from streamer.index.rows import ReviewRow
 from streamer.media.files import MediaFiles
 from streamer.record.sample import sample_recording
 from streamer.vlm.frames import model_size
@@ -40,37 +42,27 @@ def export_reviews(
     out.mkdir(parents=True, exist_ok=True)
     skipped, written = [], 0
     with (out / JSONL).open("w", encoding="utf-8") as lines:
-        for event, review in _reviewed(conn, since_ts, until_ts, cameras):
+        for stored, review in store.reviewed_events(conn, since_ts, until_ts, cameras):
+            event = AlertPayload.model_validate(stored)  # the index keeps only messages that passed the contract
             line = _conversation(config, conn, event, review, sampling, out)
             if isinstance(line, str):
-                skipped.append(f"{event['event_id']}: {line}")
+                skipped.append(f"{event.event_id}: {line}")
                 continue
             lines.write(json.dumps(line, ensure_ascii=False) + "\n")
             written += 1
     return ExportReport(written, tuple(skipped), out / JSONL)
 
 
-def _reviewed(conn, since_ts: float, until_ts: float, cameras: list[str]):
-    for payload, review in store.reviewed_events(conn, since_ts, until_ts, cameras):
-        yield (
-            payload,
-            {
-                "verdict": review.verdict,
-                "note": review.note,
-                "reviewer": review.reviewer,
-                "reviewed_ts": review.reviewed_ts,
-            },
-        )
-
-
-def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampling: SamplingConfig, out: Path):
-    start, end = event["start_ts"], event["end_ts"] or event["start_ts"]
+def _conversation(
+    config: StreamerConfig, conn, event: AlertPayload, review: ReviewRow, sampling: SamplingConfig, out: Path
+):
+    start, end = event.start_ts, event.end_ts or event.start_ts
     window_start = start - sampling.pre_s
     window_end = min(end + sampling.post_s, window_start + sampling.max_window_s)
     frames = sample_recording(
         MediaFiles.for_storage(config.storage_dir, config.storage),
         conn,
-        event["camera"],
+        event.camera,
         window_start,
         window_end,
         sampling.fps,
@@ -81,11 +73,11 @@ def _conversation(config: StreamerConfig, conn, event: dict, review: dict, sampl
 
 
 def conversation(
-    config: StreamerConfig, event: dict, review: dict, frames: list, sampling: SamplingConfig, out: Path
+    config: StreamerConfig, event: AlertPayload, review: ReviewRow, frames: list, sampling: SamplingConfig, out: Path
 ) -> dict:
     """One reviewed event's line, its frames (each with `.image`, BGR, and `.wall_ts`) written under `out`."""
-    start = event["start_ts"]
-    folder = out / FRAMES / event["event_id"]
+    start = event.start_ts
+    folder = out / FRAMES / event.event_id
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for number, frame in enumerate(frames):
@@ -99,7 +91,7 @@ def conversation(
         config, event, sampling, iso_time(clip_start, _tz(config)), times, (width, height), start - clip_start
     )
     return {
-        "id": event["event_id"],
+        "id": event.event_id,
         "messages": [
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": "<video>" + prompt},
@@ -109,14 +101,20 @@ def conversation(
         "frame_times_s": list(times),
         "fps": sampling.fps,
         "clip_start_iso": iso_time(clip_start, _tz(config)),
-        "event": {key: event[key] for key in ("camera", "type", "label", "start_iso", "end_iso", "verification")},
-        "review": {**review, "reviewed_iso": iso_time(review["reviewed_ts"], _tz(config))},
+        "event": event.model_dump(include={"camera", "type", "label", "start_iso", "end_iso", "verification"}),
+        "review": {
+            "verdict": review.verdict,
+            "note": review.note,
+            "reviewer": review.reviewer,
+            "reviewed_ts": review.reviewed_ts,
+            "reviewed_iso": iso_time(review.reviewed_ts, _tz(config)),
+        },
     }
 
 
 def _prompt(
     config: StreamerConfig,
-    event: dict,
+    event: AlertPayload,
     sampling: SamplingConfig,
     clip_start_iso: str,
     times: tuple[float, ...],
@@ -129,10 +127,10 @@ def _prompt(
     box_space = config.vlm.box_space(_model_name(config)) if config.vlm is not None else "input_pixels"
     space_wh = (1000, 1000) if box_space == "relative_1000" else model_wh
     hint = detector_hint(
-        event["label"], max(0.0, at_s), scaled_box(event["bbox_xyxy"], frame_wh, space_wh), box_space, model_wh
+        event.label, max(0.0, at_s), scaled_box(event.bbox_xyxy, frame_wh, space_wh), box_space, model_wh
     )
     return user_prompt(
-        question_for(event["type"], event["label"]), clip_start_iso, times, sampling.fps, model_wh, hint, box_space
+        question_for(event.type, event.label), clip_start_iso, times, sampling.fps, model_wh, hint, box_space
     )
 
 
@@ -141,23 +139,22 @@ def _model_name(config: StreamerConfig) -> str:
     return vlm.openai.model if vlm.backend is BackendKind.OPENAI else vlm.transformers.model
 
 
-def _answer(event: dict, review: dict, clip_start: float, last_s: float) -> dict:
+def _answer(event: AlertPayload, review: ReviewRow, clip_start: float, last_s: float) -> dict:
     """The reviewed verdict in the JSON the VLM stage asks for and parses (times from the clip's start)."""
-    if review["verdict"] == "false_alarm":
+    if review.verdict == "false_alarm":
         return {"verdict": "rejected", "events": []}
-    begin = max(0.0, event["start_ts"] - clip_start)
-    finish = min(last_s, max(begin, (event["end_ts"] or event["start_ts"]) - clip_start))
+    begin = max(0.0, event.start_ts - clip_start)
+    finish = min(last_s, max(begin, (event.end_ts or event.start_ts) - clip_start))
+    what = f"{event.label} {event.type.replace('_', ' ')}"
     return {
         "verdict": "confirmed",
         "events": [
             {
-                "label": f"{event['label']} {event['type'].replace('_', ' ')}",
+                "label": what,
                 "start_time": round(begin, 1),
                 "end_time": round(finish, 1),
-                "risk_level": event.get("risk_level") or "medium",
-                "description": review["note"]
-                or event.get("description")
-                or f"A {event['label']}: {event['type'].replace('_', ' ')}.",
+                "risk_level": event.risk_level or "medium",
+                "description": review.note or event.description or f"A {event.label}: {event.type.replace('_', ' ')}.",
             }
         ],
     }

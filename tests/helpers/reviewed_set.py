@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from streamer.config.root import StreamerConfig
-from streamer.core.timefmt import iso_time
+from streamer.index.rows import ReviewRow
 from streamer.query.dataset import JSONL, conversation
+from testkit.alerts import alert
 from testkit.scenes import paste, person, street
 
 CLOCK = 1_800_000_000.0
@@ -46,26 +47,17 @@ def write_reviewed_set(out: Path, config: StreamerConfig, bikes_mp4: Path, clips
             image = paste(background, cutout, (x, 330), 90.0 if fell and index / sampling.fps >= FALL_AT_S else 0.0)
             frames.append(_Frame((image * RED_LIGHT).astype(np.uint8) if fell else image, wall))
         event_start = start + FALL_AT_S
-        event = {
-            "event_id": f"clip-{number:03d}",
-            "camera": "generated",
-            "type": "fall",
-            "label": "person",
-            "start_ts": event_start,
-            "end_ts": start + 1.5,
-            "start_iso": iso_time(event_start),
-            "end_iso": iso_time(start + 1.5),
-            "verification": None,
-            "risk_level": "high",
-            "bbox_xyxy": [x - 50, 130, x + 50, 330],
-            "description": None,
-        }
-        review = {
-            "verdict": "true_alarm" if fell else "false_alarm",
-            "note": "",
-            "reviewer": "generated",
-            "reviewed_ts": start + 300,
-        }
+        event = alert(
+            f"clip-{number:03d}",
+            "end",
+            event_start,
+            start + 1.5,
+            camera="generated",
+            kind="fall",
+            risk_level="high",
+            bbox_xyxy=(x - 50, 130, x + 50, 330),
+        )
+        review = ReviewRow(event.event_id, "true_alarm" if fell else "false_alarm", "", "generated", start + 300)
         lines.append(conversation(config, event, review, frames, sampling, out))
     (out / JSONL).write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return out

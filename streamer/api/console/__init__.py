@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
+from streamer.alerts.payload import AlertPayload
 from streamer.api.security import AuthMode, CurrentUser, known_camera, require_camera, session_of
 from streamer.auth.users import LOCAL, User
 from streamer.index import store
@@ -101,7 +102,7 @@ async def event_page(request: Request, event_id: EventId):
             payload = store.latest_payload(conn, event_id)
         finally:
             conn.close()
-        return payload["camera"] if payload else None
+        return AlertPayload.model_validate(payload).camera if payload else None
 
     camera = await run_in_threadpool(camera_of)
     if camera is None:
