@@ -1,5 +1,5 @@
-"""FastAPI: `GET /query?q=…` returns the same JSON document as `streamer query --json`; `GET /clips/{id}` and
-`GET /snapshots/{id}` serve a hit's files by the hit's id, never by a path.
+"""The API's FastAPI app: its state, its routers (the answers in `answers.py`, the alerts, events, cameras, live
+video, config, geometry, timeline, system and metrics each in their own module), the console, and the guard.
 
 One error path: every problem with a request is a 4xx with `{"error": message}` (a bad question or time 400, a
 parameter of the wrong form 422, no such id 404, a file gone 410, a Host this service is not 421, a body over the
@@ -12,17 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from streamer.alerts.streams import StreamNames
 from streamer.api import (
     alerts_feed,
+    answers,
     cameras,
     config_admin,
     console,
@@ -42,16 +41,14 @@ from streamer.api.guard import (
     HostRules,
     SecurityHeaders,
 )
-from streamer.api.security import Auth, AuthMode, CurrentUser, NoUsers, require_camera
+from streamer.api.security import Auth, NoUsers
 from streamer.api.streams import StreamGate
 from streamer.auth import passwords
 from streamer.auth.ratelimit import LoginLimiter
 from streamer.auth.store import UserStore
-from streamer.auth.users import User
 from streamer.config.query import ApiConfig
 from streamer.index import db
 from streamer.media.objects import ObjectStoreError
-from streamer.query.document import AnswerDocument
 from streamer.query.media import MediaUnavailable, UnknownMedia
 from streamer.query.question import QuestionError
 from streamer.query.service import NoIndex, QueryService
@@ -60,10 +57,6 @@ from streamer.record.cuts import CutsBusy
 from streamer.timeparse import TimeFormatError
 
 log = logging.getLogger("streamer.api")
-
-MAX_QUESTION = 2_000  # characters: a question, not a document
-MAX_TIME = 100
-MAX_ID = 64
 
 _STATUS = {
     QuestionError: 400,
@@ -112,6 +105,7 @@ def create_app(
     app.state.alert_hub = AlertHub(app.state.redis, app.state.streams.alerts) if app.state.redis is not None else None
     _error_path(app)
     app.include_router(login.router)
+    app.include_router(answers.router)
     app.include_router(alerts_feed.router)
     app.include_router(events.router)
     app.include_router(cameras.router)
@@ -126,39 +120,6 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.add_middleware(HostGuard, rules=HostRules(api.host, api.allowed_hosts))
     app.add_middleware(SecurityHeaders, https=api.behind_https)
-
-    @app.get("/health")
-    def health() -> dict:
-        if app.state.auth.mode is AuthMode.USERS:
-            return {"status": "ok"}  # the camera names are for users
-        return {"status": "ok", "cameras": list(service.config.cameras)}
-
-    @app.get("/query", response_model=AnswerDocument)
-    async def query(
-        user: CurrentUser,
-        q: Annotated[
-            str, Query(max_length=MAX_QUESTION, description="The question, e.g. 'when did the person fall'.")
-        ] = "",
-        camera: Annotated[
-            str | None, Query(max_length=MAX_ID, description="Only this camera (overrides the question).")
-        ] = None,
-        since: Annotated[
-            str | None, Query(max_length=MAX_TIME, description="ISO 8601, epoch seconds or relative (-2h).")
-        ] = None,
-        until: Annotated[str | None, Query(max_length=MAX_TIME, description="Same forms.")] = None,
-        scan: Annotated[bool, Query(description="Also show the VLM footage with no event.")] = False,
-    ):
-        searched = _cameras_for(user, camera, list(service.config.cameras))
-        # the model and the index are blocking: off the event loop
-        return await run_in_threadpool(service.ask, q, searched, since, until, scan, False)
-
-    @app.get("/clips/{hit_id}")
-    async def clip(hit_id: str, user: CurrentUser):
-        return await _file(service.media, service.media.clip, hit_id, "video/mp4", user)
-
-    @app.get("/snapshots/{hit_id}")
-    async def snapshot(hit_id: str, user: CurrentUser):
-        return await _file(service.media, service.media.snapshot, hit_id, "image/jpeg", user)
 
     return app
 
@@ -196,26 +157,3 @@ def _known(status: int):
         return error(status, _UNKNOWN_ID if isinstance(exc, UnknownMedia) else str(exc))
 
     return handler
-
-
-def _cameras_for(user: User, camera: str | None, every: list[str]) -> str | list[str] | None:
-    """What a question may search: the camera asked for if the user may see it, else the user's cameras. A viewer
-    limited to some cameras gets the same 403 for a camera that does not exist: no answer lists the others."""
-    if camera is not None:
-        if user.cameras is not None:
-            require_camera(user, camera)
-        return camera  # an admin's unknown camera is the question's own 400, with the list of cameras
-    if user.cameras is None:
-        return None
-    visible = user.visible(every)
-    if not visible:
-        raise HTTPException(403, f"user '{user.name}' may see none of this service's cameras")
-    return visible
-
-
-async def _file(media, make, hit_id: str, media_type: str, user: User):
-    if len(hit_id) > MAX_ID:
-        raise UnknownMedia(hit_id)
-    require_camera(user, await run_in_threadpool(media.camera_of, hit_id))
-    path = await run_in_threadpool(make, hit_id)
-    return FileResponse(path, media_type=media_type, filename=f"{hit_id}{path.suffix}")

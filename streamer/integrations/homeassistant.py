@@ -43,7 +43,7 @@ def _object_id(text: str) -> str:
 
 
 def discovery_configs(settings: MqttIntegration, cameras: dict[str, CameraConfig]) -> list[tuple[str, str]]:
-    """(topic, JSON) for every entity; published retained at each connect."""
+    """(topic, JSON) for every entity; published retained at each connect. One device a camera."""
     prefix, found = settings.topic_prefix, []
     availability = {
         "availability_topic": f"{prefix}/available",
@@ -58,54 +58,48 @@ def discovery_configs(settings: MqttIntegration, cameras: dict[str, CameraConfig
             "manufacturer": "streamer",
             "model": "camera analytics",
         }
-
-        def add(component: str, object_id: str, entity: dict, node: str = node, device: dict = device) -> None:
+        for component, object_id, entity in _camera_entities(settings, name, camera):
             entity = {**entity, "unique_id": f"{node}_{object_id}", "device": device, **availability}
-            found.append(
-                (
-                    f"{settings.discovery_prefix}/{component}/{node}/{_object_id(object_id)}/config",
-                    json.dumps(entity, sort_keys=True),
-                )
-            )
+            topic = f"{settings.discovery_prefix}/{component}/{node}/{_object_id(object_id)}/config"
+            found.append((topic, json.dumps(entity, sort_keys=True)))
+    return found
 
-        for rule in camera.rules:
-            add(
-                "binary_sensor",
-                rule.rule_name,
-                {
-                    "name": rule.rule_name.replace("_", " "),
-                    "state_topic": state_topic(prefix, name, rule.rule_name),
-                    "payload_on": ON,
-                    "payload_off": OFF,
-                    "device_class": DEVICE_CLASS.get(rule.type, "problem"),
-                },
-            )
-        for label in sorted({label for rule in camera.rules for label in rule.classes}):
-            add(
-                "sensor",
-                f"{label}_count",
-                {
-                    "name": f"{label} events open",
-                    "state_topic": count_topic(prefix, name, label),
-                    "state_class": "measurement",
-                    "icon": "mdi:counter",
-                },
-            )
-        add(
+
+def _camera_entities(settings: MqttIntegration, name: str, camera: CameraConfig) -> list[tuple[str, str, dict]]:
+    """(component, object id, entity) of one camera: a binary sensor a rule, an open-events count a class, its
+    connectivity, and its latest snapshot when those are published."""
+    prefix = settings.topic_prefix
+    entities = [
+        (
             "binary_sensor",
-            "online",
+            rule.rule_name,
             {
-                "name": "online",
-                "state_topic": camera_available_topic(prefix, name),
-                "payload_on": "online",
-                "payload_off": "offline",
-                "device_class": "connectivity",
+                "name": rule.rule_name.replace("_", " "),
+                "state_topic": state_topic(prefix, name, rule.rule_name),
+                "payload_on": ON,
+                "payload_off": OFF,
+                "device_class": DEVICE_CLASS.get(rule.type, "problem"),
             },
         )
-        if settings.snapshots:
-            add(
-                "image",
-                "snapshot",
-                {"name": "latest event", "image_topic": snapshot_topic(prefix, name), "content_type": "image/jpeg"},
-            )
-    return found
+        for rule in camera.rules
+    ]
+    for label in sorted({label for rule in camera.rules for label in rule.classes}):
+        count = {
+            "name": f"{label} events open",
+            "state_topic": count_topic(prefix, name, label),
+            "state_class": "measurement",
+            "icon": "mdi:counter",
+        }
+        entities.append(("sensor", f"{label}_count", count))
+    online = {
+        "name": "online",
+        "state_topic": camera_available_topic(prefix, name),
+        "payload_on": "online",
+        "payload_off": "offline",
+        "device_class": "connectivity",
+    }
+    entities.append(("binary_sensor", "online", online))
+    if settings.snapshots:
+        image = {"name": "latest event", "image_topic": snapshot_topic(prefix, name), "content_type": "image/jpeg"}
+        entities.append(("image", "snapshot", image))
+    return entities

@@ -136,19 +136,7 @@ class Grounder:
                 detail,
                 tuple(WindowAnswer(w, WindowVerdict.ERROR, detail=detail) for w in windows),
             )
-        prepared, answers = [], []
-        for window in windows:
-            try:
-                request = self._request(question, window, conn, folder)
-            except OSError as error:
-                answers.append(WindowAnswer(window, WindowVerdict.ERROR, detail=f"frames not written: {error}"))
-                continue
-            if request is None:
-                answers.append(
-                    WindowAnswer(window, WindowVerdict.NO_FOOTAGE, detail="no recorded frame in this window")
-                )
-            else:
-                prepared.append((window, request))
+        prepared, answers = self._prepare(question, windows, conn, folder)
         if not prepared:
             shutil.rmtree(folder, ignore_errors=True)
             return GroundingReport(GroundingStatus.SKIPPED, None, "no recorded footage in the windows", tuple(answers))
@@ -190,6 +178,23 @@ class Grounder:
         return GroundingReport(
             GroundingStatus.ANSWERED, call.model, None, tuple(answers), time.monotonic() - started, asked
         )
+
+    def _prepare(self, question: str, windows: list[GroundWindow], conn: Connection, folder):
+        """Each window's request (its frames written), or at once its answer: no footage, or frames not written."""
+        prepared, answers = [], []
+        for window in windows:
+            try:
+                request = self._request(question, window, conn, folder)
+            except OSError as error:
+                answers.append(WindowAnswer(window, WindowVerdict.ERROR, detail=f"frames not written: {error}"))
+                continue
+            if request is None:
+                answers.append(
+                    WindowAnswer(window, WindowVerdict.NO_FOOTAGE, detail="no recorded frame in this window")
+                )
+            else:
+                prepared.append((window, request))
+        return prepared, answers
 
     def _answer(self, call: _Call) -> None:
         try:
