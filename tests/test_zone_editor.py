@@ -21,7 +21,10 @@ from tests.helpers.numbered import numbered_clip
 from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium"),
+    pytest.mark.solo,  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
+]
 
 
 def _click(page, x: float, y: float) -> None:
