@@ -40,6 +40,8 @@ def probe(
         raise typer.Exit(EXIT_UNREACHABLE) from None
     opened_s = time.monotonic() - started
     stream = container.streams.video[0]
+    # read while the container is open: PyAV (18.1.1 on) refuses a stream's attributes once it is closed
+    rate, codec = stream.average_rate or stream.guessed_rate, stream.codec_context.name
     count, first_pts, last_pts, size = 0, None, None, (stream.codec_context.width, stream.codec_context.height)
     try:
         for frame in container.decode(stream):
@@ -58,11 +60,10 @@ def probe(
     if not count:
         typer.echo(f"error: {shown}: opened, but no frame could be decoded", err=True)
         raise typer.Exit(EXIT_UNREACHABLE)
-    rate = stream.average_rate or stream.guessed_rate
     span = (last_pts - first_pts) if first_pts is not None and last_pts is not None else 0.0
     measured = f", {(count - 1) / span:.2f} fps by PTS" if span and count > 1 else ""
     typer.echo(
-        f"{shown}: {stream.codec_context.name} {size[0]}x{size[1]}, {float(rate):.2f} fps declared{measured}; "
+        f"{shown}: {codec} {size[0]}x{size[1]}, {float(rate or 0):.2f} fps declared{measured}; "
         f"opened in {opened_s:.2f} s, {count} frames read in {elapsed:.2f} s"
     )
 
