@@ -37,8 +37,7 @@ test: system-deps models samples
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/check_cycles.py
-	$(BIN)/python -m pytest -m "not solo" -n 2 --dist loadfile
-	$(BIN)/python -m pytest -m solo
+	$(BIN)/python -m pytest
 	$(BIN)/python scripts/eval_query.py --sets 2 --min-hit-rate 0.8 --max-false-answers 1
 	$(BIN)/python scripts/eval_vlm.py --smoke > /dev/null
 	$(MAKE) bench-smoke

@@ -29,8 +29,6 @@ from testkit.api import Served, wait_for_api
 from testkit.redis_server import RedisServer
 from testkit.rtsp import free_port
 
-pytestmark = pytest.mark.solo  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
-
 STREAMER = [sys.executable, "-m", "streamer"]
 ADMIN_PASSWORD = "correct horse battery"
 VIEWER_PASSWORD = "lobby only please"

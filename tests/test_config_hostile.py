@@ -12,8 +12,6 @@ import pytest
 from streamer.config import ConfigError, load_config, parse_config_text
 from streamer.detect.model_checks import MODEL_CHECKS
 
-pytestmark = pytest.mark.solo  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
-
 
 def errors(text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:

@@ -28,10 +28,9 @@ STREAMER = [sys.executable, "-m", "streamer"]
 PASSWORD = "a console password"
 CSP_VIOLATIONS: list[str] = []  # what any page of these tests printed about its Content-Security-Policy
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (scripts/install_system_deps.sh installs it)"),
-    pytest.mark.solo,  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
-]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium (scripts/install_system_deps.sh installs it)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium"),
     pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer's RTSP server"),
-    pytest.mark.solo,  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
 ]
 
 

@@ -18,8 +18,6 @@ from streamer.vlm.backends.scripted import ScriptedTestDouble
 from testkit.tiny_qwen import build_tiny_model, qwen_tokenizer_json
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.solo  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
-
 FALL = {
     "verdict": "confirmed",
     "events": [

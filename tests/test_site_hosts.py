@@ -32,8 +32,6 @@ from testkit.service import Service
 from testkit.site_hosts import CAMERAS, latest_streaming, said_between, shares, site_config, streaming_since
 from testkit.site_hosts import holders as _holders
 
-pytestmark = pytest.mark.solo  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
-
 FAILOVER_S = 15.0
 
 

@@ -21,10 +21,7 @@ from tests.helpers.numbered import numbered_clip
 from tests.helpers.screens import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium"),
-    pytest.mark.solo,  # timed against the wall clock: run alone, after the parallel part (docs/testing.md)
-]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium")
 
 
 def _click(page, x: float, y: float) -> None:
