@@ -11,6 +11,7 @@ from streamer.config.cameras import CameraConfig
 from streamer.config.vlm import VlmConfig
 from streamer.events.event import Event
 from streamer.events.snapshots import snapshot_path
+from streamer.index import store
 from streamer.index.rows import EventRecord
 
 
@@ -75,3 +76,10 @@ def index_record(payload: AlertPayload, seq: int, observed_ts: float) -> EventRe
         source_json=json.dumps(payload.source.model_dump(mode="json")),
         payload_json=payload.to_json(),
     )
+
+
+def stored_alert(conn, event_id: str) -> AlertPayload | None:
+    """The event's latest message as the index keeps it, read back as the contract (only messages that passed it
+    are stored); None when the index has no such event."""
+    stored = store.latest_payload(conn, event_id)
+    return None if stored is None else AlertPayload.model_validate(stored)

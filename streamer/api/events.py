@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from streamer.alerts.direct import AlertWriter
-from streamer.alerts.messages import index_record
+from streamer.alerts.messages import index_record, stored_alert
 from streamer.alerts.payload import AlertPayload, ReviewSummary
 from streamer.alerts.redis_access import connect as redis_connect
 from streamer.api.object_response import object_response
@@ -64,11 +64,9 @@ def _state(request: Request):
 
 
 def _event_or_404(conn, event_id: str, user: User) -> AlertPayload:
-    """The event's latest message, read as the contract (the index keeps only messages that passed it)."""
-    stored = store.latest_payload(conn, event_id)
-    if stored is None:
+    payload = stored_alert(conn, event_id)
+    if payload is None:
         raise HTTPException(404, f"no event {event_id} in the index")
-    payload = AlertPayload.model_validate(stored)
     require_camera(user, payload.camera)
     return payload
 

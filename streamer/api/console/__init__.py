@@ -22,10 +22,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from streamer.alerts.payload import AlertPayload
+from streamer.alerts.messages import stored_alert
 from streamer.api.security import AuthMode, CurrentUser, known_camera, require_camera, session_of
 from streamer.auth.users import LOCAL, User
-from streamer.index import store
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -99,10 +98,10 @@ async def event_page(request: Request, event_id: EventId):
     def camera_of() -> str | None:
         conn = service.open_index()
         try:
-            payload = store.latest_payload(conn, event_id)
+            payload = stored_alert(conn, event_id)
         finally:
             conn.close()
-        return AlertPayload.model_validate(payload).camera if payload else None
+        return payload.camera if payload is not None else None
 
     camera = await run_in_threadpool(camera_of)
     if camera is None:
